@@ -1,0 +1,125 @@
+"""The one wiring place: ``create_app(settings)`` builds the Litestar app for the server, the tests and the CLI.
+
+It never starts a scheduler: the worker does (``crm worker``), or ``crm run`` starts one beside the server for
+the embedded default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from crm.db import create_db_engine, create_session_factory
+from crm.mailing.render import EmailRenderer
+from crm.settings import PROJECT_ROOT, Settings
+from crm.tokens import Signer
+from crm.web.auth import AuthMiddleware
+from crm.web.deps import provide_db, provide_settings, provide_user
+from crm.web.errors import EXCEPTION_HANDLERS
+from crm.web.ratelimit import RateLimiter
+from crm.web.security import add_security_headers
+from crm.web.templating import html_environment
+
+# Each domain exposes ``route_handlers`` in its routes module; adding a domain is one line here.
+ROUTE_MODULES = (
+    "crm.public.routes",
+    "crm.api.routes",
+    "crm.accounts.routes",
+    "crm.admin.routes",
+    "crm.directory.routes",
+    "crm.mailing.routes",
+    "crm.funding.routes",
+    "crm.partnerships.routes",
+    "crm.events.routes",
+    "crm.internships.routes",
+    "crm.digests.routes",
+    "crm.dashboard.routes",
+)
+
+
+def collect_route_handlers() -> list[Any]:
+    handlers: list[Any] = []
+    for name in ROUTE_MODULES:
+        handlers.extend(importlib.import_module(name).route_handlers)
+    return handlers
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = (settings or Settings.from_env()).validate()
+    engine = create_db_engine(settings)
+    session_factory = create_session_factory(engine)
+    env = html_environment({"settings": settings})
+    state = State(
+        {
+            "settings": settings,
+            "engine": engine,
+            "session_factory": session_factory,
+            "renderer": EmailRenderer(settings),
+            "signer": Signer(settings),
+            "rate_limiter": RateLimiter(),
+            "jinja": env,
+        }
+    )
+    secure = settings.base_url.startswith("https://")
+
+    def _dispose() -> None:
+        engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            *collect_route_handlers(),
+            create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], include_in_schema=False),
+        ],
+        state=state,
+        dependencies={
+            "db": Provide(provide_db),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "user": Provide(provide_user, sync_to_thread=False),
+        },
+        middleware=[AuthMiddleware()],
+        before_send=[add_security_headers],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="crm_csrf",
+            cookie_secure=secure,
+            cookie_samesite="lax",
+            exclude=["/api/", "/webhooks/", "/health"],
+        ),
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="Roundtable CRM API",
+            version="1.0.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", description="An API key from `crm api-key create`"
+                    ),
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            log_exceptions="debug",
+            disable_stack_trace={404, 401, 403, 400, 405, 429},
+        ),
+        on_shutdown=[_dispose],
+        debug=False,
+    )
+
+
+logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,0 +1,7 @@
+"""Routes of the directory domain (filled in by its issue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+route_handlers: list[Any] = []

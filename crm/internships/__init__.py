@@ -1,0 +1,1 @@
+"""Internships domain."""

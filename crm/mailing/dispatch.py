@@ -1,0 +1,205 @@
+"""The outbox dispatcher: claim due rows, re-check suppression, send through the transport, record outcomes.
+
+Claiming and recording are two short transactions so a slow provider never holds a database lock. On
+PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several dispatchers never claim the same row;
+on SQLite there is a single writer and the ``sending`` status plus a lease does the same job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm import models as m
+from crm.db import unit_of_work
+from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
+from crm.settings import Settings
+
+log = logging.getLogger("crm.mail.dispatch")
+
+LEASE = dt.timedelta(minutes=10)
+DUE_STATUSES = (m.OutboxStatus.QUEUED, m.OutboxStatus.RETRY)
+
+
+@dataclasses.dataclass(slots=True)
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    ambiguous: int = 0
+    halted: bool = False
+
+    def add(self, other: DispatchStats) -> None:
+        for field in dataclasses.fields(self):
+            if field.name == "halted":
+                self.halted = self.halted or other.halted
+            else:
+                setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def backoff(attempts: int, now: dt.datetime, base_seconds: float = 30.0, cap_seconds: float = 3600.0) -> dt.datetime:
+    """Exponential backoff with full jitter: 30 s, 60 s, 120 s ... capped at an hour."""
+    delay = min(cap_seconds, base_seconds * (2 ** max(0, attempts - 1)))
+    return now + dt.timedelta(seconds=random.uniform(delay / 2, delay))
+
+
+def _claim(session: Session, now: dt.datetime, batch_size: int) -> list[m.OutboxMessage]:
+    query = (
+        select(m.OutboxMessage.id)
+        .where(m.OutboxMessage.status.in_(DUE_STATUSES), m.OutboxMessage.next_attempt_at <= now)
+        .order_by(m.OutboxMessage.next_attempt_at, m.OutboxMessage.id)
+        .limit(batch_size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(m.OutboxMessage)
+        .where(m.OutboxMessage.id.in_(ids))
+        .values(status=m.OutboxStatus.SENDING, lease_until=now + LEASE, attempts=m.OutboxMessage.attempts + 1)
+    )
+    return list(
+        session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.id.in_(ids)).order_by(m.OutboxMessage.id))
+    )
+
+
+def _suppressed(session: Session, addresses: set[str]) -> set[str]:
+    if not addresses:
+        return set()
+    return set(
+        session.scalars(
+            select(m.Suppression.address).where(m.Suppression.address.in_(addresses), m.Suppression.lifted_at.is_(None))
+        )
+    )
+
+
+def dispatch_once(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
+) -> DispatchStats:
+    """Claim one batch and send it. Returns what happened; safe to call from several processes at once."""
+    now = now or dt.datetime.now(dt.UTC)
+    stats = DispatchStats()
+    with unit_of_work(factory) as session:
+        rows = _claim(session, now, settings.outbox_batch_size)
+        stats.claimed = len(rows)
+        blocked = _suppressed(session, {r.recipient for r in rows})
+        to_send: list[OutgoingEmail] = []
+        suppressed_ids: list[int] = []
+        for r in rows:
+            if r.recipient in blocked:
+                suppressed_ids.append(r.id)
+                continue
+            to_send.append(
+                OutgoingEmail(
+                    outbox_id=r.id,
+                    kind=r.kind,
+                    to=r.recipient,
+                    to_name=r.recipient_name,
+                    subject=r.subject,
+                    text=r.text_body or "",
+                    html=r.html_body or "",
+                    headers=dict(r.headers or {}),
+                    attachments=list(r.attachments or []),
+                    bulk=r.bulk,
+                )
+            )
+        if suppressed_ids:
+            session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id.in_(suppressed_ids))
+                .values(status=m.OutboxStatus.SUPPRESSED, last_error="address is on the suppression list")
+            )
+            stats.suppressed = len(suppressed_ids)
+        attempts = {r.id: r.attempts for r in rows}
+    if not to_send:
+        return stats
+    try:
+        results = transport.send_many(to_send)
+    except Exception as exc:
+        log.exception("transport %s raised", transport.name)
+        results = [SendResult(SendOutcome.AMBIGUOUS, error=f"transport raised: {exc!r}")] * len(to_send)
+    _record(factory, to_send, results, attempts, settings, now, stats)
+    return stats
+
+
+def _record(
+    factory: sessionmaker[Session],
+    emails: list[OutgoingEmail],
+    results: list[SendResult],
+    attempts: dict[int, int],
+    settings: Settings,
+    now: dt.datetime,
+    stats: DispatchStats,
+) -> None:
+    params = []
+    for email, result in zip(emails, results, strict=True):
+        status, next_at, sent_at = _outcome_state(result, attempts[email.outbox_id], settings, now)
+        counter = {"sent": "sent", "retry": "retried", "failed": "failed", "ambiguous": "ambiguous"}[status.value]
+        setattr(stats, counter, getattr(stats, counter) + 1)
+        if result.outcome == SendOutcome.HALT:
+            stats.halted = True
+        params.append(
+            {
+                "b_id": email.outbox_id,
+                "b_status": status,
+                "b_next": next_at,
+                "b_sent": sent_at,
+                "b_error": result.error[:4000],
+                "b_provider": result.provider_message_id[:200],
+            }
+        )
+    if stats.halted:
+        log.critical("mail provider refused our credentials: sending stopped for this tick")
+    stmt = (
+        update(m.OutboxMessage.__table__)
+        .where(m.OutboxMessage.__table__.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next"),
+            sent_at=bindparam("b_sent"),
+            last_error=bindparam("b_error"),
+            provider_message_id=bindparam("b_provider"),
+            lease_until=None,
+        )
+    )
+    with unit_of_work(factory) as session:
+        session.connection().execute(stmt, params)
+
+
+def _outcome_state(
+    result: SendResult, attempts: int, settings: Settings, now: dt.datetime
+) -> tuple[m.OutboxStatus, dt.datetime, dt.datetime | None]:
+    if result.outcome == SendOutcome.SENT:
+        return m.OutboxStatus.SENT, now, now
+    if result.outcome == SendOutcome.FAILED:
+        return m.OutboxStatus.FAILED, now, None
+    if result.outcome == SendOutcome.AMBIGUOUS:
+        return m.OutboxStatus.AMBIGUOUS, now + dt.timedelta(minutes=15), None
+    # RETRY and HALT both leave the message to be tried again later.
+    if attempts >= settings.outbox_max_attempts:
+        return m.OutboxStatus.FAILED, now, None
+    next_at = backoff(attempts, now)
+    if result.retry_at and result.retry_at > next_at:
+        next_at = result.retry_at
+    return m.OutboxStatus.RETRY, next_at, None
+
+
+def drain(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
+) -> DispatchStats:
+    """Dispatch batches until nothing is due (or the provider refuses us)."""
+    total = DispatchStats()
+    while True:
+        stats = dispatch_once(factory, transport, settings, now)
+        total.add(stats)
+        if stats.claimed == 0 or stats.halted:
+            return total

@@ -1,0 +1,52 @@
+"""All models, importable as ``from crm import models as m`` so Alembic sees every table from one import.
+
+Each aggregate has its own module; a domain added later adds its module here (one line).
+"""
+
+from crm.models.accounts import ROLE_RANK, ApiKey, Role, SignInToken, User, UserSession
+from crm.models.audit import AuditEntry
+from crm.models.base import Base, utcnow
+from crm.models.directory import (
+    Affiliation,
+    CareerStage,
+    Contact,
+    Organisation,
+    OrgKind,
+    Region,
+    ReviewStatus,
+    Topic,
+    VcseCategory,
+    Visibility,
+    contact_regions,
+    contact_topics,
+    organisation_topics,
+)
+from crm.models.outbox import OutboxMessage, OutboxStatus, Suppression
+
+__all__ = [
+    "ROLE_RANK",
+    "Affiliation",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "CareerStage",
+    "Contact",
+    "OrgKind",
+    "Organisation",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Region",
+    "ReviewStatus",
+    "Role",
+    "SignInToken",
+    "Suppression",
+    "Topic",
+    "User",
+    "UserSession",
+    "VcseCategory",
+    "Visibility",
+    "contact_regions",
+    "contact_topics",
+    "organisation_topics",
+    "utcnow",
+]

@@ -1,0 +1,49 @@
+"""Request-scoped dependencies: the database session (the transaction boundary) and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from sqlalchemy.orm import Session
+
+from crm.settings import Settings
+from crm.web.auth import Principal
+
+
+def provide_db(state: State) -> Iterator[Session]:
+    """Commit when the handler (and its template) succeeded, roll back when it raised.
+
+    Litestar closes generator dependencies after the response object is built and before it is sent, so a
+    303 redirect after a POST commits (unlike Advanced Alchemy's plain ``autocommit`` handler).
+    """
+    session: Session = state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+def provide_user(request: Request[Any, Any, Any]) -> Principal | None:
+    return request.scope.get("user")  # type: ignore[return-value]
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else ""
+
+
+# Handler-signature aliases (Litestar 2.22+ idioms): explicit named dependencies.
+DB = NamedDependency[Session]
+CurrentUser = NamedDependency[Principal | None]
+AppSettings = NamedDependency[Settings]

@@ -1,0 +1,31 @@
+"""Security headers on every response, including 404s for unknown routes (so a ``before_send`` hook, which
+wraps the app's ``send``, rather than a middleware, which only wraps matched routes). A route may set its own
+CSP, e.g. the sandboxed email preview."""
+
+from __future__ import annotations
+
+from litestar.types import Message, Scope
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "object-src 'none'"
+)
+
+DEFAULT_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    present = {name.lower() for name, _ in headers}
+    headers.extend(h for h in DEFAULT_HEADERS if h[0] not in present)
+    message["headers"] = headers

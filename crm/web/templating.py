@@ -1,0 +1,48 @@
+"""One Jinja2 environment for pages (autoescaped) and one for plain text (not escaped).
+
+Emails render their text part in the non-escaping environment, so ``&`` in a title stays ``&`` in text mail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from crm.settings import PROJECT_ROOT
+from crm.timefmt import format_date, format_datetime
+
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+
+
+def _filters(env: Environment) -> None:
+    env.filters["datetime"] = format_datetime
+    env.filters["date"] = format_date
+
+
+def html_environment(globals_: dict[str, Any] | None = None) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html", "htm", "xml"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    _filters(env)
+    env.globals.update(globals_ or {})
+    return env
+
+
+def text_environment(globals_: dict[str, Any] | None = None) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+        auto_reload=False,
+    )
+    _filters(env)
+    env.globals.update(globals_ or {})
+    return env

@@ -1,0 +1,23 @@
+"""directory search and import
+
+Placeholder in the fixed migration chain (see docs/architecture.md, "Migrations"): the issue that owns this
+step fills it in, so parallel work never creates two Alembic heads.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""mailing subscriptions consent and delivery
+
+Placeholder in the fixed migration chain (see docs/architecture.md, "Migrations"): the issue that owns this
+step fills it in, so parallel work never creates two Alembic heads.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""digests
+
+Placeholder in the fixed migration chain (see docs/architecture.md, "Migrations"): the issue that owns this
+step fills it in, so parallel work never creates two Alembic heads.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

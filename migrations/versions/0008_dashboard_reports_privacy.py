@@ -1,0 +1,23 @@
+"""dashboard reports privacy
+
+Placeholder in the fixed migration chain (see docs/architecture.md, "Migrations"): the issue that owns this
+step fills it in, so parallel work never creates two Alembic heads.
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

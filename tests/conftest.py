@@ -1,0 +1,213 @@
+"""Shared fixtures: every test that uses ``db``/``client`` runs on SQLite and on PostgreSQL.
+
+PostgreSQL is used when ``CRM_TEST_POSTGRES_URL`` is set or 127.0.0.1:5432 answers; each test session creates
+its own database (``crm_test_<random>``) so parallel runs never collide. With ``CRM_REQUIRE_POSTGRES=1`` (set by
+``.ci/run``) a missing server is a failure, not a skip. Schemas are built by running the Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.accounts.services import create_session, ensure_user
+from crm.app import create_app
+from crm.db import create_db_engine
+from crm.directory.reference import ensure_reference_data
+from crm.migrate import upgrade
+from crm.settings import Settings
+from crm.web.auth import SESSION_COOKIE
+
+BASE_URL = "http://testserver.local"
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("CRM_TEST_POSTGRES_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    return None
+
+
+@dataclasses.dataclass
+class Database:
+    kind: str
+    url: str
+    engine: Engine
+    settings: Settings
+
+
+def _tables_to_clean(engine: Engine) -> list[str]:
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    ordered = [t.name for t in reversed(m.Base.metadata.sorted_tables) if t.name in names]
+    return ordered + sorted(n for n in names if n not in ordered and not n.startswith("sqlite_") and "_fts" not in n)
+
+
+def clean_database(engine: Engine) -> None:
+    tables = _tables_to_clean(engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for t in tables:
+                conn.exec_driver_sql(f'DELETE FROM "{t}"')
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        admin_engine = None
+        name = ""
+    else:
+        admin_url = _postgres_admin_url()
+        if admin_url is None:
+            if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
+                pytest.fail(
+                    "CRM_REQUIRE_POSTGRES=1 but no PostgreSQL answers on 127.0.0.1:5432 / CRM_TEST_POSTGRES_URL"
+                )
+            pytest.skip("PostgreSQL not available (set CRM_TEST_POSTGRES_URL or start it on 127.0.0.1:5432)")
+        name = f"crm_test_{secrets.token_hex(4)}"
+        admin_engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = admin_engine.url.set(database=name).render_as_string(hide_password=False)
+    settings = Settings(
+        env="test",
+        database_url=url,
+        secret_keys=(TEST_SECRET,),
+        base_url=BASE_URL,
+        run_worker_in_process=False,
+    )
+    engine = create_db_engine(settings)
+    upgrade(engine)
+    try:
+        yield Database(request.param, url, engine, settings)
+    finally:
+        engine.dispose()
+        if admin_engine is not None:
+            with admin_engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database: Database) -> Iterator[Litestar]:
+    application = create_app(database.settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return database.settings
+
+
+@pytest.fixture(autouse=False)
+def clean(app: Litestar) -> Iterator[None]:
+    engine = app.state.engine
+    clean_database(engine)
+    with app.state.session_factory() as session:
+        ensure_reference_data(session)
+        session.commit()
+    app.state.rate_limiter.reset()
+    yield
+
+
+@pytest.fixture
+def db(app: Litestar, clean: None) -> Iterator[Session]:
+    """A session on the app's database; tests commit what the app should see."""
+    session = app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@pytest.fixture
+def client(app: Litestar, clean: None) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+def csrf_token(client: TestClient[Any]) -> str:
+    token = client.cookies.get("crm_csrf")
+    if not token:
+        client.get("/sign-in")
+        token = client.cookies.get("crm_csrf")
+    assert token, "the CSRF cookie was not set"
+    return token
+
+
+def post_form(client: TestClient[Any], url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST a form the way a browser would: with the CSRF token from the cookie."""
+    payload = dict(data or {})
+    payload.setdefault("_csrf_token", csrf_token(client))
+    return client.post(url, data=payload, **kwargs)
+
+
+def sign_in_as(client: TestClient[Any], db: Session, settings: Settings, email: str, role: m.Role) -> m.User:
+    user = ensure_user(db, email, role, name=email.split("@")[0].title())
+    cookie = create_session(db, user, settings)
+    db.commit()
+    client.cookies.set(SESSION_COOKIE, cookie)
+    return user
+
+
+@pytest.fixture
+def admin_client(client: TestClient[Any], db: Session, settings: Settings) -> TestClient[Any]:
+    sign_in_as(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    return client
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("PRAGMA", "SAVEPOINT", "RELEASE")):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def count_queries(app: Litestar) -> Any:
+    """``with count_queries() as q: ...; assert q.count == 3`` counts SQL statements on the app's engine."""
+
+    @contextlib.contextmanager
+    def _count(engine: Engine | None = None) -> Iterator[QueryCounter]:
+        target = engine or app.state.engine
+        counter = QueryCounter()
+        event.listen(target, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(target, "before_cursor_execute", counter)
+
+    return _count
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("postgres") and "[sqlite]" in item.nodeid:
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL-only behaviour"))
