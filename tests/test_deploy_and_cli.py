@@ -57,7 +57,12 @@ def test_crm_help_lists_every_command():
 
 def _crm(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "crm.cli", *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "crm.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        timeout=60,
     )
 
 
@@ -72,7 +77,9 @@ def test_bad_database_url_is_one_clear_line(tmp_path):
 
 
 def test_production_with_default_secret_refuses_to_start():
-    result = _crm(["run"], {"CRM_ENV": "production", "CRM_DATABASE_URL": "postgresql://x@127.0.0.1/x", "CRM_SECRET_KEY": ""})
+    result = _crm(
+        ["run"], {"CRM_ENV": "production", "CRM_DATABASE_URL": "postgresql://x@127.0.0.1/x", "CRM_SECRET_KEY": ""}
+    )
     assert result.returncode == 1 and "CRM_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -80,7 +87,11 @@ def test_create_admin_and_api_key_on_a_fresh_database(tmp_path):
     env = {"CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
     assert _crm(["db", "upgrade"], env).returncode == 0
     admin = _crm(["create-admin", "Boss@Example.org"], env)
-    assert admin.returncode == 0 and "boss@example.org is an admin" in admin.stdout and "/sign-in/verify?token=" in admin.stdout
+    assert (
+        admin.returncode == 0
+        and "boss@example.org is an admin" in admin.stdout
+        and "/sign-in/verify?token=" in admin.stdout
+    )
     bad = _crm(["create-admin", "not-an-email"], env)
     assert bad.returncode == 1 and "valid email" in bad.stderr
     key = _crm(["api-key", "create", "zapier"], env)

@@ -19,9 +19,7 @@ PAGE_SIZE = 50
 
 @get("/", guards=[signed_in_guard], sync_to_thread=False)
 def admin_home(db: DB) -> Template:
-    counts = dict(
-        db.execute(select(m.OutboxMessage.status, func.count()).group_by(m.OutboxMessage.status)).all()
-    )
+    counts = dict(db.execute(select(m.OutboxMessage.status, func.count()).group_by(m.OutboxMessage.status)).all())
     return Template("admin/home.html", context={"outbox_counts": counts})
 
 

@@ -6,6 +6,7 @@ Each aggregate has its own module; a domain added later adds its module here (on
 from crm.models.accounts import ROLE_RANK, ApiKey, Role, SignInToken, User, UserSession
 from crm.models.audit import AuditEntry
 from crm.models.base import Base, utcnow
+from crm.models.digests import *  # noqa: F403
 from crm.models.directory import (
     Affiliation,
     CareerStage,
@@ -21,7 +22,15 @@ from crm.models.directory import (
     contact_topics,
     organisation_topics,
 )
+from crm.models.events import *  # noqa: F403
+from crm.models.funding import *  # noqa: F403
+from crm.models.internships import *  # noqa: F403
+
+# Domain model modules: each lists its models in ``__all__`` (F403/F405: deliberate re-export point).
+from crm.models.mailing import *  # noqa: F403
 from crm.models.outbox import OutboxMessage, OutboxStatus, Suppression
+from crm.models.partnerships import *  # noqa: F403
+from crm.models.privacy import *  # noqa: F403
 
 __all__ = [
     "ROLE_RANK",

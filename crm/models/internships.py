@@ -1,0 +1,5 @@
+"""Models of the internships domain (its issue fills this in). Export every model name in ``__all__``."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

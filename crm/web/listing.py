@@ -1,0 +1,215 @@
+"""The one list pattern used by every list page and API list: filter, search, sort, keyset paging.
+
+Keyset (cursor) paging keeps page 5,000 as cheap as page 1 and never needs an exact COUNT over a large table.
+A cursor encodes the direction, the sort key and the last row's (sort value, id); it is opaque to users and
+harmless if tampered with (a bad cursor just restarts at the first page).
+
+Usage in a service::
+
+    query = select(cols...).where(...filters...)
+    page = keyset_page(session, query, sort=SORTS.pick(params.sort), id_column=Org.id,
+                       cursor=params.cursor, page_size=params.page_size)
+
+Each page costs exactly one SQL statement (page_size + 1 rows fetched to know whether there is a next page).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import Session
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SortOption:
+    key: str
+    label: str
+    column: ColumnElement[Any]
+    descending: bool = False
+
+
+class Sorts:
+    """The sort options a list offers; the first is the default."""
+
+    def __init__(self, *options: SortOption) -> None:
+        self.options = {o.key: o for o in options}
+        self.default = options[0]
+
+    def pick(self, key: str | None) -> SortOption:
+        return self.options.get(key or "", self.default)
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(o.key, o.label) for o in self.options.values()]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListParams:
+    """What a list request asked for, parsed leniently from query parameters (bad values fall back)."""
+
+    q: str = ""
+    sort: str = ""
+    cursor: str = ""
+    page_size: int = DEFAULT_PAGE_SIZE
+    filters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_query(
+        cls, query: Mapping[str, Any], filter_names: Sequence[str] = (), multi: Sequence[str] = ()
+    ) -> ListParams:
+        def first(name: str) -> str:
+            value = query.get(name, "")
+            if isinstance(value, list):
+                value = value[0] if value else ""
+            return str(value).strip()
+
+        try:
+            size = int(first("page_size") or DEFAULT_PAGE_SIZE)
+        except ValueError:
+            size = DEFAULT_PAGE_SIZE
+        filters: dict[str, Any] = {}
+        for name in filter_names:
+            if name in multi:
+                raw = query.get(name, [])
+                values = raw if isinstance(raw, list) else [raw]
+                cleaned = [str(v).strip() for v in values if str(v).strip()]
+                if cleaned:
+                    filters[name] = cleaned
+            elif value := first(name):
+                filters[name] = value[:200]
+        return cls(
+            q=first("q")[:200],
+            sort=first("sort")[:40],
+            cursor=first("cursor")[:500],
+            page_size=max(1, min(MAX_PAGE_SIZE, size)),
+            filters=filters,
+        )
+
+    def query_string(self, **overrides: Any) -> str:
+        """The URL query for this list with some parameters changed (``None`` removes one)."""
+        params: list[tuple[str, Any]] = []
+        base: dict[str, Any] = {
+            "q": self.q,
+            "sort": self.sort,
+            "page_size": self.page_size if self.page_size != DEFAULT_PAGE_SIZE else "",
+        }
+        base.update(self.filters)
+        base.update(overrides)
+        for key, value in base.items():
+            if value is None or value == "" or value == []:
+                continue
+            if isinstance(value, list | tuple):
+                params.extend((key, v) for v in value)
+            else:
+                params.append((key, value))
+        return urlencode(params)
+
+
+@dataclasses.dataclass(slots=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+    sort: SortOption
+    page_size: int
+
+    @property
+    def is_first(self) -> bool:
+        return self.prev_cursor is None
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"d": value.isoformat()}
+    if hasattr(value, "value") and not isinstance(value, int | float | str):  # enums
+        return value.value
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "dt" in value:
+            return dt.datetime.fromisoformat(value["dt"])
+        if "d" in value:
+            return dt.date.fromisoformat(value["d"])
+    return value
+
+
+def encode_cursor(direction: str, sort_key: str, value: Any, row_id: int) -> str:
+    raw = json.dumps([direction, sort_key, _encode_value(value), row_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort_key: str) -> tuple[str, Any, int] | None:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        direction, key, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if key != sort_key or direction not in {"next", "prev"} or not isinstance(row_id, int):
+            return None
+        return direction, _decode_value(value), row_id
+    except (ValueError, TypeError):
+        return None
+
+
+def keyset_page(
+    session: Session,
+    query: Select[Any],
+    *,
+    sort: SortOption,
+    id_column: ColumnElement[Any],
+    cursor: str = "",
+    page_size: int = DEFAULT_PAGE_SIZE,
+    sort_attr: str = "sort_value",
+) -> Page:
+    """One statement per page. ``query`` must not be ordered or limited yet.
+
+    Rows carry the sort value as an extra labelled column (``sort_attr``) so the cursor can be built from it.
+    """
+    decoded = decode_cursor(cursor, sort.key) if cursor else None
+    direction = decoded[0] if decoded else "next"
+    backwards = direction == "prev"
+    ascending = sort.descending == backwards  # prev on a descending list walks ascending, and vice versa
+    key = tuple_(sort.column, id_column)
+    stmt = query.add_columns(sort.column.label(sort_attr))
+    if decoded:
+        bound = tuple_(*(_literal_like(sort.column, decoded[1]), decoded[2]))
+        stmt = stmt.where(key > bound if ascending else key < bound)
+    order = (sort.column.asc(), id_column.asc()) if ascending else (sort.column.desc(), id_column.desc())
+    rows = list(session.execute(stmt.order_by(*order).limit(page_size + 1)))
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    if backwards:
+        rows.reverse()
+    ids = [getattr(r, "id", None) for r in rows]
+    if rows and any(i is None for i in ids):
+        raise ValueError("keyset_page needs an 'id' column in the selected rows")
+    next_cursor = prev_cursor = None
+    if rows:
+        first, last = rows[0], rows[-1]
+        if (has_more and not backwards) or (backwards and decoded):
+            next_cursor = encode_cursor("next", sort.key, getattr(last, sort_attr), last.id)
+        if (decoded and not backwards) or (backwards and has_more):
+            prev_cursor = encode_cursor("prev", sort.key, getattr(first, sort_attr), first.id)
+    return Page(items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, page_size=page_size)
+
+
+def _literal_like(column: ColumnElement[Any], value: Any) -> Any:
+    from sqlalchemy import literal
+
+    return literal(value, type_=column.type)
+
+
+def is_htmx(headers: Mapping[str, str]) -> bool:
+    """htmx asks for the results fragment only; the same URL without htmx returns the whole page."""
+    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
