@@ -258,5 +258,33 @@ def outbox_dispatch() -> None:
         _fail("the mail provider refused our credentials; sending stopped")
 
 
+# Domain command groups: each module exposes ``commands`` (a list of click commands/groups) added to ``crm``.
+COMMAND_MODULES = (
+    "crm.directory.commands",
+    "crm.mailing.commands",
+    "crm.funding.commands",
+    "crm.events.commands",
+    "crm.internships.commands",
+    "crm.digests.commands",
+    "crm.dashboard.commands",
+)
+
+
+def _add_domain_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        for command in module.commands:
+            main.add_command(command)
+
+
+_add_domain_commands()
+
 if __name__ == "__main__":
     main()
