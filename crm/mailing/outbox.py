@@ -13,7 +13,34 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.mailing.render import EmailRenderer
+from crm.mailing.compliance import REQUIRED_FOOTER_KEYS, bulk_context, list_unsubscribe_headers
+from crm.mailing.render import EmailRenderer, RenderedEmail
+from crm.tokens import Signer
+
+
+class InvalidAddress(ValueError):
+    """The address cannot receive email (malformed); the message says why, in plain words."""
+
+
+def normalise_address(address: str) -> str:
+    """Lower-cased, validated address; raises ``InvalidAddress`` with a message a person can act on."""
+    from email_validator import EmailNotValidError, validate_email
+
+    raw = (address or "").strip()
+    if not raw:
+        raise InvalidAddress("Enter an email address.")
+    if any(c in raw for c in "\r\n,;<>"):
+        raise InvalidAddress("An email address cannot contain line breaks, commas, semicolons or angle brackets.")
+    try:
+        info = validate_email(raw, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"{raw!r} is not a valid email address: {exc}") from exc
+    return info.normalized.lower()
+
+
+def check_header_value(value: str, what: str) -> None:
+    if any(c in value for c in "\r\n\x00"):
+        raise ValueError(f"newline in an email header value ({what})")
 
 
 def _insert_ignore(session: Session):  # type: ignore[no-untyped-def]
@@ -41,11 +68,20 @@ def enqueue(
     attachments: list[dict[str, Any]] | None = None,
     subscription_id: int | None = None,
     contact_id: int | None = None,
+    mailing: str | None = None,
+    rendered: RenderedEmail | None = None,
 ) -> int | None:
-    """Render now and insert; returns the new row id, or None when ``key`` was already queued."""
-    if any(c in to + to_name for c in "\r\n"):
-        raise ValueError("newline in an email header value")
-    rendered = renderer.render(template, context)
+    """Render now and insert; returns the new row id, or None when ``key`` was already queued.
+
+    Raises ``ValueError`` for header injection (a newline in the name or a header) and ``InvalidAddress`` for a
+    malformed recipient address.
+    """
+    check_header_value(to, "recipient")
+    check_header_value(to_name, "recipient name")
+    for name, value in (headers or {}).items():
+        check_header_value(f"{name}{value}", f"header {name}")
+    to = normalise_address(to)
+    rendered = rendered or renderer.render(template, context)
     values = {
         "idempotency_key": key,
         "kind": kind,
@@ -61,6 +97,7 @@ def enqueue(
         "status": m.OutboxStatus.QUEUED,
         "subscription_id": subscription_id,
         "contact_id": contact_id,
+        "mailing": mailing,
     }
     result = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id))
     row = result.first()
@@ -69,3 +106,66 @@ def enqueue(
 
 def message_for_key(session: Session, key: str) -> m.OutboxMessage | None:
     return session.scalar(select(m.OutboxMessage).where(m.OutboxMessage.idempotency_key == key))
+
+
+class MissingFooter(ValueError):
+    """A bulk email rendered without its compliance footer (unsubscribe, preferences, why, postal address)."""
+
+
+def enqueue_bulk(
+    session: Session,
+    renderer: EmailRenderer,
+    signer: Signer,
+    *,
+    key: str,
+    kind: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    why: str,
+    mailing: str | None,
+    to_name: str = "",
+    headers: dict[str, str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    subscription_id: int | None = None,
+    contact_id: int | None = None,
+) -> int | None:
+    """Queue a bulk (subscription/marketing) email with RFC 8058 headers and the compliance footer.
+
+    ``mailing`` names the mailing (``m.Mailing`` value) the unsubscribe link withdraws from (None = everything);
+    it is also what the dispatcher re-checks against the subscription at claim time. The template must extend
+    ``email/_bulk.html`` (HTML) and include ``email/_bulk_footer.txt`` (text); an email whose rendered parts lack
+    the unsubscribe link is refused with ``MissingFooter``.
+    """
+    settings = renderer.settings
+    address = normalise_address(to)
+    footer = bulk_context(signer, settings, address, mailing, why)
+    full_context = {**context, **footer}
+    missing = [k for k in REQUIRED_FOOTER_KEYS if not full_context.get(k)]
+    if missing:
+        raise MissingFooter(f"bulk email {template!r} lacks footer values: {', '.join(missing)}")
+    rendered = renderer.render(template, full_context)
+    for part, body in (("HTML", rendered.html), ("text", rendered.text)):
+        if footer["unsubscribe_url"] not in body or footer["preferences_url"] not in body:
+            raise MissingFooter(
+                f"bulk email {template!r}: the {part} part has no unsubscribe/preferences footer "
+                "(extend email/_bulk.html and include email/_bulk_footer.txt)"
+            )
+    all_headers = {**(headers or {}), **list_unsubscribe_headers(signer, settings, address, mailing)}
+    return enqueue(
+        session,
+        renderer,
+        key=key,
+        kind=kind,
+        to=address,
+        template=template,
+        context=full_context,
+        to_name=to_name,
+        bulk=True,
+        headers=all_headers,
+        attachments=attachments,
+        subscription_id=subscription_id,
+        contact_id=contact_id,
+        mailing=mailing,
+        rendered=rendered,
+    )

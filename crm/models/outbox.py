@@ -52,6 +52,11 @@ class OutboxMessage(Base):
     provider_message_id: Mapped[str] = mapped_column(String(200), default="")
     subscription_id: Mapped[int | None]
     contact_id: Mapped[int | None]
+    # The mailing a bulk message belongs to (``Mailing`` value): consent is re-checked against it at claim time.
+    mailing: Mapped[str | None] = mapped_column(String(40))
+    # Last provider event for this message (processed, delivered, deferred, bounce, dropped, ...).
+    delivery_status: Mapped[str] = mapped_column(String(40), default="")
+    delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
 

@@ -1,0 +1,426 @@
+"""The SendGrid transport: the official ``sendgrid`` client, plain-dict payloads, batching, bounded concurrency.
+
+- ``build_payload(email, settings)``: one message, one personalization, one recipient.
+- ``build_batch_payload(emails, settings)``: up to 1,000 bulk messages of one kind in one request; each
+  personalization carries its own subject, List-Unsubscribe headers, ``custom_args`` (outbox id, no personal
+  data) and the recipient's rendered text and HTML as substitutions (``-crm_text-`` / ``-crm_html-``).
+- ``SendGridTransport.send_many``: groups batchable messages, sends requests from a thread pool (at most
+  ``CRM_SENDGRID_CONCURRENCY`` in flight), paces messages with one global token bucket
+  (``CRM_MAIL_RATE_PER_SECOND``), and maps every provider answer to a ``SendResult``:
+
+  ======================================  =========================================================
+  202 (200 in sandbox)                    sent, provider id = X-Message-Id
+  400, 404, 405, 413, 451, other 4xx      failed (a rejected batch is re-sent one message per request)
+  401, 403                                halt: credentials refused, nothing more is sent this tick
+  429                                     retry at X-RateLimit-Reset (or backoff); the whole transport pauses
+  5xx                                     retry with backoff
+  connection refused / DNS (URLError)     retry: the request never left
+  timeout or reset while awaiting reply   ambiguous: settled later by a webhook event or a time-out
+  ======================================  =========================================================
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import parseaddr
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
+from crm.settings import Settings
+
+log = logging.getLogger("crm.mail.sendgrid")
+
+MAX_PERSONALIZATIONS = 1000
+SUBSTITUTION_LIMIT = 10_000  # bytes per personalization (the official schema's figure; design for it)
+TEXT_TAG = "-crm_text-"
+HTML_TAG = "-crm_html-"
+AFTER_SEND_ERRORS = (
+    TimeoutError,
+    socket.timeout,
+    http.client.RemoteDisconnected,
+    http.client.IncompleteRead,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+)
+PERMANENT = {400, 404, 405, 413, 415, 451}
+
+
+def _address(value: str) -> dict[str, str]:
+    name, email = parseaddr(value)
+    out = {"email": email}
+    if name:
+        out["name"] = name
+    return out
+
+
+def _clean_name(name: str) -> str:
+    # SendGrid refuses ';' and ',' in names; newlines never reach here (refused at enqueue).
+    return " ".join(name.replace(";", " ").replace(",", " ").split())
+
+
+def _recipient(email: OutgoingEmail) -> dict[str, str]:
+    to = {"email": email.to}
+    name = _clean_name(email.to_name)
+    if name:
+        to["name"] = name
+    return to
+
+
+def _custom_args(email: OutgoingEmail) -> dict[str, str]:
+    return {"crm_outbox_id": str(email.outbox_id), "crm_kind": email.kind}
+
+
+def _category(kind: str) -> str:
+    return (kind or "mail")[:255]
+
+
+def _calendar_parts(email: OutgoingEmail) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Calendar entries become a ``text/calendar; method=…`` content part AND an ``application/ics`` attachment."""
+    content: list[dict[str, str]] = []
+    attachments: list[dict[str, str]] = []
+    for item in email.attachments:
+        kind = item.get("kind")
+        if kind == "calendar":
+            method = str(item.get("method", "REQUEST")).upper()
+            if method not in {"REQUEST", "CANCEL"}:
+                raise ValueError(f"calendar method must be REQUEST or CANCEL, not {method!r}")
+            ics = item["content"]
+            content.append({"type": f"text/calendar; method={method}", "value": ics})
+            attachments.append(
+                {
+                    "content": base64.b64encode(ics.encode("utf-8")).decode("ascii"),
+                    "type": "application/ics",
+                    "filename": item.get("filename") or "invite.ics",
+                    "disposition": "attachment",
+                }
+            )
+        elif kind == "file":
+            attachments.append(
+                {
+                    "content": item["content_b64"],
+                    "type": item.get("type") or "application/octet-stream",
+                    "filename": item["filename"],
+                    "disposition": "attachment",
+                }
+            )
+        else:
+            raise ValueError(f"unknown attachment kind {kind!r}")
+    return content, attachments
+
+
+def _envelope(settings: Settings, kind: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {"from": _address(settings.mail_from)}
+    if settings.mail_reply_to:
+        payload["reply_to"] = _address(settings.mail_reply_to)
+    payload["categories"] = [_category(kind)]
+    payload["tracking_settings"] = {
+        "subscription_tracking": {"enable": False},
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+    }
+    return payload
+
+
+def build_payload(email: OutgoingEmail, settings: Settings) -> dict[str, Any]:
+    """The Mail Send body for one message: text/plain, then text/html, then any calendar part."""
+    personalization: dict[str, Any] = {"to": [_recipient(email)], "custom_args": _custom_args(email)}
+    if email.headers:
+        personalization["headers"] = dict(email.headers)
+    extra_content, attachments = _calendar_parts(email)
+    content = [{"type": "text/plain", "value": email.text or " "}]
+    if email.html:
+        content.append({"type": "text/html", "value": email.html})
+    content.extend(extra_content)
+    payload = _envelope(settings, email.kind)
+    payload.update(
+        {"personalizations": [personalization], "subject": email.subject or "(no subject)", "content": content}
+    )
+    if attachments:
+        payload["attachments"] = attachments
+    return payload
+
+
+def substitutions_for(email: OutgoingEmail) -> dict[str, str]:
+    return {TEXT_TAG: email.text or " ", HTML_TAG: email.html or " "}
+
+
+def substitution_size(email: OutgoingEmail) -> int:
+    return len(json.dumps(substitutions_for(email), ensure_ascii=False).encode("utf-8"))
+
+
+def batchable(email: OutgoingEmail) -> bool:
+    """Bulk, no per-recipient attachment, and small enough for one personalization's substitutions."""
+    return email.bulk and not email.attachments and substitution_size(email) <= SUBSTITUTION_LIMIT
+
+
+def build_batch_payload(emails: list[OutgoingEmail], settings: Settings) -> dict[str, Any]:
+    """Up to 1,000 messages of one kind in one request, each personalization carrying its own rendering."""
+    if not emails or len(emails) > MAX_PERSONALIZATIONS:
+        raise ValueError(f"a batch holds 1 to {MAX_PERSONALIZATIONS} messages, not {len(emails)}")
+    if len({e.kind for e in emails}) != 1:
+        raise ValueError("a batch holds messages of one kind")
+    if len({e.to for e in emails}) != len(emails):
+        raise ValueError("the same address twice in one batch")
+    personalizations = []
+    for email in emails:
+        p: dict[str, Any] = {
+            "to": [_recipient(email)],
+            "subject": email.subject or "(no subject)",
+            "substitutions": substitutions_for(email),
+            "custom_args": _custom_args(email),
+        }
+        if email.headers:
+            p["headers"] = dict(email.headers)
+        personalizations.append(p)
+    payload = _envelope(settings, emails[0].kind)
+    payload.update(
+        {
+            "personalizations": personalizations,
+            "subject": emails[0].subject or "(no subject)",
+            "content": [{"type": "text/plain", "value": TEXT_TAG}, {"type": "text/html", "value": HTML_TAG}],
+        }
+    )
+    return payload
+
+
+class RateLimiter:
+    """One global pacing clock for messages per second (GCRA without burst); 0 or less = unlimited."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self, messages: int = 1) -> None:
+        if self.per_second <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + messages / self.per_second
+            wait = start - now
+        if wait > 0:
+            time.sleep(wait)
+
+
+class _Request:
+    __slots__ = ("batch", "emails")
+
+    def __init__(self, emails: list[OutgoingEmail], batch: bool) -> None:
+        self.emails = emails
+        self.batch = batch
+
+
+def plan_requests(emails: list[OutgoingEmail]) -> list[_Request]:
+    """Batch bulk messages of the same kind (≤1,000, distinct addresses); everything else one per request."""
+    requests: list[_Request] = []
+    open_batches: dict[str, tuple[list[OutgoingEmail], set[str]]] = {}
+    for email in emails:
+        if not batchable(email):
+            requests.append(_Request([email], batch=False))
+            continue
+        group, seen = open_batches.get(email.kind, ([], set()))
+        if email.to in seen or len(group) >= MAX_PERSONALIZATIONS:
+            requests.append(_Request(group, batch=True))
+            group, seen = [], set()
+        group.append(email)
+        seen.add(email.to)
+        open_batches[email.kind] = (group, seen)
+    for group, _ in open_batches.values():
+        if group:
+            requests.append(_Request(group, batch=True))
+    return requests
+
+
+def _header(headers: Any, name: str) -> str:
+    if headers is None:
+        return ""
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return ""
+    return str(value or "")
+
+
+def _error_text(exc: HTTPError) -> str:
+    """Never calls ``to_dict`` unguarded: a 502 from a proxy comes back as HTML."""
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    body = str(body or "")
+    try:
+        parsed = json.loads(body)
+        messages = [e.get("message", "") for e in parsed.get("errors", []) if isinstance(e, dict)]
+        if messages:
+            body = "; ".join(m for m in messages if m)
+    except (ValueError, AttributeError):
+        body = " ".join(body.split())[:300]
+    return f"SendGrid {exc.status_code}: {body}"[:2000]
+
+
+def _is_after_send(exc: BaseException) -> bool:
+    """Timeouts and dropped connections while waiting for the answer: the request may have been accepted."""
+    return isinstance(exc, AFTER_SEND_ERRORS)
+
+
+class SendGridTransport:
+    name = "sendgrid"
+
+    def __init__(self, settings: Settings, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.settings = settings
+        self.concurrency = max(1, settings.sendgrid_concurrency)
+        self.limiter = RateLimiter(settings.mail_rate_per_second)
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._local = threading.local()
+        self._executor: ThreadPoolExecutor | None = None
+        self._state_lock = threading.Lock()
+        self._paused_until: dt.datetime | None = None  # set by a 429: the whole transport waits
+        self._halted = False  # set by 401/403 within one send_many call
+        self.requests_made = 0
+
+    # How many rows the dispatcher should claim per tick so every worker thread gets a full batch.
+    @property
+    def preferred_claim(self) -> int:
+        return MAX_PERSONALIZATIONS * self.concurrency
+
+    def client(self) -> SendGridAPIClient:
+        """One API client per thread (the library is synchronous urllib), with a request timeout."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = SendGridAPIClient(
+                api_key=self.settings.sendgrid_api_key or "unset", host=self.settings.sendgrid_api_url
+            )
+            client.client.timeout = self.settings.sendgrid_timeout
+            self._local.client = client
+        return client
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sendgrid")
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # --- sending -------------------------------------------------------------------------------------------
+
+    def send_many(self, emails: list[OutgoingEmail]) -> list[SendResult]:
+        self._halted = False
+        index = {id(e): i for i, e in enumerate(emails)}
+        results: list[SendResult | None] = [None] * len(emails)
+        requests = plan_requests(emails)
+        pool = self._pool()
+        for request, outcome in zip(requests, pool.map(self._run, requests), strict=True):
+            for email, result in zip(request.emails, outcome, strict=True):
+                results[index[id(email)]] = result
+        return [r if r is not None else SendResult(SendOutcome.RETRY, error="not attempted") for r in results]
+
+    def _blocked(self, emails: list[OutgoingEmail]) -> list[SendResult] | None:
+        with self._state_lock:
+            if self._halted:
+                return [SendResult(SendOutcome.HALT, error="not attempted: provider refused our credentials")] * len(
+                    emails
+                )
+            if self._paused_until and self._paused_until > self._clock():
+                return [
+                    SendResult(
+                        SendOutcome.RETRY, error="not attempted: provider rate limit", retry_at=self._paused_until
+                    )
+                ] * len(emails)
+        return None
+
+    def _run(self, request: _Request) -> list[SendResult]:
+        blocked = self._blocked(request.emails)
+        if blocked is not None:
+            return blocked
+        try:
+            payload = (
+                build_batch_payload(request.emails, self.settings)
+                if request.batch
+                else build_payload(request.emails[0], self.settings)
+            )
+        except (ValueError, KeyError) as exc:
+            return [SendResult(SendOutcome.FAILED, error=f"could not build the message: {exc}")] * len(request.emails)
+        result = self._post(payload, len(request.emails))
+        if request.batch and result.outcome == SendOutcome.FAILED and len(request.emails) > 1:
+            # A batch rejected as a whole: send its messages one by one so one bad message holds back no other.
+            log.warning("batch of %s rejected (%s); sending one by one", len(request.emails), result.error)
+            return [self._run(_Request([e], batch=False))[0] for e in request.emails]
+        return [result] * len(request.emails)
+
+    def _post(self, payload: dict[str, Any], messages: int) -> SendResult:
+        self.limiter.acquire(messages)
+        with self._state_lock:
+            self.requests_made += 1
+        try:
+            response = self.client().send(payload)
+        except HTTPError as exc:
+            return self._http_error(exc)
+        except urllib.error.URLError as exc:
+            # urllib wraps only errors raised while connecting or sending: the request did not complete.
+            return SendResult(SendOutcome.RETRY, error=f"could not reach SendGrid: {exc.reason}")
+        except OSError as exc:
+            if _is_after_send(exc):
+                return SendResult(SendOutcome.AMBIGUOUS, error=f"no answer after sending ({exc!r}); will settle")
+            return SendResult(SendOutcome.RETRY, error=f"network error: {exc!r}")
+        except http.client.HTTPException as exc:
+            return SendResult(SendOutcome.AMBIGUOUS, error=f"broken answer after sending ({exc!r}); will settle")
+        status = getattr(response, "status_code", 0)
+        if 200 <= status < 300:
+            return SendResult(SendOutcome.SENT, provider_message_id=_header(response.headers, "X-Message-Id"))
+        return SendResult(SendOutcome.RETRY, error=f"unexpected SendGrid status {status}")
+
+    def _http_error(self, exc: HTTPError) -> SendResult:
+        status = int(getattr(exc, "status_code", 0) or 0)
+        text = _error_text(exc)
+        if status in {401, 403}:
+            with self._state_lock:
+                self._halted = True
+            log.critical("SendGrid refused our credentials (%s): sending stopped for this tick", status)
+            return SendResult(SendOutcome.HALT, error=text)
+        if status == 429:
+            retry_at = self._reset_time(_header(exc.headers, "X-RateLimit-Reset"))
+            with self._state_lock:
+                pause = retry_at or (self._clock() + dt.timedelta(seconds=30))
+                if self._paused_until is None or pause > self._paused_until:
+                    self._paused_until = pause
+            log.warning("SendGrid rate limit: pausing the transport until %s", self._paused_until)
+            return SendResult(SendOutcome.RETRY, error=text, retry_at=retry_at)
+        if status >= 500:
+            return SendResult(SendOutcome.RETRY, error=text)
+        if status in PERMANENT or 400 <= status < 500:
+            return SendResult(SendOutcome.FAILED, error=text)
+        return SendResult(SendOutcome.RETRY, error=text)
+
+    @staticmethod
+    def _reset_time(raw: str) -> dt.datetime | None:
+        try:
+            return dt.datetime.fromtimestamp(int(float(raw)), dt.UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return None
+
+
+def iter_payloads(emails: list[OutgoingEmail], settings: Settings) -> Iterator[dict[str, Any]]:
+    """Every payload ``send_many`` would post for these emails (used by the schema tests)."""
+    for request in plan_requests(emails):
+        if request.batch:
+            yield build_batch_payload(request.emails, settings)
+        else:
+            yield build_payload(request.emails[0], settings)
