@@ -22,6 +22,7 @@ PURPOSES: dict[str, int | None] = {
     "rsvp": None,
     "not-relevant": None,
     "waitlist-offer": None,
+    "internship-host": 60 * 24 * 3600,  # the host's "is this placement filled?" link
 }
 
 
