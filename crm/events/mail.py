@@ -1,0 +1,242 @@
+"""Queueing the events domain's emails: invitations, updates, cancellations, reminders and waitlist offers.
+
+Every one is a bulk-style email (the ``event_news`` mailing: List-Unsubscribe headers and the compliance
+footer) queued through the outbox with an idempotency key that includes the event's SEQUENCE. Invitations,
+updates and cancellations carry the iTIP calendar as the attachment entry agreed with the transports
+(``{"kind": "calendar", "method": ..., "content": ..., "filename": "invite.ics"}``); reminders and offers carry none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.events.calendar import ItipMessage, Party, build_itip
+from crm.mailing.outbox import enqueue_bulk
+from crm.mailing.render import EmailRenderer
+from crm.settings import Settings
+from crm.timefmt import format_datetime, to_local
+from crm.tokens import Signer
+
+MAILING = "event_news"
+WHY = "You get this because the Roundtable fellow invited you to a networking event."
+PARTSTAT = {
+    m.InvitationStatus.YES: "ACCEPTED",
+    m.InvitationStatus.MAYBE: "TENTATIVE",
+    m.InvitationStatus.NO: "DECLINED",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mailer:
+    """What queueing an event email needs (built from the app state or the worker context)."""
+
+    renderer: EmailRenderer
+    signer: Signer
+    settings: Settings
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url.rstrip("/")
+
+    def organizer(self) -> Party:
+        name, address = parseaddr(self.settings.mail_from)
+        return Party(email=address or "events@roundtable.example.org", name=name or "Roundtable events")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Recipient:
+    invitation_id: int
+    contact_id: int
+    name: str
+    email: str
+    status: m.InvitationStatus
+
+
+def rsvp_token(signer: Signer, event_id: int, contact_id: int) -> str:
+    return signer.sign("rsvp", {"e": event_id, "c": contact_id})
+
+
+def rsvp_url(mailer: Mailer, token: str, answer: str = "") -> str:
+    url = f"{mailer.base_url}/rsvp/{quote(token)}"
+    return f"{url}?answer={answer}" if answer else url
+
+
+def offer_token(signer: Signer, invitation_id: int, expires_at: dt.datetime) -> str:
+    return signer.sign("waitlist-offer", {"i": invitation_id, "x": int(expires_at.timestamp())})
+
+
+def when_text(event: m.Event) -> str:
+    if event.all_day:
+        first = to_local(event.starts_at)
+        last = to_local(event.ends_at - dt.timedelta(seconds=1))
+        assert first is not None and last is not None
+        if first.date() == last.date():
+            return f"{first:%a %-d %b %Y} (all day)"
+        return f"{first:%a %-d %b} to {last:%a %-d %b %Y} (all day)"
+    start, end = to_local(event.starts_at), to_local(event.ends_at)
+    assert start is not None and end is not None
+    if start.date() == end.date():
+        return f"{format_datetime(event.starts_at)} to {end:%H:%M} (UK time)"
+    return f"{format_datetime(event.starts_at)} to {format_datetime(event.ends_at)} (UK time)"
+
+
+def where_text(event: m.Event) -> str:
+    parts = [p for p in (event.venue, "online" if event.online_url else "") if p]
+    return " and ".join(parts) or "to be confirmed"
+
+
+def event_context(mailer: Mailer, event: m.Event, host_name: str = "") -> dict[str, Any]:
+    """Plain strings only: the context is stored with the outbox row."""
+    return {
+        "event_title": event.title,
+        "event_description": event.description,
+        "event_when": when_text(event),
+        "event_where": where_text(event),
+        "event_venue": event.venue,
+        "event_online_url": event.online_url,
+        "event_url": f"{mailer.base_url}/events/{event.slug}",
+        "host_name": host_name,
+        "rsvp_deadline": format_datetime(event.rsvp_deadline) if event.rsvp_deadline else "",
+    }
+
+
+def itip_for(
+    mailer: Mailer,
+    event: m.Event,
+    recipient_name: str,
+    recipient_email: str,
+    *,
+    method: str,
+    partstat: str = "NEEDS-ACTION",
+    now: dt.datetime | None = None,
+) -> ItipMessage:
+    location = ", ".join(p for p in (event.venue, event.online_url) if p)
+    return build_itip(
+        method=method,
+        uid=event.uid,
+        sequence=event.sequence,
+        summary=event.title,
+        start=event.starts_at,
+        end=event.ends_at,
+        all_day=event.all_day,
+        organizer=mailer.organizer(),
+        attendee=Party(email=recipient_email, name=recipient_name),
+        partstat=partstat,
+        description=event.description,
+        location=location,
+        url=f"{mailer.base_url}/events/{event.slug}",
+        now=now,
+    )
+
+
+def queue_calendar_email(
+    session: Session,
+    mailer: Mailer,
+    event: m.Event,
+    recipient: Recipient,
+    *,
+    kind: str,
+    key: str,
+    template: str,
+    method: str,
+    partstat: str = "NEEDS-ACTION",
+    host_name: str = "",
+    extra: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> int | None:
+    token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
+    itip = itip_for(mailer, event, recipient.name, recipient.email, method=method, partstat=partstat, now=now)
+    context = {
+        **event_context(mailer, event, host_name),
+        "name": recipient.name,
+        "status": recipient.status.value,
+        "yes_url": rsvp_url(mailer, token, "yes"),
+        "maybe_url": rsvp_url(mailer, token, "maybe"),
+        "no_url": rsvp_url(mailer, token, "no"),
+        "rsvp_url": rsvp_url(mailer, token),
+        "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
+        **(extra or {}),
+    }
+    return enqueue_bulk(
+        session,
+        mailer.renderer,
+        mailer.signer,
+        key=key,
+        kind=kind,
+        to=recipient.email,
+        to_name=recipient.name,
+        template=template,
+        context=context,
+        why=WHY,
+        mailing=MAILING,
+        attachments=[itip.attachment()],
+        contact_id=recipient.contact_id,
+    )
+
+
+def queue_invitation(
+    session: Session,
+    mailer: Mailer,
+    event: m.Event,
+    recipient: Recipient,
+    host_name: str = "",
+    now: dt.datetime | None = None,
+) -> int | None:
+    return queue_calendar_email(
+        session,
+        mailer,
+        event,
+        recipient,
+        kind="event_invitation",
+        key=f"invite:{event.id}:{recipient.contact_id}:{event.sequence}",
+        template="event_invitation",
+        method="REQUEST",
+        partstat=PARTSTAT.get(recipient.status, "NEEDS-ACTION"),
+        host_name=host_name,
+        now=now,
+    )
+
+
+def queue_plain_email(
+    session: Session,
+    mailer: Mailer,
+    event: m.Event,
+    recipient: Recipient,
+    *,
+    kind: str,
+    key: str,
+    template: str,
+    extra: dict[str, Any] | None = None,
+) -> int | None:
+    """Reminders and waitlist offers: no calendar part (a reminder never re-sends a REQUEST)."""
+    token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
+    context = {
+        **event_context(mailer, event),
+        "name": recipient.name,
+        "status": recipient.status.value,
+        "rsvp_url": rsvp_url(mailer, token),
+        "no_url": rsvp_url(mailer, token, "no"),
+        "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
+        **(extra or {}),
+    }
+    return enqueue_bulk(
+        session,
+        mailer.renderer,
+        mailer.signer,
+        key=key,
+        kind=kind,
+        to=recipient.email,
+        to_name=recipient.name,
+        template=template,
+        context=context,
+        why=WHY,
+        mailing=MAILING,
+        contact_id=recipient.contact_id,
+    )
