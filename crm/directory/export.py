@@ -1,0 +1,97 @@
+"""Streaming CSV export of any filtered organisation or contact list.
+
+Rows are read in id order in batches of ``BATCH`` (keyset on id), so memory stays flat for any list size. Cells that
+a spreadsheet would run as a formula (starting with = + - @) are prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.directory import services
+from crm.web.listing import ListParams
+
+BATCH = 500
+
+ORG_HEADER = [
+    "organisation_name", "kind", "vcse_category", "user_led", "lived_experience_led", "description", "website",
+    "public_email", "region", "postcode", "charity_number", "topics", "review_status", "visibility", "slug",
+]  # fmt: skip
+PUBLIC_ORG_HEADER = [c for c in ORG_HEADER if c not in {"review_status", "visibility", "charity_number"}]
+CONTACT_HEADER = ["contact_name", "contact_email", "contact_phone", "contact_job_title", "contact_career_stage",
+                  "organisation_name"]  # fmt: skip
+
+
+def safe_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if hasattr(value, "value"):
+        value = value.value
+    text = str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+def _batches(session: Session, query: Any, id_column: Any) -> Iterator[Any]:
+    last = 0
+    while True:
+        rows = list(session.execute(query.where(id_column > last).order_by(id_column).limit(BATCH)))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def organisation_rows(session: Session, params: ListParams, *, public: bool) -> Iterator[list[str]]:
+    o = m.Organisation
+    query, _ = services.organisation_list_query(
+        session, params, public=public, extra_columns=(o.public_email, o.postcode, o.charity_number)
+    )
+    header = PUBLIC_ORG_HEADER if public else ORG_HEADER
+    yield header
+    for r in _batches(session, query, o.id):
+        full = {
+            "organisation_name": r.name,
+            "kind": r.kind,
+            "vcse_category": r.vcse_category,
+            "user_led": r.user_led,
+            "lived_experience_led": r.lived_experience_led,
+            "description": r.description,
+            "website": r.website,
+            "public_email": r.public_email,
+            "region": r.region_name,
+            "postcode": r.postcode,
+            "charity_number": r.charity_number,
+            "topics": r.topic_names,
+            "review_status": r.review_status,
+            "visibility": r.visibility,
+            "slug": r.slug,
+        }
+        yield [safe_cell(full[c]) for c in header]
+
+
+def contact_rows(session: Session, params: ListParams) -> Iterator[list[str]]:
+    query, _ = services.contact_list_query(session, params)
+    yield CONTACT_HEADER
+    for r in _batches(session, query, m.Contact.id):
+        yield [safe_cell(v) for v in (r.name, r.email, r.phone, r.job_title, r.career_stage, r.organisation_name)]
+
+
+def as_csv_chunks(rows: Iterator[list[str]], lines_per_chunk: int = 200) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for n, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if n % lines_per_chunk == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue().encode()
