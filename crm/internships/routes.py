@@ -1,7 +1,571 @@
-"""Routes of the internships domain (filled in by its issue)."""
+"""HTTP for internships: the public list, pages, registration of interest and feed; the admin pages for the
+fellow and host editors; the JSON API. Handlers parse, authorise (through the services) and choose a response.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-route_handlers: list[Any] = []
+import msgspec
+from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.history import history
+from crm.internships import services
+from crm.internships.alerts import subscribe_url
+from crm.internships.feed import atom_feed
+from crm.internships.jsonld import job_posting_jsonld
+from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, InternshipPage, InternshipPatch
+from crm.tokens import TokenError
+from crm.web.auth import Principal, editor_guard
+from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
+from crm.web.errors import problem
+from crm.web.forms import Form, FormBody
+from crm.web.listing import ListParams, is_htmx
+
+INTEREST_LIMIT_PER_HOUR = 10
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _common_context() -> dict[str, Any]:
+    return {
+        "directions": list(m.InternshipDirection),
+        "modes": list(m.InternshipMode),
+        "periods": list(m.StipendPeriod),
+        "period_labels": services.PERIOD_LABELS,
+        "stages": services.STAGE_LABELS,
+        "stipend": services.stipend_label,
+        "stage_label": services.stage_label,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public pages
+
+
+@get("/internships", sync_to_thread=False)
+def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = ListParams.from_query(
+        request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
+    )
+    page = services.public_list(db, params, now=_now())
+    filters = services.Filters.from_mapping(params.filters)
+    context = {
+        **_common_context(),
+        "page": page,
+        "params": params,
+        "filters": filters,
+        "sorts": services.PUBLIC_SORTS,
+        "alert_url": subscribe_url(filters),
+    }
+    if is_htmx(request.headers):
+        return Template("public/internship_results.html", context=context)
+    topics, regions = services.filter_options(db)
+    return Template("public/internships.html", context={**context, "topics": topics, "regions": regions})
+
+
+@get("/internships/feed.xml", sync_to_thread=False)
+def internship_feed(db: DB, settings: AppSettings) -> Response[bytes]:
+    now = _now()
+    body = atom_feed(services.open_listings(db, now=now), base_url=settings.base_url, now=now)
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+def _detail_page(
+    db: Session, settings: Any, slug: str, *, form: Form | None = None, status_code: int = 200, **extra: Any
+) -> Template:
+    detail = services.public_detail(db, slug)
+    now = _now()
+    accepting = detail.is_open and detail.internship.closes_at > now
+    return Template(
+        "public/internship.html",
+        context={
+            **_common_context(),
+            "d": detail,
+            "i": detail.internship,
+            "accepting": accepting,
+            "jsonld": job_posting_jsonld(detail, settings.base_url) if accepting else "",
+            "form": form or Form({}),
+            "consent_wording": services.CONSENT_WORDING,
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+@get("/internships/{slug:str}", sync_to_thread=False)
+def internship_page(db: DB, settings: AppSettings, slug: FromPath[str]) -> Template:
+    return _detail_page(db, settings, slug)
+
+
+@post("/internships/{slug:str}/interest", sync_to_thread=False)
+def register_interest(
+    request: Request[Any, Any, Any], state: State, db: DB, settings: AppSettings, slug: FromPath[str], data: FormBody
+) -> Template:
+    detail = services.public_detail(db, slug)
+    form = Form(data)
+    values, errors = services.validate_interest(data)
+    for key, message in errors.items():
+        form.add_error(key, message)
+    if not form.ok:
+        return _detail_page(db, settings, slug, form=form, status_code=422)
+    limiter = state.rate_limiter
+    if not (
+        limiter.allow(f"internship-interest:ip:{client_ip(request)}", INTEREST_LIMIT_PER_HOUR * 3, 3600)
+        and limiter.allow(f"internship-interest:email:{values['email']}", INTEREST_LIMIT_PER_HOUR, 3600)
+    ):
+        return _detail_page(db, settings, slug, form=form, status_code=429, limited=True)
+    try:
+        result = services.register_interest(
+            db,
+            state.renderer,
+            detail.internship,
+            name=values["name"],
+            email=values["email"],
+            note=values["note"],
+            host_name=detail.host_name,
+            base_url=settings.base_url,
+            now=_now(),
+        )
+    except services.TransitionError as exc:
+        form.add_error("email", str(exc))
+        return _detail_page(db, settings, slug, form=form, status_code=409)
+    return Template(
+        "public/internship_interest_done.html",
+        context={"d": detail, "created": result.created, "email": values["email"]},
+    )
+
+
+@get("/internships/{slug:str}/host", sync_to_thread=False)
+def host_confirm_page(state: State, db: DB, slug: FromPath[str], token: FromQuery[str] = "") -> Template:
+    try:
+        internship = services.host_token_internship(db, state.signer, token)
+    except TokenError as exc:
+        return Template("public/internship_host.html", context={"problem": str(exc)}, status_code=400)
+    if internship.slug != slug:
+        raise NotFoundException("That link is not for this internship.")
+    return Template("public/internship_host.html", context={"i": internship, "token": token})
+
+
+@post("/internships/{slug:str}/host", sync_to_thread=False)
+def host_confirm(state: State, db: DB, slug: FromPath[str], data: FormBody) -> Template:
+    form = Form(data)
+    token = form.str("token", max_length=2000)
+    try:
+        internship = services.host_token_internship(db, state.signer, token)
+    except TokenError as exc:
+        return Template("public/internship_host.html", context={"problem": str(exc)}, status_code=400)
+    if internship.slug != slug:
+        raise NotFoundException("That link is not for this internship.")
+    answer = form.str("answer")
+    done = "open"
+    if answer == "filled" and internship.status in (m.InternshipStatus.PUBLISHED, m.InternshipStatus.CLOSED):
+        services.transition(db, None, internship, "filled", now=_now())
+        done = "filled"
+    elif answer == "filled" and internship.status == m.InternshipStatus.FILLED:
+        done = "filled"
+    return Template("public/internship_host.html", context={"i": internship, "done": done})
+
+
+public_handlers = [
+    internship_list,
+    internship_feed,
+    internship_page,
+    register_interest,
+    host_confirm_page,
+    host_confirm,
+]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Admin pages: the fellow and host editors (scoped to their organisation by the services)
+
+
+def _actor(user: Principal | None) -> Principal:
+    if user is None:
+        raise NotAuthorizedException("Sign in to continue.")
+    return user
+
+
+def _selected(raw: Any) -> set[str]:
+    if raw is None:
+        return set()
+    values = raw if isinstance(raw, list) else [raw]
+    return {str(v) for v in values}
+
+
+def _form_page(
+    db: Session,
+    actor: Principal,
+    form: Form,
+    *,
+    internship: m.Internship | None,
+    status_code: int = 200,
+) -> Template:
+    topics, regions = services.filter_options(db)
+    return Template(
+        "admin/internship_form.html",
+        context={
+            **_common_context(),
+            "form": form,
+            "i": internship,
+            "topics": topics,
+            "regions": regions,
+            "organisations": services.organisation_choices(db, actor),
+            "selected_topics": _selected(form.data.get("topic_ids")),
+            "selected_stages": _selected(form.data.get("career_stages")),
+            "is_fellow": services.is_fellow(actor),
+        },
+        status_code=status_code,
+    )
+
+
+@get("/", sync_to_thread=False)
+def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
+    actor = _actor(user)
+    params = ListParams.from_query(request.query_params.dict(), filter_names=("status",))
+    page = services.admin_list(db, actor, params)
+    context = {
+        **_common_context(),
+        "page": page,
+        "params": params,
+        "sorts": services.ADMIN_SORTS,
+        "statuses": list(m.InternshipStatus),
+        "is_fellow": services.is_fellow(actor),
+    }
+    if is_htmx(request.headers):
+        return Template("admin/internship_results.html", context=context)
+    return Template("admin/internship_list.html", context=context)
+
+
+@get("/new", sync_to_thread=False)
+def admin_new(db: DB, user: CurrentUser, organisation: FromQuery[int | None] = None) -> Template:
+    actor = _actor(user)
+    if not services.is_fellow(actor) and actor.organisation_id is None:
+        raise PermissionDeniedException(
+            "Your account is not linked to an organisation, so you cannot post internships."
+        )
+    org_id = organisation if organisation is not None else actor.organisation_id
+    if org_id is not None and not services.is_fellow(actor):
+        services.require_org(actor, org_id)
+    return _form_page(db, actor, Form({"host_organisation_id": str(org_id or "")}), internship=None)
+
+
+@post("/new", sync_to_thread=False)
+def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
+    actor = _actor(user)
+    org = str(data.get("host_organisation_id", "")).strip()
+    if org.isdigit():
+        services.require_org(actor, int(org))  # 403 before anything else for another organisation
+    elif not services.is_fellow(actor) and actor.organisation_id is None:
+        raise PermissionDeniedException("Your account is not linked to an organisation.")
+    form = Form(data)
+    cleaned, errors = services.validate(db, data, now=_now())
+    for key, message in errors.items():
+        form.add_error(key, message)
+    if not form.ok:
+        return _form_page(db, actor, form, internship=None, status_code=422)
+    internship = services.create_internship(db, actor, cleaned, now=_now(), publish=data.get("intent") == "publish")
+    return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
+
+
+@get("/{internship_id:int}", sync_to_thread=False)
+def admin_detail(db: DB, user: CurrentUser, internship_id: FromPath[int], saved: FromQuery[str] = "") -> Template:
+    actor = _actor(user)
+    detail = services.admin_detail(db, actor, internship_id)
+    notice = {"1": "Saved.", "status": "Status changed."}.get(saved, "")
+    return Template(
+        "admin/internship_detail.html",
+        context={
+            **_common_context(),
+            "d": detail,
+            "i": detail.internship,
+            "interests": services.interests_for(db, actor, detail.internship),
+            "history": history(db, "internship", internship_id),
+            "is_fellow": services.is_fellow(actor),
+            "notice": notice,
+            "error": "",
+        },
+    )
+
+
+@get("/{internship_id:int}/edit", sync_to_thread=False)
+def admin_edit(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> Template:
+    actor = _actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    values = services.form_values(services.current_data(db, internship))
+    return _form_page(db, actor, Form(values), internship=internship)
+
+
+@post("/{internship_id:int}/edit", sync_to_thread=False)
+def admin_update(db: DB, user: CurrentUser, internship_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    actor = _actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    org = str(data.get("host_organisation_id", "")).strip()
+    if org.isdigit():
+        services.require_org(actor, int(org))
+    form = Form(data)
+    cleaned, errors = services.validate(db, data, now=_now(), existing=internship)
+    for key, message in errors.items():
+        form.add_error(key, message)
+    if not form.ok:
+        return _form_page(db, actor, form, internship=internship, status_code=422)
+    services.update_internship(db, actor, internship, cleaned, now=_now())
+    return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
+
+
+@post("/{internship_id:int}/{action:str}", sync_to_thread=False)
+def admin_action(
+    db: DB, user: CurrentUser, internship_id: FromPath[int], action: FromPath[str], data: FormBody
+) -> Template | Redirect:
+    actor = _actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    if action == "delete":
+        services.delete_internship(db, actor, internship)
+        return Redirect("/admin/internships?deleted=1", status_code=303)
+    if action not in services.TRANSITIONS:
+        raise NotFoundException("No such action.")
+    note = Form(data).str("note", max_length=1000)
+    try:
+        services.transition(db, actor, internship, action, now=_now(), note=note)
+    except services.TransitionError as exc:
+        detail = services.admin_detail(db, actor, internship_id)
+        return Template(
+            "admin/internship_detail.html",
+            context={
+                **_common_context(),
+                "d": detail,
+                "i": detail.internship,
+                "interests": services.interests_for(db, actor, detail.internship),
+                "history": history(db, "internship", internship_id),
+                "is_fellow": services.is_fellow(actor),
+                "notice": "",
+                "error": str(exc),
+            },
+            status_code=409,
+        )
+    return Redirect(f"/admin/internships/{internship.id}?saved=status", status_code=303)
+
+
+admin_router = Router(
+    path="/admin/internships",
+    route_handlers=[admin_list, admin_new, admin_create, admin_detail, admin_edit, admin_update, admin_action],
+    guards=[editor_guard],
+    include_in_schema=False,
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# JSON API
+
+
+def _api_bad_body(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """A body that does not decode (wrong JSON types) is a 422 with per-field errors, like any other bad field."""
+    if isinstance(exc, ValidationException) and exc.status_code == 400:
+        errors = []
+        for item in exc.extra if isinstance(exc.extra, list) else []:
+            if isinstance(item, dict):
+                errors.append({"field": str(item.get("key", "")), "message": str(item.get("message", ""))})
+        return problem(422, exc.detail or "The request body is not valid.", instance=request.url.path, errors=errors)
+    from crm.web.errors import http_exception_handler
+
+    return http_exception_handler(request, exc)
+
+
+def _unprocessable(errors: dict[str, str]) -> ValidationException:
+    exc = ValidationException(
+        detail="Some fields need attention.", extra=[{"key": k, "message": v} for k, v in errors.items()]
+    )
+    exc.status_code = 422
+    return exc
+
+
+def _can_see_private(user: Principal | None, org_id: int) -> bool:
+    return services.can_manage_org(user, org_id)
+
+
+def _out(db: Session, settings: Any, detail: services.Detail, *, private: bool = False) -> InternshipOut:
+    i = detail.internship
+    base = settings.base_url.rstrip("/")
+    out = InternshipOut(
+        id=i.id,
+        slug=i.slug,
+        title=i.title,
+        url=f"{base}/internships/{i.slug}",
+        host_organisation_id=i.host_organisation_id,
+        host_name=detail.host_name,
+        direction=i.direction.value,
+        mode=i.mode.value,
+        paid=i.paid,
+        stipend_pence=i.stipend_pence,
+        stipend_period=i.stipend_period.value if i.stipend_period else None,
+        stipend=services.stipend_label(i),
+        hours_per_week=i.hours_per_week,
+        duration=i.duration,
+        closing_date=i.closing_date,
+        closes_at=i.closes_at,
+        status=i.status.value,
+        region=detail.region_name or None,
+        published_at=i.published_at,
+        description=i.description,
+        apply_url=i.apply_url,
+        apply_email=i.apply_email,
+        topics=[t.slug for t in detail.topics],
+        career_stages=detail.stages,
+    )
+    if private:
+        out.host_contact_name = i.host_contact_name
+        out.host_contact_email = i.host_contact_email
+        out.review_note = i.review_note
+        out.interest_count = db.scalar(
+            select(func.count(m.InternshipInterest.id)).where(m.InternshipInterest.internship_id == i.id)
+        )
+    return out
+
+
+def _api_detail(db: Session, settings: Any, user: Principal | None, internship_id: int) -> InternshipOut:
+    internship = services.get_internship(db, internship_id)
+    private = _can_see_private(user, internship.host_organisation_id)
+    if internship.status not in services.PUBLIC_STATUSES and not private:
+        raise NotFoundException("No such internship.")
+    detail = services.admin_detail(db, user, internship_id) if private else services.public_detail(db, internship.slug)
+    return _out(db, settings, detail, private=private)
+
+
+@get("/", sync_to_thread=False, summary="List internships")
+def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> InternshipPage:
+    """Published listings that are still open, with the same filters as /internships (``direction``, ``topic``,
+    ``region``, ``mode``, ``paid``, ``hours``, ``closing_within``, ``stage``, ``q``, ``sort``=closing|newest)
+    and keyset paging: pass ``next_cursor`` back as ``cursor``. Editors and the fellow may pass ``status`` to
+    list their own (or all) listings in any status."""
+    query = request.query_params.dict()
+    status = query.get("status")
+    if status and user is not None and user.has_role(m.Role.EDITOR):
+        params = ListParams.from_query(query, filter_names=("status",))
+        page = services.admin_list(db, user, params)
+    else:
+        params = ListParams.from_query(query, filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS)
+        page = services.public_list(db, params, now=_now())
+    items = [_out_row(settings, r) for r in page.items]
+    return InternshipPage(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+
+
+def _out_row(settings: Any, r: Any) -> InternshipOut:
+    base = settings.base_url.rstrip("/")
+    return InternshipOut(
+        id=r.id,
+        slug=r.slug,
+        title=r.title,
+        url=f"{base}/internships/{r.slug}",
+        host_organisation_id=0,
+        host_name=r.host_name,
+        direction=r.direction.value,
+        mode=r.mode.value,
+        paid=r.paid,
+        stipend_pence=r.stipend_pence,
+        stipend_period=r.stipend_period.value if r.stipend_period else None,
+        stipend=services.stipend_label(r),
+        hours_per_week=r.hours_per_week,
+        duration=r.duration,
+        closing_date=r.closing_date,
+        closes_at=r.closes_at,
+        status=r.status.value,
+        region=r.region_name,
+        published_at=r.published_at,
+        interest_count=getattr(r, "interest_count", None),
+    )
+
+
+@get("/{internship_id:int}", sync_to_thread=False, summary="Get one internship")
+def api_get(db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int]) -> InternshipOut:
+    """Public for published, closed and filled listings; drafts and submitted ones only for their host's
+    editors and the fellow (who also see the host contact and the number of registrations of interest)."""
+    return _api_detail(db, settings, user, internship_id)
+
+
+@post("/", sync_to_thread=False, guards=[editor_guard], summary="Create an internship")
+def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: InternshipIn) -> Response[InternshipOut]:
+    """Editors post for their own organisation only (403 otherwise); their listings wait for the fellow's
+    approval (``status`` = submitted when ``publish`` is true, draft otherwise). Bad fields: 422 with
+    ``errors`` [{field, message}]."""
+    actor = _actor(user)
+    services.require_org(actor, data.host_organisation_id)
+    raw = msgspec.structs.asdict(data)
+    publish = bool(raw.pop("publish"))
+    cleaned, errors = services.validate(db, raw, now=_now())
+    if errors:
+        raise _unprocessable(errors)
+    internship = services.create_internship(db, actor, cleaned, now=_now(), publish=publish)
+    return Response(_api_detail(db, settings, actor, internship.id), status_code=201)
+
+
+@patch("/{internship_id:int}", sync_to_thread=False, guards=[editor_guard], summary="Change an internship")
+def api_update(
+    db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int], data: InternshipPatch
+) -> InternshipOut:
+    actor = _actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    raw = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    action = raw.pop("action", None)
+    note = raw.pop("note", "") or ""
+    if isinstance(raw.get("host_organisation_id"), int):
+        services.require_org(actor, raw["host_organisation_id"])
+    if raw:
+        cleaned, errors = services.validate(db, raw, now=_now(), existing=internship, partial=True)
+        if errors:
+            raise _unprocessable(errors)
+        services.update_internship(db, actor, internship, cleaned, now=_now())
+    if action:
+        if action not in services.TRANSITIONS:
+            raise _unprocessable({"action": "Use one of: " + ", ".join(services.TRANSITIONS)})
+        try:
+            services.transition(db, actor, internship, action, now=_now(), note=note)
+        except services.TransitionError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
+    return _api_detail(db, settings, actor, internship.id)
+
+
+@delete("/{internship_id:int}", sync_to_thread=False, guards=[editor_guard], summary="Delete an internship")
+def api_delete(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> None:
+    actor = _actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.delete_internship(db, actor, internship)
+
+
+@get("/{internship_id:int}/interests", sync_to_thread=False, guards=[editor_guard], summary="Registrations of interest")
+def api_interests(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> list[InterestOut]:
+    """Personal data: only for the fellow and the host organisation's editors."""
+    actor = _actor(user)
+    internship = services.get_internship(db, internship_id)
+    rows = services.interests_for(db, actor, internship)
+    return [InterestOut(id=r.id, name=r.name, email=r.email, note=r.note, created_at=r.created_at) for r in rows]
+
+
+api_router = Router(
+    path="/api/v1/internships",
+    route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_interests],
+    tags=["internships"],
+    exception_handlers={HTTPException: _api_bad_body},
+)
+
+route_handlers: list[Any] = [*public_handlers, admin_router, api_router]

@@ -1,0 +1,209 @@
+"""Internship alerts: which new listings fit a subscriber, and the filters a subscription stores.
+
+The digest engine calls ``matching_internships`` for each subscriber with ``internship_alerts`` and renders
+the rows with ``templates/email/_section_internships.(html|txt)`` (``section_items`` turns the rows into what the templates expect).
+A subscription keeps its topics and regions in its own columns; the internship-specific filters live in
+``Subscription.filters["internships"]`` as the dict ``internship_filters_from_form`` returns::
+
+    {"direction": "researcher-to-vcse", "modes": ["remote"], "paid": "paid", "max_hours": 20,
+     "stage": "early-career-researcher"}
+
+Every key is optional; an empty dict means "every new internship".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.internships import services
+from crm.internships.services import Filters
+from crm.timefmt import format_date
+
+ALERT_LIMIT = 50
+FILTER_KEYS = ("direction", "modes", "paid", "max_hours", "stage")
+
+
+def filters_from_stored(stored: Mapping[str, Any] | None) -> Filters:
+    """The stored dict back to ``Filters`` (unknown or bad values are dropped, never an error)."""
+    stored = stored or {}
+    return Filters.from_mapping(
+        {
+            "direction": stored.get("direction", ""),
+            "mode": list(stored.get("modes") or []),
+            "paid": stored.get("paid", ""),
+            "hours": str(stored.get("max_hours") or ""),
+            "stage": stored.get("stage", ""),
+        }
+    )
+
+
+def internship_filters_from_form(form: Any) -> dict[str, Any]:
+    """Validate the alert filters of a subscribe/preferences form (a ``crm.web.forms.Form``).
+
+    Reads ``direction``, ``mode`` (several), ``paid`` (paid|unpaid), ``hours`` (max per week) and ``stage``;
+    adds a message to ``form.errors`` for each bad value, and returns the dict to store in
+    ``Subscription.filters["internships"]``. Topics and regions are the subscription's own fields.
+    """
+    direction = form.str("direction")
+    if direction and direction not in {d.value for d in m.InternshipDirection}:
+        form.add_error("direction", "Choose who the placement is for.")
+        direction = ""
+    modes = [v for v in dict.fromkeys(form.getlist("mode"))]
+    if any(v not in {x.value for x in m.InternshipMode} for v in modes):
+        form.add_error("mode", "Choose on-site, hybrid or remote.")
+        modes = [v for v in modes if v in {x.value for x in m.InternshipMode}]
+    paid = form.str("paid")
+    if paid and paid not in {"paid", "unpaid"}:
+        form.add_error("paid", "Choose paid, unpaid or either.")
+        paid = ""
+    hours_raw = form.str("hours")
+    max_hours = None
+    if hours_raw:
+        if not hours_raw.isdigit() or not 1 <= int(hours_raw) <= 60:
+            form.add_error("hours", "Hours per week must be a whole number between 1 and 60.")
+        else:
+            max_hours = int(hours_raw)
+    stage = form.str("stage")
+    if stage and stage not in services.STAGE_LABELS:
+        form.add_error("stage", "Choose a career stage from the list.")
+        stage = ""
+    result: dict[str, Any] = {}
+    if direction:
+        result["direction"] = direction
+    if modes:
+        result["modes"] = modes
+    if paid:
+        result["paid"] = paid
+    if max_hours:
+        result["max_hours"] = max_hours
+    if stage:
+        result["stage"] = stage
+    return result
+
+
+def describe_filters(stored: Mapping[str, Any] | None) -> list[str]:
+    """Plain-language lines for a preferences page ("Remote or hybrid", "Paid only", ...)."""
+    f = filters_from_stored(stored)
+    lines = []
+    if f.direction:
+        lines.append(m.InternshipDirection(f.direction).label)
+    if f.modes:
+        lines.append(" or ".join(m.InternshipMode(x).label for x in f.modes))
+    if f.paid:
+        lines.append("Paid only" if f.paid == "paid" else "Unpaid only")
+    if f.max_hours:
+        lines.append(f"Up to {f.max_hours} hours a week")
+    if f.stage:
+        lines.append(f"Open to: {services.stage_label(f.stage)}")
+    return lines
+
+
+def matching_internships(
+    session: Session,
+    filters: Mapping[str, Any] | None,
+    topic_ids: Sequence[int],
+    region_ids: Sequence[int],
+    published_after: dt.datetime | None,
+    now: dt.datetime,
+    *,
+    limit: int = ALERT_LIMIT,
+) -> list[Any]:
+    """Published, still-open listings first published after ``published_after`` that fit the subscriber.
+
+    ``filters`` is the stored ``Subscription.filters["internships"]`` dict; ``topic_ids``/``region_ids`` the
+    subscription's topics and regions (empty = any; a listing matches when it shares at least one topic, and
+    is in one of the regions or UK-wide). One bounded statement, newest first. Rows carry ``title``,
+    ``slug``, ``host_name``, ``paid``, ``stipend_pence``, ``stipend_period``, ``closing_date``, ``mode``,
+    ``region_name``, ``published_at`` (see ``section_items`` for the template-ready shape).
+    """
+    I = m.Internship  # noqa: E741
+    query = (
+        select(
+            I.id,
+            I.title,
+            I.slug,
+            I.direction,
+            I.mode,
+            I.paid,
+            I.stipend_pence,
+            I.stipend_period,
+            I.hours_per_week,
+            I.closing_date,
+            I.closes_at,
+            I.published_at,
+            m.Organisation.name.label("host_name"),
+            m.Region.name.label("region_name"),
+        )
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+        .where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
+    )
+    if published_after is not None:
+        query = query.where(I.published_at > published_after)
+    query = services.apply_filters(
+        query, filters_from_stored(filters), now=now, topic_ids=list(topic_ids), region_ids=list(region_ids)
+    )
+    return list(session.execute(query.order_by(I.published_at.desc(), I.id.desc()).limit(limit)))
+
+
+def subscribe_url(filters: Filters) -> str:
+    """The "Get alerts for this search" link: /subscribe with internship alerts and these filters pre-filled.
+
+    Parameters: ``mailings=internship_alerts``, ``topics``/``regions`` (slugs, repeated) for the subscription's
+    own topics and regions, and ``direction``, ``mode`` (repeated), ``paid``, ``hours``, ``stage`` for
+    ``internship_filters_from_form``.
+    """
+    params: list[tuple[str, str]] = [("mailings", "internship_alerts")]
+    params += [("topics", t) for t in filters.topics]
+    params += [("regions", r) for r in filters.regions]
+    if filters.direction:
+        params.append(("direction", filters.direction))
+    params += [("mode", x) for x in filters.modes]
+    if filters.paid:
+        params.append(("paid", filters.paid))
+    if filters.max_hours:
+        params.append(("hours", str(filters.max_hours)))
+    if filters.stage:
+        params.append(("stage", filters.stage))
+    return "/subscribe?" + urlencode(params)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SectionItem:
+    """One internship as the digest section templates show it (dates and money formatted once)."""
+
+    title: str
+    host: str
+    stipend: str
+    closing: str
+    mode: str
+    region: str
+    url: str
+
+
+def section_items(rows: Sequence[Any], base_url: str) -> list[SectionItem]:
+    """Rows from ``matching_internships`` → items for ``email/_section_internships.(html|txt)``:
+
+    ``{% include "email/_section_internships.html" %}`` with ``internships`` = this list in the context.
+    """
+    base = base_url.rstrip("/")
+    return [
+        SectionItem(
+            title=r.title,
+            host=r.host_name,
+            stipend=services.stipend_label(r),
+            closing=format_date(r.closing_date),
+            mode=r.mode.label,
+            region=r.region_name or "",
+            url=f"{base}/internships/{r.slug}",
+        )
+        for r in rows
+    ]
