@@ -183,10 +183,7 @@ def apply_answer(
             status = S.YES
         else:
             p = places(session, event, now, exclude_invitation=invitation.id)
-            if fits(p, invitation.is_vcse):
-                status = S.YES
-            else:
-                status = S.WAITLISTED
+            status = S.YES if fits(p, invitation.is_vcse) else S.WAITLISTED
         if status == S.YES:
             invitation.status = S.YES
             invitation.waitlisted_at = None
