@@ -1,0 +1,611 @@
+"""Funding-call rules: validation, create/update/publish/close, deadline bookkeeping, the close job, public lists.
+
+Services never commit (the web request, the CLI or the job does). Times are UTC in the database; forms enter
+and pages show Europe/London (``crm.timefmt``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from crm import models as m
+from crm.audit import diff, record
+from crm.directory.reference import slugify
+from crm.timefmt import LONDON
+from crm.web.auth import Principal
+from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
+
+MAX_AMOUNT = 2_000_000_000
+ENTITY = "funding_call"
+
+
+class CallError(ValueError):
+    """Bad input for a call: ``errors`` maps a field name to a message people can act on."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclasses.dataclass
+class DeadlineInput:
+    label: str
+    due_at: dt.datetime  # aware
+
+
+@dataclasses.dataclass
+class CallInput:
+    title: str
+    funder_id: int | None
+    url: str = ""
+    summary: str = ""
+    eligibility: str = ""
+    opens_at: dt.datetime | None = None
+    deadlines: list[DeadlineInput] = dataclasses.field(default_factory=list)
+    amount_min: int | None = None
+    amount_max: int | None = None
+    topic_ids: list[int] = dataclasses.field(default_factory=list)
+    region_ids: list[int] = dataclasses.field(default_factory=list)
+    requires_vcse_partner: bool = False
+    vcse_can_be_co_lead: bool = False
+    lead_must_be_academic: bool = False
+    lead_must_be_vcse: bool = False
+    external_ref: str | None = None
+
+
+def normalise_title(title: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", title.lower()).split())[:300]
+
+
+def london_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=LONDON).astimezone(dt.UTC)
+
+
+def parse_local_datetime(raw: str) -> dt.datetime:
+    """``2026-12-31T17:00`` / ``2026-12-31 17:00`` / ``2026-12-31`` in Europe/London → aware UTC.
+
+    A date alone means the end of that day in London (23:59), the usual reading of "closes on 31 December".
+    An explicit offset or ``Z`` is honoured.
+    """
+    raw = raw.strip().replace(" ", "T", 1)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        day = dt.date.fromisoformat(raw)
+        return dt.datetime.combine(day, dt.time(23, 59), tzinfo=LONDON).astimezone(dt.UTC)
+    value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LONDON)
+    return value.astimezone(dt.UTC)
+
+
+def to_local_input(value: dt.datetime | None) -> str:
+    """The value for an ``<input type="datetime-local">`` in Europe/London."""
+    return "" if value is None else value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+
+def validate_call(
+    session: Session, data: CallInput, *, is_new: bool, now: dt.datetime, call_id: int | None = None
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not data.title.strip():
+        errors["title"] = "Enter the call's title."
+    elif len(data.title) > 300:
+        errors["title"] = "The title must be at most 300 characters."
+    if data.funder_id is None:
+        errors["funder_id"] = "Choose the funder."
+    elif session.get(m.Organisation, data.funder_id) is None:
+        errors["funder_id"] = "Choose a funder from the directory."
+    if data.url and not re.match(r"^https?://[^\s]+$", data.url):
+        errors["url"] = "Enter a web address starting with https:// or http://."
+    if not data.deadlines:
+        errors["deadlines"] = "Add at least one deadline."
+    elif is_new and any(d.due_at <= now for d in data.deadlines):
+        errors["deadlines"] = "A new call cannot have a deadline in the past. Check the dates (times are UK time)."
+    elif any(len(d.label) > 120 for d in data.deadlines):
+        errors["deadlines"] = "Deadline labels must be at most 120 characters."
+    for name in ("amount_min", "amount_max"):
+        value = getattr(data, name)
+        if value is not None and not 0 <= value <= MAX_AMOUNT:
+            errors[name] = "Enter an amount in pounds between 0 and 2,000,000,000."
+    if (
+        data.amount_min is not None
+        and data.amount_max is not None
+        and "amount_min" not in errors
+        and data.amount_min > data.amount_max
+    ):
+        errors["amount_max"] = "The maximum amount must be at least the minimum amount."
+    if data.opens_at and data.deadlines and data.opens_at > max(d.due_at for d in data.deadlines):
+        errors["opens_at"] = "The opening date must be before the last deadline."
+    if data.lead_must_be_academic and data.lead_must_be_vcse:
+        errors["lead_must_be_vcse"] = "The lead cannot have to be both an academic institution and a VCSE."
+    if data.external_ref:
+        if len(data.external_ref) > 200:
+            errors["external_ref"] = "The external reference must be at most 200 characters."
+        else:
+            clash = session.scalar(select(m.FundingCall.id).where(m.FundingCall.external_ref == data.external_ref))
+            if clash is not None and clash != call_id:
+                errors["external_ref"] = "Another call already has this external reference."
+    if data.topic_ids:
+        found = set(session.scalars(select(m.Topic.id).where(m.Topic.id.in_(data.topic_ids))))
+        if found != set(data.topic_ids):
+            errors["topic_ids"] = "Choose topics from the list."
+    if data.region_ids:
+        found = set(session.scalars(select(m.Region.id).where(m.Region.id.in_(data.region_ids))))
+        if found != set(data.region_ids):
+            errors["region_ids"] = "Choose regions from the list."
+    return errors
+
+
+# --- deadlines ----------------------------------------------------------------------------------------------
+
+
+def deadline_bounds(due: list[dt.datetime], now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(next, last): the earliest deadline after ``now`` (or the last one when all passed), and the last."""
+    if not due:
+        return None, None
+    ordered = sorted(due)
+    upcoming = [d for d in ordered if d > now]
+    return (upcoming[0] if upcoming else ordered[-1]), ordered[-1]
+
+
+def _sync_deadline_columns(call: m.FundingCall, due: list[dt.datetime], now: dt.datetime) -> None:
+    call.next_deadline_at, call.last_deadline_at = deadline_bounds(due, now)
+
+
+def countdown(next_deadline: dt.datetime | None, now: dt.datetime) -> str:
+    """Plain words for the time left: "12 days left", "Closes today", "1 day left", "Deadline passed"."""
+    if next_deadline is None:
+        return ""
+    if next_deadline <= now:
+        return "Deadline passed"
+    local_now = now.astimezone(LONDON)
+    local_due = next_deadline.astimezone(LONDON)
+    days = (local_due.date() - local_now.date()).days
+    if days <= 0:
+        hours = int((next_deadline - now).total_seconds() // 3600)
+        return "Closes today" if hours >= 1 else "Closes within the hour"
+    if days == 1:
+        return "1 day left (closes tomorrow)"
+    if days < 14:
+        return f"{days} days left"
+    return f"{days} days left ({days // 7} weeks)"
+
+
+# --- writes -------------------------------------------------------------------------------------------------
+
+
+def _unique_slug(session: Session, title: str, call_id: int | None = None) -> str:
+    base = slugify(title, 300)
+    taken = set(
+        session.scalars(
+            select(m.FundingCall.slug).where(
+                or_(m.FundingCall.slug == base, m.FundingCall.slug.like(f"{base}-%")),
+                m.FundingCall.id != (call_id or 0),
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def snapshot(session: Session, call: m.FundingCall) -> dict[str, Any]:
+    """The audited fields of a call, including deadlines, topics and regions (plain values)."""
+    topics = (
+        list(
+            session.scalars(
+                select(m.Topic.name)
+                .join(m.funding_call_topics, m.funding_call_topics.c.topic_id == m.Topic.id)
+                .where(m.funding_call_topics.c.call_id == call.id)
+                .order_by(m.Topic.name)
+            )
+        )
+        if call.id
+        else []
+    )
+    regions = (
+        list(
+            session.scalars(
+                select(m.Region.name)
+                .join(m.funding_call_regions, m.funding_call_regions.c.region_id == m.Region.id)
+                .where(m.funding_call_regions.c.call_id == call.id)
+                .order_by(m.Region.position)
+            )
+        )
+        if call.id
+        else []
+    )
+    deadlines = (
+        [
+            f"{label}: {due.astimezone(LONDON):%Y-%m-%d %H:%M}"
+            for label, due in session.execute(
+                select(m.FundingCallDeadline.label, m.FundingCallDeadline.due_at)
+                .where(m.FundingCallDeadline.call_id == call.id)
+                .order_by(m.FundingCallDeadline.due_at)
+            )
+        ]
+        if call.id
+        else []
+    )
+    return {
+        "title": call.title,
+        "funder_id": call.funder_id,
+        "url": call.url,
+        "summary": call.summary,
+        "eligibility": call.eligibility,
+        "opens_at": call.opens_at.isoformat() if call.opens_at else None,
+        "deadlines": deadlines,
+        "amount_min": call.amount_min,
+        "amount_max": call.amount_max,
+        "topics": topics,
+        "regions": regions,
+        "requires_vcse_partner": call.requires_vcse_partner,
+        "vcse_can_be_co_lead": call.vcse_can_be_co_lead,
+        "lead_must_be_academic": call.lead_must_be_academic,
+        "lead_must_be_vcse": call.lead_must_be_vcse,
+        "status": call.status.value if call.status else None,
+        "external_ref": call.external_ref,
+    }
+
+
+def _apply(session: Session, call: m.FundingCall, data: CallInput, now: dt.datetime) -> None:
+    funder_name = session.scalar(select(m.Organisation.name).where(m.Organisation.id == data.funder_id)) or ""
+    call.title = data.title.strip()
+    call.title_normalised = normalise_title(call.title)
+    call.funder_id = data.funder_id  # type: ignore[assignment]
+    call.url = data.url.strip()
+    call.summary = data.summary.strip()
+    call.eligibility = data.eligibility.strip()
+    call.search_text = " ".join([call.title, funder_name, call.summary, call.eligibility]).lower()
+    call.opens_at = data.opens_at
+    call.amount_min = data.amount_min
+    call.amount_max = data.amount_max
+    call.requires_vcse_partner = data.requires_vcse_partner
+    call.vcse_can_be_co_lead = data.vcse_can_be_co_lead
+    call.lead_must_be_academic = data.lead_must_be_academic
+    call.lead_must_be_vcse = data.lead_must_be_vcse
+    call.external_ref = (data.external_ref or "").strip() or None
+    _sync_deadline_columns(call, [d.due_at for d in data.deadlines], now)
+    if call.id is None:
+        call.slug = _unique_slug(session, call.title)
+        session.add(call)
+        session.flush()
+    else:
+        session.execute(delete(m.FundingCallDeadline).where(m.FundingCallDeadline.call_id == call.id))
+        session.execute(delete(m.funding_call_topics).where(m.funding_call_topics.c.call_id == call.id))
+        session.execute(delete(m.funding_call_regions).where(m.funding_call_regions.c.call_id == call.id))
+    session.execute(
+        insert(m.FundingCallDeadline),
+        [{"call_id": call.id, "label": d.label.strip(), "due_at": d.due_at} for d in data.deadlines],
+    )
+    if data.topic_ids:
+        session.execute(
+            insert(m.funding_call_topics), [{"call_id": call.id, "topic_id": t} for t in sorted(set(data.topic_ids))]
+        )
+    if data.region_ids:
+        session.execute(
+            insert(m.funding_call_regions),
+            [{"call_id": call.id, "region_id": r} for r in sorted(set(data.region_ids))],
+        )
+    session.flush()
+
+
+def create_call(
+    session: Session,
+    actor: Principal | None,
+    data: CallInput,
+    *,
+    now: dt.datetime,
+    status: m.CallStatus = m.CallStatus.DRAFT,
+    source: str = "",
+) -> m.FundingCall:
+    errors = validate_call(session, data, is_new=True, now=now)
+    if status == m.CallStatus.CLOSED and "deadlines" in errors and data.deadlines:
+        errors.pop("deadlines")  # importing a call that has already closed is a record, not a mistake
+    if errors:
+        raise CallError(errors)
+    call = m.FundingCall(status=m.CallStatus.DRAFT)
+    _apply(session, call, data, now)
+    if status == m.CallStatus.PUBLISHED:
+        call.status = m.CallStatus.PUBLISHED
+        call.published_at = now
+    elif status == m.CallStatus.CLOSED:
+        call.status = m.CallStatus.CLOSED
+        call.closed_at = now
+    session.flush()
+    record(
+        session,
+        actor,
+        "created",
+        ENTITY,
+        call.id,
+        summary=f"{call.title}{' (' + source + ')' if source else ''}",
+        changes=diff({}, snapshot(session, call)),
+    )
+    return call
+
+
+def update_call(
+    session: Session,
+    actor: Principal | None,
+    call: m.FundingCall,
+    data: CallInput,
+    *,
+    now: dt.datetime,
+    source: str = "",
+) -> dict[str, Any]:
+    errors = validate_call(session, data, is_new=False, now=now, call_id=call.id)
+    if errors:
+        raise CallError(errors)
+    before = snapshot(session, call)
+    _apply(session, call, data, now)
+    changes = diff(before, snapshot(session, call))
+    if changes:
+        call.updated_at = now
+        record(session, actor, "updated", ENTITY, call.id, summary=source or call.title, changes=changes)
+    return changes
+
+
+def set_status(
+    session: Session, actor: Principal | None, call: m.FundingCall, status: m.CallStatus, *, now: dt.datetime
+) -> None:
+    """draft → published → closed; a closed call can be re-published only if a deadline is still ahead."""
+    if status == call.status:
+        return
+    if status == m.CallStatus.PUBLISHED:
+        if call.last_deadline_at is None or call.last_deadline_at <= now:
+            raise CallError({"status": "Every deadline of this call has passed; add a future deadline to publish it."})
+        call.published_at = call.published_at or now
+        call.closed_at = None
+    elif status == m.CallStatus.CLOSED:
+        call.closed_at = now
+    elif status == m.CallStatus.DRAFT and call.status == m.CallStatus.CLOSED:
+        call.closed_at = None
+    before = call.status.value
+    call.status = status
+    call.updated_at = now
+    record(
+        session, actor, status.value, ENTITY, call.id, summary=call.title, changes={"status": [before, status.value]}
+    )
+
+
+def delete_call(session: Session, actor: Principal | None, call: m.FundingCall) -> list[str]:
+    """Delete a call unless partnerships refer to it; returns what blocks it (empty list = deleted)."""
+    blockers = [
+        f"Partnership: {title}"
+        for (title,) in session.execute(
+            select(m.Partnership.title).where(m.Partnership.funding_call_id == call.id).order_by(m.Partnership.title)
+        )
+    ]
+    if blockers:
+        return blockers
+    record(session, actor, "deleted", ENTITY, call.id, summary=call.title, changes=diff(snapshot(session, call), {}))
+    session.delete(call)
+    session.flush()
+    return []
+
+
+def refresh_deadlines_and_close(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The scheduled job: move ``next_deadline_at`` past deadlines that have gone, close calls whose last passed.
+
+    Bounded: one UPDATE for closing, one SELECT + one executemany for calls whose next deadline moved on.
+    """
+    to_close = list(
+        session.execute(
+            select(m.FundingCall.id, m.FundingCall.title).where(
+                m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at <= now
+            )
+        )
+    )
+    if to_close:
+        session.execute(
+            update(m.FundingCall)
+            .where(m.FundingCall.id.in_([r.id for r in to_close]))
+            .values(status=m.CallStatus.CLOSED, closed_at=now, next_deadline_at=m.FundingCall.last_deadline_at)
+        )
+        session.add_all(
+            m.AuditEntry(
+                actor="system",
+                action="closed",
+                entity=ENTITY,
+                entity_id=r.id,
+                summary=f"{r.title}: its last deadline passed",
+                changes={"status": ["published", "closed"]},
+            )
+            for r in to_close
+        )
+    # Calls still open whose stored next deadline is behind us: advance it to the next one still ahead.
+    nxt = (
+        select(func.min(m.FundingCallDeadline.due_at))
+        .where(m.FundingCallDeadline.call_id == m.FundingCall.id, m.FundingCallDeadline.due_at > now)
+        .scalar_subquery()
+    )
+    moved = session.execute(
+        update(m.FundingCall)
+        .where(
+            m.FundingCall.status != m.CallStatus.CLOSED,
+            m.FundingCall.next_deadline_at <= now,
+            m.FundingCall.last_deadline_at > now,
+        )
+        .values(next_deadline_at=nxt)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.flush()
+    return {"closed": len(to_close), "advanced": moved or 0}
+
+
+# --- reads --------------------------------------------------------------------------------------------------
+
+
+def load_call(session: Session, *, call_id: int | None = None, slug: str | None = None) -> m.FundingCall | None:
+    query = select(m.FundingCall).options(
+        selectinload(m.FundingCall.deadlines),
+        selectinload(m.FundingCall.topics),
+        selectinload(m.FundingCall.regions),
+        selectinload(m.FundingCall.funder),
+    )
+    where = m.FundingCall.id == call_id if call_id is not None else m.FundingCall.slug == slug
+    query = query.where(where)
+    return session.scalar(query)
+
+
+PUBLIC_SORTS = Sorts(
+    SortOption("deadline", "Nearest deadline", m.FundingCall.next_deadline_at),
+    SortOption("-published", "Newest", m.FundingCall.published_at, descending=True),
+    SortOption(
+        "-amount",
+        "Largest amount",
+        func.coalesce(m.FundingCall.amount_max, m.FundingCall.amount_min, 0),
+        descending=True,
+    ),
+    SortOption("title", "Title", m.FundingCall.title_normalised),
+)
+
+ADMIN_SORTS = Sorts(
+    SortOption("deadline", "Nearest deadline", m.FundingCall.next_deadline_at),
+    SortOption("-updated", "Recently changed", m.FundingCall.updated_at, descending=True),
+    SortOption("title", "Title", m.FundingCall.title_normalised),
+)
+
+PUBLIC_FILTERS = ("topic", "region", "funder", "vcse", "weeks", "min_amount", "max_amount")
+ADMIN_FILTERS = (*PUBLIC_FILTERS, "status")
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip().replace(",", "").lstrip("£"))
+    except (TypeError, ValueError):
+        return None
+
+
+def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[Any]:
+    """The list's columns and filters (no ordering: keyset_page adds it). Funder name via a join: one statement."""
+    funder = m.Organisation
+    query = select(
+        m.FundingCall.id,
+        m.FundingCall.title,
+        m.FundingCall.slug,
+        m.FundingCall.status,
+        m.FundingCall.next_deadline_at,
+        m.FundingCall.last_deadline_at,
+        m.FundingCall.amount_min,
+        m.FundingCall.amount_max,
+        m.FundingCall.requires_vcse_partner,
+        m.FundingCall.summary,
+        funder.name.label("funder_name"),
+        funder.slug.label("funder_slug"),
+    ).join(funder, funder.id == m.FundingCall.funder_id)
+    f = params.filters
+    if public:
+        query = query.where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
+    elif f.get("status") in {s.value for s in m.CallStatus}:
+        query = query.where(m.FundingCall.status == f["status"])
+    if params.q:
+        for word in params.q.lower().split()[:8]:
+            query = query.where(m.FundingCall.search_text.contains(word, autoescape=True))
+    if topic := f.get("topic"):
+        query = query.where(
+            exists().where(
+                m.funding_call_topics.c.call_id == m.FundingCall.id,
+                m.funding_call_topics.c.topic_id == m.Topic.id,
+                m.Topic.slug == topic,
+            )
+        )
+    if region := f.get("region"):
+        # A UK-wide call is open to every region.
+        query = query.where(
+            exists().where(
+                m.funding_call_regions.c.call_id == m.FundingCall.id,
+                m.funding_call_regions.c.region_id == m.Region.id,
+                or_(m.Region.slug == region, m.Region.code == "UK"),
+            )
+        )
+    if funder_slug := f.get("funder"):
+        query = query.where(funder.slug == funder_slug)
+    if f.get("vcse") in {"1", "yes", "on", "true"}:
+        query = query.where(m.FundingCall.requires_vcse_partner.is_(True))
+    weeks = _int(f.get("weeks"))
+    if weeks is not None and 0 < weeks <= 104:
+        query = query.where(
+            m.FundingCall.next_deadline_at > now, m.FundingCall.next_deadline_at <= now + dt.timedelta(weeks=weeks)
+        )
+    # Amount filters: calls whose range reaches the amount asked for (unknown amounts are kept).
+    min_amount = _int(f.get("min_amount"))
+    if min_amount is not None:
+        query = query.where(or_(m.FundingCall.amount_max.is_(None), m.FundingCall.amount_max >= min_amount))
+    max_amount = _int(f.get("max_amount"))
+    if max_amount is not None:
+        query = query.where(or_(m.FundingCall.amount_min.is_(None), m.FundingCall.amount_min <= max_amount))
+    return query
+
+
+def list_calls(session: Session, params: ListParams, *, now: dt.datetime, public: bool = True) -> Page:
+    sorts = PUBLIC_SORTS if public else ADMIN_SORTS
+    return keyset_page(
+        session,
+        list_query(params, now=now, public=public),
+        sort=sorts.pick(params.sort),
+        id_column=m.FundingCall.id,
+        cursor=params.cursor,
+        page_size=params.page_size,
+    )
+
+
+def filter_choices(session: Session) -> dict[str, Any]:
+    """Topics, regions and funders for the filter form (three small statements)."""
+    return {
+        "topics": list(session.execute(select(m.Topic.slug, m.Topic.name).order_by(m.Topic.name))),
+        "regions": list(session.execute(select(m.Region.slug, m.Region.name).order_by(m.Region.position))),
+        "funders": list(
+            session.execute(
+                select(m.Organisation.slug, m.Organisation.name)
+                .where(exists().where(m.FundingCall.funder_id == m.Organisation.id))
+                .order_by(m.Organisation.name_normalised)
+            )
+        ),
+    }
+
+
+def funder_choices(session: Session) -> list[Any]:
+    """Organisations that can fund: funders first, then any other organisation."""
+    return list(
+        session.execute(
+            select(m.Organisation.id, m.Organisation.name, m.Organisation.kind).order_by(
+                (m.Organisation.kind != m.OrgKind.FUNDER), m.Organisation.name_normalised
+            )
+        )
+    )
+
+
+def is_open(call: m.FundingCall, now: dt.datetime) -> bool:
+    return call.status == m.CallStatus.PUBLISHED and call.last_deadline_at is not None and call.last_deadline_at > now
+
+
+def upcoming_deadlines(call: m.FundingCall, now: dt.datetime) -> list[m.FundingCallDeadline]:
+    return [d for d in call.deadlines if d.due_at > now]
+
+
+def published_for_funder(session: Session, organisation_id: int, now: dt.datetime, limit: int = 20) -> list[Any]:
+    return list(
+        session.execute(
+            select(m.FundingCall.title, m.FundingCall.slug, m.FundingCall.next_deadline_at, m.FundingCall.status)
+            .where(
+                m.FundingCall.funder_id == organisation_id,
+                m.FundingCall.status == m.CallStatus.PUBLISHED,
+                and_(m.FundingCall.last_deadline_at > now),
+            )
+            .order_by(m.FundingCall.next_deadline_at, m.FundingCall.id)
+            .limit(limit)
+        )
+    )

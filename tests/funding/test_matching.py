@@ -1,0 +1,113 @@
+"""The VCSE partner ranking: hand-made cases, pure and on both databases, with a bounded number of statements."""
+
+from __future__ import annotations
+
+from crm import models as m
+from crm.funding.matching import AcademicLink, CallFacts, Candidate, rank, suggest_partners
+from crm.partnerships import services as ps
+from tests.funding.helpers import NOW, make_call, org, topic
+
+TOPICS = {1: "Psychosis", 2: "Carers", 3: "Trauma"}
+UK, LONDON, WALES = 100, 101, 102
+
+
+def cand(id_, name, *, region=None, topics=(), category=None, user_led=False, lived=False, links=()):
+    return Candidate(
+        id=id_,
+        name=name,
+        slug=name.lower(),
+        region_id=region,
+        region_name={UK: "UK-wide", LONDON: "London", WALES: "Wales"}.get(region, ""),
+        category=category,
+        user_led=user_led,
+        lived_experience_led=lived,
+        topic_ids=frozenset(topics),
+        academic_links=tuple(links),
+    )
+
+
+CALL = CallFacts(
+    id=1, topic_ids=frozenset({1, 2}), region_ids=frozenset({LONDON}), uk_wide_region_id=UK, vcse_can_lead=True
+)
+
+
+def test_shared_topics_and_region_rank_first_with_reasons():
+    result = rank(
+        CALL,
+        [
+            cand(1, "Aster", region=LONDON, topics={1, 2}),
+            cand(2, "Birch", region=LONDON, topics={1}),
+            cand(3, "Cedar", region=WALES, topics={1}),
+            cand(4, "Dale", region=WALES, topics={3}),  # nothing in common: left out
+        ],
+        TOPICS,
+    )
+    assert [s.name for s in result] == ["Aster", "Birch", "Cedar"]
+    assert result[0].reasons[:2] == ("Works on Carers, Psychosis", "Based in London, a region of the call")
+    assert result[0].score == 9 and result[1].score == 6 and result[2].score == 3
+
+
+def test_uk_wide_counts_both_ways():
+    uk_call = CallFacts(
+        id=1, topic_ids=frozenset({1}), region_ids=frozenset({UK}), uk_wide_region_id=UK, vcse_can_lead=False
+    )
+    result = rank(uk_call, [cand(1, "Wales group", region=WALES)], TOPICS)
+    assert result[0].reasons == ("The call is open UK-wide",)
+    national = rank(CALL, [cand(2, "National", region=UK)], TOPICS)
+    assert national[0].reasons == ("Works UK-wide",)
+    no_regions = CallFacts(
+        id=1, topic_ids=frozenset(), region_ids=frozenset(), uk_wide_region_id=UK, vcse_can_lead=False
+    )
+    assert rank(no_regions, [cand(3, "Anywhere", region=WALES)], TOPICS)[0].score == 2
+
+
+def test_category_lived_experience_and_existing_academic_partnership_add_up():
+    base = dict(region=LONDON, topics={1})
+    result = rank(
+        CALL,
+        [
+            cand(1, "Plain", **base),
+            cand(2, "Free standing", category=m.VcseCategory.FREE_STANDING, **base),
+            cand(3, "Lived", lived=True, user_led=True, **base),
+            cand(4, "Partnered", links=[AcademicLink("University of Eastmoor", frozenset({2}))], **base),
+            cand(5, "Other topic", links=[AcademicLink("Westbridge University", frozenset({3}))], **base),
+        ],
+        TOPICS,
+    )
+    scores = {s.name: s.score for s in result}
+    assert scores == {"Plain": 6, "Free standing": 9, "Lived": 9, "Partnered": 10, "Other topic": 7}
+    assert result[0].name == "Partnered"
+    assert "Already partners with University of Eastmoor on a similar topic" in result[0].reasons
+    free = next(s for s in result if s.name == "Free standing")
+    assert "A free-standing organisation, able to co-lead as this call allows" in free.reasons
+    # Ties break by name, so the order is stable.
+    assert [s.name for s in result[1:3]] == ["Free standing", "Lived"]
+
+
+def test_ranking_on_the_database_in_five_statements(db, count_queries):
+    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    org(db, "Aster Voices", region_name="London", topics=["Psychosis", "Carers"], lived=True)
+    partnered = org(db, "Birch Peer Network", region_name="Wales", topics=["Psychosis"])
+    org(db, "Cedar Carers", region_name="London", topics=["Trauma"])
+    org(db, "Unapproved Group", region_name="London", topics=["Psychosis"], status=m.ReviewStatus.SUBMITTED)
+    org(db, "Dale Futures", region_name="Wales", topics=["Trauma"])  # no topic, no region: not suggested
+    call = make_call(db, funder, topics=["Psychosis", "Carers"], regions=["London"], requires_vcse_partner=True)
+    ps.create_partnership(
+        db,
+        None,
+        ps.PartnershipInput(
+            title="Earlier study",
+            members=[ps.MemberInput(m.Side.ACADEMIC, uni.id), ps.MemberInput(m.Side.VCSE, partnered.id)],
+            topic_ids=[topic(db, "Psychosis").id],
+        ),
+        now=NOW,
+    )
+    db.commit()
+    with count_queries() as q:
+        result = suggest_partners(db, call)
+    assert q.count == 5
+    names = [s.name for s in result]
+    assert names == ["Aster Voices", "Birch Peer Network", "Cedar Carers"]
+    assert "Already partners with University of Eastmoor on a similar topic" in result[1].reasons
+    assert "Led by people with lived experience" in result[0].reasons
