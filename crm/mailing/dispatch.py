@@ -23,6 +23,7 @@ from crm.settings import Settings
 log = logging.getLogger("crm.mail.dispatch")
 
 LEASE = dt.timedelta(minutes=10)
+SETTLE_AFTER = dt.timedelta(minutes=15)  # an ambiguous send with no provider event by then is retried
 DUE_STATUSES = (m.OutboxStatus.QUEUED, m.OutboxStatus.RETRY)
 
 
@@ -72,14 +73,66 @@ def _claim(session: Session, now: dt.datetime, batch_size: int) -> list[m.Outbox
     )
 
 
-def _suppressed(session: Session, addresses: set[str]) -> set[str]:
-    if not addresses:
-        return set()
-    return set(
-        session.scalars(
-            select(m.Suppression.address).where(m.Suppression.address.in_(addresses), m.Suppression.lifted_at.is_(None))
+def settle(session: Session, now: dt.datetime) -> tuple[int, int]:
+    """Expired leases become ``ambiguous`` (the send may have happened); ambiguous rows that no provider event
+    settled within ``SETTLE_AFTER`` go back to ``retry``. Returns (newly ambiguous, returned to retry)."""
+    expired = session.execute(
+        update(m.OutboxMessage)
+        .where(m.OutboxMessage.status == m.OutboxStatus.SENDING, m.OutboxMessage.lease_until < now)
+        .values(
+            status=m.OutboxStatus.AMBIGUOUS,
+            next_attempt_at=now + SETTLE_AFTER,
+            lease_until=None,
+            last_error="the sender stopped before recording the outcome; waiting for a provider event",
         )
+    ).rowcount
+    unsettled = session.execute(
+        update(m.OutboxMessage)
+        .where(m.OutboxMessage.status == m.OutboxStatus.AMBIGUOUS, m.OutboxMessage.next_attempt_at <= now)
+        .values(status=m.OutboxStatus.RETRY, next_attempt_at=now)
+    ).rowcount
+    return expired or 0, unsettled or 0
+
+
+def _suppressed(session: Session, addresses: set[str]) -> dict[str, str]:
+    """Address -> suppression reason, for addresses on the (active) suppression list."""
+    if not addresses:
+        return {}
+    return dict(
+        session.execute(
+            select(m.Suppression.address, m.Suppression.reason).where(
+                m.Suppression.address.in_(addresses), m.Suppression.lifted_at.is_(None)
+            )
+        ).all()
     )
+
+
+def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[str, list[str]]]:
+    """Subscription id -> (status, mailings), re-read at claim time."""
+    if not subscription_ids:
+        return {}
+    rows = session.execute(
+        select(m.Subscription.id, m.Subscription.status, m.Subscription.mailings).where(
+            m.Subscription.id.in_(subscription_ids)
+        )
+    ).all()
+    return {r.id: (str(r.status), list(r.mailings or [])) for r in rows}
+
+
+def blocked_reason(
+    row: m.OutboxMessage, suppressions: dict[str, str], consent: dict[int, tuple[str, list[str]]]
+) -> str:
+    """Why this message must not go out now ("" = it may)."""
+    reason = suppressions.get(row.recipient)
+    if reason is not None and (row.bulk or reason != "unsubscribed"):
+        return f"address is on the suppression list ({reason})"
+    if row.subscription_id is not None and (row.bulk or row.mailing):
+        status, mailings = consent.get(row.subscription_id, ("missing", []))
+        if status != m.SubscriptionStatus.ACTIVE.value:
+            return f"subscription is {status}"
+        if row.mailing and row.mailing not in mailings:
+            return f"subscriber no longer receives {row.mailing}"
+    return ""
 
 
 def dispatch_once(
@@ -88,15 +141,19 @@ def dispatch_once(
     """Claim one batch and send it. Returns what happened; safe to call from several processes at once."""
     now = now or dt.datetime.now(dt.UTC)
     stats = DispatchStats()
+    claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
     with unit_of_work(factory) as session:
-        rows = _claim(session, now, settings.outbox_batch_size)
+        settle(session, now)
+        rows = _claim(session, now, claim_size)
         stats.claimed = len(rows)
-        blocked = _suppressed(session, {r.recipient for r in rows})
+        suppressions = _suppressed(session, {r.recipient for r in rows})
+        consent = _consent(session, {r.subscription_id for r in rows if r.subscription_id is not None})
         to_send: list[OutgoingEmail] = []
-        suppressed_ids: list[int] = []
+        suppressed: list[dict[str, object]] = []
         for r in rows:
-            if r.recipient in blocked:
-                suppressed_ids.append(r.id)
+            why = blocked_reason(r, suppressions, consent)
+            if why:
+                suppressed.append({"b_id": r.id, "b_error": why})
                 continue
             to_send.append(
                 OutgoingEmail(
@@ -112,13 +169,15 @@ def dispatch_once(
                     bulk=r.bulk,
                 )
             )
-        if suppressed_ids:
-            session.execute(
-                update(m.OutboxMessage)
-                .where(m.OutboxMessage.id.in_(suppressed_ids))
-                .values(status=m.OutboxStatus.SUPPRESSED, last_error="address is on the suppression list")
+        if suppressed:
+            table = m.OutboxMessage.__table__
+            session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(status=m.OutboxStatus.SUPPRESSED, last_error=bindparam("b_error"), lease_until=None),
+                suppressed,
             )
-            stats.suppressed = len(suppressed_ids)
+            stats.suppressed = len(suppressed)
         attempts = {r.id: r.attempts for r in rows}
     if not to_send:
         return stats

@@ -1,0 +1,446 @@
+"""Subscriptions with double opt-in, the preference centre, unsubscribe, suppressions, and the consent log.
+
+Rules (docs/mailing.md):
+
+- Only ``active`` (confirmed) subscriptions receive mail; the dispatcher re-checks at claim time.
+- Every subscribe, confirm, preference change, pause/resume and unsubscribe appends a ``ConsentEntry``.
+- Unsubscribing from everything keeps the row (status ``unsubscribed``) and adds an ``unsubscribed``
+  suppression, so imports and other bulk mail cannot reach the address; a new subscription through the form
+  (a fresh positive consent, confirmed by the person) lifts it.
+- Bounces and spam complaints suppress the address for everything; the form then refuses it politely.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session, selectinload
+
+from crm import models as m
+from crm.audit import diff, record
+from crm.mailing.compliance import preferences_url
+from crm.mailing.outbox import enqueue
+from crm.mailing.render import EmailRenderer
+from crm.settings import Settings
+from crm.tokens import Signer, TokenError
+from crm.web.auth import Principal
+
+# The consent statement shown on the form. A new wording gets a new version; old versions stay here so the
+# consent log's version always resolves to the exact text the person saw.
+CONSENT_TEXTS: dict[str, str] = {
+    "2026-11-v1": (
+        "I would like Roundtable to email me the mailings I have chosen. I can change what I receive or "
+        "unsubscribe at any time using the link in every email. Roundtable keeps a record of this consent."
+    ),
+}
+CONSENT_VERSION = "2026-11-v1"
+HARD_SUPPRESSION_REASONS = {"bounce", "bounced", "complaint", "spamreport", "dropped", "erasure", "manual"}
+REPEAT_WINDOW = dt.timedelta(minutes=10)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class How:
+    """How a consent event happened: the mechanism, the page, the request's IP and user agent, and who acted."""
+
+    mechanism: str = "web form"
+    source_url: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    actor: str = "subscriber"
+
+
+@dataclasses.dataclass(slots=True)
+class Choices:
+    mailings: list[str]
+    topic_ids: list[int]
+    region_ids: list[int]
+    frequency: str = m.Frequency.WEEKLY.value
+    only_vcse_partner_calls: bool = False
+
+
+class SubscribeResult(enum.StrEnum):
+    CONFIRMATION_SENT = "confirmation_sent"
+    ALREADY_SUBSCRIBED = "already_subscribed"  # a "manage your subscription" email went out instead
+    REFUSED = "refused"  # suppressed for bounce/complaint: say nothing more
+
+
+def mailing_filter(mailing: str) -> Any:
+    """SQL condition "this subscription includes ``mailing``" on both databases (JSON list of short names)."""
+    return cast(m.Subscription.mailings, String).like(f'%"{mailing}"%')
+
+
+def receiving(session: Session, mailing: str) -> list[m.Subscription]:
+    """Active subscriptions that include ``mailing``, with topics and regions loaded (for digest builders)."""
+    return list(
+        session.scalars(
+            select(m.Subscription)
+            .where(m.Subscription.status == m.SubscriptionStatus.ACTIVE, mailing_filter(mailing))
+            .options(selectinload(m.Subscription.topics), selectinload(m.Subscription.regions))
+            .order_by(m.Subscription.id)
+        )
+    )
+
+
+def by_email(session: Session, email: str, *, load: bool = False) -> m.Subscription | None:
+    query = select(m.Subscription).where(m.Subscription.email == email.strip().lower())
+    if load:
+        query = query.options(selectinload(m.Subscription.topics), selectinload(m.Subscription.regions))
+    return session.scalar(query)
+
+
+def active_suppression(session: Session, email: str) -> m.Suppression | None:
+    return session.scalar(
+        select(m.Suppression).where(m.Suppression.address == email.strip().lower(), m.Suppression.lifted_at.is_(None))
+    )
+
+
+def is_hard_suppressed(session: Session, email: str) -> bool:
+    s = active_suppression(session, email)
+    return s is not None and s.reason != "unsubscribed"
+
+
+def can_receive_bulk(session: Session, email: str) -> bool:
+    """False when the address is on the suppression list for any reason (for callers outside subscriptions)."""
+    return active_suppression(session, email) is None
+
+
+def _log(
+    session: Session,
+    sub: m.Subscription | None,
+    email: str,
+    action: m.ConsentAction,
+    how: How,
+    *,
+    mailings: list[str] | None = None,
+    topics: list[str] | None = None,
+    regions: list[str] | None = None,
+    version: str = "",
+    detail: dict[str, Any] | None = None,
+) -> m.ConsentEntry:
+    entry = m.ConsentEntry(
+        subscription_id=sub.id if sub else None,
+        email=email,
+        action=action,
+        mechanism=how.mechanism[:80],
+        source_url=how.source_url[:500],
+        ip=how.ip[:64],
+        user_agent=how.user_agent[:500],
+        actor=how.actor[:320],
+        consent_version=version,
+        mailings=list(mailings if mailings is not None else (sub.mailings if sub else [])),
+        topics=topics if topics is not None else ([t.slug for t in sub.topics] if sub else []),
+        regions=regions if regions is not None else ([r.slug for r in sub.regions] if sub else []),
+        detail=detail or {},
+    )
+    session.add(entry)
+    return entry
+
+
+def _apply_choices(session: Session, sub: m.Subscription, choices: Choices) -> None:
+    sub.mailings = [x.value for x in m.Mailing if x.value in set(choices.mailings)]
+    sub.frequency = m.Frequency(choices.frequency)
+    sub.only_vcse_partner_calls = choices.only_vcse_partner_calls
+    sub.topics = (
+        list(session.scalars(select(m.Topic).where(m.Topic.id.in_(choices.topic_ids)))) if choices.topic_ids else []
+    )
+    sub.regions = (
+        list(session.scalars(select(m.Region).where(m.Region.id.in_(choices.region_ids)))) if choices.region_ids else []
+    )
+
+
+def _snapshot(sub: m.Subscription) -> dict[str, Any]:
+    return {
+        "mailings": sorted(sub.mailings or []),
+        "topics": sorted(t.slug for t in sub.topics),
+        "regions": sorted(r.slug for r in sub.regions),
+        "frequency": str(sub.frequency),
+        "only_vcse_partner_calls": sub.only_vcse_partner_calls,
+        "status": str(sub.status),
+    }
+
+
+def confirm_url(signer: Signer, settings: Settings, sub: m.Subscription) -> str:
+    token = signer.sign("confirm-subscription", {"s": sub.id, "e": sub.email, "n": sub.confirm_nonce})
+    return f"{settings.base_url.rstrip('/')}/subscribe/confirm/{token}"
+
+
+def subscribe(
+    session: Session,
+    renderer: EmailRenderer,
+    signer: Signer,
+    *,
+    email: str,
+    name: str,
+    organisation_name: str,
+    choices: Choices,
+    consent_version: str,
+    how: How,
+    now: dt.datetime | None = None,
+) -> SubscribeResult:
+    """The public form: create or refresh a pending subscription and queue the confirmation email."""
+    now = now or dt.datetime.now(dt.UTC)
+    settings = renderer.settings
+    email = email.strip().lower()
+    if is_hard_suppressed(session, email):
+        return SubscribeResult.REFUSED
+    sub = by_email(session, email, load=True)
+    if sub is not None and sub.status in {m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}:
+        return SubscribeResult.REFUSED
+    if sub is not None and sub.status in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
+        # Never change a confirmed subscription from an unauthenticated form: email its owner the link instead.
+        enqueue(
+            session,
+            renderer,
+            key=f"subscription-manage:{sub.id}:{now:%Y-%m-%d}",
+            kind="subscription_manage",
+            to=email,
+            to_name=sub.name,
+            template="subscription_manage",
+            context={"name": sub.name, "preferences_url": preferences_url(signer, settings, email)},
+            subscription_id=sub.id,
+        )
+        return SubscribeResult.ALREADY_SUBSCRIBED
+    if sub is None:
+        sub = m.Subscription(email=email, status=m.SubscriptionStatus.PENDING, topics=[], regions=[])
+        session.add(sub)
+        repeat = False
+    else:
+        # pending (form posted again) or unsubscribed (coming back): a new pending confirmation.
+        before = _snapshot(sub)
+        repeat = (
+            sub.status == m.SubscriptionStatus.PENDING
+            and sub.updated_at is not None
+            and now - sub.updated_at < REPEAT_WINDOW
+        )
+        if sub.status == m.SubscriptionStatus.UNSUBSCRIBED:
+            repeat = False
+        sub.status = m.SubscriptionStatus.PENDING
+    sub.name = name
+    sub.organisation_name = organisation_name
+    sub.consent_version = consent_version
+    _apply_choices(session, sub, choices)
+    if repeat and _snapshot(sub) == before:
+        # The same form posted twice in a row: nothing new to record, and no second email.
+        return SubscribeResult.CONFIRMATION_SENT
+    if not repeat:
+        sub.confirm_nonce = (sub.confirm_nonce or 0) + 1
+    sub.updated_at = now
+    session.flush()
+    _log(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=consent_version)
+    enqueue(
+        session,
+        renderer,
+        key=f"subscription-confirm:{sub.id}:{sub.confirm_nonce}",
+        kind="subscription_confirm",
+        to=email,
+        to_name=name,
+        template="subscription_confirm",
+        context={
+            "name": name,
+            "confirm_url": confirm_url(signer, settings, sub),
+            "mailings": [m.Mailing(x).label for x in sub.mailings],
+            "hours": 48,
+        },
+        subscription_id=sub.id,
+    )
+    return SubscribeResult.CONFIRMATION_SENT
+
+
+def peek_confirmation(session: Session, signer: Signer, token: str) -> m.Subscription:
+    """The subscription a confirmation link names; raises ``TokenError`` when unusable. Changes nothing."""
+    data = signer.verify("confirm-subscription", token)
+    if not isinstance(data, dict):
+        raise TokenError("This link is not valid. It may have been changed or cut short.")
+    sub = session.get(m.Subscription, data.get("s"))
+    if sub is None or sub.email != data.get("e"):
+        raise TokenError("This link is not valid any more.")
+    if sub.status == m.SubscriptionStatus.PENDING and sub.confirm_nonce != data.get("n"):
+        raise TokenError("A newer confirmation email has been sent. Please use the link in that one.")
+    return sub
+
+
+def confirm(session: Session, signer: Signer, token: str, how: How, now: dt.datetime | None = None) -> m.Subscription:
+    """Activate a pending subscription (idempotent for an already active one)."""
+    now = now or dt.datetime.now(dt.UTC)
+    sub = peek_confirmation(session, signer, token)
+    if sub.status == m.SubscriptionStatus.ACTIVE:
+        return sub
+    if sub.status != m.SubscriptionStatus.PENDING:
+        raise TokenError("This subscription has been closed, so this link no longer works. You can subscribe again.")
+    sub = by_email(session, sub.email, load=True)
+    assert sub is not None
+    sub.status = m.SubscriptionStatus.ACTIVE
+    sub.confirmed_at = now
+    sub.unsubscribed_at = None
+    sub.updated_at = now
+    suppression = active_suppression(session, sub.email)
+    if suppression is not None and suppression.reason == "unsubscribed":
+        suppression.lifted_at = now
+        suppression.note = (suppression.note + " | lifted: re-subscribed and confirmed")[:500]
+    _log(session, sub, sub.email, m.ConsentAction.CONFIRM, how, version=sub.consent_version)
+    return sub
+
+
+def email_from_preferences_token(signer: Signer, token: str) -> str:
+    data = signer.verify("preferences", token)
+    if not isinstance(data, dict) or not isinstance(data.get("e"), str):
+        raise TokenError("This link is not valid. It may have been changed or cut short.")
+    return data["e"]
+
+
+def update_preferences(
+    session: Session, sub: m.Subscription, choices: Choices, how: How, now: dt.datetime | None = None
+) -> bool:
+    """Change what an active or paused subscription receives; returns whether anything changed."""
+    before = _snapshot(sub)
+    _apply_choices(session, sub, choices)
+    after = _snapshot(sub)
+    if before == after:
+        return False
+    sub.updated_at = now or dt.datetime.now(dt.UTC)
+    _log(session, sub, sub.email, m.ConsentAction.PREFERENCES, how, detail={"changes": diff(before, after)})
+    if not sub.mailings and sub.status in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
+        unsubscribe(session, sub.email, None, how, now=now)
+    return True
+
+
+def set_paused(session: Session, sub: m.Subscription, paused: bool, how: How, now: dt.datetime | None = None) -> bool:
+    target = m.SubscriptionStatus.PAUSED if paused else m.SubscriptionStatus.ACTIVE
+    allowed = {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}
+    if sub.status not in allowed or sub.status == target:
+        return False
+    sub.status = target
+    sub.updated_at = now or dt.datetime.now(dt.UTC)
+    _log(session, sub, sub.email, m.ConsentAction.PAUSE if paused else m.ConsentAction.RESUME, how)
+    return True
+
+
+class UnsubscribeResult(enum.StrEnum):
+    DONE = "done"
+    ALREADY = "already"
+    UNKNOWN = "unknown"
+
+
+def suppress(
+    session: Session, email: str, reason: str, source: str, note: str = "", now: dt.datetime | None = None
+) -> bool:
+    """Add (or re-activate) a suppression; returns False when the address was already suppressed."""
+    now = now or dt.datetime.now(dt.UTC)
+    email = email.strip().lower()
+    row = session.scalar(select(m.Suppression).where(m.Suppression.address == email))
+    if row is None:
+        session.add(m.Suppression(address=email, reason=reason, source=source, note=note[:500], created_at=now))
+        return True
+    if row.lifted_at is None:
+        if reason != "unsubscribed" and row.reason == "unsubscribed":
+            row.reason = reason  # a bounce/complaint outranks an unsubscribe
+            row.source = source
+        return False
+    row.lifted_at = None
+    row.reason = reason
+    row.source = source
+    row.note = note[:500]
+    row.created_at = now
+    return True
+
+
+def unsubscribe(
+    session: Session, email: str, mailing: str | None, how: How, now: dt.datetime | None = None
+) -> UnsubscribeResult:
+    """Withdraw from one mailing (``mailing``) or everything (None). Idempotent; unknown addresses change nothing."""
+    now = now or dt.datetime.now(dt.UTC)
+    email = email.strip().lower()
+    sub = by_email(session, email, load=True)
+    if sub is None:
+        contact = session.scalar(select(m.Contact.id).where(m.Contact.email == email))
+        if contact is None:
+            return UnsubscribeResult.UNKNOWN
+        # A contact who is not a subscriber (e.g. event invitations): suppress bulk mail to them.
+        if not suppress(session, email, "unsubscribed", how.mechanism, "unsubscribe link", now):
+            return UnsubscribeResult.ALREADY
+        _log(session, None, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=[mailing] if mailing else [])
+        return UnsubscribeResult.DONE
+    closed = {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}
+    if mailing is not None and sub.status not in closed and mailing in (sub.mailings or []):
+        remaining = [x for x in sub.mailings if x != mailing]
+        if remaining:
+            sub.mailings = remaining
+            sub.updated_at = now
+            _log(session, sub, email, m.ConsentAction.UNSUBSCRIBE, how, mailings=[mailing])
+            return UnsubscribeResult.DONE
+    if mailing is not None and mailing not in (sub.mailings or []) and sub.status not in closed:
+        return UnsubscribeResult.ALREADY
+    if sub.status in closed:
+        return UnsubscribeResult.ALREADY
+    withdrawn = list(sub.mailings or [])
+    sub.status = m.SubscriptionStatus.UNSUBSCRIBED
+    sub.unsubscribed_at = now
+    sub.updated_at = now
+    suppress(session, email, "unsubscribed", how.mechanism, "unsubscribed from everything", now)
+    _log(session, sub, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=withdrawn)
+    return UnsubscribeResult.DONE
+
+
+def provider_suppression(session: Session, email: str, reason: str, note: str, now: dt.datetime | None = None) -> None:
+    """A hard bounce, spam report or provider drop: suppress the address and close its subscription."""
+    now = now or dt.datetime.now(dt.UTC)
+    email = email.strip().lower()
+    suppress(session, email, reason, "sendgrid", note, now)
+    sub = by_email(session, email, load=True)
+    status = m.SubscriptionStatus.COMPLAINED if reason == "complaint" else m.SubscriptionStatus.BOUNCED
+    if sub is not None and sub.status != status:
+        sub.status = status
+        sub.updated_at = now
+        action = m.ConsentAction.COMPLAINT if reason == "complaint" else m.ConsentAction.BOUNCE
+        _log(session, sub, email, action, How(mechanism="provider webhook", actor="sendgrid"), detail={"note": note})
+
+
+# --- admin: suppression list ---------------------------------------------------------------------------------
+
+
+def admin_add_suppression(session: Session, actor: Principal, email: str, reason: str, note: str) -> bool:
+    added = suppress(session, email, reason, f"admin:{actor.email}", note)
+    row = session.scalar(select(m.Suppression).where(m.Suppression.address == email))
+    session.flush()
+    record(
+        session,
+        actor,
+        "suppression.add",
+        "suppression",
+        row.id if row else None,
+        summary=f"Suppressed {email}: {reason}. {note}",
+        changes={"address": [None, email], "reason": [None, reason]},
+    )
+    sub = by_email(session, email, load=True)
+    if sub is not None and added:
+        _log(
+            session,
+            sub,
+            email,
+            m.ConsentAction.ADMIN,
+            How(mechanism="admin", actor=actor.email),
+            detail={"suppressed": reason, "note": note},
+        )
+    return added
+
+
+def admin_lift_suppression(session: Session, actor: Principal, suppression_id: int, note: str) -> m.Suppression | None:
+    row = session.get(m.Suppression, suppression_id)
+    if row is None or row.lifted_at is not None:
+        return row
+    row.lifted_at = dt.datetime.now(dt.UTC)
+    row.note = (f"{row.note} | lifted: {note}" if row.note else f"lifted: {note}")[:500]
+    record(
+        session,
+        actor,
+        "suppression.lift",
+        "suppression",
+        row.id,
+        summary=f"Lifted the suppression of {row.address}: {note}",
+        changes={"lifted_at": [None, row.lifted_at.isoformat()]},
+    )
+    return row
