@@ -17,7 +17,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -503,7 +503,9 @@ def api_get(db: DB, settings: AppSettings, user: CurrentUser, internship_id: Fro
 
 
 @post("/", sync_to_thread=False, guards=[editor_guard], summary="Create an internship")
-def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: InternshipIn) -> Response[InternshipOut]:
+def api_create(
+    db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[InternshipIn]
+) -> Response[InternshipOut]:
     """Editors post for their own organisation only (403 otherwise); their listings wait for the fellow's
     approval (``status`` = submitted when ``publish`` is true, draft otherwise). Bad fields: 422 with
     ``errors`` [{field, message}]."""
@@ -520,7 +522,7 @@ def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: Internshi
 
 @patch("/{internship_id:int}", sync_to_thread=False, guards=[editor_guard], summary="Change an internship")
 def api_update(
-    db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int], data: InternshipPatch
+    db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int], data: JSONBody[InternshipPatch]
 ) -> InternshipOut:
     actor = _actor(user)
     internship = services.get_internship(db, internship_id)
