@@ -1,0 +1,111 @@
+"""The closing job and the host reminder, called directly with a fixed clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import func, select
+
+from crm import models as m
+from crm.internships import services
+from jobs.context import WorkerContext
+from jobs.internships import close_expired_internships, register, remind_hosts
+from tests.conftest import post_form
+from tests.internships.helpers import make_internship, make_org
+
+S = m.InternshipStatus
+
+
+def test_closing_job_closes_at_the_closing_moment_and_keeps_the_page(client, db, settings, count_queries):
+    org = make_org(db)
+    due = make_internship(db, org, title="Due", days=0)
+    later = make_internship(db, org, title="Later", days=3)
+    db.commit()
+    at_close = due.closes_at
+    ctx = WorkerContext(settings)
+    assert close_expired_internships(ctx, now=at_close - dt.timedelta(seconds=1)) == 0
+    with count_queries(ctx.engine) as q:
+        assert close_expired_internships(ctx, now=at_close) == 1
+    assert q.count <= 6  # select, update, audit insert (+ transaction bookkeeping)
+    db.expire_all()
+    assert db.get(m.Internship, due.id).status == S.CLOSED and db.get(m.Internship, later.id).status == S.PUBLISHED
+    assert close_expired_internships(ctx, now=at_close) == 0  # idempotent
+    page = client.get(f"/internships/{due.slug}")
+    assert page.status_code == 200 and "no longer takes applications" in page.text
+    audit = db.scalar(select(m.AuditEntry).where(m.AuditEntry.entity_id == due.id, m.AuditEntry.action == "close"))
+    assert audit.actor == "system"
+    ctx.engine.dispose()
+
+
+def test_reminder_a_week_before_closing_is_sent_once(client, db, settings):
+    org = make_org(db, "Reminder Org")
+    soon = make_internship(db, org, title="Soon", days=6, contact_email="soon@example.org")
+    far = make_internship(db, org, title="Far", days=20)
+    filled = make_internship(db, org, title="Filled", days=5, status=S.FILLED)
+    db.commit()
+    ctx = WorkerContext(settings)
+    now = soon.closes_at - dt.timedelta(days=6, hours=12)
+    assert remind_hosts(ctx, now=now) == 1
+    assert remind_hosts(ctx, now=now) == 0
+    assert remind_hosts(ctx, now=now + dt.timedelta(days=1)) == 0
+    mails = db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.kind == "internship_reminder")).all()
+    assert len(mails) == 1 and mails[0].recipient == "soon@example.org" and "Soon" in mails[0].subject
+    assert far and filled
+    # Changing the closing date re-arms the reminder; the outbox key is per closing date.
+    internship = db.get(m.Internship, soon.id)
+    db.refresh(internship)
+    assert internship.reminder_sent_at is not None
+    # The emailed link asks with a button and marks the listing filled on POST.
+    link = re.search(r"(/internships/[^\s?]+/host\?token=\S+)", mails[0].text_body).group(1)
+    page = client.get(link)
+    assert page.status_code == 200 and "Yes, mark it as filled" in page.text
+    db.expire_all()
+    assert db.get(m.Internship, soon.id).status == S.PUBLISHED  # GET changes nothing
+    token = link.split("token=")[1]
+    done = post_form(client, f"/internships/{soon.slug}/host", {"token": token, "answer": "filled"})
+    assert done.status_code == 200 and "now marked as filled" in done.text
+    db.expire_all()
+    assert db.get(m.Internship, soon.id).status == S.FILLED
+    assert (
+        post_form(client, f"/internships/{soon.slug}/host", {"token": "forged", "answer": "filled"}).status_code == 400
+    )
+    ctx.engine.dispose()
+
+
+def test_reminder_rearms_when_closing_date_changes(db, settings, app):
+    org = make_org(db)
+    internship = make_internship(db, org, days=5)
+    db.commit()
+    now = internship.closes_at - dt.timedelta(days=5)
+    renderer, signer = app.state.renderer, app.state.signer
+    assert services.send_closing_reminders(db, renderer, signer, settings.base_url, now=now) == 1
+    data = services.current_data(db, internship)
+    data.closing_date = internship.closing_date + dt.timedelta(days=2)
+    from crm.web.auth import Principal
+
+    fellow = Principal(id=0, email="f@example.org", name="F", role=m.Role.ADMIN, organisation_id=None, via="session")
+    services.update_internship(db, fellow, internship, data, now=now)
+    assert internship.reminder_sent_at is None
+    assert services.send_closing_reminders(db, renderer, signer, settings.base_url, now=now + dt.timedelta(days=2)) == 1
+    assert db.scalar(select(func.count(m.OutboxMessage.id)).where(m.OutboxMessage.kind == "internship_reminder")) == 2
+
+
+def test_jobs_register_with_explicit_ids(settings):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="Europe/London")
+    register(scheduler, WorkerContext(settings))
+    assert {j.id for j in scheduler.get_jobs()} == {"internships.close_expired", "internships.remind_hosts"}
+
+
+def test_erasure_removes_interest_registrations(db):
+    org = make_org(db)
+    a, b = make_internship(db, org), make_internship(db, org)
+    for i in (a, b):
+        db.add(m.InternshipInterest(internship_id=i.id, name="Ada", email="ada@example.org"))
+    db.add(m.InternshipInterest(internship_id=a.id, name="Bo", email="bo@example.org"))
+    db.flush()
+    assert len(services.export_interests(db, "ADA@example.org")) == 2
+    assert services.erase_interests(db, "Ada@Example.org") == 2
+    assert db.scalars(select(m.InternshipInterest.email)).all() == ["bo@example.org"]
