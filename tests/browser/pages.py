@@ -1,0 +1,102 @@
+"""Every page the browser checks (accessibility, reflow, console), in one place: a new page is one line.
+
+``url`` may hold ``{placeholders}`` filled from the seeded data (``seed.PLACEHOLDERS``). ``role`` is who looks
+at it (``None``: a member of the public). Pages that answer 404 are skipped with a reason while their issue is
+in progress; ``discovered_pages()`` adds every parameterless GET page of the route table that is not listed,
+so a new page is checked even before someone lists it here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from crm import models as m
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    url: str
+    role: m.Role | None = None
+    status: int = 200  # what the page should answer (error pages are pages people read too)
+    note: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.role.value if self.role else 'public'}:{self.url}"
+
+
+PUBLIC = [
+    Page("/"),
+    Page("/sign-in"),
+    Page("/sign-in?next=/admin/mail&signed_out=1"),
+    Page("/sign-in/verify?token=not-a-valid-token", status=400, note="a broken or expired sign-in link"),
+    Page("/organisations"),
+    Page("/organisations?q=mental"),
+    Page("/organisations/{organisation_slug}"),
+    Page("/organisations/suggest"),
+    Page("/funding-calls"),
+    Page("/funding-calls/{funding_call_slug}"),
+    Page("/events"),
+    Page("/events/{event_slug}"),
+    Page("/internships"),
+    Page("/internships/{internship_slug}"),
+    Page("/internships/offer"),
+    Page("/subscribe"),
+    Page("/privacy"),
+    Page("/this-page-does-not-exist", status=404, note="the 404 page itself"),
+]
+
+ADMIN = [
+    Page("/admin", m.Role.ADMIN),
+    Page("/admin", m.Role.VIEWER),
+    Page("/admin/mail", m.Role.ADMIN),
+    Page("/admin/mail/{message_id}", m.Role.ADMIN),
+    Page("/admin/organisations", m.Role.ADMIN),
+    Page("/admin/organisations/new", m.Role.ADMIN),
+    Page("/admin/organisations/{organisation_id}", m.Role.ADMIN),
+    Page("/admin/organisations/{organisation_id}/edit", m.Role.ADMIN),
+    Page("/admin/contacts", m.Role.ADMIN),
+    Page("/admin/contacts/{contact_id}", m.Role.ADMIN),
+    Page("/admin/submissions", m.Role.ADMIN),
+    Page("/admin/funding-calls", m.Role.ADMIN),
+    Page("/admin/funding-calls/new", m.Role.ADMIN),
+    Page("/admin/funding-calls/{funding_call_id}", m.Role.ADMIN),
+    Page("/admin/partnerships", m.Role.ADMIN),
+    Page("/admin/partnerships/{partnership_id}", m.Role.ADMIN),
+    Page("/admin/events", m.Role.ADMIN),
+    Page("/admin/events/new", m.Role.ADMIN),
+    Page("/admin/events/{event_id}", m.Role.ADMIN),
+    Page("/admin/internships", m.Role.ADMIN),
+    Page("/admin/internships/{internship_id}", m.Role.ADMIN),
+    Page("/admin/subscribers", m.Role.ADMIN),
+    Page("/admin/digests", m.Role.ADMIN),
+    Page("/admin/api-keys", m.Role.ADMIN),
+]
+
+PAGES = PUBLIC + ADMIN
+
+# GET routes that are not pages a person reads (machine formats, framed previews, file downloads).
+NOT_PAGES_PREFIXES = ("/api/", "/schema", "/static", "/health", "/webhooks/")
+NOT_PAGES = {"/admin/mail/{message_id}/html", "/sign-out"}
+NOT_PAGES_SUFFIXES = (".csv", ".xml", ".ics", ".json", ".txt", ".yaml")
+
+
+def discovered_pages(app: object) -> list[Page]:
+    """Parameterless GET routes in the app's route table that ``PAGES`` does not list yet."""
+    listed = {p.url.split("?", 1)[0] for p in PAGES}
+    found: list[Page] = []
+    for route in app.routes:  # type: ignore[attr-defined]
+        path = route.path_format
+        if (
+            route.path_parameters
+            or path in listed
+            or path in NOT_PAGES
+            or path.startswith(NOT_PAGES_PREFIXES)
+            or path.endswith(NOT_PAGES_SUFFIXES)
+        ):
+            continue
+        if "GET" not in getattr(route, "methods", ()):
+            continue
+        # Discovered pages are opened without the query a real visit would carry, so 4xx is acceptable.
+        found.append(Page(path, m.Role.ADMIN if path.startswith("/admin") else None, status=0, note="discovered"))
+    return sorted(found, key=lambda p: p.url)
