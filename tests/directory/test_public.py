@@ -1,0 +1,132 @@
+"""The public directory: search on both databases, filters, paging, organisation pages, "add your group"."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crm import models as m
+from crm.directory import search, services
+from crm.web.listing import ListParams
+from tests.conftest import post_form
+from tests.directory.helpers import make_contact, make_org
+
+
+def test_search_finds_name_and_description_words_on_both_databases(db):
+    make_org(db, "Riverside Voices", description="Peer support for people who hear voices", topics=["psychosis"])
+    make_org(db, "Hillside Carers", description="Respite for unpaid carers")
+    make_org(db, "Hidden Group", description="Peer support", visibility="private")
+    db.commit()
+    page = services.list_organisations(db, ListParams(q="peer"), public=True)
+    assert [r.name for r in page.items] == ["Riverside Voices"]
+    # Stemming and prefix on the last word; punctuation and query syntax are harmless.
+    assert [r.name for r in services.list_organisations(db, ListParams(q="carer"), public=True).items] == [
+        "Hillside Carers"
+    ]
+    assert [r.name for r in services.list_organisations(db, ListParams(q="River"), public=True).items] == [
+        "Riverside Voices"
+    ]
+    for nasty in ['"', "a AND (", "NEAR(", "*", "'; DROP TABLE organisations; --", "x:*|!"]:
+        services.list_organisations(db, ListParams(q=nasty), public=True)
+    # Updated text is searchable (triggers / expression index follow changes).
+    org = db.scalar(select(m.Organisation).where(m.Organisation.name == "Hillside Carers"))
+    services.update_organisation(db, None, org, {"description": "Now about gardening"})
+    db.commit()
+    assert services.list_organisations(db, ListParams(q="respite"), public=True).items == []
+    assert len(services.list_organisations(db, ListParams(q="gardening"), public=True).items) == 1
+
+
+def test_search_ranks_name_matches_first_and_caps_candidates(db):
+    make_org(db, "Alpha Group", description="We talk about psychosis")
+    make_org(db, "Psychosis Network", description="A network")
+    db.commit()
+    names = [r.name for r in services.list_organisations(db, ListParams(q="psychosis"), public=True).items]
+    assert names[0] == "Psychosis Network"
+    capped = search.matches(db, "psychosis", cap=1)
+    assert len(list(db.execute(select(capped.c.id)))) == 1
+    assert search.matches(db, "!!!") is None
+
+
+def test_filters_sorting_and_keyset_pages(client, db):
+    for i in range(7):
+        make_org(db, f"Group {i:02d}", topics=["carers"] if i % 2 else [], region="london" if i < 3 else "wales",
+                 user_led=bool(i % 3 == 0), vcse_category="free-standing-organisation")
+    make_org(db, "Awaiting Review", review_status=m.ReviewStatus.SUBMITTED)
+    db.commit()
+    r = client.get("/organisations?page_size=3&sort=name")
+    assert r.status_code == 200
+    assert "Group 00" in r.text and "Group 03" not in r.text and "Awaiting Review" not in r.text
+    assert 'rel="next"' in r.text
+    r = client.get("/organisations?topic=carers&region=wales")
+    assert "Group 03" in r.text and "Group 05" in r.text and "Group 01" not in r.text
+    r = client.get("/organisations?user_led=1&sort=-name")
+    assert r.text.index("Group 06") < r.text.index("Group 03")
+    r = client.get("/organisations?kind=academic")
+    assert "No organisations match" in r.text
+    # htmx asks for the results fragment only.
+    r = client.get("/organisations?q=group", headers={"HX-Request": "true"})
+    assert "<html" not in r.text and "Group 00" in r.text
+
+
+def test_list_page_statement_count_is_flat_across_page_sizes(client, db, count_queries):
+    for i in range(30):
+        make_org(db, f"Org {i}", topics=["carers", "psychosis"], region="london")
+    db.commit()
+    counts = []
+    for size in (1, 10, 30):
+        for q in ("", "org"):
+            with count_queries() as c:
+                assert client.get(f"/organisations?page_size={size}&q={q}").status_code == 200
+            counts.append(c.count)
+    assert len(set(counts)) == 1, counts
+
+
+def test_organisation_page_never_shows_contacts(client, db):
+    org = make_org(db, "Open Door", description="<script>alert(1)</script>", public_email="hello@opendoor.example.org")
+    person = make_contact(db, "Private Person", "private.person@example.org")
+    services.add_affiliation(db, None, person, org, "Chair", True)
+    db.commit()
+    r = client.get(f"/organisations/{org.slug}")
+    assert r.status_code == 200
+    assert "hello@opendoor.example.org" in r.text
+    assert "private.person@example.org" not in r.text and "Private Person" not in r.text
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
+    assert "private.person" not in client.get("/organisations").text
+    api = client.get("/api/v1/organisations").text + client.get(f"/api/v1/organisations/{org.id}").text
+    assert "private.person" not in api and "Private Person" not in api
+
+
+def test_unapproved_and_private_organisations_are_not_public(client, db):
+    hidden = make_org(db, "Hidden", visibility="private")
+    pending = make_org(db, "Pending", review_status=m.ReviewStatus.SUBMITTED)
+    db.commit()
+    for org in (hidden, pending):
+        assert client.get(f"/organisations/{org.slug}").status_code == 404
+        assert client.get(f"/api/v1/organisations/{org.id}").status_code == 404
+    assert client.get("/api/v1/organisations").json()["items"] == []
+
+
+def test_add_your_group_creates_a_submission_and_keeps_values_on_error(client, db):
+    r = post_form(client, "/add-your-group", {"name": "x" * 10_000, "kind": "vcse", "description": "Keep me",
+                                              "submitter_name": "Sam", "submitter_email": "not-an-email"})
+    assert r.status_code == 400
+    assert "Name must be at most 300 characters" in r.text and "Keep me" in r.text
+    assert "valid email" in r.text
+    r = post_form(client, "/add-your-group", {"name": "Brand New <b>Group</b>", "kind": "vcse", "topics": ["carers"],
+                                              "region": "wales", "submitter_name": "Sam",
+                                              "submitter_email": "sam@example.org"})
+    assert r.status_code == 200 and "Thank you" in r.text and "<b>Group</b>" not in r.text
+    org = db.scalar(select(m.Organisation).where(m.Organisation.name == "Brand New <b>Group</b>"))
+    assert org.review_status == m.ReviewStatus.SUBMITTED and org.submitter_email == "sam@example.org"
+    assert client.get(f"/organisations/{org.slug}").status_code == 404
+    entry = db.scalar(select(m.AuditEntry).where(m.AuditEntry.entity == "organisation", m.AuditEntry.entity_id == org.id))
+    assert entry.action == "submitted"
+
+
+def test_add_your_group_is_rate_limited(client, db):
+    statuses = []
+    for i in range(7):
+        r = post_form(client, "/add-your-group", {"name": f"Group {i}", "kind": "vcse", "submitter_name": "Sam",
+                                                  "submitter_email": "sam@example.org"})
+        statuses.append(r.status_code)
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+    assert db.scalar(select(m.func.count()).select_from(m.Organisation)) if hasattr(m, "func") else True
