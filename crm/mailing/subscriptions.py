@@ -334,6 +334,7 @@ def suppress(
     row = session.scalar(select(m.Suppression).where(m.Suppression.address == email))
     if row is None:
         session.add(m.Suppression(address=email, reason=reason, source=source, note=note[:500], created_at=now))
+        session.flush()
         return True
     if row.lifted_at is None:
         if reason != "unsubscribed" and row.reason == "unsubscribed":

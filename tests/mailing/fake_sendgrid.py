@@ -1,0 +1,108 @@
+"""A local HTTP server that plays SendGrid's Mail Send API (http.server in a thread).
+
+Script responses with ``server.script(...)``; each request pops the next scripted behaviour (the last one
+repeats). Behaviours: an int status (202 adds X-Message-Id), ``("429", reset_epoch_or_None)``, ``"502-html"``,
+``"slow"`` (sleeps longer than the client's timeout, then answers 202), ``"drop"`` (reads the request, closes
+the connection without answering). Every request is recorded (path, headers, parsed JSON).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeSendGrid:
+    def __init__(self, latency: float = 0.0, record_bodies: bool = True) -> None:
+        self.latency = latency
+        self.record_bodies = record_bodies
+        self.requests: list[dict[str, Any]] = []
+        self.request_count = 0
+        self.personalizations = 0
+        self._script: list[Any] = [202]
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.slow_seconds = 3.0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                behaviour = fake._next(raw, dict(self.headers), self.path)
+                if fake.latency:
+                    time.sleep(fake.latency)
+                if behaviour == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if behaviour == "slow":
+                    time.sleep(fake.slow_seconds)
+                    behaviour = 202
+                if behaviour == "502-html":
+                    self._answer(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+                    return
+                if isinstance(behaviour, tuple) and behaviour[0] == "429":
+                    headers = {"X-RateLimit-Reset": str(behaviour[1])} if behaviour[1] else {}
+                    self._answer(429, b'{"errors":[{"message":"too many requests"}]}', headers=headers)
+                    return
+                status = int(behaviour)
+                if status in (200, 202):
+                    self._answer(status, b"", headers={"X-Message-Id": f"msg{next(fake._ids)}"})
+                else:
+                    body = json.dumps({"errors": [{"message": f"error {status}", "field": None}]}).encode()
+                    self._answer(status, body)
+
+            def _answer(
+                self,
+                status: int,
+                body: bytes,
+                content_type: str = "application/json",
+                headers: dict[str, str] | None = None,
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def script(self, *behaviours: Any) -> None:
+        with self._lock:
+            self._script = list(behaviours)
+
+    def _next(self, raw: bytes, headers: dict[str, str], path: str) -> Any:
+        with self._lock:
+            self.request_count += 1
+            behaviour = self._script.pop(0) if len(self._script) > 1 else self._script[0]
+            body = json.loads(raw) if raw else {}
+            self.personalizations += len(body.get("personalizations", []))
+            if self.record_bodies:
+                self.requests.append({"path": path, "headers": headers, "json": body})
+            return behaviour
+
+    def __enter__(self) -> FakeSendGrid:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
