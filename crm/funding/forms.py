@@ -1,0 +1,98 @@
+"""The admin call form: HTML form values ⇄ ``CallInput`` (deadline rows entered in Europe/London)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm import models as m
+from crm.funding import services as fs
+from crm.timefmt import LONDON
+from crm.web.forms import Form
+
+MAX_DEADLINE_ROWS = 10
+FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")
+
+
+def _ints(values: list[str], form: Form, field: str) -> list[int]:
+    out: list[int] = []
+    for v in values:
+        try:
+            out.append(int(v))
+        except ValueError:
+            form.add_error(field, "Choose from the list.")
+    return out
+
+
+def parse_call_form(form: Form) -> fs.CallInput:
+    title = form.line("title", required=True, max_length=300, label="Title")
+    funder_id = form.int("funder_id", required=True, label="Funder")
+    url = form.line("url", max_length=500, label="Web address")
+    opens = form.date("opens_on", label="Opening date")
+    deadlines: list[fs.DeadlineInput] = []
+    for i in range(MAX_DEADLINE_ROWS):
+        label = form.line(f"deadline_label_{i}", max_length=120, label="Deadline label")
+        raw = form.str(f"deadline_at_{i}", max_length=40)
+        if not raw:
+            if label:
+                form.add_error("deadlines", f"Give a date and time for the deadline “{label}”.")
+            continue
+        try:
+            due = fs.parse_local_datetime(raw)
+        except ValueError:
+            form.add_error("deadlines", f"“{raw}” is not a date and time like 2027-01-31 17:00.")
+            continue
+        deadlines.append(fs.DeadlineInput(label=label or "Deadline", due_at=due))
+    data = fs.CallInput(
+        title=title,
+        funder_id=funder_id,
+        url=url,
+        summary=form.str("summary", max_length=5000, label="Summary"),
+        eligibility=form.str("eligibility", max_length=5000, label="Eligibility"),
+        opens_at=fs.london_midnight(opens) if opens else None,
+        deadlines=deadlines,
+        amount_min=form.int("amount_min", minimum=0, label="Minimum amount"),
+        amount_max=form.int("amount_max", minimum=0, label="Maximum amount"),
+        topic_ids=_ints(form.getlist("topic_ids"), form, "topic_ids"),
+        region_ids=_ints(form.getlist("region_ids"), form, "region_ids"),
+        external_ref=form.line("external_ref", max_length=200, label="External reference") or None,
+        **{flag: form.bool(flag) for flag in FLAGS},
+    )
+    return data
+
+
+def form_values(call: m.FundingCall) -> dict[str, Any]:
+    """The form's initial values for an existing call (loaded with deadlines, topics and regions)."""
+    values: dict[str, Any] = {
+        "title": call.title,
+        "funder_id": str(call.funder_id),
+        "url": call.url,
+        "summary": call.summary,
+        "eligibility": call.eligibility,
+        "opens_on": call.opens_at.astimezone(LONDON).date().isoformat() if call.opens_at else "",
+        "amount_min": "" if call.amount_min is None else str(call.amount_min),
+        "amount_max": "" if call.amount_max is None else str(call.amount_max),
+        "external_ref": call.external_ref or "",
+        "topic_ids": [str(t.id) for t in call.topics],
+        "region_ids": [str(r.id) for r in call.regions],
+    }
+    for flag in FLAGS:
+        values[flag] = "1" if getattr(call, flag) else ""
+    for i, d in enumerate(call.deadlines[:MAX_DEADLINE_ROWS]):
+        values[f"deadline_label_{i}"] = d.label
+        values[f"deadline_at_{i}"] = fs.to_local_input(d.due_at)
+    return values
+
+
+def deadline_rows(data: dict[str, Any]) -> int:
+    """How many deadline rows the form shows: the filled ones plus two blank, at least three."""
+    filled = max(
+        (i + 1 for i in range(MAX_DEADLINE_ROWS) if data.get(f"deadline_at_{i}") or data.get(f"deadline_label_{i}")),
+        default=0,
+    )
+    return min(MAX_DEADLINE_ROWS, max(3, filled + 2))
+
+
+def selected(data: dict[str, Any], name: str) -> set[str]:
+    value = data.get(name) or []
+    values = value if isinstance(value, list) else [value]
+    return {str(v) for v in values}
