@@ -20,7 +20,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -550,7 +550,7 @@ def admin_import_page() -> Template:
     return Template("admin/import.html", context={"form": Form({})})
 
 
-@post("/import", sync_to_thread=False)
+@post("/import")
 async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
     form = Form({})
     upload = data.get("file")
@@ -795,7 +795,7 @@ def api_org_get(db: DB, user: CurrentUser, org_id: FromPath[int]) -> schemas.Org
 
 
 @post("/organisations", sync_to_thread=False)
-def api_org_create(db: DB, user: CurrentUser, data: schemas.OrganisationIn) -> Response[schemas.Organisation]:
+def api_org_create(db: DB, user: CurrentUser, data: JSONBody[schemas.OrganisationIn]) -> Response[schemas.Organisation]:
     """Admins only (editors may update their own organisation)."""
     actor = _require(user, m.Role.ADMIN)
     values, form = services.validate_organisation(db, schemas.given(data))
@@ -807,7 +807,7 @@ def api_org_create(db: DB, user: CurrentUser, data: schemas.OrganisationIn) -> R
 
 @patch("/organisations/{org_id:int}", sync_to_thread=False)
 def api_org_update(
-    db: DB, user: CurrentUser, org_id: FromPath[int], data: schemas.OrganisationIn
+    db: DB, user: CurrentUser, org_id: FromPath[int], data: JSONBody[schemas.OrganisationIn]
 ) -> schemas.Organisation:
     """Admins, or an editor for their own organisation. Only the fields sent change."""
     actor = _require(user, m.Role.EDITOR)
@@ -889,7 +889,7 @@ def api_contact_get(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> sch
 
 
 @post("/contacts", sync_to_thread=False)
-def api_contact_create(db: DB, user: CurrentUser, data: schemas.ContactIn) -> Response[schemas.Contact]:
+def api_contact_create(db: DB, user: CurrentUser, data: JSONBody[schemas.ContactIn]) -> Response[schemas.Contact]:
     actor = _require(user, m.Role.ADMIN)
     values, form = services.validate_contact(db, schemas.given(data))
     if not form.ok:
@@ -900,7 +900,7 @@ def api_contact_create(db: DB, user: CurrentUser, data: schemas.ContactIn) -> Re
 
 @patch("/contacts/{contact_id:int}", sync_to_thread=False)
 def api_contact_update(
-    db: DB, user: CurrentUser, contact_id: FromPath[int], data: schemas.ContactIn
+    db: DB, user: CurrentUser, contact_id: FromPath[int], data: JSONBody[schemas.ContactIn]
 ) -> schemas.Contact:
     actor = _require(user, m.Role.ADMIN)
     contact = _contact_or_404(db, contact_id)
@@ -935,7 +935,7 @@ def api_topic_get(db: DB, topic_id: FromPath[int]) -> schemas.Topic:
 
 
 @post("/topics", sync_to_thread=False)
-def api_topic_create(db: DB, user: CurrentUser, data: schemas.TopicIn) -> Response[schemas.Topic]:
+def api_topic_create(db: DB, user: CurrentUser, data: JSONBody[schemas.TopicIn]) -> Response[schemas.Topic]:
     actor = _require(user, m.Role.ADMIN)
     values, form = services.validate_topic(db, schemas.given(data))
     if not form.ok:
@@ -944,7 +944,9 @@ def api_topic_create(db: DB, user: CurrentUser, data: schemas.TopicIn) -> Respon
 
 
 @patch("/topics/{topic_id:int}", sync_to_thread=False)
-def api_topic_update(db: DB, user: CurrentUser, topic_id: FromPath[int], data: schemas.TopicIn) -> schemas.Topic:
+def api_topic_update(
+    db: DB, user: CurrentUser, topic_id: FromPath[int], data: JSONBody[schemas.TopicIn]
+) -> schemas.Topic:
     actor = _require(user, m.Role.ADMIN)
     topic = _topic_or_404(db, topic_id)
     merged = {"name": topic.name, "description": topic.description, **schemas.given(data)}

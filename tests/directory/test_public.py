@@ -48,8 +48,14 @@ def test_search_ranks_name_matches_first_and_caps_candidates(db):
 
 def test_filters_sorting_and_keyset_pages(client, db):
     for i in range(7):
-        make_org(db, f"Group {i:02d}", topics=["carers"] if i % 2 else [], region="london" if i < 3 else "wales",
-                 user_led=bool(i % 3 == 0), vcse_category="free-standing-organisation")
+        make_org(
+            db,
+            f"Group {i:02d}",
+            topics=["carers"] if i % 2 else [],
+            region="london" if i < 3 else "wales",
+            user_led=bool(i % 3 == 0),
+            vcse_category="free-standing-organisation",
+        )
     make_org(db, "Awaiting Review", review_status=m.ReviewStatus.SUBMITTED)
     db.commit()
     r = client.get("/organisations?page_size=3&sort=name")
@@ -106,27 +112,50 @@ def test_unapproved_and_private_organisations_are_not_public(client, db):
 
 
 def test_add_your_group_creates_a_submission_and_keeps_values_on_error(client, db):
-    r = post_form(client, "/add-your-group", {"name": "x" * 10_000, "kind": "vcse", "description": "Keep me",
-                                              "submitter_name": "Sam", "submitter_email": "not-an-email"})
+    r = post_form(
+        client,
+        "/add-your-group",
+        {
+            "name": "x" * 10_000,
+            "kind": "vcse",
+            "description": "Keep me",
+            "submitter_name": "Sam",
+            "submitter_email": "not-an-email",
+        },
+    )
     assert r.status_code == 400
     assert "Name must be at most 300 characters" in r.text and "Keep me" in r.text
     assert "valid email" in r.text
-    r = post_form(client, "/add-your-group", {"name": "Brand New <b>Group</b>", "kind": "vcse", "topics": ["carers"],
-                                              "region": "wales", "submitter_name": "Sam",
-                                              "submitter_email": "sam@example.org"})
+    r = post_form(
+        client,
+        "/add-your-group",
+        {
+            "name": "Brand New <b>Group</b>",
+            "kind": "vcse",
+            "topics": ["carers"],
+            "region": "wales",
+            "submitter_name": "Sam",
+            "submitter_email": "sam@example.org",
+        },
+    )
     assert r.status_code == 200 and "Thank you" in r.text and "<b>Group</b>" not in r.text
     org = db.scalar(select(m.Organisation).where(m.Organisation.name == "Brand New <b>Group</b>"))
     assert org.review_status == m.ReviewStatus.SUBMITTED and org.submitter_email == "sam@example.org"
     assert client.get(f"/organisations/{org.slug}").status_code == 404
-    entry = db.scalar(select(m.AuditEntry).where(m.AuditEntry.entity == "organisation", m.AuditEntry.entity_id == org.id))
+    entry = db.scalar(
+        select(m.AuditEntry).where(m.AuditEntry.entity == "organisation", m.AuditEntry.entity_id == org.id)
+    )
     assert entry.action == "submitted"
 
 
 def test_add_your_group_is_rate_limited(client, db):
     statuses = []
     for i in range(7):
-        r = post_form(client, "/add-your-group", {"name": f"Group {i}", "kind": "vcse", "submitter_name": "Sam",
-                                                  "submitter_email": "sam@example.org"})
+        r = post_form(
+            client,
+            "/add-your-group",
+            {"name": f"Group {i}", "kind": "vcse", "submitter_name": "Sam", "submitter_email": "sam@example.org"},
+        )
         statuses.append(r.status_code)
     assert statuses[:5] == [200] * 5 and statuses[5] == 429
     assert db.scalar(select(m.func.count()).select_from(m.Organisation)) if hasattr(m, "func") else True
