@@ -41,8 +41,9 @@ def contact(
     return c
 
 
-def event(db: Session, app, *, publish: bool = True, days: int = 30, **values) -> m.Event:
-    start = NOW + dt.timedelta(days=days)
+def event(db: Session, app, *, publish: bool = True, days: int = 30, now: dt.datetime = NOW, **values) -> m.Event:
+    """An event ``days`` after ``now`` (tests of HTTP routes pass the real time: the app uses the clock)."""
+    start = (now + dt.timedelta(days=days)).replace(microsecond=0)
     data = {
         "title": values.pop("title", "Funding call networking, London"),
         "description": "Meet researchers and charities.",
@@ -56,7 +57,7 @@ def event(db: Session, app, *, publish: bool = True, days: int = 30, **values) -
     }
     e = services.create_event(db, None, app.state.settings.base_url, data)
     if publish:
-        services.publish_event(db, None, e, NOW)
+        services.publish_event(db, None, e, now)
     db.flush()
     return e
 
