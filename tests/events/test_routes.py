@@ -39,7 +39,7 @@ def rsvp_rows(db) -> int:
 
 
 def test_scanner_get_changes_nothing_and_post_answers(app, db, client):
-    e, c, inv, token = setup_invited(app, db)
+    _e, _c, inv, token = setup_invited(app, db)
     page = client.get(f"/rsvp/{token}?answer=yes")
     assert page.status_code == 200 and 'method="post"' in page.text and 'value="yes" checked' in page.text
     assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
@@ -79,7 +79,7 @@ def test_tampered_and_foreign_tokens_change_nothing(app, db, client):
 
 
 def test_after_deadline_nothing_changes(app, db, client):
-    e, c, inv, token = setup_invited(app, db, rsvp_deadline=real_now() - dt.timedelta(hours=1))
+    _e, _c, inv, token = setup_invited(app, db, rsvp_deadline=real_now() - dt.timedelta(hours=1))
     page = client.get(f"/rsvp/{token}")
     assert "deadline for answers has passed" in page.text and 'name="answer"' not in page.text
     answer = post_form(client, f"/rsvp/{token}", {"answer": "yes"})
@@ -89,7 +89,7 @@ def test_after_deadline_nothing_changes(app, db, client):
 
 
 def test_full_event_waitlist_position_and_offer_acceptance(app, db, client):
-    e, c, inv, token = setup_invited(app, db, capacity=1)
+    e, _c, _inv, token = setup_invited(app, db, capacity=1)
     second = f.contact(db, "Bo Example")
     inv2 = f.invite(db, e, second)
     db.commit()
@@ -112,7 +112,7 @@ def test_full_event_waitlist_position_and_offer_acceptance(app, db, client):
 
 
 def test_ics_download_matches_current_state(app, db, client):
-    e, c, inv, token = setup_invited(app, db)
+    e, _c, _inv, token = setup_invited(app, db)
     post_form(client, f"/rsvp/{token}", {"answer": "yes"})
     ics = client.get(f"/rsvp/{token}/invite.ics")
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
