@@ -3,7 +3,7 @@
 The digest engine calls ``matching_internships`` for each subscriber with ``internship_alerts`` and renders
 the rows with ``templates/email/_section_internships.(html|txt)`` (``section_items`` turns the rows into what the templates expect).
 A subscription keeps its topics and regions in its own columns; the internship-specific filters live in
-``Subscription.filters["internships"]`` as the dict ``internship_filters_from_form`` returns::
+``Subscription.filters["internship_alerts"]`` (``FILTERS_KEY``) as the dict ``internship_filters_from_form`` returns::
 
     {"direction": "researcher-to-vcse", "modes": ["remote"], "paid": "paid", "max_hours": 20,
      "stage": "early-career-researcher"}
@@ -29,6 +29,9 @@ from crm.timefmt import format_date
 
 ALERT_LIMIT = 50
 FILTER_KEYS = ("direction", "modes", "paid", "max_hours", "stage")
+# Where a subscription keeps these filters: ``Subscription.filters[FILTERS_KEY]`` (keyed by mailing, as the
+# mailing model documents).
+FILTERS_KEY = "internship_alerts"
 
 
 def filters_from_stored(stored: Mapping[str, Any] | None) -> Filters:
@@ -118,7 +121,7 @@ def matching_internships(
 ) -> list[Any]:
     """Published, still-open listings first published after ``published_after`` that fit the subscriber.
 
-    ``filters`` is the stored ``Subscription.filters["internships"]`` dict; ``topic_ids``/``region_ids`` the
+    ``filters`` is the stored ``stored_filters(Subscription.filters)`` dict; ``topic_ids``/``region_ids`` the
     subscription's topics and regions (empty = any; a listing matches when it shares at least one topic, and
     is in one of the regions or UK-wide). One bounded statement, newest first. Rows carry ``title``,
     ``slug``, ``host_name``, ``paid``, ``stipend_pence``, ``stipend_period``, ``closing_date``, ``mode``,
@@ -154,16 +157,21 @@ def matching_internships(
     return list(session.execute(query.order_by(I.published_at.desc(), I.id.desc()).limit(limit)))
 
 
-def subscribe_url(filters: Filters) -> str:
+def subscribe_url(
+    filters: Filters, topic_ids: Mapping[str, int] | None = None, region_ids: Mapping[str, int] | None = None
+) -> str:
     """The "Get alerts for this search" link: /subscribe with internship alerts and these filters pre-filled.
 
-    Parameters: ``mailings=internship_alerts``, ``topics``/``regions`` (slugs, repeated) for the subscription's
-    own topics and regions, and ``direction``, ``mode`` (repeated), ``paid``, ``hours``, ``stage`` for
-    ``internship_filters_from_form``.
+    Parameters (the names the subscribe form posts): ``mailings=internship_alerts``; ``topics`` and ``regions``
+    as ids (repeated), the subscription's own topics and regions (``topic_ids``/``region_ids`` map the list
+    page's slugs to ids; unknown slugs are dropped); and ``direction``, ``mode`` (repeated), ``paid``,
+    ``hours``, ``stage`` for ``internship_filters_from_form``.
     """
+    topic_ids = topic_ids or {}
+    region_ids = region_ids or {}
     params: list[tuple[str, str]] = [("mailings", "internship_alerts")]
-    params += [("topics", t) for t in filters.topics]
-    params += [("regions", r) for r in filters.regions]
+    params += [("topics", str(topic_ids[t])) for t in filters.topics if t in topic_ids]
+    params += [("regions", str(region_ids[r])) for r in filters.regions if r in region_ids]
     if filters.direction:
         params.append(("direction", filters.direction))
     params += [("mode", x) for x in filters.modes]
@@ -174,6 +182,14 @@ def subscribe_url(filters: Filters) -> str:
     if filters.stage:
         params.append(("stage", filters.stage))
     return "/subscribe?" + urlencode(params)
+
+
+def stored_filters(subscription_filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The internship part of ``Subscription.filters`` (keyed by mailing, ``"internship_alerts"``; the older
+    key ``"internships"`` is read too)."""
+    subscription_filters = subscription_filters or {}
+    value = subscription_filters.get(FILTERS_KEY) or subscription_filters.get("internships") or {}
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -66,17 +66,17 @@ def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
     )
     page = services.public_list(db, params, now=_now())
     filters = services.Filters.from_mapping(params.filters)
+    topics, regions = services.filter_options(db)  # the alert link needs their ids, the full page their names
     context = {
         **_common_context(),
         "page": page,
         "params": params,
         "filters": filters,
         "sorts": services.PUBLIC_SORTS,
-        "alert_url": subscribe_url(filters),
+        "alert_url": subscribe_url(filters, {t.slug: t.id for t in topics}, {r.slug: r.id for r in regions}),
     }
     if is_htmx(request.headers):
         return Template("public/internship_results.html", context=context)
-    topics, regions = services.filter_options(db)
     return Template("public/internships.html", context={**context, "topics": topics, "regions": regions})
 
 

@@ -10,6 +10,7 @@ from crm.internships.alerts import (
     internship_filters_from_form,
     matching_internships,
     section_items,
+    stored_filters,
     subscribe_url,
 )
 from crm.internships.services import Filters
@@ -155,11 +156,11 @@ def test_subscribe_url_round_trips_the_list_filters():
             "direction": "vcse-to-academic",
         }
     )
-    url = subscribe_url(filters)
+    url = subscribe_url(filters, {"carers": 7}, {"london": 3, "wales": 9})
     assert url.startswith("/subscribe?mailings=internship_alerts")
     for part in (
-        "topics=carers",
-        "regions=london",
+        "topics=7",
+        "regions=3",
         "mode=remote",
         "paid=paid",
         "hours=15",
@@ -182,3 +183,9 @@ def test_digest_section_templates_render(db, app, settings):
     assert "Paid <one>" in text and "Section & Host" in text and "Hybrid, London" in text
     assert "http://testserver.local/internships/" in text
     assert renderer.html_env.get_template("email/_section_internships.html").render(internships=[]).strip() == ""
+
+
+def test_stored_filters_reads_the_mailing_key():
+    assert stored_filters({"internship_alerts": {"paid": "paid"}}) == {"paid": "paid"}
+    assert stored_filters({"internships": {"stage": "student"}}) == {"stage": "student"}
+    assert stored_filters(None) == {} and stored_filters({"internship_alerts": "junk"}) == {}
