@@ -1,17 +1,27 @@
-"""What refers to an organisation from this domain, for the directory's delete/merge confirmation."""
+"""Why an organisation cannot be deleted yet, from this domain (``crm.directory.references`` collects these).
+
+Internships are deleted with their host organisation (and with them the registrations of interest), so the
+directory refuses the deletion while any exist; merging re-points them to the surviving organisation.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
 
 
 def references(session: Session, org_id: int) -> list[str]:
-    """Plain-language lines such as "3 internships (deleting the organisation deletes them)"."""
-    count = session.scalar(select(func.count(m.Internship.id)).where(m.Internship.host_organisation_id == org_id))
-    if not count:
-        return []
-    noun = "internship" if count == 1 else "internships"
-    return [f"{count} {noun} hosted by this organisation (and their registrations of interest)"]
+    titles = list(
+        session.scalars(
+            select(m.Internship.title)
+            .where(m.Internship.host_organisation_id == org_id)
+            .order_by(m.Internship.id)
+            .limit(6)
+        )
+    )
+    reasons = [f"Internship '{t}' is hosted by it" for t in titles[:5]]
+    if len(titles) > 5:
+        reasons.append("…and more internships are hosted by it")
+    return reasons

@@ -109,3 +109,21 @@ def test_erasure_removes_interest_registrations(db):
     assert len(services.export_interests(db, "ADA@example.org")) == 2
     assert services.erase_interests(db, "Ada@Example.org") == 2
     assert db.scalars(select(m.InternshipInterest.email)).all() == ["bo@example.org"]
+
+
+def test_privacy_export_and_erase_cover_host_contact_too(db):
+    from crm.internships import privacy
+
+    org = make_org(db)
+    listing = make_internship(db, org, title="Hosted", contact_email="host.person@example.org")
+    db.add(m.InternshipInterest(internship_id=listing.id, name="Host", email="host.person@example.org"))
+    db.flush()
+    data = privacy.export(db, "Host.Person@example.org")
+    assert data["internship_host_contact_for"] == ["Hosted"] and len(data["internship_interests"]) == 1
+    assert privacy.erase(db, "host.person@example.org") == 2
+    db.expire_all()
+    assert db.get(m.Internship, listing.id).host_contact_email == ""
+    assert privacy.export(db, "host.person@example.org") == {
+        "internship_interests": [],
+        "internship_host_contact_for": [],
+    }
