@@ -439,12 +439,17 @@ class _Importer:
             for p, slug in zip(new_orgs, slugs, strict=True):
                 v = dict(p.org)  # type: ignore[arg-type]
                 v.setdefault("user_led", False)
+                v.setdefault("region_id", None)
                 v.setdefault("lived_experience_led", False)
                 v.update(slug=slug, created_at=now, updated_at=now)
                 values.append(v)
-            ids = list(
-                s.scalars(insert(m.Organisation).returning(m.Organisation.id, sort_by_parameter_order=True), values)
+            # executemany without RETURNING (one statement), then ids by the unique slug (one statement):
+            # RETURNING with ordered rows degrades to one INSERT per row on SQLite.
+            s.execute(insert(m.Organisation), values)
+            by_slug = dict(
+                s.execute(select(m.Organisation.slug, m.Organisation.id).where(m.Organisation.slug.in_(slugs))).all()
             )
+            ids = [by_slug[slug] for slug in slugs]
             for p, org_id in zip(new_orgs, ids, strict=True):
                 for k in p.org_keys:
                     self.org_key_ids.setdefault(k, org_id)
@@ -485,10 +490,23 @@ class _Importer:
         # Contacts.
         new_contacts = [p for p in rows if p.result.contact_action == "new"]
         if new_contacts:
-            values = [dict(p.contact, created_at=now, updated_at=now) for p in new_contacts]  # type: ignore[arg-type]
-            ids = list(s.scalars(insert(m.Contact).returning(m.Contact.id, sort_by_parameter_order=True), values))
-            for p, cid in zip(new_contacts, ids, strict=True):
-                p.contact_id = cid
+            with_email = [p for p in new_contacts if p.contact["email"]]  # type: ignore[index]
+            if with_email:
+                values = [dict(p.contact, created_at=now, updated_at=now) for p in with_email]  # type: ignore[arg-type]
+                s.execute(insert(m.Contact), values)
+                emails = [p.contact["email"] for p in with_email]  # type: ignore[index]
+                by_email = dict(
+                    s.execute(select(m.Contact.email, m.Contact.id).where(m.Contact.email.in_(emails))).all()
+                )
+                for p in with_email:
+                    p.contact_id = by_email[p.contact["email"]]  # type: ignore[index]
+            for p in new_contacts:
+                if p.contact_id is None:  # no email, nothing unique to find it by: one INSERT … RETURNING each
+                    p.contact_id = s.scalar(
+                        insert(m.Contact).values(**p.contact, created_at=now, updated_at=now).returning(m.Contact.id)  # type: ignore[arg-type]
+                    )
+            for p in new_contacts:
+                cid = p.contact_id
                 audit_row("imported", "contact", cid, p.contact["name"], {"name": [None, p.contact["name"]]})  # type: ignore[index]
         contact_updates = []
         for p in rows:
