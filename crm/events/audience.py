@@ -13,13 +13,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Select, String, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
-from crm.events.mail import Mailer, Recipient, queue_invitation
+from crm.events.mail import MAILING, Mailer, Recipient, queue_invitation
 from crm.events.services import EventProblem, host_name
 from crm.web.auth import Principal
 
@@ -152,10 +152,22 @@ def _reason_query(f: AudienceFilter, event_id: int) -> Select[Any]:
     if subscription is not None:
         status = m.SubscriptionStatus
         query = query.outerjoin(subscription, subscription.email == c.email)
+        # A subscriber who withdrew from event news only keeps an active subscription without "event_news";
+        # the consent log says they withdrew it (rather than never having chosen it).
+        withdrew_event_news = and_(
+            subscription.id.is_not(None),
+            ~cast(subscription.mailings, String).like(f'%"{MAILING}"%'),
+            exists().where(
+                m.ConsentEntry.email == c.email,
+                m.ConsentEntry.action == m.ConsentAction.UNSUBSCRIBE,
+                cast(m.ConsentEntry.mailings, String).like(f'%"{MAILING}"%'),
+            ),
+        )
         reasons += [
             (subscription.status == status.BOUNCED, literal("bounced")),
             (subscription.status == status.COMPLAINED, literal("complained")),
             (subscription.status == status.UNSUBSCRIBED, literal("unsubscribed")),
+            (withdrew_event_news, literal("unsubscribed")),
         ]
     reason = case(*reasons, else_=literal("")).label("reason")
     is_vcse = (

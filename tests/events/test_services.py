@@ -205,3 +205,23 @@ def test_preview_statement_count_does_not_grow_with_audience(app, db, count_quer
     with count_queries() as q:
         audience.preview(db, e, AudienceFilter(everyone=True))
     assert q.count == 1
+
+
+def test_preview_excludes_subscribers_who_left_event_news(app, db):
+    from crm.mailing import subscriptions
+
+    e = f.event(db, app)
+    o = f.org(db)
+    stays, leaves, closed = (f.contact(db, organisation=o) for _ in range(3))
+    for c, mailings, status in (
+        (stays, ["funding_digest"], m.SubscriptionStatus.ACTIVE),
+        (leaves, ["funding_digest", "event_news"], m.SubscriptionStatus.ACTIVE),
+        (closed, ["event_news"], m.SubscriptionStatus.UNSUBSCRIBED),
+    ):
+        db.add(m.Subscription(email=c.email, contact_id=c.id, mailings=mailings, status=status))
+    db.flush()
+    how = subscriptions.How(mechanism="one-click header")
+    subscriptions.unsubscribe(db, leaves.email, "event_news", how)
+    db.flush()
+    p = audience.preview(db, e, AudienceFilter(everyone=True))
+    assert p.to_invite == 1 and p.excluded == {"unsubscribed": 2}
