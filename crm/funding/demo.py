@@ -1,0 +1,161 @@
+"""Demo funding calls: open, closing soon and closed, across funders, topics and regions. Invented calls only.
+
+Runs after the directory's demo and uses its funders (organisations of kind "funder"); when there are none it
+adds a few invented funders itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.directory.reference import slugify
+from crm.funding import services as fs
+from crm.settings import Settings
+from crm.timefmt import LONDON
+
+INVENTED_FUNDERS = ("Northfield Community Trust", "Hillcrest Health Foundation", "Brightwater Research Fund")
+
+# title, funder index, deadlines [(label, days from today)], amount range, topics, regions, flags, status
+CALLS = [
+    (
+        "Co-produced research on psychosis and early intervention",
+        0,
+        [("Notification of intent", 12), ("Full application", 47)],
+        (100_000, 400_000),
+        ["Psychosis", "Peer support"],
+        ["UK-wide"],
+        {"requires_vcse_partner": True, "vcse_can_be_co_lead": True, "lead_must_be_academic": True},
+        "published",
+    ),
+    (
+        "Community grants for carers' mental health",
+        1,
+        [("Application", 5)],
+        (5_000, 25_000),
+        ["Carers"],
+        ["North West", "Yorkshire and The Humber"],
+        {"lead_must_be_vcse": True},
+        "published",
+    ),
+    (
+        "Young people's digital wellbeing partnerships",
+        2,
+        [("Outline", 3), ("Full application", 40)],
+        (50_000, 150_000),
+        ["Children and young people", "Digital mental health"],
+        ["London", "South East"],
+        {"requires_vcse_partner": True, "vcse_can_be_co_lead": True},
+        "published",
+    ),
+    (
+        "Suicide prevention in rural communities",
+        0,
+        [("Full application", 70)],
+        (20_000, 120_000),
+        ["Suicide prevention", "Rural communities"],
+        ["Wales", "Scotland", "South West"],
+        {"requires_vcse_partner": True},
+        "published",
+    ),
+    (
+        "Racial equity in crisis care: seed funding",
+        3,
+        [("Application", 21)],
+        (10_000, 30_000),
+        ["Racialised communities", "Crisis care"],
+        ["UK-wide"],
+        {"requires_vcse_partner": True, "lead_must_be_vcse": True},
+        "published",
+    ),
+    (
+        "Perinatal mental health innovation fund",
+        1,
+        [("Full application", 30)],
+        (None, 75_000),
+        ["Perinatal mental health"],
+        ["East Midlands", "West Midlands"],
+        {},
+        "draft",
+    ),
+    (
+        "Housing and mental health evidence reviews",
+        2,
+        [("Full application", -20)],
+        (15_000, 40_000),
+        ["Housing and homelessness"],
+        ["UK-wide"],
+        {"requires_vcse_partner": True},
+        "closed",
+    ),
+    (
+        "Eating disorders lived-experience fellowships",
+        0,
+        [("Outline", -60), ("Full application", -10)],
+        (30_000, 60_000),
+        ["Eating disorders"],
+        ["London"],
+        {"vcse_can_be_co_lead": True},
+        "closed",
+    ),
+]
+
+
+def _funders(session: Session) -> list[int]:
+    ids = list(
+        session.scalars(
+            select(m.Organisation.id).where(m.Organisation.kind == m.OrgKind.FUNDER).order_by(m.Organisation.id)
+        )
+    )
+    if ids:
+        return ids
+    for name in INVENTED_FUNDERS:
+        org = m.Organisation(
+            name=name,
+            name_normalised=name.lower(),
+            slug=slugify(name),
+            kind=m.OrgKind.FUNDER,
+            description="An invented funder for the demo.",
+        )
+        session.add(org)
+        session.flush()
+        ids.append(org.id)
+    return ids
+
+
+def seed(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> None:
+    now = now or dt.datetime.now(dt.UTC)
+    funders = _funders(session)
+    topics = {name: tid for tid, name in session.execute(select(m.Topic.id, m.Topic.name))}
+    regions = {name: rid for rid, name in session.execute(select(m.Region.id, m.Region.name))}
+    today = now.astimezone(LONDON).date()
+    for title, funder_index, deadlines, (low, high), topic_names, region_names, flags, status in CALLS:
+        due = [
+            (
+                label,
+                dt.datetime.combine(today + dt.timedelta(days=days), dt.time(17, 0), tzinfo=LONDON).astimezone(dt.UTC),
+            )
+            for label, days in deadlines
+        ]
+        data = fs.CallInput(
+            title=title,
+            funder_id=funders[funder_index % len(funders)],
+            url=f"https://funder.example.org/calls/{slugify(title)}",
+            summary=(
+                f"{title}. This invented call funds work that brings researchers and community organisations "
+                "together.\n\nProjects should show how people with lived experience shape the work."
+            ),
+            eligibility="UK-based organisations. Partnerships between universities and VCSE organisations are welcome.",
+            opens_at=fs.london_midnight(today - dt.timedelta(days=30)),
+            deadlines=[fs.DeadlineInput(label, at) for label, at in due],
+            amount_min=low,
+            amount_max=high,
+            topic_ids=[topics[t] for t in topic_names if t in topics],
+            region_ids=[regions[r] for r in region_names if r in regions],
+            external_ref=f"DEMO-{slugify(title)[:40]}",
+            **flags,
+        )
+        fs.create_call(session, None, data, now=now, status=m.CallStatus(status), source="demo data")
