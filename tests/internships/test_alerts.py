@@ -189,3 +189,64 @@ def test_stored_filters_reads_the_mailing_key():
     assert stored_filters({"internship_alerts": {"paid": "paid"}}) == {"paid": "paid"}
     assert stored_filters({"internships": {"stage": "student"}}) == {"stage": "student"}
     assert stored_filters(None) == {} and stored_filters({"internship_alerts": "junk"}) == {}
+
+
+def test_in_memory_matching_agrees_with_sql_and_costs_three_statements(db, settings, count_queries):
+    from crm.internships.alerts import item_matches, load_alert_items
+
+    org = make_org(db, "Agree Host")
+    t0 = now()
+    specs = [
+        dict(title="A", mode="remote", pence=20000, hours=10, region="UKI", topics=("Carers",), stages=("student",)),
+        dict(
+            title="B",
+            mode="on-site",
+            hours=35,
+            region="UKD",
+            topics=("Psychosis",),
+            direction=m.InternshipDirection.VCSE_TO_ACADEMIC,
+        ),
+        dict(title="C", mode="hybrid", region="UK", topics=("Psychosis", "Carers"), hours=None),
+        dict(title="D", mode="hybrid", pence=500, period="hour", stages=("practitioner",), hours=20),
+        dict(title="E", mode="remote", published_at=t0 - dt.timedelta(days=30)),
+    ]
+    for n, spec in enumerate(specs):
+        spec.setdefault("published_at", t0 - dt.timedelta(hours=n + 1))
+        make_internship(db, org, **spec)
+    make_internship(db, org, title="Draft", status=S.DRAFT)
+    db.commit()
+    carers, psychosis = topic(db, "Carers").id, topic(db, "Psychosis").id
+    london, north_west = region_id(db, "UKI"), region_id(db, "UKD")
+    with count_queries() as q:
+        items = load_alert_items(db, t0, settings.base_url)
+    assert q.count == 3 and {i.title for i in items} == {"A", "B", "C", "D", "E"}
+    week_ago = t0 - dt.timedelta(days=7)
+    cases = [
+        ({}, [], [], None),
+        ({}, [], [], week_ago),
+        ({}, [carers], [], week_ago),
+        ({}, [psychosis], [north_west], None),
+        ({}, [], [london], None),
+        ({"paid": "paid"}, [], [], None),
+        ({"paid": "unpaid", "modes": ["hybrid", "on-site"]}, [], [], None),
+        ({"direction": "vcse-to-academic"}, [], [], None),
+        ({"max_hours": 20}, [], [], None),
+        ({"stage": "practitioner"}, [carers, psychosis], [], None),
+        ({"stage": "student", "modes": ["remote"]}, [], [london], week_ago),
+    ]
+    for filters, topics_, regions_, after in cases:
+        sql = {r.title for r in matching_internships(db, filters, topics_, regions_, after, t0)}
+        memory = {i.title for i in items if item_matches(i, filters, topics_, regions_, after)}
+        assert sql == memory, (filters, topics_, regions_, after)
+
+
+def test_item_templates_render_one_item(db, app, settings):
+    from crm.internships.alerts import load_alert_items
+
+    make_internship(db, make_org(db, "Item & Co"), title="One <item>", pence=100, period="hour")
+    db.flush()
+    item = load_alert_items(db, now(), settings.base_url)[0]
+    html = app.state.renderer.html_env.get_template("email/_section_internships_item.html").render(it=item)
+    text = app.state.renderer.text_env.get_template("email/_section_internships_item.txt").render(it=item)
+    assert "One &lt;item&gt;" in html and "Item &amp; Co" in html and "£1 an hour" in html
+    assert text.startswith("One <item>\nItem & Co\n£1 an hour · Remote · closes ")
