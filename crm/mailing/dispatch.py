@@ -135,6 +135,29 @@ def blocked_reason(
     return ""
 
 
+# Rendering at dispatch time: rows of these kinds store ``template`` + ``context`` and no bodies (a digest run
+# would otherwise write ~800 MB of bodies for 100k subscribers). kind -> "module:function"; the function gets
+# (session, rows, settings, now) and returns {row id: (RenderedEmail, extra headers) or an error text}.
+DEFERRED_RENDERERS: dict[str, str] = {"digest": "crm.digests.render:render_claimed"}
+
+
+def render_deferred(
+    session: Session, rows: list[m.OutboxMessage], settings: Settings, now: dt.datetime
+) -> dict[int, object]:
+    """Bodies for claimed rows stored without them, rendered by their kind's renderer (one call per kind)."""
+    import importlib
+
+    out: dict[int, object] = {}
+    by_kind: dict[str, list[m.OutboxMessage]] = {}
+    for r in rows:
+        if r.text_body is None and r.html_body is None and r.kind in DEFERRED_RENDERERS:
+            by_kind.setdefault(r.kind, []).append(r)
+    for kind, group in by_kind.items():
+        module, _, name = DEFERRED_RENDERERS[kind].partition(":")
+        out.update(getattr(importlib.import_module(module), name)(session, group, settings, now))
+    return out
+
+
 def dispatch_once(
     factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
 ) -> DispatchStats:
@@ -142,6 +165,7 @@ def dispatch_once(
     now = now or dt.datetime.now(dt.UTC)
     stats = DispatchStats()
     claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
+    unrenderable: list[dict[str, object]] = []
     with unit_of_work(factory) as session:
         settle(session, now)
         rows = _claim(session, now, claim_size)
@@ -150,25 +174,45 @@ def dispatch_once(
         consent = _consent(session, {r.subscription_id for r in rows if r.subscription_id is not None})
         to_send: list[OutgoingEmail] = []
         suppressed: list[dict[str, object]] = []
+        blocked = {r.id: blocked_reason(r, suppressions, consent) for r in rows}
+        deferred = render_deferred(session, [r for r in rows if not blocked[r.id]], settings, now)
         for r in rows:
-            why = blocked_reason(r, suppressions, consent)
+            why = blocked[r.id]
             if why:
                 suppressed.append({"b_id": r.id, "b_error": why})
                 continue
+            subject, text, html, headers = r.subject, r.text_body or "", r.html_body or "", dict(r.headers or {})
+            if r.id in deferred:
+                outcome = deferred[r.id]
+                if isinstance(outcome, str):
+                    unrenderable.append({"b_id": r.id, "b_error": outcome})
+                    continue
+                rendered, extra_headers = outcome
+                subject, text, html = rendered.subject, rendered.text, rendered.html
+                headers.update(extra_headers)
             to_send.append(
                 OutgoingEmail(
                     outbox_id=r.id,
                     kind=r.kind,
                     to=r.recipient,
                     to_name=r.recipient_name,
-                    subject=r.subject,
-                    text=r.text_body or "",
-                    html=r.html_body or "",
-                    headers=dict(r.headers or {}),
+                    subject=subject,
+                    text=text,
+                    html=html,
+                    headers=headers,
                     attachments=list(r.attachments or []),
                     bulk=r.bulk,
                 )
             )
+        if unrenderable:
+            table = m.OutboxMessage.__table__
+            session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(status=m.OutboxStatus.FAILED, last_error=bindparam("b_error"), lease_until=None),
+                unrenderable,
+            )
+            stats.failed += len(unrenderable)
         if suppressed:
             table = m.OutboxMessage.__table__
             session.connection().execute(

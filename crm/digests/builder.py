@@ -1,0 +1,70 @@
+"""Choosing a subscriber's digest: which items of which sections, in memory, against the run's catalogue.
+
+Pure Python (no SQL): the engine hands in a ``SubscriberView`` with its ledger and hidden items already loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from crm.digests.sections import SECTIONS, SELECTION_ORDER, Catalogue, SubscriberView
+
+# A digest stays short (and under SendGrid's 10,000-byte substitution limit per personalization, so 1,000
+# digests go in one request): at most this many items; the rest wait for the next digest, and it says so.
+MAX_ITEMS = 10
+
+
+@dataclasses.dataclass(slots=True)
+class Selection:
+    sections: list[list[Any]]  # [[section key, [item ids], number of further matches]] in display order
+    ledger: list[tuple[str, int]]  # (ledger kind, item id) to record when the digest is queued
+
+    @property
+    def empty(self) -> bool:
+        return not self.ledger
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(s[1]) for s in self.sections)
+
+
+def select_items(catalogue: Catalogue, sub: SubscriberView, cutoff: dt.datetime) -> Selection:
+    chosen: dict[str, tuple[list[int], int]] = {}
+    taken: set[tuple[str, int]] = set()
+    ledger: list[tuple[str, int]] = []
+    total = 0
+    for section in SELECTION_ORDER:
+        if section.mailing not in sub.mailings:
+            continue
+        ids: list[int] = []
+        more = 0
+        kind, lkind = section.item_kind, section.ledger_kind
+        for item in section.candidates(catalogue, sub):
+            published = item.published_at
+            if published is None or published > cutoff:
+                continue  # published after the period's cut-off: it waits for the next period
+            key = (kind, item.id)
+            if (lkind, item.id) in sub.sent or key in sub.hidden or key in taken:
+                continue
+            if len(ids) < section.limit and total < MAX_ITEMS:
+                ids.append(item.id)
+                taken.add(key)
+                total += 1
+                for k in section.ledger_kinds():
+                    ledger.append((k, item.id))
+            else:
+                more += 1
+        if ids:
+            chosen[section.key] = (ids, more)
+    sections = [[s.key, chosen[s.key][0], chosen[s.key][1]] for s in SECTIONS if s.key in chosen]
+    return Selection(sections=sections, ledger=ledger)
+
+
+def primary_mailing(mailings: frozenset[str]) -> str:
+    """The mailing a digest belongs to (its unsubscribe link withdraws from it; "everything" is also offered)."""
+    for section in SECTIONS:
+        if section.mailing in mailings:
+            return section.mailing
+    return SECTIONS[0].mailing

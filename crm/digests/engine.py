@@ -1,0 +1,354 @@
+"""Running one digest period for every active subscription of its frequency, in keyset batches.
+
+Per batch of ``BATCH_SIZE`` subscriptions, three SQL statements whatever the batch holds:
+
+1. the subscriptions with their topics, regions, delivery ledger and hidden items (correlated aggregates);
+2. ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING subscription_id`` of the outbox rows
+   (key ``digest:{subscription}:{period}``), one multi-row statement;
+3. the ledger rows of the digests that step 2 actually inserted, ``ON CONFLICT DO NOTHING``.
+
+Steps 2 and 3 share one short transaction, so a digest and its ledger rows commit together or not at all: a
+worker killed half-way (``kill -9``) loses at most its uncommitted batch, and the rerun resumes after the last
+committed subscription (the ledger's highest subscription id for the period). Two runs racing insert the same
+keys; the loser's inserts do nothing and its ledger rows are never written. Open items are loaded once per run
+(a few statements) and matched in memory. Memory is bounded by one batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal_column, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm import models as m
+from crm.db import unit_of_work
+from crm.digests.builder import primary_mailing, select_items
+from crm.digests.periods import Period
+from crm.digests.sections import DIGEST_MAILINGS, SECTIONS, Catalogue, SubscriberView
+from crm.settings import Settings
+
+log = logging.getLogger("crm.digests")
+
+BATCH_SIZE = 1000
+PROGRESS_EVERY = 50  # batches between progress writes on the run row (the admin page shows them)
+KIND = "digest"
+PAUSE_ENV = "CRM_DIGESTS_TEST_PAUSE_AFTER_BATCHES"  # test hook: hang inside batch N+1's transaction
+
+
+def idempotency_key(subscription_id: int, period: str) -> str:
+    return f"digest:{subscription_id}:{period}"
+
+
+@dataclasses.dataclass(slots=True)
+class RunStats:
+    run_id: int | None = None
+    period: str = ""
+    considered: int = 0
+    sent: int = 0
+    skipped_empty: int = 0
+    already_sent: int = 0
+    failed: int = 0
+    batches: int = 0
+    resumed_after: int = 0
+    last_id: int = 0
+    duration_ms: int = 0
+    errors: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"period {self.period}: considered {self.considered}, queued {self.sent}, "
+            f"skipped (nothing new) {self.skipped_empty}, already queued {self.already_sent}, "
+            f"failed {self.failed}, {self.duration_ms / 1000:.1f} s"
+        )
+
+
+def _agg(dialect: str, expr: Any) -> Any:
+    if dialect == "postgresql":
+        return func.string_agg(cast(expr, String), literal_column("','"))
+    return func.group_concat(expr, ",")
+
+
+def batch_query(dialect: str, frequency: str, after: int, limit: int, only_id: int | None = None) -> Any:
+    """Active subscriptions of ``frequency`` after id ``after`` (or the one subscription ``only_id``, any state)."""
+    S = m.Subscription
+    st, sr = m.subscription_topics.c, m.subscription_regions.c
+    L, H = m.DigestDelivery, m.DigestHiddenItem
+    topics = select(_agg(dialect, st.topic_id)).where(st.subscription_id == S.id).scalar_subquery()
+    regions = select(_agg(dialect, sr.region_id)).where(sr.subscription_id == S.id).scalar_subquery()
+    sent = (
+        select(_agg(dialect, L.item_kind + ":" + cast(L.item_id, String)))
+        .where(L.subscription_id == S.id)
+        .scalar_subquery()
+    )
+    hidden = (
+        select(_agg(dialect, H.item_kind + ":" + cast(H.item_id, String)))
+        .where(H.subscription_id == S.id)
+        .scalar_subquery()
+    )
+    query = select(
+        S.id,
+        S.email,
+        S.name,
+        S.mailings,
+        S.funder_ids,
+        S.only_vcse_partner_calls,
+        S.filters,
+        topics.label("topics"),
+        regions.label("regions"),
+        sent.label("sent"),
+        hidden.label("hidden"),
+    )
+    if only_id is not None:
+        return query.where(S.id == only_id)
+    return (
+        query.where(S.status == m.SubscriptionStatus.ACTIVE, S.frequency == frequency, S.id > after)
+        .order_by(S.id)
+        .limit(limit)
+    )
+
+
+def _ints(raw: str | None) -> frozenset[int]:
+    return frozenset(int(x) for x in raw.split(",")) if raw else frozenset()
+
+
+def _pairs(raw: str | None) -> set[tuple[str, int]]:
+    if not raw:
+        return set()
+    out = set()
+    for part in raw.split(","):
+        kind, _, value = part.partition(":")
+        out.add((kind, int(value)))
+    return out
+
+
+def subscriber_view(row: Any) -> SubscriberView:
+    funders = row.funder_ids if isinstance(row.funder_ids, list) else []
+    filters = row.filters if isinstance(row.filters, dict) else {}
+    return SubscriberView(
+        id=row.id,
+        email=row.email,
+        name=" ".join((row.name or "").split())[:200],
+        mailings=frozenset(x for x in (row.mailings or []) if isinstance(x, str)),
+        topics=_ints(row.topics),
+        regions=_ints(row.regions),
+        funders=frozenset(int(f) for f in funders if isinstance(f, int | str) and str(f).isdigit()),
+        only_vcse=bool(row.only_vcse_partner_calls),
+        filters=filters,
+        sent=_pairs(row.sent),
+        hidden=_pairs(row.hidden),
+    )
+
+
+def load_catalogue(session: Session, now: dt.datetime, base_url: str) -> Catalogue:
+    catalogue = Catalogue(session, now, base_url)
+    for section in SECTIONS:
+        section.load(catalogue)
+    catalogue.release_session()
+    return catalogue
+
+
+def _insert_ignore(dialect: str, table: Any, index_elements: list[str]) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def digest_context(
+    period: Period, run_id: int | None, sub: SubscriberView, sections: list[list[Any]]
+) -> dict[str, Any]:
+    return {"period": period.key, "frequency": period.frequency, "run": run_id, "name": sub.name, "sections": sections}
+
+
+def run_period(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    period: Period,
+    *,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    trigger: str = "manual",
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+    render_at_build: Any = None,
+) -> RunStats:
+    """Queue this period's digest for every active subscription of its frequency, exactly once each.
+
+    ``render_at_build`` (a ``DigestRenderer``) stores rendered bodies instead of what to render; the benchmark
+    uses it to compare both designs. ``dry_run`` selects and counts but writes nothing except the run row.
+    """
+    started = time.perf_counter()
+    now = now or dt.datetime.now(dt.UTC)
+    pause_after = int(os.environ.get(PAUSE_ENV, "0") or 0)
+    stats = RunStats(period=period.key)
+    with unit_of_work(factory) as session:
+        dialect = session.get_bind().dialect.name
+        resume = 0
+        if not dry_run:
+            L = m.DigestDelivery
+            resume = session.scalar(select(func.max(L.subscription_id)).where(L.period == period.key)) or 0
+        run = m.DigestRun(
+            period=period.key,
+            frequency=period.frequency,
+            trigger=trigger,
+            dry_run=dry_run,
+            cutoff_at=period.cutoff,
+            started_at=now,
+            resumed_after=resume,
+        )
+        session.add(run)
+        session.flush()
+        stats.run_id = run.id
+        stats.resumed_after = resume
+    with factory() as session:
+        catalogue = load_catalogue(session, now, settings.base_url)
+        session.rollback()
+    outbox = m.OutboxMessage.__table__
+    ledger_table = m.DigestDelivery.__table__
+    outbox_insert = _insert_ignore(dialect, outbox, ["idempotency_key"]).returning(outbox.c.subscription_id)
+    ledger_insert = _insert_ignore(dialect, ledger_table, ["subscription_id", "item_kind", "item_id"])
+    after = resume
+    try:
+        while True:
+            with factory() as session:
+                rows = session.execute(batch_query(dialect, period.frequency, after, batch_size)).all()
+                session.rollback()  # end the read transaction before writing (SQLite: let writers in)
+            if not rows:
+                break
+            stats.batches += 1
+            outbox_rows: list[dict[str, Any]] = []
+            ledger_by_sub: dict[int, list[tuple[str, int]]] = {}
+            failures: list[dict[str, Any]] = []
+            for row in rows:
+                stats.considered += 1
+                try:
+                    sub = subscriber_view(row)
+                    if not (sub.mailings & DIGEST_MAILINGS):
+                        stats.skipped_empty += 1
+                        continue
+                    selection = select_items(catalogue, sub, period.cutoff)
+                    if selection.empty:
+                        stats.skipped_empty += 1
+                        continue
+                    mailing = primary_mailing(sub.mailings)
+                    context = digest_context(period, stats.run_id, sub, selection.sections)
+                    subject, text, html, headers = "", None, None, {}
+                    if render_at_build is not None:
+                        rendered = render_at_build.render(
+                            catalogue, context, email=sub.email, subscription_id=sub.id, mailing=mailing
+                        )
+                        if rendered is None:
+                            stats.skipped_empty += 1
+                            continue
+                        email, headers = rendered
+                        subject, text, html = email.subject, email.text, email.html
+                except Exception as exc:  # one subscriber's bad data must not stop the run
+                    log.exception("digest for subscription %s failed", row.id)
+                    stats.failed += 1
+                    error = f"{type(exc).__name__}: {exc}"[:2000]
+                    stats.errors.append((row.id, error))
+                    failures.append(
+                        {
+                            "run_id": stats.run_id,
+                            "subscription_id": row.id,
+                            "period": period.key,
+                            "stage": "build",
+                            "error": error,
+                            "created_at": now,
+                        }
+                    )
+                    continue
+                ledger_by_sub[sub.id] = selection.ledger
+                outbox_rows.append(
+                    {
+                        "idempotency_key": idempotency_key(sub.id, period.key),
+                        "kind": KIND,
+                        "bulk": True,
+                        "recipient": sub.email,
+                        "recipient_name": sub.name,
+                        "subject": subject,
+                        "text_body": text,
+                        "html_body": html,
+                        "headers": headers,
+                        "attachments": [],
+                        "template": "digest",
+                        "context": None if render_at_build is not None else context,
+                        "status": m.OutboxStatus.QUEUED,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "last_error": "",
+                        "provider_message_id": "",
+                        "subscription_id": sub.id,
+                        "mailing": mailing,
+                        "delivery_status": "",
+                        "created_at": now,
+                    }
+                )
+            after = rows[-1].id
+            if dry_run:
+                stats.sent += len(outbox_rows)
+            elif outbox_rows or failures:
+                with unit_of_work(factory) as session:
+                    conn = session.connection()
+                    inserted: set[int] = set()
+                    if outbox_rows:
+                        inserted = {r[0] for r in conn.execute(outbox_insert, outbox_rows)}
+                    if pause_after and stats.batches > pause_after:
+                        log.warning("test hook %s: pausing inside batch %s", PAUSE_ENV, stats.batches)
+                        time.sleep(3600)
+                    ledger_rows = [
+                        {
+                            "subscription_id": sid,
+                            "item_kind": kind,
+                            "item_id": item_id,
+                            "period": period.key,
+                            "run_id": stats.run_id,
+                            "sent_at": now,
+                        }
+                        for sid in sorted(inserted)
+                        for kind, item_id in ledger_by_sub[sid]
+                    ]
+                    if ledger_rows:
+                        conn.execute(ledger_insert, ledger_rows)
+                    if failures:
+                        conn.execute(m.DigestFailure.__table__.insert(), failures)
+                stats.sent += len(inserted)
+                stats.already_sent += len(outbox_rows) - len(inserted)
+            if progress is not None:
+                progress(len(rows))
+            stats.last_id = after
+            if stats.batches % PROGRESS_EVERY == 0:
+                _write_stats(factory, stats, started, final=False)
+    except BaseException as exc:
+        _write_stats(factory, stats, started, final=True, error=f"{type(exc).__name__}: {exc}")
+        raise
+    _write_stats(factory, stats, started, final=True)
+    log.info("digests %s", stats.line())
+    return stats
+
+
+def _write_stats(
+    factory: sessionmaker[Session], stats: RunStats, started: float, *, final: bool, error: str = ""
+) -> None:
+    stats.duration_ms = int((time.perf_counter() - started) * 1000)
+    values: dict[str, Any] = {
+        "considered": stats.considered,
+        "sent": stats.sent,
+        "skipped_empty": stats.skipped_empty,
+        "already_sent": stats.already_sent,
+        "failed": stats.failed,
+        "duration_ms": stats.duration_ms,
+        "last_subscription_id": stats.last_id,
+    }
+    if final:
+        values["finished_at"] = dt.datetime.now(dt.UTC)
+        values["status"] = m.DigestRunStatus.FAILED if error else m.DigestRunStatus.DONE
+        values["error"] = error[:2000]
+    with unit_of_work(factory) as session:
+        session.execute(update(m.DigestRun).where(m.DigestRun.id == stats.run_id).values(**values))

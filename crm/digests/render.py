@@ -1,0 +1,229 @@
+"""Rendering digests: item fragments once per run, a thin per-subscriber shell, footer and headers.
+
+Outbox rows of kind ``digest`` store only what to render (``template="digest"`` and a small ``context`` with the
+section keys and item ids); the dispatcher calls ``render_claimed`` for the rows it claimed, so 100,000 digests
+do not write 800 MB of bodies. The same code renders the admin preview and (``render_at_build``) the build-time
+variant the benchmark compares against.
+
+Per digest the work is: one shell render per part (HTML, text, subject) around pre-rendered ``Markup``
+fragments, the compliance footer (``crm.mailing.compliance``) and one "not relevant" token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.digests.periods import PeriodError, parse
+from crm.digests.sections import BY_KEY, Catalogue, Section
+from crm.mailing import compliance
+from crm.mailing.render import EmailRenderer, RenderedEmail
+from crm.settings import Settings
+from crm.tokens import Signer
+
+log = logging.getLogger("crm.digests.render")
+
+TEMPLATE = "digest"
+NR_PLACEHOLDER = "NRTOKEN0placeholder"
+SECTION_TEMPLATES = {
+    "calls_new": "email/_section_calls",
+    "calls_closing": "email/_section_calls",
+    "events": "email/_section_events",
+    "internships": "email/_section_internships",
+}
+ITEM_WORDS = {
+    "calls_new": ("new funding call", "new funding calls"),
+    "calls_closing": ("call closing soon", "calls closing soon"),
+    "events": ("event", "events"),
+    "internships": ("internship", "internships"),
+}
+
+
+def not_relevant_token(signer: Signer, subscription_id: int) -> str:
+    return signer.sign("not-relevant", {"s": subscription_id})
+
+
+def summary(sections: list[list[Any]]) -> str:
+    parts = []
+    for key, ids, _more in sections:
+        one, many = ITEM_WORDS.get(key, ("item", "items"))
+        parts.append(f"{len(ids)} {one if len(ids) == 1 else many}")
+    if len(parts) > 1:
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return parts[0] if parts else "nothing new"
+
+
+def _strip_heading_html(html: str) -> str:
+    # The internships section template renders a heading and its items; the digest shows one heading per
+    # section, so a per-item fragment keeps only what follows the heading.
+    return html.split("</h2>", 1)[1].lstrip("\n") if "</h2>" in html else html
+
+
+def _strip_heading_text(text: str) -> str:
+    lines = text.lstrip("\n").split("\n")
+    if len(lines) > 2 and lines[1] and set(lines[1]) == {"="}:
+        lines = lines[2:]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+class DigestRenderer:
+    """Holds the templates and the fragment cache of one run (or one dispatch tick)."""
+
+    def __init__(self, settings: Settings, signer: Signer | None = None, renderer: EmailRenderer | None = None) -> None:
+        self.settings = settings
+        self.signer = signer or Signer(settings)
+        self.renderer = renderer or EmailRenderer(settings)
+        self.base_url = settings.base_url.rstrip("/")
+        html_env, text_env = self.renderer.html_env, self.renderer.text_env
+        self._html = html_env.get_template(f"email/{TEMPLATE}.html")
+        self._text = text_env.get_template(f"email/{TEMPLATE}.txt")
+        self._subject = text_env.get_template(f"email/{TEMPLATE}.subject.txt")
+        self._html_env, self._text_env = html_env, text_env
+        self._fragments: dict[tuple[str, int], tuple[Markup, str]] = {}
+
+    def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
+        key = (section.key, item.id)
+        cached = self._fragments.get(key)
+        if cached is not None:
+            return cached
+        name = SECTION_TEMPLATES[section.key]
+        nr_url = f"{self.base_url}/digests/not-relevant/{NR_PLACEHOLDER}?item={section.item_kind}-{item.id}"
+        ctx = {**section.fragment_context(item), "nr_url": nr_url, "section_key": section.key}
+        html = self._html_env.get_template(f"{name}.html").render(ctx)
+        text = self._text_env.get_template(f"{name}.txt").render(ctx)
+        if section.key == "internships":
+            # The internships domain's section template has no "not relevant" link: add ours after each item.
+            html = (
+                _strip_heading_html(html)
+                + f'<p style="margin:-8px 0 16px;font-size:13px;"><a href="{nr_url}" style="color:#3d4a43;">'
+                "Not relevant to me</a></p>\n"
+            )
+            text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant to me: {nr_url}\n"
+        result = (Markup(html), text)
+        self._fragments[key] = result
+        return result
+
+    def render(
+        self,
+        catalogue: Catalogue,
+        context: dict[str, Any],
+        *,
+        email: str,
+        subscription_id: int,
+        mailing: str | None,
+    ) -> tuple[RenderedEmail, dict[str, str]] | None:
+        """The digest for one outbox context, or None when none of its items is still open."""
+        sections = []
+        kept: list[list[Any]] = []
+        for key, ids, more in context.get("sections", []):
+            section = BY_KEY.get(key)
+            if section is None:
+                continue
+            items = section.items(catalogue)
+            html_parts, text_parts, kept_ids = [], [], []
+            for item_id in ids:
+                item = items.get(item_id)
+                if item is None:
+                    continue  # closed or withdrawn since the digest was built
+                h, t = self.fragment(section, item)
+                html_parts.append(h)
+                text_parts.append(t)
+                kept_ids.append(item_id)
+            if kept_ids:
+                kept.append([key, kept_ids, more])
+                sections.append(
+                    {
+                        "key": key,
+                        "title": section.title,
+                        "html": html_parts,
+                        "text": text_parts,
+                        "more": int(more or 0),
+                        "more_url": self.base_url + section.more_url,
+                    }
+                )
+        if not sections:
+            return None
+        try:
+            period_label = parse(context.get("period", "")).label()
+        except PeriodError:
+            period_label = ""
+        why = (
+            f"You get this because you subscribed to Roundtable's {context.get('frequency', 'weekly')} digest "
+            "and confirmed your address."
+        )
+        footer = compliance.bulk_context(self.signer, self.settings, email, mailing, why)
+        values = {
+            **footer,
+            "name": context.get("name") or "",
+            "period_label": period_label,
+            "summary": summary(kept),
+            "sections": sections,
+            "frequency": context.get("frequency", "weekly"),
+        }
+        token = not_relevant_token(self.signer, subscription_id)
+        subject = " ".join(self._subject.render(values).split())
+        text = self._text.render(values).replace(NR_PLACEHOLDER, token)
+        html = self._html.render(values).replace(NR_PLACEHOLDER, token)
+        headers = compliance.list_unsubscribe_headers(self.signer, self.settings, email, mailing)
+        return RenderedEmail(subject=subject, text=text, html=html), headers
+
+
+def render_claimed(
+    session: Session, rows: list[m.OutboxMessage], settings: Settings, now: dt.datetime | None = None
+) -> dict[int, tuple[RenderedEmail, dict[str, str]] | str]:
+    """The dispatcher's hook for ``digest`` rows: render each claimed row, or say why it cannot go out.
+
+    Loads the open items once for the whole claim (a few statements), renders fragments once, then one shell
+    per row. A row whose rendering raises fails alone: the error is returned for the outbox row and recorded
+    as a ``DigestFailure`` of its run.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    catalogue = Catalogue(session, now, settings.base_url)
+    wanted = {key for r in rows for key, _ids, _more in (r.context or {}).get("sections", [])}
+    for key in wanted:
+        if key in BY_KEY:
+            BY_KEY[key].load(catalogue)
+    renderer = DigestRenderer(settings)
+    out: dict[int, tuple[RenderedEmail, dict[str, str]] | str] = {}
+    failures = []
+    for row in rows:
+        context = row.context or {}
+        try:
+            result = renderer.render(
+                catalogue, context, email=row.recipient, subscription_id=row.subscription_id or 0, mailing=row.mailing
+            )
+        except Exception as exc:  # one subscriber's bad data or template error must not stop the others
+            log.exception("digest for outbox row %s could not be rendered", row.id)
+            error = f"could not render the digest: {exc!r}"[:2000]
+            out[row.id] = error
+            failures.append(
+                {
+                    "run_id": context.get("run"),
+                    "subscription_id": row.subscription_id,
+                    "period": str(context.get("period", ""))[:20],
+                    "stage": "render",
+                    "error": error,
+                    "created_at": now,
+                }
+            )
+            continue
+        out[row.id] = result if result is not None else "nothing left to send: every item closed since it was queued"
+    if failures:
+        session.execute(insert(m.DigestFailure), failures)
+        by_run: dict[int, int] = {}
+        for f in failures:
+            if f["run_id"]:
+                by_run[f["run_id"]] = by_run.get(f["run_id"], 0) + 1
+        for run_id, count in by_run.items():
+            session.execute(
+                update(m.DigestRun)
+                .where(m.DigestRun.id == run_id)
+                .values(failed=m.DigestRun.failed + count, sent=m.DigestRun.sent - count)
+            )
+    return out

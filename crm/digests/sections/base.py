@@ -1,0 +1,111 @@
+"""What every digest section shares: the run's catalogue of open items, the subscriber as matching sees it, and
+the ``Section`` interface a new section implements.
+
+A section loads its open items ONCE per run (through ``Catalogue.once``, so two sections reading the same items,
+like "new calls" and "closing soon", share one load), then matches each subscriber in memory. Item fragments
+(HTML and text) are rendered once per run by ``crm.digests.render``; a subscriber's digest is a thin shell
+around them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclasses.dataclass(slots=True)
+class SubscriberView:
+    """One active subscription, as loaded by the batch query (no ORM object)."""
+
+    id: int
+    email: str
+    name: str
+    mailings: frozenset[str]
+    topics: frozenset[int]
+    regions: frozenset[int]
+    funders: frozenset[int]
+    only_vcse: bool
+    filters: dict[str, Any]
+    sent: set[tuple[str, int]]  # ledger: (kind, item id) already delivered
+    hidden: set[tuple[str, int]]  # "not relevant": (item kind, item id)
+
+    @property
+    def match_key(self) -> tuple[Any, ...]:
+        return (self.topics, self.regions, self.funders, self.only_vcse)
+
+
+class Catalogue:
+    """The open items of one run (or one dispatch tick), loaded once and shared by every section."""
+
+    def __init__(self, session: Session, now: dt.datetime, base_url: str) -> None:
+        self.session = session
+        self.now = now
+        self.base_url = base_url.rstrip("/")
+        self._loaded: dict[str, Any] = {}
+
+    def once(self, name: str, loader: Callable[[Catalogue], Any]) -> Any:
+        if name not in self._loaded:
+            self._loaded[name] = loader(self)
+        return self._loaded[name]
+
+    def release_session(self) -> None:
+        """Loaded: the catalogue no longer needs the session (it must not hold a read transaction open)."""
+        self.session = None  # type: ignore[assignment]
+
+
+class Item:
+    """Base of the items sections show: ``id``, ``published_at`` and a pre-formatted ``title``/``url``."""
+
+    __slots__ = ()
+    id: int
+    title: str
+    url: str
+    published_at: dt.datetime | None
+
+
+class Section:
+    """A digest section. Subclasses set the class attributes and implement ``load`` and ``candidates``.
+
+    - ``key``: names the section in the outbox context and the templates (``email/_section_<key>.html|.txt``).
+    - ``item_kind``: what a "not relevant" click hides (``call``, ``event``, ``internship``).
+    - ``ledger_kind``: what the delivery ledger records; an item is never sent twice under the same ledger kind
+      (the closing-soon reminder has its own kind so a call can be "new" once and "closing soon" once).
+    - ``mailing``: the ``m.Mailing`` a subscriber must receive for this section to appear.
+    - ``limit``: at most this many items in one digest (the rest wait for the next one; the email says so).
+    """
+
+    key: str = ""
+    title: str = ""
+    item_kind: str = ""
+    ledger_kind: str = ""
+    mailing: str = ""
+    limit: int = 5
+    more_url: str = ""
+
+    def load(self, catalogue: Catalogue) -> None:
+        raise NotImplementedError
+
+    def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
+        """Items matching the subscriber's filters, best first (ledger, hidden and cut-off are applied later)."""
+        raise NotImplementedError
+
+    def items(self, catalogue: Catalogue) -> dict[int, Any]:
+        """Every loaded item by id (dispatch-time rendering looks items up here)."""
+        raise NotImplementedError
+
+    def ledger_kinds(self) -> tuple[str, ...]:
+        return (self.ledger_kind,)
+
+    def fragment_context(self, item: Any) -> dict[str, Any]:
+        """What ``email/_section_<key>_item.(html|txt)`` needs for one item (rendered once per run)."""
+        return {"it": item}
+
+
+def clip(text: str | None, limit: int) -> str:
+    """Collapse whitespace and cut long values (a 300-character funder name) with an ellipsis."""
+    value = " ".join((text or "").split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"

@@ -1,0 +1,219 @@
+"""Funding-call sections: "New funding calls" and "Closing soon" (a matching call's deadline within 3 weeks).
+
+Both read the same open calls, loaded once per run with two statements (calls with their funder's name; the
+call↔topic and call↔region links plus the UK-wide region in one UNION ALL). Matching is in memory: a call
+matches when it shares a topic with the subscriber (no topics on either side = any), is in one of their regions
+(a UK-wide call, or a call without regions, matches everyone; no regions chosen = anywhere), comes from one of
+their funders (none chosen = any), and needs a VCSE partner if they asked for only those.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import literal, or_, select, union_all
+
+from crm import models as m
+from crm.digests.sections.base import Catalogue, Section, SubscriberView, clip
+from crm.timefmt import format_datetime
+
+CLOSING_WINDOW = dt.timedelta(weeks=3)
+
+
+class CallItem:
+    __slots__ = (
+        "amount",
+        "deadline",
+        "deadline_label",
+        "funder",
+        "funder_id",
+        "id",
+        "needs_vcse",
+        "published_at",
+        "rank",
+        "regions",
+        "title",
+        "topics",
+        "uk_wide",
+        "url",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+
+def amount_label(amount_min: int | None, amount_max: int | None) -> str:
+    def money(v: int) -> str:
+        return f"£{v:,}"
+
+    if amount_min is not None and amount_max is not None:
+        return money(amount_min) if amount_min == amount_max else f"{money(amount_min)} to {money(amount_max)}"
+    if amount_max is not None:
+        return f"Up to {money(amount_max)}"
+    if amount_min is not None:
+        return f"From {money(amount_min)}"
+    return ""
+
+
+class Calls:
+    """Open calls of one run and the indexes matching uses."""
+
+    def __init__(self, items: dict[int, CallItem]) -> None:
+        self.items = items
+        ordered = sorted(items.values(), key=lambda c: (c.published_at or dt.datetime.min.replace(tzinfo=dt.UTC), c.id))
+        for rank, call in enumerate(reversed(ordered)):
+            call.rank = rank  # 0 = newest
+        self.by_topic: dict[int, list[CallItem]] = {}
+        self.any_topic: list[CallItem] = []
+        for call in items.values():
+            if call.topics:
+                for t in call.topics:
+                    self.by_topic.setdefault(t, []).append(call)
+            else:
+                self.any_topic.append(call)
+        self.newest_first = sorted(items.values(), key=lambda c: c.rank)
+        self._last: tuple[SubscriberView, list[CallItem]] | None = None
+
+    def matching(self, sub: SubscriberView) -> list[CallItem]:
+        # "New" and "closing soon" both ask for the same subscriber in a row: match once.
+        if self._last is not None and self._last[0] is sub:
+            return self._last[1]
+        out = self._match(sub)
+        self._last = (sub, out)
+        return out
+
+    def _match(self, sub: SubscriberView) -> list[CallItem]:
+        if sub.topics:
+            seen: dict[int, CallItem] = {c.id: c for c in self.any_topic}
+            for t in sub.topics:
+                for c in self.by_topic.get(t, ()):
+                    seen[c.id] = c
+            pool: Iterable[CallItem] = seen.values()
+        else:
+            pool = self.newest_first
+        out = []
+        regions, funders = sub.regions, sub.funders
+        for c in pool:
+            if regions and c.regions and not c.uk_wide and not (c.regions & regions):
+                continue
+            if funders and c.funder_id not in funders:
+                continue
+            if sub.only_vcse and not c.needs_vcse:
+                continue
+            out.append(c)
+        return out
+
+
+def load_calls(cat: Catalogue) -> Calls:
+    C = m.FundingCall
+    rows = cat.session.execute(
+        select(
+            C.id,
+            C.title,
+            C.slug,
+            C.funder_id,
+            m.Organisation.name.label("funder_name"),
+            C.amount_min,
+            C.amount_max,
+            C.next_deadline_at,
+            C.requires_vcse_partner,
+            C.published_at,
+        )
+        .join(m.Organisation, m.Organisation.id == C.funder_id, isouter=True)
+        .where(
+            C.status == m.CallStatus.PUBLISHED,
+            or_(C.next_deadline_at.is_(None), C.next_deadline_at > cat.now),
+        )
+    ).all()
+    ct, cr = m.funding_call_topics.c, m.funding_call_regions.c
+    links = cat.session.execute(
+        union_all(
+            select(literal("t").label("k"), ct.call_id.label("a"), ct.topic_id.label("b")).where(
+                ct.call_id.in_(select(C.id).where(C.status == m.CallStatus.PUBLISHED))
+            ),
+            select(literal("r"), cr.call_id, cr.region_id).where(
+                cr.call_id.in_(select(C.id).where(C.status == m.CallStatus.PUBLISHED))
+            ),
+            select(literal("u"), m.Region.id, m.Region.id).where(m.Region.code == "UK"),
+        )
+    ).all()
+    topics: dict[int, set[int]] = {}
+    regions: dict[int, set[int]] = {}
+    uk: set[int] = set()
+    for kind, a, b in links:
+        if kind == "t":
+            topics.setdefault(a, set()).add(b)
+        elif kind == "r":
+            regions.setdefault(a, set()).add(b)
+        else:
+            uk.add(a)
+    cat.uk_region_ids = frozenset(uk)  # type: ignore[attr-defined]
+    base = cat.base_url
+    items = {}
+    for r in rows:
+        call_regions = frozenset(regions.get(r.id, ()))
+        items[r.id] = CallItem(
+            id=r.id,
+            title=clip(r.title, 200) or "Untitled call",
+            funder=clip(r.funder_name, 120),
+            funder_id=r.funder_id,
+            amount=amount_label(r.amount_min, r.amount_max),
+            deadline=r.next_deadline_at,
+            deadline_label=format_datetime(r.next_deadline_at) if r.next_deadline_at else "",
+            needs_vcse=bool(r.requires_vcse_partner),
+            published_at=r.published_at,
+            topics=frozenset(topics.get(r.id, ())),
+            regions=call_regions,
+            uk_wide=bool(call_regions & uk),
+            url=f"{base}/funding-calls/{r.slug}",
+        )
+    return Calls(items)
+
+
+class NewCalls(Section):
+    key = "calls_new"
+    title = "New funding calls"
+    item_kind = "call"
+    ledger_kind = "call"
+    mailing = "funding_digest"
+    limit = 4
+    more_url = "/funding-calls"
+
+    def load(self, catalogue: Catalogue) -> None:
+        catalogue.once("calls", load_calls)
+
+    def items(self, catalogue: Catalogue) -> dict[int, Any]:
+        return catalogue.once("calls", load_calls).items
+
+    def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
+        calls: Calls = catalogue.once("calls", load_calls)
+        return sorted(calls.matching(sub), key=lambda c: c.rank)
+
+
+class ClosingSoon(Section):
+    key = "calls_closing"
+    title = "Closing soon"
+    item_kind = "call"
+    ledger_kind = "call_closing"
+    mailing = "funding_digest"
+    limit = 3
+    more_url = "/funding-calls"
+
+    def load(self, catalogue: Catalogue) -> None:
+        catalogue.once("calls", load_calls)
+
+    def items(self, catalogue: Catalogue) -> dict[int, Any]:
+        return catalogue.once("calls", load_calls).items
+
+    def ledger_kinds(self) -> tuple[str, ...]:
+        # A call first shown as "closing soon" counts as shown: it is not "new" next week.
+        return ("call_closing", "call")
+
+    def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
+        calls: Calls = catalogue.once("calls", load_calls)
+        horizon = catalogue.now + CLOSING_WINDOW
+        soon = [c for c in calls.matching(sub) if c.deadline is not None and catalogue.now < c.deadline <= horizon]
+        return sorted(soon, key=lambda c: (c.deadline, c.id))

@@ -1,0 +1,150 @@
+"""Digest rules the web, the CLI and the worker share: run what is due, preview, hide an item, list runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm import models as m
+from crm.digests import engine
+from crm.digests.builder import Selection, primary_mailing, select_items
+from crm.digests.periods import WEEKLY, Period, due_periods, latest_due
+from crm.digests.render import DigestRenderer
+from crm.digests.sections import BY_KEY, DIGEST_MAILINGS, SECTIONS, Catalogue
+from crm.mailing.render import RenderedEmail
+from crm.settings import Settings
+
+log = logging.getLogger("crm.digests")
+
+RUNNING_GRACE = dt.timedelta(minutes=15)  # a "running" run younger than this is left alone by the scheduler
+ITEM_KINDS = {s.item_kind for s in SECTIONS}
+
+
+def run_due(
+    factory: sessionmaker[Session], settings: Settings, now: dt.datetime | None = None, trigger: str = "schedule"
+) -> list[engine.RunStats]:
+    """Run the latest due period of each frequency unless it is done, running, or more than 3 days late.
+
+    Safe to call from two workers at once: the outbox keys and the ledger make the second run queue nothing.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    results = []
+    for period in due_periods(now):
+        with factory() as session:
+            busy = session.scalar(
+                select(
+                    exists().where(
+                        m.DigestRun.period == period.key,
+                        m.DigestRun.dry_run.is_(False),
+                        (m.DigestRun.status == m.DigestRunStatus.DONE)
+                        | (
+                            (m.DigestRun.status == m.DigestRunStatus.RUNNING)
+                            & (m.DigestRun.started_at > now - RUNNING_GRACE)
+                        ),
+                    )
+                )
+            )
+        if busy:
+            continue
+        results.append(engine.run_period(factory, settings, period, now=now, trigger=trigger))
+    return results
+
+
+@dataclasses.dataclass
+class Preview:
+    subscription: m.Subscription
+    period: Period
+    selection: Selection | None
+    rendered: RenderedEmail | None
+    headers: dict[str, str]
+    reason: str = ""
+
+
+def _view(session: Session, sub_id: int) -> Any:
+    dialect = session.get_bind().dialect.name
+    return session.execute(engine.batch_query(dialect, "", 0, 1, only_id=sub_id)).first()
+
+
+def preview(
+    session: Session, settings: Settings, subscription_id: int, now: dt.datetime | None = None
+) -> Preview | None:
+    """The digest this subscriber would get in their next period if it ran now (nothing is written)."""
+    now = now or dt.datetime.now(dt.UTC)
+    sub = session.get(m.Subscription, subscription_id)
+    if sub is None:
+        return None
+    period = latest_due(sub.frequency.value if sub.frequency else WEEKLY, now).next()
+    row = _view(session, subscription_id)
+    view = engine.subscriber_view(row)
+    if not sub.is_receiving:
+        reason = f"This subscription is {sub.status.value}, so it gets no digest."
+    elif not (view.mailings & DIGEST_MAILINGS):
+        reason = "This subscription has no digest mailings chosen."
+    else:
+        reason = ""
+    catalogue = Catalogue(session, now, settings.base_url)
+    for section in SECTIONS:
+        section.load(catalogue)
+    # Preview what the next digest would hold if it were built now (items published until now count).
+    selection = select_items(catalogue, view, now)
+    if selection.empty:
+        return Preview(sub, period, selection, None, {}, reason or "Nothing new matches: no email would be sent.")
+    context = engine.digest_context(period, None, view, selection.sections)
+    result = DigestRenderer(settings).render(
+        catalogue, context, email=view.email, subscription_id=view.id, mailing=primary_mailing(view.mailings)
+    )
+    if result is None:
+        return Preview(sub, period, selection, None, {}, reason or "Nothing new matches: no email would be sent.")
+    return Preview(sub, period, selection, result[0], result[1], reason)
+
+
+def parse_item(value: str) -> tuple[str, int] | None:
+    """``call-12`` → ("call", 12); None for anything else."""
+    kind, _, raw = (value or "").partition("-")
+    if kind not in ITEM_KINDS or not raw.isdigit():
+        return None
+    return kind, int(raw)
+
+
+def item_title(session: Session, kind: str, item_id: int) -> str | None:
+    model = {"call": m.FundingCall, "event": m.Event, "internship": m.Internship}.get(kind)
+    if model is None:
+        return None
+    return session.scalar(select(model.title).where(model.id == item_id))
+
+
+def hide_item(session: Session, subscription_id: int, kind: str, item_id: int) -> bool:
+    """Hide one item from one subscription's digests (idempotent). False when the subscription is gone."""
+    if session.get(m.Subscription, subscription_id) is None:
+        return False
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    session.execute(
+        module.insert(m.DigestHiddenItem)
+        .values(subscription_id=subscription_id, item_kind=kind, item_id=item_id, created_at=m.utcnow())
+        .on_conflict_do_nothing()
+    )
+    return True
+
+
+def recent_runs(session: Session, limit: int = 50) -> list[m.DigestRun]:
+    return list(session.scalars(select(m.DigestRun).order_by(m.DigestRun.id.desc()).limit(limit)))
+
+
+def run_failures(session: Session, run_id: int, limit: int = 200) -> list[m.DigestFailure]:
+    return list(
+        session.scalars(
+            select(m.DigestFailure).where(m.DigestFailure.run_id == run_id).order_by(m.DigestFailure.id).limit(limit)
+        )
+    )
+
+
+def section_title(key: str) -> str:
+    section = BY_KEY.get(key)
+    return section.title if section else key
