@@ -57,6 +57,7 @@ class Settings:
     demo_admin_email: str = "fellow@roundtable.example.org"
     partnership_quiet_days: int = 30
     partnership_dormant_days: int = 90
+    retention_contact_years: int = 3
     log_level: str = "INFO"
 
     @property

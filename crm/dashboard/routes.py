@@ -1,7 +1,277 @@
-"""Routes of the dashboard domain (filled in by its issue)."""
+"""The fellow's pages: dashboard (``/admin``), impact reports, the audit log and the privacy tools.
+
+Handlers parse, authorise, call one service function and choose a response (see docs/dashboard.md).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
-route_handlers: list[Any] = []
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+
+from crm import models as m
+from crm.dashboard import audit_log, charts, reports
+from crm.dashboard import services as ds
+from crm.privacy import retention
+from crm.privacy import services as ps
+from crm.web.auth import admin_guard, signed_in_guard
+from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.forms import Form, FormBody
+from crm.web.listing import ListParams, is_htmx
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+STAGE_LABELS = {s.value: s.value.capitalize() for s in m.PartnershipStage}
+HEALTH_LABELS = {"active": "Active", "quiet": "Quiet", "dormant": "Dormant"}
+
+
+# --- dashboard ------------------------------------------------------------------------------------------------
+
+
+@get("/", guards=[signed_in_guard], sync_to_thread=False)
+def dashboard(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
+    """Admins see the dashboard; other signed-in users see a short welcome (no SQL beyond the session)."""
+    if user is None or not user.is_admin:
+        return Template("admin/dashboard_welcome.html")
+    board = ds.dashboard(db, now=_now(), settings=settings)
+    sh = board.stage_health
+    stage_chart = charts.bar_chart(
+        "Partnerships by stage",
+        [(STAGE_LABELS[k], v) for k, v in sh.by_stage.items()],
+        description=f"{sh.total} partnerships in all.",
+    )
+    health_chart = charts.bar_chart(
+        "Live partnerships by health",
+        [(HEALTH_LABELS[k], v) for k, v in sh.by_health.items()],
+        description="Health of partnerships at idea, exploring, proposal, funded or active stage.",
+    )
+    mail_chart = charts.bar_chart(
+        f"Mail health, last {ds.MAIL_WINDOW_DAYS} days",
+        list(board.counters.mail_health.items()),
+        description=f"{board.counters.sent} emails sent.",
+    )
+    return Template(
+        "admin/dashboard.html",
+        context={
+            "board": board,
+            "stage_chart": stage_chart,
+            "health_chart": health_chart,
+            "mail_chart": mail_chart,
+            "stage_labels": STAGE_LABELS,
+            "health_labels": HEALTH_LABELS,
+            "deadline_days": ds.DEADLINE_WINDOW_DAYS,
+            "mail_days": ds.MAIL_WINDOW_DAYS,
+        },
+    )
+
+
+# --- reports --------------------------------------------------------------------------------------------------
+
+
+def _report(request: Request[Any, Any, Any], db: Any) -> tuple[reports.ImpactReport, dict[str, str]]:
+    now = _now()
+    period, errors = reports.parse_period(request.query_params.get("from", ""), request.query_params.get("to", ""), now)
+    return reports.impact_report(db, period, now=now), errors
+
+
+@get("/reports", guards=[admin_guard], sync_to_thread=False)
+def report_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    report, errors = _report(request, db)
+    region_chart = charts.bar_chart(
+        "VCSE organisations engaged, by region",
+        list(report.vcse_by_region.items()) or [("None", 0)],
+        description=f"{report.vcse_engaged} VCSE organisations engaged from {report.period.label}.",
+    )
+    stage_chart = charts.bar_chart(
+        "Partnerships started, by current stage",
+        [(STAGE_LABELS[k], v) for k, v in report.started_by_stage.items()],
+        description=f"{report.partnerships_started} partnerships started from {report.period.label}.",
+    )
+    return Template(
+        "admin/report.html",
+        context={
+            "report": report,
+            "errors": errors,
+            "raw_from": request.query_params.get("from", ""),
+            "raw_to": request.query_params.get("to", ""),
+            "region_chart": region_chart,
+            "stage_chart": stage_chart,
+            "stage_labels": STAGE_LABELS,
+        },
+    )
+
+
+@get("/reports/impact.csv", guards=[admin_guard], sync_to_thread=False)
+def report_csv(request: Request[Any, Any, Any], db: DB) -> Response[str]:
+    report, _ = _report(request, db)
+    name = f"impact-{report.period.start.isoformat()}-to-{report.period.end.isoformat()}.csv"
+    return Response(
+        reports.report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- audit log ------------------------------------------------------------------------------------------------
+
+
+@get("/audit", guards=[admin_guard], sync_to_thread=False)
+def audit_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = ListParams.from_query(request.query_params.dict(), filter_names=audit_log.FILTERS)
+    page, errors = audit_log.list_entries(db, params)
+    context = {
+        "page": page,
+        "params": params,
+        "sorts": audit_log.SORTS,
+        "errors": errors,
+        "entities": audit_log.ENTITY_CHOICES,
+        "action_url": "/admin/audit",
+    }
+    if is_htmx(request.headers):
+        return Template("admin/audit_results.html", context=context)
+    return Template("admin/audit.html", context=context)
+
+
+# --- privacy --------------------------------------------------------------------------------------------------
+
+
+def _subject(db: Any, email: str, contact_id: str) -> ps.Subject:
+    cid: int | None = None
+    if contact_id.strip():
+        try:
+            cid = int(contact_id)
+        except ValueError as exc:
+            raise NotFoundException("There is no such contact.") from exc
+    if cid is None and not email.strip():
+        raise NotFoundException("Give an email address or a contact.")
+    try:
+        return ps.find_subject(db, email=email or None, contact_id=cid)
+    except ps.NotFound as exc:
+        raise NotFoundException(str(exc)) from exc
+
+
+def _who(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    q = request.query_params
+    return q.get("email", "").strip(), q.get("contact_id", "").strip()
+
+
+@get("/privacy", guards=[admin_guard], sync_to_thread=False)
+def privacy_home(request: Request[Any, Any, Any], db: DB) -> Template:
+    email, contact_id = _who(request)
+    error = ""
+    if email or contact_id:
+        try:
+            subject = _subject(db, email, contact_id)
+        except NotFoundException as exc:
+            error = str(exc.detail)
+        else:
+            query = f"contact_id={subject.contact.id}" if subject.contact else f"email={subject.email}"
+            return Template("admin/privacy_found.html", context={"subject": subject, "query": query})  # type: ignore[return-value]
+    return Template("admin/privacy.html", context={"email": email, "error": error})
+
+
+@get("/privacy/subject", guards=[admin_guard], sync_to_thread=False)
+def privacy_subject(request: Request[Any, Any, Any], db: DB) -> Template:
+    subject = _subject(db, *_who(request))
+    data = ps.export(db, subject)
+    return Template(
+        "admin/privacy_subject.html",
+        context={"subject": subject, "data": data, "sections": ps.EXPORT_SECTIONS, "query": request.url.query},
+    )
+
+
+@get("/privacy/export.json", guards=[admin_guard], sync_to_thread=False)
+def privacy_export(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Response[str]:
+    subject = _subject(db, *_who(request))
+    data = ps.export(db, subject)
+    from crm.audit import record
+
+    record(
+        db,
+        user,
+        "export",
+        "contact" if subject.contact else "person",
+        subject.contact.id if subject.contact else None,
+        summary="Subject-access export downloaded",
+    )
+    name = f"subject-access-{subject.contact.id if subject.contact else 'subscriber'}.json"
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        media_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@get("/privacy/erase", guards=[admin_guard], sync_to_thread=False)
+def privacy_erase_confirm(request: Request[Any, Any, Any], db: DB) -> Template:
+    subject = _subject(db, *_who(request))
+    return Template("admin/privacy_erase.html", context={"subject": subject, "form": Form({})})
+
+
+@post("/privacy/erase", guards=[admin_guard], sync_to_thread=False)
+def privacy_erase(data: FormBody, db: DB, user: CurrentUser) -> Template | Redirect:
+    form = Form(data)
+    subject = _subject(db, form.str("email"), form.str("contact_id"))
+    if form.str("confirm") != "yes":
+        form.add_error("confirm", "Tick the box to confirm the erasure.")
+        return Template("admin/privacy_erase.html", context={"subject": subject, "form": form}, status_code=200)
+    counts = ps.erase(db, subject, user)
+    total = sum(v for k, v in counts.items() if k != "suppressed")
+    return Redirect(f"/admin/privacy?erased={total}")
+
+
+@get("/privacy/retention", guards=[admin_guard], sync_to_thread=False)
+def retention_page(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Template:
+    plan = retention.plan(db, now=_now(), settings=settings)
+    return Template(
+        "admin/privacy_retention.html",
+        context={
+            "plan": plan,
+            "years": settings.retention_contact_years,
+            "days": retention.UNCONFIRMED_DAYS,
+            "done": request.query_params.get("done"),
+        },
+    )
+
+
+@post("/privacy/retention", guards=[admin_guard], sync_to_thread=False)
+def retention_run(data: FormBody, db: DB, user: CurrentUser, settings: AppSettings) -> Redirect:
+    result = retention.run(db, now=_now(), settings=settings)
+    from crm.audit import record
+
+    record(
+        db,
+        user,
+        "retention",
+        "privacy",
+        None,
+        summary=f"Retention run: {result['subscriptions']} subscriptions, {result['contacts']} contacts anonymised",
+    )
+    return Redirect(f"/admin/privacy/retention?done={result['subscriptions'] + result['contacts']}")
+
+
+dashboard_router = Router(
+    path="/admin",
+    route_handlers=[
+        dashboard,
+        report_page,
+        report_csv,
+        audit_page,
+        privacy_home,
+        privacy_subject,
+        privacy_export,
+        privacy_erase_confirm,
+        privacy_erase,
+        retention_page,
+        retention_run,
+    ],
+    include_in_schema=False,
+)
+route_handlers: list[Any] = [dashboard_router]

@@ -1,0 +1,1 @@
+"""Privacy tools (UK GDPR): subject-access export, erasure, retention, hashed suppressions."""

@@ -1,0 +1,163 @@
+"""Retention: what we stop keeping, listed first (dry run), then anonymised.
+
+1. Unconfirmed subscriptions (status pending) older than ``UNCONFIRMED_DAYS`` (30): the person never confirmed, so
+   we hold no consent. If nothing else is held for the address it is erased completely (without a suppression:
+   they may subscribe again); otherwise only the subscription, its consent log and its emails are anonymised.
+2. Contacts with no consent, no activity and no affiliation for ``settings.retention_contact_years`` years
+   (``CRM_RETENTION_CONTACT_YEARS``, default 3): not changed since the cut-off, no organisation, no live
+   subscription (pending/active/paused) and no consent entry since the cut-off, no invitation or RSVP since the
+   cut-off, no membership of a partnership active since the cut-off, no interest registration since the
+   cut-off. They are erased (no suppression).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.privacy.services import ERASED, _placeholder, erase, find_subject
+from crm.settings import Settings
+
+UNCONFIRMED_DAYS = 30
+LIVE_SUBSCRIPTION = (m.SubscriptionStatus.PENDING, m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED)
+
+
+@dataclasses.dataclass
+class Plan:
+    subscriptions: list[Any]  # rows: id, email, created_at, contact_id
+    contacts: list[Any]  # rows: id, name, email, updated_at
+    contact_cutoff: dt.datetime
+    subscription_cutoff: dt.datetime
+
+    @property
+    def empty(self) -> bool:
+        return not self.subscriptions and not self.contacts
+
+
+def contact_cutoff(now: dt.datetime, settings: Settings) -> dt.datetime:
+    years = max(1, settings.retention_contact_years)
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year - years, day=28)
+
+
+def plan(session: Session, *, now: dt.datetime, settings: Settings, limit: int = 1000) -> Plan:
+    """What a retention run would anonymise (two statements)."""
+    sub_cutoff = now - dt.timedelta(days=UNCONFIRMED_DAYS)
+    s = m.Subscription
+    subscriptions = session.execute(
+        select(s.id, s.email, s.created_at, s.contact_id)
+        .where(s.status == m.SubscriptionStatus.PENDING, s.created_at < sub_cutoff)
+        .order_by(s.created_at, s.id)
+        .limit(limit)
+    ).all()
+
+    cutoff = contact_cutoff(now, settings)
+    c = m.Contact
+    inv, ce, pm, p, ii = m.Invitation, m.ConsentEntry, m.PartnershipMember, m.Partnership, m.InternshipInterest
+    contacts = session.execute(
+        select(c.id, c.name, c.email, c.updated_at)
+        .where(
+            c.erased_at.is_(None),
+            c.updated_at < cutoff,
+            c.created_at < cutoff,
+            ~exists().where(m.Affiliation.contact_id == c.id),
+            ~exists().where(or_(s.contact_id == c.id, s.email == c.email), s.status.in_(LIVE_SUBSCRIPTION)),
+            ~exists().where(ce.email == c.email, ce.created_at >= cutoff),
+            ~exists().where(
+                inv.contact_id == c.id,
+                or_(inv.created_at >= cutoff, inv.responded_at >= cutoff, inv.invited_at >= cutoff),
+            ),
+            ~exists().where(
+                pm.contact_id == c.id,
+                pm.partnership_id == p.id,
+                func.coalesce(p.last_activity_at, p.updated_at) >= cutoff,
+            ),
+            ~exists().where(ii.email == c.email, ii.created_at >= cutoff),
+            ~exists().where(m.User.contact_id == c.id, m.User.is_active.is_(True)),
+        )
+        .order_by(c.updated_at, c.id)
+        .limit(limit)
+    ).all()
+    return Plan(subscriptions=subscriptions, contacts=contacts, contact_cutoff=cutoff, subscription_cutoff=sub_cutoff)
+
+
+def anonymise_subscription(session: Session, sub_id: int, email: str) -> None:
+    """Only the subscription, its consent log and the emails sent for it."""
+    st, ct, ot = m.Subscription.__table__, m.ConsentEntry.__table__, m.OutboxMessage.__table__
+    session.execute(
+        update(st)
+        .where(st.c.id == sub_id)
+        .values(
+            email=_placeholder("subscriber", sub_id),
+            name="",
+            organisation_name="",
+            organisation_id=None,
+            contact_id=None,
+            filters={},
+            status=m.SubscriptionStatus.UNSUBSCRIBED.value,
+        )
+    )
+    session.execute(
+        update(ct)
+        .where(or_(ct.c.subscription_id == sub_id, ct.c.email == email))
+        .values(email=ERASED, ip="", user_agent="", source_url="", detail={})
+    )
+    session.execute(
+        update(ot)
+        .where(ot.c.subscription_id == sub_id)
+        .values(
+            recipient=ERASED,
+            recipient_name="",
+            subject="",
+            text_body=None,
+            html_body=None,
+            headers={},
+            attachments=[],
+            context=None,
+        )
+    )
+
+
+def run(session: Session, *, now: dt.datetime, settings: Settings, dry_run: bool = False) -> dict[str, Any]:
+    """Apply the retention plan (or only list it). Returns counts and the plan."""
+    p = plan(session, now=now, settings=settings)
+    result: dict[str, Any] = {"plan": p, "subscriptions": 0, "contacts": 0, "dry_run": dry_run}
+    if dry_run:
+        result["subscriptions"] = len(p.subscriptions)
+        result["contacts"] = len(p.contacts)
+        return result
+    for row in p.subscriptions:
+        has_contact = (
+            row.contact_id is not None
+            or session.scalar(select(m.Contact.id).where(m.Contact.email == row.email)) is not None
+        )
+        if has_contact:
+            anonymise_subscription(session, row.id, row.email)  # the contact (and its address) stays
+        else:
+            erase(
+                session,
+                find_subject(session, email=row.email),
+                None,
+                now=now,
+                suppress=False,
+                reason="retention: unconfirmed subscription",
+            )
+        result["subscriptions"] += 1
+    for row in p.contacts:
+        erase(
+            session,
+            find_subject(session, contact_id=row.id),
+            None,
+            now=now,
+            suppress=False,
+            reason=f"retention: no consent, activity or affiliation for {settings.retention_contact_years} years",
+        )
+        result["contacts"] += 1
+    return result
