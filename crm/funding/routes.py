@@ -94,18 +94,21 @@ def public_call_ics(db: DB, user: CurrentUser, settings: AppSettings, slug: From
     """One VEVENT per deadline still ahead (or every deadline once the call has closed)."""
     call = _public_call(db, slug, user)
     now = _now()
-    deadlines = fs.upcoming_deadlines(call, now) or list(call.deadlines)
-    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0]
+    # UIDs follow the deadline's position in the call (1 = earliest), so they stay the same when the call is
+    # edited (deadline rows are rewritten on save) and a re-download updates the same calendar entries.
+    numbered = list(enumerate(call.deadlines, start=1))
+    upcoming = [(n, d) for n, d in numbered if d.due_at > now]
+    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     page = f"{settings.base_url.rstrip('/')}/funding-calls/{call.slug}"
     events = [
         CalendarEvent(
-            uid=f"funding-call-{call.id}-deadline-{d.id}@{host}",
+            uid=f"funding-call-{call.id}-deadline-{n}@{host}",
             summary=f"Deadline: {call.title} ({d.label})" if d.label else f"Deadline: {call.title}",
             starts_at=d.due_at - dt.timedelta(minutes=30),
             description=f"{call.funder.name}. {d.label} deadline. Details: {page}",
             url=page,
         )
-        for d in deadlines
+        for n, d in (upcoming or numbered)
     ]
     body = build_calendar(events, now=now, name=call.title)
     return Response(

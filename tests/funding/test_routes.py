@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.accounts.services import create_api_key
+from crm.funding import services as fs
 from tests.conftest import post_form
 from tests.funding.helpers import make_call, org, region, topic
 
@@ -96,6 +97,17 @@ def test_deadline_ics_download(client, db):
     assert len(events) == 2 and all("DTSTAMP" in e and "UID" in e for e in events)
     again = icalendar.Calendar.from_ical(client.get(f"/funding-calls/{later.slug}/deadline.ics").content)
     assert [str(e["UID"]) for e in again.walk("VEVENT")] == [str(e["UID"]) for e in events]  # stable
+    # Editing the call rewrites its deadline rows; the calendar entries keep their UIDs.
+    data = fs.CallInput(
+        title="Later research fund (renamed)",
+        funder_id=later.funder_id,
+        deadlines=[fs.DeadlineInput(d.label, d.due_at) for d in fs.load_call(db, call_id=later.id).deadlines],
+    )
+    fs.update_call(db, None, later, data, now=now())
+    db.commit()
+    edited = icalendar.Calendar.from_ical(client.get(f"/funding-calls/{later.slug}/deadline.ics").content)
+    assert [str(e["UID"]) for e in edited.walk("VEVENT")] == [str(e["UID"]) for e in events]
+    assert "renamed" in str(edited.walk("VEVENT")[0]["SUMMARY"])
 
 
 def _form(db, funder, **overrides):
