@@ -109,6 +109,13 @@ def _detail_page(
     )
 
 
+@get("/internships/offer", sync_to_thread=False)
+def offer_page(user: CurrentUser) -> Template:
+    """For hosts: how to offer a placement (editors post from the admin; others ask the fellow)."""
+    can_post = user is not None and (user.is_admin or (user.has_role(m.Role.EDITOR) and user.organisation_id))
+    return Template("public/internship_offer.html", context={"can_post": can_post})
+
+
 @get("/internships/{slug:str}", sync_to_thread=False)
 def internship_page(db: DB, settings: AppSettings, slug: FromPath[str]) -> Template:
     return _detail_page(db, settings, slug)
@@ -186,6 +193,7 @@ def host_confirm(state: State, db: DB, slug: FromPath[str], data: FormBody) -> T
 public_handlers = [
     internship_list,
     internship_feed,
+    offer_page,
     internship_page,
     register_interest,
     host_confirm_page,

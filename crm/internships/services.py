@@ -440,8 +440,13 @@ def _snapshot(data: InternshipData, status: str) -> dict[str, Any]:
     return snap
 
 
+RESERVED_SLUGS = {"offer", "feed", "new"}  # paths under /internships/ that are pages, not listings
+
+
 def _unique_slug(session: Session, title: str, exclude_id: int | None = None) -> str:
     base = slugify(title, max_length=200)
+    if base in RESERVED_SLUGS:
+        base = f"{base}-internship"
     candidate, n = base, 1
     while True:
         query = select(I.id).where(I.slug == candidate)

@@ -277,3 +277,11 @@ def test_alert_link_carries_the_current_filters(client, db):
         assert part in link
     fragment = client.get("/internships?paid=unpaid", headers={"HX-Request": "true"}).text
     assert "paid=unpaid" in fragment.replace("&amp;", "&")
+
+
+def test_offer_page_explains_how_to_post(client, db, settings):
+    page = client.get("/internships/offer")
+    assert page.status_code == 200 and "Offer an internship" in page.text and "/sign-in?next=" in page.text
+    from crm.internships.services import _unique_slug
+
+    assert _unique_slug(db, "Offer") == "offer-internship"
