@@ -224,7 +224,7 @@ def privacy_erase(data: FormBody, db: DB, user: CurrentUser) -> Template | Redir
         return Template("admin/privacy_erase.html", context={"subject": subject, "form": form}, status_code=200)
     counts = ps.erase(db, subject, user)
     total = sum(v for k, v in counts.items() if k != "suppressed")
-    return Redirect(f"/admin/privacy?erased={total}")
+    return Redirect(f"/admin/privacy?erased={total}", status_code=303)
 
 
 @get("/privacy/retention", guards=[admin_guard], sync_to_thread=False)
@@ -254,7 +254,7 @@ def retention_run(data: FormBody, db: DB, user: CurrentUser, settings: AppSettin
         None,
         summary=f"Retention run: {result['subscriptions']} subscriptions, {result['contacts']} contacts anonymised",
     )
-    return Redirect(f"/admin/privacy/retention?done={result['subscriptions'] + result['contacts']}")
+    return Redirect(f"/admin/privacy/retention?done={result['subscriptions'] + result['contacts']}", status_code=303)
 
 
 dashboard_router = Router(

@@ -600,6 +600,7 @@ def erase(
         summary=f"Personal data erased ({reason})",
         changes={"counts": {k: v for k, v in sorted(counts.items()) if v}},
     )
+    session.flush()
     session.expire_all()
     return counts
 
