@@ -5,15 +5,16 @@ number of organisations), and ``rank`` is a pure function over plain data, teste
 
 Scoring (documented in docs/funding.md so the fellow can read why an organisation comes first):
 
-- each shared topic: +3 ("Works on: Psychosis, Carers")
+- each shared topic: +4 ("Works on Psychosis, Carers")
 - region: the organisation's region is one of the call's: +3; the call is UK-wide (or names no region) or the
-  organisation works UK-wide: +2
-- VCSE category known: +1; a free-standing organisation when the call lets a VCSE co-lead or lead: +2 more
+  organisation works UK-wide: +1
+- VCSE category known: +1; a free-standing organisation when the call lets a VCSE co-lead or lead: +1 more
 - lived-experience-led: +2; user-led: +1
 - already partners with an academic organisation on a similar topic (a partnership sharing a topic with the
   call): +4; partners with an academic on other topics: +1
 
-Only organisations with at least one shared topic or a region match are suggested. Ties break by name.
+Who is suggested: when the call names topics, organisations sharing one of them or already partnering with an
+academic on one of them; when it names none, organisations in its regions (UK-wide counts). Ties break by name.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Suggestion:
 def rank(
     call: CallFacts, candidates: list[Candidate], topic_names: dict[int, str], limit: int = 25
 ) -> list[Suggestion]:
-    """Pure: score each candidate, keep those with a topic or region match, best first."""
+    """Pure: score each relevant candidate (see the module docstring), best first."""
     scored: list[Suggestion] = []
     call_uk_wide = not call.region_ids or (
         call.uk_wide_region_id is not None and call.uk_wide_region_id in call.region_ids
@@ -87,8 +88,9 @@ def rank(
         score = 0
         reasons: list[str] = []
         shared = sorted(call.topic_ids & c.topic_ids, key=lambda t: topic_names.get(t, ""))
+        similar = [link for link in c.academic_links if link.topic_ids & call.topic_ids]
         if shared:
-            score += 3 * len(shared)
+            score += 4 * len(shared)
             reasons.append("Works on " + ", ".join(topic_names.get(t, str(t)) for t in shared))
         region_match = False
         if c.region_id is not None and c.region_id in call.region_ids and c.region_id != call.uk_wide_region_id:
@@ -96,30 +98,31 @@ def rank(
             region_match = True
             reasons.append(f"Based in {c.region_name}, a region of the call")
         elif call_uk_wide:
-            score += 2
+            score += 1
             region_match = True
             reasons.append("The call is open UK-wide")
         elif c.region_id is not None and c.region_id == call.uk_wide_region_id:
-            score += 2
+            score += 1
             region_match = True
             reasons.append("Works UK-wide")
-        if not shared and not region_match:
+        relevant = bool(shared or similar) if call.topic_ids else region_match
+        if not relevant:
             continue
         if c.category is not None:
             score += 1
             label = CATEGORY_LABELS.get(c.category, c.category.value)
+            article = "An" if label[0] in "aeiou" else "A"
             if c.category == m.VcseCategory.FREE_STANDING and call.vcse_can_lead:
-                score += 2
-                reasons.append(f"A {label}, able to co-lead as this call allows")
+                score += 1
+                reasons.append(f"{article} {label}, able to co-lead as this call allows")
             else:
-                reasons.append(f"A {label}")
+                reasons.append(f"{article} {label}")
         if c.lived_experience_led:
             score += 2
             reasons.append("Led by people with lived experience")
         if c.user_led:
             score += 1
             reasons.append("User-led")
-        similar = [link for link in c.academic_links if link.topic_ids & call.topic_ids]
         if similar:
             score += 4
             names = sorted({link.partner_name for link in similar})

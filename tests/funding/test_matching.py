@@ -44,21 +44,26 @@ def test_shared_topics_and_region_rank_first_with_reasons():
     )
     assert [s.name for s in result] == ["Aster", "Birch", "Cedar"]
     assert result[0].reasons[:2] == ("Works on Carers, Psychosis", "Based in London, a region of the call")
-    assert result[0].score == 9 and result[1].score == 6 and result[2].score == 3
+    assert result[0].score == 11 and result[1].score == 7 and result[2].score == 4
 
 
-def test_uk_wide_counts_both_ways():
+def test_uk_wide_counts_both_ways_and_topics_decide_who_is_relevant():
     uk_call = CallFacts(
         id=1, topic_ids=frozenset({1}), region_ids=frozenset({UK}), uk_wide_region_id=UK, vcse_can_lead=False
     )
-    result = rank(uk_call, [cand(1, "Wales group", region=WALES)], TOPICS)
-    assert result[0].reasons == ("The call is open UK-wide",)
-    national = rank(CALL, [cand(2, "National", region=UK)], TOPICS)
-    assert national[0].reasons == ("Works UK-wide",)
-    no_regions = CallFacts(
-        id=1, topic_ids=frozenset(), region_ids=frozenset(), uk_wide_region_id=UK, vcse_can_lead=False
+    result = rank(
+        uk_call, [cand(1, "Wales group", region=WALES, topics={1}), cand(9, "Unrelated", region=WALES)], TOPICS
     )
-    assert rank(no_regions, [cand(3, "Anywhere", region=WALES)], TOPICS)[0].score == 2
+    assert [s.name for s in result] == ["Wales group"]  # the call names topics: a region match alone is not enough
+    assert result[0].reasons == ("Works on Psychosis", "The call is open UK-wide")
+    national = rank(CALL, [cand(2, "National", region=UK, topics={2})], TOPICS)
+    assert national[0].reasons == ("Works on Carers", "Works UK-wide")
+    no_topics = CallFacts(
+        id=1, topic_ids=frozenset(), region_ids=frozenset({LONDON}), uk_wide_region_id=UK, vcse_can_lead=False
+    )
+    assert [
+        s.name for s in rank(no_topics, [cand(3, "Londoners", region=LONDON), cand(4, "Welsh", region=WALES)], TOPICS)
+    ] == ["Londoners"]
 
 
 def test_category_lived_experience_and_existing_academic_partnership_add_up():
@@ -75,13 +80,13 @@ def test_category_lived_experience_and_existing_academic_partnership_add_up():
         TOPICS,
     )
     scores = {s.name: s.score for s in result}
-    assert scores == {"Plain": 6, "Free standing": 9, "Lived": 9, "Partnered": 10, "Other topic": 7}
-    assert result[0].name == "Partnered"
+    assert scores == {"Plain": 7, "Free standing": 9, "Lived": 10, "Partnered": 11, "Other topic": 8}
+    assert [s.name for s in result] == ["Partnered", "Lived", "Free standing", "Other topic", "Plain"]
     assert "Already partners with University of Eastmoor on a similar topic" in result[0].reasons
     free = next(s for s in result if s.name == "Free standing")
     assert "A free-standing organisation, able to co-lead as this call allows" in free.reasons
-    # Ties break by name, so the order is stable.
-    assert [s.name for s in result[1:3]] == ["Free standing", "Lived"]
+    tie = rank(CALL, [cand(7, "Zinnia", **base), cand(6, "Acorn", **base)], TOPICS)
+    assert [s.name for s in tie] == ["Acorn", "Zinnia"]  # ties break by name, so the order is stable
 
 
 def test_ranking_on_the_database_in_five_statements(db, count_queries):
@@ -89,7 +94,7 @@ def test_ranking_on_the_database_in_five_statements(db, count_queries):
     uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
     org(db, "Aster Voices", region_name="London", topics=["Psychosis", "Carers"], lived=True)
     partnered = org(db, "Birch Peer Network", region_name="Wales", topics=["Psychosis"])
-    org(db, "Cedar Carers", region_name="London", topics=["Trauma"])
+    org(db, "Cedar Carers", region_name="London", topics=["Trauma"])  # same region, no shared topic: not suggested
     org(db, "Unapproved Group", region_name="London", topics=["Psychosis"], status=m.ReviewStatus.SUBMITTED)
     org(db, "Dale Futures", region_name="Wales", topics=["Trauma"])  # no topic, no region: not suggested
     call = make_call(db, funder, topics=["Psychosis", "Carers"], regions=["London"], requires_vcse_partner=True)
@@ -108,6 +113,6 @@ def test_ranking_on_the_database_in_five_statements(db, count_queries):
         result = suggest_partners(db, call)
     assert q.count == 5
     names = [s.name for s in result]
-    assert names == ["Aster Voices", "Birch Peer Network", "Cedar Carers"]
+    assert names == ["Aster Voices", "Birch Peer Network"]
     assert "Already partners with University of Eastmoor on a similar topic" in result[1].reasons
     assert "Led by people with lived experience" in result[0].reasons
