@@ -11,8 +11,10 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, String, any_, bindparam, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
@@ -52,25 +54,32 @@ def backoff(attempts: int, now: dt.datetime, base_seconds: float = 30.0, cap_sec
 
 
 def _claim(session: Session, now: dt.datetime, batch_size: int) -> list[m.OutboxMessage]:
-    query = (
+    """Claim up to ``batch_size`` due rows in ONE statement: UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP
+    LOCKED] LIMIT n) RETURNING the rows, so the cost does not grow with a list of ids."""
+    due = (
         select(m.OutboxMessage.id)
         .where(m.OutboxMessage.status.in_(DUE_STATUSES), m.OutboxMessage.next_attempt_at <= now)
         .order_by(m.OutboxMessage.next_attempt_at, m.OutboxMessage.id)
         .limit(batch_size)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(session.scalars(query))
-    if not ids:
-        return []
-    session.execute(
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
         update(m.OutboxMessage)
-        .where(m.OutboxMessage.id.in_(ids))
+        .where(m.OutboxMessage.id.in_(due.scalar_subquery()))
         .values(status=m.OutboxStatus.SENDING, lease_until=now + LEASE, attempts=m.OutboxMessage.attempts + 1)
+        .returning(m.OutboxMessage)
     )
-    return list(
-        session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.id.in_(ids)).order_by(m.OutboxMessage.id))
-    )
+    rows = list(session.scalars(stmt, execution_options={"synchronize_session": False}))
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+def _ids_match(session: Session, column: Any, values: list[Any], element_type: Any) -> Any:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)`` (one parameter instead of thousands)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(element_type)))
+    return column.in_(values)
 
 
 def settle(session: Session, now: dt.datetime) -> tuple[int, int]:
@@ -101,7 +110,8 @@ def _suppressed(session: Session, addresses: set[str]) -> dict[str, str]:
     return dict(
         session.execute(
             select(m.Suppression.address, m.Suppression.reason).where(
-                m.Suppression.address.in_(addresses), m.Suppression.lifted_at.is_(None)
+                _ids_match(session, m.Suppression.address, sorted(addresses), String()),
+                m.Suppression.lifted_at.is_(None),
             )
         ).all()
     )
@@ -113,7 +123,7 @@ def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[st
         return {}
     rows = session.execute(
         select(m.Subscription.id, m.Subscription.status, m.Subscription.mailings).where(
-            m.Subscription.id.in_(subscription_ids)
+            _ids_match(session, m.Subscription.id, sorted(subscription_ids), Integer())
         )
     ).all()
     return {r.id: (str(r.status), list(r.mailings or [])) for r in rows}
@@ -243,39 +253,41 @@ def _record(
     now: dt.datetime,
     stats: DispatchStats,
 ) -> None:
-    params = []
+    """Write outcomes grouped by identical values: a batch of 1,000 accepted together is one UPDATE, so the
+    statement count stays O(requests), not O(messages)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    states: dict[tuple[int, int], tuple[m.OutboxStatus, dt.datetime, dt.datetime | None]] = {}
     for email, result in zip(emails, results, strict=True):
-        status, next_at, sent_at = _outcome_state(result, attempts[email.outbox_id], settings, now)
+        # One outcome (and one jittered retry time) per provider answer: a request's messages share it.
+        state_key = (id(result), attempts[email.outbox_id])
+        if state_key not in states:
+            states[state_key] = _outcome_state(result, attempts[email.outbox_id], settings, now)
+        status, next_at, sent_at = states[state_key]
         counter = {"sent": "sent", "retry": "retried", "failed": "failed", "ambiguous": "ambiguous"}[status.value]
         setattr(stats, counter, getattr(stats, counter) + 1)
         if result.outcome == SendOutcome.HALT:
             stats.halted = True
-        params.append(
-            {
-                "b_id": email.outbox_id,
-                "b_status": status,
-                "b_next": next_at,
-                "b_sent": sent_at,
-                "b_error": result.error[:4000],
-                "b_provider": result.provider_message_id[:200],
-            }
-        )
+        key = (status, next_at, sent_at, result.error[:4000], result.provider_message_id[:200])
+        groups.setdefault(key, []).append(email.outbox_id)
     if stats.halted:
         log.critical("mail provider refused our credentials: sending stopped for this tick")
-    stmt = (
-        update(m.OutboxMessage.__table__)
-        .where(m.OutboxMessage.__table__.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            next_attempt_at=bindparam("b_next"),
-            sent_at=bindparam("b_sent"),
-            last_error=bindparam("b_error"),
-            provider_message_id=bindparam("b_provider"),
-            lease_until=None,
-        )
-    )
     with unit_of_work(factory) as session:
-        session.connection().execute(stmt, params)
+        for (status, next_at, sent_at, error, provider), ids in groups.items():
+            for start in range(0, len(ids), 5000):
+                chunk = ids[start : start + 5000]
+                session.execute(
+                    update(m.OutboxMessage)
+                    .where(_ids_match(session, m.OutboxMessage.id, chunk, Integer()))
+                    .values(
+                        status=status,
+                        next_attempt_at=next_at,
+                        sent_at=sent_at,
+                        last_error=error,
+                        provider_message_id=provider,
+                        lease_until=None,
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
 
 
 def _outcome_state(
