@@ -729,7 +729,9 @@ def _require(user: Principal | None, role: m.Role) -> Principal:
 
 def _invalid(form: Form) -> ValidationException:
     return ValidationException(
-        detail="Some fields are not valid.", extra=[{"key": k, "message": v} for k, v in form.errors.items()]
+        detail="Some fields are not valid.",
+        extra=[{"key": k, "message": v} for k, v in form.errors.items()],
+        status_code=422,
     )
 
 

@@ -165,6 +165,7 @@ def validate_organisation(
     values["charity_number"] = form.line("charity_number", max_length=40, label="Charity number")
     if values["charity_number"] and not re.fullmatch(r"[A-Za-z0-9 \-/]+", values["charity_number"]):
         form.add_error("charity_number", "Use only letters, numbers, spaces and dashes in a charity number.")
+    values["charity_number"] = re.sub(r"\s+", "", values["charity_number"]).upper()  # one spelling, so it matches
     region_key = form.line("region", max_length=120, label="Region").lower()
     values["region_id"] = None
     if region_key:
@@ -185,10 +186,17 @@ def validate_organisation(
     if unknown:
         form.add_error("topics", f"Unknown topic: {', '.join(unknown)[:200]}.")
     values["topic_ids"] = topic_ids
+    values["kind"] = m.OrgKind(values["kind"]) if values["kind"] in m.OrgKind._value2member_map_ else None
+    if values["vcse_category"] not in m.VcseCategory._value2member_map_:
+        values["vcse_category"] = None
+    else:
+        values["vcse_category"] = m.VcseCategory(values["vcse_category"])
     if not public_form:
         values["visibility"] = (
             form.choice("visibility", [v.value for v in m.Visibility], label="Visibility") or m.Visibility.PUBLIC.value
         )
+        if values["visibility"] in m.Visibility._value2member_map_:
+            values["visibility"] = m.Visibility(values["visibility"])
         parent_key = form.line("parent", max_length=320, label="Parent organisation")
         values["parent_id"] = None
         if parent_key:
@@ -515,6 +523,10 @@ def validate_contact(
     values["phone"] = form.line("phone", max_length=40, label="Phone")
     values["job_title"] = form.line("job_title", max_length=200, label="Job title")
     values["career_stage"] = form.choice("career_stage", [c.value for c in m.CareerStage], label="Career stage") or None
+    if values["career_stage"] in m.CareerStage._value2member_map_:
+        values["career_stage"] = m.CareerStage(values["career_stage"])
+    else:
+        values["career_stage"] = None
     values["notes"] = form.str("notes", max_length=10000, label="Notes")
     topics = topics_by_key(session)
     regions = regions_by_key(session)

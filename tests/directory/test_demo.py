@@ -1,0 +1,32 @@
+"""Demo data: ~90 organisations of every kind and category, every region and topic, ~150 contacts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from crm import models as m
+from crm.demo import seed_demo
+
+
+def test_demo_covers_every_kind_category_region_and_topic(client, db, settings):
+    seed_demo(db, settings)
+    db.commit()
+    orgs = list(db.scalars(select(m.Organisation)))
+    assert 85 <= len(orgs) <= 110
+    assert {o.kind for o in orgs} == set(m.OrgKind)
+    assert {o.vcse_category for o in orgs if o.vcse_category} == set(m.VcseCategory)
+    assert {o.region_id for o in orgs} >= set(db.scalars(select(m.Region.id)))
+    used_topics = set(db.scalars(select(m.organisation_topics.c.topic_id)))
+    assert used_topics == set(db.scalars(select(m.Topic.id)))
+    assert any(o.review_status == m.ReviewStatus.SUBMITTED for o in orgs)
+    contacts = list(db.scalars(select(m.Contact)))
+    assert len(contacts) >= 140 and all(c.email.endswith("@example.org") for c in contacts)
+    primaries = db.execute(
+        select(
+            m.Affiliation.contact_id,
+            func.sum(func.cast(m.Affiliation.is_primary, m.Base.metadata.tables["affiliations"].c.id.type)),
+        ).group_by(m.Affiliation.contact_id)
+    ).all()
+    assert len(primaries) == len(contacts) and all(n == 1 for _, n in primaries)
+    assert client.get("/organisations").status_code == 200
+    assert "Mind" in client.get("/organisations?q=mind").text

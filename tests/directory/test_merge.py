@@ -1,0 +1,111 @@
+"""Likely duplicates and merging: affiliations, topics, history and subscriptions survive; self-merge refused."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crm import models as m
+from crm.directory import merge, services
+from crm.directory.services import DirectoryError
+from tests.conftest import post_form
+from tests.directory.helpers import make_contact, make_org
+
+
+def test_duplicate_organisations_and_contacts_are_found(admin_client, db):
+    make_org(db, "The Harbour Trust", charity_number="1100")
+    make_org(db, "Harbour Trust Ltd")
+    make_org(db, "Web One", website="https://same.example.org")
+    make_org(db, "Web Two", website="http://www.same.example.org/x")
+    make_org(db, "Charity A", charity_number="555")
+    make_org(db, "Charity B", charity_number="555")
+    make_org(db, "Unique Group")
+    org = make_org(db, "Shared Org")
+    a = make_contact(db, "Jo Bloggs", "jo1@example.org")
+    b = make_contact(db, "jo bloggs", "jo2@example.org")
+    make_contact(db, "Someone Else", "else@example.org")
+    services.add_affiliation(db, None, a, org, "", True)
+    services.add_affiliation(db, None, b, org, "", True)
+    db.commit()
+    reasons = {(p["reason"], p["a"].name, p["b"].name) for p in merge.duplicate_organisations(db)}
+    assert ("similar name", "The Harbour Trust", "Harbour Trust Ltd") in reasons
+    assert ("same website", "Web One", "Web Two") in reasons
+    assert ("same charity number", "Charity A", "Charity B") in reasons
+    assert not any("Unique Group" in (x, y) for _, x, y in reasons)
+    pairs = merge.duplicate_contacts(db)
+    assert len(pairs) == 1 and pairs[0]["reason"] == "same name and organisation"
+    page = admin_client.get("/admin/duplicates")
+    assert "Harbour Trust Ltd" in page.text and "Jo Bloggs" in page.text
+
+
+def test_merge_organisations_keeps_links_topics_and_history(admin_client, db):
+    keep = make_org(db, "Keep Org", topics=["carers"])
+    drop = make_org(db, "Drop Org", topics=["psychosis"], website="https://drop.example.org", description="From drop")
+    child = make_org(db, "Child", parent=drop.slug)
+    p1 = make_contact(db, "P1", "p1@example.org")
+    p2 = make_contact(db, "P2", "p2@example.org")
+    services.add_affiliation(db, None, p1, drop, "Chair", True)
+    services.add_affiliation(db, None, p2, keep, "Member", True)
+    services.add_affiliation(db, None, p2, drop, "Trustee", False)
+    db.commit()
+    keep_id, drop_id = keep.id, drop.id
+    page = admin_client.get(f"/admin/duplicates/organisations/merge?a={keep_id}&b={drop_id}")
+    assert "Keep Org" in page.text and "Drop Org" in page.text
+    r = post_form(
+        admin_client,
+        "/admin/duplicates/organisations/merge",
+        {"keep": keep_id, "pair": f"{keep_id},{drop_id}"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/organisations/{keep_id}?notice=merged"
+    db.expire_all()
+    assert db.scalar(select(m.Organisation.id).where(m.Organisation.id == drop_id)) is None
+    kept = services.get_organisation(db, keep_id)
+    assert {t.slug for t in kept.topics} == {"carers", "psychosis"}
+    assert kept.website == "https://drop.example.org" and kept.description == "From drop"
+    contacts = {r.name for r in services.organisation_contacts(db, keep_id)}
+    assert contacts == {"P1", "P2"}
+    assert db.get(m.Organisation, child.id).parent_id == keep_id
+    actions = list(
+        db.scalars(
+            select(m.AuditEntry.action).where(m.AuditEntry.entity == "organisation", m.AuditEntry.entity_id == keep_id)
+        )
+    )
+    assert "merged" in actions and actions.count("created") == 2  # the dropped record's history moved over
+    assert "merged in #" in admin_client.get(f"/admin/organisations/{keep_id}").text
+
+
+def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_client, db):
+    org1, org2 = make_org(db, "Org 1"), make_org(db, "Org 2")
+    keep = make_contact(db, "Alex Keep", None, topics=["carers"])
+    drop = make_contact(db, "Alex K", "alex@example.org", phone="0777", topics=["trauma"])
+    services.add_affiliation(db, None, keep, org1, "Chair", True)
+    services.add_affiliation(db, None, drop, org2, "Member", True)
+    sub_id = None
+    if hasattr(m, "Subscription"):
+        sub = m.Subscription(email="alex@example.org", contact_id=drop.id)
+        db.add(sub)
+        db.flush()
+        sub_id = sub.id
+    db.commit()
+    keep_id, drop_id = keep.id, drop.id
+    r = post_form(admin_client, "/admin/duplicates/contacts/merge", {"keep": keep_id, "drop": keep_id})
+    assert r.status_code == 400 and "cannot be merged into itself" in r.text
+    assert admin_client.get(f"/admin/duplicates/contacts/merge?a={keep_id}&b={keep_id}").status_code == 400
+    r = post_form(
+        admin_client, "/admin/duplicates/contacts/merge", {"keep": keep_id, "drop": drop_id}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    kept = services.get_contact(db, keep_id)
+    assert kept.email == "alex@example.org" and kept.phone == "0777"
+    assert {t.slug for t in kept.topics} == {"carers", "trauma"}
+    affs = sorted((a.organisation.name, a.is_primary) for a in kept.affiliations)
+    assert affs == [("Org 1", True), ("Org 2", False)]
+    if sub_id:
+        assert db.get(m.Subscription, sub_id).contact_id == keep_id
+    try:
+        merge.merge_contacts(db, None, keep_id, keep_id)
+    except DirectoryError as exc:
+        assert "itself" in str(exc)
+    else:
+        raise AssertionError("self-merge was allowed")
