@@ -55,6 +55,17 @@ def _common_context() -> dict[str, Any]:
     }
 
 
+def _notify(
+    state: State, db: Session, internship: m.Internship, before: m.InternshipStatus | None, action: str = ""
+) -> None:
+    """Moderation emails: the fellow when a listing starts waiting for approval, the poster when reviewed."""
+    base_url = state.settings.base_url
+    if internship.status == m.InternshipStatus.SUBMITTED and before != m.InternshipStatus.SUBMITTED:
+        services.notify_submitted(db, state.renderer, internship, base_url)
+    if action in {"approve", "reject"}:
+        services.notify_reviewed(db, state.renderer, internship, action, base_url)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Public pages
 
@@ -276,7 +287,7 @@ def admin_new(db: DB, user: CurrentUser, organisation: FromQuery[int | None] = N
 
 
 @post("/new", sync_to_thread=False)
-def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
+def admin_create(state: State, db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     actor = _actor(user)
     org = str(data.get("host_organisation_id", "")).strip()
     if org.isdigit():
@@ -290,6 +301,7 @@ def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redire
     if not form.ok:
         return _form_page(db, actor, form, internship=None, status_code=422)
     internship = services.create_internship(db, actor, cleaned, now=_now(), publish=data.get("intent") == "publish")
+    _notify(state, db, internship, None)
     return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
 
 
@@ -323,7 +335,9 @@ def admin_edit(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> Templ
 
 
 @post("/{internship_id:int}/edit", sync_to_thread=False)
-def admin_update(db: DB, user: CurrentUser, internship_id: FromPath[int], data: FormBody) -> Template | Redirect:
+def admin_update(
+    state: State, db: DB, user: CurrentUser, internship_id: FromPath[int], data: FormBody
+) -> Template | Redirect:
     actor = _actor(user)
     internship = services.get_internship(db, internship_id)
     services.require_org(actor, internship.host_organisation_id)
@@ -336,13 +350,15 @@ def admin_update(db: DB, user: CurrentUser, internship_id: FromPath[int], data: 
         form.add_error(key, message)
     if not form.ok:
         return _form_page(db, actor, form, internship=internship, status_code=422)
+    before = internship.status
     services.update_internship(db, actor, internship, cleaned, now=_now())
+    _notify(state, db, internship, before)
     return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
 
 
 @post("/{internship_id:int}/{action:str}", sync_to_thread=False)
 def admin_action(
-    db: DB, user: CurrentUser, internship_id: FromPath[int], action: FromPath[str], data: FormBody
+    state: State, db: DB, user: CurrentUser, internship_id: FromPath[int], action: FromPath[str], data: FormBody
 ) -> Template | Redirect:
     actor = _actor(user)
     internship = services.get_internship(db, internship_id)
@@ -353,6 +369,7 @@ def admin_action(
     if action not in services.TRANSITIONS:
         raise NotFoundException("No such action.")
     note = Form(data).str("note", max_length=1000)
+    before = internship.status
     try:
         services.transition(db, actor, internship, action, now=_now(), note=note)
     except services.TransitionError as exc:
@@ -371,6 +388,7 @@ def admin_action(
             },
             status_code=409,
         )
+    _notify(state, db, internship, before, action)
     return Redirect(f"/admin/internships/{internship.id}?saved=status", status_code=303)
 
 
@@ -512,7 +530,7 @@ def api_get(db: DB, settings: AppSettings, user: CurrentUser, internship_id: Fro
 
 @post("/", sync_to_thread=False, guards=[editor_guard], summary="Create an internship")
 def api_create(
-    db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[InternshipIn]
+    state: State, db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[InternshipIn]
 ) -> Response[InternshipOut]:
     """Editors post for their own organisation only (403 otherwise); their listings wait for the fellow's
     approval (``status`` = submitted when ``publish`` is true, draft otherwise). Bad fields: 422 with
@@ -525,12 +543,18 @@ def api_create(
     if errors:
         raise _unprocessable(errors)
     internship = services.create_internship(db, actor, cleaned, now=_now(), publish=publish)
+    _notify(state, db, internship, None)
     return Response(_api_detail(db, settings, actor, internship.id), status_code=201)
 
 
 @patch("/{internship_id:int}", sync_to_thread=False, guards=[editor_guard], summary="Change an internship")
 def api_update(
-    db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int], data: JSONBody[InternshipPatch]
+    state: State,
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    internship_id: FromPath[int],
+    data: JSONBody[InternshipPatch],
 ) -> InternshipOut:
     actor = _actor(user)
     internship = services.get_internship(db, internship_id)
@@ -540,6 +564,7 @@ def api_update(
     note = raw.pop("note", "") or ""
     if isinstance(raw.get("host_organisation_id"), int):
         services.require_org(actor, raw["host_organisation_id"])
+    before = internship.status
     if raw:
         cleaned, errors = services.validate(db, raw, now=_now(), existing=internship, partial=True)
         if errors:
@@ -552,6 +577,7 @@ def api_update(
             services.transition(db, actor, internship, action, now=_now(), note=note)
         except services.TransitionError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from exc
+    _notify(state, db, internship, before, action or "")
     return _api_detail(db, settings, actor, internship.id)
 
 

@@ -1149,3 +1149,65 @@ def host_token_internship(session: Session, signer: Any, token: str) -> m.Intern
 
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,240}$")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Moderation emails (transactional, in the same transaction as the change)
+
+
+def notify_submitted(session: Session, renderer: EmailRenderer, internship: m.Internship, base_url: str) -> int:
+    """Tell the fellow (every active admin) that a listing waits for approval. Once per submission."""
+    if internship.status != Status.SUBMITTED or internship.submitted_at is None:
+        return 0
+    host = session.scalar(select(m.Organisation.name).where(m.Organisation.id == internship.host_organisation_id))
+    admins = session.execute(
+        select(m.User.email, m.User.name).where(m.User.role == m.Role.ADMIN, m.User.is_active.is_(True)).limit(20)
+    ).all()
+    stamp = internship.submitted_at.strftime("%Y%m%dT%H%M%S%f")
+    for email, name in admins:
+        enqueue(
+            session,
+            renderer,
+            key=f"internship-submitted:{internship.id}:{stamp}:{email}",
+            kind="internship_submitted",
+            to=email,
+            to_name=name,
+            template="internship_submitted",
+            context={
+                "internship_title": internship.title,
+                "host_name": host or "",
+                "admin_url": f"{base_url.rstrip('/')}/admin/internships/{internship.id}",
+            },
+        )
+    return len(admins)
+
+
+def notify_reviewed(
+    session: Session, renderer: EmailRenderer, internship: m.Internship, action: str, base_url: str
+) -> bool:
+    """Tell the editor who posted a listing that the fellow approved it or returned it (with the note)."""
+    if action not in {"approve", "reject"} or internship.created_by_user_id is None or internship.reviewed_at is None:
+        return False
+    poster = session.execute(
+        select(m.User.email, m.User.name, m.User.role).where(m.User.id == internship.created_by_user_id)
+    ).first()
+    if poster is None or poster.role == m.Role.ADMIN:
+        return False
+    base = base_url.rstrip("/")
+    enqueue(
+        session,
+        renderer,
+        key=f"internship-reviewed:{internship.id}:{action}:{internship.reviewed_at.strftime('%Y%m%dT%H%M%S%f')}",
+        kind="internship_reviewed",
+        to=poster.email,
+        to_name=poster.name,
+        template="internship_reviewed",
+        context={
+            "internship_title": internship.title,
+            "approved": action == "approve",
+            "note": internship.review_note,
+            "page_url": f"{base}/internships/{internship.slug}",
+            "admin_url": f"{base}/admin/internships/{internship.id}",
+        },
+    )
+    return True

@@ -231,3 +231,26 @@ def test_closing_date_boundary_is_end_of_day_london():
     winter = closes_at_for(dt.date(2026, 12, 1))
     assert summer == dt.datetime(2026, 7, 1, 23, 0, tzinfo=dt.UTC)  # BST: midnight London = 23:00 UTC
     assert winter == dt.datetime(2026, 12, 2, 0, 0, tzinfo=dt.UTC)
+
+
+def test_moderation_emails_to_fellow_and_poster(client, db, settings, orgs):
+    mine, _ = orgs
+    sign_in(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    sign_in(client, db, settings, "editor@example.org", m.Role.EDITOR, mine.id)
+    post_form(client, "/admin/internships/new", form_data(mine.id))
+    internship = db.scalar(select(m.Internship))
+    waiting = db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.kind == "internship_submitted")).all()
+    assert [w.recipient for w in waiting] == ["fellow@example.org"]
+    assert f"/admin/internships/{internship.id}" in waiting[0].text_body
+    sign_in(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    post_form(client, f"/admin/internships/{internship.id}/reject", {"note": "Add the hours, please."})
+    reviewed = db.scalar(select(m.OutboxMessage).where(m.OutboxMessage.kind == "internship_reviewed"))
+    assert reviewed.recipient == "editor@example.org" and "Add the hours, please." in reviewed.text_body
+    assert "needs changes" in reviewed.subject
+    sign_in(client, db, settings, "editor@example.org", m.Role.EDITOR, mine.id)
+    post_form(client, f"/admin/internships/{internship.id}/submit")
+    assert db.scalar(select(func.count(m.OutboxMessage.id)).where(m.OutboxMessage.kind == "internship_submitted")) == 2
+    sign_in(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    post_form(client, f"/admin/internships/{internship.id}/approve")
+    subjects = db.scalars(select(m.OutboxMessage.subject).where(m.OutboxMessage.kind == "internship_reviewed")).all()
+    assert any("is live" in s for s in subjects)
