@@ -119,15 +119,9 @@ def run(n: int, database_url: str | None, latency: float, concurrency: int) -> d
 
         event.listen(engine, "before_cursor_execute", count)
         transport = SendGridTransport(settings)
-        batches = 0
-        total = dispatch.DispatchStats()
         start = time.perf_counter()
-        while True:
-            stats = dispatch.dispatch_once(factory, transport, settings)
-            if stats.claimed == 0:
-                break
-            batches += 1
-            total.add(stats)
+        total = dispatch.drain(factory, transport, settings)
+        batches = math.ceil(total.claimed / max(settings.outbox_batch_size, transport.preferred_claim))
         seconds = time.perf_counter() - start
         transport.close()
         event.remove(engine, "before_cursor_execute", count)

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Integer, String, any_, bindparam, select, update
@@ -168,10 +169,37 @@ def render_deferred(
     return out
 
 
+@dataclasses.dataclass(slots=True)
+class _Batch:
+    stats: DispatchStats
+    to_send: list[OutgoingEmail]
+    attempts: dict[int, int]
+    now: dt.datetime
+
+
 def dispatch_once(
     factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
 ) -> DispatchStats:
     """Claim one batch and send it. Returns what happened; safe to call from several processes at once."""
+    batch = _prepare(factory, transport, settings, now)
+    if batch.to_send:
+        results = _send(transport, batch.to_send)
+        _record(factory, batch.to_send, results, batch.attempts, settings, batch.now, batch.stats)
+    return batch.stats
+
+
+def _send(transport: Transport, emails: list[OutgoingEmail]) -> list[SendResult]:
+    try:
+        return transport.send_many(emails)
+    except Exception as exc:
+        log.exception("transport %s raised", transport.name)
+        return [SendResult(SendOutcome.AMBIGUOUS, error=f"transport raised: {exc!r}")] * len(emails)
+
+
+def _prepare(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
+) -> _Batch:
+    """Claim a batch, re-check consent and suppression, render deferred bodies: what to send (one transaction)."""
     now = now or dt.datetime.now(dt.UTC)
     stats = DispatchStats()
     claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
@@ -233,15 +261,20 @@ def dispatch_once(
             )
             stats.suppressed = len(suppressed)
         attempts = {r.id: r.attempts for r in rows}
-    if not to_send:
-        return stats
-    try:
-        results = transport.send_many(to_send)
-    except Exception as exc:
-        log.exception("transport %s raised", transport.name)
-        results = [SendResult(SendOutcome.AMBIGUOUS, error=f"transport raised: {exc!r}")] * len(to_send)
-    _record(factory, to_send, results, attempts, settings, now, stats)
-    return stats
+    return _Batch(stats, to_send, attempts, now)
+
+
+def _release(factory: sessionmaker[Session], batch: _Batch) -> None:
+    """Give back a claimed batch that was never sent (the tick halted): due again, the attempt not counted."""
+    ids = [e.outbox_id for e in batch.to_send]
+    with unit_of_work(factory) as session:
+        for start in range(0, len(ids), 5000):
+            session.execute(
+                update(m.OutboxMessage)
+                .where(_ids_match(session, m.OutboxMessage.id, ids[start : start + 5000], Integer()))
+                .values(status=m.OutboxStatus.RETRY, lease_until=None, attempts=m.OutboxMessage.attempts - 1),
+                execution_options={"synchronize_session": False},
+            )
 
 
 def _record(
@@ -311,10 +344,28 @@ def _outcome_state(
 def drain(
     factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
 ) -> DispatchStats:
-    """Dispatch batches until nothing is due (or the provider refuses us)."""
+    """Dispatch batches until nothing is due (or the provider refuses us).
+
+    Pipelined: while one batch is with the provider, the next is claimed and prepared, so database work and
+    provider latency overlap. A batch prepared after the provider refused our credentials is released unsent.
+    """
     total = DispatchStats()
-    while True:
-        stats = dispatch_once(factory, transport, settings, now)
-        total.add(stats)
-        if stats.claimed == 0 or stats.halted:
-            return total
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-send") as sender:
+        batch = _prepare(factory, transport, settings, now)
+        while True:
+            if batch.stats.claimed == 0:
+                total.add(batch.stats)
+                return total
+            future = sender.submit(_send, transport, batch.to_send) if batch.to_send else None
+            upcoming = _prepare(factory, transport, settings, now)
+            if future is not None:
+                _record(factory, batch.to_send, future.result(), batch.attempts, settings, batch.now, batch.stats)
+            total.add(batch.stats)
+            if batch.stats.halted:
+                if upcoming.to_send:
+                    _release(factory, upcoming)
+                total.claimed += upcoming.stats.claimed - len(upcoming.to_send)
+                total.suppressed += upcoming.stats.suppressed
+                total.failed += upcoming.stats.failed
+                return total
+            batch = upcoming
