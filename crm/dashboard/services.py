@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -208,44 +209,37 @@ def upcoming_events(session: Session, now: dt.datetime, limit: int = 8) -> list[
 
 
 def last_digest_run(session: Session) -> dict[str, Any] | None:
-    """The most recent digest run as {started_at, finished_at, sent, skipped, failed, ...}, or None.
+    """The most recent real (not dry-run) digest run: {when, finished_at, status, period, frequency, sent,
+    skipped, failed, considered}; ``{}`` when none ran yet; ``None`` when the digests model is absent.
 
-    Tolerates the digests domain not having committed its ``DigestRun`` model yet (then: None, no SQL). Column
-    names are looked up defensively so a differently named timestamp still works.
-    """
-    model = getattr(m, "DigestRun", None)
-    if model is None:
+    A small provider: the digests domain was built in parallel, so the dashboard tolerates ``DigestRun`` not
+    existing (no SQL then). ``skipped`` = nothing new to send (``skipped_empty``) + already sent earlier
+    (``already_sent``)."""
+    run_model = getattr(m, "DigestRun", None)
+    if run_model is None:
         return None
-    order_col = next(
-        (getattr(model, n) for n in ("started_at", "created_at", "ran_at", "run_at") if hasattr(model, n)),
-        model.id,
-    )
-    run = session.scalar(select(model).order_by(order_col.desc(), model.id.desc()).limit(1))
+    query = select(run_model)
+    if hasattr(run_model, "dry_run"):
+        query = query.where(run_model.dry_run.is_(False))
+    run = session.scalar(query.order_by(run_model.started_at.desc(), run_model.id.desc()).limit(1))
     if run is None:
         return {}
-    out: dict[str, Any] = {}
-    for name in (
-        "started_at",
-        "finished_at",
-        "created_at",
-        "ran_at",
-        "run_at",
-        "status",
-        "mailing",
-        "kind",
-        "period",
-        "sent",
-        "skipped",
-        "failed",
-        "queued",
-        "recipients",
-    ):
-        if hasattr(run, name):
-            value = getattr(run, name)
-            out[name] = value.value if hasattr(value, "value") and not isinstance(value, int) else value
-    out["when"] = next((out[n] for n in ("started_at", "created_at", "ran_at", "run_at") if out.get(n)), None)
-    out.setdefault("sent", out.get("queued"))
-    return out
+
+    def value(name: str, default: Any = None) -> Any:
+        v = getattr(run, name, default)
+        return v.value if isinstance(v, enum.Enum) else v
+
+    return {
+        "when": value("started_at"),
+        "finished_at": value("finished_at"),
+        "status": value("status", ""),
+        "period": value("period", ""),
+        "frequency": value("frequency", ""),
+        "considered": value("considered"),
+        "sent": value("sent"),
+        "skipped": (value("skipped_empty", 0) or 0) + (value("already_sent", 0) or 0),
+        "failed": value("failed"),
+    }
 
 
 # --- counters: mail health and waiting submissions in ONE statement -------------------------------------------

@@ -149,6 +149,8 @@ def _populate(db, n: int) -> None:
         o = f.outbox(db, f"p{i}@example.org", sent=dt.datetime.now(dt.UTC) - days(1))
         f.delivery(db, "delivered", f"p{i}@example.org", dt.datetime.now(dt.UTC) - days(1), o.id)
         f.org(db, status=m.ReviewStatus.SUBMITTED)
+    if hasattr(m, "DigestRun"):
+        db.add(m.DigestRun(period=f"2026-W{n}", frequency="weekly", cutoff_at=NOW, started_at=NOW, sent=7 * n))
     db.commit()
 
 
@@ -164,6 +166,7 @@ def test_dashboard_page_renders_charts_tables_and_a_constant_number_of_statement
     assert "Partnerships needing attention" in html and "Overdue" in html
     assert "Upcoming events" in html and "Waiting for your review" in html
     assert "2 organisations submitted" in html
+    assert "Last digest run" in html and ("<dd>14</dd>" in html or not hasattr(m, "DigestRun"))
     _populate(db, 25)
     with count_queries() as large:
         page = admin_client.get("/admin")
@@ -182,3 +185,28 @@ def test_non_admins_see_a_welcome_not_the_dashboard(client, db, settings):
 
 def test_dashboard_needs_sign_in(client):
     assert client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_last_digest_run_counts(db):
+    if not hasattr(m, "DigestRun"):
+        return
+    assert ds.last_digest_run(db) == {}
+    common = {"frequency": "weekly", "cutoff_at": NOW}
+    db.add(m.DigestRun(period="2026-W46", started_at=NOW - days(14), sent=9, **common))
+    db.add(
+        m.DigestRun(
+            period="2026-W47",
+            started_at=NOW - days(7),
+            sent=5,
+            skipped_empty=3,
+            already_sent=1,
+            failed=2,
+            status=m.DigestRunStatus.DONE,
+            **common,
+        )
+    )
+    db.add(m.DigestRun(period="2026-W48", started_at=NOW - days(1), sent=99, dry_run=True, **common))
+    db.flush()
+    run = ds.last_digest_run(db)
+    assert (run["period"], run["sent"], run["skipped"], run["failed"], run["status"]) == ("2026-W47", 5, 4, 2, "done")
+    assert run["when"] == NOW - days(7)
