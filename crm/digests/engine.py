@@ -81,7 +81,13 @@ def batch_query(dialect: str, frequency: str, after: int, limit: int, only_id: i
     S = m.Subscription
     st, sr = m.subscription_topics.c, m.subscription_regions.c
     L, H = m.DigestDelivery, m.DigestHiddenItem
-    topics = select(_agg(dialect, st.topic_id)).where(st.subscription_id == S.id).scalar_subquery()
+    # Only topics that still exist: a subscription whose topics were all deleted matches any topic.
+    topics = (
+        select(_agg(dialect, st.topic_id))
+        .join(m.Topic, m.Topic.id == st.topic_id)
+        .where(st.subscription_id == S.id)
+        .scalar_subquery()
+    )
     regions = select(_agg(dialect, sr.region_id)).where(sr.subscription_id == S.id).scalar_subquery()
     sent = (
         select(_agg(dialect, L.item_kind + ":" + cast(L.item_id, String)))
