@@ -63,12 +63,23 @@ def seed(session: Session, settings: Settings) -> None:
     orgs: list[m.Organisation] = []
     used: set[str] = set()
 
-    def add(name: str, kind: m.OrgKind, category: m.VcseCategory | None, description: str, **extra: object) -> None:
+    def add(
+        name: str,
+        kind: m.OrgKind,
+        category: m.VcseCategory | None,
+        description: str,
+        main_topic: m.Topic | None = None,
+        **extra: object,
+    ) -> None:
         if name in used:
             return
         used.add(name)
         region = regions[len(orgs) % len(regions)]
-        org_topics = rng.sample(topics, k=rng.randint(1, 3))
+        org_topics = rng.sample(topics, k=rng.randint(0, 2))
+        if main_topic is not None:
+            org_topics = [main_topic, *(t for t in org_topics if t.id != main_topic.id)]
+        elif not org_topics:
+            org_topics = [topics[len(orgs) % len(topics)]]
         domain = slugify(name, 40) + ".example.org"
         org = m.Organisation(
             name=name,
@@ -108,6 +119,7 @@ def seed(session: Session, settings: Settings) -> None:
             categories[i % len(categories)],
             f"A {categories[i % len(categories)].value.replace('-', ' ')} in {place} working on "
             f"{topic.name.lower()}, run with and for people who use mental-health services.",
+            main_topic=topic,
         )
         i += 1
     # Universities with departments (parent organisations), NHS bodies, funders, others.

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.demo import seed_demo
+from crm.directory import services
 
 
 def test_demo_covers_every_kind_category_region_and_topic(client, db, settings):
@@ -30,3 +31,39 @@ def test_demo_covers_every_kind_category_region_and_topic(client, db, settings):
     assert len(primaries) == len(contacts) and all(n == 1 for _, n in primaries)
     assert client.get("/organisations").status_code == 200
     assert "Mind" in client.get("/organisations?q=mind").text
+
+
+def test_every_directory_screen_renders_with_the_demo_data(admin_client, db, settings):
+    seed_demo(db, settings)
+    db.commit()
+    org = db.scalar(select(m.Organisation).where(services.public_condition()).order_by(m.Organisation.id).limit(1))
+    contact = db.scalar(select(m.Contact).limit(1))
+    topic = db.scalar(select(m.Topic).limit(1))
+    urls = [
+        "/organisations",
+        f"/organisations/{org.slug}",
+        "/add-your-group",
+        "/admin/organisations",
+        "/admin/organisations?q=peer&sort=relevance",
+        "/admin/organisations/new",
+        f"/admin/organisations/{org.id}",
+        f"/admin/organisations/{org.id}/edit",
+        f"/admin/organisations/{org.id}/delete",
+        "/admin/contacts",
+        "/admin/contacts/new",
+        f"/admin/contacts/{contact.id}",
+        f"/admin/contacts/{contact.id}/edit",
+        f"/admin/contacts/{contact.id}/delete",
+        "/admin/review",
+        "/admin/topics",
+        f"/admin/topics/{topic.id}",
+        f"/admin/topics/{topic.id}/delete",
+        "/admin/regions",
+        "/admin/import",
+        "/admin/duplicates",
+    ]
+    for url in urls:
+        r = admin_client.get(url)
+        assert r.status_code == 200, (url, r.status_code, r.text[:500])
+        assert "Traceback" not in r.text
+    assert "Hearing Voices Group" in admin_client.get("/admin/review").text
