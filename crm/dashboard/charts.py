@@ -26,10 +26,12 @@ def bar_chart(
     unit: str = "",
     width: int = 560,
     bar_height: int = 26,
-    label_width: int = 150,
+    label_width: int | None = None,
 ) -> Markup:
     """A horizontal bar chart: one labelled bar per (label, value), the value written at the bar's end."""
     uid = next(_ids)
+    if label_width is None:  # wide enough for the longest label at 14px (about 8px a character)
+        label_width = max(90, min(260, 8 * max([len(label) for label, _ in data] + [0]) + 16))
     gap = 10
     top = 8
     height = top + len(data) * (bar_height + gap) + 4

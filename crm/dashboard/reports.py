@@ -5,8 +5,9 @@ A period is a pair of Europe/London dates, both inclusive; it is turned into a h
 
 - partnerships started: partnership records created in the period, counted by their current stage;
 - joint bids submitted: partnerships linked to a funding call, at stage proposal or beyond (proposal, funded,
-  active, completed), whose call's last deadline falls in the period (a call without deadlines: the
-  partnership's last stage change); funded: those of them at funded, active or completed;
+  active, completed), submitted when the call's last deadline passed — or, for one already funded before that
+  deadline (or on a call without deadlines), at its last stage change — counted when that moment falls in the
+  period and is not in the future; funded: those of them now at funded, active or completed;
 - events held: published events that started in the period and before now; attendance: invitations marked
   attended (and, separately, the "yes" answers);
 - internships posted: published in the period; filled: status filled and closed/updated in the period;
@@ -23,7 +24,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import case, func, select, union
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -135,7 +136,15 @@ def impact_report(session: Session, period: Period, *, now: dt.datetime) -> Impa
     started_by_stage = {s.value: int(started.get(s, 0)) for s in Stage}
 
     c = m.FundingCall
-    bid_when = func.coalesce(c.last_deadline_at, p.stage_changed_at)
+    # When the bid went in: the call's last deadline; but a partnership already funded before that deadline
+    # (or on a call without deadlines) was submitted by its last stage change at the latest.
+    bid_when = case(
+        (
+            p.stage.in_(FUNDED_STAGES) & (c.last_deadline_at.is_(None) | (p.stage_changed_at < c.last_deadline_at)),
+            p.stage_changed_at,
+        ),
+        else_=func.coalesce(c.last_deadline_at, p.stage_changed_at),
+    )
     bids = session.execute(
         select(
             func.count(),
@@ -143,7 +152,7 @@ def impact_report(session: Session, period: Period, *, now: dt.datetime) -> Impa
         )
         .select_from(p)
         .join(c, c.id == p.funding_call_id)
-        .where(p.stage.in_(BID_STAGES), bid_when >= since, bid_when < until)
+        .where(p.stage.in_(BID_STAGES), bid_when >= since, bid_when < until, bid_when <= now)
     ).one()
 
     e, inv = m.Event, m.Invitation

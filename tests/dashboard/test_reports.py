@@ -47,9 +47,15 @@ def _data(db):
     p1 = f.partnership(db, stage=S.PROPOSAL, created=IN, call=call_oct)
     f.partnership(db, stage=S.FUNDED, created=IN, call=call_oct)
     f.partnership(db, stage=S.IDEA, created=IN)
-    f.partnership(db, stage=S.ACTIVE, created=BEFORE, call=call_oct)
+    f.partnership(
+        db, stage=S.ACTIVE, created=BEFORE, call=call_oct, stage_changed=dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    )
     f.partnership(db, stage=S.EXPLORING, created=BEFORE, call=call_oct)  # not yet a bid
-    f.partnership(db, stage=S.FUNDED, created=BEFORE, call=call_dec)  # deadline outside the period
+    # Funded in November before its December deadline: submitted in November, not October.
+    f.partnership(
+        db, stage=S.FUNDED, created=BEFORE, call=call_dec, stage_changed=dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    )
+    f.partnership(db, stage=S.PROPOSAL, created=BEFORE, call=call_dec)  # deadline still ahead: not submitted yet
     db.add(m.PartnershipMember(partnership_id=p1.id, side=m.Side.VCSE, organisation_id=vcse_a.id))
     db.add(m.PartnershipMember(partnership_id=p1.id, side=m.Side.ACADEMIC, organisation_id=uni.id))
     db.add(m.PartnershipActivity(partnership_id=p1.id, kind=m.ActivityKind.MEETING, occurred_at=IN))
@@ -88,6 +94,8 @@ def test_impact_report_numbers(db):
     assert (r.internships_posted, r.internships_filled) == (2, 1)
     assert r.vcse_by_region == {"London": 1, "North West": 1, "No region": 1}
     assert r.vcse_engaged == 3
+    nov = reports.impact_report(db, Period(dt.date(2026, 11, 1), dt.date(2026, 12, 31)), now=NOW)
+    assert (nov.bids_submitted, nov.bids_funded) == (1, 1)  # the December proposal is not submitted before NOW
     empty = reports.impact_report(db, Period(dt.date(2025, 1, 1), dt.date(2025, 1, 31)), now=NOW)
     assert empty.partnerships_started == 0 and empty.vcse_by_region == {} and empty.bids_submitted == 0
 
