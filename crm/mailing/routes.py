@@ -107,6 +107,8 @@ def subscribe_page(db: DB) -> Template:
 def subscribe_submit(request: Request[Any, Any, Any], state: State, db: DB, data: FormBody) -> Template:
     form = Form(data)
     email = form.email("email")
+    if form.ok and subs.looks_disposable(email):
+        form.add_error("email", "This looks like a temporary inbox. Please use an address you will keep reading.")
     name = form.line("name", max_length=200)
     organisation = form.line("organisation", max_length=300)
     choices = _choices(form)

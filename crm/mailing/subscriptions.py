@@ -40,6 +40,33 @@ CONSENT_TEXTS: dict[str, str] = {
 CONSENT_VERSION = "2026-11-v1"
 HARD_SUPPRESSION_REASONS = {"bounce", "bounced", "complaint", "spamreport", "dropped", "erasure", "manual"}
 REPEAT_WINDOW = dt.timedelta(minutes=10)
+# Throwaway-inbox services: a subscription to one would bounce or go unread within hours.
+DISPOSABLE_DOMAINS = frozenset(
+    {
+        "mailinator.com",
+        "guerrillamail.com",
+        "guerrillamail.net",
+        "sharklasers.com",
+        "10minutemail.com",
+        "temp-mail.org",
+        "tempmail.com",
+        "yopmail.com",
+        "trashmail.com",
+        "throwawaymail.com",
+        "getnada.com",
+        "dispostable.com",
+        "maildrop.cc",
+        "fakeinbox.com",
+        "mailnesia.com",
+        "mintemail.com",
+        "spamgourmet.com",
+    }
+)
+
+
+def looks_disposable(email: str) -> bool:
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    return domain in DISPOSABLE_DOMAINS or any(domain.endswith("." + d) for d in DISPOSABLE_DOMAINS)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -156,6 +156,8 @@ def test_bad_input_is_answered_clearly(client, db):
     assert r.status_code == 400 and "valid email address" in r.text
     r = post_form(client, "/subscribe", _form(name="Sam\r\nBcc: victim@example.org"))
     assert r.status_code == 400 and "single line" in r.text
+    r = post_form(client, "/subscribe", _form(email="someone@mailinator.com"))
+    assert r.status_code == 400 and "temporary inbox" in r.text
     r = post_form(client, "/subscribe", _form(consent=""))
     assert r.status_code == 400 and "Tick the box" in r.text
     r = post_form(client, "/subscribe", _form(mailings=["spam"]))
