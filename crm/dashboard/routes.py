@@ -133,6 +133,7 @@ def audit_page(request: Request[Any, Any, Any], db: DB) -> Template:
         "errors": errors,
         "entities": audit_log.ENTITY_CHOICES,
         "action_url": "/admin/audit",
+        "link_for": audit_log.link_for,
     }
     if is_htmx(request.headers):
         return Template("admin/audit_results.html", context=context)
