@@ -120,7 +120,9 @@ def run(n: int, database_url: str | None, latency: float, concurrency: int) -> d
         event.listen(engine, "before_cursor_execute", count)
         transport = SendGridTransport(settings)
         start = time.perf_counter()
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         total = dispatch.drain(factory, transport, settings)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         batches = math.ceil(total.claimed / max(settings.outbox_batch_size, transport.preferred_claim))
         seconds = time.perf_counter() - start
         transport.close()
@@ -139,6 +141,8 @@ def run(n: int, database_url: str | None, latency: float, concurrency: int) -> d
             "fill_seconds": fill_seconds,
             "rss_after_fill_mb": rss_after_fill,
             "peak_rss_mb": _rss_mb(),
+            "cpu_seconds": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+            "load": os.getloadavg()[0],
         }
 
 
@@ -147,7 +151,8 @@ def report(r: dict[str, float]) -> str:
         f"N={int(r['messages']):>7,}  sent={int(r['sent']):>7,}  drain={r['seconds']:6.2f}s  {r['per_second']:8.0f} msg/s  "
         f"requests={int(r['requests'])} (target {int(r['expected_requests'])})  batches={int(r['batches'])}  "
         f"SQL/batch={r['sql_per_batch']:.1f} (total {int(r['sql_total'])})  peak RSS={r['peak_rss_mb']:.0f} MB "
-        f"(after fill {r['rss_after_fill_mb']:.0f} MB; fill {r['fill_seconds']:.1f}s)"
+        f"(after fill {r['rss_after_fill_mb']:.0f} MB; fill {r['fill_seconds']:.1f}s)  "
+        f"drain CPU={r['cpu_seconds']:.1f}s  load avg={r['load']:.1f}"
     )
 
 

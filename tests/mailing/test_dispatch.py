@@ -278,3 +278,15 @@ def test_two_postgres_dispatchers_never_claim_the_same_row(db, app):
         first.close()
         second.close()
     assert len(a) == 60 and len(b) == 40 and len(set(a) | set(b)) == 100
+
+
+def test_halt_releases_the_prefetched_batch_unsent(db, app, settings):
+    ids = [_bulk(db, app, f"h{i}@example.org", f"h{i}") for i in range(5)]
+    db.commit()
+    transport = Recording(SendOutcome.HALT)
+    stats = dispatch.drain(app.state.session_factory, transport, settings.replace(outbox_batch_size=2), NOW)
+    assert stats.halted and len(transport.sent) == 2
+    rows = [_status(db, i) for i in ids]
+    assert [r.status for r in rows[:2]] == [m.OutboxStatus.RETRY] * 2 and all(r.attempts == 1 for r in rows[:2])
+    assert [r.status for r in rows[2:4]] == [m.OutboxStatus.RETRY] * 2 and all(r.attempts == 0 for r in rows[2:4])
+    assert rows[4].status == m.OutboxStatus.QUEUED
