@@ -103,6 +103,12 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     return Template("public/organisations.html", context=context)
 
 
+@get("/organisations/suggest", sync_to_thread=False, include_in_schema=False)
+def suggest_redirect() -> Redirect:
+    """An easy-to-guess address for the "add your group" form."""
+    return Redirect("/add-your-group", status_code=302)
+
+
 @get("/organisations/{slug:str}", sync_to_thread=False, include_in_schema=False)
 def public_detail(db: DB, slug: FromPath[str]) -> Template:
     org = services.get_public_organisation(db, slug)
@@ -986,4 +992,12 @@ api_router = Router(
     ],
 )
 
-route_handlers: list[Any] = [public_list, public_detail, add_group_page, add_group, admin_router, api_router]
+route_handlers: list[Any] = [
+    public_list,
+    suggest_redirect,
+    public_detail,
+    add_group_page,
+    add_group,
+    admin_router,
+    api_router,
+]
