@@ -13,7 +13,7 @@ from crm.digests.sections import SECTIONS, SELECTION_ORDER, Catalogue, Subscribe
 
 # A digest stays short (and under SendGrid's 10,000-byte substitution limit per personalization, so 1,000
 # digests go in one request): at most this many items; the rest wait for the next digest, and it says so.
-MAX_ITEMS = 10
+MAX_ITEMS = 7
 
 
 @dataclasses.dataclass(slots=True)

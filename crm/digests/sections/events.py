@@ -66,7 +66,7 @@ class UpcomingEvents(Section):
     item_kind = "event"
     ledger_kind = "event"
     mailing = "event_news"
-    limit = 3
+    limit = 2
     more_url = "/events"
 
     def load(self, catalogue: Catalogue) -> None:

@@ -179,7 +179,7 @@ class NewCalls(Section):
     item_kind = "call"
     ledger_kind = "call"
     mailing = "funding_digest"
-    limit = 4
+    limit = 3
     more_url = "/funding-calls"
 
     def load(self, catalogue: Catalogue) -> None:
@@ -199,7 +199,7 @@ class ClosingSoon(Section):
     item_kind = "call"
     ledger_kind = "call_closing"
     mailing = "funding_digest"
-    limit = 3
+    limit = 2
     more_url = "/funding-calls"
 
     def load(self, catalogue: Catalogue) -> None:

@@ -125,7 +125,7 @@ class OpenInternships(Section):
     item_kind = "internship"
     ledger_kind = "internship"
     mailing = "internship_alerts"
-    limit = 3
+    limit = 2
     more_url = "/internships"
 
     def load(self, catalogue: Catalogue) -> None:
