@@ -160,7 +160,7 @@ def generate(path: str, n: int, seed: int) -> None:
                 f"placement-{i}",
                 rng.choice(hosts),
                 rng.choice(["researcher-to-vcse", "vcse-to-academic"]),
-                rng.choice(region_ids + [uk]),
+                rng.choice([*region_ids, uk]),
                 rng.choice(["on-site", "hybrid", "remote"]),
                 1,
                 25000,
