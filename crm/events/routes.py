@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, Router, get, patch, post
@@ -353,7 +354,7 @@ def admin_update(
         return _form_page(db, form, event, status_code=409)
     if result.bumped:
         msg = f"Saved. The time or place changed, so {result.notified} people were sent an updated invitation."
-        return Redirect(f"/admin/events/{event.id}?msg={msg}", status_code=303)
+        return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
     return Redirect(f"/admin/events/{event.id}?saved=saved", status_code=303)
 
 
@@ -430,7 +431,7 @@ def admin_send(state: State, db: DB, user: CurrentUser, event_id: FromPath[int],
             status_code=409,
         )
     msg = f"{result.invited} invitations queued. They go out within a minute; answers appear below."
-    return Redirect(f"/admin/events/{event.id}?msg={msg}", status_code=303)
+    return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
 
 
 @get("/events/{event_id:int}/attendees.csv", sync_to_thread=False)
@@ -484,7 +485,7 @@ def admin_decide(
         msg = services.decide_request(db, _mailer(state), user, event, request_id, decision == "approve", _now())
     except services.EventProblem as exc:
         msg = str(exc)
-    return Redirect(f"/admin/events/{event.id}?msg={msg}", status_code=303)
+    return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
 
 
 # Saved contact lists (audiences)

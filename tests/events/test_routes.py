@@ -338,3 +338,35 @@ def test_invitation_sendgrid_payload_has_calendar_part_and_identical_ics(app, db
     assert base64.b64decode(attachment["content"]).decode("utf-8") == payload["content"][2]["value"]
     assert payload["personalizations"][0]["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Yes" in row.html_body and "/rsvp/" in row.text_body
+
+
+def test_all_day_event_form_round_trip_and_ics_dates(app, db, admin_client):
+    day = (real_now() + dt.timedelta(days=200)).date()
+    form = {
+        "title": "All-day summit",
+        "all_day": "on",
+        "starts_at": day.isoformat(),
+        "ends_at": day.isoformat(),
+        "reminders": "24",
+        "offer_hold_hours": "48",
+        "offers_stop_hours": "24",
+    }
+    post_form(admin_client, "/admin/events/new", form)
+    event = db.scalar(select(m.Event).where(m.Event.title == "All-day summit"))
+    assert event.all_day and event.ends_at - event.starts_at in (
+        dt.timedelta(hours=23),
+        dt.timedelta(hours=24),
+        dt.timedelta(hours=25),
+    )
+    edit = admin_client.get(f"/admin/events/{event.id}/edit")
+    assert f'value="{day.isoformat()}"' in edit.text
+    post_form(admin_client, f"/admin/events/{event.id}/publish")
+    # Saving the unchanged form does not bump the SEQUENCE.
+    post_form(admin_client, f"/admin/events/{event.id}/edit", form)
+    db.expire_all()
+    assert db.get(m.Event, event.id).sequence == 0
+    from crm.events.mail import itip_for
+
+    text = itip_for(f.mailer(app), db.get(m.Event, event.id), "Gus", "gus@example.org", method="REQUEST").text
+    assert f"DTSTART;VALUE=DATE:{day:%Y%m%d}" in text
+    assert f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}" in text
