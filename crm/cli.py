@@ -284,7 +284,10 @@ def _add_domain_commands() -> None:
             main.add_command(command)
 
 
-_add_domain_commands()
-
 if __name__ == "__main__":
-    main()
+    # Run the importable module, so domain command modules (which import crm.cli) see one crm.cli, not two.
+    from crm.cli import main as _main
+
+    _main()
+else:
+    _add_domain_commands()
