@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from crm.digests.sections import SECTIONS, SELECTION_ORDER, Catalogue, SubscriberView
@@ -14,6 +15,13 @@ from crm.digests.sections import SECTIONS, SELECTION_ORDER, Catalogue, Subscribe
 # A digest stays short (and under SendGrid's 10,000-byte substitution limit per personalization, so 1,000
 # digests go in one request): at most this many items; the rest wait for the next digest, and it says so.
 MAX_ITEMS = 7
+# SendGrid's substitution limit per personalization is 10,000 bytes (text + HTML, JSON-escaped). A digest's
+# shell, greeting and compliance footer take about BASE_BYTES (+ SECTION_BYTES per section heading, + the
+# address, which appears base64-encoded in three signed links, twice); items are added while they fit.
+SUBSTITUTION_BUDGET = 9_600
+BASE_BYTES = 2_950
+SECTION_BYTES = 320
+MORE_CAP = 10
 
 
 @dataclasses.dataclass(slots=True)
@@ -30,8 +38,16 @@ class Selection:
         return sum(len(s[1]) for s in self.sections)
 
 
-def select_items(catalogue: Catalogue, sub: SubscriberView, cutoff: dt.datetime) -> Selection:
+def select_items(
+    catalogue: Catalogue,
+    sub: SubscriberView,
+    cutoff: dt.datetime,
+    size_of: Callable[[Any, Any], int] | None = None,
+) -> Selection:
+    """Pick the items of one digest. ``size_of(section, item)`` (bytes) keeps the digest within the budget;
+    items that do not fit (or exceed a section's limit) are counted as "more" and wait for the next digest."""
     chosen: dict[str, tuple[list[int], int]] = {}
+    used = BASE_BYTES + 8 * len(sub.email) + 2 * len(sub.name)
     taken: set[tuple[str, int]] = set()
     ledger: list[tuple[str, int]] = []
     total = 0
@@ -49,13 +65,18 @@ def select_items(catalogue: Catalogue, sub: SubscriberView, cutoff: dt.datetime)
             if (lkind, item.id) in sub.sent or key in sub.hidden or key in taken:
                 continue
             if len(ids) < section.limit and total < MAX_ITEMS:
-                ids.append(item.id)
-                taken.add(key)
-                total += 1
-                for k in section.ledger_kinds():
-                    ledger.append((k, item.id))
-            else:
-                more += 1
+                cost = size_of(section, item) + (0 if ids else SECTION_BYTES) if size_of is not None else 0
+                if used + cost <= SUBSTITUTION_BUDGET:
+                    used += cost
+                    ids.append(item.id)
+                    taken.add(key)
+                    total += 1
+                    for k in section.ledger_kinds():
+                        ledger.append((k, item.id))
+                    continue
+            more += 1
+            if more >= MORE_CAP:
+                break  # "10 or more": no need to look further
         if ids:
             chosen[section.key] = (ids, more)
     sections = [[s.key, chosen[s.key][0], chosen[s.key][1]] for s in SECTIONS if s.key in chosen]

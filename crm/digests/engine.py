@@ -32,6 +32,7 @@ from crm import models as m
 from crm.db import unit_of_work
 from crm.digests.builder import primary_mailing, select_items
 from crm.digests.periods import Period
+from crm.digests.render import DigestRenderer
 from crm.digests.sections import DIGEST_MAILINGS, SECTIONS, Catalogue, SubscriberView
 from crm.settings import Settings
 
@@ -215,6 +216,8 @@ def run_period(
     with factory() as session:
         catalogue = load_catalogue(session, now, settings.base_url)
         session.rollback()
+    # Item fragments are rendered once here so the builder knows each item's size (the SendGrid budget).
+    size_of = (render_at_build or DigestRenderer(settings)).fragment_bytes
     outbox = m.OutboxMessage.__table__
     ledger_table = m.DigestDelivery.__table__
     outbox_insert = _insert_ignore(dialect, outbox, ["idempotency_key"]).returning(outbox.c.subscription_id)
@@ -245,7 +248,7 @@ def run_period(
                     if not (sub.mailings & DIGEST_MAILINGS):
                         stats.skipped_empty += 1
                         continue
-                    selection = select_items(catalogue, sub, period.cutoff)
+                    selection = select_items(catalogue, sub, period.cutoff, size_of)
                     if selection.empty:
                         stats.skipped_empty += 1
                         continue

@@ -12,9 +12,14 @@ fragments, the compliance footer (``crm.mailing.compliance``) and one "not relev
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import logging
+import time
 from typing import Any
 
+from itsdangerous.encoding import base64_encode, int_to_bytes
 from markupsafe import Markup
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
@@ -30,7 +35,9 @@ from crm.tokens import Signer
 log = logging.getLogger("crm.digests.render")
 
 TEMPLATE = "digest"
+MORE_CAP = 10  # crm.digests.builder stops counting further matches here
 NR_PLACEHOLDER = "NRTOKEN0placeholder"
+TOKEN_LENGTH = 70  # a "not-relevant" token for a 7-digit subscription id is about 63 characters
 SECTION_TEMPLATES = {
     "calls_new": "email/_section_calls",
     "calls_closing": "email/_section_calls",
@@ -45,7 +52,40 @@ ITEM_WORDS = {
 }
 
 
-def not_relevant_token(signer: Signer, subscription_id: int) -> str:
+class FastSigner:
+    """Signs exactly like ``crm.tokens.Signer`` (itsdangerous ``URLSafeTimedSerializer``, SHA-256, the same salts
+    and keys; ``Signer.verify`` accepts its tokens) but keeps each purpose's derived-key HMAC ready, so a
+    digest's four or five links cost a few microseconds each instead of ~25 µs (bulk runs sign 100,000s)."""
+
+    def __init__(self, signer: Signer) -> None:
+        self._signer = signer
+        self._prepared: dict[str, tuple[Any, Any]] = {}
+
+    def _prepare(self, purpose: str) -> tuple[Any, Any]:
+        prepared = self._prepared.get(purpose)
+        if prepared is None:
+            serializer = self._signer._serializer(purpose)
+            key = serializer.make_signer().derive_key()
+            prepared = (serializer, hmac.new(key, digestmod=hashlib.sha256))
+            self._prepared[purpose] = prepared
+        return prepared
+
+    def sign(self, purpose: str, payload: Any) -> str:
+        serializer, mac = self._prepare(purpose)
+        raw = json.dumps(payload, separators=(",", ":")).encode("ascii")
+        # Long payloads: itsdangerous decides on compression; short ones never compress smaller, and verify
+        # accepts both forms.
+        body = serializer.dump_payload(payload) if len(raw) > 80 else base64_encode(raw)
+        value = body + b"." + base64_encode(int_to_bytes(int(time.time())))
+        digest = mac.copy()
+        digest.update(value)
+        return (value + b"." + base64_encode(digest.digest())).decode("ascii")
+
+    def verify(self, purpose: str, token: str, max_age: int | None = None) -> Any:
+        return self._signer.verify(purpose, token, max_age)
+
+
+def not_relevant_token(signer: Signer | FastSigner, subscription_id: int) -> str:
     return signer.sign("not-relevant", {"s": subscription_id})
 
 
@@ -57,6 +97,12 @@ def summary(sections: list[list[Any]]) -> str:
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " and " + parts[-1]
     return parts[0] if parts else "nothing new"
+
+
+def more_text(more: int) -> str:
+    if more >= MORE_CAP:
+        return f"{MORE_CAP} or more further matches"
+    return "1 more match" if more == 1 else f"{more} more matches"
 
 
 def _strip_heading_html(html: str) -> str:
@@ -77,7 +123,7 @@ class DigestRenderer:
 
     def __init__(self, settings: Settings, signer: Signer | None = None, renderer: EmailRenderer | None = None) -> None:
         self.settings = settings
-        self.signer = signer or Signer(settings)
+        self.signer = FastSigner(signer or Signer(settings))
         self.renderer = renderer or EmailRenderer(settings)
         self.base_url = settings.base_url.rstrip("/")
         html_env, text_env = self.renderer.html_env, self.renderer.text_env
@@ -86,6 +132,7 @@ class DigestRenderer:
         self._subject = text_env.get_template(f"email/{TEMPLATE}.subject.txt")
         self._html_env, self._text_env = html_env, text_env
         self._fragments: dict[tuple[str, int], tuple[Markup, str]] = {}
+        self._sizes: dict[tuple[str, int], int] = {}
 
     def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
         key = (section.key, item.id)
@@ -93,7 +140,7 @@ class DigestRenderer:
         if cached is not None:
             return cached
         name = SECTION_TEMPLATES[section.key]
-        nr_url = f"{self.base_url}/digests/not-relevant/{NR_PLACEHOLDER}?item={section.item_kind}-{item.id}"
+        nr_url = f"{self.base_url}/digests/hide/{NR_PLACEHOLDER}/{section.item_kind}-{item.id}"
         ctx = {**section.fragment_context(item), "nr_url": nr_url, "section_key": section.key}
         html = self._html_env.get_template(f"{name}.html").render(ctx)
         text = self._text_env.get_template(f"{name}.txt").render(ctx)
@@ -101,13 +148,23 @@ class DigestRenderer:
             # The internships domain's section template has no "not relevant" link: add ours after each item.
             html = (
                 _strip_heading_html(html)
-                + f'<p style="margin:-8px 0 16px;font-size:13px;"><a href="{nr_url}" style="color:#3d4a43;">'
-                "Not relevant to me</a></p>\n"
+                + f'<p><a href="{nr_url}" style="color:#3d4a43;font-size:13px;">Not relevant to me</a></p>\n'
             )
-            text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant to me: {nr_url}\n"
+            text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant? {nr_url}\n"
         result = (Markup(html), text)
         self._fragments[key] = result
         return result
+
+    def fragment_bytes(self, section: Section, item: Any) -> int:
+        """What this item adds to a digest's SendGrid substitutions (HTML + text, JSON-escaped, with the token)."""
+        key = (section.key, item.id)
+        size = self._sizes.get(key)
+        if size is None:
+            html, text = self.fragment(section, item)
+            size = len(json.dumps(str(html), ensure_ascii=False)) + len(json.dumps(text, ensure_ascii=False))
+            size += 2 * (TOKEN_LENGTH - len(NR_PLACEHOLDER))
+            self._sizes[key] = size
+        return size
 
     def render(
         self,
@@ -144,6 +201,7 @@ class DigestRenderer:
                         "html": html_parts,
                         "text": text_parts,
                         "more": int(more or 0),
+                        "more_text": more_text(int(more or 0)),
                         "more_url": self.base_url + section.more_url,
                     }
                 )

@@ -1,6 +1,6 @@
 """Digest pages: the fellow's runs page and subscriber preview, and the subscriber's "not relevant" link.
 
-``/digests/not-relevant/{token}?item=call-12``: GET shows what would be hidden and a button (mail scanners
+``/digests/hide/{token}/call-12``: GET shows what would be hidden and a button (mail scanners
 prefetch links, so GET changes nothing); POST hides that one item from that one subscription's digests.
 """
 
@@ -81,8 +81,8 @@ def _target(state: State, db: DB, token: str, item: str) -> tuple[int, tuple[str
     return data["s"], parsed, title
 
 
-@get("/digests/not-relevant/{token:str}", sync_to_thread=False, include_in_schema=False)
-def not_relevant_page(state: State, db: DB, token: FromPath[str], item: FromQuery[str] = "") -> Template:
+@get("/digests/hide/{token:str}/{item:str}", sync_to_thread=False, include_in_schema=False)
+def not_relevant_page(state: State, db: DB, token: FromPath[str], item: FromPath[str]) -> Template:
     target = _target(state, db, token, item)
     if isinstance(target, str):
         return Template("public/digest_not_relevant.html", context={"problem": target}, status_code=400)
@@ -90,8 +90,8 @@ def not_relevant_page(state: State, db: DB, token: FromPath[str], item: FromQuer
     return Template("public/digest_not_relevant.html", context={"token": token, "item": item, "title": title})
 
 
-@post("/digests/not-relevant/{token:str}", sync_to_thread=False, include_in_schema=False, status_code=200)
-def not_relevant_submit(state: State, db: DB, token: FromPath[str], item: FromQuery[str] = "") -> Template:
+@post("/digests/hide/{token:str}/{item:str}", sync_to_thread=False, include_in_schema=False, status_code=200)
+def not_relevant_submit(state: State, db: DB, token: FromPath[str], item: FromPath[str]) -> Template:
     target = _target(state, db, token, item)
     if isinstance(target, str):
         return Template("public/digest_not_relevant.html", context={"problem": target}, status_code=400)

@@ -92,11 +92,12 @@ def preview(
     for section in SECTIONS:
         section.load(catalogue)
     # Preview what the next digest would hold if it were built now (items published until now count).
-    selection = select_items(catalogue, view, now)
+    renderer = DigestRenderer(settings)
+    selection = select_items(catalogue, view, now, renderer.fragment_bytes)
     if selection.empty:
         return Preview(sub, period, selection, None, {}, reason or "Nothing new matches: no email would be sent.")
     context = engine.digest_context(period, None, view, selection.sections)
-    result = DigestRenderer(settings).render(
+    result = renderer.render(
         catalogue, context, email=view.email, subscription_id=view.id, mailing=primary_mailing(view.mailings)
     )
     if result is None:

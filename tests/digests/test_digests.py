@@ -171,7 +171,7 @@ def test_dispatch_renders_the_digest_with_footer_headers_and_a_readable_text_par
     assert mail.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mail.headers["List-Unsubscribe"].startswith("<http")
     assert render.NR_PLACEHOLDER not in mail.html + mail.text
-    links = re.findall(r"/digests/not-relevant/([^?\s\"]+)\?item=([a-z]+-\d+)", mail.text)
+    links = re.findall(r"/digests/hide/([^/\s\"]+)/([a-z]+-\d+)", mail.text)
     assert {item for _, item in links} == {f"call-{c.id}", f"event-{e.id}"}
     size = len(json.dumps({"t": mail.text, "h": mail.html}).encode())
     assert size < 10_000, size  # fits one SendGrid personalization: 1,000 digests per request
@@ -189,7 +189,7 @@ def test_not_relevant_link_hides_one_item_for_that_subscription_only(client, db,
     other = h.subscription(db, topic_ids=(ts[0].id,))
     db.commit()
     token = render.not_relevant_token(client.app.state.signer, sub.id)
-    url = f"/digests/not-relevant/{token}?item=call-{c.id}"
+    url = f"/digests/hide/{token}/call-{c.id}"
     page = client.get(url)
     assert page.status_code == 200 and "Hide me" in page.text and "<form" in page.text
     assert db.scalar(select(func.count()).select_from(m.DigestHiddenItem)) == 0  # GET changes nothing
@@ -201,8 +201,8 @@ def test_not_relevant_link_hides_one_item_for_that_subscription_only(client, db,
     got = contexts(db)
     assert c.id not in ids_in(got[sub.id], "calls_closing") and other_call.id in ids_in(got[sub.id], "calls_closing")
     assert c.id in ids_in(got[other.id], "calls_closing")
-    assert client.get(f"/digests/not-relevant/{token}x?item=call-{c.id}").status_code == 400
-    assert client.get(f"/digests/not-relevant/{token}?item=call-999999").status_code == 400
+    assert client.get(f"/digests/hide/{token}x/call-{c.id}").status_code == 400
+    assert client.get(f"/digests/hide/{token}/call-999999").status_code == 400
 
 
 def test_bad_input_fails_one_digest_and_the_run_goes_on(db, settings, monkeypatch) -> None:
@@ -248,7 +248,7 @@ def test_bad_input_fails_one_digest_and_the_run_goes_on(db, settings, monkeypatc
     assert stats.sent == 2 and stats.failed == 1
     texts = {e.to: e.text for e in transport.sent}
     assert set(texts) == {orphan.email, fine.email}
-    assert "Bare call" in texts[fine.email] and "no fixed deadline" in texts[fine.email]
+    assert "Bare call" in texts[fine.email] and "Next deadline: none" in texts[fine.email]
     assert "…" in texts[fine.email]  # the 300-character funder name is cut
     db.expire_all()
     failed = db.scalar(select(m.OutboxMessage).where(m.OutboxMessage.recipient == "explode@example.org"))
@@ -284,7 +284,7 @@ def test_internship_section_uses_alert_filters(db, settings) -> None:
     transport = Capture()
     drain(factory(db), transport, settings, now=h.NOW)
     text = transport.sent[0].text
-    assert "Remote placement" in text and "Invented Host" in text and "Not relevant to me" in text
+    assert "Remote placement" in text and "Invented Host" in text and "Not relevant?" in text
     assert text.count("Open internships") == 1
 
 
@@ -303,7 +303,7 @@ def test_admin_preview_and_runs_page(admin_client, db, settings) -> None:
     sub = h.subscription(db, topic_ids=(ts[0].id,))
     db.commit()
     page = admin_client.get(f"/admin/digests/preview/{sub.id}")
-    assert page.status_code == 200 and "Previewed call" in page.text and "Not relevant to me" in page.text
+    assert page.status_code == 200 and "Previewed call" in page.text and "Not relevant?" in page.text
     html = admin_client.get(f"/admin/digests/preview/{sub.id}/html")
     assert "Previewed call" in html.text and "sandbox" in html.headers["content-security-policy"]
     assert admin_client.get("/admin/digests/preview/999999").status_code == 404
@@ -325,3 +325,18 @@ def test_cli_refuses_a_bad_period(bad) -> None:
 
     result = CliRunner().invoke(main, ["digests", "run", "--period", bad])
     assert result.exit_code == 1 and ("period" in result.output or "ISO week" in result.output)
+
+
+def test_fast_signer_tokens_verify_with_the_normal_signer(settings) -> None:
+    from crm.tokens import Signer
+
+    signer = Signer(settings)
+    fast = render.FastSigner(signer)
+    for purpose, payload in (
+        ("unsubscribe", {"e": "zoë@example.org", "m": "funding_digest"}),
+        ("preferences", {"e": "a" * 120 + "@example.org"}),
+        ("not-relevant", {"s": 1234567}),
+    ):
+        assert signer.verify(purpose, fast.sign(purpose, payload)) == payload
+    with pytest.raises(Exception):  # noqa: B017 - a token of another purpose is refused
+        signer.verify("unsubscribe", fast.sign("preferences", {"e": "x@example.org"}))

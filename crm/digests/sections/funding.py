@@ -10,7 +10,9 @@ their funders (none chosen = any), and needs a VCSE partner if they asked for on
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import heapq
+import operator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import literal, or_, select, union_all
@@ -25,6 +27,7 @@ CLOSING_WINDOW = dt.timedelta(weeks=3)
 class CallItem:
     __slots__ = (
         "amount",
+        "closing_rank",
         "deadline",
         "deadline_label",
         "funder",
@@ -59,52 +62,64 @@ def amount_label(amount_min: int | None, amount_max: int | None) -> str:
 
 
 class Calls:
-    """Open calls of one run and the indexes matching uses."""
+    """Open calls of one run and the indexes matching uses (per topic, pre-sorted; merged lazily per subscriber)."""
 
-    def __init__(self, items: dict[int, CallItem]) -> None:
+    def __init__(self, items: dict[int, CallItem], now: dt.datetime) -> None:
         self.items = items
-        ordered = sorted(items.values(), key=lambda c: (c.published_at or dt.datetime.min.replace(tzinfo=dt.UTC), c.id))
-        for rank, call in enumerate(reversed(ordered)):
+        oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+        ordered = sorted(items.values(), key=lambda c: (c.published_at or oldest, c.id), reverse=True)
+        for rank, call in enumerate(ordered):
             call.rank = rank  # 0 = newest
+        horizon = now + CLOSING_WINDOW
+        soon = sorted(
+            (c for c in ordered if c.deadline is not None and now < c.deadline <= horizon),
+            key=lambda c: (c.deadline, c.id),
+        )
+        for position, call in enumerate(soon):
+            call.closing_rank = position
+        self.new = _Index(ordered, "rank")
+        self.closing = _Index(soon, "closing_rank")
+
+    def matching(self, sub: SubscriberView, closing: bool = False) -> Iterator[CallItem]:
+        """Matching calls, newest first (or soonest deadline first), produced lazily: a digest needs only a few."""
+        index = self.closing if closing else self.new
+        regions, funders, only_vcse = sub.regions, sub.funders, sub.only_vcse
+        last = -1
+        for c in index.merged(sub.topics):
+            if c.id == last:
+                continue  # a call in two of the subscriber's topics comes out of the merge twice in a row
+            last = c.id
+            if regions and c.regions and not c.uk_wide and not (c.regions & regions):
+                continue
+            if funders and c.funder_id not in funders:
+                continue
+            if only_vcse and not c.needs_vcse:
+                continue
+            yield c
+
+
+class _Index:
+    def __init__(self, ordered: list[CallItem], attr: str) -> None:
+        self.all = ordered
+        self.key = operator.attrgetter(attr)
         self.by_topic: dict[int, list[CallItem]] = {}
         self.any_topic: list[CallItem] = []
-        for call in items.values():
+        for call in ordered:  # already in order, so every list stays sorted
             if call.topics:
                 for t in call.topics:
                     self.by_topic.setdefault(t, []).append(call)
             else:
                 self.any_topic.append(call)
-        self.newest_first = sorted(items.values(), key=lambda c: c.rank)
-        self._last: tuple[SubscriberView, list[CallItem]] | None = None
 
-    def matching(self, sub: SubscriberView) -> list[CallItem]:
-        # "New" and "closing soon" both ask for the same subscriber in a row: match once.
-        if self._last is not None and self._last[0] is sub:
-            return self._last[1]
-        out = self._match(sub)
-        self._last = (sub, out)
-        return out
-
-    def _match(self, sub: SubscriberView) -> list[CallItem]:
-        if sub.topics:
-            seen: dict[int, CallItem] = {c.id: c for c in self.any_topic}
-            for t in sub.topics:
-                for c in self.by_topic.get(t, ()):
-                    seen[c.id] = c
-            pool: Iterable[CallItem] = seen.values()
-        else:
-            pool = self.newest_first
-        out = []
-        regions, funders = sub.regions, sub.funders
-        for c in pool:
-            if regions and c.regions and not c.uk_wide and not (c.regions & regions):
-                continue
-            if funders and c.funder_id not in funders:
-                continue
-            if sub.only_vcse and not c.needs_vcse:
-                continue
-            out.append(c)
-        return out
+    def merged(self, topics: frozenset[int]) -> Iterator[CallItem]:
+        if not topics:
+            return iter(self.all)  # no topics chosen (or all deleted): any topic
+        lists = [self.by_topic[t] for t in topics if t in self.by_topic]
+        if self.any_topic:
+            lists.append(self.any_topic)
+        if len(lists) == 1:
+            return iter(lists[0])
+        return heapq.merge(*lists, key=self.key)
 
 
 def load_calls(cat: Catalogue) -> Calls:
@@ -170,7 +185,7 @@ def load_calls(cat: Catalogue) -> Calls:
             uk_wide=bool(call_regions & uk),
             url=f"{base}/funding-calls/{r.slug}",
         )
-    return Calls(items)
+    return Calls(items, cat.now)
 
 
 class NewCalls(Section):
@@ -189,8 +204,7 @@ class NewCalls(Section):
         return catalogue.once("calls", load_calls).items
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        calls: Calls = catalogue.once("calls", load_calls)
-        return sorted(calls.matching(sub), key=lambda c: c.rank)
+        return catalogue.once("calls", load_calls).matching(sub)
 
 
 class ClosingSoon(Section):
@@ -213,7 +227,4 @@ class ClosingSoon(Section):
         return ("call_closing", "call")
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        calls: Calls = catalogue.once("calls", load_calls)
-        horizon = catalogue.now + CLOSING_WINDOW
-        soon = [c for c in calls.matching(sub) if c.deadline is not None and catalogue.now < c.deadline <= horizon]
-        return sorted(soon, key=lambda c: (c.deadline, c.id))
+        return catalogue.once("calls", load_calls).matching(sub, closing=True)

@@ -9,6 +9,7 @@ alert filters stored in ``Subscription.filters["internships"]`` (direction, mode
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -137,9 +138,21 @@ class OpenInternships(Section):
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
         items: list[InternshipItem] = catalogue.once("internships", load_internships)
         stored = (sub.filters or {}).get("internships") if isinstance(sub.filters, dict) else None
-        filters = filters_from_stored(stored if isinstance(stored, dict) else None)
+        filters = self._filters(catalogue, stored if isinstance(stored, dict) else None)
         uk = getattr(catalogue, "uk_region_ids", frozenset())
-        return [i for i in items if fits(i, sub, filters, uk)]
+        return (i for i in items if fits(i, sub, filters, uk))
+
+    @staticmethod
+    def _filters(catalogue: Catalogue, stored: dict[str, Any] | None) -> Any:
+        """Parsed once per distinct stored value per run (subscribers share a handful of filter sets)."""
+        cache: dict[str, Any] = catalogue.once("internship_filters", lambda _cat: {})
+        key = json.dumps(stored, sort_keys=True, default=str)
+        parsed = cache.get(key)
+        if parsed is None:
+            parsed = filters_from_stored(stored)
+            if len(cache) < 10_000:
+                cache[key] = parsed
+        return parsed
 
     def fragment_context(self, item: Any) -> dict[str, Any]:
         return {"internships": [item.section_item]}
