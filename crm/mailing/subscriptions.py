@@ -249,6 +249,8 @@ def subscribe(
     sub.name = name
     sub.organisation_name = organisation_name
     sub.consent_version = consent_version
+    if sub.contact_id is None:
+        sub.contact_id = session.scalar(select(m.Contact.id).where(m.Contact.email == email))
     _apply_choices(session, sub, choices)
     if repeat and _snapshot(sub) == before:
         # The same form posted twice in a row: nothing new to record, and no second email.
