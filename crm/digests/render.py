@@ -16,11 +16,12 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 
 from itsdangerous.encoding import base64_encode, int_to_bytes
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
@@ -118,6 +119,52 @@ def _strip_heading_text(text: str) -> str:
     return "\n".join(lines).strip("\n") + "\n"
 
 
+ITEMS_MARK = "\x00items\x00"
+SHELL_VALUES = (
+    "name_part",
+    "summary",
+    "subject_summary",
+    "sections_html",
+    "sections_text",
+    "unsubscribe_url",
+    "unsubscribe_all_url",
+    "preferences_url",
+    "why_text",
+    "bulk_mailing",
+)
+_MARK = re.compile("\x00([a-z_]+)\x00")
+SAFE_VALUES = {"sections_html"}  # already-escaped HTML built from fragments
+
+
+class Shell:
+    """A template rendered once with placeholders, filled per subscriber by string assembly ("render once,
+    assemble many", performance.md §4.2). HTML values are escaped here exactly as Jinja would."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, rendered: str) -> None:
+        self.parts = _MARK.split(rendered)  # static, name, static, name, ..., static
+
+    def fill(self, values: dict[str, Any], *, escape_html: bool) -> str:
+        out = []
+        parts = self.parts
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                out.append(part)
+                continue
+            value = values.get(part, "")
+            value = "" if value is None else str(value)
+            out.append(str(escape(value)) if escape_html and part not in SAFE_VALUES else value)
+        return "".join(out)
+
+
+class Shells:
+    __slots__ = ("html", "subject", "text", "why")
+
+    def __init__(self, *, why: str, subject: Shell, text: Shell, html: Shell) -> None:
+        self.why, self.subject, self.text, self.html = why, subject, text, html
+
+
 class DigestRenderer:
     """Holds the templates and the fragment cache of one run (or one dispatch tick)."""
 
@@ -133,6 +180,9 @@ class DigestRenderer:
         self._html_env, self._text_env = html_env, text_env
         self._fragments: dict[tuple[str, int], tuple[Markup, str]] = {}
         self._sizes: dict[tuple[str, int], int] = {}
+        self._frames: dict[tuple[str, int], tuple[str, str, str, str]] = {}
+        self._shells: dict[tuple[str, str], Shells] = {}
+        self.postal = settings.mail_postal_address
 
     def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
         key = (section.key, item.id)
@@ -154,6 +204,44 @@ class DigestRenderer:
         result = (Markup(html), text)
         self._fragments[key] = result
         return result
+
+    def _section_frame(self, section: Section, more: int) -> tuple[str, str, str, str]:
+        """A section's heading and "more" line around its items, rendered once per (section, more)."""
+        key = (section.key, more)
+        frame = self._frames.get(key)
+        if frame is None:
+            ctx = {
+                "title": section.title,
+                "more": more,
+                "more_text": more_text(more),
+                "more_url": self.base_url + section.more_url,
+                "items": Markup(ITEMS_MARK),
+            }
+            html = self._html_env.get_template("email/_digest_section.html").render(ctx)
+            text = self._text_env.get_template("email/_digest_section.txt").render({**ctx, "items": ITEMS_MARK})
+            frame = (*html.split(ITEMS_MARK, 1), *text.split(ITEMS_MARK, 1))
+            self._frames[key] = frame  # type: ignore[assignment]
+        return frame  # type: ignore[return-value]
+
+    def _shell(self, period_key: str, frequency: str) -> Shells:
+        key = (period_key, frequency)
+        shells = self._shells.get(key)
+        if shells is None:
+            try:
+                period_label = parse(period_key).label()
+            except PeriodError:
+                period_label = ""
+            why = f"You get this because you subscribed to Roundtable's {frequency} digest and confirmed your address."
+            marks = {name: Markup(f"\x00{name}\x00") for name in SHELL_VALUES}
+            ctx = {**marks, "frequency": frequency, "period_label": period_label, "postal_address": self.postal}
+            shells = Shells(
+                why=why,
+                subject=Shell(self._subject.render(ctx)),
+                text=Shell(self._text.render({k: str(v) for k, v in ctx.items()})),
+                html=Shell(self._html.render(ctx)),
+            )
+            self._shells[key] = shells
+        return shells
 
     def fragment_bytes(self, section: Section, item: Any) -> int:
         """What this item adds to a digest's SendGrid substitutions (HTML + text, JSON-escaped, with the token)."""
@@ -194,40 +282,32 @@ class DigestRenderer:
                 kept_ids.append(item_id)
             if kept_ids:
                 kept.append([key, kept_ids, more])
+                head_html, tail_html, head_text, tail_text = self._section_frame(section, int(more or 0))
                 sections.append(
                     {
-                        "key": key,
-                        "title": section.title,
-                        "html": html_parts,
-                        "text": text_parts,
-                        "more": int(more or 0),
-                        "more_text": more_text(int(more or 0)),
-                        "more_url": self.base_url + section.more_url,
+                        "html": head_html + "".join(html_parts) + tail_html,
+                        "text": head_text + "\n".join(text_parts) + tail_text,
                     }
                 )
         if not sections:
             return None
-        try:
-            period_label = parse(context.get("period", "")).label()
-        except PeriodError:
-            period_label = ""
-        why = (
-            f"You get this because you subscribed to Roundtable's {context.get('frequency', 'weekly')} digest "
-            "and confirmed your address."
-        )
-        footer = compliance.bulk_context(self.signer, self.settings, email, mailing, why)
+        frequency = str(context.get("frequency", "weekly"))
+        shell = self._shell(str(context.get("period", "")), frequency)
+        footer = compliance.bulk_context(self.signer, self.settings, email, mailing, shell.why)
+        name = " ".join(str(context.get("name") or "").split())
+        text_summary = summary(kept)
         values = {
             **footer,
-            "name": context.get("name") or "",
-            "period_label": period_label,
-            "summary": summary(kept),
-            "sections": sections,
-            "frequency": context.get("frequency", "weekly"),
+            "name_part": f" {name}" if name else "",
+            "summary": text_summary,
+            "subject_summary": text_summary[:1].upper() + text_summary[1:],
+            "sections_html": "".join(s["html"] for s in sections),
+            "sections_text": "".join(s["text"] for s in sections),
         }
         token = not_relevant_token(self.signer, subscription_id)
-        subject = " ".join(self._subject.render(values).split())
-        text = self._text.render(values).replace(NR_PLACEHOLDER, token)
-        html = self._html.render(values).replace(NR_PLACEHOLDER, token)
+        subject = " ".join(shell.subject.fill(values, escape_html=False).split())
+        text = shell.text.fill(values, escape_html=False).replace(NR_PLACEHOLDER, token)
+        html = shell.html.fill(values, escape_html=True).replace(NR_PLACEHOLDER, token)
         headers = compliance.list_unsubscribe_headers(self.signer, self.settings, email, mailing)
         return RenderedEmail(subject=subject, text=text, html=html), headers
 
