@@ -207,3 +207,17 @@ def test_smtp_connection_refused_is_retry():
     e = OutgoingEmail(outbox_id=1, kind="k", to="a@example.org", to_name="", subject="s", text="t", html="")
     [result] = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port), timeout=2).send_many([e])
     assert result.outcome == SendOutcome.RETRY
+
+
+def test_every_email_the_demo_queues_validates(db, settings):
+    """Whatever the domains queue (digests, invitations, reminders, sign-in …), as single and batched payloads."""
+    from crm.demo import seed_demo
+
+    seed_demo(db, settings)
+    db.flush()
+    rows = db.scalars(select(m.OutboxMessage).order_by(m.OutboxMessage.id)).all()
+    emails = [_outgoing(r) for r in rows if r.text_body is not None or r.html_body is not None]
+    for e in emails:
+        validate_payload(build_payload(e, settings))
+    for payload in iter_payloads(emails, settings):
+        validate_payload(payload)
