@@ -215,3 +215,10 @@ def test_viewer_cannot_open_admin_pages(client, db, settings):
     sign_in_as(client, db, settings, "viewer@example.org", m.Role.VIEWER)
     assert client.get("/admin/partnerships").status_code == 403
     assert ps.STAGE_LABELS
+
+
+def test_new_form_prefilled_from_an_organisation_page(admin_client, db):
+    _uni, charity = two_orgs(db)
+    page = admin_client.get(f"/admin/partnerships/new?organisation={charity.id}").text
+    assert f'<option value="{charity.id}" selected>' in page
+    assert admin_client.get("/admin/partnerships/new?organisation=abc").status_code == 200
