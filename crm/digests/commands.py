@@ -32,6 +32,14 @@ def run_cmd(period_key: str, dry_run: bool, batch_size: int) -> None:
     except PeriodError as exc:
         _fail(str(exc))
         return
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    if period.due_at > now:
+        click.echo(
+            f"Note: {period.key} is due {period.due_at:%Y-%m-%d %H:%M} UTC; running it now includes items published "
+            "until now, and its subscribers will not get it again when it falls due."
+        )
     ctx = _context()
     with ctx.session_factory() as session:
         total = session.scalar(

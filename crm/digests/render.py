@@ -61,6 +61,7 @@ class FastSigner:
     def __init__(self, signer: Signer) -> None:
         self._signer = signer
         self._prepared: dict[str, tuple[Any, Any]] = {}
+        self._recent: dict[tuple[str, bytes], str] = {}
 
     def _prepare(self, purpose: str) -> tuple[Any, Any]:
         prepared = self._prepared.get(purpose)
@@ -74,6 +75,17 @@ class FastSigner:
     def sign(self, purpose: str, payload: Any) -> str:
         serializer, mac = self._prepare(purpose)
         raw = json.dumps(payload, separators=(",", ":")).encode("ascii")
+        # The footer and the List-Unsubscribe header sign the same payload for one digest: sign it once.
+        memo = (purpose, raw)
+        token = self._recent.get(memo)
+        if token is None:
+            if len(self._recent) >= 8:
+                self._recent.clear()
+            token = self._recent[memo] = self._sign(serializer, mac, payload, raw)
+        return token
+
+    @staticmethod
+    def _sign(serializer: Any, mac: Any, payload: Any, raw: bytes) -> str:
         # Long payloads: itsdangerous decides on compression; short ones never compress smaller, and verify
         # accepts both forms.
         body = serializer.dump_payload(payload) if len(raw) > 80 else base64_encode(raw)
