@@ -32,6 +32,21 @@ def send_reminders(ctx: WorkerContext, now: dt.datetime | None = None) -> int:
     return queued
 
 
+def queue_pending(ctx: WorkerContext, now: dt.datetime | None = None) -> int:
+    """Invitations, updates and cancellations a large send left for the worker, a batch at a time."""
+    now = now or dt.datetime.now(dt.UTC)
+    total = 0
+    while True:
+        with unit_of_work(ctx.session_factory) as session:
+            queued = services.queue_pending(session, _mailer(ctx), now)
+        total += queued
+        if queued < 500:
+            break
+    if total:
+        log.info("event emails queued by the worker: %s", total)
+    return total
+
+
 def waitlist_offers(ctx: WorkerContext, now: dt.datetime | None = None) -> tuple[int, int]:
     now = now or dt.datetime.now(dt.UTC)
     with unit_of_work(ctx.session_factory) as session:
@@ -43,6 +58,17 @@ def waitlist_offers(ctx: WorkerContext, now: dt.datetime | None = None) -> tuple
 
 
 def register(scheduler: BaseScheduler, ctx: WorkerContext) -> None:
+    scheduler.add_job(
+        queue_pending,
+        "interval",
+        minutes=1,
+        args=[ctx],
+        id="events.queue_pending",
+        name="Queue event invitations, updates and cancellations of large sends",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
     scheduler.add_job(
         send_reminders,
         "interval",

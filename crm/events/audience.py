@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
-from crm.events.mail import MAILING, Mailer, Recipient, queue_invitation
+from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, queue_invitation
 from crm.events.services import EventProblem, host_name
 from crm.web.auth import Principal
 
@@ -218,6 +218,7 @@ def preview(session: Session, event: m.Event, f: AudienceFilter) -> Preview:
 class SendResult:
     invited: int
     preview: Preview
+    deferred: int = 0  # invitations whose email the worker queues (large audiences)
 
 
 def _insert_invitations(session: Session) -> Any:
@@ -261,7 +262,7 @@ def send(
     ).all()
     by_contact = {p.contact_id: p for p in people}
     host = host_name(session, event)
-    for invitation_id, contact_id in inserted:
+    for invitation_id, contact_id in inserted[:INLINE_LIMIT]:
         person = by_contact[contact_id]
         queue_invitation(
             session,
@@ -281,4 +282,4 @@ def send(
         changes={"audience": [None, f.describe()]},
     )
     session.flush()
-    return SendResult(len(inserted), before)
+    return SendResult(len(inserted), before, deferred=max(0, len(inserted) - INLINE_LIMIT))

@@ -158,6 +158,9 @@ def seed(session: Session, settings: Settings) -> None:
         online_url="https://meet.example.org/autumn",
     )
 
+    # Invitation emails for the invitations above (what the worker's queue_pending would do).
+    services.queue_pending(session, mailer, now, batch=1000)
+
     lst = m.ContactList(name="Steering group", description="People who advise the roundtable.")
     session.add(lst)
     session.flush()

@@ -240,3 +240,8 @@ def queue_plain_email(
         mailing=MAILING,
         contact_id=recipient.contact_id,
     )
+
+
+# Larger sends are left to the worker (``events.queue_pending``) so a web request never renders thousands of
+# emails on the event loop. Rendering costs a few milliseconds per email.
+INLINE_LIMIT = 100

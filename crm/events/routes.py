@@ -431,6 +431,8 @@ def admin_send(state: State, db: DB, user: CurrentUser, event_id: FromPath[int],
             status_code=409,
         )
     msg = f"{result.invited} invitations queued. They go out within a minute; answers appear below."
+    if result.deferred:
+        msg = f"{result.invited} people invited. Their emails are queued in the background over the next few minutes."
     return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
 
 

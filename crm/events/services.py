@@ -13,14 +13,22 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import String, case, cast, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
 from crm.directory.reference import slugify
 from crm.events import rsvp
-from crm.events.mail import Mailer, Recipient, queue_calendar_email, queue_invitation, queue_plain_email
+from crm.events.mail import (
+    INLINE_LIMIT,
+    PARTSTAT,
+    Mailer,
+    Recipient,
+    queue_calendar_email,
+    queue_invitation,
+    queue_plain_email,
+)
 from crm.tokens import Signer, TokenError
 from crm.web.auth import Principal
 from crm.web.forms import Form
@@ -29,6 +37,8 @@ S = m.InvitationStatus
 LONDON = ZoneInfo("Europe/London")
 # Changes to these fields bump SEQUENCE and send an update (RFC 5546 §2.1.4: time, and place by our policy).
 SIGNIFICANT = ("starts_at", "ends_at", "all_day", "venue", "online_url")
+# Who holds the event in their calendar and gets every REQUEST (invitation or update): all but decliners.
+CALENDAR_HOLDERS = (S.INVITED, S.YES, S.MAYBE, S.WAITLISTED)
 EDITABLE = (
     "title",
     "description",
@@ -281,7 +291,9 @@ def update_event(
         host = host_name(session, event)
         changes = [k for k in SIGNIFICANT if before[k] != getattr(event, k)]
         what = "time" if any(k in changes for k in ("starts_at", "ends_at", "all_day")) else "place"
-        for r in recipients(session, event.id, (S.INVITED, S.YES, S.MAYBE, S.WAITLISTED)):
+        holders = recipients(session, event.id, CALENDAR_HOLDERS)
+        notified = len(holders)
+        for r in holders[:INLINE_LIMIT]:  # the worker queues the rest (queue_pending)
             queue_calendar_email(
                 session,
                 mailer,
@@ -296,7 +308,6 @@ def update_event(
                 extra={"changed": what},
                 now=now,
             )
-            notified += 1
         # Reminders queued for the old time must not go out.
         rsvp.cancel_queued(session, kind="event_reminder", key_prefix=f"reminder:{event.id}:")
     if (
@@ -342,7 +353,9 @@ def cancel_event(session: Session, mailer: Mailer, actor: Principal | None, even
         event.sequence += 1
         session.flush()
         host = host_name(session, event)
-        for r in recipients(session, event.id, (S.INVITED, S.YES, S.MAYBE, S.WAITLISTED)):
+        holders = recipients(session, event.id, CALENDAR_HOLDERS)
+        notified = len(holders)
+        for r in holders[:INLINE_LIMIT]:  # the worker queues the rest (queue_pending)
             queue_calendar_email(
                 session,
                 mailer,
@@ -356,7 +369,6 @@ def cancel_event(session: Session, mailer: Mailer, actor: Principal | None, even
                 host_name=host,
                 now=now,
             )
-            notified += 1
     rsvp.cancel_queued(session, kind="event_reminder", key_prefix=f"reminder:{event.id}:")
     rsvp.cancel_queued(session, kind="event_offer", key_prefix=f"offer:{event.id}:")
     audit.record(
@@ -408,13 +420,84 @@ def answer_by_token(
 def current_ics(
     session: Session, mailer: Mailer, event: m.Event, invitation: m.Invitation, contact: m.Contact, now: dt.datetime
 ) -> str:
-    from crm.events.mail import PARTSTAT, itip_for
+    from crm.events.mail import itip_for
 
     if contact.email is None:
         raise rsvp.RsvpProblem("This invitation has no email address any more.")
     method = "CANCEL" if event.status == m.EventStatus.CANCELLED else "REQUEST"
     partstat = PARTSTAT.get(invitation.status, "NEEDS-ACTION")
     return itip_for(mailer, event, contact.name, contact.email, method=method, partstat=partstat, now=now).text
+
+
+# ---------------------------------------------------------------------------------------------------- pending sends
+
+
+def queue_pending(session: Session, mailer: Mailer, now: dt.datetime, batch: int = 500) -> int:
+    """Queue the calendar emails a large send, update or cancellation left for the worker (one batch).
+
+    Everyone who holds the event (invited, yes, maybe, waitlisted) must have the current SEQUENCE's message: an
+    invitation (or an update, if they had an earlier one) for a published event, a cancellation for a cancelled
+    one. Rows whose idempotency key is already in the outbox are done; the anti-join is one statement.
+    """
+    inv, ev, c = m.Invitation, m.Event, m.Contact
+    prefix = literal("invite:") + cast(inv.event_id, String) + ":" + cast(inv.contact_id, String) + ":"
+    sequence = cast(ev.sequence, String)
+    kind_prefix = case((ev.status == m.EventStatus.CANCELLED, literal("cancel:")), else_=literal("invite:"))
+    key = kind_prefix + cast(inv.event_id, String) + ":" + cast(inv.contact_id, String) + ":" + sequence
+    done = exists().where(m.OutboxMessage.idempotency_key == key)
+    had_earlier = exists().where(m.OutboxMessage.idempotency_key.startswith(prefix))
+    rows = session.execute(
+        select(inv.id, inv.contact_id, c.name, c.email, inv.status, inv.event_id, had_earlier.label("had_earlier"))
+        .join(ev, ev.id == inv.event_id)
+        .join(c, c.id == inv.contact_id)
+        .where(
+            ev.status.in_((m.EventStatus.PUBLISHED, m.EventStatus.CANCELLED)),
+            ev.starts_at > now,
+            inv.status.in_(CALENDAR_HOLDERS),
+            inv.invited_at.is_not(None),
+            c.email.is_not(None),
+            c.erased_at.is_(None),
+            ~done,
+        )
+        .order_by(inv.id)
+        .limit(batch)
+    ).all()
+    events = {e.id: e for e in session.scalars(select(m.Event).where(m.Event.id.in_({r.event_id for r in rows})))}
+    hosts: dict[int, str] = {}
+    for row in rows:
+        event = events[row.event_id]
+        host = hosts.setdefault(event.id, host_name(session, event))
+        recipient = Recipient(row.id, row.contact_id, row.name, row.email, row.status)
+        if event.status == m.EventStatus.CANCELLED:
+            queue_calendar_email(
+                session,
+                mailer,
+                event,
+                recipient,
+                kind="event_cancel",
+                key=f"cancel:{event.id}:{row.contact_id}:{event.sequence}",
+                template="event_cancelled",
+                method="CANCEL",
+                host_name=host,
+                now=now,
+            )
+        elif row.had_earlier:
+            queue_calendar_email(
+                session,
+                mailer,
+                event,
+                recipient,
+                kind="event_update",
+                key=f"invite:{event.id}:{row.contact_id}:{event.sequence}",
+                template="event_update",
+                method="REQUEST",
+                host_name=host,
+                extra={"changed": "time or place"},
+                now=now,
+            )
+        else:
+            queue_invitation(session, mailer, event, recipient, host, now=now)
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------------------------------- reminders

@@ -21,7 +21,11 @@ S = m.InvitationStatus
 def test_jobs_register_with_explicit_ids(settings):
     scheduler = BackgroundScheduler()
     event_jobs.register(scheduler, WorkerContext(settings))
-    assert {j.id for j in scheduler.get_jobs()} == {"events.send_reminders", "events.waitlist_offers"}
+    assert {j.id for j in scheduler.get_jobs()} == {
+        "events.send_reminders",
+        "events.waitlist_offers",
+        "events.queue_pending",
+    }
 
 
 def test_reminder_and_offer_jobs_with_a_fixed_clock(app, db, settings):
@@ -123,3 +127,41 @@ def test_organisation_sections_and_references(app, db):
     assert len(sections.admin_sections(db, host.id)[0].context["events"]) == 2
     assert references.references(db, host.id) == ["hosts 2 events"]
     assert references.references(db, f.org(db).id) == []
+
+
+def test_large_sends_are_finished_by_the_worker(app, db, settings, monkeypatch):
+    from crm.events import audience, services
+    from crm.events import services as event_services
+    from crm.events.audience import AudienceFilter
+
+    monkeypatch.setattr(audience, "INLINE_LIMIT", 2)
+    monkeypatch.setattr(event_services, "INLINE_LIMIT", 2)
+    now = dt.datetime.now(dt.UTC)
+    e = f.event(db, app, now=now)
+    o = f.org(db)
+    for _ in range(5):
+        f.contact(db, organisation=o)
+    result = audience.send(db, f.mailer(app), None, e, AudienceFilter(org_kinds=("vcse",)), now)
+    db.commit()
+
+    def kinds() -> dict[str, int]:
+        return dict(db.execute(select(m.OutboxMessage.kind, func.count()).group_by(m.OutboxMessage.kind)).all())
+
+    assert (result.invited, result.deferred, kinds()) == (5, 3, {"event_invitation": 2})
+    ctx = WorkerContext(settings)
+    try:
+        assert event_jobs.queue_pending(ctx, now) == 3
+        assert event_jobs.queue_pending(ctx, now) == 0
+        assert kinds() == {"event_invitation": 5}
+        moved = services.update_event(db, f.mailer(app), None, e, {"venue": "Another hall"}, now)
+        db.commit()
+        assert moved.notified == 5 and kinds()["event_update"] == 2
+        assert event_jobs.queue_pending(ctx, now) == 3
+        assert kinds() == {"event_invitation": 5, "event_update": 5}
+        assert services.cancel_event(db, f.mailer(app), None, e, now) == 5
+        db.commit()
+        assert event_jobs.queue_pending(ctx, now) == 3 and event_jobs.queue_pending(ctx, now) == 0
+    finally:
+        ctx.engine.dispose()
+    keys = set(db.scalars(select(m.OutboxMessage.idempotency_key).where(m.OutboxMessage.kind == "event_cancel")))
+    assert len(keys) == 5 and all(k.endswith(":2") for k in keys)
