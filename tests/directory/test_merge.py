@@ -103,6 +103,8 @@ def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_
     assert affs == [("Org 1", True), ("Org 2", False)]
     if sub_id:
         assert db.get(m.Subscription, sub_id).contact_id == keep_id
+        page = admin_client.get(f"/admin/contacts/{keep_id}").text
+        assert "alex@example.org — pending" in page
     try:
         merge.merge_contacts(db, None, keep_id, keep_id)
     except DirectoryError as exc:
