@@ -17,7 +17,7 @@ from crm.mailing.transports.local import LocalTransport
 from crm.mailing.transports.sendgrid import SendGridTransport
 from tests.mailing.fake_sendgrid import FakeSendGrid
 
-NOW = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+NOW = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)  # later than any row a test creates
 CTX = {
     "subject": "News",
     "intro": "Three new calls.",

@@ -221,3 +221,16 @@ def test_every_email_the_demo_queues_validates(db, settings):
         validate_payload(build_payload(e, settings))
     for payload in iter_payloads(emails, settings):
         validate_payload(payload)
+
+
+def test_smtp_transport_works_when_called_inside_an_event_loop(smtp_server):
+    import asyncio
+
+    sink, port = smtp_server
+    e = OutgoingEmail(outbox_id=7, kind="k", to="a@example.org", to_name="", subject="s", text="t", html="")
+
+    async def inside() -> list:
+        return SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port)).send_many([e])
+
+    [result] = asyncio.run(inside())
+    assert result.outcome == SendOutcome.SENT and len(sink.messages) == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
@@ -72,7 +73,13 @@ class SMTPTransport:
         self.timeout = timeout
 
     def send_many(self, emails: list[OutgoingEmail]) -> list[SendResult]:
-        return asyncio.run(self._send_all(emails))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._send_all(emails))
+        # Called from inside an event loop (never block it): run the SMTP session on a thread of its own.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as pool:
+            return pool.submit(asyncio.run, self._send_all(emails)).result()
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
