@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 from crm.digests.sections import SECTIONS, SELECTION_ORDER, Catalogue, SubscriberView
@@ -57,7 +58,7 @@ def select_items(
         ids: list[int] = []
         more = 0
         kind, lkind = section.item_kind, section.ledger_kind
-        for item in section.candidates(catalogue, sub):
+        for item in _candidates(catalogue, section, sub):
             published = item.published_at
             if published is None or published > cutoff:
                 continue  # published after the period's cut-off: it waits for the next period
@@ -81,6 +82,26 @@ def select_items(
             chosen[section.key] = (ids, more)
     sections = [[s.key, chosen[s.key][0], chosen[s.key][1]] for s in SECTIONS if s.key in chosen]
     return Selection(sections=sections, ledger=ledger)
+
+
+PREFIX = 24  # candidates kept per distinct filter set; more are computed only when exclusions use them up
+CACHE_LIMIT = 20_000  # distinct filter sets remembered per run (cleared when full: memory stays flat)
+
+
+def _candidates(catalogue: Catalogue, section: Any, sub: SubscriberView) -> Iterator[Any]:
+    cache = catalogue.match_cache
+    key = (section.key, section.cache_key(sub))
+    hit = cache.get(key)
+    if hit is None:
+        prefix = list(islice(section.candidates(catalogue, sub), PREFIX))
+        hit = (prefix, len(prefix) < PREFIX)
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[key] = hit
+    prefix, exhausted = hit
+    yield from prefix
+    if not exhausted:
+        yield from islice(section.candidates(catalogue, sub), PREFIX, None)
 
 
 def primary_mailing(mailings: frozenset[str]) -> str:

@@ -39,7 +39,7 @@ from crm.settings import Settings
 log = logging.getLogger("crm.digests")
 
 BATCH_SIZE = 1000
-PROGRESS_EVERY = 50  # batches between progress writes on the run row (the admin page shows them)
+PROGRESS_EVERY = 100  # batches between progress writes on the run row (the admin page shows them)
 KIND = "digest"
 PAUSE_ENV = "CRM_DIGESTS_TEST_PAUSE_AFTER_BATCHES"  # test hook: hang inside batch N+1's transaction
 

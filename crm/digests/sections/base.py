@@ -46,6 +46,8 @@ class Catalogue:
         self.now = now
         self.base_url = base_url.rstrip("/")
         self._loaded: dict[str, Any] = {}
+        # Subscribers with the same filters share candidate lists (Zipf-skewed topics make this common).
+        self.match_cache: dict[Any, tuple[list[Any], bool]] = {}
 
     def once(self, name: str, loader: Callable[[Catalogue], Any]) -> Any:
         if name not in self._loaded:
@@ -96,6 +98,10 @@ class Section:
     def items(self, catalogue: Catalogue) -> dict[int, Any]:
         """Every loaded item by id (dispatch-time rendering looks items up here)."""
         raise NotImplementedError
+
+    def cache_key(self, sub: SubscriberView) -> Any:
+        """What ``candidates`` depends on: subscribers with equal keys get the same candidates."""
+        return sub.match_key
 
     def ledger_kinds(self) -> tuple[str, ...]:
         return (self.ledger_kind,)

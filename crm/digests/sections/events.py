@@ -75,5 +75,8 @@ class UpcomingEvents(Section):
     def items(self, catalogue: Catalogue) -> dict[int, Any]:
         return {e.id: e for e in catalogue.once("events", load_events)}
 
+    def cache_key(self, sub: SubscriberView) -> Any:
+        return ()  # every subscriber to event news sees the same upcoming events
+
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
         return catalogue.once("events", load_events)

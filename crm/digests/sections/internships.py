@@ -142,6 +142,10 @@ class OpenInternships(Section):
         uk = getattr(catalogue, "uk_region_ids", frozenset())
         return (i for i in items if fits(i, sub, filters, uk))
 
+    def cache_key(self, sub: SubscriberView) -> Any:
+        stored = (sub.filters or {}).get("internships") if isinstance(sub.filters, dict) else None
+        return (sub.topics, sub.regions, json.dumps(stored, sort_keys=True, default=str))
+
     @staticmethod
     def _filters(catalogue: Catalogue, stored: dict[str, Any] | None) -> Any:
         """Parsed once per distinct stored value per run (subscribers share a handful of filter sets)."""
