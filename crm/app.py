@@ -21,6 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from crm.api.openapi import document_problem_responses
 from crm.db import create_db_engine, create_session_factory
 from crm.mailing.render import EmailRenderer
 from crm.settings import PROJECT_ROOT, Settings
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def _dispose() -> None:
         engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *collect_route_handlers(),
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], include_in_schema=False),
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[_dispose],
         debug=False,
     )
+    document_problem_responses(app)  # 401/403/404/409/422 problem+json in the OpenAPI document
+    return app
 
 
 logging.getLogger("httpx").setLevel(logging.WARNING)

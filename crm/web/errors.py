@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError
 
 log = logging.getLogger("crm.errors")
 
@@ -105,4 +106,18 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
-EXCEPTION_HANDLERS = {HTTPException: http_exception_handler, Exception: internal_error_handler}
+def out_of_range_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A number the database cannot hold (an id of 10**30 in a URL or body) is the caller's mistake, not a 500:
+    SQLite raises OverflowError, PostgreSQL a DataError ("integer out of range"); the transaction rolls back."""
+    log.warning("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+    return http_exception_handler(
+        request, ClientException(status_code=400, detail="A value in the request is out of range.")
+    )
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception_handler,
+    OverflowError: out_of_range_handler,
+    DataError: out_of_range_handler,
+    Exception: internal_error_handler,
+}
