@@ -17,7 +17,7 @@ from typing import Any
 
 
 class FakeSendGrid:
-    def __init__(self, latency: float = 0.0, record_bodies: bool = True) -> None:
+    def __init__(self, latency: float = 0.0, record_bodies: bool = True, port: int = 0) -> None:
         self.latency = latency
         self.record_bodies = record_bodies
         self.requests: list[dict[str, Any]] = []
@@ -34,6 +34,10 @@ class FakeSendGrid:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                body = json.dumps({"requests": fake.request_count, "personalizations": fake.personalizations}).encode()
+                self._answer(200, body)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -77,7 +81,7 @@ class FakeSendGrid:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -108,3 +112,15 @@ class FakeSendGrid:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def serve_forever(port: int, latency: float) -> None:
+    """Run as its own process (benchmarks): ``python -m tests.mailing.fake_sendgrid PORT LATENCY``."""
+    with FakeSendGrid(latency=latency, record_bodies=False, port=port):
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_forever(int(sys.argv[1]), float(sys.argv[2]))
