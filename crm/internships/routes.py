@@ -502,7 +502,7 @@ def _out_row(settings: Any, r: Any) -> InternshipOut:
         slug=r.slug,
         title=r.title,
         url=f"{base}/internships/{r.slug}",
-        host_organisation_id=0,
+        host_organisation_id=r.host_organisation_id,
         host_name=r.host_name,
         direction=r.direction.value,
         mode=r.mode.value,

@@ -58,6 +58,7 @@ def test_public_list_and_get_hide_private_data_and_drafts(client, db, orgs):
     assert listing.status_code == 200
     data = listing.json()
     assert [i["title"] for i in data["items"]] == ["Public one"] and data["next_cursor"] is None
+    assert data["items"][0]["host_organisation_id"] == mine.id and data["items"][0]["host_contact_email"] is None
     one = client.get(f"{URL}/{pub.id}").json()
     assert one["title"] == "Public one" and one["host_contact_email"] is None and one["interest_count"] is None
     assert "ada@example.org" not in client.get(f"{URL}/{pub.id}").text

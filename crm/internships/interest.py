@@ -1,0 +1,147 @@
+"""Registrations of interest: personal data, seen only by the fellow and the host organisation's editors."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.internships.rules import CONSENT_WORDING, I, Status, TransitionError, _bool, _text, require_org
+from crm.mailing.outbox import enqueue
+from crm.mailing.render import EmailRenderer
+from crm.web.auth import Principal
+from crm.web.forms import normalise_email
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InterestResult:
+    created: bool
+    interest_id: int | None
+
+
+def _insert_ignore(session: Session) -> Any:
+    table = m.InternshipInterest.__table__
+    dialect = session.get_bind().dialect.name
+    elements = ["internship_id", "email"]
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=elements)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=elements)
+    return insert(table)
+
+
+def validate_interest(raw: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    errors: dict[str, str] = {}
+    name = _text(raw.get("name"))
+    if not name:
+        errors["name"] = "Enter your name."
+    elif len(name) > 200 or "\n" in name:
+        errors["name"] = "Use a single line of at most 200 characters for your name."
+    email = _text(raw.get("email"))
+    try:
+        email = normalise_email(email)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    note = _text(raw.get("note"))
+    if len(note) > 1000:
+        errors["note"] = f"Keep the note to 1,000 characters (it has {len(note)})."
+    if not _bool(raw.get("consent")):
+        errors["consent"] = (
+            "Tick the box to agree that we share your details with the host. We cannot pass on your interest without it."
+        )
+    return {"name": name, "email": email, "note": note}, errors
+
+
+def register_interest(
+    session: Session,
+    renderer: EmailRenderer,
+    internship: m.Internship,
+    *,
+    name: str,
+    email: str,
+    note: str,
+    host_name: str,
+    base_url: str,
+    now: dt.datetime,
+) -> InterestResult:
+    """One record per (internship, email): a second registration changes nothing and sends nothing."""
+    if internship.status != Status.PUBLISHED or internship.closes_at <= now:
+        raise TransitionError("This internship is no longer taking registrations of interest.")
+    row = session.execute(
+        _insert_ignore(session)
+        .values(
+            internship_id=internship.id,
+            name=name,
+            email=email,
+            note=note,
+            consent_wording=CONSENT_WORDING,
+            consented_at=now,
+            created_at=now,
+        )
+        .returning(m.InternshipInterest.id)
+    ).first()
+    if row is None:
+        return InterestResult(created=False, interest_id=None)
+    to = internship.host_contact_email
+    if to:
+        enqueue(
+            session,
+            renderer,
+            key=f"internship-interest:{internship.id}:{email}",
+            kind="internship_interest",
+            to=to,
+            to_name=internship.host_contact_name,
+            template="internship_interest",
+            context={
+                "internship_title": internship.title,
+                "host_name": host_name,
+                "contact_name": internship.host_contact_name,
+                "name": name,
+                "email": email,
+                "note": note,
+                "admin_url": f"{base_url.rstrip('/')}/admin/internships/{internship.id}",
+            },
+        )
+    return InterestResult(created=True, interest_id=row[0])
+
+
+def interests_for(session: Session, actor: Principal, internship: m.Internship) -> list[Any]:
+    require_org(actor, internship.host_organisation_id)
+    return list(
+        session.execute(
+            select(
+                m.InternshipInterest.id,
+                m.InternshipInterest.name,
+                m.InternshipInterest.email,
+                m.InternshipInterest.note,
+                m.InternshipInterest.created_at,
+            )
+            .where(m.InternshipInterest.internship_id == internship.id)
+            .order_by(m.InternshipInterest.id)
+        )
+    )
+
+
+def erase_interests(session: Session, email: str) -> int:
+    """Erasure on request (UK GDPR): remove every registration of interest made with ``email``."""
+    result = session.execute(delete(m.InternshipInterest).where(m.InternshipInterest.email == email.strip().lower()))
+    return result.rowcount or 0
+
+
+def export_interests(session: Session, email: str) -> list[dict[str, Any]]:
+    """Subject access: every registration of interest made with ``email``."""
+    rows = session.execute(
+        select(m.InternshipInterest.name, m.InternshipInterest.note, m.InternshipInterest.created_at, I.title)
+        .join(I, I.id == m.InternshipInterest.internship_id)
+        .where(m.InternshipInterest.email == email.strip().lower())
+        .order_by(m.InternshipInterest.id)
+    )
+    return [
+        {"internship": r.title, "name": r.name, "note": r.note, "registered_at": r.created_at.isoformat()} for r in rows
+    ]

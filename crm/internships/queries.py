@@ -1,0 +1,343 @@
+"""Reading internships: the public and admin lists (one statement per page), filters, detail pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.internships.rules import (
+    ADMIN_SORTS,
+    PUBLIC_SORTS,
+    PUBLIC_STATUSES,
+    STAGE_LABELS,
+    I,
+    Status,
+    _list,
+    _text,
+    is_fellow,
+    require_org,
+    stipend_label,
+)
+from crm.web.auth import Principal
+from crm.web.listing import ListParams, Page, keyset_page
+
+
+def topic_ids_of(session: Session, internship_id: int) -> list[int]:
+    return sorted(
+        session.scalars(
+            select(m.internship_topics.c.topic_id).where(m.internship_topics.c.internship_id == internship_id)
+        )
+    )
+
+
+def stages_of(session: Session, internship_id: int) -> list[str]:
+    return sorted(
+        session.scalars(
+            select(m.internship_career_stages.c.stage).where(
+                m.internship_career_stages.c.internship_id == internship_id
+            )
+        )
+    )
+
+
+def get_internship(session: Session, internship_id: int) -> m.Internship:
+    internship = session.get(m.Internship, internship_id)
+    if internship is None:
+        raise NotFoundException("No such internship.")
+    return internship
+
+
+def _detail_query() -> Any:
+    return (
+        select(
+            I,
+            m.Organisation.name.label("host_name"),
+            m.Organisation.slug.label("host_slug"),
+            m.Organisation.website.label("host_website"),
+            m.Organisation.visibility.label("host_visibility"),
+            m.Region.name.label("region_name"),
+            m.Region.code.label("region_code"),
+        )
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class Detail:
+    internship: m.Internship
+    host_name: str
+    host_slug: str
+    host_website: str
+    host_public: bool
+    region_name: str
+    region_code: str
+    topics: list[Any]
+    stages: list[str]
+
+    @property
+    def is_open(self) -> bool:
+        return self.internship.status == Status.PUBLISHED
+
+    @property
+    def stipend(self) -> str:
+        return stipend_label(self.internship)
+
+
+def _detail(session: Session, where: ColumnElement[bool]) -> Detail | None:
+    row = session.execute(_detail_query().where(where)).first()
+    if row is None:
+        return None
+    internship = row[0]
+    topics = list(
+        session.execute(
+            select(m.Topic.id, m.Topic.name, m.Topic.slug)
+            .join(m.internship_topics, m.internship_topics.c.topic_id == m.Topic.id)
+            .where(m.internship_topics.c.internship_id == internship.id)
+            .order_by(m.Topic.name)
+        )
+    )
+    return Detail(
+        internship=internship,
+        host_name=row.host_name,
+        host_slug=row.host_slug,
+        host_website=row.host_website or "",
+        host_public=row.host_visibility == m.Visibility.PUBLIC,
+        region_name=row.region_name or "",
+        region_code=row.region_code or "",
+        topics=topics,
+        stages=stages_of(session, internship.id),
+    )
+
+
+def public_detail(session: Session, slug: str, *, now: dt.datetime | None = None) -> Detail:
+    detail = _detail(session, and_(I.slug == slug, I.status.in_(PUBLIC_STATUSES)))
+    if detail is None:
+        raise NotFoundException("We could not find that internship. It may have been removed.")
+    return detail
+
+
+def admin_detail(session: Session, actor: Principal, internship_id: int) -> Detail:
+    detail = _detail(session, I.id == internship_id)
+    if detail is None:
+        raise NotFoundException("No such internship.")
+    require_org(actor, detail.internship.host_organisation_id)
+    return detail
+
+
+def _card_columns() -> list[Any]:
+    return [
+        I.id,
+        I.title,
+        I.slug,
+        I.direction,
+        I.mode,
+        I.paid,
+        I.stipend_pence,
+        I.stipend_period,
+        I.hours_per_week,
+        I.duration,
+        I.closing_date,
+        I.closes_at,
+        I.published_at,
+        I.status,
+        I.host_organisation_id,
+        m.Organisation.name.label("host_name"),
+        m.Region.name.label("region_name"),
+    ]
+
+
+def _search(query: Any, q: str) -> Any:
+    for word in q.lower().split()[:8]:
+        query = query.where(
+            or_(
+                func.lower(I.title).contains(word, autoescape=True),
+                func.lower(I.description).contains(word, autoescape=True),
+                func.lower(m.Organisation.name).contains(word, autoescape=True),
+            )
+        )
+    return query
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Filters:
+    """Public list / alert filters, already validated (bad values are dropped, never an error page)."""
+
+    direction: str = ""
+    topics: tuple[str, ...] = ()  # topic slugs
+    regions: tuple[str, ...] = ()  # region slugs
+    modes: tuple[str, ...] = ()
+    paid: str = ""  # "paid" | "unpaid" | ""
+    max_hours: int | None = None
+    closing_within_weeks: int | None = None
+    stage: str = ""
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Filters:
+        def one(name: str) -> str:
+            return _text(raw.get(name))[:100]
+
+        def positive(name: str, top: int) -> int | None:
+            value = one(name)
+            return int(value) if value.isdigit() and 1 <= int(value) <= top else None
+
+        direction = one("direction")
+        paid = one("paid")
+        stage = one("stage")
+        return cls(
+            direction=direction if direction in {d.value for d in m.InternshipDirection} else "",
+            topics=tuple(dict.fromkeys(_list(raw.get("topic"))))[:30],
+            regions=tuple(dict.fromkeys(_list(raw.get("region"))))[:20],
+            modes=tuple(v for v in dict.fromkeys(_list(raw.get("mode"))) if v in {x.value for x in m.InternshipMode}),
+            paid=paid if paid in {"paid", "unpaid"} else "",
+            max_hours=positive("hours", 60),
+            closing_within_weeks=positive("closing_within", 52),
+            stage=stage if stage in STAGE_LABELS else "",
+        )
+
+    def as_query(self) -> dict[str, Any]:
+        """The URL parameters for these filters (the same names the list page reads)."""
+        return {
+            "direction": self.direction,
+            "topic": list(self.topics),
+            "region": list(self.regions),
+            "mode": list(self.modes),
+            "paid": self.paid,
+            "hours": self.max_hours or "",
+            "closing_within": self.closing_within_weeks or "",
+            "stage": self.stage,
+        }
+
+    @property
+    def active(self) -> bool:
+        return any(v for v in self.as_query().values())
+
+
+def apply_filters(
+    query: Any,
+    filters: Filters,
+    *,
+    now: dt.datetime,
+    topic_ids: Sequence[int] | None = None,
+    region_ids: Sequence[int] | None = None,
+) -> Any:
+    """Filters as SQL conditions (no extra statements: topics and regions are sub-selects)."""
+    if filters.direction:
+        query = query.where(I.direction == filters.direction)
+    if filters.modes:
+        query = query.where(I.mode.in_(filters.modes))
+    if filters.paid == "paid":
+        query = query.where(I.paid.is_(True))
+    elif filters.paid == "unpaid":
+        query = query.where(I.paid.is_(False))
+    if filters.max_hours:
+        query = query.where(I.hours_per_week <= filters.max_hours)
+    if filters.closing_within_weeks:
+        query = query.where(I.closes_at <= now + dt.timedelta(weeks=filters.closing_within_weeks))
+    if filters.stage:
+        stages = m.internship_career_stages.c
+        any_stage = exists().where(stages.internship_id == I.id)
+        this_stage = exists().where(stages.internship_id == I.id, stages.stage == filters.stage)
+        query = query.where(or_(this_stage, ~any_stage))  # no stages listed = open to every career stage
+    topic_cond = None
+    if filters.topics:
+        topic_cond = m.internship_topics.c.topic_id.in_(select(m.Topic.id).where(m.Topic.slug.in_(filters.topics)))
+    if topic_ids:
+        ids_cond = m.internship_topics.c.topic_id.in_(list(topic_ids))
+        topic_cond = ids_cond if topic_cond is None else and_(topic_cond, ids_cond)
+    if topic_cond is not None:
+        query = query.where(exists().where(m.internship_topics.c.internship_id == I.id, topic_cond))
+    region_conds = []
+    if filters.regions:
+        region_conds.append(I.region_id.in_(select(m.Region.id).where(m.Region.slug.in_(filters.regions))))
+    if region_ids:
+        region_conds.append(I.region_id.in_(list(region_ids)))
+    if region_conds:
+        uk_wide = I.region_id.in_(select(m.Region.id).where(m.Region.code == "UK"))
+        query = query.where(or_(and_(*region_conds), uk_wide))  # UK-wide listings fit every region
+    return query
+
+
+def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Page:
+    """Published listings whose closing date has not passed: one statement whatever the page size."""
+    filters = Filters.from_mapping(params.filters)
+    query = (
+        select(*_card_columns())
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+        .where(I.status == Status.PUBLISHED, I.closes_at > now)
+    )
+    query = apply_filters(query, filters, now=now)
+    if params.q:
+        query = _search(query, params.q)
+    return keyset_page(
+        session,
+        query,
+        sort=PUBLIC_SORTS.pick(params.sort),
+        id_column=I.id,
+        cursor=params.cursor,
+        page_size=params.page_size,
+    )
+
+
+def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
+    """The fellow sees every listing, an editor their organisation's; with interest counts, one statement."""
+    counts = (
+        select(func.count(m.InternshipInterest.id))
+        .where(m.InternshipInterest.internship_id == I.id)
+        .correlate(I)
+        .scalar_subquery()
+    )
+    query = (
+        select(*_card_columns(), I.updated_at, counts.label("interest_count"))
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+    )
+    if not is_fellow(actor):
+        query = query.where(I.host_organisation_id == (actor.organisation_id or -1))
+    status = _text(params.filters.get("status"))
+    if status in {s.value for s in Status}:
+        query = query.where(I.status == status)
+    if params.q:
+        query = _search(query, params.q)
+    return keyset_page(
+        session,
+        query,
+        sort=ADMIN_SORTS.pick(params.sort),
+        id_column=I.id,
+        cursor=params.cursor,
+        page_size=params.page_size,
+    )
+
+
+def filter_options(session: Session) -> tuple[list[Any], list[Any]]:
+    topics = list(session.execute(select(m.Topic.id, m.Topic.slug, m.Topic.name).order_by(m.Topic.name)))
+    regions = list(session.execute(select(m.Region.id, m.Region.slug, m.Region.name).order_by(m.Region.position)))
+    return topics, regions
+
+
+def organisation_choices(session: Session, actor: Principal) -> list[Any]:
+    query = select(m.Organisation.id, m.Organisation.name).order_by(m.Organisation.name_normalised)
+    if not is_fellow(actor):
+        query = query.where(m.Organisation.id == (actor.organisation_id or -1))
+    return list(session.execute(query.limit(2000)))
+
+
+def open_listings(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Any]:
+    """The newest published, open listings (the feed)."""
+    query = (
+        select(*_card_columns(), I.description, I.updated_at)
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+        .where(I.status == Status.PUBLISHED, I.closes_at > now)
+        .order_by(I.published_at.desc(), I.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query))
