@@ -32,6 +32,7 @@ from crm.web.listing import ListParams, is_htmx
 S = m.InvitationStatus
 TOKEN_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 RSVP_LIMIT_PER_HOUR = 60
+ANSWERS_SHOWN = 500  # the live table; the CSV export and the API have everyone
 REQUEST_LIMIT_PER_HOUR = 10
 
 
@@ -301,7 +302,8 @@ def _detail_context(db: Session, event: m.Event, **extra: Any) -> dict[str, Any]
         "host": db.get(m.Organisation, event.host_organisation_id) if event.host_organisation_id else None,
         "counts": rsvp.answer_counts(db, event.id),
         "places": rsvp.places(db, event, _now()),
-        "rows": services.attendee_rows(db, event.id),
+        "rows": services.attendee_rows(db, event.id, limit=ANSWERS_SHOWN),
+        "rows_limit": ANSWERS_SHOWN,
         "requests": requests,
         "history": history(db, "event", event.id),
         "now": _now(),

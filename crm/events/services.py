@@ -661,7 +661,9 @@ def _is_vcse(session: Session, contact_id: int) -> bool:
 # ---------------------------------------------------------------------------------------------------- attendees
 
 
-def attendee_rows(session: Session, event_id: int, statuses: tuple[m.InvitationStatus, ...] | None = None) -> list[Any]:
+def attendee_rows(
+    session: Session, event_id: int, statuses: tuple[m.InvitationStatus, ...] | None = None, limit: int | None = None
+) -> list[Any]:
     """Invitations with the contact's name, email and primary organisation (one statement)."""
     primary_org = (
         select(m.Organisation.name)
@@ -690,11 +692,20 @@ def attendee_rows(session: Session, event_id: int, statuses: tuple[m.InvitationS
         )
         .join(m.Contact, m.Contact.id == m.Invitation.contact_id)
         .where(m.Invitation.event_id == event_id)
-        .order_by(m.Invitation.status, m.Invitation.waitlisted_at, m.Contact.name, m.Invitation.id)
+        .order_by(STATUS_ORDER, m.Invitation.waitlisted_at, m.Contact.name, m.Invitation.id)
     )
     if statuses:
         query = query.where(m.Invitation.status.in_(statuses))
+    if limit:
+        query = query.limit(limit)
     return list(session.execute(query))
+
+
+STATUS_ORDER = case(
+    {S.YES: 0, S.WAITLISTED: 1, S.MAYBE: 2, S.NO: 3, S.LAPSED: 4},
+    value=m.Invitation.status,
+    else_=5,
+)
 
 
 def _cell(value: Any) -> str:

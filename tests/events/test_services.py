@@ -225,3 +225,14 @@ def test_preview_excludes_subscribers_who_left_event_news(app, db):
     db.flush()
     p = audience.preview(db, e, AudienceFilter(everyone=True))
     assert p.to_invite == 1 and p.excluded == {"unsubscribed": 2}
+
+
+def test_answers_table_lists_yes_then_waitlist_then_others(app, db):
+    e = f.event(db, app, capacity=1)
+    invs = [f.invite(db, e, f.contact(db)) for _ in range(4)]
+    for inv, a in zip(invs, ["no", "yes", "yes", ""], strict=True):
+        if a:
+            answer(db, app, e, inv, a)
+    statuses = [r.status for r in services.attendee_rows(db, e.id)]
+    assert statuses == [S.YES, S.WAITLISTED, S.NO, S.INVITED]
+    assert len(services.attendee_rows(db, e.id, limit=2)) == 2
