@@ -184,3 +184,14 @@ def test_openapi_documents_the_endpoints(client):
     schema = client.get("/schema/openapi.json").json()
     assert "/api/v1/internships" in schema["paths"] and "/api/v1/internships/{internship_id}" in schema["paths"]
     assert "post" in schema["paths"]["/api/v1/internships"]
+
+
+def test_status_listing_is_scoped_for_editors(client, db, orgs):
+    mine, other = orgs
+    make_internship(db, mine, title="My draft", status=S.DRAFT)
+    make_internship(db, other, title="Their draft", status=S.DRAFT)
+    db.commit()
+    editor = client.get(f"{URL}?status=draft", headers=key(db, m.Role.EDITOR, mine.id)).json()
+    assert [i["title"] for i in editor["items"]] == ["My draft"] and editor["items"][0]["interest_count"] == 0
+    fellow = client.get(f"{URL}?status=draft", headers=key(db, m.Role.ADMIN)).json()
+    assert {i["title"] for i in fellow["items"]} == {"My draft", "Their draft"}
