@@ -1,0 +1,237 @@
+"""Public pages at scale: database time per page and HTTP throughput of the internship list, search and detail
+pages and their JSON API twins, next to a bare Litestar endpoint that runs the same SQL through raw sqlite3.
+
+    .venv/bin/python bench/datagen.py --scale 1m --seed 42        # once: bench/results/scale-1m.sqlite3
+    .venv/bin/python bench/web.py [--db bench/results/scale-1m.sqlite3] [--seconds 5] [--connections 8]
+
+1. In process: follows the API's keyset cursors to page --deep (5,000 by default), then for every target
+   captures the SQL the app runs (statement count per page) and replays it through raw sqlite3 200 times
+   (database time p50/p95).
+2. Over HTTP: the app (uvicorn, one process) and the bare endpoint each pinned to core 0 with taskset, the
+   load generator (wrk, from apt) pinned to core 1; requests/s and latency percentiles per target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Response, get
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+REPLAYS = 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+# ---------------------------------------------------------------------------------------------- bare server
+
+
+def bare_app() -> Any:
+    """A Litestar app with one endpoint that runs the captured SQL of the JSON list through raw sqlite3."""
+    spec = json.loads(Path(os.environ["BENCH_SQL_FILE"]).read_text())
+    conn = sqlite3.connect(os.environ["BENCH_DB"], check_same_thread=False)
+    statements = [(s["sql"], tuple(s["params"])) for s in spec]
+
+    @get("/bare", sync_to_thread=False)
+    def bare() -> Response[bytes]:
+        rows: list[Any] = []
+        for sql, params in statements:
+            rows = conn.execute(sql, params).fetchall()
+        return Response(msgspec.json.encode({"items": rows}), media_type="application/json")
+
+    return Litestar([bare])
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+
+
+def capture_and_replay(app: Any, client: Any, url: str, db_path: str) -> dict[str, Any]:
+    from sqlalchemy import event
+
+    captured: list[tuple[str, Any]] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if not statement.lstrip().upper().startswith(("PRAGMA", "SAVEPOINT", "RELEASE")):
+            captured.append((statement, parameters))
+
+    event.listen(app.state.engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", listener)
+    conn = sqlite3.connect(db_path)
+    timings = []
+    for _ in range(REPLAYS):
+        start = time.perf_counter()
+        for sql, params in captured:
+            conn.execute(sql, params).fetchall()
+        timings.append((time.perf_counter() - start) * 1000)
+    conn.close()
+    timings.sort()
+    return {
+        "status": response.status_code,
+        "statements": len(captured),
+        "db_p50_ms": statistics.median(timings),
+        "db_p95_ms": timings[int(len(timings) * 0.95) - 1],
+        "sql": [{"sql": s, "params": list(p) if isinstance(p, list | tuple) else []} for s, p in captured],
+    }
+
+
+def deep_cursor(client: Any, pages: int) -> tuple[str, int]:
+    cursor, reached = "", 1
+    for page in range(1, pages):
+        body = client.get("/api/v1/internships" + (f"?cursor={cursor}" if cursor else "")).json()
+        if not body.get("next_cursor"):
+            break
+        cursor, reached = body["next_cursor"], page + 1
+    return cursor, reached
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": pct.get("50", "?"),
+        "p99": pct.get("99", "?"),
+        "non2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default=str(ROOT / "bench" / "results" / "scale-1m.sqlite3"))
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--deep", type=int, default=5000, help="page number for the deep-page measurement")
+    parser.add_argument("--common-word", default="mental", help="the most common word (datagen prints it)")
+    parser.add_argument("--rare-word", default="tosune")
+    args = parser.parse_args()
+    db = Path(args.db)
+    if not db.exists():
+        print(f"skipped: {db} does not exist; run bench/datagen.py --scale 1m --seed 42 first")
+        return 0
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        print("needs wrk and taskset (apt-get install wrk util-linux)")
+        return 2
+
+    from litestar.testing import TestClient
+
+    from crm.app import create_app
+    from crm.settings import Settings
+
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{db}",
+        secret_keys=("bench-web-secret-0123456789-abcdefghijklmnopqrstuv",),
+        run_worker_in_process=False,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        started = time.perf_counter()
+        cursor, reached = deep_cursor(client, args.deep)
+        print(f"followed the API's cursors to page {reached} in {time.perf_counter() - started:.1f} s")
+        one = client.get("/api/v1/internships?page_size=1").json()["items"]
+        slug = one[0]["slug"] if one and "slug" in one[0] else "internship-1"
+        targets = {
+            "HTML list p1": "/internships",
+            f"HTML list p{reached}": f"/internships?cursor={cursor}",
+            "JSON list p1": "/api/v1/internships",
+            f"JSON list p{reached}": f"/api/v1/internships?cursor={cursor}",
+            f"HTML search '{args.common_word}'": f"/internships?q={args.common_word}",
+            f"JSON search '{args.common_word}'": f"/api/v1/internships?q={args.common_word}",
+            f"HTML search '{args.rare_word}'": f"/internships?q={args.rare_word}",
+            "HTML detail": f"/internships/{slug}",
+            "HTML funding list p1": "/funding-calls",
+            f"HTML funding search '{args.common_word}'": f"/funding-calls?q={args.common_word}",
+        }
+        db_results = {name: capture_and_replay(app, client, url, str(db)) for name, url in targets.items()}
+    app.state.engine.dispose()
+
+    print(f"\n{'target':34} {'status':>6} {'SQL':>4} {'db p50 ms':>10} {'db p95 ms':>10}")
+    for name, r in db_results.items():
+        print(f"{name:34} {r['status']:>6} {r['statements']:>4} {r['db_p50_ms']:>10.2f} {r['db_p95_ms']:>10.2f}")
+    p1 = db_results["JSON list p1"]["db_p95_ms"]
+    deep = db_results[f"JSON list p{reached}"]["db_p95_ms"]
+    print(f"p95(page {reached}) / p95(page 1) = {deep / p1:.2f} (target <= 1.5)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sql_file = Path(tmp) / "sql.json"
+        sql_file.write_text(json.dumps(db_results["JSON list p1"]["sql"]))
+        env = dict(os.environ, CRM_DATABASE_URL=f"sqlite:///{db}", CRM_ENV="test", CRM_RUN_WORKER_IN_PROCESS="false")
+        env |= {"CRM_SECRET_KEY": settings.secret_key, "BENCH_DB": str(db), "BENCH_SQL_FILE": str(sql_file)}
+        env["CRM_LOG_LEVEL"] = "WARNING"
+        app_port, bare_port = free_port(), free_port()
+        uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+        servers = [
+            subprocess.Popen(
+                ["taskset", "-c", "0", *uvicorn, "--port", str(app_port), "--factory", "crm.app:create_app"],
+                env=env,
+                cwd=ROOT,
+            ),
+            subprocess.Popen(
+                ["taskset", "-c", "0", *uvicorn, "--port", str(bare_port), "--factory", "bench.web:bare_app"],
+                env=env,
+                cwd=ROOT,
+            ),
+        ]
+        try:
+            wait_up(f"http://127.0.0.1:{app_port}/health")
+            wait_up(f"http://127.0.0.1:{bare_port}/bare")
+            http = {
+                "bare sqlite3 endpoint": run_wrk(f"http://127.0.0.1:{bare_port}/bare", args.seconds, args.connections)
+            }
+            for name, url in targets.items():
+                http[name] = run_wrk(f"http://127.0.0.1:{app_port}{url}", args.seconds, args.connections)
+        finally:
+            for proc in servers:
+                proc.terminate()
+                proc.wait(10)
+
+    print(f"\n{'target':34} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
+    for name, r in http.items():
+        print(f"{name:34} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} {r['non2xx']:>8}")
+    bare = http["bare sqlite3 endpoint"]["rps"]
+    print(f"JSON list / bare = {http['JSON list p1']['rps'] / bare:.0%} (target >= 60%)")
+    print(f"HTML list / bare = {http['HTML list p1']['rps'] / bare:.0%} (target >= 50%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
