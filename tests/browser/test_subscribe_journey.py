@@ -9,17 +9,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm import models as m
+from tests.browser.keyboard import tab_to
 
 pytestmark = pytest.mark.browser
-
-
-def tab_to(page, selector: str, limit: int = 120) -> None:
-    """Press Tab until the element matching ``selector`` has focus (fails if Tab never reaches it)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
-            return
-    pytest.fail(f"Tab never reaches {selector} on {page.url}")
 
 
 def test_subscribe_confirm_and_unsubscribe_by_keyboard(page, live):
