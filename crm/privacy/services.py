@@ -637,8 +637,12 @@ def _variants(value: str) -> set[str]:
 
 
 def _pattern(needle: str, whole_word: bool) -> re.Pattern[str]:
+    """Names match as whole words; an email only as a whole address (``ann@x.org`` never matches inside
+    ``joann@x.org`` or ``ann@x.org.uk``)."""
     body = re.escape(needle)
-    return re.compile(rf"(?<!\w){body}(?!\w)" if whole_word else body, re.IGNORECASE)
+    if whole_word:
+        return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.%+-]){body}(?![\w-]|\.[\w-])", re.IGNORECASE)
 
 
 def _scrub(value: Any, patterns: list[re.Pattern[str]]) -> Any:
@@ -672,7 +676,7 @@ def sweep(session: Session, emails: list[str], names: set[str]) -> int:
         for column in _text_columns(table):
             if (table.name, column.name) in SWEEP_SKIP:
                 continue
-            needles = [(e, False) for e in email_needles]
+            needles = [(e, False) for e in email_needles]  # (needle, is_a_name)
             if (table.name, column.name) not in IDENTITY_NAME_COLUMNS:
                 needles += [(n, True) for n in name_needles]
             if not needles:

@@ -325,3 +325,14 @@ def test_hashed_suppression_replaces_an_existing_one_and_is_idempotent(db):
     addresses = db.scalars(select(m.Suppression.address)).all()
     assert addresses == [address_hash("twice@example.org")]
     assert dt.datetime.now(dt.UTC) > NOW  # sanity: fixed clock used above
+
+
+def test_erasure_never_touches_a_longer_address_that_contains_this_one(db):
+    f.contact(db, "Invented Ann", "ann@example.org", notes="cc joann@example.org and ann@example.org.uk")
+    other = f.contact(db, "Invented Joann", "joann@example.org", notes="Knows ann@example.org well")
+    db.flush()
+    ps.erase(db, ps.find_subject(db, email="ann@example.org"), None, now=NOW)
+    db.refresh(other)
+    assert other.email == "joann@example.org"
+    assert other.notes == "Knows [erased] well"
+    assert find_everywhere(db, "joann@example.org") != []
