@@ -232,5 +232,9 @@ def test_smtp_transport_works_when_called_inside_an_event_loop(smtp_server):
     async def inside() -> list:
         return SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port)).send_many([e])
 
-    [result] = asyncio.run(inside())
+    # A fresh thread, so a loop another test left behind in the main thread cannot interfere.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        [result] = pool.submit(lambda: asyncio.run(inside())).result()
     assert result.outcome == SendOutcome.SENT and len(sink.messages) == 1
