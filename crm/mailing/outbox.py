@@ -7,6 +7,7 @@ never sent for a change that rolled back, and never lost for one that committed.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -152,6 +153,9 @@ def enqueue_bulk(
                 "(extend email/_bulk.html and include email/_bulk_footer.txt)"
             )
     all_headers = {**(headers or {}), **list_unsubscribe_headers(signer, settings, address, mailing)}
+    if mailing and "List-Id" not in all_headers:
+        host = urlsplit(settings.base_url).hostname or "localhost"
+        all_headers["List-Id"] = f"<{mailing.replace('_', '-')}.{host}>"
     return enqueue(
         session,
         renderer,

@@ -78,6 +78,7 @@ def test_bulk_has_headers_and_footer(db, app):
     assert msg.bulk and msg.mailing == "funding_digest"
     assert msg.headers["List-Unsubscribe"].startswith("<http") and "mailto:" in msg.headers["List-Unsubscribe"]
     assert msg.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg.headers["List-Id"].startswith("<funding-digest.") and msg.headers["List-Id"].endswith(">")
     url = msg.headers["List-Unsubscribe"][1:].split(">", 1)[0]
     for body in (msg.html_body, msg.text_body):
         assert url in body and "/preferences/" in body and app.state.settings.mail_postal_address in body
