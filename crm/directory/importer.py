@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.directory import services
 from crm.directory.reference import slugify
+from crm.mailing.suppression import forms_by_key
 from crm.web.auth import Principal
 from crm.web.forms import Form
 
@@ -328,13 +329,15 @@ class _Importer:
             contact_ids = dict(
                 s.execute(select(m.Contact.email, m.Contact.id).where(m.Contact.email.in_(emails))).all()
             )
-            suppressed = set(
-                s.scalars(
+            keys = forms_by_key(emails)  # erased people stay suppressed under their hashed address
+            suppressed = {
+                keys[a]
+                for a in s.scalars(
                     select(m.Suppression.address).where(
-                        m.Suppression.address.in_(emails), m.Suppression.lifted_at.is_(None)
+                        m.Suppression.address.in_(list(keys)), m.Suppression.lifted_at.is_(None)
                     )
                 )
-            )
+            }
         # 3. Decide what each row does.
         for p in rows:
             res = p.result

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
 from crm.db import unit_of_work
+from crm.mailing.suppression import forms_by_key
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
 from crm.settings import Settings
 
@@ -108,14 +109,14 @@ def _suppressed(session: Session, addresses: set[str]) -> dict[str, str]:
     """Address -> suppression reason, for addresses on the (active) suppression list."""
     if not addresses:
         return {}
-    return dict(
-        session.execute(
-            select(m.Suppression.address, m.Suppression.reason).where(
-                _ids_match(session, m.Suppression.address, sorted(addresses), String()),
-                m.Suppression.lifted_at.is_(None),
-            )
-        ).all()
-    )
+    keys = forms_by_key(addresses)  # plain and erased (hashed) forms
+    rows = session.execute(
+        select(m.Suppression.address, m.Suppression.reason).where(
+            _ids_match(session, m.Suppression.address, sorted(keys), String()),
+            m.Suppression.lifted_at.is_(None),
+        )
+    ).all()
+    return {keys[address]: reason for address, reason in rows}
 
 
 def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[str, list[str]]]:

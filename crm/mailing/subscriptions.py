@@ -25,6 +25,7 @@ from crm.audit import diff, record
 from crm.mailing.compliance import preferences_url
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
+from crm.mailing.suppression import suppression_forms
 from crm.settings import Settings
 from crm.tokens import Signer, TokenError
 from crm.web.auth import Principal
@@ -120,8 +121,12 @@ def by_email(session: Session, email: str, *, load: bool = False) -> m.Subscript
 
 
 def active_suppression(session: Session, email: str) -> m.Suppression | None:
+    """The active suppression of ``email`` in plain or erased (hashed) form."""
     return session.scalar(
-        select(m.Suppression).where(m.Suppression.address == email.strip().lower(), m.Suppression.lifted_at.is_(None))
+        select(m.Suppression)
+        .where(m.Suppression.address.in_(suppression_forms(email)), m.Suppression.lifted_at.is_(None))
+        .order_by(m.Suppression.id)
+        .limit(1)
     )
 
 

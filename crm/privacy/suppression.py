@@ -6,28 +6,13 @@ what every sender should call (one indexed statement).
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.mailing.suppression import HASH_PREFIX, address_hash, normalise, suppression_forms
 
-HASH_PREFIX = "sha256:"
-
-
-def normalise(email: str) -> str:
-    return (email or "").strip().lower()
-
-
-def address_hash(email: str) -> str:
-    """The one-way form stored after erasure: ``sha256:`` + hex digest of the lower-cased, trimmed address."""
-    return HASH_PREFIX + hashlib.sha256(normalise(email).encode("utf-8")).hexdigest()
-
-
-def suppression_forms(email: str) -> tuple[str, str]:
-    """Both forms an address may be suppressed under: plain lower-cased and hashed."""
-    return normalise(email), address_hash(email)
+__all__ = ["HASH_PREFIX", "active_suppression", "address_hash", "is_suppressed", "normalise", "suppression_forms"]
 
 
 def active_suppression(session: Session, email: str) -> m.Suppression | None:
