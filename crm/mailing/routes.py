@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from crm import models as m
 from crm.audit import record
+from crm.internships.alerts import internship_filters_from_form, stored_filters
 from crm.mailing import compliance, webhooks
 from crm.mailing import subscriptions as subs
 from crm.tokens import TokenError
@@ -70,7 +71,11 @@ def _choices(form: Form, *, require_mailing: bool = True) -> subs.Choices:
         return out
 
     frequency = form.choice("frequency", {f.value for f in m.Frequency}, label="frequency") or "weekly"
+    mailing_filters: dict[str, Any] = {}
+    if m.Mailing.INTERNSHIP_ALERTS.value in mailings:
+        mailing_filters[m.Mailing.INTERNSHIP_ALERTS.value] = internship_filters_from_form(form)
     return subs.Choices(
+        mailing_filters=mailing_filters,
         mailings=mailings,
         topic_ids=ids("topics"),
         region_ids=ids("regions"),
@@ -99,8 +104,14 @@ def _subscribe_context(db: DB, form: Form, **extra: Any) -> dict[str, Any]:
 
 
 @get("/subscribe", sync_to_thread=False)
-def subscribe_page(db: DB) -> Template:
-    return Template("public/subscribe.html", context=_subscribe_context(db, Form({"mailings": ["funding_digest"]})))
+def subscribe_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    """Pre-filled from the query string when a page links here (e.g. "Get alerts for this search")."""
+    multi = {"mailings", "topics", "regions", "mode"}
+    prefill = {
+        k: (v if k in multi else v[-1]) for k, v in request.query_params.dict().items() if k in PREFILL_FIELDS and v
+    }
+    form = Form(prefill or {"mailings": [m.Mailing.FUNDING_DIGEST.value]})
+    return Template("public/subscribe.html", context=_subscribe_context(db, form))
 
 
 @post("/subscribe", sync_to_thread=False)
@@ -198,9 +209,18 @@ def _preferences_context(db: DB, sub: m.Subscription, token: str, form: Form, **
     }
 
 
+PREFILL_FIELDS = {"mailings", "topics", "regions", "frequency", "direction", "mode", "paid", "hours", "stage"}
+
+
 def _form_from(sub: m.Subscription) -> Form:
+    alerts = stored_filters(sub.filters)
     return Form(
         {
+            "direction": alerts.get("direction", ""),
+            "mode": list(alerts.get("modes", [])),
+            "paid": alerts.get("paid", ""),
+            "hours": str(alerts.get("max_hours") or ""),
+            "stage": alerts.get("stage", ""),
             "mailings": list(sub.mailings or []),
             "topics": [str(t.id) for t in sub.topics],
             "regions": [str(r.id) for r in sub.regions],
