@@ -12,7 +12,9 @@ from tests.conftest import post_form
 
 
 def test_alert_link_prefills_the_subscribe_form(client):
-    page = client.get("/subscribe?mailings=internship_alerts&direction=researcher-to-vcse&mode=remote&paid=paid&hours=20")
+    page = client.get(
+        "/subscribe?mailings=internship_alerts&direction=researcher-to-vcse&mode=remote&paid=paid&hours=20"
+    )
     assert page.status_code == 200
     html = page.text
     assert 'value="researcher-to-vcse" selected' in html
@@ -22,20 +24,44 @@ def test_alert_link_prefills_the_subscribe_form(client):
 
 def test_subscribe_stores_internship_filters_and_preferences_change_them(client, db, app, settings):
     topic = db.scalar(select(m.Topic).order_by(m.Topic.id))
-    response = post_form(client, "/subscribe", {
-        "email": "ecr@example.org", "name": "Early Researcher", "mailings": ["internship_alerts"],
-        "topics": [str(topic.id)], "frequency": "weekly", "consent": "yes",
-        "consent_version": _consent_version(client), "direction": "researcher-to-vcse", "mode": ["remote", "hybrid"],
-        "paid": "paid", "hours": "21",
-    })
+    response = post_form(
+        client,
+        "/subscribe",
+        {
+            "email": "ecr@example.org",
+            "name": "Early Researcher",
+            "mailings": ["internship_alerts"],
+            "topics": [str(topic.id)],
+            "frequency": "weekly",
+            "consent": "yes",
+            "consent_version": _consent_version(client),
+            "direction": "researcher-to-vcse",
+            "mode": ["remote", "hybrid"],
+            "paid": "paid",
+            "hours": "21",
+        },
+    )
     assert response.status_code == 200, response.text
     sub = db.scalar(select(m.Subscription).where(m.Subscription.email == "ecr@example.org"))
-    assert stored_filters(sub.filters) == {"direction": "researcher-to-vcse", "modes": ["remote", "hybrid"], "paid": "paid", "max_hours": 21}
+    assert stored_filters(sub.filters) == {
+        "direction": "researcher-to-vcse",
+        "modes": ["remote", "hybrid"],
+        "paid": "paid",
+        "max_hours": 21,
+    }
 
-    bad = post_form(client, "/subscribe", {
-        "email": "other@example.org", "mailings": ["internship_alerts"], "frequency": "weekly", "consent": "yes",
-        "consent_version": _consent_version(client), "hours": "500",
-    })
+    bad = post_form(
+        client,
+        "/subscribe",
+        {
+            "email": "other@example.org",
+            "mailings": ["internship_alerts"],
+            "frequency": "weekly",
+            "consent": "yes",
+            "consent_version": _consent_version(client),
+            "hours": "500",
+        },
+    )
     assert bad.status_code == 400 and "between 1 and 60" in bad.text
 
     sub.status = m.SubscriptionStatus.ACTIVE
@@ -43,9 +69,16 @@ def test_subscribe_stores_internship_filters_and_preferences_change_them(client,
     token = compliance.preferences_url(app.state.signer, settings, sub.email).rsplit("/", 1)[-1]
     prefs = client.get(f"/preferences/{token}")
     assert 'value="researcher-to-vcse" selected' in prefs.text
-    saved = post_form(client, f"/preferences/{token}", {
-        "action": "save", "mailings": ["internship_alerts", "funding_digest"], "frequency": "weekly", "paid": "unpaid",
-    })
+    saved = post_form(
+        client,
+        f"/preferences/{token}",
+        {
+            "action": "save",
+            "mailings": ["internship_alerts", "funding_digest"],
+            "frequency": "weekly",
+            "paid": "unpaid",
+        },
+    )
     assert saved.status_code == 200
     db.expire_all()
     sub = db.scalar(select(m.Subscription).where(m.Subscription.email == "ecr@example.org"))

@@ -14,8 +14,15 @@ from crm.mailing.transports.local import LocalTransport
 
 def test_hashed_suppression_blocks_dispatch_and_subscribe(app, db, settings):
     db.add(m.Suppression(address=address_hash("Erased@Example.org"), reason="erased"))
-    enqueue(db, app.state.renderer, key="after-erasure", kind="sign_in", to="erased@example.org", template="sign_in",
-            context={"link": "x", "minutes": 15, "name": ""})
+    enqueue(
+        db,
+        app.state.renderer,
+        key="after-erasure",
+        kind="sign_in",
+        to="erased@example.org",
+        template="sign_in",
+        context={"link": "x", "minutes": 15, "name": ""},
+    )
     db.commit()
     assert subscriptions.active_suppression(db, "ERASED@example.org") is not None
     assert subscriptions.can_receive_bulk(db, "erased@example.org") is False
