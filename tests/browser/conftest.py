@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import os
 import re
@@ -182,17 +184,43 @@ def _serve(app: Any, sock: socket.socket) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port}", stop
 
 
-@pytest.fixture(scope="session")
-def browser(live: LiveServer) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+# One Playwright and one Chromium per process, shared by every conftest that reuses these fixtures (other
+# suites star-import them): Playwright's sync API cannot run two instances in one thread.
+_SHARED: dict[str, Any] = {}
 
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+
+def _shared_browser() -> Any:
+    if "browser" not in _SHARED:
+        from playwright.sync_api import sync_playwright
+
+        os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        _SHARED["playwright"] = sync_playwright().start()
+        _SHARED["browser"] = _SHARED["playwright"].chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+    return _SHARED["browser"]
+
+
+def _close_shared_browser() -> None:
+    browser = _SHARED.pop("browser", None)
+    playwright = _SHARED.pop("playwright", None)
+    with contextlib.suppress(Exception):
+        if browser is not None:
+            browser.close()
+        if playwright is not None:
+            playwright.stop()
+
+
+atexit.register(_close_shared_browser)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _close_shared_browser()
+
+
+@pytest.fixture(scope="session")
+def browser(live: LiveServer) -> Any:
+    return _shared_browser()
 
 
 @pytest.fixture
