@@ -10,12 +10,13 @@ import importlib
 import logging
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -50,10 +51,26 @@ ROUTE_MODULES = (
 )
 
 
+SCHEMA_PREFIXES = ("/api/", "/health", "/webhooks/")
+
+
+def _document_only_the_api(handler: Any) -> None:
+    """HTML pages and forms are not part of the API: keep them out of /schema/openapi.json."""
+    if isinstance(handler, Router):
+        if not handler.path.startswith(SCHEMA_PREFIXES):
+            handler.include_in_schema = False  # inherited by its handlers (layered setting)
+        return
+    paths = getattr(handler, "paths", set())
+    if paths and not any(p.startswith(SCHEMA_PREFIXES) for p in paths):
+        handler.include_in_schema = False
+
+
 def collect_route_handlers() -> list[Any]:
     handlers: list[Any] = []
     for name in ROUTE_MODULES:
-        handlers.extend(importlib.import_module(name).route_handlers)
+        for handler in importlib.import_module(name).route_handlers:
+            _document_only_the_api(handler)
+            handlers.append(handler)
     return handlers
 
 
@@ -104,6 +121,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="Roundtable CRM API",
             version="1.0.0",
             path="/schema",
+            # Only the JSON document: the HTML viewers load scripts from a CDN, which our CSP (rightly) blocks.
+            render_plugins=[JsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
