@@ -1,9 +1,9 @@
 """Every page the browser checks (accessibility, reflow, console), in one place: a new page is one line.
 
 ``url`` may hold ``{placeholders}`` filled from the seeded data (``seed.PLACEHOLDERS``). ``role`` is who looks
-at it (``None``: a member of the public). Pages that answer 404 are skipped with a reason while their issue is
-in progress; ``discovered_pages()`` adds every parameterless GET page of the route table that is not listed,
-so a new page is checked even before someone lists it here.
+at it (``None``: a member of the public). A listed page that answers 404 fails the check (every capability has
+landed, so a 404 means a broken link or a removed page); ``discovered_pages()`` adds every parameterless GET page
+of the route table that is not listed, so a new page is checked even before someone lists it here.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ ADMIN = [
     Page("/admin/organisations/{organisation_id}/edit", m.Role.ADMIN),
     Page("/admin/contacts", m.Role.ADMIN),
     Page("/admin/contacts/{contact_id}", m.Role.ADMIN),
-    Page("/admin/submissions", m.Role.ADMIN),
+    Page("/admin/review", m.Role.ADMIN),
     Page("/admin/funding-calls", m.Role.ADMIN),
     Page("/admin/funding-calls/new", m.Role.ADMIN),
     Page("/admin/funding-calls/{funding_call_id}", m.Role.ADMIN),
@@ -70,7 +70,9 @@ ADMIN = [
     Page("/admin/internships/{internship_id}", m.Role.ADMIN),
     Page("/admin/subscribers", m.Role.ADMIN),
     Page("/admin/digests", m.Role.ADMIN),
-    Page("/admin/api-keys", m.Role.ADMIN),
+    Page("/admin/privacy", m.Role.ADMIN),
+    Page("/admin/privacy/subject?contact_id={contact_id}", m.Role.ADMIN),
+    Page("/admin/privacy/erase?contact_id={contact_id}", m.Role.ADMIN),
 ]
 
 PAGES = PUBLIC + ADMIN
