@@ -11,7 +11,7 @@ from urllib.parse import quote
 import msgspec
 from litestar import Request, Response, Router, get, patch, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import delete, func, select
@@ -25,7 +25,7 @@ from crm.events.schemas import EventIn, EventOut, EventPage, EventPatch, Invitat
 from crm.history import history
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
-from crm.web.errors import problem
+from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.forms import Form, FormBody, normalise_email
 from crm.web.listing import ListParams, is_htmx
 
@@ -630,28 +630,6 @@ admin_router = Router(
 # JSON API
 
 
-def _api_bad_body(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """A body that does not decode (wrong JSON types) is a 422 with per-field errors, like any other bad field."""
-    if isinstance(exc, ValidationException) and exc.status_code == 400:
-        errors = [
-            {"field": str(item.get("key", "")), "message": str(item.get("message", ""))}
-            for item in (exc.extra if isinstance(exc.extra, list) else [])
-            if isinstance(item, dict)
-        ]
-        return problem(422, exc.detail or "The request body is not valid.", instance=request.url.path, errors=errors)
-    from crm.web.errors import http_exception_handler
-
-    return http_exception_handler(request, exc)
-
-
-def _unprocessable(errors: dict[str, str]) -> ValidationException:
-    exc = ValidationException(
-        detail="Some fields need attention.", extra=[{"key": k, "message": v} for k, v in errors.items()]
-    )
-    exc.status_code = 422
-    return exc
-
-
 def _out(settings: Any, r: Any, counts: dict[str, int] | None = None) -> EventOut:
     return EventOut(
         id=r.id,
@@ -752,7 +730,7 @@ def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: EventIn) 
     publish = values.pop("publish")
     errors = _validate_api(db, values)
     if errors:
-        raise _unprocessable(errors)
+        raise unprocessable(errors)
     values["title"] = values["title"].strip()
     values["reminder_offsets_hours"] = sorted(set(values["reminder_offsets_hours"]), reverse=True)
     event = services.create_event(db, user, settings.base_url, values)
@@ -773,7 +751,7 @@ def api_update(
     if action not in (None, "publish", "cancel"):
         errors["action"] = "Use publish or cancel."
     if errors:
-        raise _unprocessable(errors)
+        raise unprocessable(errors)
     try:
         if values:
             services.update_event(db, _mailer(state), user, event, values, _now())
@@ -783,7 +761,7 @@ def api_update(
             services.cancel_event(db, _mailer(state), user, event, _now())
     except services.EventProblem as exc:
         if exc.field:
-            raise _unprocessable({exc.field: str(exc)}) from exc
+            raise unprocessable({exc.field: str(exc)}) from exc
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     db.flush()
     return _api_event(db, settings, user, event.id)
@@ -818,7 +796,7 @@ api_router = Router(
     path="/api/v1/events",
     route_handlers=[api_list, api_get, api_create, api_update, api_invitations],
     tags=["events"],
-    exception_handlers={HTTPException: _api_bad_body},
+    exception_handlers={HTTPException: api_bad_body_handler},
 )
 
 route_handlers: list[Any] = [*public_handlers, admin_router, api_router]

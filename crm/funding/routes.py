@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from crm.history import history
 from crm.partnerships import services as ps
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.errors import problem
+from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.listing import ListParams, is_htmx
 
@@ -382,28 +382,6 @@ admin_router = Router(
 # JSON API
 
 
-def _api_bad_body(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """A body that does not decode is a 422 with per-field errors, like any other bad field."""
-    if isinstance(exc, ValidationException) and exc.status_code == 400:
-        errors = [
-            {"field": str(item.get("key", "")), "message": str(item.get("message", ""))}
-            for item in (exc.extra if isinstance(exc.extra, list) else [])
-            if isinstance(item, dict)
-        ]
-        return problem(422, exc.detail or "The request body is not valid.", instance=request.url.path, errors=errors)
-    from crm.web.errors import http_exception_handler
-
-    return http_exception_handler(request, exc)
-
-
-def unprocessable(errors: dict[str, str]) -> ValidationException:
-    exc = ValidationException(
-        detail="Some fields need attention.", extra=[{"key": k, "message": v} for k, v in errors.items()]
-    )
-    exc.status_code = 422
-    return exc
-
-
 def _out(call: m.FundingCall, base_url: str) -> sc.FundingCallOut:
     return sc.FundingCallOut(
         id=call.id,
@@ -634,7 +612,7 @@ api_router = Router(
     path="/api/v1/funding-calls",
     route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_suggestions],
     tags=["funding calls"],
-    exception_handlers={HTTPException: _api_bad_body},
+    exception_handlers={HTTPException: api_bad_body_handler},
 )
 
 route_handlers: list[Any] = [*public_handlers, admin_router, api_router]

@@ -15,7 +15,6 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
-    ValidationException,
 )
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
@@ -32,7 +31,7 @@ from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, In
 from crm.tokens import TokenError
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
-from crm.web.errors import problem
+from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.forms import Form, FormBody
 from crm.web.listing import ListParams, is_htmx
 
@@ -404,27 +403,6 @@ admin_router = Router(
 # JSON API
 
 
-def _api_bad_body(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """A body that does not decode (wrong JSON types) is a 422 with per-field errors, like any other bad field."""
-    if isinstance(exc, ValidationException) and exc.status_code == 400:
-        errors = []
-        for item in exc.extra if isinstance(exc.extra, list) else []:
-            if isinstance(item, dict):
-                errors.append({"field": str(item.get("key", "")), "message": str(item.get("message", ""))})
-        return problem(422, exc.detail or "The request body is not valid.", instance=request.url.path, errors=errors)
-    from crm.web.errors import http_exception_handler
-
-    return http_exception_handler(request, exc)
-
-
-def _unprocessable(errors: dict[str, str]) -> ValidationException:
-    exc = ValidationException(
-        detail="Some fields need attention.", extra=[{"key": k, "message": v} for k, v in errors.items()]
-    )
-    exc.status_code = 422
-    return exc
-
-
 def _can_see_private(user: Principal | None, org_id: int) -> bool:
     return services.can_manage_org(user, org_id)
 
@@ -541,7 +519,7 @@ def api_create(
     publish = bool(raw.pop("publish"))
     cleaned, errors = services.validate(db, raw, now=_now())
     if errors:
-        raise _unprocessable(errors)
+        raise unprocessable(errors)
     internship = services.create_internship(db, actor, cleaned, now=_now(), publish=publish)
     _notify(state, db, internship, None)
     return Response(_api_detail(db, settings, actor, internship.id), status_code=201)
@@ -568,11 +546,11 @@ def api_update(
     if raw:
         cleaned, errors = services.validate(db, raw, now=_now(), existing=internship, partial=True)
         if errors:
-            raise _unprocessable(errors)
+            raise unprocessable(errors)
         services.update_internship(db, actor, internship, cleaned, now=_now())
     if action:
         if action not in services.TRANSITIONS:
-            raise _unprocessable({"action": "Use one of: " + ", ".join(services.TRANSITIONS)})
+            raise unprocessable({"action": "Use one of: " + ", ".join(services.TRANSITIONS)})
         try:
             services.transition(db, actor, internship, action, now=_now(), note=note)
         except services.TransitionError as exc:
@@ -601,7 +579,7 @@ api_router = Router(
     path="/api/v1/internships",
     route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_interests],
     tags=["internships"],
-    exception_handlers={HTTPException: _api_bad_body},
+    exception_handlers={HTTPException: api_bad_body_handler},
 )
 
 route_handlers: list[Any] = [*public_handlers, admin_router, api_router]

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.funding.routes import _api_bad_body, unprocessable
 from crm.history import history
 from crm.partnerships import forms as pf
 from crm.partnerships import schemas as sc
@@ -24,6 +23,7 @@ from crm.settings import Settings
 from crm.timefmt import LONDON
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.forms import Form, FormBody
 from crm.web.listing import ListParams, is_htmx
 
@@ -520,7 +520,7 @@ api_router = Router(
     route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_activities, api_add_activity],
     guards=[editor_guard],
     tags=["partnerships"],
-    exception_handlers={HTTPException: _api_bad_body},
+    exception_handlers={HTTPException: api_bad_body_handler},
 )
 
 route_handlers: list[Any] = [admin_router, api_router]

@@ -121,3 +121,25 @@ EXCEPTION_HANDLERS = {
     DataError: out_of_range_handler,
     Exception: internal_error_handler,
 }
+
+
+def api_bad_body_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """For API routers: a body that does not decode (wrong JSON types) is a 422 with per-field errors, like any
+    other bad field; everything else is handled as usual."""
+    if isinstance(exc, ValidationException) and exc.status_code == 400:
+        errors = [
+            {"field": str(item.get("key", "")), "message": str(item.get("message", ""))}
+            for item in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(item, dict)
+        ]
+        return problem(422, exc.detail or "The request body is not valid.", instance=request.url.path, errors=errors)
+    return http_exception_handler(request, exc)
+
+
+def unprocessable(errors: dict[str, str]) -> ValidationException:
+    """A 422 problem listing each bad field (``{"field": message}``)."""
+    exc = ValidationException(
+        detail="Some fields need attention.", extra=[{"key": k, "message": v} for k, v in errors.items()]
+    )
+    exc.status_code = 422
+    return exc
