@@ -48,6 +48,15 @@ def _reference(db: DB) -> dict[str, Any]:
     return {
         "topics": db.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name)).all(),
         "regions": db.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position)).all(),
+        "funders": db.execute(
+            select(m.Organisation.id, m.Organisation.name)
+            .where(
+                m.Organisation.kind == m.OrgKind.FUNDER,
+                m.Organisation.review_status == m.ReviewStatus.APPROVED,
+                m.Organisation.visibility == m.Visibility.PUBLIC,
+            )
+            .order_by(m.Organisation.name)
+        ).all(),
         "mailing_choices": [(x.value, x.label) for x in m.Mailing],
         "frequencies": [(f.value, f.value.capitalize()) for f in m.Frequency],
     }
@@ -81,6 +90,7 @@ def _choices(form: Form, *, require_mailing: bool = True) -> subs.Choices:
         region_ids=ids("regions"),
         frequency=frequency,
         only_vcse_partner_calls=form.bool("only_vcse_partner_calls"),
+        funder_ids=ids("funders"),
     )
 
 
@@ -94,6 +104,7 @@ def _subscribe_context(db: DB, form: Form, **extra: Any) -> dict[str, Any]:
             "mailings": set(form.getlist("mailings")),
             "topics": set(form.getlist("topics")),
             "regions": set(form.getlist("regions")),
+            "funders": set(form.getlist("funders")),
             "frequency": form.data.get("frequency", "weekly"),
         },
         **extra,
@@ -106,7 +117,7 @@ def _subscribe_context(db: DB, form: Form, **extra: Any) -> dict[str, Any]:
 @get("/subscribe", sync_to_thread=False)
 def subscribe_page(request: Request[Any, Any, Any], db: DB) -> Template:
     """Pre-filled from the query string when a page links here (e.g. "Get alerts for this search")."""
-    multi = {"mailings", "topics", "regions", "mode"}
+    multi = {"mailings", "topics", "regions", "funders", "mode"}
     prefill = {
         k: (v if k in multi else v[-1]) for k, v in request.query_params.dict().items() if k in PREFILL_FIELDS and v
     }
@@ -203,13 +214,25 @@ def _preferences_context(db: DB, sub: m.Subscription, token: str, form: Form, **
             "mailings": set(form.getlist("mailings")),
             "topics": set(form.getlist("topics")),
             "regions": set(form.getlist("regions")),
+            "funders": set(form.getlist("funders")),
             "frequency": form.data.get("frequency", "weekly"),
         },
         **extra,
     }
 
 
-PREFILL_FIELDS = {"mailings", "topics", "regions", "frequency", "direction", "mode", "paid", "hours", "stage"}
+PREFILL_FIELDS = {
+    "mailings",
+    "topics",
+    "regions",
+    "funders",
+    "frequency",
+    "direction",
+    "mode",
+    "paid",
+    "hours",
+    "stage",
+}
 
 
 def _form_from(sub: m.Subscription) -> Form:
@@ -226,6 +249,7 @@ def _form_from(sub: m.Subscription) -> Form:
             "regions": [str(r.id) for r in sub.regions],
             "frequency": str(sub.frequency),
             "only_vcse_partner_calls": "on" if sub.only_vcse_partner_calls else "",
+            "funders": [str(i) for i in sub.funder_ids or []],
         }
     )
 

@@ -88,6 +88,7 @@ class Choices:
     region_ids: list[int]
     frequency: str = m.Frequency.WEEKLY.value
     only_vcse_partner_calls: bool = False
+    funder_ids: list[int] = dataclasses.field(default_factory=list)
     # Per-mailing extra filters, keyed by mailing (e.g. {"internship_alerts": {...}}); replaces what is stored
     # for those mailings. Filters of mailings no longer chosen are dropped.
     mailing_filters: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -179,6 +180,17 @@ def _apply_choices(session: Session, sub: m.Subscription, choices: Choices) -> N
     sub.mailings = [x.value for x in m.Mailing if x.value in set(choices.mailings)]
     sub.frequency = m.Frequency(choices.frequency)
     sub.only_vcse_partner_calls = choices.only_vcse_partner_calls
+    sub.funder_ids = (
+        sorted(
+            session.scalars(
+                select(m.Organisation.id).where(
+                    m.Organisation.id.in_(choices.funder_ids), m.Organisation.kind == m.OrgKind.FUNDER
+                )
+            )
+        )
+        if choices.funder_ids
+        else []
+    )
     filters = {**(sub.filters or {}), **choices.mailing_filters}
     mailing_keys = {x.value for x in m.Mailing}
     sub.filters = {k: v for k, v in filters.items() if k not in mailing_keys or k in sub.mailings}
@@ -197,6 +209,7 @@ def _snapshot(sub: m.Subscription) -> dict[str, Any]:
         "regions": sorted(r.slug for r in sub.regions),
         "frequency": str(sub.frequency),
         "only_vcse_partner_calls": sub.only_vcse_partner_calls,
+        "funder_ids": sorted(sub.funder_ids or []),
         "filters": dict(sub.filters or {}),
         "status": str(sub.status),
     }

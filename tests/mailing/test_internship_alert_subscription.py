@@ -91,3 +91,36 @@ def _consent_version(client) -> str:
     import re
 
     return re.search(r'name="consent_version" value="([^"]+)"', client.get("/subscribe").text).group(1)
+
+
+def test_funders_chosen_on_subscribe_are_stored_and_only_funders_count(client, db):
+    funder = m.Organisation(
+        name="Example Health Fund",
+        name_normalised="example health fund",
+        slug="example-health-fund",
+        kind=m.OrgKind.FUNDER,
+    )
+    charity = m.Organisation(
+        name="Example Charity", name_normalised="example charity", slug="example-charity", kind=m.OrgKind.VCSE
+    )
+    db.add_all([funder, charity])
+    db.commit()
+    page = client.get("/subscribe")
+    assert (
+        f'name="funders" value="{funder.id}"' in page.text and f'name="funders" value="{charity.id}"' not in page.text
+    )
+    response = post_form(
+        client,
+        "/subscribe",
+        {
+            "email": "fund@example.org",
+            "mailings": ["funding_digest"],
+            "frequency": "weekly",
+            "consent": "yes",
+            "consent_version": _consent_version(client),
+            "funders": [str(funder.id), str(charity.id)],
+        },
+    )
+    assert response.status_code == 200
+    sub = db.scalar(select(m.Subscription).where(m.Subscription.email == "fund@example.org"))
+    assert sub.funder_ids == [funder.id]
