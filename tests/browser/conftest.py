@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import secrets
 import shutil
 import socket
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
@@ -38,7 +39,7 @@ from crm.migrate import upgrade
 from crm.settings import PROJECT_ROOT, Settings
 from crm.web.auth import SESSION_COOKIE
 from tests.browser import seed
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, _postgres_admin_url
 
 CHROMIUM = os.environ.get("CRM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 REQUIRE_BROWSER = os.environ.get("CRM_REQUIRE_BROWSER") == "1"
@@ -129,10 +130,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(f"browser tests skipped: {MISSING}")
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real app on a free port, a fresh SQLite database, demo data and one user per role."""
-    path = tmp_path_factory.mktemp("browser") / "crm.sqlite3"
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real app on a free port, a fresh database (SQLite, then PostgreSQL), demo data and one user per role."""
+    admin_engine = None
+    db_name = ""
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'crm.sqlite3'}"
+    else:
+        admin_url = _postgres_admin_url()
+        if admin_url is None:
+            if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
+                pytest.fail("CRM_REQUIRE_POSTGRES=1 but no PostgreSQL answers", pytrace=False)
+            pytest.skip("PostgreSQL not available for the browser journeys")
+        db_name = f"crm_browser_{secrets.token_hex(4)}"
+        admin_engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+        database_url = admin_engine.url.set(database=db_name).render_as_string(hide_password=False)
     # Bind the socket first: the base URL (used in emailed links) must carry the port, and handing the bound
     # socket to uvicorn leaves no window for another process to take the port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -140,7 +155,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     port = sock.getsockname()[1]
     settings = Settings(
         env="test",
-        database_url=f"sqlite:///{path}",
+        database_url=database_url,
         secret_keys=(TEST_SECRET,),
         base_url=f"http://127.0.0.1:{port}",
         run_worker_in_process=False,
@@ -160,6 +175,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     finally:
         stop()
         app.state.engine.dispose()
+        if admin_engine is not None:
+            with admin_engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            admin_engine.dispose()
 
 
 def _serve(app: Any, sock: socket.socket) -> tuple[str, Callable[[], None]]:
