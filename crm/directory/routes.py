@@ -20,7 +20,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -204,7 +204,7 @@ def admin_org_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Re
 
 
 @get("/organisations/{org_id:int}", sync_to_thread=False)
-def admin_org_detail(db: DB, org_id: FromPath[int], notice: str = "") -> Template:
+def admin_org_detail(db: DB, org_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
     org = _org_or_404(db, org_id)
     return Template(
         "admin/organisation.html",
@@ -359,7 +359,7 @@ def _contact_page(db: Any, contact: m.Contact, notice: str = "", link_form: Form
 
 
 @get("/contacts/{contact_id:int}", sync_to_thread=False)
-def admin_contact_detail(db: DB, contact_id: FromPath[int], notice: str = "") -> Template:
+def admin_contact_detail(db: DB, contact_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
     messages = {
         "created": "Contact created.",
         "saved": "Changes saved.",
@@ -635,7 +635,9 @@ def _merge_pair(db: Any, kind: str, a: int | None, b: int | None) -> tuple[Any, 
 
 
 @get("/duplicates/{kind:str}/merge", sync_to_thread=False)
-def admin_merge_page(db: DB, kind: FromPath[str], a: int | None = None, b: int | None = None) -> Template:
+def admin_merge_page(
+    db: DB, kind: FromPath[str], a: FromQuery[int | None] = None, b: FromQuery[int | None] = None
+) -> Template:
     if kind not in {"organisations", "contacts"}:
         raise NotFoundException("No such record type.")
     if a is not None and a == b:

@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response, Router, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -725,7 +725,7 @@ def _validate_api(db: Session, values: dict[str, Any]) -> dict[str, str]:
 
 
 @post("/", sync_to_thread=False, guards=[admin_guard], summary="Create an event")
-def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: EventIn) -> Response[EventOut]:
+def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[EventIn]) -> Response[EventOut]:
     values = msgspec.structs.asdict(data)
     publish = values.pop("publish")
     errors = _validate_api(db, values)
@@ -741,7 +741,7 @@ def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: EventIn) 
 
 @patch("/{event_id:int}", sync_to_thread=False, guards=[admin_guard], summary="Change, publish or cancel an event")
 def api_update(
-    state: State, db: DB, settings: AppSettings, user: CurrentUser, event_id: FromPath[int], data: EventPatch
+    state: State, db: DB, settings: AppSettings, user: CurrentUser, event_id: FromPath[int], data: JSONBody[EventPatch]
 ) -> EventOut:
     event = _event(db, event_id)
     values = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}

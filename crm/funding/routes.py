@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -519,7 +519,9 @@ def _api_errors(errors: dict[str, str]) -> dict[str, str]:
 
 
 @post("/", sync_to_thread=False, guards=[admin_guard], summary="Create a funding call")
-def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: sc.FundingCallIn) -> Response[sc.FundingCallOut]:
+def api_create(
+    db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[sc.FundingCallIn]
+) -> Response[sc.FundingCallOut]:
     missing = {
         f: "This field is required." for f in ("title", "funder_id", "deadlines") if getattr(data, f) is sc.UNSET
     }
@@ -566,7 +568,7 @@ def _input_from_call(call: m.FundingCall) -> fs.CallInput:
 
 @patch("/{call_id:int}", sync_to_thread=False, guards=[admin_guard], summary="Change a funding call")
 def api_update(
-    db: DB, settings: AppSettings, user: CurrentUser, call_id: FromPath[int], data: sc.FundingCallIn
+    db: DB, settings: AppSettings, user: CurrentUser, call_id: FromPath[int], data: JSONBody[sc.FundingCallIn]
 ) -> sc.FundingCallOut:
     call = _get_loaded(db, call_id)
     values = _input_from_api(db, data, _input_from_call(call))

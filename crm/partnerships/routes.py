@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -96,7 +96,7 @@ def _form_context(db: Session, form: Form, p: m.Partnership | None) -> dict[str,
 
 
 @get("/new", sync_to_thread=False)
-def admin_new(db: DB, organisation: str = "", call: str = "") -> Template:
+def admin_new(db: DB, organisation: FromQuery[str] = "", call: FromQuery[str] = "") -> Template:
     data: dict[str, Any] = {}
     org = db.get(m.Organisation, int(organisation)) if organisation.isdigit() else None
     if org is not None:
@@ -166,7 +166,7 @@ def _detail(
 
 
 @get("/{partnership_id:int}", sync_to_thread=False)
-def admin_detail(db: DB, settings: AppSettings, partnership_id: FromPath[int], notice: str = "") -> Template:
+def admin_detail(db: DB, settings: AppSettings, partnership_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
     return _detail(db, settings, _get(db, partnership_id), notice=notice)
 
 
@@ -408,7 +408,9 @@ def _api_errors(errors: dict[str, str]) -> dict[str, str]:
 
 
 @post("/", sync_to_thread=False, summary="Create a partnership")
-def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: sc.PartnershipIn) -> Response[sc.PartnershipOut]:
+def api_create(
+    db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[sc.PartnershipIn]
+) -> Response[sc.PartnershipOut]:
     missing = {f: "This field is required." for f in ("title", "members") if getattr(data, f) is sc.UNSET}
     if missing:
         raise unprocessable(missing)
@@ -445,7 +447,7 @@ def _input_from(p: m.Partnership) -> ps.PartnershipInput:
 
 @patch("/{partnership_id:int}", sync_to_thread=False, summary="Change a partnership")
 def api_update(
-    db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: sc.PartnershipIn
+    db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: JSONBody[sc.PartnershipIn]
 ) -> sc.PartnershipOut:
     p = _get(db, partnership_id)
     values = _apply_api(db, data, _input_from(p))
@@ -487,7 +489,7 @@ def api_activities(db: DB, partnership_id: FromPath[int]) -> list[sc.ActivityOut
 
 @post("/{partnership_id:int}/activities", sync_to_thread=False, summary="Record an activity")
 def api_add_activity(
-    db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: sc.ActivityIn
+    db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: JSONBody[sc.ActivityIn]
 ) -> Response[sc.ActivityOut]:
     p = db.get(m.Partnership, partnership_id)
     if p is None:
