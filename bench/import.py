@@ -1,6 +1,6 @@
 """Benchmark: CSV import of a 50,000-row file (organisations + contacts) — time and peak memory.
 
-Usage: .venv/bin/python bench/import.py [ROWS] [DATABASE_URL]
+Usage: .venv/bin/python bench/import.py [--rows N] [--database-url URL]
 Default: 50,000 rows into a fresh SQLite file under /tmp. Prints time for the check pass and the write pass and the
 peak resident memory (ru_maxrss) of the process, measured before and after, so memory growth is visible.
 Every 100th row is deliberately bad (unknown region) and skipped, as with --skip-bad-rows.
@@ -8,6 +8,7 @@ Every 100th row is deliberately bad (unknown region) and skipped, as with --skip
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import sys
@@ -48,9 +49,13 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=50_000, help="rows in the generated CSV (default 50,000)")
+    parser.add_argument("--database-url", default="", help="database to import into (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    rows = args.rows
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-import-"))
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tmp / 'bench.sqlite3'}"
+    url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     settings = Settings(env="test", database_url=url, secret_keys=("bench-" * 8,), base_url="http://bench")
     engine = create_db_engine(settings)
     upgrade(engine)
