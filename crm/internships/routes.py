@@ -407,35 +407,26 @@ def _can_see_private(user: Principal | None, org_id: int) -> bool:
     return services.can_manage_org(user, org_id)
 
 
+class _DetailRow:
+    """A loaded internship with its host and region names, shaped like a list row for ``_out_row``."""
+
+    def __init__(self, detail: services.Detail) -> None:
+        self._internship = detail.internship
+        self.host_name = detail.host_name
+        self.region_name = detail.region_name or None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._internship, name)
+
+
 def _out(db: Session, settings: Any, detail: services.Detail, *, private: bool = False) -> InternshipOut:
     i = detail.internship
-    base = settings.base_url.rstrip("/")
-    out = InternshipOut(
-        id=i.id,
-        slug=i.slug,
-        title=i.title,
-        url=f"{base}/internships/{i.slug}",
-        host_organisation_id=i.host_organisation_id,
-        host_name=detail.host_name,
-        direction=i.direction.value,
-        mode=i.mode.value,
-        paid=i.paid,
-        stipend_pence=i.stipend_pence,
-        stipend_period=i.stipend_period.value if i.stipend_period else None,
-        stipend=services.stipend_label(i),
-        hours_per_week=i.hours_per_week,
-        duration=i.duration,
-        closing_date=i.closing_date,
-        closes_at=i.closes_at,
-        status=i.status.value,
-        region=detail.region_name or None,
-        published_at=i.published_at,
-        description=i.description,
-        apply_url=i.apply_url,
-        apply_email=i.apply_email,
-        topics=[t.slug for t in detail.topics],
-        career_stages=detail.stages,
-    )
+    out = _out_row(settings, _DetailRow(detail))
+    out.description = i.description
+    out.apply_url = i.apply_url
+    out.apply_email = i.apply_email
+    out.topics = [t.slug for t in detail.topics]
+    out.career_stages = detail.stages
     if private:
         out.host_contact_name = i.host_contact_name
         out.host_contact_email = i.host_contact_email
