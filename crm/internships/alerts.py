@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -109,6 +109,40 @@ def describe_filters(stored: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def open_listings(now: dt.datetime) -> Select[Any]:
+    """Published listings still open at ``now``, with host and region names: the one query that the alert
+    matching and the digest's internship section start from (callers add filters and order)."""
+    I = m.Internship  # noqa: E741
+    return (
+        select(
+            I.id,
+            I.title,
+            I.slug,
+            I.direction,
+            I.mode,
+            I.paid,
+            I.stipend_pence,
+            I.stipend_period,
+            I.hours_per_week,
+            I.closing_date,
+            I.closes_at,
+            I.published_at,
+            I.region_id,
+            m.Organisation.name.label("host_name"),
+            m.Region.name.label("region_name"),
+            m.Region.code.label("region_code"),
+        )
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+        .where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
+    )
+
+
+def open_listing_ids(now: dt.datetime) -> Select[Any]:
+    I = m.Internship  # noqa: E741
+    return select(I.id).where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
+
+
 def matching_internships(
     session: Session,
     filters: Mapping[str, Any] | None,
@@ -128,27 +162,7 @@ def matching_internships(
     ``region_name``, ``published_at`` (see ``section_items`` for the template-ready shape).
     """
     I = m.Internship  # noqa: E741
-    query = (
-        select(
-            I.id,
-            I.title,
-            I.slug,
-            I.direction,
-            I.mode,
-            I.paid,
-            I.stipend_pence,
-            I.stipend_period,
-            I.hours_per_week,
-            I.closing_date,
-            I.closes_at,
-            I.published_at,
-            m.Organisation.name.label("host_name"),
-            m.Region.name.label("region_name"),
-        )
-        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-        .outerjoin(m.Region, m.Region.id == I.region_id)
-        .where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
-    )
+    query = open_listings(now)
     if published_after is not None:
         query = query.where(I.published_at > published_after)
     query = services.apply_filters(
@@ -263,33 +277,8 @@ class AlertItem:
 def load_alert_items(session: Session, now: dt.datetime, base_url: str) -> list[AlertItem]:
     """Every published, open internship (three statements: listings, their topics, their career stages)."""
     I = m.Internship  # noqa: E741
-    rows = list(
-        session.execute(
-            select(
-                I.id,
-                I.title,
-                I.slug,
-                I.direction,
-                I.mode,
-                I.paid,
-                I.stipend_pence,
-                I.stipend_period,
-                I.hours_per_week,
-                I.closing_date,
-                I.closes_at,
-                I.published_at,
-                I.region_id,
-                m.Organisation.name.label("host_name"),
-                m.Region.name.label("region_name"),
-                m.Region.code.label("region_code"),
-            )
-            .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-            .outerjoin(m.Region, m.Region.id == I.region_id)
-            .where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
-            .order_by(I.published_at.desc(), I.id.desc())
-        )
-    )
-    open_ids = select(I.id).where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
+    rows = list(session.execute(open_listings(now).order_by(I.published_at.desc(), I.id.desc())))
+    open_ids = open_listing_ids(now)
     topics: dict[int, set[int]] = {}
     for internship_id, topic_id in session.execute(
         select(m.internship_topics.c.internship_id, m.internship_topics.c.topic_id).where(

@@ -17,7 +17,7 @@ from sqlalchemy import String, cast, literal, select, union_all
 
 from crm import models as m
 from crm.digests.sections.base import Catalogue, Section, SubscriberView
-from crm.internships.alerts import filters_from_stored, section_items
+from crm.internships.alerts import filters_from_stored, open_listing_ids, open_listings, section_items
 
 
 class InternshipItem:
@@ -43,30 +43,9 @@ class InternshipItem:
 
 def load_internships(cat: Catalogue) -> list[InternshipItem]:
     I = m.Internship  # noqa: E741
-    rows = cat.session.execute(
-        select(
-            I.id,
-            I.title,
-            I.slug,
-            I.direction,
-            I.mode,
-            I.paid,
-            I.stipend_pence,
-            I.stipend_period,
-            I.hours_per_week,
-            I.closing_date,
-            I.region_id,
-            I.published_at,
-            m.Organisation.name.label("host_name"),
-            m.Region.name.label("region_name"),
-        )
-        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-        .outerjoin(m.Region, m.Region.id == I.region_id)
-        .where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > cat.now)
-        .order_by(I.published_at.desc(), I.id.desc())
-    ).all()
+    rows = cat.session.execute(open_listings(cat.now).order_by(I.published_at.desc(), I.id.desc())).all()
     it, st = m.internship_topics.c, m.internship_career_stages.c
-    open_ids = select(I.id).where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > cat.now)
+    open_ids = open_listing_ids(cat.now)
     links = cat.session.execute(
         union_all(
             select(literal("t").label("k"), it.internship_id, cast(it.topic_id, String(40)).label("v")).where(
