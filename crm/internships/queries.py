@@ -272,7 +272,7 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Pa
         select(*_card_columns())
         .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
         .outerjoin(m.Region, m.Region.id == I.region_id)
-        .where(I.status == Status.PUBLISHED, I.closes_at > now)
+        .where(I.status == Status.PUBLISHED)
     )
     query = apply_filters(query, filters, now=now)
     if params.q:
@@ -284,6 +284,7 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Pa
         id_column=I.id,
         cursor=params.cursor,
         page_size=params.page_size,
+        floor=(I.closes_at, now),  # still open; one index range at any depth when sorted by closing date
     )
 
 

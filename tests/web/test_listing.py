@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from crm import models as m
@@ -74,3 +76,92 @@ def test_bad_cursor_and_params_fall_back_safely():
     )
     assert params.page_size == 100 and len(params.q) == 200 and params.filters == {"topic": ["a"]}
     assert "topic=a" in params.query_string()
+
+
+def _walk_with_floor(db, sort_key: str, size: int, floor: str) -> tuple[list[str], list[str]]:
+    """Forward to the end, then back to the start with the prev cursors: (forward names, backward names)."""
+    forward, cursor, pages = [], "", []
+    while True:
+        page = keyset_page(
+            db,
+            select(m.Topic.id, m.Topic.name),
+            sort=SORTS.pick(sort_key),
+            id_column=m.Topic.id,
+            cursor=cursor,
+            page_size=size,
+            floor=(m.Topic.name, floor),
+        )
+        pages.append(page)
+        forward.extend(r.name for r in page.items)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    backward, cursor = [], pages[-1].prev_cursor
+    while cursor:
+        page = keyset_page(
+            db,
+            select(m.Topic.id, m.Topic.name),
+            sort=SORTS.pick(sort_key),
+            id_column=m.Topic.id,
+            cursor=cursor,
+            page_size=size,
+            floor=(m.Topic.name, floor),
+        )
+        backward = [r.name for r in page.items] + backward
+        cursor = page.prev_cursor
+    return forward, backward
+
+
+def test_floor_keeps_only_rows_above_it_in_both_directions_and_sorts(db):
+    names = sorted(db.scalars(select(m.Topic.name)))
+    floor = names[len(names) // 3]
+    above = [n for n in names if n > floor]
+    assert 0 < len(above) < len(names)
+    forward, backward = _walk_with_floor(db, "name", 3, floor)
+    assert forward == above and backward == above[: len(backward)] and backward == forward[: len(backward)]
+    forward, _ = _walk_with_floor(db, "-name", 4, floor)
+    assert forward == list(reversed(above))
+
+
+def test_floor_below_the_cursor_is_left_out_so_the_database_has_one_lower_bound(db, count_queries):
+    names = sorted(db.scalars(select(m.Topic.name)))
+    first = keyset_page(
+        db,
+        select(m.Topic.id, m.Topic.name),
+        sort=SORTS.default,
+        id_column=m.Topic.id,
+        page_size=3,
+        floor=(m.Topic.name, names[0]),
+    )
+    with count_queries() as q:
+        second = keyset_page(
+            db,
+            select(m.Topic.id, m.Topic.name),
+            sort=SORTS.default,
+            id_column=m.Topic.id,
+            page_size=3,
+            cursor=first.next_cursor,
+            floor=(m.Topic.name, names[0]),
+        )
+    assert [r.name for r in second.items] == names[4:7]
+    where = q.statements[0].split("WHERE", 1)[1]
+    assert where.count(">") == 1  # only the cursor's (name, id) > (…) bound
+    # A cursor whose value has fallen below the floor (a listing closed since) restarts at the floor instead.
+    late = keyset_page(
+        db,
+        select(m.Topic.id, m.Topic.name),
+        sort=SORTS.default,
+        id_column=m.Topic.id,
+        page_size=3,
+        cursor=first.next_cursor,
+        floor=(m.Topic.name, names[5]),
+    )
+    assert [r.name for r in late.items] == names[6:9]
+
+
+def test_a_cursor_with_a_naive_datetime_is_read_as_utc():
+    from crm.web.listing import encode_cursor
+
+    naive = encode_cursor("next", "closing", dt.datetime(2026, 1, 1, 12, 0), 7)
+    direction, value, row_id = decode_cursor(naive, "closing")
+    assert value == dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC) and row_id == 7
