@@ -179,6 +179,8 @@ def main() -> int:
             title = zipf.text(rng.randint(3, 7)).capitalize()
             closing = (now + dt.timedelta(days=rng.randint(-60, 180))).date()
             status = rng.choice(statuses)
+            if status == m.InternshipStatus.PUBLISHED and closing < now.date():
+                status = m.InternshipStatus.CLOSED  # as the hourly closing job leaves it
             paid = rng.random() < 0.6
             rows.append(
                 {
@@ -223,6 +225,8 @@ def main() -> int:
             due = now + dt.timedelta(days=rng.randint(-90, 365), hours=rng.randint(0, 23))
             funder = rng.randint(1, args.organisations)
             status = rng.choice(call_statuses)
+            if status == m.CallStatus.PUBLISHED and due <= now:
+                status = m.CallStatus.CLOSED  # as the hourly close job leaves it
             low = rng.randint(1, 50) * 1000
             rows.append(
                 {
@@ -235,7 +239,7 @@ def main() -> int:
                     "eligibility": eligibility,
                     "search_text": f"{title} {summary} {eligibility}".lower(),
                     "opens_at": due - dt.timedelta(days=60),
-                    "next_deadline_at": due if due > now else None,
+                    "next_deadline_at": due,  # one deadline: the next, or the last once it has passed
                     "last_deadline_at": due,
                     "amount_min": low,
                     "amount_max": low * rng.randint(2, 10),

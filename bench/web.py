@@ -113,6 +113,21 @@ def capture_and_replay(app: Any, client: Any, url: str, db_path: str) -> dict[st
     }
 
 
+def run_hourly_jobs(app: Any) -> None:
+    """The data was generated at a fixed moment; bring it to now as the worker's hourly jobs would in production."""
+    import datetime as dt
+
+    from crm.funding.services import refresh_deadlines_and_close
+    from crm.internships.lifecycle import close_expired
+
+    now = dt.datetime.now(dt.UTC)
+    with app.state.session_factory() as session:
+        calls = refresh_deadlines_and_close(session, now)
+        internships = close_expired(session, now=now)
+        session.commit()
+    print(f"hourly jobs: funding calls {calls}, internships closed {internships}")
+
+
 def deep_cursor(client: Any, pages: int) -> tuple[str, int]:
     cursor, reached = "", 1
     for page in range(1, pages):
@@ -166,6 +181,7 @@ def main() -> int:
         run_worker_in_process=False,
     )
     app = create_app(settings)
+    run_hourly_jobs(app)
     with TestClient(app) as client:
         started = time.perf_counter()
         cursor, reached = deep_cursor(client, args.deep)

@@ -8,14 +8,24 @@ sync Core reached 81% (docs/architecture.md, "Sync engine"). Handlers run in Lit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.settings import Settings, SettingsError
+
+T = TypeVar("T")
+IN_LIST_CHUNK = 1000  # ids per IN (...) list: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
+
+
+def batched(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """Slices of ``items`` for IN lists, so a job with a large backlog never passes too many bound parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def create_db_engine(settings: Settings) -> Engine:

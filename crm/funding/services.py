@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
 from crm.audit import diff, record
+from crm.db import batched
 from crm.directory.reference import slugify
 from crm.timefmt import LONDON
 from crm.web.auth import Principal
@@ -408,12 +409,14 @@ def refresh_deadlines_and_close(session: Session, now: dt.datetime) -> dict[str,
             )
         )
     )
-    if to_close:
+    for chunk in batched([r.id for r in to_close]):
         session.execute(
             update(m.FundingCall)
-            .where(m.FundingCall.id.in_([r.id for r in to_close]))
+            .where(m.FundingCall.id.in_(chunk))
             .values(status=m.CallStatus.CLOSED, closed_at=now, next_deadline_at=m.FundingCall.last_deadline_at)
+            .execution_options(synchronize_session=False)
         )
+    if to_close:
         session.add_all(
             m.AuditEntry(
                 actor="system",

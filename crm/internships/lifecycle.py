@@ -11,37 +11,40 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.db import batched
 from crm.internships.rules import REMINDER_LEAD, I, Status
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
 
 
 def close_expired(session: Session, *, now: dt.datetime) -> int:
-    """Published listings whose closing date has passed become closed (their page stays). Constant statements."""
+    """Published listings whose closing date has passed become closed (their page stays).
+
+    Three statements per 1,000 listings: a backlog after downtime never exceeds the database's bound-parameter limit.
+    """
     ids = list(session.scalars(select(I.id).where(I.status == Status.PUBLISHED, I.closes_at <= now)))
-    if not ids:
-        return 0
-    session.execute(
-        update(I)
-        .where(I.id.in_(ids), I.status == Status.PUBLISHED)
-        .values(status=Status.CLOSED, closed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        insert(m.AuditEntry),
-        [
-            {
-                "at": now,
-                "actor": "system",
-                "action": "close",
-                "entity": "internship",
-                "entity_id": i,
-                "summary": "Closed automatically at the closing date",
-                "changes": {"status": ["published", "closed"]},
-            }
-            for i in ids
-        ],
-    )
+    for chunk in batched(ids):
+        session.execute(
+            update(I)
+            .where(I.id.in_(chunk), I.status == Status.PUBLISHED)
+            .values(status=Status.CLOSED, closed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            insert(m.AuditEntry),
+            [
+                {
+                    "at": now,
+                    "actor": "system",
+                    "action": "close",
+                    "entity": "internship",
+                    "entity_id": i,
+                    "summary": "Closed automatically at the closing date",
+                    "changes": {"status": ["published", "closed"]},
+                }
+                for i in chunk
+            ],
+        )
     return len(ids)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from crm import models as m
 from crm.internships import services
@@ -127,3 +127,32 @@ def test_privacy_export_and_erase_cover_host_contact_too(db):
         "internship_interests": [],
         "internship_host_contact_for": [],
     }
+
+
+def test_closing_job_works_through_a_large_backlog_in_chunks(db, settings, count_queries):
+    """After downtime thousands may be due at once: every one closes, in bounded IN lists, each audited once."""
+    org = make_org(db)
+    template = make_internship(db, org, title="Backlog", days=0)
+    columns = ("host_organisation_id", "direction", "description", "mode", "paid", "closing_date", "closes_at")
+    rows = [
+        {
+            **{c: getattr(template, c) for c in columns},
+            "title": f"Backlog {n}",
+            "slug": f"bulk-backlog-{n}",
+            "status": S.PUBLISHED,
+            "host_contact_name": "Host",
+            "host_contact_email": "host@example.org",
+        }
+        for n in range(2_300)
+    ]
+    db.execute(insert(m.Internship), rows)
+    db.commit()
+    ctx = WorkerContext(settings)
+    with count_queries(ctx.engine) as q:
+        assert close_expired_internships(ctx, now=template.closes_at) == 2_301
+    assert q.count <= 1 + 2 * 3 + 3  # one select, then an update and an audit insert per 1,000 (+ bookkeeping)
+    open_left = select(func.count()).select_from(m.Internship).where(m.Internship.status == S.PUBLISHED)
+    assert db.scalar(open_left) == 0
+    audits = select(func.count()).select_from(m.AuditEntry).where(m.AuditEntry.action == "close")
+    assert db.scalar(audits) == 2_301
+    ctx.engine.dispose()
