@@ -164,4 +164,5 @@ def test_a_cursor_with_a_naive_datetime_is_read_as_utc():
 
     naive = encode_cursor("next", "closing", dt.datetime(2026, 1, 1, 12, 0), 7)
     direction, value, row_id = decode_cursor(naive, "closing")
+    assert direction == "next"
     assert value == dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC) and row_id == 7
