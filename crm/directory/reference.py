@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -68,3 +69,15 @@ def ensure_reference_data(session: Session) -> None:
         for name in TOPICS:
             session.add(m.Topic(name=name, slug=slugify(name)))
     session.flush()
+
+
+def topics_and_regions(session: Session) -> tuple[list[Any], list[Any]]:
+    """Every topic (by name) and region (in display order) as ``(id, slug, name)`` rows, in one statement:
+    filter forms need both, and a public page has a budget of three statements (docs/proof.md)."""
+    topics = select(literal("topic").label("kind"), m.Topic.id, m.Topic.slug, m.Topic.name, literal(0).label("pos"))
+    regions = select(literal("region"), m.Region.id, m.Region.slug, m.Region.name, m.Region.position)
+    rows = list(session.execute(union_all(topics, regions)))
+    return (
+        sorted((r for r in rows if r.kind == "topic"), key=lambda r: r.name),
+        sorted((r for r in rows if r.kind == "region"), key=lambda r: (r.pos, r.name)),
+    )

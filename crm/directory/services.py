@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from crm import audit
+from crm import audit, search
 from crm import models as m
-from crm.directory import search
 from crm.directory.reference import slugify
 from crm.web.auth import Principal
 from crm.web.forms import Form
@@ -412,7 +411,7 @@ def organisation_list_query(
         SortOption("newest", "Newest first", o.created_at, descending=True),
         SortOption("updated", "Recently updated", o.updated_at, descending=True),
     ]
-    found = search.matches(session, params.q)
+    found = search.matches(session, search.ORGANISATIONS, params.q)
     if found is not None:
         query = query.join(found, found.c.id == o.id)
         options.insert(0, SortOption("relevance", "Best match", found.c.score, descending=True))

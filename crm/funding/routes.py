@@ -60,7 +60,7 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=fs.PUBLIC_FILTERS)
     now = _now()
     page = fs.list_calls(db, params, now=now, public=True)
-    context = {**_helpers(), "page": page, "params": params, "sorts": fs.PUBLIC_SORTS, "now": now}
+    context = {**_helpers(), "page": page, "params": params, "sorts": page.sorts, "now": now}
     if is_htmx(request.headers):
         return Template("public/funding_results.html", context=context)
     return Template("public/funding_list.html", context={**context, **fs.filter_choices(db)})
@@ -150,7 +150,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=fs.ADMIN_FILTERS)
     now = _now()
     page = fs.list_calls(db, params, now=now, public=False)
-    context = {**_helpers(), "page": page, "params": params, "sorts": fs.ADMIN_SORTS, "now": now}
+    context = {**_helpers(), "page": page, "params": params, "sorts": page.sorts, "now": now}
     if is_htmx(request.headers):
         return Template("admin/funding_results.html", context=context)
     return Template("admin/funding_list.html", context={**context, **fs.filter_choices(db)})

@@ -15,9 +15,10 @@ from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, 
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm import search
 from crm.audit import diff, record
 from crm.db import batched
-from crm.directory.reference import slugify
+from crm.directory.reference import slugify, topics_and_regions
 from crm.timefmt import LONDON
 from crm.web.auth import Principal
 from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
@@ -514,9 +515,6 @@ def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[
         query = query.where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
     elif f.get("status") in {s.value for s in m.CallStatus}:
         query = query.where(m.FundingCall.status == f["status"])
-    if params.q:
-        for word in params.q.lower().split()[:8]:
-            query = query.where(m.FundingCall.search_text.contains(word, autoescape=True))
     if topic := f.get("topic"):
         query = query.where(
             exists().where(
@@ -554,22 +552,30 @@ def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[
 
 
 def list_calls(session: Session, params: ListParams, *, now: dt.datetime, public: bool = True) -> Page:
+    """One statement per page; words in ``q`` go through the full-text index (capped, see crm.search)."""
     sorts = PUBLIC_SORTS if public else ADMIN_SORTS
+    query = list_query(params, now=now, public=public)
+    found = search.matches(session, search.FUNDING_CALLS, params.q) if params.q else None
+    if found is not None:
+        query = query.join(found, found.c.id == m.FundingCall.id)
+        sorts = sorts.with_relevance(found.c.score)
     return keyset_page(
         session,
-        list_query(params, now=now, public=public),
+        query,
         sort=sorts.pick(params.sort),
         id_column=m.FundingCall.id,
         cursor=params.cursor,
         page_size=params.page_size,
+        sorts=sorts,
     )
 
 
 def filter_choices(session: Session) -> dict[str, Any]:
-    """Topics, regions and funders for the filter form (three small statements)."""
+    """Topics, regions and funders for the filter form (two small statements)."""
+    topics, regions = topics_and_regions(session)
     return {
-        "topics": list(session.execute(select(m.Topic.slug, m.Topic.name).order_by(m.Topic.name))),
-        "regions": list(session.execute(select(m.Region.slug, m.Region.name).order_by(m.Region.position))),
+        "topics": topics,
+        "regions": regions,
         "funders": list(
             session.execute(
                 select(m.Organisation.slug, m.Organisation.name)

@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Float, Subquery, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm import search
+from crm.directory.reference import topics_and_regions
 from crm.internships.rules import (
     ADMIN_SORTS,
     PUBLIC_SORTS,
@@ -26,7 +28,7 @@ from crm.internships.rules import (
     stipend_label,
 )
 from crm.web.auth import Principal
-from crm.web.listing import ListParams, Page, keyset_page
+from crm.web.listing import ListParams, Page, Sorts, keyset_page
 
 
 def topic_ids_of(session: Session, internship_id: int) -> list[int]:
@@ -154,16 +156,37 @@ def _card_columns() -> list[Any]:
     ]
 
 
-def _search(query: Any, q: str) -> Any:
-    for word in q.lower().split()[:8]:
-        query = query.where(
-            or_(
-                func.lower(I.title).contains(word, autoescape=True),
-                func.lower(I.description).contains(word, autoescape=True),
-                func.lower(m.Organisation.name).contains(word, autoescape=True),
-            )
-        )
-    return query
+HOST_MATCH_CAP = 50
+
+
+def search_matches(session: Session, q: str) -> Subquery | None:
+    """``(id, score)`` of listings with every word in their title or description (full-text, capped), or hosted by
+    an organisation whose name holds every word (people search for a charity by name). None without words."""
+    found = search.matches(session, search.INTERNSHIPS, q)
+    if found is None:
+        return None
+    name = func.lower(m.Organisation.name)
+    hosts = (
+        select(m.Organisation.id)
+        .where(*(name.contains(word, autoescape=True) for word in search.terms(q)))
+        .limit(HOST_MATCH_CAP)
+    )
+    by_host = (
+        select(I.id.label("id"), literal(0.0, Float).label("score"))
+        .where(I.host_organisation_id.in_(hosts))
+        .order_by(I.id.desc())
+        .limit(search.MATCH_CAP)
+        .subquery("by_host")
+    )
+    both = union_all(select(found.c.id, found.c.score), select(by_host.c.id, by_host.c.score)).subquery("both")
+    return select(both.c.id, func.max(both.c.score).label("score")).group_by(both.c.id).subquery("internship_matches")
+
+
+def _searched(session: Session, query: Any, q: str, sorts: Sorts) -> tuple[Any, Sorts]:
+    found = search_matches(session, q) if q else None
+    if found is None:
+        return query, sorts
+    return query.join(found, found.c.id == I.id), sorts.with_relevance(found.c.score)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -274,17 +297,16 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Pa
         .outerjoin(m.Region, m.Region.id == I.region_id)
         .where(I.status == Status.PUBLISHED)
     )
-    query = apply_filters(query, filters, now=now)
-    if params.q:
-        query = _search(query, params.q)
+    query, sorts = _searched(session, apply_filters(query, filters, now=now), params.q, PUBLIC_SORTS)
     return keyset_page(
         session,
         query,
-        sort=PUBLIC_SORTS.pick(params.sort),
+        sort=sorts.pick(params.sort),
         id_column=I.id,
         cursor=params.cursor,
         page_size=params.page_size,
         floor=(I.closes_at, now),  # still open; one index range at any depth when sorted by closing date
+        sorts=sorts,
     )
 
 
@@ -306,22 +328,20 @@ def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
     status = _text(params.filters.get("status"))
     if status in {s.value for s in Status}:
         query = query.where(I.status == status)
-    if params.q:
-        query = _search(query, params.q)
+    query, sorts = _searched(session, query, params.q, ADMIN_SORTS)
     return keyset_page(
         session,
         query,
-        sort=ADMIN_SORTS.pick(params.sort),
+        sort=sorts.pick(params.sort),
         id_column=I.id,
         cursor=params.cursor,
         page_size=params.page_size,
+        sorts=sorts,
     )
 
 
 def filter_options(session: Session) -> tuple[list[Any], list[Any]]:
-    topics = list(session.execute(select(m.Topic.id, m.Topic.slug, m.Topic.name).order_by(m.Topic.name)))
-    regions = list(session.execute(select(m.Region.id, m.Region.slug, m.Region.name).order_by(m.Region.position)))
-    return topics, regions
+    return topics_and_regions(session)
 
 
 def organisation_choices(session: Session, actor: Principal) -> list[Any]:

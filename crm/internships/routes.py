@@ -82,7 +82,7 @@ def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "page": page,
         "params": params,
         "filters": filters,
-        "sorts": services.PUBLIC_SORTS,
+        "sorts": page.sorts,
         "alert_url": subscribe_url(filters, {t.slug: t.id for t in topics}, {r.slug: r.id for r in regions}),
     }
     if is_htmx(request.headers):
@@ -263,7 +263,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Te
         **_common_context(),
         "page": page,
         "params": params,
-        "sorts": services.ADMIN_SORTS,
+        "sorts": page.sorts,
         "statuses": list(m.InternshipStatus),
         "is_fellow": services.is_fellow(actor),
     }

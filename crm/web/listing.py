@@ -51,6 +51,12 @@ class Sorts:
     def choices(self) -> list[tuple[str, str]]:
         return [(o.key, o.label) for o in self.options.values()]
 
+    def with_relevance(self, score: ColumnElement[Any] | None) -> Sorts:
+        """While searching, "Best match" (the search score, highest first) comes first and is the default."""
+        if score is None:
+            return self
+        return Sorts(SortOption("relevance", "Best match", score, descending=True), *self.options.values())
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ListParams:
@@ -121,6 +127,7 @@ class Page:
     prev_cursor: str | None
     sort: SortOption
     page_size: int
+    sorts: Sorts | None = None  # the choices this list offered (a search adds "Best match"), for the sort menu
 
     @property
     def is_first(self) -> bool:
@@ -173,6 +180,7 @@ def keyset_page(
     page_size: int = DEFAULT_PAGE_SIZE,
     sort_attr: str = "sort_value",
     floor: tuple[ColumnElement[Any], Any] | None = None,
+    sorts: Sorts | None = None,
 ) -> Page:
     """One statement per page. ``query`` must not be ordered or limited yet.
 
@@ -211,7 +219,9 @@ def keyset_page(
             next_cursor = encode_cursor("next", sort.key, getattr(last, sort_attr), last.id)
         if (decoded and not backwards) or (backwards and has_more):
             prev_cursor = encode_cursor("prev", sort.key, getattr(first, sort_attr), first.id)
-    return Page(items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, page_size=page_size)
+    return Page(
+        items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, page_size=page_size, sorts=sorts
+    )
 
 
 def _floor_implied(

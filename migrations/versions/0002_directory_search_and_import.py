@@ -4,7 +4,7 @@ Full-text search over organisations' name and description (docs/directory.md, "S
 
 * SQLite: an FTS5 external-content table ``organisations_fts`` kept in step by three triggers.
 * PostgreSQL: a GIN index on a weighted ``tsvector`` expression (name = A, description = B). The query in
-  ``crm.directory.search`` repeats the expression verbatim so the planner uses the index.
+  ``crm.search`` repeats the expression verbatim so the planner uses the index.
 
 Objects whose names contain ``_fts`` are created by hand here and ignored by the drift check
 (``crm.migrate.include_name``).
@@ -22,7 +22,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Keep identical to crm.directory.search.PG_VECTOR.
+# Keep identical to crm.search.ORGANISATIONS.pg_vector.
 PG_VECTOR = (
     "(setweight(to_tsvector('english'::regconfig, coalesce(name, '')), 'A') || "
     "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B'))"

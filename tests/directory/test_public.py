@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm import models as m
-from crm.directory import search, services
+from crm import search
+from crm.directory import services
 from crm.web.listing import ListParams
 from tests.conftest import post_form
 from tests.directory.helpers import make_contact, make_org
@@ -41,9 +42,9 @@ def test_search_ranks_name_matches_first_and_caps_candidates(db):
     db.commit()
     names = [r.name for r in services.list_organisations(db, ListParams(q="psychosis"), public=True).items]
     assert names[0] == "Psychosis Network"
-    capped = search.matches(db, "psychosis", cap=1)
+    capped = search.matches(db, search.ORGANISATIONS, "psychosis", cap=1)
     assert len(list(db.execute(select(capped.c.id)))) == 1
-    assert search.matches(db, "!!!") is None
+    assert search.matches(db, search.ORGANISATIONS, "!!!") is None
 
 
 def test_filters_sorting_and_keyset_pages(client, db):

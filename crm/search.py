@@ -1,0 +1,85 @@
+"""Full-text search behind one function on both databases, with the cost of ranking bounded.
+
+``matches(session, index, q)`` returns a subquery of ``(id, score)`` for at most ``MATCH_CAP`` rows of
+``index.table`` matching ``q`` (the newest first), higher score = better match. Callers join it to the table and
+add their own filters, sorting and keyset paging, so a search page is still a single SQL statement.
+
+* SQLite: FTS5 external-content tables ``<table>_fts`` (migrations 0002 and 0010), ranked with bm25.
+* PostgreSQL: GIN indexes on weighted tsvector expressions, ranked with ts_rank.
+
+Ranking costs time per matching row, so both back ends take the newest ``MATCH_CAP`` candidates first and rank only
+those: a word in every row stays as fast as a rare one (reference/performance.md §5.2; the figures at a million
+rows are in docs/proof.md). The price: for a very common word, older matches beyond the cap are not found, so
+the page says "add another word" when the cap is reached.
+
+People type words, not query syntax: the text is cut into word tokens (letters and digits), all must match, and
+the last one matches as a prefix ("ment" finds "mental") once it has three letters. Nothing the user types
+reaches FTS5/tsquery syntax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from sqlalchemy import Float, Integer, Subquery, text
+from sqlalchemy.orm import Session
+
+MATCH_CAP = 1000
+MAX_TERMS = 8
+MIN_PREFIX = 3  # "m*" would merge the posting lists of thousands of words
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TextIndex:
+    """A table's full-text index: the indexed columns, most important first, and their bm25 weights."""
+
+    table: str
+    columns: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    @property
+    def fts(self) -> str:
+        return f"{self.table}_fts"
+
+    @property
+    def pg_vector(self) -> str:
+        """The indexed expression, character for character as the migrations create it (else no index scan)."""
+        parts = [
+            f"setweight(to_tsvector('english'::regconfig, coalesce({column}, '')), '{'AB'[min(i, 1)]}')"
+            for i, column in enumerate(self.columns)
+        ]
+        return "(" + " || ".join(parts) + ")"
+
+
+ORGANISATIONS = TextIndex("organisations", ("name", "description"), (10.0, 1.0))
+INTERNSHIPS = TextIndex("internships", ("title", "description"), (5.0, 1.0))
+FUNDING_CALLS = TextIndex("funding_calls", ("title", "search_text"), (5.0, 1.0))
+
+
+def terms(q: str) -> list[str]:
+    return re.findall(r"\w+", (q or "").lower())[:MAX_TERMS]
+
+
+def matches(session: Session, index: TextIndex, q: str, cap: int = MATCH_CAP) -> Subquery | None:
+    """``(id, score)`` of up to ``cap`` rows matching every word of ``q``; None when ``q`` has no words."""
+    words = terms(q)
+    if not words:
+        return None
+    prefix = len(words[-1]) >= MIN_PREFIX
+    if session.get_bind().dialect.name == "postgresql":
+        query = " & ".join([*words[:-1], words[-1] + (":*" if prefix else "")])
+        stmt = text(
+            "SELECT c.id AS id, ts_rank(c.v, to_tsquery('english', :q))::float8 AS score FROM ("
+            f"SELECT {index.table}.id AS id, {index.pg_vector} AS v FROM {index.table} "
+            f"WHERE {index.pg_vector} @@ to_tsquery('english', :q) "
+            f"ORDER BY {index.table}.id DESC LIMIT :cap) AS c"
+        )
+    else:
+        query = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"' + ("*" if prefix else "")
+        weights = ", ".join(str(w) for w in index.weights)
+        stmt = text(
+            f"SELECT rowid AS id, -bm25({index.fts}, {weights}) AS score FROM {index.fts} "
+            f"WHERE {index.fts} MATCH :q ORDER BY rowid DESC LIMIT :cap"
+        )
+    return stmt.bindparams(q=query.strip(), cap=cap).columns(id=Integer, score=Float).subquery(f"{index.table}_matches")
