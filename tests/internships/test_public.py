@@ -95,7 +95,7 @@ def test_filters(client, db):
     # No career stages listed = open to every stage.
     assert listed("stage=student") == {"Alpha", "Beta"}
     assert listed("stage=practitioner") == {"Beta", "Gamma"}
-    assert listed("q=gamm") == {"Gamma"}
+    assert listed("q=gamma") == {"Gamma"}
     assert listed("q=" + org.name.split()[0].lower()) == {"Alpha", "Beta", "Gamma"}
     # Bad filter values are ignored, never an error page.
     assert listed("hours=abc&paid=maybe&direction=x&closing_within=-3") == {"Alpha", "Beta", "Gamma"}

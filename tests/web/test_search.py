@@ -29,7 +29,7 @@ def test_internship_words_in_the_description_are_found_stemmed_and_best_match_fi
     page = client.get("/internships?q=evaluating")  # porter stemming: evaluating ~ evaluate
     assert titles(page.text, "internships") == ["Befriending evaluation", "Research assistant"]
     assert '<option value="relevance" selected>Best match</option>' in page.text
-    closing = client.get("/internships?q=befriend&sort=closing")  # the last word is a prefix
+    closing = client.get("/internships?q=befriend&sort=closing")  # stemmed: befriend ~ befriending
     assert set(titles(closing.text, "internships")) == {"Befriending evaluation", "Research assistant"}
     assert titles(client.get("/internships?q=zebra").text, "internships") == []
     assert "Best match" not in client.get("/internships").text  # no search, no relevance sort
