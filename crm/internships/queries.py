@@ -127,10 +127,16 @@ def public_detail(session: Session, slug: str, *, now: dt.datetime | None = None
     return detail
 
 
-def admin_detail(session: Session, actor: Principal, internship_id: int) -> Detail:
+def detail_by_id(session: Session, internship_id: int) -> Detail:
+    """A listing in any status (three statements); the caller decides who may see it."""
     detail = _detail(session, I.id == internship_id)
     if detail is None:
         raise NotFoundException("No such internship.")
+    return detail
+
+
+def admin_detail(session: Session, actor: Principal, internship_id: int) -> Detail:
+    detail = detail_by_id(session, internship_id)
     require_org(actor, detail.internship.host_organisation_id)
     return detail
 

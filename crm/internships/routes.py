@@ -438,11 +438,10 @@ def _out(db: Session, settings: Any, detail: services.Detail, *, private: bool =
 
 
 def _api_detail(db: Session, settings: Any, user: Principal | None, internship_id: int) -> InternshipOut:
-    internship = services.get_internship(db, internship_id)
-    private = _can_see_private(user, internship.host_organisation_id)
-    if internship.status not in services.PUBLIC_STATUSES and not private:
+    detail = services.detail_by_id(db, internship_id)
+    private = _can_see_private(user, detail.internship.host_organisation_id)
+    if detail.internship.status not in services.PUBLIC_STATUSES and not private:
         raise NotFoundException("No such internship.")
-    detail = services.admin_detail(db, user, internship_id) if private else services.public_detail(db, internship.slug)
     return _out(db, settings, detail, private=private)
 
 
