@@ -280,3 +280,18 @@ def test_api_public_reads_and_admin_writes(client, db):
     assert patched.status_code == 200 and patched.json()["amount_max"] == 9000
     assert client.get(f"/api/v1/funding-calls/{draft.id}", headers=auth).status_code == 200
     assert client.delete(f"/api/v1/funding-calls/{created.json()['id']}", headers=auth).status_code == 204
+
+
+def test_funder_menu_lists_funders_with_calls_and_other_callers_are_found_by_search(client, db):
+    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    org(db, "Idle Foundation", m.OrgKind.FUNDER)  # no calls: not in the menu
+    university = org(db, "Eastgate University", m.OrgKind.ACADEMIC)
+    due = [("Full", now() + 20 * DAY)]
+    make_call(db, funder, "Trust awards", now=now(), deadlines=due)
+    make_call(db, university, "University seed fund", now=now(), deadlines=due)
+    db.commit()
+    page = client.get("/funding-calls").text
+    menu = page[page.index('name="funder"') : page.index("</select>", page.index('name="funder"'))]
+    assert "Northfield Trust" in menu and "Idle Foundation" not in menu and "Eastgate University" not in menu
+    assert "University seed fund" in client.get("/funding-calls?q=eastgate").text
+    assert "Trust awards" not in client.get("/funding-calls?q=eastgate").text

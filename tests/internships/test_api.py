@@ -195,3 +195,17 @@ def test_status_listing_is_scoped_for_editors(client, db, orgs):
     assert [i["title"] for i in editor["items"]] == ["My draft"] and editor["items"][0]["interest_count"] == 0
     fellow = client.get(f"{URL}?status=draft", headers=key(db, m.Role.ADMIN)).json()
     assert {i["title"] for i in fellow["items"]} == {"My draft", "Their draft"}
+
+
+def test_one_listing_costs_three_statements_and_the_admin_list_carries_interest_counts(client, db, orgs, count_queries):
+    mine, _ = orgs
+    pub = make_internship(db, mine, title="Counted", topics=("Carers",), stages=("student",))
+    db.add(m.InternshipInterest(internship_id=pub.id, name="Ada", email="ada@example.org"))
+    db.commit()
+    with count_queries() as q:
+        assert client.get(f"{URL}/{pub.id}").json()["career_stages"] == ["student"]
+    assert q.count == 3  # the listing with host and region, its topics, its career stages
+    admin = key(db, m.Role.ADMIN)
+    rows = client.get(f"{URL}?status=published", headers=admin).json()["items"]
+    assert [(r["title"], r["interest_count"]) for r in rows] == [("Counted", 1)]
+    assert client.get(URL).json()["items"][0]["interest_count"] is None  # public rows never carry it
