@@ -39,7 +39,7 @@ from litestar import Litestar, Response, get
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-REPLAYS = 200
+REPLAYS = 1000
 REPLAY_SECONDS = 5.0
 
 
@@ -162,6 +162,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of bare / JSON / HTML list")
+    parser.add_argument("--db-only", action="store_true", help="database times and statement counts only, no HTTP")
     parser.add_argument("--deep", type=int, default=5000, help="page number for the deep-page measurement")
     parser.add_argument("--common-word", default="mental", help="the most common word (datagen prints it)")
     parser.add_argument("--rare-word", default="tosune")
@@ -235,6 +236,8 @@ def main() -> int:
     counting = [n for n, r in db_results.items() if any("count(" in q["sql"].lower() for q in r["sql"])]
     print(f"pages running COUNT: {counting or 'none'} (target: no exact COUNT over > 100,000 rows)")
 
+    if args.db_only:
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         sql_file = Path(tmp) / "sql.json"
         sql_file.write_text(json.dumps(db_results["JSON list p1"]["sql"]))
