@@ -1,0 +1,80 @@
+"""Journey: the fellow signs in with a magic link, creates a networking event, publishes it and invites the VCSE
+organisations' contacts; an invitee's email carries the calendar invitation and the public events page lists it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from crm import models as m
+from jobs.context import WorkerContext
+from jobs.events import queue_pending
+from tests.browser.test_fellow_journey import _sign_in_with_magic_link
+
+pytestmark = pytest.mark.browser
+
+
+def test_fellow_creates_publishes_and_invites(page, live):
+    _sign_in_with_magic_link(page, live)
+
+    page.goto("/admin/events/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create an event")
+    title = "Funding call networking morning"
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description").fill("Meet researchers and charities before the new call opens.")
+    start = (dt.datetime.now() + dt.timedelta(days=30)).replace(hour=10, minute=0)
+    page.get_by_label("Starts").fill(start.strftime("%Y-%m-%d %H:%M"))
+    page.get_by_label("Ends").fill((start + dt.timedelta(hours=2)).strftime("%Y-%m-%d %H:%M"))
+    page.get_by_label("Venue and address").fill("Community Hall, 1 Canal Street, Leeds")
+    page.get_by_label("Capacity").fill("40")
+    page.get_by_role("button", name="Create event").click()
+    expect(page).to_have_url(re.compile(r"/admin/events/\d+\?saved=created$"))
+    event_id = int(re.search(r"/admin/events/(\d+)", page.url).group(1))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("draft")
+
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("published")
+
+    page.get_by_role("link", name="Invite people").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    page.get_by_label("VCSE", exact=True).check()
+    page.get_by_role("button", name="Preview").click()
+    send = page.get_by_role("button", name=re.compile(r"^Send \d+ invitations?$"))
+    expect(send).to_be_visible()
+    expected = int(re.search(r"\d+", send.inner_text()).group(0))
+    send.click()
+    expect(page).to_have_url(re.compile(rf"/admin/events/{event_id}\?msg="))
+    # Up to 100 emails are queued at once; beyond that the worker queues the rest (its job runs here).
+    expect(page.get_by_text(re.compile(rf"^{expected} (invitations queued|people invited)"))).to_be_visible()
+    context = WorkerContext(live.settings)
+    try:
+        queue_pending(context)
+    finally:
+        context.engine.dispose()
+    live.drain_mail()
+    with live.factory() as s:
+        invited = list(
+            s.scalars(
+                select(m.Contact.email)
+                .join(m.Invitation, m.Invitation.contact_id == m.Contact.id)
+                .where(m.Invitation.event_id == event_id)
+                .order_by(m.Invitation.id)
+            )
+        )
+    assert len(invited) == expected > 0
+    for email in (invited[0], invited[-1]):  # the first (queued at once) and the last (queued by the worker)
+        message = live.last_email(email, kind="event_invitation")
+        assert title in message.subject and message.status == m.OutboxStatus.SENT
+
+    page.goto("/events")
+    link = page.get_by_role("link", name=title)
+    expect(link).to_be_visible()
+    link.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    expect(page.get_by_text("Community Hall").first).to_be_visible()
+    assert page.console.errors == []
