@@ -102,3 +102,22 @@ def test_postgresql_answers_from_the_gin_indexes(db):
             )
         )
         assert f"ix_{index.fts}" in plan, plan
+
+
+def test_search_results_page_with_cursors_in_every_sort(client, db):
+    org = make_org(db)
+    for n in range(25):
+        make_internship(db, org, title=f"Carers study {n:02d}", description="Carers and families.", days=5 + n % 7)
+    make_internship(db, org, title="Unrelated", description="Gardening.")
+    db.commit()
+    for sort in ("relevance", "closing", "newest"):
+        seen, url = [], f"/api/v1/internships?q=carers&sort={sort}&page_size=10"
+        while url:
+            body = client.get(url).json()
+            seen += [item["title"] for item in body["items"]]
+            url = (
+                f"/api/v1/internships?q=carers&sort={sort}&page_size=10&cursor={body['next_cursor']}"
+                if body["next_cursor"]
+                else None
+            )
+        assert sorted(seen) == [f"Carers study {n:02d}" for n in range(25)], sort  # each once, none missing
