@@ -17,9 +17,9 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Hand-made search objects (SQLite FTS5 tables and their shadows, PostgreSQL tsvector indexes) are named
-    ``*_fts*`` and live only in migrations; autogenerate and the drift check ignore them."""
-    return not (type_ in {"table", "index"} and name and "_fts" in name)
+    """Hand-made search objects (SQLite FTS5 tables and their shadows, PostgreSQL tsvector columns and indexes) are
+    named ``*_fts*`` and live only in migrations; autogenerate and the drift check ignore them."""
+    return not (type_ in {"table", "index", "column"} and name and "_fts" in name)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -38,7 +38,8 @@ class TextIndex:
     not with bm25: FTS5's bm25 counts every document holding each word before scoring even one row, so a capped
     search for "mental" (in 99.6% of a million listings) took 53 ms with bm25 and takes 1.5 ms without. The last
     word is not a prefix either: "mental"* merges the posting lists of every word starting so (58 ms). Porter
-    stemming still finds "carer" from "carers". PostgreSQL's ts_rank has no such cost and keeps ranking.
+    stemming still finds "carer" from "carers". PostgreSQL's ts_rank has no such cost and keeps ranking, over a
+    stored tsvector column (``pg_document``) rather than an expression it would rebuild for every row it reads.
     """
 
     table: str
@@ -49,6 +50,12 @@ class TextIndex:
     @property
     def fts(self) -> str:
         return f"{self.table}_fts"
+
+    @property
+    def pg_document(self) -> str:
+        """What PostgreSQL searches: the stored ``search_fts`` column of a large table (migration 0010), else the
+        indexed expression."""
+        return f"{self.table}.search_fts" if self.large else self.pg_vector
 
     @property
     def pg_vector(self) -> str:
@@ -80,8 +87,8 @@ def matches(session: Session, index: TextIndex, q: str, cap: int = MATCH_CAP) ->
         params["q"] = " & ".join([*words[:-1], words[-1] + (":*" if prefix else "")])
         stmt = text(
             "SELECT c.id AS id, ts_rank(c.v, to_tsquery('english', :q))::float8 AS score FROM ("
-            f"SELECT {index.table}.id AS id, {index.pg_vector} AS v FROM {index.table} "
-            f"WHERE {index.pg_vector} @@ to_tsquery('english', :q) "
+            f"SELECT {index.table}.id AS id, {index.pg_document} AS v FROM {index.table} "
+            f"WHERE {index.pg_document} @@ to_tsquery('english', :q) "
             f"ORDER BY {index.table}.id DESC LIMIT :cap) AS c"
         )
     else:

@@ -60,7 +60,7 @@ def test_searching_costs_the_same_statements_as_listing(client, db, count_querie
         assert page.status_code == 200 and q.count <= 3
         with count_queries() as q:
             api = client.get(f"/api/v1/internships?q=carers&page_size={size}")
-        assert len(api.json()["items"]) == min(size, 25) and q.count == 1
+        assert len(api.json()["items"]) == min(size, 25) and q.count <= 2  # hosts by name, then the page
 
 
 def test_funding_search_finds_words_in_the_summary_and_the_full_page_fits_three_statements(client, db, count_queries):
@@ -98,7 +98,9 @@ def test_postgresql_answers_from_the_gin_indexes(db):
     for index in (search.INTERNSHIPS, search.FUNDING_CALLS, search.ORGANISATIONS):
         plan = "\n".join(
             db.scalars(
-                text(f"EXPLAIN SELECT id FROM {index.table} WHERE {index.pg_vector} @@ to_tsquery('english', 'carer')")
+                text(
+                    f"EXPLAIN SELECT id FROM {index.table} WHERE {index.pg_document} @@ to_tsquery('english', 'carer')"
+                )
             )
         )
         assert f"ix_{index.fts}" in plan, plan
