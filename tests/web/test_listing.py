@@ -145,8 +145,10 @@ def test_floor_below_the_cursor_is_left_out_so_the_database_has_one_lower_bound(
         )
     assert [r.name for r in second.items] == names[4:7]
     sql = q.statements[0]
-    assert sql.count(">") == 2  # the cursor's tie (id > …) and what lies beyond it (name > …); no floor
-    assert "UNION ALL" in sql
+    if db.get_bind().dialect.name == "sqlite":
+        assert "UNION ALL" in sql and sql.count(">") == 2  # the cursor's tie (id > …), what lies beyond (name > …)
+    else:
+        assert "UNION" not in sql and sql.count(">") == 1  # (name, id) > (…, …)
     # A cursor whose value has fallen below the floor (a listing closed since) restarts at the floor instead.
     late = keyset_page(
         db,

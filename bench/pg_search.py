@@ -1,0 +1,157 @@
+"""Public search and lists on PostgreSQL: database time of the internship list, deep page and search statements.
+
+    .venv/bin/python bench/pg_search.py [--rows 200000] [--server postgresql+psycopg://postgres@127.0.0.1:5432]
+
+bench/web.py measures the million-row SQLite file; production runs PostgreSQL, whose planner makes other choices
+(a common word made it walk the primary key rebuilding every row's tsvector until the stored column of migration
+0010). This builds a scratch database through the migrations, loads --rows internships with the same Zipf text as
+bench/datagen.py, runs the app's own list queries (crm.internships.queries.public_list) and prints the SQL time
+per page (p50/p95 of 20 runs, EXPLAIN ANALYZE execution time) and statements per page, then drops the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from datagen import Zipf  # noqa: E402
+from sqlalchemy import create_engine, event, insert, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from crm import models as m  # noqa: E402
+from crm.db import create_db_engine, create_session_factory  # noqa: E402
+from crm.internships import queries  # noqa: E402
+from crm.migrate import upgrade  # noqa: E402
+from crm.settings import Settings  # noqa: E402
+from crm.web.listing import ListParams  # noqa: E402
+
+RUNS = 20
+
+
+def load(engine, rows: int, zipf: Zipf, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        hosts = [
+            m.Organisation(
+                name=f"{zipf.text(2).title()} Trust {n}",
+                name_normalised=f"host {n}",
+                slug=f"host-{n}",
+                kind=m.OrgKind.VCSE,
+            )
+            for n in range(200)
+        ]
+        session.add_all(hosts)
+        session.commit()
+        host_ids = [h.id for h in hosts]
+    now = dt.datetime.now(dt.UTC)
+    for start in range(0, rows, 20_000):
+        batch = []
+        for i in range(start, min(rows, start + 20_000)):
+            closing = (now + dt.timedelta(days=rng.randint(1, 180))).date()
+            batch.append(
+                {
+                    "title": zipf.text(rng.randint(3, 7)).capitalize(),
+                    "slug": f"internship-{i}",
+                    "host_organisation_id": rng.choice(host_ids),
+                    "direction": m.InternshipDirection.RESEARCHER_TO_VCSE,
+                    "description": zipf.text(rng.randint(20, 60)),
+                    "mode": m.InternshipMode.REMOTE,
+                    "paid": False,
+                    "closing_date": closing,
+                    "closes_at": dt.datetime.combine(closing, dt.time(23, 59), tzinfo=dt.UTC),
+                    "status": m.InternshipStatus.PUBLISHED,
+                    "published_at": now - dt.timedelta(minutes=rows - i),
+                    "host_contact_name": "Host",
+                    "host_contact_email": "host@example.org",
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(insert(m.Internship), batch)
+        print(f"\rinternships: {min(rows, start + 20_000):>9,}", end="", flush=True)
+    print()
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+
+
+def measure(engine, name: str, params: ListParams) -> None:  # type: ignore[no-untyped-def]
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append((statement, parameters))
+
+    factory = create_session_factory(engine)
+    timings = []
+    for run in range(RUNS + 2):
+        with factory() as session:
+            if run == RUNS + 1:
+                event.listen(engine, "before_cursor_execute", capture)
+            started = time.perf_counter()
+            queries.public_list(session, params, now=dt.datetime.now(dt.UTC))
+            if run >= 2 and run < RUNS + 1:
+                timings.append((time.perf_counter() - started) * 1000)
+            if run == RUNS + 1:
+                event.remove(engine, "before_cursor_execute", capture)
+    executed = []
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        for statement, parameters in statements:
+            cursor.execute("EXPLAIN (ANALYZE) " + statement, parameters)
+            executed.append(float(cursor.fetchall()[-1][0].split(":")[1].split()[0]))
+    timings.sort()
+    print(
+        f"{name:28} {len(statements):>4} {statistics.median(timings):>10.2f} {timings[int(len(timings) * 0.95) - 1]:>10.2f}"
+        f" {sum(executed):>12.2f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(f"{args.server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine = create_db_engine(Settings(env="test", database_url=f"{args.server}/{name}"))
+    try:
+        upgrade(engine)
+        rng = random.Random(args.seed)
+        zipf = Zipf(rng)
+        started = time.perf_counter()
+        load(engine, args.rows, zipf, rng)
+        print(
+            f"loaded {args.rows:,} internships in {time.perf_counter() - started:.0f} s; common word "
+            f"{zipf.words[0]!r}, rare word {zipf.words[-1]!r}"
+        )
+        factory = create_session_factory(engine)
+        cursor = ""
+        with factory() as session:
+            for _ in range(499):  # page 500
+                page = queries.public_list(session, ListParams(cursor=cursor), now=dt.datetime.now(dt.UTC))
+                cursor = page.next_cursor or ""
+        print(f"\n{'target':28} {'SQL':>4} {'app p50 ms':>10} {'app p95 ms':>10} {'SQL exec ms':>12}")
+        measure(engine, "list page 1", ListParams())
+        measure(engine, "list page 500", ListParams(cursor=cursor))
+        for word in (zipf.words[0], zipf.words[10], zipf.words[100], zipf.words[1000], zipf.words[-1]):
+            measure(engine, f"search {word!r}", ListParams(q=word))
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
