@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm import audit
 from crm import models as m
-from crm.directory import export, importer, merge, schemas, sections, services
+from crm.directory import export, importer, merge, own_routes, schemas, sections, services
 from crm.directory.references import organisation_references
 from crm.directory.services import DirectoryError
 from crm.history import history
@@ -1001,5 +1001,6 @@ route_handlers: list[Any] = [
     add_group_page,
     add_group,
     admin_router,
+    own_routes.router,
     api_router,
 ]

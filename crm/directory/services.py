@@ -352,6 +352,23 @@ def organisation_form_data(org: m.Organisation) -> dict[str, Any]:
     }
 
 
+EDITOR_LOCKED = ("visibility", "parent")  # the fellow's decisions about a record, not its owner's
+
+
+def update_own_organisation(session: Session, actor: Principal, org: m.Organisation, data: Mapping[str, Any]) -> Form:
+    """An editor changes their own organisation's profile from the whole public form (every field of
+    /add-your-group); visibility and the parent link stay as the fellow set them. Returns the form (with messages
+    when nothing was saved)."""
+    if not actor.is_admin and actor.organisation_id != org.id:
+        raise DirectoryError("Editors may change only their own organisation.")
+    current = organisation_form_data(org)
+    merged = {**{k: v for k, v in data.items() if k not in EDITOR_LOCKED}, **{k: current[k] for k in EDITOR_LOCKED}}
+    values, form = validate_organisation(session, merged, exclude_id=org.id)
+    if form.ok:
+        update_organisation(session, actor, org, values)
+    return form
+
+
 def public_condition() -> Any:
     return (m.Organisation.review_status == m.ReviewStatus.APPROVED) & (
         m.Organisation.visibility == m.Visibility.PUBLIC

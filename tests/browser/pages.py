@@ -55,6 +55,8 @@ ADMIN = [
     Page("/admin/organisations/new", m.Role.ADMIN),
     Page("/admin/organisations/{organisation_id}", m.Role.ADMIN),
     Page("/admin/organisations/{organisation_id}/edit", m.Role.ADMIN),
+    Page("/admin/our-organisation", m.Role.EDITOR, note="an editor's own directory entry"),
+    Page("/admin/our-organisation", m.Role.ADMIN, note="an account without an organisation"),
     Page("/admin/contacts", m.Role.ADMIN),
     Page("/admin/contacts/{contact_id}", m.Role.ADMIN),
     Page("/admin/review", m.Role.ADMIN),

@@ -77,6 +77,8 @@ def resolve(session: Session) -> Seeded:
 def seed(session: Session, settings: Settings) -> tuple[dict[m.Role, str], Seeded]:
     seed_demo(session, settings)
     for role, email in USERS.items():
-        ensure_user(session, email, role, name=f"{role.value.title()} Tester")
+        user = ensure_user(session, email, role, name=f"{role.value.title()} Tester")
+        if role == m.Role.EDITOR:  # an editor looks after one organisation (/admin/our-organisation)
+            user.organisation_id = _first(session, m.Organisation.id, m.Organisation.kind == m.OrgKind.VCSE)
     session.flush()
     return dict(USERS), resolve(session)
