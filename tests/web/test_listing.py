@@ -169,3 +169,30 @@ def test_a_cursor_with_a_naive_datetime_is_read_as_utc():
     direction, value, row_id = decode_cursor(naive, "closing")
     assert direction == "next"
     assert value == dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC) and row_id == 7
+
+
+def _cursor(key: str, value) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(["next", key, value, 5]).encode()).decode().rstrip("=")
+
+
+LISTS = [
+    ("/internships", "closing"),
+    ("/internships", "newest"),
+    ("/api/v1/internships", "closing"),
+    ("/funding-calls", "deadline"),
+    ("/funding-calls", "-amount"),
+    ("/api/v1/funding-calls", "deadline"),
+    ("/organisations", "name"),
+    ("/organisations", "newest"),
+    ("/events", "soonest"),
+]
+
+
+def test_a_cursor_with_a_value_of_the_wrong_type_starts_again_instead_of_failing(client):
+    for url, key in LISTS:
+        for value in ["abc", 12, 1.5, True, [1, 2], {"d": "2026-01-01"}, {"dt": "nonsense"}, None]:
+            response = client.get(f"{url}?sort={key}&cursor={_cursor(key, value)}")
+            assert response.status_code == 200, (url, key, value)
