@@ -46,13 +46,12 @@ def own_page(db: DB, user: CurrentUser, saved: FromQuery[str] = "") -> Template:
 
 @post("/", sync_to_thread=False)
 def own_save(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
-    context = _context(db, user, None)
-    org = context["org"]
+    org = services.get_organisation(db, user.organisation_id) if user and user.organisation_id else None
     if org is None or user is None:
-        return Template(TEMPLATE, context=context, status_code=403)
+        return Template(TEMPLATE, context=_context(db, user, None), status_code=403)
     form = services.update_own_organisation(db, user, org, data)
     if not form.ok:
-        return Template(TEMPLATE, context={**context, "form": form}, status_code=400)
+        return Template(TEMPLATE, context=_context(db, user, form), status_code=400)
     return Redirect("/admin/our-organisation?saved=1", status_code=303)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
-from crm.db import unit_of_work
+from crm.db import batched, unit_of_work
 from crm.mailing.suppression import forms_by_key
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
 from crm.settings import Settings
@@ -269,10 +269,10 @@ def _release(factory: sessionmaker[Session], batch: _Batch) -> None:
     """Give back a claimed batch that was never sent (the tick halted): due again, the attempt not counted."""
     ids = [e.outbox_id for e in batch.to_send]
     with unit_of_work(factory) as session:
-        for start in range(0, len(ids), 5000):
+        for chunk in batched(ids, 5000):
             session.execute(
                 update(m.OutboxMessage)
-                .where(_ids_match(session, m.OutboxMessage.id, ids[start : start + 5000], Integer()))
+                .where(_ids_match(session, m.OutboxMessage.id, chunk, Integer()))
                 .values(status=m.OutboxStatus.RETRY, lease_until=None, attempts=m.OutboxMessage.attempts - 1),
                 execution_options={"synchronize_session": False},
             )
@@ -307,8 +307,7 @@ def _record(
         log.critical("mail provider refused our credentials: sending stopped for this tick")
     with unit_of_work(factory) as session:
         for (status, next_at, sent_at, error, provider), ids in groups.items():
-            for start in range(0, len(ids), 5000):
-                chunk = ids[start : start + 5000]
+            for chunk in batched(ids, 5000):
                 session.execute(
                     update(m.OutboxMessage)
                     .where(_ids_match(session, m.OutboxMessage.id, chunk, Integer()))

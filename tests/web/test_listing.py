@@ -18,14 +18,7 @@ SORTS = Sorts(
 def _walk(db, sort_key: str, size: int) -> list[str]:
     names, cursor = [], ""
     while True:
-        page = keyset_page(
-            db,
-            select(m.Topic.id, m.Topic.name),
-            sort=SORTS.pick(sort_key),
-            id_column=m.Topic.id,
-            cursor=cursor,
-            page_size=size,
-        )
+        page = _topics_page(db, sort_key, cursor=cursor, size=size)
         names.extend(r.name for r in page.items)
         if not page.next_cursor:
             return names
@@ -78,19 +71,23 @@ def test_bad_cursor_and_params_fall_back_safely():
     assert "topic=a" in params.query_string()
 
 
+def _topics_page(db, sort_key: str = "name", *, cursor: str = "", size: int = 3, floor: str | None = None):
+    return keyset_page(
+        db,
+        select(m.Topic.id, m.Topic.name),
+        sort=SORTS.pick(sort_key),
+        id_column=m.Topic.id,
+        cursor=cursor,
+        page_size=size,
+        floor=(m.Topic.name, floor) if floor is not None else None,
+    )
+
+
 def _walk_with_floor(db, sort_key: str, size: int, floor: str) -> tuple[list[str], list[str]]:
     """Forward to the end, then back to the start with the prev cursors: (forward names, backward names)."""
     forward, cursor, pages = [], "", []
     while True:
-        page = keyset_page(
-            db,
-            select(m.Topic.id, m.Topic.name),
-            sort=SORTS.pick(sort_key),
-            id_column=m.Topic.id,
-            cursor=cursor,
-            page_size=size,
-            floor=(m.Topic.name, floor),
-        )
+        page = _topics_page(db, sort_key, cursor=cursor, size=size, floor=floor)
         pages.append(page)
         forward.extend(r.name for r in page.items)
         if not page.next_cursor:
@@ -98,15 +95,7 @@ def _walk_with_floor(db, sort_key: str, size: int, floor: str) -> tuple[list[str
         cursor = page.next_cursor
     backward, cursor = [], pages[-1].prev_cursor
     while cursor:
-        page = keyset_page(
-            db,
-            select(m.Topic.id, m.Topic.name),
-            sort=SORTS.pick(sort_key),
-            id_column=m.Topic.id,
-            cursor=cursor,
-            page_size=size,
-            floor=(m.Topic.name, floor),
-        )
+        page = _topics_page(db, sort_key, cursor=cursor, size=size, floor=floor)
         backward = [r.name for r in page.items] + backward
         cursor = page.prev_cursor
     return forward, backward
@@ -125,24 +114,9 @@ def test_floor_keeps_only_rows_above_it_in_both_directions_and_sorts(db):
 
 def test_floor_below_the_cursor_is_left_out_so_the_database_has_one_lower_bound(db, count_queries):
     names = sorted(db.scalars(select(m.Topic.name)))
-    first = keyset_page(
-        db,
-        select(m.Topic.id, m.Topic.name),
-        sort=SORTS.default,
-        id_column=m.Topic.id,
-        page_size=3,
-        floor=(m.Topic.name, names[0]),
-    )
+    first = _topics_page(db, floor=names[0])
     with count_queries() as q:
-        second = keyset_page(
-            db,
-            select(m.Topic.id, m.Topic.name),
-            sort=SORTS.default,
-            id_column=m.Topic.id,
-            page_size=3,
-            cursor=first.next_cursor,
-            floor=(m.Topic.name, names[0]),
-        )
+        second = _topics_page(db, cursor=first.next_cursor, floor=names[0])
     assert [r.name for r in second.items] == names[4:7]
     sql = q.statements[0]
     if db.get_bind().dialect.name == "sqlite":
@@ -150,15 +124,7 @@ def test_floor_below_the_cursor_is_left_out_so_the_database_has_one_lower_bound(
     else:
         assert "UNION" not in sql and sql.count(">") == 1  # (name, id) > (…, …)
     # A cursor whose value has fallen below the floor (a listing closed since) restarts at the floor instead.
-    late = keyset_page(
-        db,
-        select(m.Topic.id, m.Topic.name),
-        sort=SORTS.default,
-        id_column=m.Topic.id,
-        page_size=3,
-        cursor=first.next_cursor,
-        floor=(m.Topic.name, names[5]),
-    )
+    late = _topics_page(db, cursor=first.next_cursor, floor=names[5])
     assert [r.name for r in late.items] == names[6:9]
 
 
