@@ -357,11 +357,12 @@ def run_app(path: str, dispatch: bool, store_bodies: bool) -> dict:
         "batches": stats.batches,
     }
     if dispatch:
+        from crm.domains import EXTENSIONS
         from crm.mailing.dispatch import drain
         from crm.mailing.transports.sendgrid import SendGridTransport
 
         transport = SendGridTransport(settings)
-        d = drain(factory, transport, settings)
+        d = drain(factory, transport, settings, renderers=EXTENSIONS.deferred_renderers)
         transport.close()
         out["dispatch"] = {"sent": d.sent, "failed": d.failed, "retried": d.retried}
         out["requests"] = fake.request_count

@@ -28,6 +28,7 @@ from sqlalchemy import event, insert  # noqa: E402
 
 from crm import models as m  # noqa: E402
 from crm.db import create_db_engine, create_session_factory  # noqa: E402
+from crm.domains import EXTENSIONS  # noqa: E402
 from crm.mailing import dispatch  # noqa: E402
 from crm.mailing.compliance import list_unsubscribe_headers, preferences_url, unsubscribe_url  # noqa: E402
 from crm.mailing.transports.sendgrid import SendGridTransport  # noqa: E402
@@ -161,7 +162,7 @@ def run(n: int, database_url: str | None, latency: float, concurrency: int) -> d
         transport = SendGridTransport(settings)
         start = time.perf_counter()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        total = dispatch.drain(factory, transport, settings)
+        total = dispatch.drain(factory, transport, settings, renderers=EXTENSIONS.deferred_renderers)
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         batches = math.ceil(total.claimed / max(settings.outbox_batch_size, transport.preferred_claim))
         seconds = time.perf_counter() - start

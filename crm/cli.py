@@ -1,49 +1,21 @@
 """The ``crm`` command. ``crm --help`` lists everything; each command has its own ``--help``.
 
+This module holds the process commands (run, worker, db, seed-demo); every domain's commands come from the
+manifest (``crm.domains``).
+
 Configuration errors (a bad database URL, a default secret in production) end with one clear line and exit
 status 1, never a traceback.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from crm.settings import Settings, SettingsError
-
-
-def _fail(message: str) -> None:
-    click.echo(f"crm: {message}", err=True)
-    sys.exit(1)
-
-
-def handles_config_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SettingsError as exc:
-            _fail(f"configuration error: {exc}")
-        except (OperationalError, ProgrammingError) as exc:
-            _fail(f"cannot use the database: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}")
-
-    return wrapper
-
-
-def load_settings() -> Settings:
-    return Settings.from_env().validate()
-
-
-def _context() -> Any:
-    from jobs.context import WorkerContext
-
-    return WorkerContext(load_settings())
+from crm.cliutil import handles_config_errors, load_settings, runtime
+from crm.domains import all_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,7 +51,7 @@ def run(host: str, port: int, workers: int, with_worker: bool | None, seed: bool
     from crm.tokens import Signer
 
     settings = load_settings()
-    ctx = _context()
+    ctx = runtime()
     upgrade(ctx.engine)
     if not settings.is_production:
         with unit_of_work(ctx.session_factory) as session:
@@ -125,7 +97,7 @@ def db_upgrade(revision: str) -> None:
     from crm.directory.reference import ensure_reference_data
     from crm.migrate import upgrade
 
-    ctx = _context()
+    ctx = runtime()
     upgrade(ctx.engine, revision)
     with unit_of_work(ctx.session_factory) as session:
         ensure_reference_data(session)
@@ -138,7 +110,7 @@ def db_check() -> None:
     """Exit 1 if the models and the migrated schema differ."""
     from crm.migrate import pending_drift
 
-    drift = pending_drift(_context().engine)
+    drift = pending_drift(runtime().engine)
     if drift:
         for d in drift:
             click.echo(f"drift: {d}")
@@ -154,7 +126,7 @@ def seed_demo_cmd(force: bool) -> None:
     from crm.db import unit_of_work
     from crm.demo import is_empty, seed_demo
 
-    ctx = _context()
+    ctx = runtime()
     with unit_of_work(ctx.session_factory) as session:
         if not force and not is_empty(session):
             click.echo("The database already has data; use --force to add the demo data anyway.")
@@ -163,131 +135,16 @@ def seed_demo_cmd(force: bool) -> None:
     click.echo("Demo data loaded.")
 
 
-@main.command("create-admin")
-@click.argument("email")
-@click.option("--name", default="", help="Display name.")
-@handles_config_errors
-def create_admin(email: str, name: str) -> None:
-    """Create (or promote) an admin and print a one-time sign-in link."""
-    from crm.accounts.services import ensure_user, issue_sign_in_link
-    from crm.db import unit_of_work
-    from crm.web.forms import normalise_email
-
-    try:
-        email = normalise_email(email)
-    except ValueError as exc:
-        _fail(str(exc))
-    ctx = _context()
-    with unit_of_work(ctx.session_factory) as session:
-        user = ensure_user(session, email, name=name)
-        link = issue_sign_in_link(session, ctx.signer, ctx.settings, user)
-    click.echo(f"{email} is an admin. Sign in within 15 minutes with:\n{link}")
-
-
-@main.group("api-key")
-def api_key() -> None:
-    """API keys for integrations (sent as Authorization: Bearer <key>)."""
-
-
-@api_key.command("create")
-@click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default="admin", show_default=True)
-@handles_config_errors
-def api_key_create(name: str, role: str) -> None:
-    """Create a key; it is printed once and stored only as a hash."""
-    from crm import models as m
-    from crm.accounts.services import create_api_key
-    from crm.db import unit_of_work
-
-    ctx = _context()
-    with unit_of_work(ctx.session_factory) as session:
-        key, plaintext = create_api_key(session, name, m.Role(role))
-    click.echo(f"API key {key.id} ({name}, {role}). Copy it now; it will not be shown again:\n{plaintext}")
-
-
-@api_key.command("list")
-@handles_config_errors
-def api_key_list() -> None:
-    """List keys (never their values)."""
-    from sqlalchemy import select
-
-    from crm import models as m
-
-    ctx = _context()
-    with ctx.session_factory() as session:
-        for k in session.scalars(select(m.ApiKey).order_by(m.ApiKey.id)):
-            state = "revoked" if k.revoked_at else "active"
-            click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{k.role.value}\t{state}")
-
-
-@api_key.command("revoke")
-@click.argument("key_id", type=int)
-@handles_config_errors
-def api_key_revoke(key_id: int) -> None:
-    """Revoke a key by id."""
-    from crm import models as m
-    from crm.db import unit_of_work
-
-    ctx = _context()
-    with unit_of_work(ctx.session_factory) as session:
-        key = session.get(m.ApiKey, key_id)
-        if key is None:
-            _fail(f"no API key with id {key_id}")
-        key.revoked_at = m.utcnow()
-    click.echo(f"API key {key_id} revoked.")
-
-
-@main.group()
-def outbox() -> None:
-    """The mail outbox."""
-
-
-@outbox.command("dispatch")
-@handles_config_errors
-def outbox_dispatch() -> None:
-    """Send everything that is due, once, then exit."""
-    from crm.mailing.dispatch import drain
-
-    ctx = _context()
-    stats = drain(ctx.session_factory, ctx.transport, ctx.settings)
-    click.echo(
-        f"claimed {stats.claimed}, sent {stats.sent}, retry {stats.retried}, failed {stats.failed}, "
-        f"suppressed {stats.suppressed}, ambiguous {stats.ambiguous}"
-    )
-    if stats.halted:
-        _fail("the mail provider refused our credentials; sending stopped")
-
-
-# Domain command groups: each module exposes ``commands`` (a list of click commands/groups) added to ``crm``.
-COMMAND_MODULES = (
-    "crm.directory.commands",
-    "crm.mailing.commands",
-    "crm.funding.commands",
-    "crm.events.commands",
-    "crm.internships.commands",
-    "crm.digests.commands",
-    "crm.dashboard.commands",
-)
-
-
 def _add_domain_commands() -> None:
-    import importlib
+    """Each domain's commands, as the manifest lists them; two domains claiming one name is a start-up error."""
+    for command in all_commands():
+        if command.name in main.commands:
+            raise RuntimeError(f"two domains declare the command {command.name!r}")
+        main.add_command(command)
 
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in module.commands:
-            main.add_command(command)
+
+_add_domain_commands()
 
 
 if __name__ == "__main__":
-    # Run the importable module, so domain command modules (which import crm.cli) see one crm.cli, not two.
-    from crm.cli import main as _main
-
-    _main()
-else:
-    _add_domain_commands()
+    main()

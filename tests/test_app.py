@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from crm import models as m
+from crm.domains import EXTENSIONS
 from crm.mailing.dispatch import drain
 from crm.mailing.outbox import enqueue
 from crm.mailing.transports.local import LocalTransport
@@ -78,7 +79,7 @@ def test_outbox_is_idempotent_and_local_transport_sends(app, db, settings):
     second = enqueue(db, renderer, key="k1", kind="sign_in", to="ada@example.org", template="sign_in", context=ctx)
     db.commit()
     assert first is not None and second is None
-    stats = drain(app.state.session_factory, LocalTransport(), settings)
+    stats = drain(app.state.session_factory, LocalTransport(), settings, renderers=EXTENSIONS.deferred_renderers)
     assert stats.sent == 1
     row = db.scalar(select(m.OutboxMessage))
     db.refresh(row)
@@ -97,7 +98,7 @@ def test_dispatcher_never_sends_to_suppressed_address(app, db, settings):
         context={"link": "x", "minutes": 15, "name": ""},
     )
     db.commit()
-    stats = drain(app.state.session_factory, LocalTransport(), settings)
+    stats = drain(app.state.session_factory, LocalTransport(), settings, renderers=EXTENSIONS.deferred_renderers)
     assert stats.suppressed == 1 and stats.sent == 0
     row = db.scalar(select(m.OutboxMessage))
     db.refresh(row)

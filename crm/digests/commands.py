@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from crm.cli import _context, _fail, handles_config_errors
+from crm.cliutil import fail, handles_config_errors, runtime
 
 
 @click.group("digests")
@@ -30,7 +30,7 @@ def run_cmd(period_key: str, dry_run: bool, batch_size: int) -> None:
     try:
         period = parse(period_key)
     except PeriodError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     import datetime as dt
 
@@ -40,7 +40,7 @@ def run_cmd(period_key: str, dry_run: bool, batch_size: int) -> None:
             f"Note: {period.key} is due {period.due_at:%Y-%m-%d %H:%M} UTC; running it now includes items published "
             "until now, and its subscribers will not get it again when it falls due."
         )
-    ctx = _context()
+    ctx = runtime()
     with ctx.session_factory() as session:
         total = session.scalar(
             select(func.count(m.Subscription.id)).where(
@@ -76,11 +76,11 @@ def preview_cmd(email: str, show_html: bool) -> None:
     from crm import models as m
     from crm.digests import services
 
-    ctx = _context()
+    ctx = runtime()
     with ctx.session_factory() as session:
         sub_id = session.scalar(select(m.Subscription.id).where(m.Subscription.email == email.strip().lower()))
         if sub_id is None:
-            _fail(f"no subscription for {email}")
+            fail(f"no subscription for {email}")
             return
         result = services.preview(session, ctx.settings, sub_id)
     if result is None or result.rendered is None:

@@ -149,3 +149,11 @@ def run_failures(session: Session, run_id: int, limit: int = 200) -> list[m.Dige
 def section_title(key: str) -> str:
     section = BY_KEY.get(key)
     return section.title if section else key
+
+
+def has_active_subscribers(session: Session) -> bool:
+    """Whether a run would reach anyone (the runs page says so when nobody is subscribed yet)."""
+    return (
+        session.scalar(select(m.Subscription.id).where(m.Subscription.status == m.SubscriptionStatus.ACTIVE).limit(1))
+        is not None
+    )

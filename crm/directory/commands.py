@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from crm.cli import _context, _fail, handles_config_errors
+from crm.cliutil import fail, handles_config_errors, runtime
 
 
 @click.group("import")
@@ -30,20 +30,20 @@ def import_organisations(file: Path, dry_run: bool, skip_bad_rows: bool, show: i
     from crm.db import unit_of_work
     from crm.directory.importer import run_import
 
-    ctx = _context()
+    ctx = runtime()
     size = file.stat().st_size
     with unit_of_work(ctx.session_factory) as session:
         with click.progressbar(length=size, label="Checking", file=sys.stderr) as bar:
             report = run_import(session, file, apply=False, progress=bar.update)
         _print_problems(report, show)
         if not report.ok:
-            _fail("nothing imported")
+            fail("nothing imported")
         click.echo(report.summary())
         if dry_run:
             click.echo("Dry run: nothing written.")
             return
         if report.error_rows and not skip_bad_rows:
-            _fail(f"{report.error_rows} row(s) have errors; fix them or use --skip-bad-rows. Nothing imported.")
+            fail(f"{report.error_rows} row(s) have errors; fix them or use --skip-bad-rows. Nothing imported.")
         with click.progressbar(length=size, label="Importing", file=sys.stderr) as bar:
             report = run_import(session, file, apply=True, progress=bar.update)
     click.echo(report.summary())
@@ -75,7 +75,7 @@ def export_organisations(output: Path | None) -> None:
     from crm.directory.export import organisation_rows
     from crm.web.listing import ListParams
 
-    ctx = _context()
+    ctx = runtime()
     with ctx.session_factory() as session:
         _write(output, organisation_rows(session, ListParams(), public=False))
 
@@ -90,7 +90,7 @@ def export_contacts(output: Path | None) -> None:
     from crm.directory.export import contact_rows
     from crm.web.listing import ListParams
 
-    ctx = _context()
+    ctx = runtime()
     with ctx.session_factory() as session:
         _write(output, contact_rows(session, ListParams()))
 

@@ -5,14 +5,13 @@ topics, regions and the audit history; re-points every other table that refers t
 the models' foreign keys, so subscriptions, funding calls, events… follow without the directory knowing them);
 then deletes the merged record and records a "merged" audit entry on the survivor.
 
-A domain that needs more than re-pointing a foreign key (for example to resolve a uniqueness clash) provides
-``merge_contacts(session, keep_id, drop_id)`` and/or ``merge_organisations(session, keep_id, drop_id)`` in one of
-``PROVIDERS``; they run before the generic re-pointing.
+A domain that needs more than re-pointing a foreign key (for example to resolve a uniqueness clash) declares
+``merge_contacts`` and/or ``merge_organisations`` hooks ``(session, keep_id, drop_id)`` in the manifest; they arrive
+as ``Extensions`` and run before the generic re-pointing.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import defaultdict
 from typing import Any
@@ -22,35 +21,15 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
-from crm.directory import services
-from crm.directory.services import DirectoryError
+from crm.directory import contacts, organisations
+from crm.directory.errors import DirectoryError
+from crm.extensions import Extensions
 from crm.web.auth import Principal
-
-PROVIDERS = (
-    "crm.mailing.merge",
-    "crm.funding.merge",
-    "crm.partnerships.merge",
-    "crm.events.merge",
-    "crm.internships.merge",
-)
 
 # Tables the directory moves itself (with de-duplication); everything else is re-pointed generically.
 _OWN = {"affiliations", "organisation_topics", "contact_topics", "contact_regions", "audit_entries"}
 
 _NOISE = {"the", "ltd", "limited", "cic", "uk", "and", "of", "charity", "cio", "inc", "org"}
-
-
-def _run_providers(kind: str, session: Session, keep_id: int, drop_id: int) -> None:
-    for name in PROVIDERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        fn = getattr(module, kind, None)
-        if fn is not None:
-            fn(session, keep_id, drop_id)
 
 
 def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) -> None:
@@ -64,7 +43,7 @@ def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) ->
 
 
 def _name_key(name: str) -> str:
-    words = [w for w in re.findall(r"\w+", services.normalise_name(name)) if w not in _NOISE]
+    words = [w for w in re.findall(r"\w+", organisations.normalise_name(name)) if w not in _NOISE]
     return " ".join(words)
 
 
@@ -158,14 +137,16 @@ ORG_FILL = [
 ]
 
 
-def merge_organisations(session: Session, actor: Principal | None, keep_id: int, drop_id: int) -> m.Organisation:
+def merge_organisations(
+    session: Session, ext: Extensions, actor: Principal | None, keep_id: int, drop_id: int
+) -> m.Organisation:
     if keep_id == drop_id:
         raise DirectoryError("An organisation cannot be merged into itself.")
     keep = session.get(m.Organisation, keep_id)
     drop = session.get(m.Organisation, drop_id)
     if keep is None or drop is None:
         raise DirectoryError("One of the organisations no longer exists.")
-    before = services.org_snapshot(session, keep)
+    before = organisations.org_snapshot(session, keep)
     for field in ORG_FILL:
         if (
             not getattr(keep, field)
@@ -193,7 +174,8 @@ def merge_organisations(session: Session, actor: Principal | None, keep_id: int,
         .values(organisation_id=keep_id)
         .execution_options(synchronize_session=False)
     )
-    _run_providers("merge_organisations", session, keep_id, drop_id)
+    for hook in ext.merge_organisations:
+        hook(session, keep_id, drop_id)
     _repoint(session, "organisations", keep_id, drop_id)
     session.execute(
         update(m.AuditEntry)
@@ -204,7 +186,7 @@ def merge_organisations(session: Session, actor: Principal | None, keep_id: int,
     session.execute(delete(m.Organisation).where(m.Organisation.id == drop_id))
     session.flush()
     session.refresh(keep)
-    changes = audit.diff(before, services.org_snapshot(session, keep))
+    changes = audit.diff(before, organisations.org_snapshot(session, keep))
     audit.record(
         session, actor, "merged", "organisation", keep_id, summary=f"merged in #{drop_id} {drop_name}", changes=changes
     )
@@ -214,14 +196,14 @@ def merge_organisations(session: Session, actor: Principal | None, keep_id: int,
 CONTACT_FILL = ("phone", "job_title", "career_stage", "notes")
 
 
-def merge_contacts(session: Session, actor: Principal | None, keep_id: int, drop_id: int) -> m.Contact:
+def merge_contacts(session: Session, ext: Extensions, actor: Principal | None, keep_id: int, drop_id: int) -> m.Contact:
     if keep_id == drop_id:
         raise DirectoryError("A contact cannot be merged into itself.")
     keep = session.get(m.Contact, keep_id)
     drop = session.get(m.Contact, drop_id)
     if keep is None or drop is None:
         raise DirectoryError("One of the contacts no longer exists.")
-    before = services.contact_snapshot(session, keep)
+    before = contacts.contact_snapshot(session, keep)
     for field in CONTACT_FILL:
         if not getattr(keep, field) and getattr(drop, field):
             setattr(keep, field, getattr(drop, field))
@@ -249,8 +231,9 @@ def merge_contacts(session: Session, actor: Principal | None, keep_id: int, drop
     if keep_has_primary:
         values["is_primary"] = False
     session.execute(moved.values(values).execution_options(synchronize_session=False))
-    services._ensure_one_primary(session, keep_id)
-    _run_providers("merge_contacts", session, keep_id, drop_id)
+    contacts.ensure_one_primary(session, keep_id)
+    for hook in ext.merge_contacts:
+        hook(session, keep_id, drop_id)
     _repoint(session, "contacts", keep_id, drop_id)
     session.execute(
         update(m.AuditEntry)
@@ -261,7 +244,7 @@ def merge_contacts(session: Session, actor: Principal | None, keep_id: int, drop
     session.execute(delete(m.Contact).where(m.Contact.id == drop_id))
     session.flush()
     session.refresh(keep)
-    changes = audit.diff(before, services.contact_snapshot(session, keep))
+    changes = audit.diff(before, contacts.contact_snapshot(session, keep))
     summary = f"merged in #{drop_id} {drop_name}" + (f" <{drop_email}>" if drop_email else "")
     audit.record(session, actor, "merged", "contact", keep_id, summary=summary, changes=changes)
     return keep

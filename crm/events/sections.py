@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory.sections import Section
 from crm.events.mail import when_text
+from crm.extensions import Section
 
 LIMIT = 20
 

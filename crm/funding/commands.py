@@ -1,5 +1,4 @@
-"""``crm funding import FILE.csv [--dry-run] [--skip-bad-rows]``, ``crm funding close-expired`` and
-``crm partnerships nudge``.
+"""``crm funding import FILE.csv [--dry-run] [--skip-bad-rows]`` and ``crm funding close-expired``.
 
 A separate ``funding`` group (not a sub-command of the directory's ``import`` group) so the two domains never
 clash over one click group.
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from crm.cli import _context, _fail, handles_config_errors
+from crm.cliutil import fail, handles_config_errors, runtime
 
 
 @click.group("funding")
@@ -35,7 +34,7 @@ def import_calls(file: Path, dry_run: bool, skip_bad_rows: bool, show: int) -> N
     from crm.db import unit_of_work
     from crm.funding import importer
 
-    ctx = _context()
+    ctx = runtime()
     text = importer.decode(file.read_bytes())
     now = dt.datetime.now(dt.UTC)
     with unit_of_work(ctx.session_factory) as session:
@@ -48,13 +47,13 @@ def import_calls(file: Path, dry_run: bool, skip_bad_rows: bool, show: int) -> N
         if len(problems) > show:
             click.echo(f"… and {len(problems) - show} more problems", err=True)
         if report.file_errors:
-            _fail("nothing imported")
+            fail("nothing imported")
         click.echo(importer.summary_line(report))
         if dry_run:
             click.echo("Dry run: nothing written.")
             return
         if report.errors and not skip_bad_rows:
-            _fail(f"{report.errors} row(s) have errors; fix them or use --skip-bad-rows. Nothing imported.")
+            fail(f"{report.errors} row(s) have errors; fix them or use --skip-bad-rows. Nothing imported.")
         report = importer.run_import(session, text, apply=True, now=now)
     click.echo(importer.summary_line(report))
 
@@ -63,25 +62,10 @@ def import_calls(file: Path, dry_run: bool, skip_bad_rows: bool, show: int) -> N
 @handles_config_errors
 def close_expired() -> None:
     """Close published calls whose last deadline has passed (the hourly job, run once now)."""
-    from jobs.funding import close_expired_calls
+    from crm.funding.jobs import close_expired_calls
 
-    result = close_expired_calls(_context())
+    result = close_expired_calls(runtime())
     click.echo(f"closed {result['closed']}, moved next deadline on {result['advanced']}")
 
 
-@click.group("partnerships")
-def partnerships_group() -> None:
-    """Partnership records."""
-
-
-@partnerships_group.command("nudge")
-@handles_config_errors
-def nudge() -> None:
-    """Queue this week's partnership nudge email now (the weekly job; at most once per ISO week)."""
-    from jobs.partnerships import weekly_nudge
-
-    queued = weekly_nudge(_context())
-    click.echo(f"queued {queued} email(s)" if queued else "nothing to report, or already sent this week")
-
-
-commands = [funding_group, partnerships_group]
+commands = [funding_group]

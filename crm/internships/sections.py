@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory.sections import Section
+from crm.extensions import Section
 from crm.internships.services import stipend_label
 
 I = m.Internship  # noqa: E741

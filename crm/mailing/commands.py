@@ -1,4 +1,4 @@
-"""``crm subscribers …`` commands: export the list (with consent dates) and show counts."""
+"""``crm subscribers …`` (export the list with consent dates, show counts) and ``crm outbox dispatch``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from sqlalchemy import func, select
 
 from crm import models as m
+from crm.cliutil import fail, handles_config_errors, runtime
 from crm.db import create_db_engine, create_session_factory, unit_of_work
 from crm.settings import Settings
 
@@ -80,4 +81,25 @@ def stats() -> None:
             click.echo(f"suppressed ({reason}): {count}")
 
 
-commands = [subscribers]
+@click.group()
+def outbox() -> None:
+    """The mail outbox."""
+
+
+@outbox.command("dispatch")
+@handles_config_errors
+def outbox_dispatch() -> None:
+    """Send everything that is due, once, then exit."""
+    from crm.mailing.dispatch import drain
+
+    ctx = runtime()
+    stats = drain(ctx.session_factory, ctx.transport, ctx.settings, renderers=ctx.extensions.deferred_renderers)
+    click.echo(
+        f"claimed {stats.claimed}, sent {stats.sent}, retry {stats.retried}, failed {stats.failed}, "
+        f"suppressed {stats.suppressed}, ambiguous {stats.ambiguous}"
+    )
+    if stats.halted:
+        fail("the mail provider refused our credentials; sending stopped")
+
+
+commands = [subscribers, outbox]

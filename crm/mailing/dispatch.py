@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
 from crm.db import batched, unit_of_work
+from crm.extensions import DeferredRenderer
 from crm.mailing.suppression import forms_by_key
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
 from crm.settings import Settings
@@ -147,26 +149,33 @@ def blocked_reason(
     return ""
 
 
-# Rendering at dispatch time: rows of these kinds store ``template`` + ``context`` and no bodies (a digest run
-# would otherwise write ~800 MB of bodies for 100k subscribers). kind -> "module:function"; the function gets
-# (session, rows, settings, now) and returns {row id: (RenderedEmail, extra headers) or an error text}.
-DEFERRED_RENDERERS: dict[str, str] = {"digest": "crm.digests.render:render_claimed"}
+# Rendering at dispatch time: rows of some kinds store ``template`` + ``context`` and no bodies (a digest run
+# would otherwise write ~800 MB of bodies for 100k subscribers). Their renderers come from the manifest
+# (``Extensions.deferred_renderers``: kind -> renderer), because the domains that own them sit above mailing.
 
 
 def render_deferred(
-    session: Session, rows: list[m.OutboxMessage], settings: Settings, now: dt.datetime
+    session: Session,
+    rows: list[m.OutboxMessage],
+    settings: Settings,
+    now: dt.datetime,
+    renderers: Mapping[str, DeferredRenderer],
 ) -> dict[int, object]:
-    """Bodies for claimed rows stored without them, rendered by their kind's renderer (one call per kind)."""
-    import importlib
+    """Bodies for claimed rows stored without them, rendered by their kind's renderer (one call per kind).
 
+    A row without bodies whose kind has no renderer here gets an error text, so it is marked failed with a reason
+    instead of going out empty.
+    """
     out: dict[int, object] = {}
     by_kind: dict[str, list[m.OutboxMessage]] = {}
     for r in rows:
-        if r.text_body is None and r.html_body is None and r.kind in DEFERRED_RENDERERS:
-            by_kind.setdefault(r.kind, []).append(r)
+        if r.text_body is None and r.html_body is None:
+            if r.kind in renderers:
+                by_kind.setdefault(r.kind, []).append(r)
+            else:
+                out[r.id] = f"no renderer for {r.kind!r} emails stored without bodies"
     for kind, group in by_kind.items():
-        module, _, name = DEFERRED_RENDERERS[kind].partition(":")
-        out.update(getattr(importlib.import_module(module), name)(session, group, settings, now))
+        out.update(renderers[kind](session, group, settings, now))
     return out
 
 
@@ -179,10 +188,15 @@ class _Batch:
 
 
 def dispatch_once(
-    factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
+    factory: sessionmaker[Session],
+    transport: Transport,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    renderers: Mapping[str, DeferredRenderer],
 ) -> DispatchStats:
     """Claim one batch and send it. Returns what happened; safe to call from several processes at once."""
-    batch = _prepare(factory, transport, settings, now)
+    batch = _prepare(factory, transport, settings, now, renderers)
     if batch.to_send:
         results = _send(transport, batch.to_send)
         _record(factory, batch.to_send, results, batch.attempts, settings, batch.now, batch.stats)
@@ -198,7 +212,11 @@ def _send(transport: Transport, emails: list[OutgoingEmail]) -> list[SendResult]
 
 
 def _prepare(
-    factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
+    factory: sessionmaker[Session],
+    transport: Transport,
+    settings: Settings,
+    now: dt.datetime | None,
+    renderers: Mapping[str, DeferredRenderer],
 ) -> _Batch:
     """Claim a batch, re-check consent and suppression, render deferred bodies: what to send (one transaction)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -214,7 +232,7 @@ def _prepare(
         to_send: list[OutgoingEmail] = []
         suppressed: list[dict[str, object]] = []
         blocked = {r.id: blocked_reason(r, suppressions, consent) for r in rows}
-        deferred = render_deferred(session, [r for r in rows if not blocked[r.id]], settings, now)
+        deferred = render_deferred(session, [r for r in rows if not blocked[r.id]], settings, now, renderers)
         for r in rows:
             why = blocked[r.id]
             if why:
@@ -342,7 +360,12 @@ def _outcome_state(
 
 
 def drain(
-    factory: sessionmaker[Session], transport: Transport, settings: Settings, now: dt.datetime | None = None
+    factory: sessionmaker[Session],
+    transport: Transport,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    renderers: Mapping[str, DeferredRenderer],
 ) -> DispatchStats:
     """Dispatch batches until nothing is due (or the provider refuses us).
 
@@ -351,13 +374,13 @@ def drain(
     """
     total = DispatchStats()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-send") as sender:
-        batch = _prepare(factory, transport, settings, now)
+        batch = _prepare(factory, transport, settings, now, renderers)
         while True:
             if batch.stats.claimed == 0:
                 total.add(batch.stats)
                 return total
             future = sender.submit(_send, transport, batch.to_send) if batch.to_send else None
-            upcoming = _prepare(factory, transport, settings, now)
+            upcoming = _prepare(factory, transport, settings, now, renderers)
             if future is not None:
                 _record(factory, batch.to_send, future.result(), batch.attempts, settings, batch.now, batch.stats)
             total.add(batch.stats)

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from crm.directory.sections import Section
-from crm.partnerships import services as ps
+from crm.extensions import Section
+from crm.partnerships import queries, rules
 from crm.settings import Settings
 
 
@@ -16,8 +16,8 @@ def admin_sections(
 ) -> list[Section]:
     now = now or dt.datetime.now(dt.UTC)
     settings = settings or Settings.from_env()
-    partnerships = ps.for_organisation(session, organisation_id)
-    activity = ps.recent_activity_for_organisation(session, organisation_id) if partnerships else []
+    partnerships = queries.for_organisation(session, organisation_id)
+    activity = queries.recent_activity_for_organisation(session, organisation_id) if partnerships else []
     return [
         Section(
             title="Partnerships",
@@ -25,7 +25,7 @@ def admin_sections(
             context={
                 "organisation_id": organisation_id,
                 "partnerships": [
-                    {"row": r, "health": ps.health_of(r.last_activity_at, r.created_at, now, settings).value}
+                    {"row": r, "health": rules.health_of(r.last_activity_at, r.created_at, now, settings).value}
                     for r in partnerships
                 ],
                 "activity": activity,

@@ -6,9 +6,7 @@ guards decide. Requests without a cookie or an Authorization header cost no SQL 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -19,29 +17,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select, update
 
 from crm import models as m
+from crm.accounts.principal import Principal, token_hash
 
 SESSION_COOKIE = "crm_session"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Principal:
-    id: int
-    email: str
-    name: str
-    role: m.Role
-    organisation_id: int | None
-    via: str  # "session" or "api_key"
-
-    def has_role(self, role: m.Role) -> bool:
-        return m.ROLE_RANK[self.role] >= m.ROLE_RANK[role]
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == m.Role.ADMIN
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.orm import Session
 
+from crm.extensions import Extensions
 from crm.settings import Settings
 from crm.web.auth import Principal
 
@@ -40,6 +41,10 @@ def provide_settings(state: State) -> Settings:
     return state.settings
 
 
+def provide_extensions(state: State) -> Extensions:
+    return state.extensions
+
+
 def provide_user(request: Request[Any, Any, Any]) -> Principal | None:
     return request.scope.get("user")  # type: ignore[return-value]
 
@@ -52,3 +57,4 @@ def client_ip(request: Request[Any, Any, Any]) -> str:
 DB = NamedDependency[Session]
 CurrentUser = NamedDependency[Principal | None]
 AppSettings = NamedDependency[Settings]
+Ext = NamedDependency[Extensions]  # what other domains lend (org-page sections, references, merge hooks)

@@ -11,10 +11,19 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import ClientException, HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError
+
+from crm.errors import Forbidden, NotFound
 
 log = logging.getLogger("crm.errors")
 
@@ -115,8 +124,18 @@ def out_of_range_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     )
 
 
+def service_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """``crm.errors`` raised by a service: the same 404/403 answer as Litestar's own exceptions."""
+    if isinstance(exc, NotFound):
+        return http_exception_handler(request, NotFoundException(detail=exc.detail))
+    assert isinstance(exc, Forbidden)
+    return http_exception_handler(request, PermissionDeniedException(detail=exc.detail))
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
+    NotFound: service_error_handler,
+    Forbidden: service_error_handler,
     OverflowError: out_of_range_handler,
     DataError: out_of_range_handler,
     Exception: internal_error_handler,

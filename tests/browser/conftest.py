@@ -33,6 +33,7 @@ from crm import models as m
 from crm.accounts.services import create_session
 from crm.app import create_app
 from crm.db import create_db_engine, unit_of_work
+from crm.domains import EXTENSIONS
 from crm.mailing.dispatch import DispatchStats, drain
 from crm.mailing.transports.local import LocalTransport
 from crm.migrate import upgrade
@@ -82,7 +83,7 @@ class LiveServer:
 
     def drain_mail(self) -> DispatchStats:
         """What the worker does every few seconds: send everything due through the local transport."""
-        return drain(self.factory, LocalTransport(), self.settings)
+        return drain(self.factory, LocalTransport(), self.settings, renderers=EXTENSIONS.deferred_renderers)
 
     def last_email(self, to: str, kind: str | None = None) -> m.OutboxMessage:
         with self.factory() as s:

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm import models as m
-from jobs.context import WorkerContext
-from jobs.events import queue_pending
+from crm.events.jobs import queue_pending
+from crm.runtime import Runtime
 from tests.browser.test_fellow_journey import _sign_in_with_magic_link
 
 pytestmark = pytest.mark.browser
@@ -51,7 +51,7 @@ def test_fellow_creates_publishes_and_invites(page, live):
     expect(page).to_have_url(re.compile(rf"/admin/events/{event_id}\?msg="))
     # Up to 100 emails are queued at once; beyond that the worker queues the rest (its job runs here).
     expect(page.get_by_text(re.compile(rf"^{expected} (invitations queued|people invited)"))).to_be_visible()
-    context = WorkerContext(live.settings)
+    context = Runtime(live.settings)
     try:
         queue_pending(context)
     finally:

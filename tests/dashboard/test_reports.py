@@ -156,12 +156,12 @@ def test_monthly_summary_goes_to_every_admin_once_per_month(app, db, settings):
 
 
 def test_monthly_summary_job(app, db, settings):
-    from jobs.context import WorkerContext
-    from jobs.privacy import monthly_summary
+    from crm.dashboard.jobs import monthly_summary
+    from crm.runtime import Runtime
 
     db.add(m.User(email="fellow@example.org", role=m.Role.ADMIN))
     db.commit()
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     ctx.__dict__["session_factory"] = app.state.session_factory
     assert monthly_summary(ctx, now=NOW) == 1
     assert monthly_summary(ctx, now=NOW) == 0
@@ -170,11 +170,13 @@ def test_monthly_summary_job(app, db, settings):
 def test_jobs_are_registered_with_explicit_ids(settings):
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from jobs.context import WorkerContext
-    from jobs.privacy import register
+    from crm.dashboard import jobs as dashboard_jobs
+    from crm.privacy import jobs as privacy_jobs
+    from crm.runtime import Runtime
+    from jobs.worker import register_jobs
 
     scheduler = BackgroundScheduler()
-    register(scheduler, WorkerContext(settings))
+    register_jobs(scheduler, Runtime(settings), [*privacy_jobs.JOBS, *dashboard_jobs.JOBS])
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"privacy.retention", "dashboard.monthly_summary"}
     assert str(jobs["dashboard.monthly_summary"].trigger.timezone) == "Europe/London"

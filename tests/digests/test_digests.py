@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from crm import models as m
 from crm.db import create_session_factory
 from crm.digests import engine, periods, render
+from crm.domains import EXTENSIONS
 from crm.mailing.dispatch import drain
 from crm.mailing.transports.base import SendOutcome, SendResult
 from tests.conftest import post_form
@@ -159,7 +160,7 @@ def test_dispatch_renders_the_digest_with_footer_headers_and_a_readable_text_par
     assert row.text_body is None and row.template == "digest" and row.bulk
     assert len(json.dumps(row.context)) < 300  # what to render, not 8 kB of bodies
     transport = Capture()
-    stats = drain(factory(db), transport, settings, now=h.NOW)
+    stats = drain(factory(db), transport, settings, now=h.NOW, renderers=EXTENSIONS.deferred_renderers)
     assert stats.sent == 1
     mail = transport.sent[0]
     assert "1 new funding call and 1 event" in mail.subject
@@ -244,7 +245,7 @@ def test_bad_input_fails_one_digest_and_the_run_goes_on(db, settings, monkeypatc
 
     monkeypatch.setattr(render.DigestRenderer, "render", exploding)
     transport = Capture()
-    stats = drain(factory(db), transport, settings, now=h.NOW)
+    stats = drain(factory(db), transport, settings, now=h.NOW, renderers=EXTENSIONS.deferred_renderers)
     assert stats.sent == 2 and stats.failed == 1
     texts = {e.to: e.text for e in transport.sent}
     assert set(texts) == {orphan.email, fine.email}
@@ -282,7 +283,7 @@ def test_internship_section_uses_alert_filters(db, settings) -> None:
     run(db, settings)
     assert ids_in(contexts(db)[sub.id], "internships") == [remote.id]
     transport = Capture()
-    drain(factory(db), transport, settings, now=h.NOW)
+    drain(factory(db), transport, settings, now=h.NOW, renderers=EXTENSIONS.deferred_renderers)
     text = transport.sent[0].text
     assert "Remote placement" in text and "Invented Host" in text and "Not relevant?" in text
     assert text.count("Open internships") == 1

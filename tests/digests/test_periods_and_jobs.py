@@ -8,9 +8,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from crm import models as m
+from crm.digests import jobs as digest_jobs
 from crm.digests import periods, services
-from jobs import digests as digest_jobs
-from jobs.context import WorkerContext
+from crm.runtime import Runtime
+from jobs.worker import register_jobs
 from tests.digests import helpers as h
 
 UTC = dt.UTC
@@ -60,7 +61,7 @@ def test_after_downtime_only_the_latest_period_and_never_one_more_than_3_days_la
 
 def test_jobs_have_explicit_ids_and_named_weekdays_in_london_time(settings) -> None:
     scheduler = BackgroundScheduler(timezone="Europe/London")
-    digest_jobs.register(scheduler, WorkerContext(settings))
+    register_jobs(scheduler, Runtime(settings), digest_jobs.JOBS)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"digests.monday", "digests.catch_up"}
     trigger = jobs["digests.monday"].trigger
@@ -78,7 +79,7 @@ def test_jobs_have_explicit_ids_and_named_weekdays_in_london_time(settings) -> N
 def test_every_registered_job_has_an_explicit_id(settings) -> None:
     from jobs.worker import build_scheduler
 
-    scheduler = build_scheduler(WorkerContext(settings), background=True)
+    scheduler = build_scheduler(Runtime(settings), background=True)
     ids = [j.id for j in scheduler.get_jobs()]
     assert ids and all("." in i for i in ids)
     assert "digests.monday" in ids

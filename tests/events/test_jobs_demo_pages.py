@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.events import demo, references, rsvp, sections
-from jobs import events as event_jobs
-from jobs.context import WorkerContext
+from crm.events import jobs as event_jobs
+from crm.runtime import Runtime
+from jobs.worker import register_jobs
 from tests.events import factories as f
 from tests.events.factories import NOW
 
@@ -20,7 +21,7 @@ S = m.InvitationStatus
 
 def test_jobs_register_with_explicit_ids(settings):
     scheduler = BackgroundScheduler()
-    event_jobs.register(scheduler, WorkerContext(settings))
+    register_jobs(scheduler, Runtime(settings), event_jobs.JOBS)
     assert {j.id for j in scheduler.get_jobs()} == {
         "events.send_reminders",
         "events.waitlist_offers",
@@ -37,7 +38,7 @@ def test_reminder_and_offer_jobs_with_a_fixed_clock(app, db, settings):
     # a withdraws: b is offered the place, with 48 hours to accept.
     rsvp.apply_answer(db, mailer, rsvp.lock_event(db, e.id), a, "no", None, NOW)
     db.commit()
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     try:
         assert event_jobs.waitlist_offers(ctx, NOW + dt.timedelta(hours=1)) == (0, 0)
         assert event_jobs.waitlist_offers(ctx, NOW + dt.timedelta(hours=49)) == (1, 0)  # lapsed, nobody else waiting
@@ -130,12 +131,11 @@ def test_organisation_sections_and_references(app, db):
 
 
 def test_large_sends_are_finished_by_the_worker(app, db, settings, monkeypatch):
-    from crm.events import audience, services
-    from crm.events import services as event_services
+    from crm.events import audience, lifecycle
     from crm.events.audience import AudienceFilter
 
     monkeypatch.setattr(audience, "INLINE_LIMIT", 2)
-    monkeypatch.setattr(event_services, "INLINE_LIMIT", 2)
+    monkeypatch.setattr(lifecycle, "INLINE_LIMIT", 2)
     now = dt.datetime.now(dt.UTC)
     e = f.event(db, app, now=now)
     o = f.org(db)
@@ -148,17 +148,17 @@ def test_large_sends_are_finished_by_the_worker(app, db, settings, monkeypatch):
         return dict(db.execute(select(m.OutboxMessage.kind, func.count()).group_by(m.OutboxMessage.kind)).all())
 
     assert (result.invited, result.deferred, kinds()) == (5, 3, {"event_invitation": 2})
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     try:
         assert event_jobs.queue_pending(ctx, now) == 3
         assert event_jobs.queue_pending(ctx, now) == 0
         assert kinds() == {"event_invitation": 5}
-        moved = services.update_event(db, f.mailer(app), None, e, {"venue": "Another hall"}, now)
+        moved = lifecycle.update_event(db, f.mailer(app), None, e, {"venue": "Another hall"}, now)
         db.commit()
         assert moved.notified == 5 and kinds()["event_update"] == 2
         assert event_jobs.queue_pending(ctx, now) == 3
         assert kinds() == {"event_invitation": 5, "event_update": 5}
-        assert services.cancel_event(db, f.mailer(app), None, e, now) == 5
+        assert lifecycle.cancel_event(db, f.mailer(app), None, e, now) == 5
         db.commit()
         assert event_jobs.queue_pending(ctx, now) == 3 and event_jobs.queue_pending(ctx, now) == 0
     finally:

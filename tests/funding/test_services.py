@@ -11,7 +11,8 @@ from sqlalchemy import select
 from crm import models as m
 from crm.funding import services as fs
 from crm.funding.calendar import CalendarEvent, build_calendar, fold
-from jobs.funding import close_expired_calls
+from crm.funding.jobs import close_expired_calls
+from crm.funding.labels import countdown
 from tests.funding.helpers import NOW, call_input, make_call, org
 
 DAY = dt.timedelta(days=1)
@@ -116,11 +117,11 @@ def test_publish_refused_when_every_deadline_passed(db):
 
 
 def test_countdown_words():
-    assert fs.countdown(NOW + dt.timedelta(days=12), NOW) == "12 days left"
-    assert fs.countdown(NOW + dt.timedelta(hours=3), NOW) == "Closes today"
-    assert fs.countdown(NOW + dt.timedelta(hours=20), NOW) == "1 day left (closes tomorrow)"
-    assert fs.countdown(NOW + dt.timedelta(days=30), NOW) == "30 days left (4 weeks)"
-    assert fs.countdown(NOW - DAY, NOW) == "Deadline passed"
+    assert countdown(NOW + dt.timedelta(days=12), NOW) == "12 days left"
+    assert countdown(NOW + dt.timedelta(hours=3), NOW) == "Closes today"
+    assert countdown(NOW + dt.timedelta(hours=20), NOW) == "1 day left (closes tomorrow)"
+    assert countdown(NOW + dt.timedelta(days=30), NOW) == "30 days left (4 weeks)"
+    assert countdown(NOW - DAY, NOW) == "Deadline passed"
 
 
 def test_local_times_are_entered_in_london():

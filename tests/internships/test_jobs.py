@@ -9,8 +9,9 @@ from sqlalchemy import func, insert, select
 
 from crm import models as m
 from crm.internships import services
-from jobs.context import WorkerContext
-from jobs.internships import close_expired_internships, register, remind_hosts
+from crm.internships.jobs import JOBS, close_expired_internships, remind_hosts
+from crm.runtime import Runtime
+from jobs.worker import register_jobs
 from tests.conftest import post_form
 from tests.internships.helpers import make_internship, make_org
 
@@ -23,7 +24,7 @@ def test_closing_job_closes_at_the_closing_moment_and_keeps_the_page(client, db,
     later = make_internship(db, org, title="Later", days=3)
     db.commit()
     at_close = due.closes_at
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     assert close_expired_internships(ctx, now=at_close - dt.timedelta(seconds=1)) == 0
     with count_queries(ctx.engine) as q:
         assert close_expired_internships(ctx, now=at_close) == 1
@@ -44,7 +45,7 @@ def test_reminder_a_week_before_closing_is_sent_once(client, db, settings):
     far = make_internship(db, org, title="Far", days=20)
     filled = make_internship(db, org, title="Filled", days=5, status=S.FILLED)
     db.commit()
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     now = soon.closes_at - dt.timedelta(days=6, hours=12)
     assert remind_hosts(ctx, now=now) == 1
     assert remind_hosts(ctx, now=now) == 0
@@ -95,7 +96,7 @@ def test_jobs_register_with_explicit_ids(settings):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(timezone="Europe/London")
-    register(scheduler, WorkerContext(settings))
+    register_jobs(scheduler, Runtime(settings), JOBS)
     assert {j.id for j in scheduler.get_jobs()} == {"internships.close_expired", "internships.remind_hosts"}
 
 
@@ -109,24 +110,6 @@ def test_erasure_removes_interest_registrations(db):
     assert len(services.export_interests(db, "ADA@example.org")) == 2
     assert services.erase_interests(db, "Ada@Example.org") == 2
     assert db.scalars(select(m.InternshipInterest.email)).all() == ["bo@example.org"]
-
-
-def test_privacy_export_and_erase_cover_host_contact_too(db):
-    from crm.internships import privacy
-
-    org = make_org(db)
-    listing = make_internship(db, org, title="Hosted", contact_email="host.person@example.org")
-    db.add(m.InternshipInterest(internship_id=listing.id, name="Host", email="host.person@example.org"))
-    db.flush()
-    data = privacy.export(db, "Host.Person@example.org")
-    assert data["internship_host_contact_for"] == ["Hosted"] and len(data["internship_interests"]) == 1
-    assert privacy.erase(db, "host.person@example.org") == 2
-    db.expire_all()
-    assert db.get(m.Internship, listing.id).host_contact_email == ""
-    assert privacy.export(db, "host.person@example.org") == {
-        "internship_interests": [],
-        "internship_host_contact_for": [],
-    }
 
 
 def test_closing_job_works_through_a_large_backlog_in_chunks(db, settings, count_queries):
@@ -147,7 +130,7 @@ def test_closing_job_works_through_a_large_backlog_in_chunks(db, settings, count
     ]
     db.execute(insert(m.Internship), rows)
     db.commit()
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     with count_queries(ctx.engine) as q:
         assert close_expired_internships(ctx, now=template.closes_at) == 2_301
     assert q.count <= 1 + 2 * 3 + 3  # one select, then an update and an audit insert per 1,000 (+ bookkeeping)

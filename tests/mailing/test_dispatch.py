@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm import models as m
+from crm.domains import EXTENSIONS
 from crm.mailing import dispatch
 from crm.mailing import subscriptions as subs
 from crm.mailing.outbox import InvalidAddress, MissingFooter, enqueue, enqueue_bulk
@@ -167,7 +168,7 @@ def test_dispatch_rechecks_consent_and_suppression_at_claim_time(db, app, settin
     subs.suppress(db, "eve@example.org", "unsubscribed", "test")
     db.commit()
     transport = Recording()
-    stats = dispatch.drain(app.state.session_factory, transport, settings, NOW)
+    stats = dispatch.drain(app.state.session_factory, transport, settings, NOW, renderers=EXTENSIONS.deferred_renderers)
     assert sorted(e.to for e in transport.sent) == ["ann@example.org", "eve@example.org"]
     assert stats.sent == 2 and stats.suppressed == 4
     assert _status(db, ok).status == m.OutboxStatus.SENT
@@ -181,11 +182,23 @@ def test_outcomes_retry_failed_and_halt(db, app, settings):
     msg = _bulk(db, app)
     db.commit()
     reset = NOW + dt.timedelta(hours=2)
-    dispatch.drain(app.state.session_factory, Recording(SendOutcome.RETRY, retry_at=reset), settings, NOW)
+    dispatch.drain(
+        app.state.session_factory,
+        Recording(SendOutcome.RETRY, retry_at=reset),
+        settings,
+        NOW,
+        renderers=EXTENSIONS.deferred_renderers,
+    )
     row = _status(db, msg)
     assert row.status == m.OutboxStatus.RETRY and row.next_attempt_at >= reset and row.attempts == 1
     later = reset + dt.timedelta(seconds=1)
-    dispatch.drain(app.state.session_factory, Recording(SendOutcome.FAILED), settings, later)
+    dispatch.drain(
+        app.state.session_factory,
+        Recording(SendOutcome.FAILED),
+        settings,
+        later,
+        renderers=EXTENSIONS.deferred_renderers,
+    )
     assert _status(db, msg).status == m.OutboxStatus.FAILED
 
 
@@ -228,7 +241,9 @@ def test_sendgrid_429_sets_next_attempt_from_reset_and_401_halts(db, app, settin
         fake.script(("429", reset))
         s = settings.replace(sendgrid_api_url=fake.url, sendgrid_api_key="k", mail_rate_per_second=0.0)
         now = dt.datetime.now(dt.UTC)
-        stats = dispatch.drain(app.state.session_factory, SendGridTransport(s), s, now)
+        stats = dispatch.drain(
+            app.state.session_factory, SendGridTransport(s), s, now, renderers=EXTENSIONS.deferred_renderers
+        )
         assert stats.retried == 3 and fake.request_count == 1
         rows = db.scalars(select(m.OutboxMessage)).all()
         db.expire_all()
@@ -251,14 +266,20 @@ def test_sendgrid_429_sets_next_attempt_from_reset_and_401_halts(db, app, settin
         s = settings.replace(
             sendgrid_api_url=fake.url, sendgrid_api_key="k", mail_rate_per_second=0.0, sendgrid_concurrency=1
         )
-        stats = dispatch.drain(app.state.session_factory, SendGridTransport(s), s, dt.datetime.now(dt.UTC))
+        stats = dispatch.drain(
+            app.state.session_factory,
+            SendGridTransport(s),
+            s,
+            dt.datetime.now(dt.UTC),
+            renderers=EXTENSIONS.deferred_renderers,
+        )
         assert stats.halted and fake.request_count == 1
 
 
 def test_local_transport_marks_sent(db, app, settings):
     msg = _bulk(db, app)
     db.commit()
-    dispatch.drain(app.state.session_factory, LocalTransport(), settings, NOW)
+    dispatch.drain(app.state.session_factory, LocalTransport(), settings, NOW, renderers=EXTENSIONS.deferred_renderers)
     row = _status(db, msg)
     assert row.status == m.OutboxStatus.SENT and row.provider_message_id == f"local-{msg}"
 
@@ -285,7 +306,13 @@ def test_halt_releases_the_prefetched_batch_unsent(db, app, settings):
     ids = [_bulk(db, app, f"h{i}@example.org", f"h{i}") for i in range(5)]
     db.commit()
     transport = Recording(SendOutcome.HALT)
-    stats = dispatch.drain(app.state.session_factory, transport, settings.replace(outbox_batch_size=2), NOW)
+    stats = dispatch.drain(
+        app.state.session_factory,
+        transport,
+        settings.replace(outbox_batch_size=2),
+        NOW,
+        renderers=EXTENSIONS.deferred_renderers,
+    )
     assert stats.halted and len(transport.sent) == 2
     rows = [_status(db, i) for i in ids]
     assert [r.status for r in rows[:2]] == [m.OutboxStatus.RETRY] * 2 and all(r.attempts == 1 for r in rows[:2])

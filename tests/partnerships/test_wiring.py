@@ -7,21 +7,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from crm import models as m
 from crm.directory.references import organisation_references
-from crm.partnerships import services as ps
-from jobs import funding as funding_jobs
-from jobs import partnerships as partnership_jobs
+from crm.domains import EXTENSIONS
+from crm.funding import jobs as funding_jobs
+from crm.partnerships import changes, rules
+from crm.partnerships import jobs as partnership_jobs
+from crm.runtime import Runtime
+from jobs.worker import register_jobs
 from tests.funding.helpers import NOW, make_call, org
 
 
 def test_jobs_are_registered_with_explicit_ids(settings):
     scheduler = BackgroundScheduler(timezone="UTC")
-
-    class Ctx:
-        pass
-
-    Ctx.settings = settings
-    funding_jobs.register(scheduler, Ctx)
-    partnership_jobs.register(scheduler, Ctx)
+    register_jobs(scheduler, Runtime(settings), [*funding_jobs.JOBS, *partnership_jobs.JOBS])
     close = scheduler.get_job("funding.close_expired_calls")
     nudge = scheduler.get_job("partnerships.weekly_nudge")
     assert close is not None and nudge is not None
@@ -40,15 +37,16 @@ def test_referenced_organisation_cannot_be_deleted(db):
     uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
     charity = org(db, "Aster Voices")
     make_call(db, funder, "Community awards", now=NOW)
-    ps.create_partnership(
+    changes.create_partnership(
         db,
         None,
-        ps.PartnershipInput(
-            "Peer study", members=[ps.MemberInput(m.Side.ACADEMIC, uni.id), ps.MemberInput(m.Side.VCSE, charity.id)]
+        rules.PartnershipInput(
+            "Peer study",
+            members=[rules.MemberInput(m.Side.ACADEMIC, uni.id), rules.MemberInput(m.Side.VCSE, charity.id)],
         ),
         now=NOW,
     )
     db.flush()
-    assert organisation_references(db, funder.id) == ["Funding call “Community awards” names it as funder"]
-    assert organisation_references(db, charity.id) == ["Partnership “Peer study” has it as a member (vcse side)"]
-    assert organisation_references(db, org(db, "Unused").id) == []
+    assert organisation_references(db, funder.id, EXTENSIONS) == ["Funding call “Community awards” names it as funder"]
+    assert organisation_references(db, charity.id, EXTENSIONS) == ["Partnership “Peer study” has it as a member (vcse side)"]
+    assert organisation_references(db, org(db, "Unused").id, EXTENSIONS) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm import models as m
+from crm.domains import EXTENSIONS
 from crm.mailing import subscriptions
 from crm.mailing.dispatch import drain
 from crm.mailing.outbox import enqueue
@@ -26,7 +27,7 @@ def test_hashed_suppression_blocks_dispatch_and_subscribe(app, db, settings):
     db.commit()
     assert subscriptions.active_suppression(db, "ERASED@example.org") is not None
     assert subscriptions.can_receive_bulk(db, "erased@example.org") is False
-    stats = drain(app.state.session_factory, LocalTransport(), settings)
+    stats = drain(app.state.session_factory, LocalTransport(), settings, renderers=EXTENSIONS.deferred_renderers)
     assert stats.sent == 0
     row = db.scalar(select(m.OutboxMessage))
     db.refresh(row)

@@ -104,12 +104,12 @@ def test_retention_page_lists_then_runs(admin_client, db, settings):
 
 
 def test_retention_job(app, db, settings):
-    from jobs.context import WorkerContext
-    from jobs.privacy import run_retention
+    from crm.privacy.jobs import run_retention
+    from crm.runtime import Runtime
 
     _data(db)
     db.commit()
-    ctx = WorkerContext(settings)
+    ctx = Runtime(settings)
     ctx.__dict__["session_factory"] = app.state.session_factory
     assert run_retention(ctx, now=NOW) == {"subscriptions": 2, "contacts": 1}
     assert run_retention(ctx, now=NOW) == {"subscriptions": 0, "contacts": 0}

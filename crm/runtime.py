@@ -1,4 +1,8 @@
-"""Everything a job needs, built once per worker process from the settings."""
+"""Everything a job or a command needs, built once per process from the settings and the manifest's extensions.
+
+The worker and the CLI both use it, so it lives in ``crm`` (``jobs/`` only runs the scheduler). It takes the
+extensions as an argument because it sits below the manifest (``crm.domains``) that builds them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.db import create_db_engine, create_session_factory
+from crm.extensions import NO_EXTENSIONS, Extensions
 from crm.mailing.render import EmailRenderer
 from crm.mailing.transports import Transport, build_transport
 from crm.settings import Settings
@@ -16,8 +21,9 @@ from crm.tokens import Signer
 
 
 @dataclasses.dataclass
-class WorkerContext:
+class Runtime:
     settings: Settings
+    extensions: Extensions = NO_EXTENSIONS
 
     @cached_property
     def engine(self) -> Engine:

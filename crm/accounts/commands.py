@@ -1,0 +1,84 @@
+"""``crm create-admin EMAIL`` and ``crm api-key create|list|revoke``: people and keys that may use the product."""
+
+from __future__ import annotations
+
+import click
+
+from crm.cliutil import fail, handles_config_errors, runtime
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@handles_config_errors
+def create_admin(email: str, name: str) -> None:
+    """Create (or promote) an admin and print a one-time sign-in link."""
+    from crm.accounts.services import ensure_user, issue_sign_in_link
+    from crm.db import unit_of_work
+    from crm.web.forms import normalise_email
+
+    try:
+        email = normalise_email(email)
+    except ValueError as exc:
+        fail(str(exc))
+    ctx = runtime()
+    with unit_of_work(ctx.session_factory) as session:
+        user = ensure_user(session, email, name=name)
+        link = issue_sign_in_link(session, ctx.signer, ctx.settings, user)
+    click.echo(f"{email} is an admin. Sign in within 15 minutes with:\n{link}")
+
+
+@click.group("api-key")
+def api_key() -> None:
+    """API keys for integrations (sent as Authorization: Bearer <key>)."""
+
+
+@api_key.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default="admin", show_default=True)
+@handles_config_errors
+def api_key_create(name: str, role: str) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    from crm import models as m
+    from crm.accounts.services import create_api_key
+    from crm.db import unit_of_work
+
+    ctx = runtime()
+    with unit_of_work(ctx.session_factory) as session:
+        key, plaintext = create_api_key(session, name, m.Role(role))
+    click.echo(f"API key {key.id} ({name}, {role}). Copy it now; it will not be shown again:\n{plaintext}")
+
+
+@api_key.command("list")
+@handles_config_errors
+def api_key_list() -> None:
+    """List keys (never their values)."""
+    from sqlalchemy import select
+
+    from crm import models as m
+
+    ctx = runtime()
+    with ctx.session_factory() as session:
+        for k in session.scalars(select(m.ApiKey).order_by(m.ApiKey.id)):
+            state = "revoked" if k.revoked_at else "active"
+            click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{k.role.value}\t{state}")
+
+
+@api_key.command("revoke")
+@click.argument("key_id", type=int)
+@handles_config_errors
+def api_key_revoke(key_id: int) -> None:
+    """Revoke a key by id."""
+    from crm import models as m
+    from crm.db import unit_of_work
+
+    ctx = runtime()
+    with unit_of_work(ctx.session_factory) as session:
+        key = session.get(m.ApiKey, key_id)
+        if key is None:
+            fail(f"no API key with id {key_id}")
+        key.revoked_at = m.utcnow()
+    click.echo(f"API key {key_id} revoked.")
+
+
+commands = [create_admin, api_key]

@@ -1,0 +1,62 @@
+"""Digest admin pages: the fellow's runs page and a subscriber's digest preview (sandboxed HTML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from crm.digests import services
+from crm.web.auth import admin_guard
+from crm.web.deps import DB, AppSettings
+
+SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
+
+
+@get("/admin/digests", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
+def runs_page(db: DB, run: FromQuery[int | None] = None) -> Template:
+    runs = services.recent_runs(db)
+    failures = services.run_failures(db, run) if run else []
+    active = services.has_active_subscribers(db)
+    return Template(
+        "admin/digests.html",
+        context={"runs": runs, "failures": failures, "failures_run": run, "has_active": active},
+    )
+
+
+def _preview(db: DB, settings: AppSettings, subscription_id: int) -> services.Preview:
+    result = services.preview(db, settings, subscription_id)
+    if result is None:
+        raise NotFoundException("No subscription with this id.")
+    return result
+
+
+@get(
+    "/admin/digests/preview/{subscription_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False
+)
+def preview_page(db: DB, settings: AppSettings, subscription_id: FromPath[int]) -> Template:
+    result = _preview(db, settings, subscription_id)
+    return Template(
+        "admin/digest_preview.html",
+        context={"p": result, "sub": result.subscription, "section_title": services.section_title},
+    )
+
+
+@get(
+    "/admin/digests/preview/{subscription_id:int}/html",
+    guards=[admin_guard],
+    sync_to_thread=False,
+    include_in_schema=False,
+)
+def preview_html(db: DB, settings: AppSettings, subscription_id: FromPath[int]) -> Response[Any]:
+    result = _preview(db, settings, subscription_id)
+    body = result.rendered.html if result.rendered else f"<p>{result.reason}</p>"
+    return Response(
+        body, media_type="text/html", headers={"Content-Security-Policy": SANDBOX_CSP, "X-Frame-Options": "SAMEORIGIN"}
+    )
+
+
+route_handlers: list[Any] = [runs_page, preview_page, preview_html]

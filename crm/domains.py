@@ -1,0 +1,174 @@
+"""The manifest: every domain of the product and what it contributes, in one explicit list.
+
+``create_app`` takes its routes from here, the ``crm`` command its commands, the worker its jobs, the demo seeder
+its seeders (in this order, each seeing what the earlier ones made), and the services that other domains lend a
+hand to (the organisation page's sections, deletion references, merge hooks, deferred email renderers) get
+``EXTENSIONS``. Nothing is found by module name: a domain missing here is missing everywhere, and a module that
+does not exist fails at import, at start-up.
+
+A new domain copies the shape of an existing one: ``services``/rules, ``pages.py`` (public), ``admin.py``,
+``api.py``, ``jobs.py``, ``commands.py``, ``demo.py``, then one ``Domain(...)`` entry below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from crm.accounts import commands as accounts_commands
+from crm.accounts import pages as accounts_pages
+from crm.api import health
+from crm.dashboard import commands as dashboard_commands
+from crm.dashboard import jobs as dashboard_jobs
+from crm.digests import admin as digests_admin
+from crm.digests import commands as digests_commands
+from crm.digests import demo as digests_demo
+from crm.digests import jobs as digests_jobs
+from crm.digests import pages as digests_pages
+from crm.digests.render import render_claimed
+from crm.directory import commands as directory_commands
+from crm.directory import demo as directory_demo
+from crm.events import demo as events_demo
+from crm.events import jobs as events_jobs
+from crm.events import references as events_references
+from crm.events import sections as events_sections
+from crm.extensions import (
+    DeferredRenderer,
+    Extensions,
+    MergeHook,
+    ReferenceProvider,
+    SectionProvider,
+)
+from crm.funding import commands as funding_commands
+from crm.funding import demo as funding_demo
+from crm.funding import jobs as funding_jobs
+from crm.funding import references as funding_references
+from crm.funding import sections as funding_sections
+from crm.internships import demo as internships_demo
+from crm.internships import jobs as internships_jobs
+from crm.internships import references as internships_references
+from crm.internships import sections as internships_sections
+from crm.mailing import commands as mailing_commands
+from crm.mailing import demo as mailing_demo
+from crm.mailing import jobs as mailing_jobs
+from crm.partnerships import commands as partnerships_commands
+from crm.partnerships import demo as partnerships_demo
+from crm.partnerships import jobs as partnerships_jobs
+from crm.partnerships import references as partnerships_references
+from crm.partnerships import sections as partnerships_sections
+from crm.privacy import jobs as privacy_jobs
+from crm.public import pages as public_pages
+from crm.scheduling import ScheduledJob
+from crm.settings import Settings
+
+Seeder = Callable[[Session, Settings], None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Domain:
+    name: str
+    routes: Sequence[Any] = ()  # Litestar handlers and routers, public pages, admin pages and API alike
+    commands: Sequence[click.Command] = ()
+    jobs: Sequence[ScheduledJob] = ()
+    seed: Seeder | None = None
+    public_sections: SectionProvider | None = None
+    admin_sections: SectionProvider | None = None
+    references: ReferenceProvider | None = None
+    merge_organisations: MergeHook | None = None
+    merge_contacts: MergeHook | None = None
+    deferred_renderers: Mapping[str, DeferredRenderer] = dataclasses.field(default_factory=dict)
+
+
+DOMAINS: tuple[Domain, ...] = (
+    Domain("public", routes=public_pages.route_handlers),
+    Domain("system", routes=health.route_handlers),
+    Domain("accounts", routes=accounts_pages.route_handlers, commands=accounts_commands.commands),
+    Domain("directory", commands=directory_commands.commands, seed=directory_demo.seed),
+    Domain("mailing", commands=mailing_commands.commands, jobs=mailing_jobs.JOBS, seed=mailing_demo.seed),
+    Domain(
+        "funding",
+        commands=funding_commands.commands,
+        jobs=funding_jobs.JOBS,
+        seed=funding_demo.seed,
+        public_sections=funding_sections.public_sections,
+        references=funding_references.references,
+    ),
+    Domain(
+        "partnerships",
+        commands=partnerships_commands.commands,
+        jobs=partnerships_jobs.JOBS,
+        seed=partnerships_demo.seed,
+        admin_sections=partnerships_sections.admin_sections,
+        references=partnerships_references.references,
+    ),
+    Domain(
+        "events",
+        jobs=events_jobs.JOBS,
+        seed=events_demo.seed,
+        public_sections=events_sections.public_sections,
+        admin_sections=events_sections.admin_sections,
+        references=events_references.references,
+    ),
+    Domain(
+        "internships",
+        jobs=internships_jobs.JOBS,
+        seed=internships_demo.seed,
+        public_sections=internships_sections.public_sections,
+        admin_sections=internships_sections.admin_sections,
+        references=internships_references.references,
+    ),
+    Domain(
+        "digests",
+        routes=(*digests_pages.route_handlers, *digests_admin.route_handlers),
+        commands=digests_commands.commands,
+        jobs=digests_jobs.JOBS,
+        seed=digests_demo.seed,
+        deferred_renderers={"digest": render_claimed},
+    ),
+    Domain("dashboard", commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS),
+    Domain("privacy", jobs=privacy_jobs.JOBS),
+)
+
+
+def _present(values: Iterator[Any]) -> tuple[Any, ...]:
+    return tuple(v for v in values if v is not None)
+
+
+def _renderers() -> dict[str, DeferredRenderer]:
+    out: dict[str, DeferredRenderer] = {}
+    for d in DOMAINS:
+        for kind, renderer in d.deferred_renderers.items():
+            if kind in out:
+                raise RuntimeError(f"two domains render {kind!r} emails")
+            out[kind] = renderer
+    return out
+
+
+EXTENSIONS = Extensions(
+    public_sections=_present(d.public_sections for d in DOMAINS),
+    admin_sections=_present(d.admin_sections for d in DOMAINS),
+    references=_present(d.references for d in DOMAINS),
+    merge_organisations=_present(d.merge_organisations for d in DOMAINS),
+    merge_contacts=_present(d.merge_contacts for d in DOMAINS),
+    deferred_renderers=_renderers(),
+)
+
+
+def all_routes() -> list[Any]:
+    return [handler for d in DOMAINS for handler in d.routes]
+
+
+def all_commands() -> list[click.Command]:
+    return [command for d in DOMAINS for command in d.commands]
+
+
+def all_jobs() -> list[ScheduledJob]:
+    return [job for d in DOMAINS for job in d.jobs]
+
+
+def all_seeders() -> list[Seeder]:
+    return [d.seed for d in DOMAINS if d.seed is not None]

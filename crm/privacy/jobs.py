@@ -1,0 +1,34 @@
+"""Privacy job: the weekly retention run (anonymise unconfirmed subscriptions and long-idle contacts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from crm.db import unit_of_work
+from crm.privacy import retention
+from crm.runtime import Runtime
+from crm.scheduling import ScheduledJob, cron
+
+log = logging.getLogger("crm.jobs.privacy")
+
+
+def run_retention(rt: Runtime, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or dt.datetime.now(dt.UTC)
+    with unit_of_work(rt.session_factory) as session:
+        result = retention.run(session, now=now, settings=rt.settings)
+    counts = {"subscriptions": result["subscriptions"], "contacts": result["contacts"]}
+    if any(counts.values()):
+        log.info("retention: anonymised %s", counts)
+    return counts
+
+
+JOBS = (
+    ScheduledJob(
+        "privacy.retention",
+        "Anonymise unconfirmed subscriptions and long-idle contacts",
+        run_retention,
+        cron(day_of_week="sun", hour=3, minute=30),
+    ),
+)
