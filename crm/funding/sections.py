@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from crm.directory.sections import Section
-from crm.funding.services import countdown, published_for_funder
+from crm.extensions import Section
+from crm.funding.queries import published_for_funder
 
 
 def public_sections(session: Session, organisation_id: int, *, now: dt.datetime | None = None) -> list[Section]:
@@ -19,6 +19,6 @@ def public_sections(session: Session, organisation_id: int, *, now: dt.datetime 
         Section(
             title="Open funding calls",
             template="public/funding_org_section.html",
-            context={"calls": calls, "now": now, "countdown": countdown},
+            context={"calls": calls, "now": now},
         )
     ]

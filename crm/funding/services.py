@@ -1,7 +1,8 @@
-"""Funding-call rules: validation, create/update/publish/close, deadline bookkeeping, the close job, public lists.
+"""Funding-call rules: validation, create/update/publish/close, deadline bookkeeping and the close job.
 
-Services never commit (the web request, the CLI or the job does). Times are UTC in the database; forms enter
-and pages show Europe/London (``crm.timefmt``).
+Reads (lists, the call page, the funder's open calls) are in ``crm.funding.queries``; the amount and the time
+left in words in ``crm.funding.labels``. Services never commit (the web request, the CLI or the job does).
+Times are UTC in the database; forms enter and pages show Europe/London (``crm.timefmt``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,15 @@ import datetime as dt
 import re
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm import search
 from crm.audit import diff, record
 from crm.db import batched
-from crm.directory.reference import slugify, topics_and_regions
+from crm.directory.reference import slugify
 from crm.timefmt import LONDON
 from crm.web.auth import Principal
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
 
 MAX_AMOUNT = 2_000_000_000
 ENTITY = "funding_call"
@@ -160,25 +159,6 @@ def deadline_bounds(due: list[dt.datetime], now: dt.datetime) -> tuple[dt.dateti
 
 def _sync_deadline_columns(call: m.FundingCall, due: list[dt.datetime], now: dt.datetime) -> None:
     call.next_deadline_at, call.last_deadline_at = deadline_bounds(due, now)
-
-
-def countdown(next_deadline: dt.datetime | None, now: dt.datetime) -> str:
-    """Plain words for the time left: "12 days left", "Closes today", "1 day left", "Deadline passed"."""
-    if next_deadline is None:
-        return ""
-    if next_deadline <= now:
-        return "Deadline passed"
-    local_now = now.astimezone(LONDON)
-    local_due = next_deadline.astimezone(LONDON)
-    days = (local_due.date() - local_now.date()).days
-    if days <= 0:
-        hours = int((next_deadline - now).total_seconds() // 3600)
-        return "Closes today" if hours >= 1 else "Closes within the hour"
-    if days == 1:
-        return "1 day left (closes tomorrow)"
-    if days < 14:
-        return f"{days} days left"
-    return f"{days} days left ({days // 7} weeks)"
 
 
 # --- writes -------------------------------------------------------------------------------------------------
@@ -447,186 +427,3 @@ def refresh_deadlines_and_close(session: Session, now: dt.datetime) -> dict[str,
     ).rowcount
     session.flush()
     return {"closed": len(to_close), "advanced": moved or 0}
-
-
-# --- reads --------------------------------------------------------------------------------------------------
-
-
-def load_call(session: Session, *, call_id: int | None = None, slug: str | None = None) -> m.FundingCall | None:
-    query = select(m.FundingCall).options(
-        selectinload(m.FundingCall.deadlines),
-        selectinload(m.FundingCall.topics),
-        selectinload(m.FundingCall.regions),
-        selectinload(m.FundingCall.funder),
-    )
-    where = m.FundingCall.id == call_id if call_id is not None else m.FundingCall.slug == slug
-    query = query.where(where)
-    return session.scalar(query)
-
-
-PUBLIC_SORTS = Sorts(
-    SortOption("deadline", "Nearest deadline", m.FundingCall.next_deadline_at),
-    SortOption("-published", "Newest", m.FundingCall.published_at, descending=True),
-    SortOption(
-        "-amount",
-        "Largest amount",
-        func.coalesce(m.FundingCall.amount_max, m.FundingCall.amount_min, 0),
-        descending=True,
-    ),
-    SortOption("title", "Title", m.FundingCall.title_normalised),
-)
-
-ADMIN_SORTS = Sorts(
-    SortOption("deadline", "Nearest deadline", m.FundingCall.next_deadline_at),
-    SortOption("-updated", "Recently changed", m.FundingCall.updated_at, descending=True),
-    SortOption("title", "Title", m.FundingCall.title_normalised),
-)
-
-PUBLIC_FILTERS = ("topic", "region", "funder", "vcse", "weeks", "min_amount", "max_amount")
-ADMIN_FILTERS = (*PUBLIC_FILTERS, "status")
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip().replace(",", "").lstrip("£"))
-    except (TypeError, ValueError):
-        return None
-
-
-def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[Any]:
-    """The list's columns and filters (no ordering: keyset_page adds it). Funder name via a join: one statement."""
-    funder = m.Organisation
-    query = select(
-        m.FundingCall.id,
-        m.FundingCall.title,
-        m.FundingCall.slug,
-        m.FundingCall.status,
-        m.FundingCall.next_deadline_at,
-        m.FundingCall.last_deadline_at,
-        m.FundingCall.amount_min,
-        m.FundingCall.amount_max,
-        m.FundingCall.requires_vcse_partner,
-        m.FundingCall.summary,
-        funder.name.label("funder_name"),
-        funder.slug.label("funder_slug"),
-    ).join(funder, funder.id == m.FundingCall.funder_id)
-    f = params.filters
-    if public:
-        query = query.where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
-    elif f.get("status") in {s.value for s in m.CallStatus}:
-        query = query.where(m.FundingCall.status == f["status"])
-    if topic := f.get("topic"):
-        query = query.where(
-            exists().where(
-                m.funding_call_topics.c.call_id == m.FundingCall.id,
-                m.funding_call_topics.c.topic_id == m.Topic.id,
-                m.Topic.slug == topic,
-            )
-        )
-    if region := f.get("region"):
-        # A UK-wide call is open to every region.
-        query = query.where(
-            exists().where(
-                m.funding_call_regions.c.call_id == m.FundingCall.id,
-                m.funding_call_regions.c.region_id == m.Region.id,
-                or_(m.Region.slug == region, m.Region.code == "UK"),
-            )
-        )
-    if funder_slug := f.get("funder"):
-        query = query.where(funder.slug == funder_slug)
-    if f.get("vcse") in {"1", "yes", "on", "true"}:
-        query = query.where(m.FundingCall.requires_vcse_partner.is_(True))
-    weeks = _int(f.get("weeks"))
-    if weeks is not None and 0 < weeks <= 104:
-        query = query.where(
-            m.FundingCall.next_deadline_at > now, m.FundingCall.next_deadline_at <= now + dt.timedelta(weeks=weeks)
-        )
-    # Amount filters: calls whose range reaches the amount asked for (unknown amounts are kept).
-    min_amount = _int(f.get("min_amount"))
-    if min_amount is not None:
-        query = query.where(or_(m.FundingCall.amount_max.is_(None), m.FundingCall.amount_max >= min_amount))
-    max_amount = _int(f.get("max_amount"))
-    if max_amount is not None:
-        query = query.where(or_(m.FundingCall.amount_min.is_(None), m.FundingCall.amount_min <= max_amount))
-    return query
-
-
-def list_calls(session: Session, params: ListParams, *, now: dt.datetime, public: bool = True) -> Page:
-    """One statement per page; words in ``q`` go through the full-text index (capped, see crm.search)."""
-    sorts = PUBLIC_SORTS if public else ADMIN_SORTS
-    query = list_query(params, now=now, public=public)
-    found = search.matches(session, search.FUNDING_CALLS, params.q) if params.q else None
-    if found is not None:
-        query = query.join(found, found.c.id == m.FundingCall.id)
-        sorts = sorts.with_relevance(found.c.score)
-    return keyset_page(
-        session,
-        query,
-        sort=sorts.pick(params.sort),
-        id_column=m.FundingCall.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-        sorts=sorts,
-    )
-
-
-FUNDER_CHOICES = 300
-
-
-def filter_choices(session: Session) -> dict[str, Any]:
-    """Topics, regions and funders for the filter form (two small statements).
-
-    The funder menu lists organisations of the funder kind that have calls (at most ``FUNDER_CHOICES``): checking
-    every organisation for calls cost 26 ms a page with 5,000 organisations and a million calls, and a menu of
-    thousands of names helps nobody. Calls from other kinds of organisation are still found by their name in the
-    search box (the funder's name is part of a call's searchable text)."""
-    topics, regions = topics_and_regions(session)
-    return {
-        "topics": topics,
-        "regions": regions,
-        "funders": list(
-            session.execute(
-                select(m.Organisation.slug, m.Organisation.name)
-                .where(
-                    m.Organisation.kind == m.OrgKind.FUNDER,
-                    exists().where(m.FundingCall.funder_id == m.Organisation.id),
-                )
-                .order_by(m.Organisation.name_normalised)
-                .limit(FUNDER_CHOICES)
-            )
-        ),
-    }
-
-
-def funder_choices(session: Session) -> list[Any]:
-    """Organisations that can fund: funders first, then any other organisation."""
-    return list(
-        session.execute(
-            select(m.Organisation.id, m.Organisation.name, m.Organisation.kind).order_by(
-                (m.Organisation.kind != m.OrgKind.FUNDER), m.Organisation.name_normalised
-            )
-        )
-    )
-
-
-def is_open(call: m.FundingCall, now: dt.datetime) -> bool:
-    return call.status == m.CallStatus.PUBLISHED and call.last_deadline_at is not None and call.last_deadline_at > now
-
-
-def upcoming_deadlines(call: m.FundingCall, now: dt.datetime) -> list[m.FundingCallDeadline]:
-    return [d for d in call.deadlines if d.due_at > now]
-
-
-def published_for_funder(session: Session, organisation_id: int, now: dt.datetime, limit: int = 20) -> list[Any]:
-    return list(
-        session.execute(
-            select(m.FundingCall.title, m.FundingCall.slug, m.FundingCall.next_deadline_at, m.FundingCall.status)
-            .where(
-                m.FundingCall.funder_id == organisation_id,
-                m.FundingCall.status == m.CallStatus.PUBLISHED,
-                and_(m.FundingCall.last_deadline_at > now),
-            )
-            .order_by(m.FundingCall.next_deadline_at, m.FundingCall.id)
-            .limit(limit)
-        )
-    )

@@ -1,6 +1,7 @@
 """One Jinja2 environment for pages (autoescaped) and one for plain text (not escaped).
 
 Emails render their text part in the non-escaping environment, so ``&`` in a title stays ``&`` in text mail.
+Both carry the same filters (dates, a call's amount and time left), so pages and emails word them alike.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from crm.funding.labels import amount_label, countdown
 from crm.settings import PROJECT_ROOT
 from crm.timefmt import format_date, format_datetime
 
@@ -18,6 +20,8 @@ TEMPLATE_DIR = PROJECT_ROOT / "templates"
 def _filters(env: Environment) -> None:
     env.filters["datetime"] = format_datetime
     env.filters["date"] = format_date
+    env.filters["amount"] = amount_label  # {{ call.amount_min | amount(call.amount_max) }}
+    env.filters["countdown"] = countdown  # {{ call.next_deadline_at | countdown(now) }}
 
 
 def html_environment(globals_: dict[str, Any] | None = None) -> Environment:

@@ -19,6 +19,7 @@ from sqlalchemy import literal, or_, select, union_all
 
 from crm import models as m
 from crm.digests.sections.base import Catalogue, Section, SubscriberView, clip
+from crm.funding.labels import amount_label
 from crm.timefmt import format_datetime
 
 CLOSING_WINDOW = dt.timedelta(weeks=3)
@@ -46,19 +47,6 @@ class CallItem:
     def __init__(self, **values: Any) -> None:
         for name in self.__slots__:
             setattr(self, name, values.get(name))
-
-
-def amount_label(amount_min: int | None, amount_max: int | None) -> str:
-    def money(v: int) -> str:
-        return f"£{v:,}"
-
-    if amount_min is not None and amount_max is not None:
-        return money(amount_min) if amount_min == amount_max else f"{money(amount_min)} to {money(amount_max)}"
-    if amount_max is not None:
-        return f"Up to {money(amount_max)}"
-    if amount_min is not None:
-        return f"From {money(amount_min)}"
-    return ""
 
 
 class Calls:

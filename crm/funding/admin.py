@@ -1,0 +1,274 @@
+"""The fellow's funding pages under /admin/funding-calls: list, record and edit calls, publish and close them,
+suggested VCSE partners, and the CSV import (upload → preview → confirm)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.funding import forms as ff
+from crm.funding import importer, queries
+from crm.funding import services as fs
+from crm.funding.matching import suggest_partners
+from crm.funding.views import call_or_404
+from crm.funding.views import now as _now
+from crm.history import history
+from crm.partnerships import changes, rules
+from crm.web.auth import admin_guard
+from crm.web.deps import DB, CurrentUser
+from crm.web.forms import Form, FormBody, MultipartBody
+from crm.web.listing import ListParams, is_htmx
+
+
+def _form_context(db: Session, form: Form, call: m.FundingCall | None) -> dict[str, Any]:
+    return {
+        "form": form,
+        "call": call,
+        "funders": queries.funder_choices(db),
+        "topics": list(db.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name))),
+        "regions": list(db.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position))),
+        "rows": ff.deadline_rows(form.data),
+        "selected_topics": ff.selected(form.data, "topic_ids"),
+        "selected_regions": ff.selected(form.data, "region_ids"),
+    }
+
+
+@get("/", sync_to_thread=False)
+def admin_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = ListParams.from_query(request.query_params.dict(), filter_names=queries.ADMIN_FILTERS)
+    now = _now()
+    page = queries.list_calls(db, params, now=now, public=False)
+    context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "statuses": list(m.CallStatus)}
+    if is_htmx(request.headers):
+        return Template("admin/funding_results.html", context=context)
+    return Template("admin/funding_list.html", context={**context, **queries.filter_choices(db)})
+
+
+@get("/new", sync_to_thread=False)
+def admin_new(db: DB) -> Template:
+    return Template("admin/funding_form.html", context=_form_context(db, Form({}), None))
+
+
+@post("/new", sync_to_thread=False)
+def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
+    form = Form(data)
+    values = ff.parse_call_form(form)
+    status = m.CallStatus.PUBLISHED if form.str("intent") == "publish" else m.CallStatus.DRAFT
+    if form.ok:
+        try:
+            call = fs.create_call(db, user, values, now=_now(), status=status)
+        except fs.CallError as exc:
+            for key, message in exc.errors.items():
+                form.add_error(key, message)
+        else:
+            return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
+    return Template("admin/funding_form.html", context=_form_context(db, form, None), status_code=422)
+
+
+@get("/{call_id:int}", sync_to_thread=False)
+def admin_detail(db: DB, call_id: FromPath[int]) -> Template:
+    call = call_or_404(db, call_id)
+    now = _now()
+    partnerships = list(
+        db.execute(
+            select(m.Partnership.id, m.Partnership.title, m.Partnership.stage)
+            .where(m.Partnership.funding_call_id == call.id)
+            .order_by(m.Partnership.title)
+        )
+    )
+    return Template(
+        "admin/funding_detail.html",
+        context={
+            "call": call,
+            "now": now,
+            "partnerships": partnerships,
+            "history": history(db, fs.ENTITY, call.id),
+        },
+    )
+
+
+@get("/{call_id:int}/edit", sync_to_thread=False)
+def admin_edit(db: DB, call_id: FromPath[int]) -> Template:
+    call = call_or_404(db, call_id)
+    return Template("admin/funding_form.html", context=_form_context(db, Form(ff.form_values(call)), call))
+
+
+@post("/{call_id:int}/edit", sync_to_thread=False)
+def admin_update(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    call = call_or_404(db, call_id)
+    form = Form(data)
+    values = ff.parse_call_form(form)
+    if form.ok:
+        try:
+            fs.update_call(db, user, call, values, now=_now())
+        except fs.CallError as exc:
+            for key, message in exc.errors.items():
+                form.add_error(key, message)
+        else:
+            return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
+    return Template("admin/funding_form.html", context=_form_context(db, form, call), status_code=422)
+
+
+@post("/{call_id:int}/status", sync_to_thread=False)
+def admin_status(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    call = call_or_404(db, call_id)
+    form = Form(data)
+    target = form.choice("status", {s.value for s in m.CallStatus}, required=True, label="Status")
+    if form.ok:
+        try:
+            fs.set_status(db, user, call, m.CallStatus(target), now=_now())
+        except fs.CallError as exc:
+            return _detail_with_error(db, call, exc.errors["status"])
+    return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
+
+
+def _detail_with_error(db: Session, call: m.FundingCall, message: str, blockers: list[str] | None = None) -> Template:
+    return Template(
+        "admin/funding_detail.html",
+        context={
+            "call": call,
+            "now": _now(),
+            "partnerships": [],
+            "history": history(db, fs.ENTITY, call.id),
+            "problem": message,
+            "blockers": blockers or [],
+        },
+        status_code=409,
+    )
+
+
+@post("/{call_id:int}/delete", sync_to_thread=False)
+def admin_delete(db: DB, user: CurrentUser, call_id: FromPath[int]) -> Template | Redirect:
+    call = call_or_404(db, call_id)
+    blockers = fs.delete_call(db, user, call)
+    if blockers:
+        return _detail_with_error(db, call, "This call cannot be deleted while these records refer to it:", blockers)
+    return Redirect("/admin/funding-calls", status_code=303)
+
+
+@get("/{call_id:int}/matches", sync_to_thread=False)
+def admin_matches(db: DB, call_id: FromPath[int]) -> Template:
+    call = call_or_404(db, call_id)
+    return Template(
+        "admin/matching.html",
+        context={"call": call, "suggestions": suggest_partners(db, call), "vcse_flags": call.requires_vcse_partner},
+    )
+
+
+@post("/{call_id:int}/matches/{organisation_id:int}/start", sync_to_thread=False)
+def admin_start_partnership(
+    db: DB, user: CurrentUser, call_id: FromPath[int], organisation_id: FromPath[int]
+) -> Redirect:
+    """One click from a suggestion: a partnership at stage "idea" linked to the call, the organisation on the VCSE
+    side and the call's topics. The academic side is added on the partnership's page."""
+    call = call_or_404(db, call_id)
+    org = db.get(m.Organisation, organisation_id)
+    if org is None or org.kind != m.OrgKind.VCSE:
+        raise NotFoundException("No such VCSE organisation.")
+    p = changes.create_partnership(
+        db,
+        user,
+        rules.PartnershipInput(
+            title=f"{call.title} with {org.name}"[:300],
+            funding_call_id=call.id,
+            members=[rules.MemberInput(m.Side.VCSE, organisation_id=org.id, role="VCSE partner")],
+            topic_ids=[t.id for t in call.topics],
+            next_step="Find the academic lead and make first contact",
+            next_step_due=rules.today_london(_now()) + dt.timedelta(days=14),
+        ),
+        now=_now(),
+        require_both_sides=False,
+    )
+    return Redirect(f"/admin/partnerships/{p.id}?notice=started", status_code=303)
+
+
+# Import: upload → preview (nothing written) → confirm (the same text posted back, checked again, then written).
+
+
+@get("/import", sync_to_thread=False)
+def import_page() -> Template:
+    return Template(
+        "admin/funding_import.html", context={"form": Form({}), "report": None, "columns": importer.COLUMNS}
+    )
+
+
+@get("/import/template.csv", sync_to_thread=False)
+def import_template() -> Response[str]:
+    return Response(
+        importer.template_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="funding-calls-template.csv"'},
+    )
+
+
+@post("/import", sync_to_thread=False)
+def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
+    form = Form({})
+    upload = data.get("file")
+    text = ""
+    if upload is not None and hasattr(upload, "file"):
+        text = importer.decode(upload.file.read(importer.MAX_BYTES + 1))
+    elif isinstance(data.get("csv_text"), str):
+        text = data["csv_text"]
+    if not text.strip():
+        form.add_error("file", "Choose a CSV file to import.")
+        return Template(
+            "admin/funding_import.html",
+            context={"form": form, "report": None, "columns": importer.COLUMNS},
+            status_code=422,
+        )
+    report = importer.run_import(db, text, apply=False, actor=user, now=_now())
+    return Template(
+        "admin/funding_import.html",
+        context={"form": form, "report": report, "csv_text": text, "columns": importer.COLUMNS},
+    )
+
+
+@post("/import/confirm", sync_to_thread=False)
+def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
+    form = Form(data)
+    text = str(data.get("csv_text", ""))
+    skip_bad = form.bool("skip_bad_rows")
+    now = _now()
+    preview = importer.run_import(db, text, apply=False, actor=user, now=now)
+    if preview.file_errors or (preview.errors and not skip_bad):
+        return Template(
+            "admin/funding_import.html",
+            context={"form": form, "report": preview, "csv_text": text, "columns": importer.COLUMNS},
+            status_code=422,
+        )
+    report = importer.run_import(db, text, apply=True, actor=user, now=now)
+    return Template("admin/funding_import.html", context={"form": form, "report": report, "columns": importer.COLUMNS})
+
+
+admin_router = Router(
+    path="/admin/funding-calls",
+    route_handlers=[
+        admin_list,
+        admin_new,
+        admin_create,
+        admin_detail,
+        admin_edit,
+        admin_update,
+        admin_status,
+        admin_delete,
+        admin_matches,
+        admin_start_partnership,
+        import_page,
+        import_template,
+        import_preview,
+        import_confirm,
+    ],
+    guards=[admin_guard],
+    include_in_schema=False,
+)
+
+route_handlers: list[Any] = [admin_router]

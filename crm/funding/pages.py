@@ -1,0 +1,85 @@
+"""Public funding pages: the list of open calls, a call's page and its deadlines as a calendar file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.funding import queries
+from crm.funding.calendar import CalendarEvent, build_calendar
+from crm.funding.views import now as _now
+from crm.web.auth import Principal
+from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.listing import ListParams, is_htmx
+
+
+@get("/funding-calls", sync_to_thread=False)
+def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = ListParams.from_query(request.query_params.dict(), filter_names=queries.PUBLIC_FILTERS)
+    now = _now()
+    page = queries.list_calls(db, params, now=now, public=True)
+    context = {"page": page, "params": params, "sorts": page.sorts, "now": now}
+    if is_htmx(request.headers):
+        return Template("public/funding_results.html", context=context)
+    return Template("public/funding_list.html", context={**context, **queries.filter_choices(db)})
+
+
+def _public_call(db: Session, slug: str, user: Principal | None) -> m.FundingCall:
+    call = queries.load_call(db, slug=slug)
+    if call is None or (call.status == m.CallStatus.DRAFT and user is None):
+        raise NotFoundException("There is no funding call at this address.")
+    return call
+
+
+@get("/funding-calls/{slug:str}", sync_to_thread=False)
+def public_call(db: DB, user: CurrentUser, slug: FromPath[str]) -> Template:
+    call = _public_call(db, slug, user)
+    now = _now()
+    return Template(
+        "public/funding_call.html",
+        context={
+            "call": call,
+            "now": now,
+            "open": queries.is_open(call, now),
+            "upcoming": queries.upcoming_deadlines(call, now),
+        },
+    )
+
+
+@get("/funding-calls/{slug:str}/deadline.ics", sync_to_thread=False)
+def public_call_ics(db: DB, user: CurrentUser, settings: AppSettings, slug: FromPath[str]) -> Response[bytes]:
+    """One VEVENT per deadline still ahead (or every deadline once the call has closed)."""
+    call = _public_call(db, slug, user)
+    now = _now()
+    # UIDs follow the deadline's position in the call (1 = earliest), so they stay the same when the call is
+    # edited (deadline rows are rewritten on save) and a re-download updates the same calendar entries.
+    numbered = list(enumerate(call.deadlines, start=1))
+    upcoming = [(n, d) for n, d in numbered if d.due_at > now]
+    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    page = f"{settings.base_url.rstrip('/')}/funding-calls/{call.slug}"
+    events = [
+        CalendarEvent(
+            uid=f"funding-call-{call.id}-deadline-{n}@{host}",
+            summary=f"Deadline: {call.title} ({d.label})" if d.label else f"Deadline: {call.title}",
+            starts_at=d.due_at - dt.timedelta(minutes=30),
+            description=f"{call.funder.name}. {d.label} deadline. Details: {page}",
+            url=page,
+        )
+        for n, d in (upcoming or numbered)
+    ]
+    body = build_calendar(events, now=now, name=call.title)
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{call.slug[:60]}-deadline.ics"'},
+    )
+
+
+route_handlers: list[Any] = [public_list, public_call, public_call_ics]
