@@ -7,7 +7,7 @@ from typing import Any
 from crm import models as m
 from crm.funding import services as fs
 from crm.timefmt import LONDON
-from crm.web.forms import Form
+from crm.validation import Form
 
 MAX_DEADLINE_ROWS = 10
 FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")

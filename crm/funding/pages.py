@@ -12,10 +12,10 @@ from litestar.response import Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.funding import queries
 from crm.funding.calendar import CalendarEvent, build_calendar
 from crm.funding.views import now as _now
-from crm.web.auth import Principal
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.listing import ListParams, is_htmx
 

@@ -16,11 +16,11 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.audit import diff, record
 from crm.db import batched
 from crm.directory.reference import slugify
 from crm.timefmt import LONDON
-from crm.web.auth import Principal
 
 MAX_AMOUNT = 2_000_000_000
 ENTITY = "funding_call"
