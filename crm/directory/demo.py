@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory import services
+from crm.directory import organisations
 from crm.directory.reference import slugify
 from crm.settings import Settings
 
@@ -83,8 +83,8 @@ def seed(session: Session, settings: Settings) -> None:
         domain = slugify(name, 40) + ".example.org"
         org = m.Organisation(
             name=name,
-            name_normalised=services.normalise_name(name),
-            slug=services.unique_slug(session, name),
+            name_normalised=organisations.normalise_name(name),
+            slug=organisations.unique_slug(session, name),
             kind=kind,
             vcse_category=category,
             user_led=kind == m.OrgKind.VCSE and rng.random() < 0.5,

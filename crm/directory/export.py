@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory import services
+from crm.directory.contacts import contact_list_query
+from crm.directory.organisations import organisation_list_query
 from crm.web.listing import ListParams
 
 BATCH = 500
@@ -51,7 +52,7 @@ def _batches(session: Session, query: Any, id_column: Any) -> Iterator[Any]:
 
 def organisation_rows(session: Session, params: ListParams, *, public: bool) -> Iterator[list[str]]:
     o = m.Organisation
-    query, _ = services.organisation_list_query(
+    query, _ = organisation_list_query(
         session, params, public=public, extra_columns=(o.public_email, o.postcode, o.charity_number)
     )
     header = PUBLIC_ORG_HEADER if public else ORG_HEADER
@@ -78,7 +79,7 @@ def organisation_rows(session: Session, params: ListParams, *, public: bool) -> 
 
 
 def contact_rows(session: Session, params: ListParams) -> Iterator[list[str]]:
-    query, _ = services.contact_list_query(session, params)
+    query, _ = contact_list_query(session, params)
     yield CONTACT_HEADER
     for r in _batches(session, query, m.Contact.id):
         yield [safe_cell(v) for v in (r.name, r.email, r.phone, r.job_title, r.career_stage, r.organisation_name)]

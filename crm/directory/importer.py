@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory import services
+from crm.directory import organisations, taxonomy
 from crm.directory.reference import slugify
 from crm.mailing.suppression import forms_by_key
 from crm.web.auth import Principal
@@ -183,8 +183,8 @@ class _Importer:
         self.apply = apply
         self.actor_name = actor.email if actor else "import"
         self.actor_id = actor.id if actor and actor.id > 0 else None
-        self.topics = services.topics_by_key(session)
-        self.regions = services.regions_by_key(session)
+        self.topics = taxonomy.topics_by_key(session)
+        self.regions = taxonomy.regions_by_key(session)
         self.report = ImportReport(applied=apply)
         self.org_key_rows: dict[str, int] = {}  # in-file key -> first row number that named the organisation
         self.org_key_ids: dict[str, int] = {}  # in-file key -> organisation id (after insert, apply mode)
@@ -218,7 +218,7 @@ class _Importer:
                 )
             cat = (raw.get("vcse_category") or "").strip().lower()
             if cat and cat not in {c.value for c in m.VcseCategory}:
-                by_label = {v.lower(): k.value for k, v in services.CATEGORY_LABELS.items()}
+                by_label = {v.lower(): k.value for k, v in taxonomy.CATEGORY_LABELS.items()}
                 if cat in by_label:
                     cat = by_label[cat]
                 else:
@@ -228,7 +228,7 @@ class _Importer:
                 "kind": kind,
                 "vcse_category": cat or None,
                 "description": form.str("description", max_length=5000, label="Description"),
-                "website": services.clean_website(form, "website") if (raw.get("website") or "").strip() else "",
+                "website": organisations.clean_website(form, "website") if (raw.get("website") or "").strip() else "",
                 "public_email": form.email("public_email", required=False),
                 "postcode": form.line("postcode", max_length=16, label="Postcode").upper(),
                 "charity_number": re.sub(
@@ -259,8 +259,8 @@ class _Importer:
                     topic_ids.append(topic.id)
             if unknown:
                 form.add_error("topics", f"Unknown topic(s): {', '.join(unknown)[:200]}.")
-            org["name_normalised"] = services.normalise_name(name)
-            org["website_domain"] = services.website_domain(org["website"])
+            org["name_normalised"] = organisations.normalise_name(name)
+            org["website_domain"] = organisations.website_domain(org["website"])
         if has_contact:
             cname = form.line("contact_name", required=True, max_length=200, label="Contact name")
             email = _fast_email(form, "contact_email")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from crm import models as m
-from crm.directory import services
+from crm.directory.contacts import add_affiliation
 from tests.conftest import post_form, sign_in_as
 from tests.directory.helpers import make_contact, make_org
 
@@ -72,23 +72,22 @@ def test_organisation_create_edit_delete_with_history(admin_client, db):
     assert _audit(db, "organisation", org_id) == ["created", "updated", "deleted"]
 
 
-def test_delete_is_refused_while_referenced(admin_client, db, monkeypatch):
+def test_delete_is_refused_while_referenced(admin_client, db):
     parent = make_org(db, "University of Somewhere", kind="academic")
     make_org(db, "Somewhere Department", kind="academic", parent=parent.slug)
     db.commit()
     r = post_form(admin_client, f"/admin/organisations/{parent.id}/delete")
     assert r.status_code == 409 and "parent" in r.text
     assert db.get(m.Organisation, parent.id) is not None
-    # Other domains add their own reasons through provider modules.
-    import types
-
+    # Other domains add their own reasons through the reference providers they lend (``Extensions``).
     from crm.directory import references
+    from crm.extensions import Extensions
 
-    fake = types.ModuleType("fake_refs")
-    fake.references = lambda session, org_id: [f"Funding call #9 names organisation {org_id} as funder"]
-    monkeypatch.setitem(__import__("sys").modules, "fake_refs", fake)
-    monkeypatch.setattr(references, "PROVIDERS", ("fake_refs",))
-    assert references.organisation_references(db, parent.id)[-1].startswith("Funding call #9")
+    def fake(session, org_id):
+        return [f"Funding call #9 names organisation {org_id} as funder"]
+
+    ext = Extensions(references=(fake,))
+    assert references.organisation_references(db, parent.id, ext)[-1].startswith("Funding call #9")
 
 
 def test_contacts_crud_affiliations_and_one_primary(admin_client, db):
@@ -137,7 +136,7 @@ def test_admin_lists_have_flat_statement_counts(admin_client, db, count_queries)
     for i in range(25):
         org = make_org(db, f"Org {i}", topics=["carers"])
         c = make_contact(db, f"Person {i}", f"p{i}@example.org")
-        services.add_affiliation(db, None, c, org, "", True)
+        add_affiliation(db, None, c, org, "", True)
     db.commit()
     for url in ("/admin/organisations", "/admin/contacts"):
         counts = set()

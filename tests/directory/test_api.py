@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.accounts.services import create_api_key
-from crm.directory import services
+from crm.directory.organisations import get_organisation
 from tests.conftest import sign_in_as
 from tests.directory.helpers import make_contact, make_org
 
@@ -122,4 +122,4 @@ def test_api_delete_refused_while_referenced(client, db):
     db.commit()
     r = client.delete(f"/api/v1/organisations/{parent.id}", headers=_key(db, m.Role.ADMIN))
     assert r.status_code == 409 and "parent" in r.json()["detail"]
-    assert services.get_organisation(db, parent.id) is not None
+    assert get_organisation(db, parent.id) is not None

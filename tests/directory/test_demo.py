@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.demo import seed_demo
-from crm.directory import services
+from crm.directory.organisations import public_condition
 
 
 def test_demo_covers_every_kind_category_region_and_topic(client, db, settings):
@@ -36,7 +36,7 @@ def test_demo_covers_every_kind_category_region_and_topic(client, db, settings):
 def test_every_directory_screen_renders_with_the_demo_data(admin_client, db, settings):
     seed_demo(db, settings)
     db.commit()
-    org = db.scalar(select(m.Organisation).where(services.public_condition()).order_by(m.Organisation.id).limit(1))
+    org = db.scalar(select(m.Organisation).where(public_condition()).order_by(m.Organisation.id).limit(1))
     contact = db.scalar(select(m.Contact).limit(1))
     topic = db.scalar(select(m.Topic).limit(1))
     urls = [

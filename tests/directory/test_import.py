@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from crm import models as m
-from crm.directory import importer, services
+from crm.directory import importer
+from crm.directory.organisations import find_organisation
 from crm.settings import PROJECT_ROOT
 from tests.conftest import csrf_token
 from tests.directory.helpers import make_contact, make_org
@@ -167,7 +168,7 @@ def test_cli_import_dry_run_then_real(app, db, settings, monkeypatch, tmp_path):
     out = tmp_path / "out.csv"
     result = runner.invoke(cli.main, ["export", "organisations", "-o", str(out)])
     assert result.exit_code == 0 and "Clean Group" in out.read_text()
-    assert services.find_organisation(db, "clean group") is not None
+    assert find_organisation(db, "clean group") is not None
 
 
 def test_import_statements_per_batch_do_not_grow_with_rows(db, tmp_path, count_queries):

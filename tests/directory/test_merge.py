@@ -5,8 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm import models as m
-from crm.directory import merge, services
-from crm.directory.services import DirectoryError
+from crm.directory import merge
+from crm.directory.contacts import add_affiliation, get_contact, organisation_contacts
+from crm.directory.errors import DirectoryError
+from crm.directory.organisations import get_organisation
+from crm.domains import EXTENSIONS
 from tests.conftest import post_form
 from tests.directory.helpers import make_contact, make_org
 
@@ -23,8 +26,8 @@ def test_duplicate_organisations_and_contacts_are_found(admin_client, db):
     a = make_contact(db, "Jo Bloggs", "jo1@example.org")
     b = make_contact(db, "jo bloggs", "jo2@example.org")
     make_contact(db, "Someone Else", "else@example.org")
-    services.add_affiliation(db, None, a, org, "", True)
-    services.add_affiliation(db, None, b, org, "", True)
+    add_affiliation(db, None, a, org, "", True)
+    add_affiliation(db, None, b, org, "", True)
     db.commit()
     reasons = {(p["reason"], p["a"].name, p["b"].name) for p in merge.duplicate_organisations(db)}
     assert ("similar name", "The Harbour Trust", "Harbour Trust Ltd") in reasons
@@ -43,9 +46,9 @@ def test_merge_organisations_keeps_links_topics_and_history(admin_client, db):
     child = make_org(db, "Child", parent=drop.slug)
     p1 = make_contact(db, "P1", "p1@example.org")
     p2 = make_contact(db, "P2", "p2@example.org")
-    services.add_affiliation(db, None, p1, drop, "Chair", True)
-    services.add_affiliation(db, None, p2, keep, "Member", True)
-    services.add_affiliation(db, None, p2, drop, "Trustee", False)
+    add_affiliation(db, None, p1, drop, "Chair", True)
+    add_affiliation(db, None, p2, keep, "Member", True)
+    add_affiliation(db, None, p2, drop, "Trustee", False)
     db.commit()
     keep_id, drop_id = keep.id, drop.id
     page = admin_client.get(f"/admin/duplicates/organisations/merge?a={keep_id}&b={drop_id}")
@@ -59,10 +62,10 @@ def test_merge_organisations_keeps_links_topics_and_history(admin_client, db):
     assert r.status_code == 303 and r.headers["location"] == f"/admin/organisations/{keep_id}?notice=merged"
     db.expire_all()
     assert db.scalar(select(m.Organisation.id).where(m.Organisation.id == drop_id)) is None
-    kept = services.get_organisation(db, keep_id)
+    kept = get_organisation(db, keep_id)
     assert {t.slug for t in kept.topics} == {"carers", "psychosis"}
     assert kept.website == "https://drop.example.org" and kept.description == "From drop"
-    contacts = {r.name for r in services.organisation_contacts(db, keep_id)}
+    contacts = {r.name for r in organisation_contacts(db, keep_id)}
     assert contacts == {"P1", "P2"}
     assert db.get(m.Organisation, child.id).parent_id == keep_id
     actions = list(
@@ -78,8 +81,8 @@ def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_
     org1, org2 = make_org(db, "Org 1"), make_org(db, "Org 2")
     keep = make_contact(db, "Alex Keep", None, topics=["carers"])
     drop = make_contact(db, "Alex K", "alex@example.org", phone="0777", topics=["trauma"])
-    services.add_affiliation(db, None, keep, org1, "Chair", True)
-    services.add_affiliation(db, None, drop, org2, "Member", True)
+    add_affiliation(db, None, keep, org1, "Chair", True)
+    add_affiliation(db, None, drop, org2, "Member", True)
     sub_id = None
     if hasattr(m, "Subscription"):
         sub = m.Subscription(email="alex@example.org", contact_id=drop.id)
@@ -96,7 +99,7 @@ def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_
     )
     assert r.status_code == 303
     db.expire_all()
-    kept = services.get_contact(db, keep_id)
+    kept = get_contact(db, keep_id)
     assert kept.email == "alex@example.org" and kept.phone == "0777"
     assert {t.slug for t in kept.topics} == {"carers", "trauma"}
     affs = sorted((a.organisation.name, a.is_primary) for a in kept.affiliations)
@@ -106,7 +109,7 @@ def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_
         page = admin_client.get(f"/admin/contacts/{keep_id}").text
         assert "alex@example.org — pending" in page
     try:
-        merge.merge_contacts(db, None, keep_id, keep_id)
+        merge.merge_contacts(db, EXTENSIONS, None, keep_id, keep_id)
     except DirectoryError as exc:
         assert "itself" in str(exc)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm import models as m
-from crm.directory import services
+from crm.directory.organisations import get_organisation
 from tests.conftest import post_form, sign_in_as
 from tests.directory.helpers import make_org
 
@@ -56,7 +56,7 @@ def test_editor_updates_their_entry_and_the_fellows_choices_stay(client, db, set
     assert saved.status_code == 303 and saved.headers["location"] == f"{URL}?saved=1"
     org_id, parent_id = org.id, parent.id
     db.expunge_all()
-    org = services.get_organisation(db, org_id)
+    org = get_organisation(db, org_id)
     assert (
         org.description == "Weekly peer support walks along the canal." and org.website == "https://canal.example.org"
     )

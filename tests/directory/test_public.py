@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm import search
-from crm.directory import services
+from crm.directory import organisations
+from crm.directory.contacts import add_affiliation
 from crm.web.listing import ListParams
 from tests.conftest import post_form
 from tests.directory.helpers import make_contact, make_org
@@ -17,30 +18,30 @@ def test_search_finds_name_and_description_words_on_both_databases(db):
     make_org(db, "Hillside Carers", description="Respite for unpaid carers")
     make_org(db, "Hidden Group", description="Peer support", visibility="private")
     db.commit()
-    page = services.list_organisations(db, ListParams(q="peer"), public=True)
+    page = organisations.list_organisations(db, ListParams(q="peer"), public=True)
     assert [r.name for r in page.items] == ["Riverside Voices"]
     # Stemming and prefix on the last word; punctuation and query syntax are harmless.
-    assert [r.name for r in services.list_organisations(db, ListParams(q="carer"), public=True).items] == [
+    assert [r.name for r in organisations.list_organisations(db, ListParams(q="carer"), public=True).items] == [
         "Hillside Carers"
     ]
-    assert [r.name for r in services.list_organisations(db, ListParams(q="River"), public=True).items] == [
+    assert [r.name for r in organisations.list_organisations(db, ListParams(q="River"), public=True).items] == [
         "Riverside Voices"
     ]
     for nasty in ['"', "a AND (", "NEAR(", "*", "'; DROP TABLE organisations; --", "x:*|!"]:
-        services.list_organisations(db, ListParams(q=nasty), public=True)
+        organisations.list_organisations(db, ListParams(q=nasty), public=True)
     # Updated text is searchable (triggers / expression index follow changes).
     org = db.scalar(select(m.Organisation).where(m.Organisation.name == "Hillside Carers"))
-    services.update_organisation(db, None, org, {"description": "Now about gardening"})
+    organisations.update_organisation(db, None, org, {"description": "Now about gardening"})
     db.commit()
-    assert services.list_organisations(db, ListParams(q="respite"), public=True).items == []
-    assert len(services.list_organisations(db, ListParams(q="gardening"), public=True).items) == 1
+    assert organisations.list_organisations(db, ListParams(q="respite"), public=True).items == []
+    assert len(organisations.list_organisations(db, ListParams(q="gardening"), public=True).items) == 1
 
 
 def test_search_ranks_name_matches_first_and_caps_candidates(db):
     make_org(db, "Alpha Group", description="We talk about psychosis")
     make_org(db, "Psychosis Network", description="A network")
     db.commit()
-    names = [r.name for r in services.list_organisations(db, ListParams(q="psychosis"), public=True).items]
+    names = [r.name for r in organisations.list_organisations(db, ListParams(q="psychosis"), public=True).items]
     assert names[0] == "Psychosis Network"
     capped = search.matches(db, search.ORGANISATIONS, "psychosis", cap=1)
     assert len(list(db.execute(select(capped.c.id)))) == 1
@@ -90,7 +91,7 @@ def test_list_page_statement_count_is_flat_across_page_sizes(client, db, count_q
 def test_organisation_page_never_shows_contacts(client, db):
     org = make_org(db, "Open Door", description="<script>alert(1)</script>", public_email="hello@opendoor.example.org")
     person = make_contact(db, "Private Person", "private.person@example.org")
-    services.add_affiliation(db, None, person, org, "Chair", True)
+    add_affiliation(db, None, person, org, "Chair", True)
     db.commit()
     r = client.get(f"/organisations/{org.slug}")
     assert r.status_code == 200

@@ -56,13 +56,13 @@ def outbox_message(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
 
 
 def organisation(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
-    from crm.directory import services
+    from crm.directory import organisations
 
-    values, form = services.validate_organisation(
+    values, form = organisations.validate_organisation(
         db, {"name": PAYLOAD, "kind": m.OrgKind.VCSE.value, "description": PAYLOAD, "visibility": "public"}
     )
     assert form.ok, form.errors
-    org = services.create_organisation(db, None, values)
+    org = organisations.create_organisation(db, None, values)
     db.flush()
     return [
         ("/organisations", "public"),
@@ -73,11 +73,11 @@ def organisation(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
 
 
 def contact(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
-    from crm.directory import services
+    from crm.directory import contacts
 
-    values, form = services.validate_contact(db, {"name": PAYLOAD, "email": "script-contact@example.org"})
+    values, form = contacts.validate_contact(db, {"name": PAYLOAD, "email": "script-contact@example.org"})
     assert form.ok, form.errors
-    person = services.create_contact(db, None, values)
+    person = contacts.create_contact(db, None, values)
     db.flush()
     return [("/admin/contacts", "admin"), (f"/admin/contacts/{person.id}", "admin")]
 

@@ -1,0 +1,356 @@
+"""The directory's admin pages for people and bulk work: contacts and their affiliations, the CSV import, and
+likely duplicates with merging. Organisations, review, topics and regions are in ``admin``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Stream, Template
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm import models as m
+from crm.directory import contacts, export, importer, merge, organisations, taxonomy
+from crm.directory.errors import DirectoryError
+from crm.directory.views import choices, contact_or_404, csv_response, list_params
+from crm.history import history
+from crm.web.auth import admin_guard
+from crm.web.deps import DB, CurrentUser, Ext
+from crm.web.forms import Form, FormBody, MultipartBody
+from crm.web.listing import is_htmx
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+# ---------------------------------------------------------------------------------------------------- contacts
+
+
+@get("/contacts", sync_to_thread=False)
+def admin_contact_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = list_params(request, contacts.CONTACT_FILTERS)
+    page = contacts.list_contacts(db, params)
+    _, sorts = contacts.contact_list_query(db, params)
+    context = {
+        "page": page,
+        "params": params,
+        "sorts": sorts,
+        "topics": taxonomy.all_topics(db),
+        "regions": taxonomy.all_regions(db),
+        **choices(),
+    }
+    if is_htmx(request.headers):
+        return Template("admin/contacts_results.html", context=context)
+    return Template("admin/contacts.html", context=context)
+
+
+@get("/contacts/export.csv", sync_to_thread=False)
+def admin_contact_export(request: Request[Any, Any, Any], state: State) -> Stream:
+    params = list_params(request, contacts.CONTACT_FILTERS)
+    return csv_response(state, lambda s: export.contact_rows(s, params), "contacts.csv")
+
+
+def _contact_form_context(db: Session, form: Form, contact: m.Contact | None = None) -> dict[str, Any]:
+    return {
+        "form": form,
+        "contact": contact,
+        "topics": taxonomy.all_topics(db),
+        "regions": taxonomy.all_regions(db),
+        **choices(),
+    }
+
+
+@get("/contacts/new", sync_to_thread=False)
+def admin_contact_new(db: DB) -> Template:
+    return Template("admin/contact_form.html", context=_contact_form_context(db, Form({})))
+
+
+@post("/contacts/new", sync_to_thread=False)
+def admin_contact_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
+    values, form = contacts.validate_contact(db, data)
+    if not form.ok:
+        return Template("admin/contact_form.html", context=_contact_form_context(db, form), status_code=400)
+    contact = contacts.create_contact(db, user, values)
+    return Redirect(f"/admin/contacts/{contact.id}?notice=created", status_code=303)
+
+
+def _contact_page(
+    db: Session, contact: m.Contact, notice: str = "", link_form: Form | None = None, status: int = 200
+) -> Template:
+    return Template(
+        "admin/contact.html",
+        context={
+            "contact": contact,
+            "subscriptions": contacts.contact_subscriptions(db, contact.id),
+            "history": history(db, "contact", contact.id),
+            "link_form": link_form or Form({}),
+            "notice": notice,
+            **choices(),
+        },
+        status_code=status,
+    )
+
+
+@get("/contacts/{contact_id:int}", sync_to_thread=False)
+def admin_contact_detail(db: DB, contact_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
+    messages = {
+        "created": "Contact created.",
+        "saved": "Changes saved.",
+        "merged": "Records merged.",
+        "linked": "Saved.",
+    }
+    return _contact_page(db, contact_or_404(db, contact_id), messages.get(notice, ""))
+
+
+@get("/contacts/{contact_id:int}/edit", sync_to_thread=False)
+def admin_contact_edit(db: DB, contact_id: FromPath[int]) -> Template:
+    contact = contact_or_404(db, contact_id)
+    form = Form(contacts.contact_form_data(contact))
+    return Template("admin/contact_form.html", context=_contact_form_context(db, form, contact))
+
+
+@post("/contacts/{contact_id:int}/edit", sync_to_thread=False)
+def admin_contact_update(db: DB, user: CurrentUser, contact_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    contact = contact_or_404(db, contact_id)
+    values, form = contacts.validate_contact(db, data, exclude_id=contact.id)
+    if not form.ok:
+        return Template("admin/contact_form.html", context=_contact_form_context(db, form, contact), status_code=400)
+    contacts.update_contact(db, user, contact, values)
+    return Redirect(f"/admin/contacts/{contact.id}?notice=saved", status_code=303)
+
+
+@get("/contacts/{contact_id:int}/delete", sync_to_thread=False)
+def admin_contact_delete_page(db: DB, contact_id: FromPath[int]) -> Template:
+    return Template("admin/contact_delete.html", context={"contact": contact_or_404(db, contact_id)})
+
+
+@post("/contacts/{contact_id:int}/delete", sync_to_thread=False)
+def admin_contact_delete(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> Redirect:
+    contacts.delete_contact(db, user, contact_or_404(db, contact_id))
+    return Redirect("/admin/contacts?deleted=1", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------ affiliations
+
+
+@post("/contacts/{contact_id:int}/affiliations", sync_to_thread=False)
+def admin_affiliation_add(db: DB, user: CurrentUser, contact_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    contact = contact_or_404(db, contact_id)
+    form = Form(data)
+    key = form.line("organisation", required=True, max_length=320, label="Organisation")
+    role = form.line("role", max_length=200, label="Role")
+    primary = form.bool("is_primary")
+    org = organisations.find_organisation(db, key) if key else None
+    if key and org is None:
+        form.add_error("organisation", "No organisation with that name or web address.")
+    if form.ok and org is not None:
+        try:
+            contacts.add_affiliation(db, user, contact, org, role, primary)
+        except DirectoryError as exc:
+            form.add_error("organisation", str(exc))
+    if not form.ok:
+        return _contact_page(db, contact, link_form=form, status=400)
+    return Redirect(f"/admin/contacts/{contact.id}?notice=linked", status_code=303)
+
+
+def _affiliation_or_404(db: Session, aff_id: int) -> m.Affiliation:
+    aff = db.get(m.Affiliation, aff_id)
+    if aff is None:
+        raise NotFoundException("No such link.")
+    return aff
+
+
+@post("/affiliations/{aff_id:int}/edit", sync_to_thread=False)
+def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], data: FormBody) -> Redirect:
+    aff = _affiliation_or_404(db, aff_id)
+    form = Form(data)
+    role = form.line("role", max_length=200, label="Role")
+    if not form.ok:
+        raise ClientException(detail=form.errors["role"], status_code=400)
+    contacts.update_affiliation(db, user, aff, role, form.bool("is_primary"))
+    return Redirect(f"/admin/contacts/{aff.contact_id}?notice=linked", status_code=303)
+
+
+@post("/affiliations/{aff_id:int}/delete", sync_to_thread=False)
+def admin_affiliation_delete(db: DB, user: CurrentUser, aff_id: FromPath[int]) -> Redirect:
+    aff = _affiliation_or_404(db, aff_id)
+    contact_id = aff.contact_id
+    contacts.remove_affiliation(db, user, aff)
+    return Redirect(f"/admin/contacts/{contact_id}?notice=linked", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------------- import
+
+TOKEN = re.compile(r"^[a-f0-9]{32}$")
+
+
+def _import_path(token: str) -> Path:
+    if not TOKEN.match(token):
+        raise NotFoundException("No such import.")
+    path = importer.import_dir() / f"{token}.csv"
+    if not path.exists():
+        raise NotFoundException("This import has expired or was already used. Upload the file again.")
+    return path
+
+
+@get("/import", sync_to_thread=False)
+def admin_import_page() -> Template:
+    return Template("admin/import.html", context={"form": Form({})})
+
+
+@post("/import")
+async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
+    form = Form({})
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        form.add_error("file", "Choose a CSV file to upload.")
+        return Template("admin/import.html", context={"form": form}, status_code=400)
+    token = secrets.token_hex(16)
+    path = importer.import_dir() / f"{token}.csv"
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                break
+            out.write(chunk)
+    if size > MAX_UPLOAD_BYTES:
+        path.unlink(missing_ok=True)
+        form.add_error("file", "The file is larger than 20 MB. Use `crm import organisations FILE.csv` instead.")
+        return Template("admin/import.html", context={"form": form}, status_code=413)
+    report = importer.run_import(db, path, apply=False)
+    if not report.ok:
+        path.unlink(missing_ok=True)
+    return Template(
+        "admin/import_preview.html", context={"report": report, "token": token, "filename": upload.filename}
+    )
+
+
+@get("/import/{token:str}", sync_to_thread=False)
+def admin_import_preview(db: DB, token: FromPath[str]) -> Template:
+    report = importer.run_import(db, _import_path(token), apply=False)
+    return Template("admin/import_preview.html", context={"report": report, "token": token, "filename": ""})
+
+
+@post("/import/{token:str}", sync_to_thread=False)
+def admin_import_confirm(db: DB, user: CurrentUser, token: FromPath[str], data: FormBody) -> Template:
+    path = _import_path(token)
+    skip = Form(data).bool("skip_bad_rows")
+    preview = importer.run_import(db, path, apply=False)
+    if not preview.ok or (preview.error_rows and not skip):
+        return Template(
+            "admin/import_preview.html",
+            context={
+                "report": preview,
+                "token": token,
+                "filename": "",
+                "refused": "Nothing was imported: fix the rows with errors and upload again, or tick "
+                "'Skip the rows with errors'.",
+            },
+            status_code=400,
+        )
+    report = importer.run_import(db, path, apply=True, actor=user)
+    audit.record(db, user, "imported", "import", None, summary=report.summary())
+    shutil.move(str(path), str(path.with_suffix(".done")))
+    path.with_suffix(".done").unlink(missing_ok=True)
+    return Template("admin/import_done.html", context={"report": report})
+
+
+# ------------------------------------------------------------------------------------------ duplicates, merge
+
+
+@get("/duplicates", sync_to_thread=False)
+def admin_duplicates(db: DB) -> Template:
+    return Template(
+        "admin/duplicates.html",
+        context={"orgs": merge.duplicate_organisations(db), "contacts": merge.duplicate_contacts(db)},
+    )
+
+
+def _merge_pair(db: Session, kind: str, a: int | None, b: int | None) -> tuple[Any, Any]:
+    getter = organisations.get_organisation if kind == "organisations" else contacts.get_contact
+    first = getter(db, a) if a else None
+    second = getter(db, b) if b else None
+    if first is None or second is None:
+        raise NotFoundException("One of these records no longer exists.")
+    return first, second
+
+
+@get("/duplicates/{kind:str}/merge", sync_to_thread=False)
+def admin_merge_page(
+    db: DB, kind: FromPath[str], a: FromQuery[int | None] = None, b: FromQuery[int | None] = None
+) -> Template:
+    if kind not in {"organisations", "contacts"}:
+        raise NotFoundException("No such record type.")
+    if a is not None and a == b:
+        return Template(
+            "admin/duplicates_merge.html",
+            context={"kind": kind, "error": "A record cannot be merged into itself.", "a": None, "b": None},
+            status_code=400,
+        )
+    first, second = _merge_pair(db, kind, a, b)
+    return Template("admin/duplicates_merge.html", context={"kind": kind, "a": first, "b": second, "error": ""})
+
+
+@post("/duplicates/{kind:str}/merge", sync_to_thread=False)
+def admin_merge(db: DB, ext: Ext, user: CurrentUser, kind: FromPath[str], data: FormBody) -> Template | Redirect:
+    if kind not in {"organisations", "contacts"}:
+        raise NotFoundException("No such record type.")
+    form = Form(data)
+    keep = form.int("keep", required=True, label="Record to keep")
+    drop = form.int("drop", label="Record to merge")
+    if drop is None:  # the compare page sends the pair and which one to keep
+        pair = [int(x) for x in form.str("pair", max_length=50).split(",") if x.strip().isdigit()]
+        others = [x for x in pair if x != keep]
+        drop = others[0] if len(pair) == 2 and others else keep
+    try:
+        if not form.ok or keep is None or drop is None:
+            raise DirectoryError("Choose which record to keep.")
+        if kind == "organisations":
+            merge.merge_organisations(db, ext, user, keep, drop)
+        else:
+            merge.merge_contacts(db, ext, user, keep, drop)
+    except DirectoryError as exc:
+        return Template(
+            "admin/duplicates_merge.html",
+            context={"kind": kind, "error": str(exc), "a": None, "b": None},
+            status_code=400,
+        )
+    return Redirect(f"/admin/{kind}/{keep}?notice=merged", status_code=303)
+
+
+admin_router = Router(
+    path="/admin",
+    guards=[admin_guard],
+    include_in_schema=False,
+    route_handlers=[
+        admin_contact_list,
+        admin_contact_export,
+        admin_contact_new,
+        admin_contact_create,
+        admin_contact_detail,
+        admin_contact_edit,
+        admin_contact_update,
+        admin_contact_delete_page,
+        admin_contact_delete,
+        admin_affiliation_add,
+        admin_affiliation_edit,
+        admin_affiliation_delete,
+        admin_import_page,
+        admin_import_upload,
+        admin_import_preview,
+        admin_import_confirm,
+        admin_duplicates,
+        admin_merge_page,
+        admin_merge,
+    ],
+)
+
+route_handlers: list[Any] = [admin_router]

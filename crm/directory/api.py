@@ -1,0 +1,299 @@
+"""The directory's JSON API under /api/v1: organisations (public reads), contacts (admins only) and topics.
+
+Roles are checked in the handler (``_require``) because an editor may PATCH their own organisation; the security
+tests declare those routes in ``IN_HANDLER_ROLES``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath, JSONBody
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from crm import models as m
+from crm.directory import contacts, organisations, schemas, taxonomy
+from crm.directory.errors import DirectoryError
+from crm.directory.views import contact_or_404, list_params, topic_or_404
+from crm.web.auth import Principal
+from crm.web.deps import DB, CurrentUser, Ext
+from crm.web.forms import Form
+
+
+def _require(user: Principal | None, role: m.Role) -> Principal:
+    if user is None:
+        raise NotAuthorizedException("Sign in or send an API key.")
+    if not user.has_role(role):
+        raise PermissionDeniedException("Your account does not have permission to do this.")
+    return user
+
+
+def _invalid(form: Form) -> ValidationException:
+    return ValidationException(
+        detail="Some fields are not valid.",
+        extra=[{"key": k, "message": v} for k, v in form.errors.items()],
+        status_code=422,
+    )
+
+
+def _org_out(org: m.Organisation) -> schemas.Organisation:
+    return schemas.Organisation(
+        id=org.id,
+        slug=org.slug,
+        name=org.name,
+        kind=org.kind.value,
+        vcse_category=org.vcse_category.value if org.vcse_category else None,
+        user_led=org.user_led,
+        lived_experience_led=org.lived_experience_led,
+        description=org.description,
+        website=org.website,
+        public_email=org.public_email,
+        region=org.region.slug if org.region else None,
+        topics=[t.slug for t in org.topics],
+        postcode=org.postcode,
+        charity_number=org.charity_number,
+        visibility=org.visibility.value,
+        review_status=org.review_status.value,
+        created_at=org.created_at,
+        updated_at=org.updated_at,
+    )
+
+
+def _visible_org(db: Session, user: Principal | None, org_id: int) -> m.Organisation:
+    org = organisations.get_organisation(db, org_id)
+    if org is None:
+        raise NotFoundException("No such organisation.")
+    public = org.review_status == m.ReviewStatus.APPROVED and org.visibility == m.Visibility.PUBLIC
+    if not public and not (user and (user.is_admin or (user.organisation_id == org.id))):
+        raise NotFoundException("No such organisation.")
+    return org
+
+
+@get("/organisations", sync_to_thread=False)
+def api_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> schemas.OrganisationPage:
+    """Organisations (approved and public ones unless an admin asks). Filters: q, kind, category, topic, region,
+    user_led, lived_experience_led (admins also status, visibility); sort; cursor; page_size (max 100)."""
+    admin = bool(user and user.is_admin)
+    params = list_params(request, organisations.ADMIN_ORG_FILTERS if admin else organisations.ORG_FILTERS)
+    page = organisations.list_organisations(db, params, public=not admin)
+    ids = [r.id for r in page.items]
+    orgs = {
+        o.id: o
+        for o in db.scalars(
+            select(m.Organisation)
+            .where(m.Organisation.id.in_(ids))
+            .options(selectinload(m.Organisation.topics), selectinload(m.Organisation.region))
+        )
+    }
+    return schemas.OrganisationPage(
+        items=[_org_out(orgs[i]) for i in ids if i in orgs],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+
+
+@get("/organisations/{org_id:int}", sync_to_thread=False)
+def api_org_get(db: DB, user: CurrentUser, org_id: FromPath[int]) -> schemas.Organisation:
+    return _org_out(_visible_org(db, user, org_id))
+
+
+@post("/organisations", sync_to_thread=False)
+def api_org_create(db: DB, user: CurrentUser, data: JSONBody[schemas.OrganisationIn]) -> Response[schemas.Organisation]:
+    """Admins only (editors may update their own organisation)."""
+    actor = _require(user, m.Role.ADMIN)
+    values, form = organisations.validate_organisation(db, schemas.given(data))
+    if not form.ok:
+        raise _invalid(form)
+    org = organisations.create_organisation(db, actor, values)
+    return Response(_org_out(organisations.get_organisation(db, org.id)), status_code=201)  # type: ignore[arg-type]
+
+
+@patch("/organisations/{org_id:int}", sync_to_thread=False)
+def api_org_update(
+    db: DB, user: CurrentUser, org_id: FromPath[int], data: JSONBody[schemas.OrganisationIn]
+) -> schemas.Organisation:
+    """Admins, or an editor for their own organisation. Only the fields sent change."""
+    actor = _require(user, m.Role.EDITOR)
+    org = organisations.get_organisation(db, org_id)
+    if org is None:
+        raise NotFoundException("No such organisation.")
+    if not actor.is_admin and actor.organisation_id != org.id:
+        raise PermissionDeniedException("Editors may change only their own organisation.")
+    sent = schemas.given(data)
+    if not actor.is_admin:
+        sent.pop("visibility", None)
+    merged = {**organisations.organisation_form_data(org), **sent}
+    values, form = organisations.validate_organisation(db, merged, exclude_id=org.id)
+    if not form.ok:
+        raise _invalid(form)
+    organisations.update_organisation(db, actor, org, values)
+    db.expire_all()
+    return _org_out(organisations.get_organisation(db, org.id))  # type: ignore[arg-type]
+
+
+@delete("/organisations/{org_id:int}", sync_to_thread=False, status_code=204)
+def api_org_delete(db: DB, ext: Ext, user: CurrentUser, org_id: FromPath[int]) -> None:
+    actor = _require(user, m.Role.ADMIN)
+    org = organisations.get_organisation(db, org_id)
+    if org is None:
+        raise NotFoundException("No such organisation.")
+    try:
+        organisations.delete_organisation(db, ext, actor, org)
+    except DirectoryError as exc:
+        raise ClientException(detail=str(exc), status_code=409) from exc
+
+
+def _contact_out(c: m.Contact) -> schemas.Contact:
+    return schemas.Contact(
+        id=c.id,
+        name=c.name,
+        email=c.email,
+        phone=c.phone,
+        job_title=c.job_title,
+        career_stage=c.career_stage.value if c.career_stage else None,
+        notes=c.notes,
+        topics=[t.slug for t in c.topics],
+        regions=[r.slug for r in c.regions],
+        affiliations=[
+            schemas.Affiliation(
+                organisation_id=a.organisation_id,
+                organisation=a.organisation.name,
+                role=a.role,
+                is_primary=a.is_primary,
+            )
+            for a in c.affiliations
+        ],
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+    )
+
+
+@get("/contacts", sync_to_thread=False)
+def api_contact_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> schemas.ContactPage:
+    """Admins only (session or API key). Filters: q, organisation (slug), topic, region, career_stage."""
+    _require(user, m.Role.ADMIN)
+    page = contacts.list_contacts(db, list_params(request, contacts.CONTACT_FILTERS))
+    return schemas.ContactPage(
+        items=[
+            schemas.ContactSummary(
+                id=r.id, name=r.name, email=r.email, job_title=r.job_title, organisation=r.organisation_name
+            )
+            for r in page.items
+        ],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+
+
+@get("/contacts/{contact_id:int}", sync_to_thread=False)
+def api_contact_get(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> schemas.Contact:
+    _require(user, m.Role.ADMIN)
+    return _contact_out(contact_or_404(db, contact_id))
+
+
+@post("/contacts", sync_to_thread=False)
+def api_contact_create(db: DB, user: CurrentUser, data: JSONBody[schemas.ContactIn]) -> Response[schemas.Contact]:
+    actor = _require(user, m.Role.ADMIN)
+    values, form = contacts.validate_contact(db, schemas.given(data))
+    if not form.ok:
+        raise _invalid(form)
+    contact = contacts.create_contact(db, actor, values)
+    return Response(_contact_out(contact_or_404(db, contact.id)), status_code=201)
+
+
+@patch("/contacts/{contact_id:int}", sync_to_thread=False)
+def api_contact_update(
+    db: DB, user: CurrentUser, contact_id: FromPath[int], data: JSONBody[schemas.ContactIn]
+) -> schemas.Contact:
+    actor = _require(user, m.Role.ADMIN)
+    contact = contact_or_404(db, contact_id)
+    merged = {**contacts.contact_form_data(contact), **schemas.given(data)}
+    values, form = contacts.validate_contact(db, merged, exclude_id=contact.id)
+    if not form.ok:
+        raise _invalid(form)
+    contacts.update_contact(db, actor, contact, values)
+    db.expire_all()
+    return _contact_out(contact_or_404(db, contact_id))
+
+
+@delete("/contacts/{contact_id:int}", sync_to_thread=False, status_code=204)
+def api_contact_delete(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> None:
+    actor = _require(user, m.Role.ADMIN)
+    contacts.delete_contact(db, actor, contact_or_404(db, contact_id))
+
+
+def _topic_out(t: Any) -> schemas.Topic:
+    return schemas.Topic(id=t.id, slug=t.slug, name=t.name, description=t.description)
+
+
+@get("/topics", sync_to_thread=False)
+def api_topic_list(db: DB) -> list[schemas.Topic]:
+    """The topic vocabulary (public)."""
+    return [_topic_out(t) for t in db.scalars(select(m.Topic).order_by(m.Topic.name))]
+
+
+@get("/topics/{topic_id:int}", sync_to_thread=False)
+def api_topic_get(db: DB, topic_id: FromPath[int]) -> schemas.Topic:
+    return _topic_out(topic_or_404(db, topic_id))
+
+
+@post("/topics", sync_to_thread=False)
+def api_topic_create(db: DB, user: CurrentUser, data: JSONBody[schemas.TopicIn]) -> Response[schemas.Topic]:
+    actor = _require(user, m.Role.ADMIN)
+    values, form = taxonomy.validate_topic(db, schemas.given(data))
+    if not form.ok:
+        raise _invalid(form)
+    return Response(_topic_out(taxonomy.save_topic(db, actor, values)), status_code=201)
+
+
+@patch("/topics/{topic_id:int}", sync_to_thread=False)
+def api_topic_update(
+    db: DB, user: CurrentUser, topic_id: FromPath[int], data: JSONBody[schemas.TopicIn]
+) -> schemas.Topic:
+    actor = _require(user, m.Role.ADMIN)
+    topic = topic_or_404(db, topic_id)
+    merged = {"name": topic.name, "description": topic.description, **schemas.given(data)}
+    values, form = taxonomy.validate_topic(db, merged, exclude_id=topic.id)
+    if not form.ok:
+        raise _invalid(form)
+    return _topic_out(taxonomy.save_topic(db, actor, values, topic))
+
+
+@delete("/topics/{topic_id:int}", sync_to_thread=False, status_code=204)
+def api_topic_delete(db: DB, user: CurrentUser, topic_id: FromPath[int]) -> None:
+    actor = _require(user, m.Role.ADMIN)
+    taxonomy.delete_topic(db, actor, topic_or_404(db, topic_id))
+
+
+api_router = Router(
+    path="/api/v1",
+    tags=["directory"],
+    route_handlers=[
+        api_org_list,
+        api_org_get,
+        api_org_create,
+        api_org_update,
+        api_org_delete,
+        api_contact_list,
+        api_contact_get,
+        api_contact_create,
+        api_contact_update,
+        api_contact_delete,
+        api_topic_list,
+        api_topic_get,
+        api_topic_create,
+        api_topic_update,
+        api_topic_delete,
+    ],
+)
+
+route_handlers: list[Any] = [api_router]

@@ -1,0 +1,415 @@
+"""Organisations: validation, create/update/delete, the public and admin lists, an editor's own entry.
+
+Every function takes the caller's session and never commits. Every change made by a person writes an audit entry.
+Validation works on plain dicts through ``crm.validation.Form`` so HTML forms, the JSON API and the CSV importer
+apply exactly the same rules and messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Select, delete, exists, func, literal, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from crm import audit, search
+from crm import models as m
+from crm.accounts.principal import Principal
+from crm.directory.errors import DirectoryError
+from crm.directory.reference import slugify
+from crm.directory.references import organisation_references
+from crm.directory.taxonomy import regions_by_key, topics_by_key
+from crm.extensions import Extensions
+from crm.validation import Form
+from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
+
+ORG_FILTERS = ("kind", "category", "topic", "region", "user_led", "lived_experience_led")
+ADMIN_ORG_FILTERS = (*ORG_FILTERS, "status", "visibility")
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def normalise_name(name: str) -> str:
+    """Matching key for organisation names: case, punctuation, '&'/'and' and a leading 'The' do not matter."""
+    value = (name or "").lower().replace("&", " and ")
+    value = re.sub(r"[^\w\s]", " ", value)
+    value = re.sub(r"\s+", " ", value).strip()
+    if value.startswith("the "):
+        value = value[4:]
+    return value[:300]
+
+
+def website_domain(url: str) -> str:
+    if not url:
+        return ""
+    netloc = urlsplit(url if "://" in url else f"https://{url}").netloc.lower().split("@")[-1].split(":")[0]
+    return netloc[4:] if netloc.startswith("www.") else netloc
+
+
+def clean_website(form: Form, name: str = "website") -> str:
+    value = form.line(name, max_length=500, label="Website")
+    if not value or name in form.errors:
+        return value
+    if not re.match(r"^https?://", value, re.I):
+        value = "https://" + value
+    parts = urlsplit(value)
+    if not parts.netloc or "." not in parts.netloc or " " in value or "<" in value or '"' in value:
+        form.add_error(name, "Enter a website address like https://example.org.")
+    return value
+
+
+def unique_slug(session: Session, name: str, *, exclude_id: int | None = None, taken: set[str] | None = None) -> str:
+    base = slugify(name, 300)
+    query = select(m.Organisation.slug).where(or_(m.Organisation.slug == base, m.Organisation.slug.like(f"{base}-%")))
+    if exclude_id is not None:
+        query = query.where(m.Organisation.id != exclude_id)
+    used = set(session.scalars(query)) | (taken or set())
+    if base not in used:
+        return base
+    n = 2
+    while f"{base}-{n}" in used:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _names_agg(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.string_agg(column, literal("; "))
+    return func.group_concat(column, "; ")
+
+
+def org_topic_names(session: Session) -> Any:
+    """A correlated subquery giving each organisation's topic names in the same statement as the list."""
+    return (
+        select(_names_agg(session, m.Topic.name))
+        .select_from(m.organisation_topics.join(m.Topic, m.Topic.id == m.organisation_topics.c.topic_id))
+        .where(m.organisation_topics.c.organisation_id == m.Organisation.id)
+        .correlate(m.Organisation)
+        .scalar_subquery()
+    )
+
+
+# ------------------------------------------------------------------------------------------- organisations
+
+
+def validate_organisation(
+    session: Session, data: Mapping[str, Any], *, public_form: bool = False, exclude_id: int | None = None
+) -> tuple[dict[str, Any], Form]:
+    """Check an organisation's fields; returns cleaned values (with ``topic_ids``) and the form with messages."""
+    form = Form(dict(data))
+    values: dict[str, Any] = {}
+    values["name"] = form.line("name", required=True, max_length=300, label="Name")
+    values["kind"] = form.choice("kind", [k.value for k in m.OrgKind], required=True, label="Kind") or None
+    values["vcse_category"] = form.choice("vcse_category", [c.value for c in m.VcseCategory], label="Category") or None
+    values["user_led"] = form.bool("user_led")
+    values["lived_experience_led"] = form.bool("lived_experience_led")
+    values["description"] = form.str("description", max_length=5000, label="Description")
+    values["website"] = clean_website(form)
+    values["website_domain"] = website_domain(values["website"])
+    values["public_email"] = form.email("public_email", required=False)
+    values["postcode"] = form.line("postcode", max_length=16, label="Postcode").upper()
+    values["charity_number"] = form.line("charity_number", max_length=40, label="Charity number")
+    if values["charity_number"] and not re.fullmatch(r"[A-Za-z0-9 \-/]+", values["charity_number"]):
+        form.add_error("charity_number", "Use only letters, numbers, spaces and dashes in a charity number.")
+    values["charity_number"] = re.sub(r"\s+", "", values["charity_number"]).upper()  # one spelling, so it matches
+    region_key = form.line("region", max_length=120, label="Region").lower()
+    values["region_id"] = None
+    if region_key:
+        region = regions_by_key(session).get(region_key)
+        if region is None:
+            form.add_error("region", "Choose a region from the list.")
+        else:
+            values["region_id"] = region.id
+    topics = topics_by_key(session)
+    topic_ids: list[int] = []
+    unknown = []
+    for key in form.getlist("topics"):
+        topic = topics.get(key.strip().lower()) or topics.get(key.strip())
+        if topic is None:
+            unknown.append(key)
+        elif topic.id not in topic_ids:
+            topic_ids.append(topic.id)
+    if unknown:
+        form.add_error("topics", f"Unknown topic: {', '.join(unknown)[:200]}.")
+    values["topic_ids"] = topic_ids
+    values["kind"] = m.OrgKind(values["kind"]) if values["kind"] in m.OrgKind._value2member_map_ else None
+    if values["vcse_category"] not in m.VcseCategory._value2member_map_:
+        values["vcse_category"] = None
+    else:
+        values["vcse_category"] = m.VcseCategory(values["vcse_category"])
+    if not public_form:
+        values["visibility"] = (
+            form.choice("visibility", [v.value for v in m.Visibility], label="Visibility") or m.Visibility.PUBLIC.value
+        )
+        if values["visibility"] in m.Visibility._value2member_map_:
+            values["visibility"] = m.Visibility(values["visibility"])
+        parent_key = form.line("parent", max_length=320, label="Parent organisation")
+        values["parent_id"] = None
+        if parent_key:
+            parent_id = session.scalar(
+                select(m.Organisation.id).where(
+                    or_(m.Organisation.slug == parent_key, m.Organisation.name_normalised == normalise_name(parent_key))
+                )
+            )
+            if parent_id is None:
+                form.add_error("parent", "No organisation with that name or web address.")
+            elif parent_id == exclude_id:
+                form.add_error("parent", "An organisation cannot be its own parent.")
+            values["parent_id"] = parent_id
+    return values, form
+
+
+def org_snapshot(session: Session, org: m.Organisation) -> dict[str, Any]:
+    """Audit view of an organisation: its fields plus topic and region names."""
+    topics = sorted(
+        session.scalars(
+            select(m.Topic.name)
+            .join(m.organisation_topics, m.organisation_topics.c.topic_id == m.Topic.id)
+            .where(m.organisation_topics.c.organisation_id == org.id)
+        )
+    )
+    fields = [
+        "name",
+        "kind",
+        "vcse_category",
+        "user_led",
+        "lived_experience_led",
+        "description",
+        "website",
+        "public_email",
+        "postcode",
+        "charity_number",
+        "visibility",
+        "review_status",
+        "region_id",
+        "parent_id",
+    ]
+    snap = {f: getattr(org, f) for f in fields}
+    snap["topics"] = topics
+    return snap
+
+
+def _set_org_topics(session: Session, org_id: int, topic_ids: Iterable[int]) -> None:
+    session.execute(delete(m.organisation_topics).where(m.organisation_topics.c.organisation_id == org_id))
+    rows = [{"organisation_id": org_id, "topic_id": t} for t in dict.fromkeys(topic_ids)]
+    if rows:
+        session.execute(m.organisation_topics.insert(), rows)
+
+
+def create_organisation(
+    session: Session, actor: Principal | None, values: dict[str, Any], *, action: str = "created"
+) -> m.Organisation:
+    values = dict(values)
+    topic_ids = values.pop("topic_ids", [])
+    org = m.Organisation(
+        **values,
+        name_normalised=normalise_name(values["name"]),
+        slug=unique_slug(session, values["name"]),
+    )
+    session.add(org)
+    session.flush()
+    _set_org_topics(session, org.id, topic_ids)
+    audit.record(
+        session,
+        actor,
+        action,
+        "organisation",
+        org.id,
+        summary=org.name,
+        changes=audit.diff({}, org_snapshot(session, org)),
+    )
+    return org
+
+
+def update_organisation(session: Session, actor: Principal | None, org: m.Organisation, values: dict[str, Any]) -> dict:
+    before = org_snapshot(session, org)
+    values = dict(values)
+    topic_ids = values.pop("topic_ids", None)
+    for key, value in values.items():
+        setattr(org, key, value)
+    if "name" in values:
+        org.name_normalised = normalise_name(org.name)
+    session.flush()
+    if topic_ids is not None:
+        _set_org_topics(session, org.id, topic_ids)
+    changes = audit.diff(before, org_snapshot(session, org))
+    if changes:
+        audit.record(session, actor, "updated", "organisation", org.id, summary=org.name, changes=changes)
+    return changes
+
+
+def delete_organisation(session: Session, ext: Extensions, actor: Principal | None, org: m.Organisation) -> None:
+    """Refused while other records use the organisation (``ext.references`` says which, per domain)."""
+    refs = organisation_references(session, org.id, ext)
+    if refs:
+        raise DirectoryError("This organisation cannot be deleted while other records use it: " + "; ".join(refs))
+    snap = org_snapshot(session, org)
+    audit.record(session, actor, "deleted", "organisation", org.id, summary=org.name, changes=audit.diff(snap, {}))
+    session.execute(update(m.Organisation).where(m.Organisation.parent_id == org.id).values(parent_id=None))
+    session.delete(org)
+    session.flush()
+
+
+def get_organisation(session: Session, org_id: int) -> m.Organisation | None:
+    return session.scalar(
+        select(m.Organisation)
+        .where(m.Organisation.id == org_id)
+        .options(
+            selectinload(m.Organisation.topics),
+            selectinload(m.Organisation.region),
+            selectinload(m.Organisation.parent),
+        )
+    )
+
+
+def get_public_organisation(session: Session, slug: str) -> m.Organisation | None:
+    return session.scalar(
+        select(m.Organisation)
+        .where(
+            m.Organisation.slug == slug,
+            m.Organisation.review_status == m.ReviewStatus.APPROVED,
+            m.Organisation.visibility == m.Visibility.PUBLIC,
+        )
+        .options(
+            selectinload(m.Organisation.topics),
+            selectinload(m.Organisation.region),
+            selectinload(m.Organisation.parent),
+        )
+    )
+
+
+def find_organisation(session: Session, key: str) -> m.Organisation | None:
+    """By web address (slug) or by name, however it is spelt (``normalise_name``)."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    return session.scalar(
+        select(m.Organisation)
+        .where(or_(m.Organisation.slug == key, m.Organisation.name_normalised == normalise_name(key)))
+        .order_by(m.Organisation.id)
+        .limit(1)
+    )
+
+
+def organisation_form_data(org: m.Organisation) -> dict[str, Any]:
+    """An organisation as form values (for the edit form and for API partial updates)."""
+    return {
+        "name": org.name,
+        "kind": org.kind.value,
+        "vcse_category": org.vcse_category.value if org.vcse_category else "",
+        "user_led": org.user_led,
+        "lived_experience_led": org.lived_experience_led,
+        "description": org.description,
+        "website": org.website,
+        "public_email": org.public_email,
+        "postcode": org.postcode,
+        "charity_number": org.charity_number,
+        "region": org.region.slug if org.region else "",
+        "topics": [t.slug for t in org.topics],
+        "visibility": org.visibility.value,
+        "parent": org.parent.slug if org.parent else "",
+    }
+
+
+EDITOR_LOCKED = ("visibility", "parent")  # the fellow's decisions about a record, not its owner's
+
+
+def update_own_organisation(session: Session, actor: Principal, org: m.Organisation, data: Mapping[str, Any]) -> Form:
+    """An editor changes their own organisation's profile from the whole public form (every field of
+    /add-your-group); visibility and the parent link stay as the fellow set them. Returns the form (with messages
+    when nothing was saved)."""
+    if not actor.is_admin and actor.organisation_id != org.id:
+        raise DirectoryError("Editors may change only their own organisation.")
+    current = organisation_form_data(org)
+    merged = {**{k: v for k, v in data.items() if k not in EDITOR_LOCKED}, **{k: current[k] for k in EDITOR_LOCKED}}
+    values, form = validate_organisation(session, merged, exclude_id=org.id)
+    if form.ok:
+        update_organisation(session, actor, org, values)
+    return form
+
+
+def public_condition() -> Any:
+    return (m.Organisation.review_status == m.ReviewStatus.APPROVED) & (
+        m.Organisation.visibility == m.Visibility.PUBLIC
+    )
+
+
+def organisation_list_query(
+    session: Session, params: ListParams, *, public: bool, extra_columns: Iterable[Any] = ()
+) -> tuple[Select[Any], Sorts]:
+    """The filtered (not yet sorted or paged) organisation list and the sort options that apply to it."""
+    o = m.Organisation
+    query = select(
+        o.id,
+        o.name,
+        o.slug,
+        o.kind,
+        o.vcse_category,
+        o.user_led,
+        o.lived_experience_led,
+        o.description,
+        o.website,
+        o.review_status,
+        o.visibility,
+        o.created_at,
+        m.Region.name.label("region_name"),
+        org_topic_names(session).label("topic_names"),
+        *extra_columns,
+    ).outerjoin(m.Region, m.Region.id == o.region_id)
+    f = params.filters
+    if public:
+        query = query.where(public_condition())
+    else:
+        if f.get("status") in {s.value for s in m.ReviewStatus}:
+            query = query.where(o.review_status == f["status"])
+        if f.get("visibility") in {v.value for v in m.Visibility}:
+            query = query.where(o.visibility == f["visibility"])
+    if f.get("kind") in {k.value for k in m.OrgKind}:
+        query = query.where(o.kind == f["kind"])
+    if f.get("category") in {c.value for c in m.VcseCategory}:
+        query = query.where(o.vcse_category == f["category"])
+    if f.get("topic"):
+        query = query.where(
+            exists()
+            .where(m.organisation_topics.c.organisation_id == o.id)
+            .where(m.organisation_topics.c.topic_id == m.Topic.id)
+            .where(m.Topic.slug == f["topic"])
+        )
+    if f.get("region"):
+        query = query.where(m.Region.slug == f["region"])
+    if f.get("user_led"):
+        query = query.where(o.user_led.is_(True))
+    if f.get("lived_experience_led"):
+        query = query.where(o.lived_experience_led.is_(True))
+    options = [
+        SortOption("name", "Name, A to Z", o.name_normalised),
+        SortOption("-name", "Name, Z to A", o.name_normalised, descending=True),
+        SortOption("newest", "Newest first", o.created_at, descending=True),
+        SortOption("updated", "Recently updated", o.updated_at, descending=True),
+    ]
+    found = search.matches(session, search.ORGANISATIONS, params.q)
+    if found is not None:
+        query = query.join(found, found.c.id == o.id)
+        options.insert(0, SortOption("relevance", "Best match", found.c.score, descending=True))
+    return query, Sorts(*options)
+
+
+def list_organisations(session: Session, params: ListParams, *, public: bool) -> Page:
+    """One statement per page whatever the page size (topics and region come in the same statement)."""
+    query, sorts = organisation_list_query(session, params, public=public)
+    return keyset_page(
+        session,
+        query,
+        sort=sorts.pick(params.sort),
+        id_column=m.Organisation.id,
+        cursor=params.cursor,
+        page_size=params.page_size,
+    )
+
+
+def organisation_sorts(session: Session, params: ListParams) -> Sorts:
+    return organisation_list_query(session, params, public=True)[1]

@@ -1,0 +1,85 @@
+"""The public directory: the organisation list and pages, and "add your group" (a submission for the fellow to review)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from crm.directory import organisations, sections, submissions, taxonomy
+from crm.directory.views import choices, list_params
+from crm.web.deps import DB, Ext, client_ip
+from crm.web.forms import Form, FormBody
+from crm.web.listing import is_htmx
+
+
+@get("/organisations", sync_to_thread=False, include_in_schema=False)
+def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = list_params(request, organisations.ORG_FILTERS)
+    page = organisations.list_organisations(db, params, public=True)
+    sorts = organisations.organisation_sorts(db, params)
+    context = {
+        "page": page,
+        "params": params,
+        "sorts": sorts,
+        "topics": taxonomy.all_topics(db),
+        "regions": taxonomy.all_regions(db),
+        **choices(),
+    }
+    if is_htmx(request.headers):
+        return Template("public/organisations_results.html", context=context)
+    return Template("public/organisations.html", context=context)
+
+
+@get("/organisations/suggest", sync_to_thread=False, include_in_schema=False)
+def suggest_redirect() -> Redirect:
+    """An easy-to-guess address for the "add your group" form."""
+    return Redirect("/add-your-group", status_code=302)
+
+
+@get("/organisations/{slug:str}", sync_to_thread=False, include_in_schema=False)
+def public_detail(db: DB, ext: Ext, slug: FromPath[str]) -> Template:
+    org = organisations.get_public_organisation(db, slug)
+    if org is None:
+        raise NotFoundException("No organisation with this address is listed.")
+    return Template(
+        "public/organisation.html",
+        context={"org": org, "sections": sections.public_sections(db, org.id, ext), **choices()},
+    )
+
+
+def _add_group_context(db: Session, form: Form, **extra: Any) -> dict[str, Any]:
+    return {"form": form, "topics": taxonomy.all_topics(db), "regions": taxonomy.all_regions(db), **choices(), **extra}
+
+
+@get("/add-your-group", sync_to_thread=False, include_in_schema=False)
+def add_group_page(db: DB) -> Template:
+    return Template("public/add_group.html", context=_add_group_context(db, Form({})))
+
+
+@post("/add-your-group", sync_to_thread=False, include_in_schema=False)
+def add_group(request: Request[Any, Any, Any], state: State, db: DB, data: FormBody) -> Template:
+    values, form = organisations.validate_organisation(db, data, public_form=True)
+    submitter_name = form.line("submitter_name", required=True, max_length=200, label="Your name")
+    submitter_email = form.email("submitter_email")
+    if str(data.get("nickname", "")).strip():  # a field people cannot see: only robots fill it in
+        return Template("public/add_group_done.html", context={"name": values.get("name", "")})
+    if not form.ok:
+        return Template("public/add_group.html", context=_add_group_context(db, form), status_code=400)
+    if not state.rate_limiter.allow(f"add-group:{client_ip(request)}", 5, 3600):
+        return Template(
+            "public/add_group.html",
+            context=_add_group_context(db, form, limited=True),
+            status_code=429,
+            headers={"Retry-After": "3600"},
+        )
+    submissions.submit_group(db, values, submitter_name, submitter_email)
+    return Template("public/add_group_done.html", context={"name": values["name"]})
+
+
+route_handlers: list[Any] = [public_list, suggest_redirect, public_detail, add_group_page, add_group]

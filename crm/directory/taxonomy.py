@@ -1,0 +1,154 @@
+"""The directory's vocabularies: topics, regions and the labels of its fixed choices (kinds, categories, career stages).
+
+Organisations, contacts and the CSV importer look topics and regions up here; the fellow curates them on
+/admin/topics and /admin/regions. Functions take the caller's session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm import models as m
+from crm.accounts.principal import Principal
+from crm.directory.reference import slugify
+from crm.validation import Form
+
+KIND_LABELS = {
+    m.OrgKind.VCSE: "Charity or community group (VCSE)",
+    m.OrgKind.ACADEMIC: "University or research group",
+    m.OrgKind.FUNDER: "Funder",
+    m.OrgKind.NHS: "NHS body",
+    m.OrgKind.OTHER: "Other",
+}
+CATEGORY_LABELS = {
+    m.VcseCategory.OPEN_CONSULTATIVE: "Open consultative group",
+    m.VcseCategory.PROJECT_SPECIFIC: "Project-specific group",
+    m.VcseCategory.INSTITUTION_SPECIFIC: "Institution- or initiative-specific group",
+    m.VcseCategory.FREE_STANDING: "Free-standing organisation",
+}
+CAREER_LABELS = {
+    m.CareerStage.STUDENT: "Student",
+    m.CareerStage.EARLY_CAREER: "Early-career researcher",
+    m.CareerStage.ESTABLISHED: "Established researcher",
+    m.CareerStage.PRACTITIONER: "Practitioner",
+    m.CareerStage.LIVED_EXPERIENCE: "Lived-experience expert",
+    m.CareerStage.OTHER: "Other",
+}
+
+
+def topics_by_key(session: Session) -> dict[str, m.Topic]:
+    """Topics by slug and by lower-cased name (both are accepted in forms, the API and CSV files)."""
+    out: dict[str, m.Topic] = {}
+    for t in session.scalars(select(m.Topic)):
+        out[t.slug] = t
+        out[t.name.lower()] = t
+    return out
+
+
+def regions_by_key(session: Session) -> dict[str, m.Region]:
+    out: dict[str, m.Region] = {}
+    for r in session.scalars(select(m.Region)):
+        out[r.slug] = r
+        out[r.name.lower()] = r
+        out[r.code.lower()] = r
+    return out
+
+
+def all_topics(session: Session) -> list[Any]:
+    return list(session.execute(select(m.Topic.id, m.Topic.slug, m.Topic.name).order_by(m.Topic.name)))
+
+
+def all_regions(session: Session) -> list[Any]:
+    return list(session.execute(select(m.Region.id, m.Region.slug, m.Region.name).order_by(m.Region.position)))
+
+
+# ------------------------------------------------------------------------------------------ topics and regions
+
+
+def topic_usage(session: Session) -> list[Any]:
+    orgs = (
+        select(func.count())
+        .select_from(m.organisation_topics)
+        .where(m.organisation_topics.c.topic_id == m.Topic.id)
+        .correlate(m.Topic)
+        .scalar_subquery()
+    )
+    return list(
+        session.execute(
+            select(m.Topic.id, m.Topic.slug, m.Topic.name, m.Topic.description, orgs.label("organisations")).order_by(
+                m.Topic.name
+            )
+        )
+    )
+
+
+def validate_topic(session: Session, data: Mapping[str, Any], exclude_id: int | None = None) -> tuple[dict, Form]:
+    form = Form(dict(data))
+    name = form.line("name", required=True, max_length=120, label="Name")
+    description = form.str("description", max_length=1000, label="Description")
+    if name and "name" not in form.errors:
+        query = select(m.Topic.id).where(
+            or_(func.lower(m.Topic.name) == name.lower(), m.Topic.slug == slugify(name, 120))
+        )
+        if exclude_id is not None:
+            query = query.where(m.Topic.id != exclude_id)
+        if session.scalar(query) is not None:
+            form.add_error("name", "A topic with this name already exists.")
+    return {"name": name, "description": description}, form
+
+
+def save_topic(
+    session: Session, actor: Principal | None, values: dict[str, Any], topic: m.Topic | None = None
+) -> m.Topic:
+    before = {} if topic is None else {"name": topic.name, "description": topic.description}
+    if topic is None:
+        topic = m.Topic(name=values["name"], slug=slugify(values["name"], 120), description=values["description"])
+        session.add(topic)
+    else:
+        topic.name = values["name"]
+        topic.description = values["description"]
+    session.flush()
+    changes = audit.diff(before, {"name": topic.name, "description": topic.description})
+    if changes:
+        audit.record(
+            session, actor, "updated" if before else "created", "topic", topic.id, summary=topic.name, changes=changes
+        )
+    return topic
+
+
+def delete_topic(session: Session, actor: Principal | None, topic: m.Topic) -> None:
+    audit.record(session, actor, "deleted", "topic", topic.id, summary=topic.name, changes={"name": [topic.name, None]})
+    session.delete(topic)
+    session.flush()
+
+
+def save_region(session: Session, actor: Principal | None, region: m.Region, name: str, position: int) -> None:
+    before = {"name": region.name, "position": region.position}
+    region.name = name
+    region.position = position
+    session.flush()
+    changes = audit.diff(before, {"name": name, "position": position})
+    if changes:
+        audit.record(session, actor, "updated", "region", region.id, summary=name, changes=changes)
+
+
+def region_usage(session: Session) -> list[Any]:
+    orgs = (
+        select(func.count())
+        .select_from(m.Organisation)
+        .where(m.Organisation.region_id == m.Region.id)
+        .correlate(m.Region)
+        .scalar_subquery()
+    )
+    return list(
+        session.execute(
+            select(
+                m.Region.id, m.Region.code, m.Region.slug, m.Region.name, m.Region.position, orgs.label("organisations")
+            ).order_by(m.Region.position)
+        )
+    )

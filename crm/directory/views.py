@@ -1,0 +1,67 @@
+"""Web helpers the directory's public pages, admin pages and API share: list parameters, choice labels, 404s, CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.response import Stream
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.directory import export
+from crm.directory.contacts import get_contact
+from crm.directory.organisations import get_organisation
+from crm.directory.taxonomy import CAREER_LABELS, CATEGORY_LABELS, KIND_LABELS
+from crm.web.listing import ListParams
+
+
+def list_params(request: Request[Any, Any, Any], filters: tuple[str, ...]) -> ListParams:
+    return ListParams.from_query(request.query_params.dict(), filter_names=filters)
+
+
+def choices() -> dict[str, Any]:
+    """The labels every directory template shows for kinds, categories and career stages."""
+    return {"kinds": KIND_LABELS, "categories": CATEGORY_LABELS, "career_stages": CAREER_LABELS}
+
+
+def org_or_404(db: Session, org_id: int) -> m.Organisation:
+    org = get_organisation(db, org_id)
+    if org is None:
+        raise NotFoundException("No such organisation.")
+    return org
+
+
+def contact_or_404(db: Session, contact_id: int) -> m.Contact:
+    contact = get_contact(db, contact_id)
+    if contact is None:
+        raise NotFoundException("No such contact.")
+    return contact
+
+
+def topic_or_404(db: Session, topic_id: int) -> m.Topic:
+    topic = db.get(m.Topic, topic_id)
+    if topic is None:
+        raise NotFoundException("No such topic.")
+    return topic
+
+
+def csv_response(state: State, make_rows: Callable[[Session], Iterable[Any]], filename: str) -> Stream:
+    """A CSV download streamed from rows read in a session of its own."""
+    return Stream(
+        export.as_csv_chunks(_streamed(state, make_rows)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _streamed(state: State, make_rows: Callable[[Session], Iterable[Any]]) -> Iterator[Any]:
+    """Rows from a session of their own: the request's session is closed before a streamed body is sent."""
+    session: Session = state.session_factory()
+    try:
+        yield from make_rows(session)
+    finally:
+        session.close()
