@@ -18,7 +18,7 @@ from crm import models as m
 from crm.settings import Settings
 
 Stage = m.PartnershipStage
-# Stages in which a partnership is expected to be alive (mirrors crm.partnerships.services.LIVE_STAGES).
+# Stages in which a partnership is expected to be alive (mirrors crm.partnerships.rules.LIVE_STAGES).
 LIVE_STAGES = (Stage.IDEA, Stage.EXPLORING, Stage.PROPOSAL, Stage.FUNDED, Stage.ACTIVE)
 DEADLINE_WINDOW_DAYS = 42  # six weeks
 MAIL_WINDOW_DAYS = 30

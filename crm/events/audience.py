@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
+from crm.accounts.principal import Principal
+from crm.events.lifecycle import EventProblem, host_name
 from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, queue_invitation
-from crm.events.services import EventProblem, host_name
-from crm.web.auth import Principal
 
 REASON_LABELS = {
     "already-invited": "already invited",

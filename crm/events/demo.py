@@ -10,18 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events import rsvp, services
+from crm.events import lifecycle, rsvp, sending
 from crm.events.mail import Mailer, Recipient, queue_invitation
 from crm.mailing.render import EmailRenderer
 from crm.settings import Settings
+from crm.timefmt import LONDON
 from crm.tokens import Signer
 
 S = m.InvitationStatus
 
 
 def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
-    day = (dt.datetime.now(services.LONDON) + dt.timedelta(days=days)).date()
-    return dt.datetime.combine(day, dt.time(hour, minute), services.LONDON).astimezone(dt.UTC)
+    day = (dt.datetime.now(LONDON) + dt.timedelta(days=days)).date()
+    return dt.datetime.combine(day, dt.time(hour, minute), LONDON).astimezone(dt.UTC)
 
 
 def seed(session: Session, settings: Settings) -> None:
@@ -54,7 +55,7 @@ def seed(session: Session, settings: Settings) -> None:
 
     def make(title: str, days: int, hours: int = 2, publish: bool = True, **values: object) -> m.Event:
         start = _at(days, 14)
-        event = services.create_event(
+        event = lifecycle.create_event(
             session,
             None,
             settings.base_url,
@@ -69,7 +70,7 @@ def seed(session: Session, settings: Settings) -> None:
             },
         )
         if publish:
-            services.publish_event(session, None, event, now)
+            lifecycle.publish_event(session, None, event, now)
         return event
 
     def invite(event: m.Event, group: list[object], answers: list[str]) -> None:
@@ -148,7 +149,7 @@ def seed(session: Session, settings: Settings) -> None:
         capacity=60,
     )
     invite(cancelled, people[52:60], ["yes", "yes", "maybe", "", "", "no", "yes", ""])
-    services.cancel_event(session, mailer, None, cancelled, now)
+    lifecycle.cancel_event(session, mailer, None, cancelled, now)
 
     make(
         "Draft: autumn funding briefing (online)",
@@ -159,7 +160,7 @@ def seed(session: Session, settings: Settings) -> None:
     )
 
     # Invitation emails for the invitations above (what the worker's queue_pending would do).
-    services.queue_pending(session, mailer, now, batch=1000)
+    sending.queue_pending(session, mailer, now, batch=1000)
 
     lst = m.ContactList(name="Steering group", description="People who advise the roundtable.")
     session.add(lst)

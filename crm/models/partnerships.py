@@ -1,7 +1,7 @@
 """Partnership records: who works with whom (academic and VCSE sides), at which stage, and the activity log.
 
 ``last_activity_at`` is a stored copy of the latest activity's date, kept in sync by
-``crm.partnerships.services`` so lists filter and sort by health without a join. ``nudged_health`` remembers
+``crm.partnerships.changes`` so lists filter and sort by health without a join. ``nudged_health`` remembers
 the health last reported to the fellow, so the weekly nudge lists partnerships that *turned* quiet or dormant.
 """
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.directory.reference import slugify
-from crm.partnerships import services as ps
+from crm.partnerships import changes, rules
 from crm.settings import Settings
 
-S = ps.Stage
+S = rules.Stage
 K = m.ActivityKind
 
 # title, stage, days since created, activity ages in days (kind, days ago, summary), next step, due in days, topics
@@ -140,13 +140,13 @@ def seed(session: Session, settings: Settings, *, now: dt.datetime | None = None
     fellow = session.scalar(select(m.User).where(m.User.email == settings.demo_admin_email))
     actor = None
     if fellow is not None:
-        from crm.web.auth import Principal
+        from crm.accounts.principal import Principal
 
         actor = Principal(fellow.id, fellow.email, fellow.name, fellow.role, None, "session")
-    today = ps.today_london(now)
+    today = rules.today_london(now)
     for i, (title, stage, age, activity, next_step, due_in, topic_names) in enumerate(PARTNERSHIPS):
         created = now - dt.timedelta(days=age)
-        data = ps.PartnershipInput(
+        data = rules.PartnershipInput(
             title=title,
             summary=f"{title}: an invented partnership between a research team and a community organisation.",
             stage=stage,
@@ -160,13 +160,13 @@ def seed(session: Session, settings: Settings, *, now: dt.datetime | None = None
             next_step=next_step,
             next_step_due=today + dt.timedelta(days=due_in) if due_in is not None else None,
             members=[
-                ps.MemberInput(m.Side.ACADEMIC, academics[i % len(academics)], role="Lead"),
-                ps.MemberInput(m.Side.VCSE, vcses[i % len(vcses)], role="Co-lead"),
+                rules.MemberInput(m.Side.ACADEMIC, academics[i % len(academics)], role="Lead"),
+                rules.MemberInput(m.Side.VCSE, vcses[i % len(vcses)], role="Co-lead"),
             ],
             topic_ids=[topics[t] for t in topic_names if t in topics],
         )
-        p = ps.create_partnership(session, actor, data, now=created)
+        p = changes.create_partnership(session, actor, data, now=created)
         for kind, days_ago, summary in activity:
-            ps.add_activity(
+            changes.add_activity(
                 session, actor, p, kind=kind, occurred_at=now - dt.timedelta(days=days_ago), summary=summary, now=now
             )

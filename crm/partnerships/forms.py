@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from crm import models as m
-from crm.partnerships import services as ps
-from crm.web.forms import Form
+from crm.partnerships import rules
+from crm.validation import Form
 
 MAX_MEMBER_ROWS = 12
 TEXTS = ("summary", "academic_brings", "academic_gets", "vcse_brings", "vcse_gets")
@@ -23,8 +23,8 @@ def _int(form: Form, name: str, field: str) -> int | None:
         return None
 
 
-def parse_form(form: Form, *, with_stage: bool) -> ps.PartnershipInput:
-    members: list[ps.MemberInput] = []
+def parse_form(form: Form, *, with_stage: bool) -> rules.PartnershipInput:
+    members: list[rules.MemberInput] = []
     for i in range(MAX_MEMBER_ROWS):
         side = form.str(f"member_side_{i}", max_length=20)
         org_id = _int(form, f"member_org_{i}", "members")
@@ -37,17 +37,19 @@ def parse_form(form: Form, *, with_stage: bool) -> ps.PartnershipInput:
         if side not in {s.value for s in m.Side}:
             form.add_error("members", f"Choose academic or VCSE for member row {i + 1}.")
             continue
-        members.append(ps.MemberInput(m.Side(side), org_id, contact_id, role))
-    stage = ps.Stage.IDEA
+        members.append(rules.MemberInput(m.Side(side), org_id, contact_id, role))
+    stage = rules.Stage.IDEA
     if with_stage:
-        stage = ps.Stage(form.choice("stage", {s.value for s in ps.Stage}, label="Stage") or ps.Stage.IDEA.value)
+        stage = rules.Stage(
+            form.choice("stage", {s.value for s in rules.Stage}, label="Stage") or rules.Stage.IDEA.value
+        )
     topic_ids = []
     for value in form.getlist("topic_ids"):
         try:
             topic_ids.append(int(value))
         except ValueError:
             form.add_error("topic_ids", "Choose topics from the list.")
-    return ps.PartnershipInput(
+    return rules.PartnershipInput(
         title=form.line("title", required=True, max_length=300, label="Title"),
         stage=stage,
         funding_call_id=_int(form, "funding_call_id", "funding_call_id"),

@@ -8,7 +8,7 @@ import itertools
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events import services
+from crm.events import lifecycle
 from crm.events.mail import Mailer
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
@@ -55,9 +55,9 @@ def event(db: Session, app, *, publish: bool = True, days: int = 30, now: dt.dat
         "offers_stop_hours": 24,
         **values,
     }
-    e = services.create_event(db, None, app.state.settings.base_url, data)
+    e = lifecycle.create_event(db, None, app.state.settings.base_url, data)
     if publish:
-        services.publish_event(db, None, e, now)
+        lifecycle.publish_event(db, None, e, now)
     db.flush()
     return e
 

@@ -130,9 +130,9 @@ def test_public_pages_hide_drafts_and_show_cancelled(app, db, client):
     assert client.get(f"/events/{draft.slug}").status_code == 404
     page = client.get(f"/events/{upcoming.slug}")
     assert page.status_code == 200 and "Ada" not in page.text
-    from crm.events import services
+    from crm.events import lifecycle
 
-    services.cancel_event(db, f.mailer(app), None, upcoming, real_now())
+    lifecycle.cancel_event(db, f.mailer(app), None, upcoming, real_now())
     db.commit()
     assert "This event has been cancelled" in client.get(f"/events/{upcoming.slug}").text
     assert "Open networking morning" not in client.get("/events").text

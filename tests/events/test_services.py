@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm import models as m
-from crm.events import audience, rsvp, services
+from crm.events import attendees, audience, lifecycle, rsvp, sending
 from crm.events.audience import AudienceFilter
 from tests.events import factories as f
 from tests.events.factories import NOW
@@ -99,8 +99,8 @@ def test_capacity_cannot_drop_below_yes_and_end_before_start(app, db):
     e = f.event(db, app, capacity=3)
     for _ in range(3):
         answer(db, app, e, f.invite(db, e, f.contact(db)), "yes")
-    with pytest.raises(services.EventProblem, match="3 people have already said yes"):
-        services.update_event(db, f.mailer(app), None, e, {"capacity": 2}, NOW)
+    with pytest.raises(lifecycle.EventProblem, match="3 people have already said yes"):
+        lifecycle.update_event(db, f.mailer(app), None, e, {"capacity": 2}, NOW)
     db.refresh(e)
     assert e.capacity == 3
 
@@ -111,9 +111,9 @@ def test_update_time_bumps_sequence_and_notifies_all_but_decliners(app, db):
     answer(db, app, e, yes, "yes")
     answer(db, app, e, no, "no")
     answer(db, app, e, maybe, "maybe")
-    services.update_event(db, f.mailer(app), None, e, {"description": "New words"}, NOW)
+    lifecycle.update_event(db, f.mailer(app), None, e, {"description": "New words"}, NOW)
     assert e.sequence == 0 and outbox(db, "event_update") == []
-    result = services.update_event(db, f.mailer(app), None, e, {"starts_at": e.starts_at + dt.timedelta(hours=1)}, NOW)
+    result = lifecycle.update_event(db, f.mailer(app), None, e, {"starts_at": e.starts_at + dt.timedelta(hours=1)}, NOW)
     assert e.sequence == 1 and result.notified == 2
     updates = outbox(db, "event_update")
     assert {u.idempotency_key for u in updates} == {
@@ -131,10 +131,10 @@ def test_reminders_only_to_yes_and_cancelled_on_decline_or_cancel(app, db):
     for inv, a in ((yes1, "yes"), (yes2, "yes"), (maybe, "maybe")):
         answer(db, app, e, inv, a)
     mailer = f.mailer(app)
-    assert services.queue_reminders(db, mailer, NOW) == 0  # 10 days before: nothing due
+    assert sending.queue_reminders(db, mailer, NOW) == 0  # 10 days before: nothing due
     week = e.starts_at - dt.timedelta(hours=167)
-    assert services.queue_reminders(db, mailer, week) == 2
-    assert services.queue_reminders(db, mailer, week + dt.timedelta(minutes=5)) == 0  # idempotent
+    assert sending.queue_reminders(db, mailer, week) == 2
+    assert sending.queue_reminders(db, mailer, week + dt.timedelta(minutes=5)) == 0  # idempotent
     reminders = outbox(db, "event_reminder")
     assert all(r.attachments == [] for r in reminders) and all(
         "BEGIN:VCALENDAR" not in (r.text_body or "") for r in reminders
@@ -144,13 +144,13 @@ def test_reminders_only_to_yes_and_cancelled_on_decline_or_cancel(app, db):
     statuses = {r.contact_id: r.status for r in outbox(db, "event_reminder")}
     assert statuses == {yes1.contact_id: m.OutboxStatus.QUEUED, yes2.contact_id: m.OutboxStatus.CANCELLED}
     # Cancelling the event cancels the rest and sends METHOD:CANCEL to all but decliners.
-    sent = services.cancel_event(db, mailer, None, e, week + dt.timedelta(hours=1))
+    sent = lifecycle.cancel_event(db, mailer, None, e, week + dt.timedelta(hours=1))
     assert sent == 2 and e.status == m.EventStatus.CANCELLED and e.sequence == 1
     assert {r.status for r in outbox(db, "event_reminder")} == {m.OutboxStatus.CANCELLED}
     cancel = outbox(db, "event_cancel")[0].attachments[0]
     assert cancel["method"] == "CANCEL" and "STATUS:CANCELLED" in cancel["content"]
     # And the reminder job does not queue reminders for a cancelled event.
-    assert services.queue_reminders(db, mailer, e.starts_at - dt.timedelta(hours=23)) == 0
+    assert sending.queue_reminders(db, mailer, e.starts_at - dt.timedelta(hours=23)) == 0
 
 
 def test_answers_refused_after_deadline_and_for_cancelled(app, db):
@@ -233,6 +233,6 @@ def test_answers_table_lists_yes_then_waitlist_then_others(app, db):
     for inv, a in zip(invs, ["no", "yes", "yes", ""], strict=True):
         if a:
             answer(db, app, e, inv, a)
-    statuses = [r.status for r in services.attendee_rows(db, e.id)]
+    statuses = [r.status for r in attendees.attendee_rows(db, e.id)]
     assert statuses == [S.YES, S.WAITLISTED, S.NO, S.INVITED]
-    assert len(services.attendee_rows(db, e.id, limit=2)) == 2
+    assert len(attendees.attendee_rows(db, e.id, limit=2)) == 2

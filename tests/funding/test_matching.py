@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm import models as m
 from crm.funding.matching import AcademicLink, CallFacts, Candidate, rank, suggest_partners
-from crm.partnerships import services as ps
+from crm.partnerships import changes, rules
 from tests.funding.helpers import NOW, make_call, org, topic
 
 TOPICS = {1: "Psychosis", 2: "Carers", 3: "Trauma"}
@@ -98,12 +98,12 @@ def test_ranking_on_the_database_in_five_statements(db, count_queries):
     org(db, "Unapproved Group", region_name="London", topics=["Psychosis"], status=m.ReviewStatus.SUBMITTED)
     org(db, "Dale Futures", region_name="Wales", topics=["Trauma"])  # no topic, no region: not suggested
     call = make_call(db, funder, topics=["Psychosis", "Carers"], regions=["London"], requires_vcse_partner=True)
-    ps.create_partnership(
+    changes.create_partnership(
         db,
         None,
-        ps.PartnershipInput(
+        rules.PartnershipInput(
             title="Earlier study",
-            members=[ps.MemberInput(m.Side.ACADEMIC, uni.id), ps.MemberInput(m.Side.VCSE, partnered.id)],
+            members=[rules.MemberInput(m.Side.ACADEMIC, uni.id), rules.MemberInput(m.Side.VCSE, partnered.id)],
             topic_ids=[topic(db, "Psychosis").id],
         ),
         now=NOW,

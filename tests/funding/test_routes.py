@@ -176,14 +176,14 @@ def test_admin_pages_need_an_admin(client, db, settings):
 
 
 def test_delete_refused_while_a_partnership_refers_to_it(admin_client, db):
-    from crm.partnerships import services as ps
+    from crm.partnerships import changes, rules
 
     funder, soon, *_ = setup_calls(db)
     charity = org(db, "Aster Voices")
-    ps.create_partnership(
+    changes.create_partnership(
         db,
         None,
-        ps.PartnershipInput("Link", funding_call_id=soon.id, members=[ps.MemberInput(m.Side.VCSE, charity.id)]),
+        rules.PartnershipInput("Link", funding_call_id=soon.id, members=[rules.MemberInput(m.Side.VCSE, charity.id)]),
         now=now(),
         require_both_sides=False,
     )

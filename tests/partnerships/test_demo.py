@@ -11,7 +11,7 @@ from crm import models as m
 from crm.funding import demo as funding_demo
 from crm.funding.matching import suggest_partners
 from crm.partnerships import demo as partnership_demo
-from crm.partnerships import services as ps
+from crm.partnerships import rules
 
 
 def _seed(db, settings, *, with_directory: bool):
@@ -33,8 +33,8 @@ def _check(db, settings):
     assert any(c.next_deadline_at - now < dt.timedelta(days=7) for c in open_calls)  # closing soon
     assert any(c.next_deadline_at - now > dt.timedelta(days=30) for c in open_calls)
     rows = list(db.execute(select(m.Partnership.stage, m.Partnership.last_activity_at, m.Partnership.created_at)))
-    assert {r.stage for r in rows} == set(ps.Stage)
-    healths = {ps.health_of(r.last_activity_at, r.created_at, now, settings) for r in rows}
+    assert {r.stage for r in rows} == set(rules.Stage)
+    healths = {rules.health_of(r.last_activity_at, r.created_at, now, settings) for r in rows}
     assert healths == set(m.Health)
     needs_vcse = next(c for c in open_calls if c.requires_vcse_partner)
     assert suggest_partners(db, needs_vcse)  # at least one sensible suggestion

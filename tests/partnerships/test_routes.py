@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.accounts.services import create_api_key
-from crm.partnerships import services as ps
+from crm.partnerships import rules
 from tests.conftest import post_form, sign_in_as
 from tests.funding.helpers import make_call, org
 
@@ -214,7 +214,7 @@ def test_api_private_and_per_field_errors(client, db, settings):
 def test_viewer_cannot_open_admin_pages(client, db, settings):
     sign_in_as(client, db, settings, "viewer@example.org", m.Role.VIEWER)
     assert client.get("/admin/partnerships").status_code == 403
-    assert ps.STAGE_LABELS
+    assert rules.STAGE_LABELS
 
 
 def test_new_form_prefilled_from_an_organisation_page(admin_client, db):

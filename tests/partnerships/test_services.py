@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.mailing.render import EmailRenderer
-from crm.partnerships import services as ps
+from crm.partnerships import changes, nudges, queries, rules
 from crm.web.listing import ListParams
 from tests.funding.helpers import NOW, org
 
@@ -20,51 +20,51 @@ def sides(db):
     uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
     charity = org(db, "Aster Voices")
     return [
-        ps.MemberInput(m.Side.ACADEMIC, uni.id, role="Lead"),
-        ps.MemberInput(m.Side.VCSE, charity.id, role="Co-lead"),
+        rules.MemberInput(m.Side.ACADEMIC, uni.id, role="Lead"),
+        rules.MemberInput(m.Side.VCSE, charity.id, role="Co-lead"),
     ]
 
 
 def make(db, title="Peer support study", *, now=NOW, **kwargs):
     members = kwargs.pop("members", None) or sides(db)
-    return ps.create_partnership(db, None, ps.PartnershipInput(title=title, members=members, **kwargs), now=now)
+    return changes.create_partnership(db, None, rules.PartnershipInput(title=title, members=members, **kwargs), now=now)
 
 
 def test_both_sides_are_required(db):
     uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
     charity = org(db, "Aster Voices")
-    with pytest.raises(ps.PartnershipError) as err:
-        ps.create_partnership(
-            db, None, ps.PartnershipInput("X", members=[ps.MemberInput(m.Side.ACADEMIC, uni.id)]), now=NOW
+    with pytest.raises(rules.PartnershipError) as err:
+        changes.create_partnership(
+            db, None, rules.PartnershipInput("X", members=[rules.MemberInput(m.Side.ACADEMIC, uni.id)]), now=NOW
         )
     assert err.value.errors["members"] == "Add at least one member on the VCSE side."
-    with pytest.raises(ps.PartnershipError) as err:
-        ps.create_partnership(
-            db, None, ps.PartnershipInput("X", members=[ps.MemberInput(m.Side.VCSE, charity.id)]), now=NOW
+    with pytest.raises(rules.PartnershipError) as err:
+        changes.create_partnership(
+            db, None, rules.PartnershipInput("X", members=[rules.MemberInput(m.Side.VCSE, charity.id)]), now=NOW
         )
     assert err.value.errors["members"] == "Add at least one member on the academic side."
 
 
 def test_end_before_start_is_refused(db):
-    with pytest.raises(ps.PartnershipError) as err:
+    with pytest.raises(rules.PartnershipError) as err:
         make(db, start_date=dt.date(2027, 3, 1), end_date=dt.date(2027, 1, 1))
     assert "end_date" in err.value.errors
 
 
 def test_stage_moves_need_a_reason_when_unusual_and_record_it(db):
     p = make(db)
-    ps.move_stage(db, None, p, m.PartnershipStage.EXPLORING, now=NOW)
+    changes.move_stage(db, None, p, m.PartnershipStage.EXPLORING, now=NOW)
     for stage in (
         m.PartnershipStage.PROPOSAL,
         m.PartnershipStage.FUNDED,
         m.PartnershipStage.ACTIVE,
         m.PartnershipStage.COMPLETED,
     ):
-        ps.move_stage(db, None, p, stage, now=NOW)
-    with pytest.raises(ps.PartnershipError) as err:
-        ps.move_stage(db, None, p, m.PartnershipStage.IDEA, now=NOW)
+        changes.move_stage(db, None, p, stage, now=NOW)
+    with pytest.raises(rules.PartnershipError) as err:
+        changes.move_stage(db, None, p, m.PartnershipStage.IDEA, now=NOW)
     assert "reason" in err.value.errors and p.stage == m.PartnershipStage.COMPLETED
-    ps.move_stage(db, None, p, m.PartnershipStage.IDEA, reason="Follow-on idea from the final report", now=NOW)
+    changes.move_stage(db, None, p, m.PartnershipStage.IDEA, reason="Follow-on idea from the final report", now=NOW)
     assert p.stage == m.PartnershipStage.IDEA
     db.flush()
     last = db.scalars(
@@ -75,13 +75,19 @@ def test_stage_moves_need_a_reason_when_unusual_and_record_it(db):
 
 def test_activity_updates_last_activity_and_records_who(db, settings):
     p = make(db)
-    ps.add_activity(db, None, p, kind=m.ActivityKind.MEETING, occurred_at=NOW - 3 * DAY, summary="Kick-off", now=NOW)
-    ps.add_activity(db, None, p, kind=m.ActivityKind.NOTE, occurred_at=NOW - 10 * DAY, summary="Older note", now=NOW)
+    changes.add_activity(
+        db, None, p, kind=m.ActivityKind.MEETING, occurred_at=NOW - 3 * DAY, summary="Kick-off", now=NOW
+    )
+    changes.add_activity(
+        db, None, p, kind=m.ActivityKind.NOTE, occurred_at=NOW - 10 * DAY, summary="Older note", now=NOW
+    )
     assert p.last_activity_at == NOW - 3 * DAY  # the latest, not the last recorded
-    with pytest.raises(ps.PartnershipError):
-        ps.add_activity(db, None, p, kind=m.ActivityKind.CALL, occurred_at=NOW + 5 * DAY, summary="Future", now=NOW)
-    latest = ps.activities(db, p.id)[0]
-    ps.delete_activity(db, None, p, latest, now=NOW)
+    with pytest.raises(rules.PartnershipError):
+        changes.add_activity(
+            db, None, p, kind=m.ActivityKind.CALL, occurred_at=NOW + 5 * DAY, summary="Future", now=NOW
+        )
+    latest = queries.activities(db, p.id)[0]
+    changes.delete_activity(db, None, p, latest, now=NOW)
     assert p.last_activity_at == NOW - 10 * DAY
 
 
@@ -92,14 +98,14 @@ def test_activity_updates_last_activity_and_records_who(db, settings):
 def test_health_thresholds_from_settings(db, settings, days, health):
     assert settings.partnership_quiet_days == 30 and settings.partnership_dormant_days == 90
     p = make(db, now=NOW - 500 * DAY)
-    ps.add_activity(db, None, p, kind=m.ActivityKind.CALL, occurred_at=NOW - days * DAY, summary="Call", now=NOW)
-    assert ps.health_of(p.last_activity_at, p.created_at, NOW, settings).value == health
+    changes.add_activity(db, None, p, kind=m.ActivityKind.CALL, occurred_at=NOW - days * DAY, summary="Call", now=NOW)
+    assert rules.health_of(p.last_activity_at, p.created_at, NOW, settings).value == health
     db.flush()
-    page = ps.list_partnerships(db, ListParams(filters={"health": health}), now=NOW, settings=settings)
+    page = queries.list_partnerships(db, ListParams(filters={"health": health}), now=NOW, settings=settings)
     assert [r.id for r in page.items] == [p.id]  # the SQL filter agrees with the Python rule
     custom = settings.replace(partnership_quiet_days=7, partnership_dormant_days=14)
     expected = "active" if days < 7 else "quiet" if days < 14 else "dormant"
-    assert ps.health_of(p.last_activity_at, p.created_at, NOW, custom).value == expected
+    assert rules.health_of(p.last_activity_at, p.created_at, NOW, custom).value == expected
 
 
 def test_list_filters_and_one_statement_per_page(db, settings, count_queries):
@@ -108,7 +114,9 @@ def test_list_filters_and_one_statement_per_page(db, settings, count_queries):
     db.commit()
 
     def f(**kw):
-        return [r.title for r in ps.list_partnerships(db, ListParams(filters=kw), now=NOW, settings=settings).items]
+        return [
+            r.title for r in queries.list_partnerships(db, ListParams(filters=kw), now=NOW, settings=settings).items
+        ]
 
     assert f(overdue="1") == ["Alpha"]
     assert f(stage="active") == ["Beta"]
@@ -118,7 +126,7 @@ def test_list_filters_and_one_statement_per_page(db, settings, count_queries):
     assert f(organisation=str(member_org)) == ["Alpha"]
     assert b.id
     with count_queries() as q:
-        ps.list_partnerships(db, ListParams(page_size=50), now=NOW, settings=settings)
+        queries.list_partnerships(db, ListParams(page_size=50), now=NOW, settings=settings)
     assert q.count == 1
 
 
@@ -131,7 +139,7 @@ def test_nudge_empty_sends_nothing(db, settings):
     db.add(m.User(email="fellow@example.org", role=m.Role.ADMIN, name="Fellow"))
     make(db, now=NOW - DAY)  # active
     db.flush()
-    assert ps.send_weekly_nudge(db, EmailRenderer(settings), settings, now=NOW) == 0
+    assert nudges.send_weekly_nudge(db, EmailRenderer(settings), settings, now=NOW) == 0
     assert _outbox(db) == []
 
 
@@ -149,7 +157,7 @@ def test_nudge_lists_turned_quiet_dormant_and_overdue_once_per_week(db, settings
     db.commit()
     renderer = EmailRenderer(settings)
     with count_queries() as q:
-        assert ps.send_weekly_nudge(db, renderer, settings, now=NOW) == 1
+        assert nudges.send_weekly_nudge(db, renderer, settings, now=NOW) == 1
     assert q.count <= 8
     [mail] = _outbox(db)
     assert mail.recipient == "fellow@example.org" and mail.idempotency_key == "partnership-nudge:2026-W48:" + str(
@@ -159,14 +167,14 @@ def test_nudge_lists_turned_quiet_dormant_and_overdue_once_per_week(db, settings
     assert "Completed long ago" not in mail.text_body
     assert "Quiet one" in mail.html_body and "<script" not in mail.html_body
     # Same week again: nothing new queued (idempotent), and the quiet/dormant ones are not news any more.
-    assert ps.send_weekly_nudge(db, renderer, settings, now=NOW + DAY) == 0
+    assert nudges.send_weekly_nudge(db, renderer, settings, now=NOW + DAY) == 0
     assert len(_outbox(db)) == 1
     # Next week: only the overdue step is still listed; the quiet one has since turned dormant.
     db.commit()
     next_week = NOW + 7 * DAY
-    nudge = ps.collect_nudges(db, now=next_week, settings=settings)
+    nudge = nudges.collect_nudges(db, now=next_week, settings=settings)
     assert [r.title for r in nudge.turned_quiet] == []
     assert [r.title for r in nudge.overdue] == ["Overdue step"]
     much_later = NOW + 60 * DAY
-    assert [r.id for r in ps.collect_nudges(db, now=much_later, settings=settings).turned_dormant] == [quiet.id]
-    assert dormant.id not in [r.id for r in ps.collect_nudges(db, now=much_later, settings=settings).turned_dormant]
+    assert [r.id for r in nudges.collect_nudges(db, now=much_later, settings=settings).turned_dormant] == [quiet.id]
+    assert dormant.id not in [r.id for r in nudges.collect_nudges(db, now=much_later, settings=settings).turned_dormant]

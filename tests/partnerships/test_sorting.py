@@ -6,7 +6,7 @@ import datetime as dt
 
 from crm import models as m
 from crm.funding import services as fs
-from crm.partnerships import services as ps
+from crm.partnerships import changes, queries, rules
 from crm.web.listing import ListParams
 from tests.funding.helpers import NOW, make_call, org
 
@@ -45,21 +45,21 @@ def test_partnership_sorts_page_through_everything(db, settings):
     charity = org(db, "Aster Voices")
     ids = []
     for i in range(7):
-        p = ps.create_partnership(
+        p = changes.create_partnership(
             db,
             None,
-            ps.PartnershipInput(
+            rules.PartnershipInput(
                 f"P {i}",
-                members=[ps.MemberInput(m.Side.ACADEMIC, uni.id), ps.MemberInput(m.Side.VCSE, charity.id)],
+                members=[rules.MemberInput(m.Side.ACADEMIC, uni.id), rules.MemberInput(m.Side.VCSE, charity.id)],
                 next_step="Call" if i % 2 else "",
                 next_step_due=(NOW + i * DAY).date() if i % 2 else None,
             ),
             now=NOW - i * 10 * DAY,
         )
         if i % 3 == 0:
-            ps.add_activity(db, None, p, kind=m.ActivityKind.NOTE, occurred_at=NOW - i * DAY, summary="x", now=NOW)
+            changes.add_activity(db, None, p, kind=m.ActivityKind.NOTE, occurred_at=NOW - i * DAY, summary="x", now=NOW)
         ids.append(p.id)
     db.flush()
-    for key, _ in ps.SORTS.choices():
-        seen = walk(lambda p: ps.list_partnerships(db, p, now=NOW, settings=settings), key)
+    for key, _ in queries.SORTS.choices():
+        seen = walk(lambda p: queries.list_partnerships(db, p, now=NOW, settings=settings), key)
         assert sorted(seen) == sorted(ids), key

@@ -103,7 +103,7 @@ def funding_call(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
 
 
 def event(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
-    from crm.events import services as es
+    from crm.events import lifecycle
 
     starts = NOW + dt.timedelta(days=20)
     values = {
@@ -113,8 +113,8 @@ def event(db: Any, settings: Any, app: Any) -> list[tuple[str, str]]:
         "ends_at": starts + dt.timedelta(hours=2),
         "venue": PAYLOAD,
     }
-    e = es.create_event(db, None, settings.base_url, values)
-    es.publish_event(db, None, e, NOW)
+    e = lifecycle.create_event(db, None, settings.base_url, values)
+    lifecycle.publish_event(db, None, e, NOW)
     db.flush()
     return [("/events", "public"), (f"/events/{e.slug}", "public"), (f"/admin/events/{e.id}", "admin")]
 

@@ -1,0 +1,130 @@
+"""The event form: the admin page's raw values (datetime-local in Europe/London, reminder hours) ⇄ event values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.timefmt import LONDON
+from crm.validation import Form
+
+
+def parse_local(raw: str) -> dt.datetime | None:
+    """``2026-06-01T09:30`` (datetime-local, Europe/London) → aware UTC; None when unparseable."""
+    raw = (raw or "").strip().replace(" ", "T")
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LONDON)
+    return value.astimezone(dt.UTC)
+
+
+def local_input(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+
+
+def form_data(event: m.Event) -> dict[str, Any]:
+    """An event as the form's raw values (for the edit page)."""
+    data: dict[str, Any] = {
+        "title": event.title,
+        "description": event.description,
+        "host_organisation_id": str(event.host_organisation_id or ""),
+        "funding_call_id": str(event.funding_call_id or ""),
+        "venue": event.venue,
+        "online_url": event.online_url,
+        "capacity": "" if event.capacity is None else str(event.capacity),
+        "rsvp_deadline": local_input(event.rsvp_deadline),
+        "vcse_min_percent": "" if not event.vcse_min_percent else str(event.vcse_min_percent),
+        "allow_requests": "on" if event.allow_requests else "",
+        "reminders": ", ".join(str(h) for h in event.reminder_offsets_hours or []),
+        "offer_hold_hours": str(event.offer_hold_hours),
+        "offers_stop_hours": str(event.offers_stop_hours),
+        "all_day": "on" if event.all_day else "",
+    }
+    if event.all_day:
+        data["starts_at"] = event.starts_at.astimezone(LONDON).strftime("%Y-%m-%d")
+        data["ends_at"] = (event.ends_at.astimezone(LONDON) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
+    else:
+        data["starts_at"] = local_input(event.starts_at)
+        data["ends_at"] = local_input(event.ends_at)
+    return data
+
+
+def _id_choice(session: Session, form: Form, name: str, model: Any, label: str) -> int | None:
+    raw = form.str(name)
+    if not raw:
+        return None
+    if not raw.isdigit() or session.get(model, int(raw)) is None:
+        form.add_error(name, f"Choose a {label} from the list.")
+        return None
+    return int(raw)
+
+
+def parse_event_form(session: Session, form: Form) -> dict[str, Any]:
+    """Values for ``create_event``/``update_event``; problems are collected on ``form``."""
+    values: dict[str, Any] = {
+        "title": form.line("title", required=True, max_length=300),
+        "description": form.str("description", max_length=20_000),
+        "host_organisation_id": _id_choice(session, form, "host_organisation_id", m.Organisation, "host organisation"),
+        "funding_call_id": _id_choice(session, form, "funding_call_id", getattr(m, "FundingCall"), "funding call"),  # noqa: B009
+        "venue": form.line("venue", max_length=500),
+        "online_url": form.line("online_url", max_length=500),
+        "all_day": form.bool("all_day"),
+        "allow_requests": form.bool("allow_requests"),
+    }
+    if values["online_url"] and urlsplit(values["online_url"]).scheme not in {"https", "http"}:
+        form.add_error("online_url", "Enter the online link as a web address starting with https://.")
+    if values["all_day"]:
+        start_day = form.date("starts_at", required=True, label="Start")
+        end_day = form.date("ends_at", label="End") or start_day
+        if start_day:
+            values["starts_at"] = dt.datetime.combine(start_day, dt.time(0), LONDON).astimezone(dt.UTC)
+        if end_day:
+            values["ends_at"] = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(0), LONDON).astimezone(
+                dt.UTC
+            )
+    else:
+        for name, label in (("starts_at", "Start"), ("ends_at", "End")):
+            raw = form.str(name)
+            parsed = parse_local(raw)
+            if not raw:
+                form.add_error(name, f"{label} is required.")
+            elif parsed is None:
+                form.add_error(name, f"{label} must be a date and time like 2026-06-01 09:30.")
+            values[name] = parsed
+    if values.get("starts_at") and values.get("ends_at") and values["ends_at"] <= values["starts_at"]:
+        form.add_error("ends_at", "The end must be after the start.")
+    values["capacity"] = form.int("capacity", minimum=1, label="Capacity")
+    raw_deadline = form.str("rsvp_deadline")
+    values["rsvp_deadline"] = parse_local(raw_deadline) if raw_deadline else None
+    if raw_deadline and values["rsvp_deadline"] is None:
+        form.add_error("rsvp_deadline", "RSVP deadline must be a date and time like 2026-05-25 17:00.")
+    elif values["rsvp_deadline"] and values.get("starts_at") and values["rsvp_deadline"] > values["starts_at"]:
+        form.add_error("rsvp_deadline", "The RSVP deadline must be before the event starts.")
+    pct = form.int("vcse_min_percent", minimum=0, label="VCSE share")
+    if pct is not None and pct > 100:
+        form.add_error("vcse_min_percent", "VCSE share must be between 0 and 100.")
+    if pct and values["capacity"] is None:
+        form.add_error("vcse_min_percent", "A sector balance needs a capacity.")
+    values["vcse_min_percent"] = pct or None
+    reminders_raw = form.str("reminders", max_length=100)
+    offsets: list[int] = []
+    for part in re.split(r"[,\s]+", reminders_raw):
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 24 * 60:
+            form.add_error("reminders", "Reminders are hours before the start, e.g. 168, 24 (up to 1440).")
+            break
+        offsets.append(int(part))
+    values["reminder_offsets_hours"] = sorted(set(offsets), reverse=True) if "reminders" in form.data else [168, 24]
+    values["offer_hold_hours"] = form.int("offer_hold_hours", minimum=1, label="Offer hold time") or 48
+    stop = form.int("offers_stop_hours", minimum=0, label="Offers stop")
+    values["offers_stop_hours"] = 24 if stop is None else stop
+    return values

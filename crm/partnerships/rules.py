@@ -1,0 +1,109 @@
+"""What a partnership is and the rules every part reads: stages and the usual moves, the input records, health
+and overdue next steps.
+
+Health is derived from days since the last activity (or since the record was created when it has none):
+fewer than ``partnership_quiet_days`` → active, fewer than ``partnership_dormant_days`` → quiet, else dormant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+
+from crm import models as m
+from crm.settings import Settings
+from crm.timefmt import LONDON
+
+ENTITY = "partnership"
+Stage = m.PartnershipStage
+
+# Moves that need no explanation. Anything else (e.g. completed → idea) is allowed only with a reason, which
+# is recorded in the audit history.
+ALLOWED: dict[Stage, frozenset[Stage]] = {
+    Stage.IDEA: frozenset({Stage.EXPLORING, Stage.PAUSED}),
+    Stage.EXPLORING: frozenset({Stage.IDEA, Stage.PROPOSAL, Stage.PAUSED}),
+    Stage.PROPOSAL: frozenset({Stage.EXPLORING, Stage.FUNDED, Stage.PAUSED}),
+    Stage.FUNDED: frozenset({Stage.ACTIVE, Stage.PAUSED}),
+    Stage.ACTIVE: frozenset({Stage.COMPLETED, Stage.PAUSED}),
+    Stage.COMPLETED: frozenset(),
+    Stage.PAUSED: frozenset({Stage.IDEA, Stage.EXPLORING, Stage.PROPOSAL, Stage.FUNDED, Stage.ACTIVE}),
+}
+# Stages in which a partnership is expected to be alive; completed and paused ones are never nudged about.
+LIVE_STAGES = (Stage.IDEA, Stage.EXPLORING, Stage.PROPOSAL, Stage.FUNDED, Stage.ACTIVE)
+STAGE_LABELS = {s: s.value.capitalize() for s in Stage}
+
+
+class PartnershipError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclasses.dataclass
+class MemberInput:
+    side: m.Side
+    organisation_id: int | None = None
+    contact_id: int | None = None
+    role: str = ""
+
+
+@dataclasses.dataclass
+class PartnershipInput:
+    title: str
+    summary: str = ""
+    stage: Stage = Stage.IDEA
+    funding_call_id: int | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    academic_brings: str = ""
+    academic_gets: str = ""
+    vcse_brings: str = ""
+    vcse_gets: str = ""
+    next_step: str = ""
+    next_step_due: dt.date | None = None
+    members: list[MemberInput] = dataclasses.field(default_factory=list)
+    topic_ids: list[int] = dataclasses.field(default_factory=list)
+
+
+def health_of(
+    last_activity_at: dt.datetime | None, created_at: dt.datetime, now: dt.datetime, settings: Settings
+) -> m.Health:
+    since = last_activity_at or created_at
+    days = (now - since).days
+    if days < settings.partnership_quiet_days:
+        return m.Health.ACTIVE
+    if days < settings.partnership_dormant_days:
+        return m.Health.QUIET
+    return m.Health.DORMANT
+
+
+def activity_ref() -> ColumnElement[Any]:
+    """When health is counted from: the last activity, or the creation when there is none."""
+    return func.coalesce(m.Partnership.last_activity_at, m.Partnership.created_at)
+
+
+def health_clause(health: m.Health, now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
+    """SQL equivalent of ``health_of`` (days are whole days, so the cut-offs are ``now - N days``)."""
+    ref = activity_ref()
+    quiet_from = now - dt.timedelta(days=settings.partnership_quiet_days)
+    dormant_from = now - dt.timedelta(days=settings.partnership_dormant_days)
+    if health == m.Health.ACTIVE:
+        return ref > quiet_from
+    if health == m.Health.QUIET:
+        return (ref <= quiet_from) & (ref > dormant_from)
+    return ref <= dormant_from
+
+
+def today_london(now: dt.datetime) -> dt.date:
+    return now.astimezone(LONDON).date()
+
+
+def is_overdue(next_step: str, due: dt.date | None, stage: Stage, now: dt.datetime) -> bool:
+    return bool(next_step) and due is not None and due < today_london(now) and stage in LIVE_STAGES
+
+
+def can_move(current: Stage, target: Stage) -> bool:
+    return target in ALLOWED[current]
