@@ -51,9 +51,12 @@ ROUTE_MODULES = (
     "crm.events.pages",
     "crm.events.admin",
     "crm.events.api",
-    "crm.internships.routes",
+    "crm.internships.pages",
+    "crm.internships.admin",
+    "crm.internships.api",
     "crm.digests.routes",
-    "crm.dashboard.routes",
+    "crm.dashboard.admin",
+    "crm.privacy.admin",
 )
 
 

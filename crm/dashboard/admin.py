@@ -1,4 +1,5 @@
-"""The fellow's pages: dashboard (``/admin``), impact reports, the audit log and the privacy tools.
+"""The fellow's pages: dashboard (``/admin``), impact reports and the audit log (the privacy tools are in
+crm/privacy/admin.py).
 
 Handlers parse, authorise, call one service function and choose a response (see docs/dashboard.md).
 """
@@ -6,21 +7,16 @@ Handlers parse, authorise, call one service function and choose a response (see 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from litestar import Request, Response, Router, get, post
-from litestar.exceptions import NotFoundException
-from litestar.response import Redirect, Template
+from litestar import Request, Response, Router, get
+from litestar.response import Template
 
 from crm import models as m
 from crm.dashboard import audit_log, charts, reports
 from crm.dashboard import services as ds
-from crm.privacy import retention
-from crm.privacy import services as ps
 from crm.web.auth import admin_guard, signed_in_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.forms import Form, FormBody
 from crm.web.listing import ListParams, is_htmx
 
 
@@ -140,124 +136,6 @@ def audit_page(request: Request[Any, Any, Any], db: DB) -> Template:
     return Template("admin/audit.html", context=context)
 
 
-# --- privacy --------------------------------------------------------------------------------------------------
-
-
-def _subject(db: Any, email: str, contact_id: str) -> ps.Subject:
-    cid: int | None = None
-    if contact_id.strip():
-        try:
-            cid = int(contact_id)
-        except ValueError as exc:
-            raise NotFoundException("There is no such contact.") from exc
-    if cid is None and not email.strip():
-        raise NotFoundException("Give an email address or a contact.")
-    try:
-        return ps.find_subject(db, email=email or None, contact_id=cid)
-    except ps.NotFound as exc:
-        raise NotFoundException(str(exc)) from exc
-
-
-def _who(request: Request[Any, Any, Any]) -> tuple[str, str]:
-    q = request.query_params
-    return q.get("email", "").strip(), q.get("contact_id", "").strip()
-
-
-@get("/privacy", guards=[admin_guard], sync_to_thread=False)
-def privacy_home(request: Request[Any, Any, Any], db: DB) -> Template:
-    email, contact_id = _who(request)
-    error = ""
-    if email or contact_id:
-        try:
-            subject = _subject(db, email, contact_id)
-        except NotFoundException as exc:
-            error = str(exc.detail)
-        else:
-            query = f"contact_id={subject.contact.id}" if subject.contact else f"email={subject.email}"
-            return Template("admin/privacy_found.html", context={"subject": subject, "query": query})  # type: ignore[return-value]
-    return Template("admin/privacy.html", context={"email": email, "error": error})
-
-
-@get("/privacy/subject", guards=[admin_guard], sync_to_thread=False)
-def privacy_subject(request: Request[Any, Any, Any], db: DB) -> Template:
-    subject = _subject(db, *_who(request))
-    data = ps.export(db, subject)
-    return Template(
-        "admin/privacy_subject.html",
-        context={"subject": subject, "data": data, "sections": ps.EXPORT_SECTIONS, "query": request.url.query},
-    )
-
-
-@get("/privacy/export.json", guards=[admin_guard], sync_to_thread=False)
-def privacy_export(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Response[str]:
-    subject = _subject(db, *_who(request))
-    data = ps.export(db, subject)
-    from crm.audit import record
-
-    record(
-        db,
-        user,
-        "export",
-        "contact" if subject.contact else "person",
-        subject.contact.id if subject.contact else None,
-        summary="Subject-access export downloaded",
-    )
-    name = f"subject-access-{subject.contact.id if subject.contact else 'subscriber'}.json"
-    return Response(
-        json.dumps(data, indent=2, ensure_ascii=False, default=str),
-        media_type="application/json; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
-@get("/privacy/erase", guards=[admin_guard], sync_to_thread=False)
-def privacy_erase_confirm(request: Request[Any, Any, Any], db: DB) -> Template:
-    subject = _subject(db, *_who(request))
-    return Template("admin/privacy_erase.html", context={"subject": subject, "form": Form({})})
-
-
-@post("/privacy/erase", guards=[admin_guard], sync_to_thread=False)
-def privacy_erase(data: FormBody, db: DB, user: CurrentUser) -> Template | Redirect:
-    form = Form(data)
-    subject = _subject(db, form.str("email"), form.str("contact_id"))
-    if form.str("confirm") != "yes":
-        form.add_error("confirm", "Tick the box to confirm the erasure.")
-        return Template("admin/privacy_erase.html", context={"subject": subject, "form": form}, status_code=200)
-    counts = ps.erase(db, subject, user)
-    total = sum(v for k, v in counts.items() if k != "suppressed")
-    return Redirect(f"/admin/privacy?erased={total}", status_code=303)
-
-
-@get("/privacy/retention", guards=[admin_guard], sync_to_thread=False)
-def retention_page(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Template:
-    plan = retention.plan(db, now=_now(), settings=settings)
-    return Template(
-        "admin/privacy_retention.html",
-        context={
-            "plan": plan,
-            "years": settings.retention_contact_years,
-            "days": retention.UNCONFIRMED_DAYS,
-            "done": request.query_params.get("done"),
-        },
-    )
-
-
-@post("/privacy/retention", guards=[admin_guard], sync_to_thread=False)
-def retention_run(data: FormBody, db: DB, user: CurrentUser, settings: AppSettings) -> Redirect:
-    result = retention.run(db, now=_now(), settings=settings)
-    from crm.audit import record
-
-    record(
-        db,
-        user,
-        "retention",
-        "privacy",
-        None,
-        summary=f"Retention run: {result['subscriptions']} subscriptions, {result['contacts']} contacts anonymised",
-    )
-    return Redirect(f"/admin/privacy/retention?done={result['subscriptions'] + result['contacts']}", status_code=303)
-
-
 dashboard_router = Router(
     path="/admin",
     route_handlers=[
@@ -265,13 +143,6 @@ dashboard_router = Router(
         report_page,
         report_csv,
         audit_page,
-        privacy_home,
-        privacy_subject,
-        privacy_export,
-        privacy_erase_confirm,
-        privacy_erase,
-        retention_page,
-        retention_run,
     ],
     include_in_schema=False,
 )

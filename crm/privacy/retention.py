@@ -20,7 +20,9 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.privacy.services import ERASED, _placeholder, erase, find_subject
+from crm.privacy.erasure import erase, placeholder
+from crm.privacy.subjects import find_subject
+from crm.privacy.sweep import ERASED
 from crm.settings import Settings
 
 UNCONFIRMED_DAYS = 30
@@ -95,7 +97,7 @@ def anonymise_subscription(session: Session, sub_id: int, email: str) -> None:
         update(st)
         .where(st.c.id == sub_id)
         .values(
-            email=_placeholder("subscriber", sub_id),
+            email=placeholder("subscriber", sub_id),
             name="",
             organisation_name="",
             organisation_id=None,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from sqlalchemy import Text, cast, column, func, inspect, or_, select, table
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.privacy import services as ps
+from crm.privacy.erasure import erase
+from crm.privacy.subjects import NotFound, export, find_subject
 from crm.privacy.suppression import address_hash, is_suppressed
+from crm.privacy.sweep import ERASED_NAME
 from tests.conftest import post_form, sign_in_as
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
@@ -231,7 +234,7 @@ def test_erasure_is_complete_and_keeps_anonymised_counts(admin_client, db, setti
     actions = db.scalars(select(m.ConsentEntry.action).where(m.ConsentEntry.subscription_id == ids["subscription"]))
     assert sorted(a.value for a in actions) == ["confirm", "subscribe"]
     contact = db.get(m.Contact, ids["contact"])
-    assert contact.erased_at is not None and contact.name == ps.ERASED_NAME and contact.email is None
+    assert contact.erased_at is not None and contact.name == ERASED_NAME and contact.email is None
     assert db.scalar(select(func.count()).select_from(m.Affiliation).where(m.Affiliation.contact_id == contact.id)) == 0
     assert db.get(m.OutboxMessage, ids["queued"]).status == m.OutboxStatus.CANCELLED
     user = db.get(m.User, ids["user"])
@@ -254,9 +257,9 @@ def test_erasing_a_subscriber_without_a_contact(db):
     f.consent(db, "lone.subscriber@example.org", m.ConsentAction.SUBSCRIBE, NOW, sub, ip="198.51.100.1")
     f.outbox(db, "lone.subscriber@example.org", subscription_id=sub.id, text_body="Hi Invented Lonesub")
     db.flush()
-    subject = ps.find_subject(db, email="Lone.Subscriber@example.org")
+    subject = find_subject(db, email="Lone.Subscriber@example.org")
     assert subject.contact is None and subject.email == "lone.subscriber@example.org"
-    counts = ps.erase(db, subject, None)
+    counts = erase(db, subject, None)
     assert counts["subscriptions"] == 1 and counts["suppressed"] == 1
     assert find_everywhere(db, "lone.subscriber@example.org", "Invented Lonesub") == []
     assert db.scalar(select(m.AuditEntry.entity).where(m.AuditEntry.action == "erase")) == "person"
@@ -321,7 +324,7 @@ def test_hashed_suppression_replaces_an_existing_one_and_is_idempotent(db):
     db.add(m.Suppression(address=address_hash("twice@example.org"), reason="erased"))
     db.add(m.Suppression(address="twice@example.org", reason="bounced"))
     db.flush()
-    ps.erase(db, ps.find_subject(db, email="twice@example.org"), None, now=NOW)
+    erase(db, find_subject(db, email="twice@example.org"), None, now=NOW)
     addresses = db.scalars(select(m.Suppression.address)).all()
     assert addresses == [address_hash("twice@example.org")]
     assert dt.datetime.now(dt.UTC) > NOW  # sanity: fixed clock used above
@@ -331,8 +334,31 @@ def test_erasure_never_touches_a_longer_address_that_contains_this_one(db):
     f.contact(db, "Invented Ann", "ann@example.org", notes="cc joann@example.org and ann@example.org.uk")
     other = f.contact(db, "Invented Joann", "joann@example.org", notes="Knows ann@example.org well")
     db.flush()
-    ps.erase(db, ps.find_subject(db, email="ann@example.org"), None, now=NOW)
+    erase(db, find_subject(db, email="ann@example.org"), None, now=NOW)
     db.refresh(other)
     assert other.email == "joann@example.org"
     assert other.notes == "Knows [erased] well"
     assert find_everywhere(db, "joann@example.org") != []
+
+
+def test_export_and_erase_cover_an_internship_host_contact(db):
+    """The host contact of a listing is personal data: exported, then blanked by erasure (the listing stays)."""
+    host = f.org(db, "Invented Host")
+    listing = f.internship(
+        db, host, host_contact_name="Invented Hostperson", host_contact_email="host.person@example.org"
+    )
+    db.add(m.InternshipInterest(internship_id=listing.id, name="Invented Hostperson", email="host.person@example.org"))
+    db.flush()
+    data = export(db, find_subject(db, email="Host.Person@example.org"))
+    assert [r["title"] for r in data["internships_as_host_contact"]] == [listing.title]
+    assert len(data["internship_interests"]) == 1
+    counts = erase(db, find_subject(db, email="host.person@example.org"), None, now=NOW)
+    assert counts["internships"] >= 1 and counts["internship_interests"] == 1
+    db.expire_all()
+    kept = db.get(m.Internship, listing.id)
+    assert (
+        kept.status == m.InternshipStatus.PUBLISHED and kept.host_contact_email == "" and kept.host_contact_name == ""
+    )
+    assert find_everywhere(db, "host.person@example.org", "Invented Hostperson") == []
+    with pytest.raises(NotFound):  # nothing is held for the address any more
+        find_subject(db, email="host.person@example.org")

@@ -1,0 +1,205 @@
+"""The internship admin pages (/admin/internships) for the fellow and host editors; the services scope an
+editor to their own organisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.history import history
+from crm.internships import services, views
+from crm.web.auth import Principal, editor_guard
+from crm.web.deps import DB, CurrentUser
+from crm.web.forms import Form, FormBody
+from crm.web.listing import ListParams, is_htmx
+
+
+def _selected(raw: Any) -> set[str]:
+    if raw is None:
+        return set()
+    values = raw if isinstance(raw, list) else [raw]
+    return {str(v) for v in values}
+
+
+def _form_page(
+    db: Session,
+    actor: Principal,
+    form: Form,
+    *,
+    internship: m.Internship | None,
+    status_code: int = 200,
+) -> Template:
+    topics, regions = services.filter_options(db)
+    return Template(
+        "admin/internship_form.html",
+        context={
+            **views.common_context(),
+            "form": form,
+            "i": internship,
+            "topics": topics,
+            "regions": regions,
+            "organisations": services.organisation_choices(db, actor),
+            "selected_topics": _selected(form.data.get("topic_ids")),
+            "selected_stages": _selected(form.data.get("career_stages")),
+            "is_fellow": services.is_fellow(actor),
+        },
+        status_code=status_code,
+    )
+
+
+@get("/", sync_to_thread=False)
+def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
+    actor = views.actor(user)
+    params = ListParams.from_query(request.query_params.dict(), filter_names=("status",))
+    page = services.admin_list(db, actor, params)
+    context = {
+        **views.common_context(),
+        "page": page,
+        "params": params,
+        "sorts": page.sorts,
+        "statuses": list(m.InternshipStatus),
+        "is_fellow": services.is_fellow(actor),
+    }
+    if is_htmx(request.headers):
+        return Template("admin/internship_results.html", context=context)
+    return Template("admin/internship_list.html", context=context)
+
+
+@get("/new", sync_to_thread=False)
+def admin_new(db: DB, user: CurrentUser, organisation: FromQuery[int | None] = None) -> Template:
+    actor = views.actor(user)
+    if not services.is_fellow(actor) and actor.organisation_id is None:
+        raise PermissionDeniedException(
+            "Your account is not linked to an organisation, so you cannot post internships."
+        )
+    org_id = organisation if organisation is not None else actor.organisation_id
+    if org_id is not None and not services.is_fellow(actor):
+        services.require_org(actor, org_id)
+    return _form_page(db, actor, Form({"host_organisation_id": str(org_id or "")}), internship=None)
+
+
+@post("/new", sync_to_thread=False)
+def admin_create(state: State, db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
+    actor = views.actor(user)
+    org = str(data.get("host_organisation_id", "")).strip()
+    if org.isdigit():
+        services.require_org(actor, int(org))  # 403 before anything else for another organisation
+    elif not services.is_fellow(actor) and actor.organisation_id is None:
+        raise PermissionDeniedException("Your account is not linked to an organisation.")
+    form = Form(data)
+    cleaned, errors = services.validate(db, data, now=views.now())
+    for key, message in errors.items():
+        form.add_error(key, message)
+    if not form.ok:
+        return _form_page(db, actor, form, internship=None, status_code=422)
+    internship = services.create_internship(
+        db, actor, cleaned, now=views.now(), publish=data.get("intent") == "publish"
+    )
+    views.notify(state, db, internship, None)
+    return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
+
+
+@get("/{internship_id:int}", sync_to_thread=False)
+def admin_detail(db: DB, user: CurrentUser, internship_id: FromPath[int], saved: FromQuery[str] = "") -> Template:
+    actor = views.actor(user)
+    detail = services.admin_detail(db, actor, internship_id)
+    notice = {"1": "Saved.", "status": "Status changed."}.get(saved, "")
+    return Template(
+        "admin/internship_detail.html",
+        context={
+            **views.common_context(),
+            "d": detail,
+            "i": detail.internship,
+            "interests": services.interests_for(db, actor, detail.internship),
+            "history": history(db, "internship", internship_id),
+            "is_fellow": services.is_fellow(actor),
+            "notice": notice,
+            "error": "",
+        },
+    )
+
+
+@get("/{internship_id:int}/edit", sync_to_thread=False)
+def admin_edit(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> Template:
+    actor = views.actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    values = services.form_values(services.current_data(db, internship))
+    return _form_page(db, actor, Form(values), internship=internship)
+
+
+@post("/{internship_id:int}/edit", sync_to_thread=False)
+def admin_update(
+    state: State, db: DB, user: CurrentUser, internship_id: FromPath[int], data: FormBody
+) -> Template | Redirect:
+    actor = views.actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    org = str(data.get("host_organisation_id", "")).strip()
+    if org.isdigit():
+        services.require_org(actor, int(org))
+    form = Form(data)
+    cleaned, errors = services.validate(db, data, now=views.now(), existing=internship)
+    for key, message in errors.items():
+        form.add_error(key, message)
+    if not form.ok:
+        return _form_page(db, actor, form, internship=internship, status_code=422)
+    before = internship.status
+    services.update_internship(db, actor, internship, cleaned, now=views.now())
+    views.notify(state, db, internship, before)
+    return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
+
+
+@post("/{internship_id:int}/{action:str}", sync_to_thread=False)
+def admin_action(
+    state: State, db: DB, user: CurrentUser, internship_id: FromPath[int], action: FromPath[str], data: FormBody
+) -> Template | Redirect:
+    actor = views.actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    if action == "delete":
+        services.delete_internship(db, actor, internship)
+        return Redirect("/admin/internships?deleted=1", status_code=303)
+    if action not in services.TRANSITIONS:
+        raise NotFoundException("No such action.")
+    note = Form(data).str("note", max_length=1000)
+    before = internship.status
+    try:
+        services.transition(db, actor, internship, action, now=views.now(), note=note)
+    except services.TransitionError as exc:
+        detail = services.admin_detail(db, actor, internship_id)
+        return Template(
+            "admin/internship_detail.html",
+            context={
+                **views.common_context(),
+                "d": detail,
+                "i": detail.internship,
+                "interests": services.interests_for(db, actor, detail.internship),
+                "history": history(db, "internship", internship_id),
+                "is_fellow": services.is_fellow(actor),
+                "notice": "",
+                "error": str(exc),
+            },
+            status_code=409,
+        )
+    views.notify(state, db, internship, before, action)
+    return Redirect(f"/admin/internships/{internship.id}?saved=status", status_code=303)
+
+
+admin_router = Router(
+    path="/admin/internships",
+    route_handlers=[admin_list, admin_new, admin_create, admin_detail, admin_edit, admin_update, admin_action],
+    guards=[editor_guard],
+    include_in_schema=False,
+)
+
+
+route_handlers: list[Any] = [admin_router]

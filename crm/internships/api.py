@@ -1,0 +1,198 @@
+"""The internships JSON API (/api/v1/internships): public reads of open listings, writes for host editors and
+the fellow, and registrations of interest for those allowed to see them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.internships import services, views
+from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, InternshipPage, InternshipPatch
+from crm.web.auth import Principal, editor_guard
+from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.errors import api_bad_body_handler, unprocessable
+from crm.web.listing import ListParams
+
+
+def _can_see_private(user: Principal | None, org_id: int) -> bool:
+    return services.can_manage_org(user, org_id)
+
+
+class _DetailRow:
+    """A loaded internship with its host and region names, shaped like a list row for ``_out_row``."""
+
+    def __init__(self, detail: services.Detail) -> None:
+        self._internship = detail.internship
+        self.host_name = detail.host_name
+        self.region_name = detail.region_name or None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._internship, name)
+
+
+def _out(db: Session, settings: Any, detail: services.Detail, *, private: bool = False) -> InternshipOut:
+    i = detail.internship
+    out = _out_row(settings.base_url.rstrip("/"), _DetailRow(detail))
+    out.description = i.description
+    out.apply_url = i.apply_url
+    out.apply_email = i.apply_email
+    out.topics = [t.slug for t in detail.topics]
+    out.career_stages = detail.stages
+    if private:
+        out.host_contact_name = i.host_contact_name
+        out.host_contact_email = i.host_contact_email
+        out.review_note = i.review_note
+        out.interest_count = db.scalar(
+            select(func.count(m.InternshipInterest.id)).where(m.InternshipInterest.internship_id == i.id)
+        )
+    return out
+
+
+def _api_detail(db: Session, settings: Any, user: Principal | None, internship_id: int) -> InternshipOut:
+    detail = services.detail_by_id(db, internship_id)
+    private = _can_see_private(user, detail.internship.host_organisation_id)
+    if detail.internship.status not in services.PUBLIC_STATUSES and not private:
+        raise NotFoundException("No such internship.")
+    return _out(db, settings, detail, private=private)
+
+
+@get("/", sync_to_thread=False, summary="List internships")
+def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> InternshipPage:
+    """Published listings that are still open, with the same filters as /internships (``direction``, ``topic``,
+    ``region``, ``mode``, ``paid``, ``hours``, ``closing_within``, ``stage``, ``q``, ``sort``=closing|newest)
+    and keyset paging: pass ``next_cursor`` back as ``cursor``. Editors and the fellow may pass ``status`` to
+    list their own (or all) listings in any status."""
+    query = request.query_params.dict()
+    status = query.get("status")
+    if status and user is not None and user.has_role(m.Role.EDITOR):
+        params = ListParams.from_query(query, filter_names=("status",))
+        page = services.admin_list(db, user, params)
+    else:
+        params = ListParams.from_query(query, filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS)
+        page = services.public_list(db, params, now=views.now())
+    base = settings.base_url.rstrip("/")
+    counted = bool(page.items) and "interest_count" in page.items[0]._fields
+    items = [_out_row(base, r, counted=counted) for r in page.items]
+    return InternshipPage(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+
+
+def _out_row(base: str, r: Any, *, counted: bool = False) -> InternshipOut:
+    """``counted``: the row carries ``interest_count`` (the admin list); looking for it on every row cost more
+    than the rest of the conversion."""
+    return InternshipOut(
+        id=r.id,
+        slug=r.slug,
+        title=r.title,
+        url=f"{base}/internships/{r.slug}",
+        host_organisation_id=r.host_organisation_id,
+        host_name=r.host_name,
+        direction=r.direction.value,
+        mode=r.mode.value,
+        paid=r.paid,
+        stipend_pence=r.stipend_pence,
+        stipend_period=r.stipend_period.value if r.stipend_period else None,
+        stipend=services.stipend_label(r),
+        hours_per_week=r.hours_per_week,
+        duration=r.duration,
+        closing_date=r.closing_date,
+        closes_at=r.closes_at,
+        status=r.status.value,
+        region=r.region_name,
+        published_at=r.published_at,
+        interest_count=r.interest_count if counted else None,
+    )
+
+
+@get("/{internship_id:int}", sync_to_thread=False, summary="Get one internship")
+def api_get(db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int]) -> InternshipOut:
+    """Public for published, closed and filled listings; drafts and submitted ones only for their host's
+    editors and the fellow (who also see the host contact and the number of registrations of interest)."""
+    return _api_detail(db, settings, user, internship_id)
+
+
+@post("/", sync_to_thread=False, guards=[editor_guard], summary="Create an internship")
+def api_create(
+    state: State, db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[InternshipIn]
+) -> Response[InternshipOut]:
+    """Editors post for their own organisation only (403 otherwise); their listings wait for the fellow's
+    approval (``status`` = submitted when ``publish`` is true, draft otherwise). Bad fields: 422 with
+    ``errors`` [{field, message}]."""
+    actor = views.actor(user)
+    services.require_org(actor, data.host_organisation_id)
+    raw = msgspec.structs.asdict(data)
+    publish = bool(raw.pop("publish"))
+    cleaned, errors = services.validate(db, raw, now=views.now())
+    if errors:
+        raise unprocessable(errors)
+    internship = services.create_internship(db, actor, cleaned, now=views.now(), publish=publish)
+    views.notify(state, db, internship, None)
+    return Response(_api_detail(db, settings, actor, internship.id), status_code=201)
+
+
+@patch("/{internship_id:int}", sync_to_thread=False, guards=[editor_guard], summary="Change an internship")
+def api_update(
+    state: State,
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    internship_id: FromPath[int],
+    data: JSONBody[InternshipPatch],
+) -> InternshipOut:
+    actor = views.actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.require_org(actor, internship.host_organisation_id)
+    raw = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    action = raw.pop("action", None)
+    note = raw.pop("note", "") or ""
+    if isinstance(raw.get("host_organisation_id"), int):
+        services.require_org(actor, raw["host_organisation_id"])
+    before = internship.status
+    if raw:
+        cleaned, errors = services.validate(db, raw, now=views.now(), existing=internship, partial=True)
+        if errors:
+            raise unprocessable(errors)
+        services.update_internship(db, actor, internship, cleaned, now=views.now())
+    if action:
+        if action not in services.TRANSITIONS:
+            raise unprocessable({"action": "Use one of: " + ", ".join(services.TRANSITIONS)})
+        try:
+            services.transition(db, actor, internship, action, now=views.now(), note=note)
+        except services.TransitionError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
+    views.notify(state, db, internship, before, action or "")
+    return _api_detail(db, settings, actor, internship.id)
+
+
+@delete("/{internship_id:int}", sync_to_thread=False, guards=[editor_guard], summary="Delete an internship")
+def api_delete(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> None:
+    actor = views.actor(user)
+    internship = services.get_internship(db, internship_id)
+    services.delete_internship(db, actor, internship)
+
+
+@get("/{internship_id:int}/interests", sync_to_thread=False, guards=[editor_guard], summary="Registrations of interest")
+def api_interests(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> list[InterestOut]:
+    """Personal data: only for the fellow and the host organisation's editors."""
+    actor = views.actor(user)
+    internship = services.get_internship(db, internship_id)
+    rows = services.interests_for(db, actor, internship)
+    return [InterestOut(id=r.id, name=r.name, email=r.email, note=r.note, created_at=r.created_at) for r in rows]
+
+
+api_router = Router(
+    path="/api/v1/internships",
+    route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_interests],
+    tags=["internships"],
+    exception_handlers={HTTPException: api_bad_body_handler},
+)
+
+route_handlers: list[Any] = [api_router]

@@ -1,0 +1,168 @@
+"""The public internship pages: the list, a listing (with its JSON-LD), registration of interest, the Atom feed
+and the host's "has it been filled?" link. Anyone may use them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.internships import services, views
+from crm.internships.alerts import subscribe_url
+from crm.internships.feed import atom_feed
+from crm.internships.jsonld import job_posting_jsonld
+from crm.tokens import TokenError
+from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
+from crm.web.forms import Form, FormBody
+from crm.web.listing import ListParams, is_htmx
+
+INTEREST_LIMIT_PER_HOUR = 10
+
+
+@get("/internships", sync_to_thread=False)
+def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = ListParams.from_query(
+        request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
+    )
+    page = services.public_list(db, params, now=views.now())
+    filters = services.Filters.from_mapping(params.filters)
+    topics, regions = services.filter_options(db)  # the alert link needs their ids, the full page their names
+    context = {
+        **views.common_context(),
+        "page": page,
+        "params": params,
+        "filters": filters,
+        "sorts": page.sorts,
+        "alert_url": subscribe_url(filters, {t.slug: t.id for t in topics}, {r.slug: r.id for r in regions}),
+    }
+    if is_htmx(request.headers):
+        return Template("public/internship_results.html", context=context)
+    return Template("public/internships.html", context={**context, "topics": topics, "regions": regions})
+
+
+@get("/internships/feed.xml", sync_to_thread=False)
+def internship_feed(db: DB, settings: AppSettings) -> Response[bytes]:
+    now = views.now()
+    body = atom_feed(services.open_listings(db, now=now), base_url=settings.base_url, now=now)
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+def _detail_page(
+    db: Session, settings: Any, slug: str, *, form: Form | None = None, status_code: int = 200, **extra: Any
+) -> Template:
+    detail = services.public_detail(db, slug)
+    now = views.now()
+    accepting = detail.is_open and detail.internship.closes_at > now
+    return Template(
+        "public/internship.html",
+        context={
+            **views.common_context(),
+            "d": detail,
+            "i": detail.internship,
+            "accepting": accepting,
+            "jsonld": job_posting_jsonld(detail, settings.base_url) if accepting else "",
+            "form": form or Form({}),
+            "consent_wording": services.CONSENT_WORDING,
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+@get("/internships/offer", sync_to_thread=False)
+def offer_page(user: CurrentUser) -> Template:
+    """For hosts: how to offer a placement (editors post from the admin; others ask the fellow)."""
+    can_post = user is not None and (user.is_admin or (user.has_role(m.Role.EDITOR) and user.organisation_id))
+    return Template("public/internship_offer.html", context={"can_post": can_post})
+
+
+@get("/internships/{slug:str}", sync_to_thread=False)
+def internship_page(db: DB, settings: AppSettings, slug: FromPath[str]) -> Template:
+    return _detail_page(db, settings, slug)
+
+
+@post("/internships/{slug:str}/interest", sync_to_thread=False)
+def register_interest(
+    request: Request[Any, Any, Any], state: State, db: DB, settings: AppSettings, slug: FromPath[str], data: FormBody
+) -> Template:
+    detail = services.public_detail(db, slug)
+    form = Form(data)
+    values, errors = services.validate_interest(data)
+    for key, message in errors.items():
+        form.add_error(key, message)
+    if not form.ok:
+        return _detail_page(db, settings, slug, form=form, status_code=422)
+    limiter = state.rate_limiter
+    if not (
+        limiter.allow(f"internship-interest:ip:{client_ip(request)}", INTEREST_LIMIT_PER_HOUR * 3, 3600)
+        and limiter.allow(f"internship-interest:email:{values['email']}", INTEREST_LIMIT_PER_HOUR, 3600)
+    ):
+        return _detail_page(db, settings, slug, form=form, status_code=429, limited=True)
+    try:
+        result = services.register_interest(
+            db,
+            state.renderer,
+            detail.internship,
+            name=values["name"],
+            email=values["email"],
+            note=values["note"],
+            host_name=detail.host_name,
+            base_url=settings.base_url,
+            now=views.now(),
+        )
+    except services.TransitionError as exc:
+        form.add_error("email", str(exc))
+        return _detail_page(db, settings, slug, form=form, status_code=409)
+    return Template(
+        "public/internship_interest_done.html",
+        context={"d": detail, "created": result.created, "email": values["email"]},
+    )
+
+
+@get("/internships/{slug:str}/host", sync_to_thread=False)
+def host_confirm_page(state: State, db: DB, slug: FromPath[str], token: FromQuery[str] = "") -> Template:
+    try:
+        internship = services.host_token_internship(db, state.signer, token)
+    except TokenError as exc:
+        return Template("public/internship_host.html", context={"problem": str(exc)}, status_code=400)
+    if internship.slug != slug:
+        raise NotFoundException("That link is not for this internship.")
+    return Template("public/internship_host.html", context={"i": internship, "token": token})
+
+
+@post("/internships/{slug:str}/host", sync_to_thread=False)
+def host_confirm(state: State, db: DB, slug: FromPath[str], data: FormBody) -> Template:
+    form = Form(data)
+    token = form.str("token", max_length=2000)
+    try:
+        internship = services.host_token_internship(db, state.signer, token)
+    except TokenError as exc:
+        return Template("public/internship_host.html", context={"problem": str(exc)}, status_code=400)
+    if internship.slug != slug:
+        raise NotFoundException("That link is not for this internship.")
+    answer = form.str("answer")
+    done = "open"
+    if answer == "filled" and internship.status in (m.InternshipStatus.PUBLISHED, m.InternshipStatus.CLOSED):
+        services.transition(db, None, internship, "filled", now=views.now())
+        done = "filled"
+    elif answer == "filled" and internship.status == m.InternshipStatus.FILLED:
+        done = "filled"
+    return Template("public/internship_host.html", context={"i": internship, "done": done})
+
+
+route_handlers: list[Any] = [
+    internship_list,
+    internship_feed,
+    offer_page,
+    internship_page,
+    register_interest,
+    host_confirm_page,
+    host_confirm,
+]

@@ -1,0 +1,345 @@
+"""Who a person is and everything we hold about them (subject access, UK GDPR).
+
+A person may be a contact, a subscriber without a contact, a user, someone who registered interest in an
+internship or asked for an event place — or several of these under one email address. ``find_subject`` joins
+them up by email and contact id; ``export`` lists everything held, grouped as ``EXPORT_SECTIONS`` names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.models.base import utcnow
+from crm.privacy.suppression import address_hash, normalise
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclasses.dataclass
+class Subject:
+    email: str | None
+    contact: m.Contact | None
+    user: m.User | None
+
+    @property
+    def label(self) -> str:
+        if self.contact is not None:
+            return f"contact #{self.contact.id}"
+        return "subscriber" if self.email else "unknown"
+
+
+def find_subject(session: Session, *, email: str | None = None, contact_id: int | None = None) -> Subject:
+    """Raises ``NotFound`` when nothing at all is held for the email / contact id."""
+    contact = None
+    if contact_id is not None:
+        contact = session.get(m.Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"There is no contact #{contact_id}.")
+        email = contact.email or email
+    address = normalise(email) if email else None
+    if contact is None and address:
+        contact = session.scalar(select(m.Contact).where(m.Contact.email == address))
+    user = None
+    conditions = []
+    if address:
+        conditions.append(m.User.email == address)
+    if contact is not None:
+        conditions.append(m.User.contact_id == contact.id)
+    if conditions:
+        user = session.scalar(select(m.User).where(or_(*conditions)).order_by(m.User.id).limit(1))
+    subject = Subject(email=address, contact=contact, user=user)
+    if contact is None and user is None and (not address or not _held_anywhere(session, address)):
+        raise NotFound("Nothing is held for that email address.")
+    return subject
+
+
+def _held_anywhere(session: Session, email: str) -> bool:
+    checks = [
+        select(m.Subscription.id).where(m.Subscription.email == email),
+        select(m.ConsentEntry.id).where(m.ConsentEntry.email == email),
+        select(m.InternshipInterest.id).where(m.InternshipInterest.email == email),
+        select(m.PlaceRequest.id).where(m.PlaceRequest.email == email),
+        select(m.OutboxMessage.id).where(m.OutboxMessage.recipient == email),
+        select(m.DeliveryEvent.id).where(m.DeliveryEvent.email == email),
+        select(m.Suppression.id).where(m.Suppression.address == email),
+        select(m.Organisation.id).where(m.Organisation.submitter_email == email),
+    ]
+    return any(session.scalar(q.limit(1)) is not None for q in checks)
+
+
+# --- export ---------------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "value") and not isinstance(value, int | float | str | bool):
+        return value.value
+    return value
+
+
+def _row(obj: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {c.key: _plain(getattr(obj, c.key)) for c in obj.__table__.columns if c.key not in exclude}
+
+
+def _rows(session: Session, query: Any, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    return [_row(o, exclude) for o in session.scalars(query)]
+
+
+def _mapping(row: Any) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in row._mapping.items()}
+
+
+def export(session: Session, subject: Subject) -> dict[str, Any]:
+    """Everything held about the subject, as plain JSON-ready data, grouped by what it is."""
+    email, contact, user = subject.email, subject.contact, subject.user
+    cid = contact.id if contact is not None else None
+    out: dict[str, Any] = {"email": email, "exported_at": utcnow().isoformat()}
+
+    if contact is not None:
+        out["contact"] = _row(contact)
+        out["affiliations"] = [
+            _mapping(r)
+            for r in session.execute(
+                select(m.Affiliation.role, m.Affiliation.is_primary, m.Organisation.name.label("organisation"))
+                .join(m.Organisation, m.Organisation.id == m.Affiliation.organisation_id)
+                .where(m.Affiliation.contact_id == cid)
+            )
+        ]
+        out["topics"] = list(
+            session.scalars(
+                select(m.Topic.name)
+                .join(m.contact_topics, m.contact_topics.c.topic_id == m.Topic.id)
+                .where(m.contact_topics.c.contact_id == cid)
+                .order_by(m.Topic.name)
+            )
+        )
+        out["regions"] = list(
+            session.scalars(
+                select(m.Region.name)
+                .join(m.contact_regions, m.contact_regions.c.region_id == m.Region.id)
+                .where(m.contact_regions.c.contact_id == cid)
+                .order_by(m.Region.position)
+            )
+        )
+        out["contact_lists"] = list(
+            session.scalars(
+                select(m.ContactList.name)
+                .join(m.ContactListMember, m.ContactListMember.list_id == m.ContactList.id)
+                .where(m.ContactListMember.contact_id == cid)
+            )
+        )
+
+    sub_cond = [m.Subscription.email == email] if email else []
+    if cid is not None:
+        sub_cond.append(m.Subscription.contact_id == cid)
+    subs = list(session.scalars(select(m.Subscription).where(or_(*sub_cond)))) if sub_cond else []
+    sub_ids = [s.id for s in subs]
+    out["subscriptions"] = []
+    for s in subs:
+        item = _row(s, exclude=("confirm_nonce",))
+        item["topics"] = list(
+            session.scalars(
+                select(m.Topic.name)
+                .join(m.subscription_topics, m.subscription_topics.c.topic_id == m.Topic.id)
+                .where(m.subscription_topics.c.subscription_id == s.id)
+            )
+        )
+        item["regions"] = list(
+            session.scalars(
+                select(m.Region.name)
+                .join(m.subscription_regions, m.subscription_regions.c.region_id == m.Region.id)
+                .where(m.subscription_regions.c.subscription_id == s.id)
+            )
+        )
+        out["subscriptions"].append(item)
+    consent_cond = []
+    if email:
+        consent_cond.append(m.ConsentEntry.email == email)
+    if sub_ids:
+        consent_cond.append(m.ConsentEntry.subscription_id.in_(sub_ids))
+    out["consent_log"] = (
+        _rows(session, select(m.ConsentEntry).where(or_(*consent_cond)).order_by(m.ConsentEntry.id))
+        if consent_cond
+        else []
+    )
+
+    if cid is not None:
+        out["invitations"] = [
+            _mapping(r)
+            for r in session.execute(
+                select(
+                    m.Invitation.id,
+                    m.Event.title.label("event"),
+                    m.Event.starts_at,
+                    m.Invitation.status,
+                    m.Invitation.note,
+                    m.Invitation.invited_at,
+                    m.Invitation.responded_at,
+                    m.Invitation.attended,
+                )
+                .join(m.Event, m.Event.id == m.Invitation.event_id)
+                .where(m.Invitation.contact_id == cid)
+                .order_by(m.Event.starts_at)
+            )
+        ]
+        inv_ids = [i["id"] for i in out["invitations"]]
+        out["rsvp_answers"] = (
+            _rows(session, select(m.RsvpResponse).where(m.RsvpResponse.invitation_id.in_(inv_ids))) if inv_ids else []
+        )
+        out["partnership_memberships"] = [
+            _mapping(r)
+            for r in session.execute(
+                select(
+                    m.Partnership.id.label("partnership_id"),
+                    m.Partnership.title,
+                    m.PartnershipMember.side,
+                    m.PartnershipMember.role,
+                )
+                .join(m.Partnership, m.Partnership.id == m.PartnershipMember.partnership_id)
+                .where(m.PartnershipMember.contact_id == cid)
+            )
+        ]
+    place_cond = [m.PlaceRequest.email == email] if email else []
+    if cid is not None:
+        place_cond.append(m.PlaceRequest.contact_id == cid)
+    out["event_place_requests"] = _rows(session, select(m.PlaceRequest).where(or_(*place_cond))) if place_cond else []
+    out["internship_interests"] = (
+        [
+            _mapping(r)
+            for r in session.execute(
+                select(
+                    m.InternshipInterest.id,
+                    m.Internship.title.label("internship"),
+                    m.InternshipInterest.name,
+                    m.InternshipInterest.email,
+                    m.InternshipInterest.note,
+                    m.InternshipInterest.consent_wording,
+                    m.InternshipInterest.consented_at,
+                )
+                .join(m.Internship, m.Internship.id == m.InternshipInterest.internship_id)
+                .where(m.InternshipInterest.email == email)
+            )
+        ]
+        if email
+        else []
+    )
+    if email:
+        out["internships_as_host_contact"] = [
+            _mapping(r)
+            for r in session.execute(
+                select(m.Internship.id, m.Internship.title, m.Internship.host_contact_name).where(
+                    or_(m.Internship.host_contact_email == email, m.Internship.apply_email == email)
+                )
+            )
+        ]
+        out["organisations_submitted"] = [
+            _mapping(r)
+            for r in session.execute(
+                select(
+                    m.Organisation.id,
+                    m.Organisation.name,
+                    m.Organisation.submitter_name,
+                    m.Organisation.review_status,
+                    m.Organisation.created_at,
+                ).where(m.Organisation.submitter_email == email)
+            )
+        ]
+
+    act_cond = []
+    if user is not None:
+        act_cond.append(m.PartnershipActivity.recorded_by_id == user.id)
+    if email:
+        act_cond.append(m.PartnershipActivity.recorded_by == email)
+    out["activities_recorded"] = _rows(session, select(m.PartnershipActivity).where(or_(*act_cond))) if act_cond else []
+
+    outbox_cond = []
+    if email:
+        outbox_cond.append(m.OutboxMessage.recipient == email)
+    if cid is not None:
+        outbox_cond.append(m.OutboxMessage.contact_id == cid)
+    if sub_ids:
+        outbox_cond.append(m.OutboxMessage.subscription_id.in_(sub_ids))
+    out["emails_sent"] = (
+        [
+            _mapping(r)
+            for r in session.execute(
+                select(
+                    m.OutboxMessage.id,
+                    m.OutboxMessage.kind,
+                    m.OutboxMessage.subject,
+                    m.OutboxMessage.status,
+                    m.OutboxMessage.created_at,
+                    m.OutboxMessage.sent_at,
+                    m.OutboxMessage.delivery_status,
+                    m.OutboxMessage.text_body,
+                )
+                .where(or_(*outbox_cond))
+                .order_by(m.OutboxMessage.id)
+            )
+        ]
+        if outbox_cond
+        else []
+    )
+    out["delivery_events"] = (
+        _rows(session, select(m.DeliveryEvent).where(m.DeliveryEvent.email == email), exclude=("payload",))
+        if email
+        else []
+    )
+    out["suppressions"] = (
+        _rows(session, select(m.Suppression).where(m.Suppression.address.in_([email, address_hash(email)])))
+        if email
+        else []
+    )
+    if user is not None:
+        out["user_account"] = _row(user)
+        out["sessions"] = _rows(
+            session, select(m.UserSession).where(m.UserSession.user_id == user.id), exclude=("token_hash",)
+        )
+
+    audit_cond = []
+    if cid is not None:
+        audit_cond.append(and_(m.AuditEntry.entity == "contact", m.AuditEntry.entity_id == cid))
+    if sub_ids:
+        audit_cond.append(and_(m.AuditEntry.entity == "subscription", m.AuditEntry.entity_id.in_(sub_ids)))
+    if email:
+        audit_cond.append(m.AuditEntry.actor == email)
+    if user is not None:
+        audit_cond.append(m.AuditEntry.user_id == user.id)
+    out["audit_entries"] = (
+        _rows(session, select(m.AuditEntry).where(or_(*audit_cond)).order_by(m.AuditEntry.id)) if audit_cond else []
+    )
+    return out
+
+
+EXPORT_SECTIONS = {
+    "contact": "Contact record",
+    "affiliations": "Organisations they work with",
+    "topics": "Topics",
+    "regions": "Regions",
+    "contact_lists": "Contact lists",
+    "subscriptions": "Mailing subscriptions",
+    "consent_log": "Consent log",
+    "invitations": "Event invitations",
+    "rsvp_answers": "RSVP answers",
+    "event_place_requests": "Event place requests",
+    "partnership_memberships": "Partnership memberships",
+    "internship_interests": "Internship interest registrations",
+    "internships_as_host_contact": "Internships they are the host contact for",
+    "organisations_submitted": "Organisations they submitted",
+    "activities_recorded": "Partnership activities they recorded",
+    "emails_sent": "Emails sent to them",
+    "delivery_events": "Mail delivery events",
+    "suppressions": "Suppression list",
+    "user_account": "User account",
+    "sessions": "Signed-in sessions",
+    "audit_entries": "Audit entries about them",
+}
