@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.mailing.subscriptions import CONSENT_VERSION, How, _log, suppress
+from crm.mailing.consent import CONSENT_VERSION, How, log_consent
+from crm.mailing.suppression import suppress
 from crm.settings import Settings
 
 FIRST = [
@@ -112,12 +113,12 @@ def seed(session: Session, settings: Settings) -> None:
         session.add(sub)
         session.flush()
         how = How(mechanism="web form", source_url="/subscribe", ip=f"192.0.2.{i + 1}", user_agent="Demo browser")
-        entry = _log(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=CONSENT_VERSION)
+        entry = log_consent(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=CONSENT_VERSION)
         entry.created_at = signed_up
         if status != m.SubscriptionStatus.PENDING:
             sub.status = m.SubscriptionStatus.ACTIVE
             sub.confirmed_at = signed_up + dt.timedelta(minutes=rng.randint(2, 600))
-            entry = _log(
+            entry = log_consent(
                 session,
                 sub,
                 email,
@@ -128,12 +129,12 @@ def seed(session: Session, settings: Settings) -> None:
             entry.created_at = sub.confirmed_at
         if status == m.SubscriptionStatus.PAUSED:
             sub.status = status
-            _log(session, sub, email, m.ConsentAction.PAUSE, How(mechanism="preference centre"))
+            log_consent(session, sub, email, m.ConsentAction.PAUSE, How(mechanism="preference centre"))
         if status == m.SubscriptionStatus.UNSUBSCRIBED:
             sub.status = status
             sub.unsubscribed_at = now - dt.timedelta(days=rng.randint(1, 30))
             suppress(session, email, "unsubscribed", "one-click header", "demo", sub.unsubscribed_at)
-            _log(
+            log_consent(
                 session, sub, email, m.ConsentAction.UNSUBSCRIBE_ALL, How(mechanism="one-click header"), mailings=chosen
             )
     suppress(session, "bounced.address@example.org", "bounce", "sendgrid", "demo: 550 mailbox does not exist")

@@ -1,4 +1,7 @@
-"""Subscriptions with double opt-in, the preference centre, unsubscribe, suppressions, and the consent log.
+"""Subscriptions with double opt-in, the preference centre, unsubscribe, and the suppressions they cause.
+
+The consent log is written through ``crm.mailing.consent``; the suppression list is read and written through
+``crm.mailing.suppression``.
 
 Rules (docs/mailing.md):
 
@@ -21,25 +24,16 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.audit import diff, record
 from crm.mailing.compliance import preferences_url
+from crm.mailing.consent import How, log_consent
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
-from crm.mailing.suppression import suppression_forms
+from crm.mailing.suppression import active_suppression, is_hard_suppressed, suppress
 from crm.settings import Settings
 from crm.tokens import Signer, TokenError
-from crm.web.auth import Principal
 
-# The consent statement shown on the form. A new wording gets a new version; old versions stay here so the
-# consent log's version always resolves to the exact text the person saw.
-CONSENT_TEXTS: dict[str, str] = {
-    "2026-11-v1": (
-        "I would like Roundtable to email me the mailings I have chosen. I can change what I receive or "
-        "unsubscribe at any time using the link in every email. Roundtable keeps a record of this consent."
-    ),
-}
-CONSENT_VERSION = "2026-11-v1"
-HARD_SUPPRESSION_REASONS = {"bounce", "bounced", "complaint", "spamreport", "dropped", "erasure", "manual"}
 REPEAT_WINDOW = dt.timedelta(minutes=10)
 # Throwaway-inbox services: a subscription to one would bounce or go unread within hours.
 DISPOSABLE_DOMAINS = frozenset(
@@ -70,17 +64,6 @@ def looks_disposable(email: str) -> bool:
     return domain in DISPOSABLE_DOMAINS or any(domain.endswith("." + d) for d in DISPOSABLE_DOMAINS)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class How:
-    """How a consent event happened: the mechanism, the page, the request's IP and user agent, and who acted."""
-
-    mechanism: str = "web form"
-    source_url: str = ""
-    ip: str = ""
-    user_agent: str = ""
-    actor: str = "subscriber"
-
-
 @dataclasses.dataclass(slots=True)
 class Choices:
     mailings: list[str]
@@ -105,75 +88,11 @@ def mailing_filter(mailing: str) -> Any:
     return cast(m.Subscription.mailings, String).like(f'%"{mailing}"%')
 
 
-def receiving(session: Session, mailing: str) -> list[m.Subscription]:
-    """Active subscriptions that include ``mailing``, with topics and regions loaded (for digest builders)."""
-    return list(
-        session.scalars(
-            select(m.Subscription)
-            .where(m.Subscription.status == m.SubscriptionStatus.ACTIVE, mailing_filter(mailing))
-            .options(selectinload(m.Subscription.topics), selectinload(m.Subscription.regions))
-            .order_by(m.Subscription.id)
-        )
-    )
-
-
 def by_email(session: Session, email: str, *, load: bool = False) -> m.Subscription | None:
     query = select(m.Subscription).where(m.Subscription.email == email.strip().lower())
     if load:
         query = query.options(selectinload(m.Subscription.topics), selectinload(m.Subscription.regions))
     return session.scalar(query)
-
-
-def active_suppression(session: Session, email: str) -> m.Suppression | None:
-    """The active suppression of ``email`` in plain or erased (hashed) form."""
-    return session.scalar(
-        select(m.Suppression)
-        .where(m.Suppression.address.in_(suppression_forms(email)), m.Suppression.lifted_at.is_(None))
-        .order_by(m.Suppression.id)
-        .limit(1)
-    )
-
-
-def is_hard_suppressed(session: Session, email: str) -> bool:
-    s = active_suppression(session, email)
-    return s is not None and s.reason != "unsubscribed"
-
-
-def can_receive_bulk(session: Session, email: str) -> bool:
-    """False when the address is on the suppression list for any reason (for callers outside subscriptions)."""
-    return active_suppression(session, email) is None
-
-
-def _log(
-    session: Session,
-    sub: m.Subscription | None,
-    email: str,
-    action: m.ConsentAction,
-    how: How,
-    *,
-    mailings: list[str] | None = None,
-    topics: list[str] | None = None,
-    regions: list[str] | None = None,
-    version: str = "",
-    detail: dict[str, Any] | None = None,
-) -> m.ConsentEntry:
-    entry = m.ConsentEntry(
-        subscription_id=sub.id if sub else None,
-        email=email,
-        action=action,
-        mechanism=how.mechanism[:80],
-        source_url=how.source_url[:500],
-        ip=how.ip[:64],
-        user_agent=how.user_agent[:500],
-        actor=how.actor[:320],
-        consent_version=version,
-        mailings=list(mailings if mailings is not None else (sub.mailings if sub else [])),
-        topics=topics if topics is not None else ([t.slug for t in sub.topics] if sub else []),
-        regions=regions if regions is not None else ([r.slug for r in sub.regions] if sub else []),
-        detail=detail or {},
-    )
-    session.add(entry)
-    return entry
 
 
 def _apply_choices(session: Session, sub: m.Subscription, choices: Choices) -> None:
@@ -284,7 +203,7 @@ def subscribe(
         sub.confirm_nonce = (sub.confirm_nonce or 0) + 1
     sub.updated_at = now
     session.flush()
-    _log(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=consent_version)
+    log_consent(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=consent_version)
     enqueue(
         session,
         renderer,
@@ -335,7 +254,7 @@ def confirm(session: Session, signer: Signer, token: str, how: How, now: dt.date
     if suppression is not None and suppression.reason == "unsubscribed":
         suppression.lifted_at = now
         suppression.note = (suppression.note + " | lifted: re-subscribed and confirmed")[:500]
-    _log(session, sub, sub.email, m.ConsentAction.CONFIRM, how, version=sub.consent_version)
+    log_consent(session, sub, sub.email, m.ConsentAction.CONFIRM, how, version=sub.consent_version)
     return sub
 
 
@@ -356,7 +275,7 @@ def update_preferences(
     if before == after:
         return False
     sub.updated_at = now or dt.datetime.now(dt.UTC)
-    _log(session, sub, sub.email, m.ConsentAction.PREFERENCES, how, detail={"changes": diff(before, after)})
+    log_consent(session, sub, sub.email, m.ConsentAction.PREFERENCES, how, detail={"changes": diff(before, after)})
     if not sub.mailings and sub.status in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
         unsubscribe(session, sub.email, None, how, now=now)
     return True
@@ -369,7 +288,7 @@ def set_paused(session: Session, sub: m.Subscription, paused: bool, how: How, no
         return False
     sub.status = target
     sub.updated_at = now or dt.datetime.now(dt.UTC)
-    _log(session, sub, sub.email, m.ConsentAction.PAUSE if paused else m.ConsentAction.RESUME, how)
+    log_consent(session, sub, sub.email, m.ConsentAction.PAUSE if paused else m.ConsentAction.RESUME, how)
     return True
 
 
@@ -377,30 +296,6 @@ class UnsubscribeResult(enum.StrEnum):
     DONE = "done"
     ALREADY = "already"
     UNKNOWN = "unknown"
-
-
-def suppress(
-    session: Session, email: str, reason: str, source: str, note: str = "", now: dt.datetime | None = None
-) -> bool:
-    """Add (or re-activate) a suppression; returns False when the address was already suppressed."""
-    now = now or dt.datetime.now(dt.UTC)
-    email = email.strip().lower()
-    row = session.scalar(select(m.Suppression).where(m.Suppression.address == email))
-    if row is None:
-        session.add(m.Suppression(address=email, reason=reason, source=source, note=note[:500], created_at=now))
-        session.flush()
-        return True
-    if row.lifted_at is None:
-        if reason != "unsubscribed" and row.reason == "unsubscribed":
-            row.reason = reason  # a bounce/complaint outranks an unsubscribe
-            row.source = source
-        return False
-    row.lifted_at = None
-    row.reason = reason
-    row.source = source
-    row.note = note[:500]
-    row.created_at = now
-    return True
 
 
 def unsubscribe(
@@ -417,7 +312,7 @@ def unsubscribe(
         # A contact who is not a subscriber (e.g. event invitations): suppress bulk mail to them.
         if not suppress(session, email, "unsubscribed", how.mechanism, "unsubscribe link", now):
             return UnsubscribeResult.ALREADY
-        _log(session, None, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=[mailing] if mailing else [])
+        log_consent(session, None, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=[mailing] if mailing else [])
         return UnsubscribeResult.DONE
     closed = {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}
     if mailing is not None and sub.status not in closed and mailing in (sub.mailings or []):
@@ -425,7 +320,7 @@ def unsubscribe(
         if remaining:
             sub.mailings = remaining
             sub.updated_at = now
-            _log(session, sub, email, m.ConsentAction.UNSUBSCRIBE, how, mailings=[mailing])
+            log_consent(session, sub, email, m.ConsentAction.UNSUBSCRIBE, how, mailings=[mailing])
             return UnsubscribeResult.DONE
     if mailing is not None and mailing not in (sub.mailings or []) and sub.status not in closed:
         return UnsubscribeResult.ALREADY
@@ -436,7 +331,7 @@ def unsubscribe(
     sub.unsubscribed_at = now
     sub.updated_at = now
     suppress(session, email, "unsubscribed", how.mechanism, "unsubscribed from everything", now)
-    _log(session, sub, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=withdrawn)
+    log_consent(session, sub, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=withdrawn)
     return UnsubscribeResult.DONE
 
 
@@ -451,7 +346,9 @@ def provider_suppression(session: Session, email: str, reason: str, note: str, n
         sub.status = status
         sub.updated_at = now
         action = m.ConsentAction.COMPLAINT if reason == "complaint" else m.ConsentAction.BOUNCE
-        _log(session, sub, email, action, How(mechanism="provider webhook", actor="sendgrid"), detail={"note": note})
+        log_consent(
+            session, sub, email, action, How(mechanism="provider webhook", actor="sendgrid"), detail={"note": note}
+        )
 
 
 # --- admin: suppression list ---------------------------------------------------------------------------------
@@ -472,7 +369,7 @@ def admin_add_suppression(session: Session, actor: Principal, email: str, reason
     )
     sub = by_email(session, email, load=True)
     if sub is not None and added:
-        _log(
+        log_consent(
             session,
             sub,
             email,

@@ -1,11 +1,17 @@
-"""The two forms an address can be suppressed under: plain lower-cased, and ``sha256:<hex>`` once the person
-was erased (UK GDPR) — so an erased address stays suppressed without being stored. Every suppression check
-goes through these helpers."""
+"""The suppression list: who may not be mailed, and the two forms an address is suppressed under — plain
+lower-cased, and ``sha256:<hex>`` once the person was erased (UK GDPR), so an erased address stays suppressed
+without being stored. Every suppression check goes through these helpers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import models as m
 
 HASH_PREFIX = "sha256:"
 
@@ -31,3 +37,47 @@ def forms_by_key(emails: Iterable[str]) -> dict[str, str]:
         keys[plain] = plain
         keys[hashed] = plain
     return keys
+
+
+def active_suppression(session: Session, email: str) -> m.Suppression | None:
+    """The active suppression of ``email`` in plain or erased (hashed) form."""
+    return session.scalar(
+        select(m.Suppression)
+        .where(m.Suppression.address.in_(suppression_forms(email)), m.Suppression.lifted_at.is_(None))
+        .order_by(m.Suppression.id)
+        .limit(1)
+    )
+
+
+def is_hard_suppressed(session: Session, email: str) -> bool:
+    s = active_suppression(session, email)
+    return s is not None and s.reason != "unsubscribed"
+
+
+def can_receive_bulk(session: Session, email: str) -> bool:
+    """False when the address is on the suppression list for any reason (for callers outside subscriptions)."""
+    return active_suppression(session, email) is None
+
+
+def suppress(
+    session: Session, email: str, reason: str, source: str, note: str = "", now: dt.datetime | None = None
+) -> bool:
+    """Add (or re-activate) a suppression; returns False when the address was already suppressed."""
+    now = now or dt.datetime.now(dt.UTC)
+    email = email.strip().lower()
+    row = session.scalar(select(m.Suppression).where(m.Suppression.address == email))
+    if row is None:
+        session.add(m.Suppression(address=email, reason=reason, source=source, note=note[:500], created_at=now))
+        session.flush()
+        return True
+    if row.lifted_at is None:
+        if reason != "unsubscribed" and row.reason == "unsubscribed":
+            row.reason = reason  # a bounce/complaint outranks an unsubscribe
+            row.source = source
+        return False
+    row.lifted_at = None
+    row.reason = reason
+    row.source = source
+    row.note = note[:500]
+    row.created_at = now
+    return True

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.mailing import subscriptions
+from crm.mailing.consent import How
+from crm.mailing.suppression import suppress
 
 log = logging.getLogger("crm.mail.webhook")
 
@@ -182,9 +184,9 @@ def _apply(session: Session, event: dict[str, Any], now: dt.datetime) -> None:
             label = "complaint" if "spam" in reason.lower() else "dropped"
             if "unsubscribed" in reason.lower():
                 subscriptions.unsubscribe(
-                    session, email, None, subscriptions.How(mechanism="provider webhook", actor="sendgrid"), now
+                    session, email, None, How(mechanism="provider webhook", actor="sendgrid"), now
                 )
-                subscriptions.suppress(session, email, "unsubscribed", "sendgrid", f"dropped: {reason}", now)
+                suppress(session, email, "unsubscribed", "sendgrid", f"dropped: {reason}", now)
             else:
                 subscriptions.provider_suppression(session, email, label, f"dropped: {reason}"[:500], now)
     elif kind == "spamreport":
@@ -192,7 +194,7 @@ def _apply(session: Session, event: dict[str, Any], now: dt.datetime) -> None:
         if email:
             subscriptions.provider_suppression(session, email, "complaint", "spam report", now)
     elif kind in {"unsubscribe", "group_unsubscribe"} and email:
-        how = subscriptions.How(mechanism="provider webhook", actor="sendgrid")
+        how = How(mechanism="provider webhook", actor="sendgrid")
         subscriptions.unsubscribe(session, email, None, how, now)
-        subscriptions.suppress(session, email, "unsubscribed", "sendgrid", kind, now)
+        suppress(session, email, "unsubscribed", "sendgrid", kind, now)
     # open, click, group_resubscribe and anything else: recorded only (statistics).

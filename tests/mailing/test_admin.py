@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm import models as m
-from crm.mailing import subscriptions as subs
+from crm.mailing import consent
 from tests.conftest import post_form
 
 
@@ -50,18 +50,21 @@ def test_subscriber_detail_shows_consent_history(admin_client, db):
     )
     db.add(sub)
     db.flush()
-    subs._log(
+    consent.log_consent(
         db,
         sub,
         sub.email,
         m.ConsentAction.SUBSCRIBE,
-        subs.How(source_url="/subscribe", ip="10.0.0.1", user_agent="UA"),
-        version=subs.CONSENT_VERSION,
+        consent.How(source_url="/subscribe", ip="10.0.0.1", user_agent="UA"),
+        version=consent.CONSENT_VERSION,
     )
     db.commit()
     r = admin_client.get(f"/admin/subscribers/{sub.id}")
     assert (
-        r.status_code == 200 and "Consent history" in r.text and "10.0.0.1" in r.text and subs.CONSENT_VERSION in r.text
+        r.status_code == 200
+        and "Consent history" in r.text
+        and "10.0.0.1" in r.text
+        and consent.CONSENT_VERSION in r.text
     )
     assert admin_client.get("/admin/subscribers/999999").status_code == 404
 

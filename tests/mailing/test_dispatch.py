@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.domains import EXTENSIONS
-from crm.mailing import dispatch
-from crm.mailing import subscriptions as subs
+from crm.mailing import dispatch, suppression
 from crm.mailing.outbox import InvalidAddress, MissingFooter, enqueue, enqueue_bulk
 from crm.mailing.render import RenderedEmail
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
@@ -164,8 +163,8 @@ def test_dispatch_rechecks_consent_and_suppression_at_claim_time(db, app, settin
         template="sign_in",
         context={"link": "l", "minutes": 15, "name": ""},
     )
-    subs.suppress(db, "dee@example.org", "bounce", "test")
-    subs.suppress(db, "eve@example.org", "unsubscribed", "test")
+    suppression.suppress(db, "dee@example.org", "bounce", "test")
+    suppression.suppress(db, "eve@example.org", "unsubscribed", "test")
     db.commit()
     transport = Recording()
     stats = dispatch.drain(app.state.session_factory, transport, settings, NOW, renderers=EXTENSIONS.deferred_renderers)

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from crm import models as m
-from crm.mailing import compliance
+from crm.mailing import compliance, consent, suppression
 from crm.mailing import subscriptions as subs
 from tests.conftest import post_form
 
@@ -20,7 +20,7 @@ def _form(email: str = "sam@example.org", **extra):
         "mailings": ["funding_digest", "event_news"],
         "frequency": "weekly",
         "consent": "yes",
-        "consent_version": subs.CONSENT_VERSION,
+        "consent_version": consent.CONSENT_VERSION,
     }
     data.update(extra)
     return data
@@ -66,7 +66,7 @@ def test_form_to_confirmed_to_unsubscribed(client, db, app):
     sub = _sub(db)
     assert sub.status == m.SubscriptionStatus.PENDING and sub.mailings == ["funding_digest", "event_news"]
     entry = db.scalar(select(m.ConsentEntry).where(m.ConsentEntry.email == "sam@example.org"))
-    assert entry.action == m.ConsentAction.SUBSCRIBE and entry.consent_version == subs.CONSENT_VERSION
+    assert entry.action == m.ConsentAction.SUBSCRIBE and entry.consent_version == consent.CONSENT_VERSION
     assert entry.user_agent == "TestBrowser/1.0" and entry.source_url == "/subscribe" and entry.ip
     assert entry.topics == [topic.slug] and entry.regions == [region.slug]
     # The confirmation email is transactional: no List-Unsubscribe.
@@ -111,7 +111,7 @@ def test_resubscribe_after_unsubscribe_starts_new_pending_confirmation(client, d
     post_form(client, "/subscribe", _form())
     post_form(client, _confirm_link(db, "sam@example.org"))
     old_link = _confirm_link(db, "sam@example.org")
-    subs.unsubscribe(db, "sam@example.org", None, subs.How())
+    subs.unsubscribe(db, "sam@example.org", None, consent.How())
     db.commit()
     r = post_form(client, "/subscribe", _form())
     assert r.status_code == 200 and "Check your email" in r.text
@@ -133,7 +133,7 @@ def test_resubscribe_after_unsubscribe_starts_new_pending_confirmation(client, d
 
 
 def test_suppressed_address_is_refused_politely(client, db):
-    subs.suppress(db, "bounced@example.org", "bounce", "sendgrid", "550 no such user")
+    suppression.suppress(db, "bounced@example.org", "bounce", "sendgrid", "550 no such user")
     db.commit()
     r = post_form(client, "/subscribe", _form(email="bounced@example.org"))
     assert r.status_code == 200 and "cannot subscribe" in r.text and "bounce" not in r.text.lower()

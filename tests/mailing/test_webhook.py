@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.app import create_app
-from crm.mailing import subscriptions as subs
+from crm.mailing import suppression
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_event_effects(hook, keypair, db, event, suppressed, status):
     assert _post(hook, keypair[0], [payload]).status_code == 200
     assert _post(hook, keypair[0], [payload]).status_code == 200  # a duplicate changes nothing more
     db.expire_all()
-    row = subs.active_suppression(db, "ann@example.org")
+    row = suppression.active_suppression(db, "ann@example.org")
     assert (row.reason if row else None) == suppressed
     assert db.get(m.Subscription, sub.id).status == status
     entries = db.scalar(select(func.count()).select_from(m.ConsentEntry))

@@ -6,10 +6,9 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.domains import EXTENSIONS
-from crm.mailing import subscriptions
 from crm.mailing.dispatch import drain
 from crm.mailing.outbox import enqueue
-from crm.mailing.suppression import address_hash
+from crm.mailing.suppression import active_suppression, address_hash, can_receive_bulk
 from crm.mailing.transports.local import LocalTransport
 
 
@@ -25,11 +24,11 @@ def test_hashed_suppression_blocks_dispatch_and_subscribe(app, db, settings):
         context={"link": "x", "minutes": 15, "name": ""},
     )
     db.commit()
-    assert subscriptions.active_suppression(db, "ERASED@example.org") is not None
-    assert subscriptions.can_receive_bulk(db, "erased@example.org") is False
+    assert active_suppression(db, "ERASED@example.org") is not None
+    assert can_receive_bulk(db, "erased@example.org") is False
     stats = drain(app.state.session_factory, LocalTransport(), settings, renderers=EXTENSIONS.deferred_renderers)
     assert stats.sent == 0
     row = db.scalar(select(m.OutboxMessage))
     db.refresh(row)
     assert row.status == m.OutboxStatus.SUPPRESSED
-    assert subscriptions.can_receive_bulk(db, "someone-else@example.org") is True
+    assert can_receive_bulk(db, "someone-else@example.org") is True
