@@ -12,11 +12,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.internships.rules import CONSENT_WORDING, I, Status, TransitionError, _bool, _text, require_org
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
-from crm.web.auth import Principal
-from crm.web.forms import normalise_email
+from crm.validation import normalise_email
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

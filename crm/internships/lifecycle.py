@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar.exceptions import NotFoundException
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.db import batched
+from crm.errors import NotFound
 from crm.internships.rules import REMINDER_LEAD, I, Status
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
@@ -94,11 +94,11 @@ def send_closing_reminders(
 
 
 def host_token_internship(session: Session, signer: Any, token: str) -> m.Internship:
-    """The listing a host's emailed "is it filled?" link is for; raises ``TokenError`` or ``NotFoundException``."""
+    """The listing a host's emailed "is it filled?" link is for; raises ``TokenError`` or ``NotFound``."""
     payload = signer.verify("internship-host", token)
     internship = session.get(m.Internship, int(payload["i"])) if isinstance(payload, dict) else None
     if internship is None:
-        raise NotFoundException("That internship no longer exists.")
+        raise NotFound("That internship no longer exists.")
     return internship
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.directory.reference import slugify
 from crm.internships.interest import *  # noqa: F403
 from crm.internships.lifecycle import *  # noqa: F403
@@ -49,8 +50,7 @@ from crm.internships.rules import (
     require_fellow,
     require_org,
 )
-from crm.web.auth import Principal
-from crm.web.forms import normalise_email
+from crm.validation import normalise_email
 
 
 @dataclasses.dataclass(slots=True)
