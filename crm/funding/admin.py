@@ -10,7 +10,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -32,9 +31,7 @@ def _form_context(db: Session, form: Form, call: m.FundingCall | None) -> dict[s
     return {
         "form": form,
         "call": call,
-        "funders": queries.funder_choices(db),
-        "topics": list(db.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name))),
-        "regions": list(db.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position))),
+        **queries.form_menus(db),
         "rows": ff.deadline_rows(form.data),
         "selected_topics": ff.selected(form.data, "topic_ids"),
         "selected_regions": ff.selected(form.data, "region_ids"),
@@ -77,13 +74,7 @@ def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redire
 def admin_detail(db: DB, call_id: FromPath[int]) -> Template:
     call = call_or_404(db, call_id)
     now = _now()
-    partnerships = list(
-        db.execute(
-            select(m.Partnership.id, m.Partnership.title, m.Partnership.stage)
-            .where(m.Partnership.funding_call_id == call.id)
-            .order_by(m.Partnership.title)
-        )
-    )
+    partnerships = queries.partnerships_for_call(db, call.id)
     return Template(
         "admin/funding_detail.html",
         context={

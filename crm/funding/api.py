@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -103,11 +102,7 @@ def api_get(db: DB, settings: AppSettings, user: CurrentUser, call_id: FromPath[
 def _slug_ids(db: Session, model: Any, values: list[str], field: str, errors: dict[str, str]) -> list[int]:
     if not values:
         return []
-    cols = [model.slug, model.name] + ([model.code] if model is m.Region else [])
-    found: dict[str, int] = {}
-    for row in db.execute(select(model.id, *cols)):
-        for v in row[1:]:
-            found[str(v).lower()] = row[0]
+    found = queries.ids_by_label(db, model)
     ids = []
     for v in values:
         if v.lower() in found:

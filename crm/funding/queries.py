@@ -161,6 +161,35 @@ def filter_choices(session: Session) -> dict[str, Any]:
     }
 
 
+def form_menus(session: Session) -> dict[str, list[Any]]:
+    """The call form's menus: funders (see ``funder_choices``), topics by name, regions in display order."""
+    return {
+        "funders": funder_choices(session),
+        "topics": list(session.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name))),
+        "regions": list(session.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position))),
+    }
+
+
+def ids_by_label(session: Session, model: type[m.Topic] | type[m.Region]) -> dict[str, int]:
+    """Topic or region ids by lower-cased slug and name (and code, for regions): what API callers may send."""
+    cols = [model.slug, model.name] + ([m.Region.code] if model is m.Region else [])
+    found: dict[str, int] = {}
+    for row in session.execute(select(model.id, *cols)):
+        for v in row[1:]:
+            found[str(v).lower()] = row[0]
+    return found
+
+
+def partnerships_for_call(session: Session, call_id: int) -> list[Any]:
+    return list(
+        session.execute(
+            select(m.Partnership.id, m.Partnership.title, m.Partnership.stage)
+            .where(m.Partnership.funding_call_id == call_id)
+            .order_by(m.Partnership.title)
+        )
+    )
+
+
 def funder_choices(session: Session) -> list[Any]:
     """Organisations that can fund: funders first, then any other organisation."""
     return list(

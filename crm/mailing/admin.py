@@ -3,28 +3,21 @@ history, and the suppression list."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
 from crm import models as m
-from crm.audit import record
+from crm.mailing import outbox, queries
 from crm.mailing import subscriptions as subs
-from crm.mailing import suppression
 from crm.mailing.consent import CONSENT_TEXTS
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams, SortOption, Sorts, is_htmx, keyset_page
-
-OUTBOX_PAGE = 50
-
+from crm.web.listing import ListParams, is_htmx
 
 # --- admin: outbox ----------------------------------------------------------------------------------------------
 
@@ -33,28 +26,7 @@ OUTBOX_PAGE = 50
 def outbox_list(
     db: DB, status: FromQuery[str] = "", q: FromQuery[str] = "", before: FromQuery[int | None] = None
 ) -> Template:
-    """Newest first, keyset-paged by id so deep pages cost the same as the first."""
-    query = select(
-        m.OutboxMessage.id,
-        m.OutboxMessage.kind,
-        m.OutboxMessage.recipient,
-        m.OutboxMessage.subject,
-        m.OutboxMessage.status,
-        m.OutboxMessage.attempts,
-        m.OutboxMessage.created_at,
-        m.OutboxMessage.sent_at,
-        m.OutboxMessage.last_error,
-        m.OutboxMessage.provider_message_id,
-    ).order_by(m.OutboxMessage.id.desc())
-    if status in {s.value for s in m.OutboxStatus}:
-        query = query.where(m.OutboxMessage.status == status)
-    if q:
-        query = query.where(m.OutboxMessage.recipient.contains(q.strip().lower(), autoescape=True))
-    if before:
-        query = query.where(m.OutboxMessage.id < before)
-    rows = db.execute(query.limit(OUTBOX_PAGE + 1)).all()
-    more = len(rows) > OUTBOX_PAGE
-    rows = rows[:OUTBOX_PAGE]
+    rows, next_before = queries.outbox_page(db, status=status, q=q, before=before)
     return Template(
         "admin/mail_list.html",
         context={
@@ -62,7 +34,7 @@ def outbox_list(
             "status": status,
             "q": q,
             "statuses": [s.value for s in m.OutboxStatus],
-            "next_before": rows[-1].id if more and rows else None,
+            "next_before": next_before,
         },
     )
 
@@ -74,21 +46,16 @@ def _message(db: DB, message_id: int) -> m.OutboxMessage:
     return message
 
 
-RESENDABLE = {m.OutboxStatus.FAILED, m.OutboxStatus.AMBIGUOUS, m.OutboxStatus.SUPPRESSED, m.OutboxStatus.CANCELLED}
-
-
 @get("/admin/mail/{message_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_detail(db: DB, message_id: FromPath[int], resent: FromQuery[str] = "") -> Template:
     message = _message(db, message_id)
-    events = db.scalars(
-        select(m.DeliveryEvent).where(m.DeliveryEvent.outbox_id == message_id).order_by(m.DeliveryEvent.id)
-    ).all()
+    events = queries.delivery_events(db, message_id)
     return Template(
         "admin/mail_detail.html",
         context={
             "message": message,
             "events": events,
-            "can_resend": message.status in RESENDABLE and message.status != m.OutboxStatus.SUPPRESSED,
+            "can_resend": outbox.can_resend(message),
             "notice": "The message is queued again." if resent else "",
         },
     )
@@ -112,75 +79,21 @@ def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
 @post("/admin/mail/{message_id:int}/resend", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_resend(db: DB, user: CurrentUser, message_id: FromPath[int]) -> Redirect:
     """Queue a failed (or unsettled) message again. Suppression and consent are re-checked when it is claimed."""
-    message = _message(db, message_id)
-    if message.status in RESENDABLE and message.status != m.OutboxStatus.SUPPRESSED:
-        before = {"status": str(message.status), "attempts": message.attempts}
-        message.status = m.OutboxStatus.QUEUED
-        message.attempts = 0
-        message.next_attempt_at = dt.datetime.now(dt.UTC)
-        message.last_error = f"resent by {user.email if user else 'admin'} (was: {message.last_error})"[:4000]
-        record(
-            db,
-            user,
-            "outbox.resend",
-            "outbox_message",
-            message.id,
-            summary=f"Resent message {message.id} to {message.recipient}",
-            changes={"status": [before["status"], "queued"], "attempts": [before["attempts"], 0]},
-        )
+    outbox.resend(db, user, _message(db, message_id))
     return Redirect(f"/admin/mail/{message_id}?resent=1", status_code=303)
 
 
 # --- admin: subscribers ------------------------------------------------------------------------------------------
 
-SUBSCRIBER_SORTS = Sorts(
-    SortOption("-created", "Newest first", m.Subscription.created_at, descending=True),
-    SortOption("email", "Email", m.Subscription.email),
-    SortOption("name", "Name", m.Subscription.name),
-)
-
 
 @get("/admin/subscribers", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def subscribers_list(request: Request[Any, Any, Any], db: DB) -> Template:
-    params = ListParams.from_query(dict(request.query_params), filter_names=["status", "mailing"])
-    query = select(
-        m.Subscription.id,
-        m.Subscription.email,
-        m.Subscription.name,
-        m.Subscription.organisation_name,
-        m.Subscription.status,
-        m.Subscription.frequency,
-        m.Subscription.mailings,
-        m.Subscription.confirmed_at,
-        m.Subscription.created_at,
-    )
-    if params.q:
-        needle = params.q.strip().lower()
-        query = query.where(
-            or_(
-                m.Subscription.email.contains(needle, autoescape=True),
-                func.lower(m.Subscription.name).contains(needle, autoescape=True),
-                func.lower(m.Subscription.organisation_name).contains(needle, autoescape=True),
-            )
-        )
-    status = params.filters.get("status", "")
-    if status in {s.value for s in m.SubscriptionStatus}:
-        query = query.where(m.Subscription.status == status)
-    mailing = params.filters.get("mailing", "")
-    if mailing in {x.value for x in m.Mailing}:
-        query = query.where(subs.mailing_filter(mailing))
-    page = keyset_page(
-        db,
-        query,
-        sort=SUBSCRIBER_SORTS.pick(params.sort),
-        id_column=m.Subscription.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-    )
+    params = ListParams.from_query(dict(request.query_params), filter_names=list(queries.SUBSCRIBER_FILTERS))
+    page = queries.subscribers_page(db, params)
     context = {
         "page": page,
         "params": params,
-        "sorts": SUBSCRIBER_SORTS,
+        "sorts": queries.SUBSCRIBER_SORTS,
         "statuses": [s.value for s in m.SubscriptionStatus],
         "mailing_choices": [(x.value, x.label) for x in m.Mailing],
         "labels": {x.value: x.label for x in m.Mailing},
@@ -192,37 +105,16 @@ def subscribers_list(request: Request[Any, Any, Any], db: DB) -> Template:
 
 @get("/admin/subscribers/{sub_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def subscriber_detail(db: DB, sub_id: FromPath[int]) -> Template:
-    sub = db.scalar(
-        select(m.Subscription)
-        .where(m.Subscription.id == sub_id)
-        .options(selectinload(m.Subscription.topics), selectinload(m.Subscription.regions))
-    )
-    if sub is None:
+    record = queries.subscriber_record(db, sub_id)
+    if record is None:
         raise NotFoundException("No such subscriber.")
-    consent = db.scalars(
-        select(m.ConsentEntry)
-        .where(or_(m.ConsentEntry.subscription_id == sub.id, m.ConsentEntry.email == sub.email))
-        .order_by(m.ConsentEntry.id.desc())
-    ).all()
-    messages = db.execute(
-        select(
-            m.OutboxMessage.id,
-            m.OutboxMessage.kind,
-            m.OutboxMessage.subject,
-            m.OutboxMessage.status,
-            m.OutboxMessage.created_at,
-        )
-        .where(m.OutboxMessage.recipient == sub.email)
-        .order_by(m.OutboxMessage.id.desc())
-        .limit(20)
-    ).all()
     return Template(
         "admin/subscriber_detail.html",
         context={
-            "sub": sub,
-            "consent": consent,
-            "messages": messages,
-            "suppression": suppression.active_suppression(db, sub.email),
+            "sub": record.sub,
+            "consent": record.consent,
+            "messages": record.messages,
+            "suppression": record.suppression,
             "labels": {x.value: x.label for x in m.Mailing},
             "consent_texts": CONSENT_TEXTS,
         },
@@ -235,10 +127,8 @@ SUPPRESSION_REASONS = ["manual", "unsubscribed", "bounce", "complaint", "erasure
 
 
 def _suppressions_context(db: DB, form: Form, show: str, **extra: Any) -> dict[str, Any]:
-    query = select(m.Suppression).order_by(m.Suppression.id.desc()).limit(200)
-    if show != "all":
-        query = query.where(m.Suppression.lifted_at.is_(None))
-    return {"rows": db.scalars(query).all(), "form": form, "reasons": SUPPRESSION_REASONS, "show": show, **extra}
+    rows = queries.suppressions(db, include_lifted=show == "all")
+    return {"rows": rows, "form": form, "reasons": SUPPRESSION_REASONS, "show": show, **extra}
 
 
 @get("/admin/suppressions", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)

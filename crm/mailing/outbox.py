@@ -1,4 +1,5 @@
-"""Adding emails to the outbox, in the caller's transaction, at most once per idempotency key.
+"""Adding emails to the outbox, in the caller's transaction, at most once per idempotency key; queueing a failed
+one again (the outbox viewer's resend).
 
 Nothing sends inline: the dispatcher picks rows up after the caller's transaction commits, so an email is
 never sent for a change that rolled back, and never lost for one that committed.
@@ -6,6 +7,7 @@ never sent for a change that rolled back, and never lost for one that committed.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import Principal
+from crm.audit import record
 from crm.mailing.compliance import REQUIRED_FOOTER_KEYS, bulk_context, list_unsubscribe_headers
 from crm.mailing.render import EmailRenderer, RenderedEmail
 from crm.tokens import Signer
@@ -173,3 +177,33 @@ def enqueue_bulk(
         mailing=mailing,
         rendered=rendered,
     )
+
+
+# A message that failed or never settled may be queued again; a suppressed one never (suppression and consent
+# are re-checked when the dispatcher claims it anyway).
+RESENDABLE = frozenset({m.OutboxStatus.FAILED, m.OutboxStatus.AMBIGUOUS, m.OutboxStatus.CANCELLED})
+
+
+def can_resend(message: m.OutboxMessage) -> bool:
+    return message.status in RESENDABLE
+
+
+def resend(session: Session, actor: Principal | None, message: m.OutboxMessage) -> bool:
+    """Queue ``message`` again now, with its attempts reset (audited); False when it may not be resent."""
+    if not can_resend(message):
+        return False
+    before = {"status": str(message.status), "attempts": message.attempts}
+    message.status = m.OutboxStatus.QUEUED
+    message.attempts = 0
+    message.next_attempt_at = dt.datetime.now(dt.UTC)
+    message.last_error = f"resent by {actor.email if actor else 'admin'} (was: {message.last_error})"[:4000]
+    record(
+        session,
+        actor,
+        "outbox.resend",
+        "outbox_message",
+        message.id,
+        summary=f"Resent message {message.id} to {message.recipient}",
+        changes={"status": [before["status"], "queued"], "attempts": [before["attempts"], 0]},
+    )
+    return True

@@ -12,11 +12,10 @@ from litestar import Request, Response, get, head, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Template
-from sqlalchemy import select
 
 from crm import models as m
 from crm.internships.alerts import internship_filters_from_form, stored_filters
-from crm.mailing import compliance, consent
+from crm.mailing import compliance, consent, queries
 from crm.mailing import subscriptions as subs
 from crm.tokens import TokenError
 from crm.web.deps import DB, client_ip
@@ -38,17 +37,7 @@ def _how(request: Request[Any, Any, Any], mechanism: str) -> consent.How:
 
 def _reference(db: DB) -> dict[str, Any]:
     return {
-        "topics": db.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name)).all(),
-        "regions": db.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position)).all(),
-        "funders": db.execute(
-            select(m.Organisation.id, m.Organisation.name)
-            .where(
-                m.Organisation.kind == m.OrgKind.FUNDER,
-                m.Organisation.review_status == m.ReviewStatus.APPROVED,
-                m.Organisation.visibility == m.Visibility.PUBLIC,
-            )
-            .order_by(m.Organisation.name)
-        ).all(),
+        **queries.subscription_menus(db),
         "mailing_choices": [(x.value, x.label) for x in m.Mailing],
         "frequencies": [(f.value, f.value.capitalize()) for f in m.Frequency],
     }
