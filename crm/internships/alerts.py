@@ -1,7 +1,9 @@
 """Internship alerts: which new listings fit a subscriber, and the filters a subscription stores.
 
-The digest engine calls ``matching_internships`` for each subscriber with ``internship_alerts`` and renders
-the rows with ``templates/email/_section_internships.(html|txt)`` (``section_items`` turns the rows into what the templates expect).
+The fit rule itself is ``crm.internships.fit`` (one pure function and its SQL form); this module reads a
+subscription's stored filters into ``Criteria``, runs the rule as one statement (``matching_internships``) or loads
+the open listings once for the digest's in-memory matching (``load_alert_items``), and formats what the
+``templates/email/_section_internships(_item).(html|txt)`` templates show.
 A subscription keeps its topics and regions in its own columns; the internship-specific filters live in
 ``Subscription.filters["internship_alerts"]`` (``FILTERS_KEY``) as the dict ``internship_filters_from_form`` returns::
 
@@ -19,12 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, String, cast, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.internships import services
-from crm.internships.services import Filters
+from crm.internships.fit import Criteria, InternshipFacts, fit_conditions
+from crm.internships.queries import Filters
+from crm.internships.rules import STAGE_LABELS, stage_label, stipend_label
 from crm.timefmt import format_date
 
 ALERT_LIMIT = 50
@@ -46,6 +49,17 @@ def filters_from_stored(stored: Mapping[str, Any] | None) -> Filters:
             "stage": stored.get("stage", ""),
         }
     )
+
+
+def criteria(
+    stored: Mapping[str, Any] | None,
+    topic_ids: Iterable[int] = (),
+    region_ids: Iterable[int] = (),
+    published_after: dt.datetime | None = None,
+) -> Criteria:
+    """A subscriber's ``Criteria`` for the fit rule: the stored alert filters (``stored_filters``' dict) plus the
+    subscription's topics and regions."""
+    return Criteria.of(filters_from_stored(stored), topic_ids, region_ids, published_after)
 
 
 def internship_filters_from_form(form: Any) -> dict[str, Any]:
@@ -75,7 +89,7 @@ def internship_filters_from_form(form: Any) -> dict[str, Any]:
         else:
             max_hours = int(hours_raw)
     stage = form.str("stage")
-    if stage and stage not in services.STAGE_LABELS:
+    if stage and stage not in STAGE_LABELS:
         form.add_error("stage", "Choose a career stage from the list.")
         stage = ""
     result: dict[str, Any] = {}
@@ -105,7 +119,7 @@ def describe_filters(stored: Mapping[str, Any] | None) -> list[str]:
     if f.max_hours:
         lines.append(f"Up to {f.max_hours} hours a week")
     if f.stage:
-        lines.append(f"Open to: {services.stage_label(f.stage)}")
+        lines.append(f"Open to: {stage_label(f.stage)}")
     return lines
 
 
@@ -162,12 +176,7 @@ def matching_internships(
     ``region_name``, ``published_at`` (see ``section_items`` for the template-ready shape).
     """
     I = m.Internship  # noqa: E741
-    query = open_listings(now)
-    if published_after is not None:
-        query = query.where(I.published_at > published_after)
-    query = services.apply_filters(
-        query, filters_from_stored(filters), now=now, topic_ids=list(topic_ids), region_ids=list(region_ids)
-    )
+    query = open_listings(now).where(*fit_conditions(criteria(filters, topic_ids, region_ids, published_after)))
     return list(session.execute(query.order_by(I.published_at.desc(), I.id.desc()).limit(limit)))
 
 
@@ -229,7 +238,7 @@ def section_items(rows: Sequence[Any], base_url: str) -> list[SectionItem]:
         SectionItem(
             title=r.title,
             host=r.host_name,
-            stipend=services.stipend_label(r),
+            stipend=stipend_label(r),
             closing=format_date(r.closing_date),
             mode=r.mode.label,
             region=r.region_name or "",
@@ -240,32 +249,26 @@ def section_items(rows: Sequence[Any], base_url: str) -> list[SectionItem]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The same matching in memory, for the digest engine's "load once per run, match each subscriber in memory"
-# design (``crm.digests.sections``): ``load_alert_items`` costs three statements whatever the number of
-# subscribers; ``item_matches`` is pure and agrees with ``matching_internships`` (tested on the same cases).
+# The open listings loaded once, for the digest engine's "load once per run, match each subscriber in memory"
+# design (``crm.digests.sections.internships``): two statements whatever the number of subscribers; each
+# subscriber is then matched with ``crm.internships.fit.fits(item.facts, criteria(...))``.
 
 
 class AlertItem:
-    """An open internship, formatted once per run; also the ``it`` of ``email/_section_internships_item``."""
+    """An open internship, formatted once per run (the ``it`` of ``email/_section_internships_item``), with the
+    ``facts`` the fit rule reads."""
 
     __slots__ = (
         "closes_at",
         "closing",
-        "direction",
+        "facts",
         "host",
-        "hours_per_week",
         "id",
         "mode",
-        "mode_value",
-        "paid",
         "published_at",
         "region",
-        "region_id",
-        "stages",
         "stipend",
         "title",
-        "topic_ids",
-        "uk_wide",
         "url",
     )
 
@@ -275,75 +278,44 @@ class AlertItem:
 
 
 def load_alert_items(session: Session, now: dt.datetime, base_url: str) -> list[AlertItem]:
-    """Every published, open internship (three statements: listings, their topics, their career stages)."""
+    """Every published, open internship, newest first (two statements: the listings, then their topics and career
+    stages in one UNION ALL)."""
     I = m.Internship  # noqa: E741
     rows = list(session.execute(open_listings(now).order_by(I.published_at.desc(), I.id.desc())))
+    it, st = m.internship_topics.c, m.internship_career_stages.c
     open_ids = open_listing_ids(now)
+    links = session.execute(
+        union_all(
+            select(literal("t").label("k"), it.internship_id, cast(it.topic_id, String(40)).label("v")).where(
+                it.internship_id.in_(open_ids)
+            ),
+            select(literal("s"), st.internship_id, st.stage).where(st.internship_id.in_(open_ids)),
+        )
+    )
     topics: dict[int, set[int]] = {}
-    for internship_id, topic_id in session.execute(
-        select(m.internship_topics.c.internship_id, m.internship_topics.c.topic_id).where(
-            m.internship_topics.c.internship_id.in_(open_ids)
-        )
-    ):
-        topics.setdefault(internship_id, set()).add(topic_id)
     stages: dict[int, set[str]] = {}
-    for internship_id, stage in session.execute(
-        select(m.internship_career_stages.c.internship_id, m.internship_career_stages.c.stage).where(
-            m.internship_career_stages.c.internship_id.in_(open_ids)
-        )
-    ):
-        stages.setdefault(internship_id, set()).add(stage)
-    base = base_url.rstrip("/")
+    for kind, internship_id, value in links:
+        if kind == "t":
+            topics.setdefault(internship_id, set()).add(int(value))
+        else:
+            stages.setdefault(internship_id, set()).add(value)
     return [
         AlertItem(
             id=r.id,
-            title=r.title,
-            url=f"{base}/internships/{r.slug}",
-            host=r.host_name,
-            stipend=services.stipend_label(r),
-            closing=format_date(r.closing_date),
-            mode=r.mode.label,
-            mode_value=r.mode.value,
-            region=r.region_name or "",
-            region_id=r.region_id,
-            uk_wide=r.region_code == "UK",
-            direction=r.direction.value,
-            paid=r.paid,
-            hours_per_week=r.hours_per_week,
-            closes_at=r.closes_at,
             published_at=r.published_at,
-            topic_ids=frozenset(topics.get(r.id, ())),
-            stages=frozenset(stages.get(r.id, ())),
+            closes_at=r.closes_at,
+            facts=InternshipFacts(
+                direction=r.direction.value,
+                mode=r.mode.value,
+                paid=bool(r.paid),
+                hours_per_week=r.hours_per_week,
+                region_id=r.region_id,
+                uk_wide=r.region_code == "UK",
+                topic_ids=frozenset(topics.get(r.id, ())),
+                stages=frozenset(stages.get(r.id, ())),
+                published_at=r.published_at,
+            ),
+            **dataclasses.asdict(shown),
         )
-        for r in rows
+        for r, shown in zip(rows, section_items(rows, base_url), strict=True)
     ]
-
-
-def item_matches(
-    item: AlertItem,
-    filters: Mapping[str, Any] | None,
-    topic_ids: Iterable[int],
-    region_ids: Iterable[int],
-    published_after: dt.datetime | None = None,
-) -> bool:
-    """Does this open internship fit a subscriber? The same rules as ``matching_internships``."""
-    if published_after is not None and (item.published_at is None or item.published_at <= published_after):
-        return False
-    f = filters_from_stored(filters)
-    if f.direction and item.direction != f.direction:
-        return False
-    if f.modes and item.mode_value not in f.modes:
-        return False
-    if f.paid == "paid" and not item.paid:
-        return False
-    if f.paid == "unpaid" and item.paid:
-        return False
-    if f.max_hours and (item.hours_per_week is None or item.hours_per_week > f.max_hours):
-        return False
-    if f.stage and item.stages and f.stage not in item.stages:
-        return False
-    wanted_topics = set(topic_ids)
-    if wanted_topics and not (item.topic_ids & wanted_topics):
-        return False
-    wanted_regions = set(region_ids)
-    return not (wanted_regions and not item.uk_wide and item.region_id not in wanted_regions)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import ColumnElement, Float, Select, Subquery, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Float, Select, Subquery, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
+from crm.internships.fit import Criteria, fit_conditions, region_condition, topic_condition
 from crm.internships.rules import (
     ADMIN_SORTS,
     PUBLIC_SORTS,
@@ -260,48 +261,16 @@ class Filters:
         return any(v for v in self.as_query().values())
 
 
-def apply_filters(
-    query: Any,
-    filters: Filters,
-    *,
-    now: dt.datetime,
-    topic_ids: Sequence[int] | None = None,
-    region_ids: Sequence[int] | None = None,
-) -> Any:
-    """Filters as SQL conditions (no extra statements: topics and regions are sub-selects)."""
-    if filters.direction:
-        query = query.where(I.direction == filters.direction)
-    if filters.modes:
-        query = query.where(I.mode.in_(filters.modes))
-    if filters.paid == "paid":
-        query = query.where(I.paid.is_(True))
-    elif filters.paid == "unpaid":
-        query = query.where(I.paid.is_(False))
-    if filters.max_hours:
-        query = query.where(I.hours_per_week <= filters.max_hours)
+def apply_filters(query: Any, filters: Filters, *, now: dt.datetime) -> Any:
+    """The list's filters as SQL conditions: the fit rule (``crm.internships.fit``) with topics and regions named by
+    slug, and "closing within N weeks" (no extra statements: topics and regions are sub-selects)."""
+    query = query.where(*fit_conditions(Criteria.of(filters)))
     if filters.closing_within_weeks:
         query = query.where(I.closes_at <= now + dt.timedelta(weeks=filters.closing_within_weeks))
-    if filters.stage:
-        stages = m.internship_career_stages.c
-        any_stage = exists().where(stages.internship_id == I.id)
-        this_stage = exists().where(stages.internship_id == I.id, stages.stage == filters.stage)
-        query = query.where(or_(this_stage, ~any_stage))  # no stages listed = open to every career stage
-    topic_cond = None
     if filters.topics:
-        topic_cond = m.internship_topics.c.topic_id.in_(select(m.Topic.id).where(m.Topic.slug.in_(filters.topics)))
-    if topic_ids:
-        ids_cond = m.internship_topics.c.topic_id.in_(list(topic_ids))
-        topic_cond = ids_cond if topic_cond is None else and_(topic_cond, ids_cond)
-    if topic_cond is not None:
-        query = query.where(exists().where(m.internship_topics.c.internship_id == I.id, topic_cond))
-    region_conds = []
+        query = query.where(topic_condition(select(m.Topic.id).where(m.Topic.slug.in_(filters.topics))))
     if filters.regions:
-        region_conds.append(I.region_id.in_(select(m.Region.id).where(m.Region.slug.in_(filters.regions))))
-    if region_ids:
-        region_conds.append(I.region_id.in_(list(region_ids)))
-    if region_conds:
-        uk_wide = I.region_id.in_(select(m.Region.id).where(m.Region.code == "UK"))
-        query = query.where(or_(and_(*region_conds), uk_wide))  # UK-wide listings fit every region
+        query = query.where(region_condition(select(m.Region.id).where(m.Region.slug.in_(filters.regions))))
     return query
 
 

@@ -1,10 +1,9 @@
 """The "Open internships" section, for subscribers to internship alerts.
 
-Open listings are loaded once per run (one statement, plus one for their topics and career stages), turned into
-the internships domain's own ``SectionItem`` (``crm.internships.alerts.section_items``) and rendered with its
-``email/_section_internships`` templates. Matching mirrors ``crm.internships.services.apply_filters`` in memory:
-topics (shares one; none chosen = any), regions (in one of them or UK-wide; none chosen = anywhere), and the
-alert filters stored in ``Subscription.filters["internships"]`` (direction, modes, paid, max hours, stage).
+Open listings are loaded once per run by the internships domain (``crm.internships.alerts.load_alert_items``: two
+statements) and matched to each subscriber in memory with the domain's fit rule (``crm.internships.fit.fits``: the
+subscription's topics and regions, and the alert filters ``stored_filters`` reads from ``Subscription.filters``);
+items render with the domain's ``email/_section_internships`` templates.
 """
 
 from __future__ import annotations
@@ -13,90 +12,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, cast, literal, select, union_all
-
-from crm import models as m
 from crm.digests.sections.base import Catalogue, Section, SubscriberView
-from crm.internships.alerts import filters_from_stored, open_listing_ids, open_listings, section_items
+from crm.internships.alerts import AlertItem, filters_from_stored, load_alert_items, stored_filters
+from crm.internships.fit import Criteria, fits
 
 
-class InternshipItem:
-    __slots__ = (
-        "direction",
-        "hours",
-        "id",
-        "mode",
-        "paid",
-        "published_at",
-        "region_id",
-        "section_item",
-        "stages",
-        "title",
-        "topics",
-        "url",
-    )
-
-    def __init__(self, **values: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
-
-
-def load_internships(cat: Catalogue) -> list[InternshipItem]:
-    I = m.Internship  # noqa: E741
-    rows = cat.session.execute(open_listings(cat.now).order_by(I.published_at.desc(), I.id.desc())).all()
-    it, st = m.internship_topics.c, m.internship_career_stages.c
-    open_ids = open_listing_ids(cat.now)
-    links = cat.session.execute(
-        union_all(
-            select(literal("t").label("k"), it.internship_id, cast(it.topic_id, String(40)).label("v")).where(
-                it.internship_id.in_(open_ids)
-            ),
-            select(literal("s"), st.internship_id, st.stage).where(st.internship_id.in_(open_ids)),
-        )
-    ).all()
-    topics: dict[int, set[int]] = {}
-    stages: dict[int, set[str]] = {}
-    for kind, iid, value in links:
-        if kind == "t":
-            topics.setdefault(iid, set()).add(int(value))
-        else:
-            stages.setdefault(iid, set()).add(value)
-    shown = section_items(rows, cat.base_url)
-    return [
-        InternshipItem(
-            id=r.id,
-            title=r.title,
-            url=s.url,
-            direction=r.direction.value if r.direction is not None else "",
-            mode=r.mode.value if r.mode is not None else "",
-            paid=bool(r.paid),
-            hours=r.hours_per_week,
-            region_id=r.region_id,
-            published_at=r.published_at,
-            topics=frozenset(topics.get(r.id, ())),
-            stages=frozenset(stages.get(r.id, ())),
-            section_item=s,
-        )
-        for r, s in zip(rows, shown, strict=True)
-    ]
-
-
-def fits(item: InternshipItem, sub: SubscriberView, filters: Any, uk: frozenset[int]) -> bool:
-    if filters.direction and item.direction != filters.direction:
-        return False
-    if filters.modes and item.mode not in filters.modes:
-        return False
-    if filters.paid == "paid" and not item.paid:
-        return False
-    if filters.paid == "unpaid" and item.paid:
-        return False
-    if filters.max_hours and (item.hours is None or item.hours > filters.max_hours):
-        return False
-    if filters.stage and item.stages and filters.stage not in item.stages:
-        return False
-    if sub.topics and not (item.topics & sub.topics):
-        return False
-    return not (sub.regions and item.region_id not in sub.regions and item.region_id not in uk)
+def load_internships(cat: Catalogue) -> list[AlertItem]:
+    return load_alert_items(cat.session, cat.now, cat.base_url)
 
 
 class OpenInternships(Section):
@@ -115,18 +37,15 @@ class OpenInternships(Section):
         return {i.id: i for i in catalogue.once("internships", load_internships)}
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        items: list[InternshipItem] = catalogue.once("internships", load_internships)
-        stored = (sub.filters or {}).get("internships") if isinstance(sub.filters, dict) else None
-        filters = self._filters(catalogue, stored if isinstance(stored, dict) else None)
-        uk = getattr(catalogue, "uk_region_ids", frozenset())
-        return (i for i in items if fits(i, sub, filters, uk))
+        items: list[AlertItem] = catalogue.once("internships", load_internships)
+        criteria = Criteria.of(self._filters(catalogue, stored_filters(sub.filters)), sub.topics, sub.regions)
+        return (i for i in items if fits(i.facts, criteria))
 
     def cache_key(self, sub: SubscriberView) -> Any:
-        stored = (sub.filters or {}).get("internships") if isinstance(sub.filters, dict) else None
-        return (sub.topics, sub.regions, json.dumps(stored, sort_keys=True, default=str))
+        return (sub.topics, sub.regions, json.dumps(stored_filters(sub.filters), sort_keys=True, default=str))
 
     @staticmethod
-    def _filters(catalogue: Catalogue, stored: dict[str, Any] | None) -> Any:
+    def _filters(catalogue: Catalogue, stored: dict[str, Any]) -> Any:
         """Parsed once per distinct stored value per run (subscribers share a handful of filter sets)."""
         cache: dict[str, Any] = catalogue.once("internship_filters", lambda _cat: {})
         key = json.dumps(stored, sort_keys=True, default=str)
@@ -138,4 +57,4 @@ class OpenInternships(Section):
         return parsed
 
     def fragment_context(self, item: Any) -> dict[str, Any]:
-        return {"internships": [item.section_item]}
+        return {"internships": [item]}
