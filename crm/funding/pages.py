@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.calendar import CalendarEvent, build_calendar
 from crm.funding import queries
-from crm.funding.calendar import CalendarEvent, build_calendar
 from crm.funding.views import now as _now
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.listing import ListParams, is_htmx

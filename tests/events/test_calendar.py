@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from icalendar import Calendar
 
-from crm.events.calendar import Party, build_itip, fold, quote_param
+from crm.calendar import fold, quote_param
+from crm.events.calendar import Party, build_itip
 
 ORG = Party("rsvp@events.example.org", "Roundtable Events, London")
 ALICE = Party("alice@example.org", "Smith, Alice: VCSE; lead")
