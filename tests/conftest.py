@@ -3,6 +3,8 @@
 PostgreSQL is used when ``CRM_TEST_POSTGRES_URL`` is set or 127.0.0.1:5432 answers; each test session creates
 its own database (``crm_test_<random>``) so parallel runs never collide. With ``CRM_REQUIRE_POSTGRES=1`` (set by
 ``.ci/run``) a missing server is a failure, not a skip. Schemas are built by running the Alembic migrations.
+Before each test that uses ``clean`` (``db``, ``client``) the database holds the reference data only;
+``tests/isolation.py`` empties just what earlier tests wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -29,6 +31,7 @@ from crm.directory.reference import ensure_reference_data
 from crm.migrate import upgrade
 from crm.settings import Settings
 from crm.web.auth import SESSION_COOKIE
+from tests.isolation import Isolation
 
 BASE_URL = "http://testserver.local"
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -49,24 +52,7 @@ class Database:
     url: str
     engine: Engine
     settings: Settings
-
-
-def _tables_to_clean(engine: Engine) -> list[str]:
-    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
-    ordered = [t.name for t in reversed(m.Base.metadata.sorted_tables) if t.name in names]
-    return ordered + sorted(n for n in names if n not in ordered and not n.startswith("sqlite_") and "_fts" not in n)
-
-
-def clean_database(engine: Engine) -> None:
-    tables = _tables_to_clean(engine)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            for t in tables:
-                conn.exec_driver_sql(f'DELETE FROM "{t}"')
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    isolation: Isolation
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -97,9 +83,11 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     )
     engine = create_db_engine(settings)
     upgrade(engine)
+    isolation = Isolation(engine, seed=ensure_reference_data)
     try:
-        yield Database(request.param, url, engine, settings)
+        yield Database(request.param, url, engine, settings, isolation)
     finally:
+        isolation.close()
         engine.dispose()
         if admin_engine is not None:
             with admin_engine.connect() as conn:
@@ -119,15 +107,11 @@ def settings(database: Database) -> Settings:
     return database.settings
 
 
-@pytest.fixture(autouse=False)
-def clean(app: Litestar) -> Iterator[None]:
-    engine = app.state.engine
-    clean_database(engine)
-    with app.state.session_factory() as session:
-        ensure_reference_data(session)
-        session.commit()
+@pytest.fixture
+def clean(app: Litestar, database: Database) -> None:
+    """The database holds the reference data and nothing else (only what earlier tests wrote is emptied)."""
+    database.isolation.reset()
     app.state.rate_limiter.reset()
-    yield
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from crm.accounts.services import create_api_key
 from crm.demo import seed_demo
 from crm.directory.reference import ensure_reference_data
 from tests.api_fuzz.fuzzing import fuzz, load_schema, operation_ids
-from tests.conftest import clean_database
+from tests.isolation import clean_database
 from tests.security.routes import route_table_app
 
 MAX_EXAMPLES = 4
