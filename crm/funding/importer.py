@@ -15,6 +15,9 @@ regions, requires_vcse_partner, vcse_can_be_co_lead, lead_must_be_academic, lead
   single date/time.
 * ``topics`` / ``regions``: names, slugs (or region codes) separated by ``;``.
 * flags: yes/no. ``status``: draft (default), published or closed.
+
+Reading (header names as keys, row numbers as spreadsheets count them), the report and yes/no values come from
+``crm.csvimport``, shared with the directory's import.
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-from typing import Any
+from typing import ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm import csvimport
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.funding import services as fs
-from crm.web.auth import Principal
 
 COLUMNS = (
     "external_ref",
@@ -53,10 +57,9 @@ COLUMNS = (
 )
 REQUIRED = ("title", "funder", "deadlines")
 FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")
-TRUE = {"yes", "y", "true", "1"}
-FALSE = {"no", "n", "false", "0", ""}
 MAX_ROWS = 5000
 MAX_BYTES = 5_000_000
+decode = csvimport.decode  # an upload's text: UTF-8 with or without a BOM, else Windows-1252
 # Service field names → the CSV column to blame.
 FIELD_TO_COLUMN = {
     "funder_id": "funder",
@@ -67,19 +70,15 @@ FIELD_TO_COLUMN = {
 
 
 @dataclasses.dataclass(slots=True)
-class RowResult:
-    row: int  # 2 = the first data row (the header is row 1), as spreadsheets number them
-    title: str
+class RowResult(csvimport.RowResult):
+    title: str = ""
     action: str = ""  # "new", "update", "error"
-    errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     call_id: int | None = None
 
 
 @dataclasses.dataclass(slots=True)
-class ImportReport:
-    rows: list[RowResult] = dataclasses.field(default_factory=list)
-    file_errors: list[str] = dataclasses.field(default_factory=list)
-    applied: bool = False
+class ImportReport(csvimport.Report):
+    SHOWN_ROWS: ClassVar[int] = MAX_ROWS  # the preview lists every row
 
     @property
     def new(self) -> int:
@@ -96,14 +95,6 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.file_errors and not self.errors
-
-
-def decode(raw: bytes) -> str:
-    """UTF-8 (with or without a BOM, as Excel writes it), falling back to Windows-1252."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
 
 
 class _Lookups:
@@ -194,13 +185,11 @@ def _parse_row(values: dict[str, str], lookups: _Lookups, result: RowResult) -> 
             err("regions", f"unknown region “{name}”")
     flags: dict[str, bool] = {}
     for column in FLAGS:
-        raw = values.get(column, "").lower()
-        if raw in TRUE:
-            flags[column] = True
-        elif raw in FALSE:
-            flags[column] = False
-        else:
+        answer = csvimport.yes_no(values.get(column, ""))
+        if answer is None:
             err(column, "must be yes or no")
+        else:
+            flags[column] = answer
     status = values.get("status", "").lower() or "draft"
     if status not in {s.value for s in m.CallStatus}:
         err("status", "must be draft, published or closed")
@@ -233,8 +222,10 @@ def run_import(
     if len(text.encode("utf-8")) > MAX_BYTES:
         report.file_errors.append("The file is larger than 5 MB; split it into smaller files.")
         return report
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csvimport.CsvRows(io.StringIO(text), report)
+    if not reader.read_header():
+        return report
+    header = reader.columns
     if not header:
         report.file_errors.append("The file is empty or has no header row.")
         return report
@@ -246,61 +237,76 @@ def run_import(
         report.file_errors.append("Missing column(s): " + ", ".join(missing) + ".")
     if report.file_errors:
         return report
-    reader.fieldnames = header
-    lookups = _Lookups(session)
-    seen_refs: dict[str, int] = {}
-    seen_titles: dict[tuple[int, str], int] = {}
-    for index, raw_row in enumerate(reader, start=2):
-        if index - 1 > MAX_ROWS:
+    rows = _Rows(session, _Lookups(session), apply=apply, actor=actor, now=now)
+    for number, raw in reader.rows():
+        if number - 1 > MAX_ROWS:
             report.file_errors.append(f"Only the first {MAX_ROWS} rows were read; split the file.")
             break
-        values = {k: (v or "").strip() for k, v in raw_row.items() if k}
-        if not any(values.values()):
-            continue
-        result = RowResult(row=index, title=values.get("title", ""))
-        report.rows.append(result)
-        data, status = _parse_row(values, lookups, result)
+        values = {c: raw[i].strip() if i < len(raw) else "" for i, c in enumerate(header) if c}
+        if any(values.values()):
+            report.add(rows.one(number, values))
+    return report
+
+
+class _Rows:
+    """Checks and (with ``apply``) writes one row at a time through ``crm.funding.services``; remembers the
+    references and titles of earlier rows (in-file duplicates) and the calls it created (later rows update them)."""
+
+    def __init__(
+        self, session: Session, lookups: _Lookups, *, apply: bool, actor: Principal | None, now: dt.datetime
+    ) -> None:
+        self.session, self.lookups, self.apply, self.actor, self.now = session, lookups, apply, actor, now
+        self.seen_refs: dict[str, int] = {}
+        self.seen_titles: dict[tuple[int, str], int] = {}
+
+    def one(self, number: int, values: dict[str, str]) -> RowResult:
+        result = RowResult(row=number, title=values.get("title", ""))
+        data, status = _parse_row(values, self.lookups, result)
         if data is None:
             result.action = "error"
-            continue
+            return result
         key = (data.funder_id or 0, fs.normalise_title(data.title))
-        if data.external_ref and data.external_ref in seen_refs:
-            result.errors.append(("external_ref", f"the same reference as row {seen_refs[data.external_ref]}"))
-        elif not data.external_ref and key in seen_titles:
-            result.errors.append(("title", f"the same funder and title as row {seen_titles[key]}"))
+        if data.external_ref and data.external_ref in self.seen_refs:
+            result.errors.append(("external_ref", f"the same reference as row {self.seen_refs[data.external_ref]}"))
+        elif not data.external_ref and key in self.seen_titles:
+            result.errors.append(("title", f"the same funder and title as row {self.seen_titles[key]}"))
         if data.external_ref:
-            seen_refs.setdefault(data.external_ref, index)
-        seen_titles.setdefault(key, index)
-        existing = lookups.by_ref.get(data.external_ref) if data.external_ref else None
+            self.seen_refs.setdefault(data.external_ref, number)
+        self.seen_titles.setdefault(key, number)
+        existing = self.lookups.by_ref.get(data.external_ref) if data.external_ref else None
         if existing is None:
-            existing = lookups.by_title.get(key)
-        errors = fs.validate_call(session, data, is_new=existing is None, now=now, call_id=existing)
+            existing = self.lookups.by_title.get(key)
+        errors = fs.validate_call(self.session, data, is_new=existing is None, now=self.now, call_id=existing)
         if existing is None and status == "closed" and data.deadlines:
             errors.pop("deadlines", None)  # a call that has already closed is a record, not a mistake
         for field, message in errors.items():
             result.errors.append((FIELD_TO_COLUMN.get(field, field), message))
         if result.errors:
             result.action = "error"
-            continue
+            return result
         result.action = "update" if existing else "new"
         result.call_id = existing
-        if apply:
-            if existing:
-                call = session.get(m.FundingCall, existing)
-                assert call is not None
-                fs.update_call(session, actor, call, data, now=now, source="CSV import")
-                if status != call.status.value:
-                    try:
-                        fs.set_status(session, actor, call, m.CallStatus(status), now=now)
-                    except fs.CallError as exc:
-                        result.errors.append(("status", exc.errors["status"]))
-            else:
-                call = fs.create_call(session, actor, data, now=now, status=m.CallStatus(status), source="CSV import")
-                result.call_id = call.id
-                lookups.by_title[key] = call.id
-                if data.external_ref:
-                    lookups.by_ref[data.external_ref] = call.id
-    return report
+        if self.apply:
+            self._write(result, data, status, key)
+        return result
+
+    def _write(self, result: RowResult, data: fs.CallInput, status: str, key: tuple[int, str]) -> None:
+        session, actor, now = self.session, self.actor, self.now
+        if result.call_id:
+            call = session.get(m.FundingCall, result.call_id)
+            assert call is not None
+            fs.update_call(session, actor, call, data, now=now, source="CSV import")
+            if status != call.status.value:
+                try:
+                    fs.set_status(session, actor, call, m.CallStatus(status), now=now)
+                except fs.CallError as exc:
+                    result.errors.append(("status", exc.errors["status"]))
+        else:
+            call = fs.create_call(session, actor, data, now=now, status=m.CallStatus(status), source="CSV import")
+            result.call_id = call.id
+            self.lookups.by_title[key] = call.id
+            if data.external_ref:
+                self.lookups.by_ref[data.external_ref] = call.id
 
 
 def template_csv() -> str:
@@ -331,20 +337,6 @@ def template_csv() -> str:
     return out.getvalue()
 
 
-def count_calls(session: Session) -> int:
-    return session.scalar(select(func.count(m.FundingCall.id))) or 0
-
-
 def summary_line(report: ImportReport) -> str:
     verb = "Imported" if report.applied else "Preview"
     return f"{verb}: {report.new} new, {report.updates} to update, {report.errors} with errors."
-
-
-def as_dict(report: ImportReport) -> dict[str, Any]:
-    return {
-        "new": report.new,
-        "updates": report.updates,
-        "errors": report.errors,
-        "rows": [dataclasses.asdict(r) for r in report.rows],
-        "file_errors": report.file_errors,
-    }
