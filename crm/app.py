@@ -6,7 +6,6 @@ the embedded default.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -24,41 +23,16 @@ from litestar.template import TemplateConfig
 
 from crm.api.openapi import document_problem_responses
 from crm.db import create_db_engine, create_session_factory
+from crm.domains import EXTENSIONS, all_routes
 from crm.mailing.render import EmailRenderer
 from crm.settings import PROJECT_ROOT, Settings
 from crm.tokens import Signer
 from crm.web.auth import AuthMiddleware
-from crm.web.deps import provide_db, provide_settings, provide_user
+from crm.web.deps import provide_db, provide_extensions, provide_settings, provide_user
 from crm.web.errors import EXCEPTION_HANDLERS
 from crm.web.ratelimit import RateLimiter
 from crm.web.security import add_security_headers
 from crm.web.templating import html_environment
-
-# Each domain exposes ``route_handlers`` in its routes module; adding a domain is one line here.
-ROUTE_MODULES = (
-    "crm.public.routes",
-    "crm.api.routes",
-    "crm.accounts.routes",
-    "crm.admin.routes",
-    "crm.directory.pages",
-    "crm.directory.admin",
-    "crm.directory.admin_contacts",
-    "crm.directory.api",
-    "crm.mailing.routes",
-    "crm.funding.routes",
-    "crm.partnerships.admin",
-    "crm.partnerships.api",
-    "crm.events.pages",
-    "crm.events.admin",
-    "crm.events.api",
-    "crm.internships.pages",
-    "crm.internships.admin",
-    "crm.internships.api",
-    "crm.digests.routes",
-    "crm.dashboard.admin",
-    "crm.privacy.admin",
-)
-
 
 SCHEMA_PREFIXES = ("/api/", "/health", "/webhooks/")
 
@@ -75,11 +49,9 @@ def _document_only_the_api(handler: Any) -> None:
 
 
 def collect_route_handlers() -> list[Any]:
-    handlers: list[Any] = []
-    for name in ROUTE_MODULES:
-        for handler in importlib.import_module(name).route_handlers:
-            _document_only_the_api(handler)
-            handlers.append(handler)
+    handlers = all_routes()
+    for handler in handlers:
+        _document_only_the_api(handler)
     return handlers
 
 
@@ -97,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "signer": Signer(settings),
             "rate_limiter": RateLimiter(),
             "jinja": env,
+            "extensions": EXTENSIONS,
         }
     )
     secure = settings.base_url.startswith("https://")
@@ -114,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db": Provide(provide_db),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
+            "ext": Provide(provide_extensions, sync_to_thread=False),
         },
         middleware=[AuthMiddleware()],
         before_send=[add_security_headers],

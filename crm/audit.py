@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.web.auth import Principal
+from crm.accounts.principal import Principal
 
 
 def _plain(value: Any) -> Any:

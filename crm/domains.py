@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from crm.accounts import commands as accounts_commands
 from crm.accounts import pages as accounts_pages
 from crm.api import health
+from crm.dashboard import admin as dashboard_admin
 from crm.dashboard import commands as dashboard_commands
 from crm.dashboard import jobs as dashboard_jobs
 from crm.digests import admin as digests_admin
@@ -30,10 +31,17 @@ from crm.digests import demo as digests_demo
 from crm.digests import jobs as digests_jobs
 from crm.digests import pages as digests_pages
 from crm.digests.render import render_claimed
+from crm.directory import admin as directory_admin
+from crm.directory import admin_contacts as directory_admin_contacts
+from crm.directory import api as directory_api
 from crm.directory import commands as directory_commands
 from crm.directory import demo as directory_demo
+from crm.directory import pages as directory_pages
+from crm.events import admin as events_admin
+from crm.events import api as events_api
 from crm.events import demo as events_demo
 from crm.events import jobs as events_jobs
+from crm.events import pages as events_pages
 from crm.events import references as events_references
 from crm.events import sections as events_sections
 from crm.extensions import (
@@ -43,29 +51,47 @@ from crm.extensions import (
     ReferenceProvider,
     SectionProvider,
 )
+from crm.funding import admin as funding_admin
+from crm.funding import api as funding_api
 from crm.funding import commands as funding_commands
 from crm.funding import demo as funding_demo
 from crm.funding import jobs as funding_jobs
+from crm.funding import pages as funding_pages
 from crm.funding import references as funding_references
 from crm.funding import sections as funding_sections
+from crm.internships import admin as internships_admin
+from crm.internships import api as internships_api
 from crm.internships import demo as internships_demo
 from crm.internships import jobs as internships_jobs
+from crm.internships import pages as internships_pages
 from crm.internships import references as internships_references
 from crm.internships import sections as internships_sections
+from crm.mailing import admin as mailing_admin
 from crm.mailing import commands as mailing_commands
 from crm.mailing import demo as mailing_demo
 from crm.mailing import jobs as mailing_jobs
+from crm.mailing import pages as mailing_pages
+from crm.mailing import webhook_routes as mailing_webhooks
+from crm.partnerships import admin as partnerships_admin
+from crm.partnerships import api as partnerships_api
 from crm.partnerships import commands as partnerships_commands
 from crm.partnerships import demo as partnerships_demo
 from crm.partnerships import jobs as partnerships_jobs
 from crm.partnerships import references as partnerships_references
 from crm.partnerships import sections as partnerships_sections
+from crm.privacy import admin as privacy_admin
+from crm.privacy import commands as privacy_commands
 from crm.privacy import jobs as privacy_jobs
 from crm.public import pages as public_pages
 from crm.scheduling import ScheduledJob
 from crm.settings import Settings
 
 Seeder = Callable[[Session, Settings], None]
+
+
+def _routes(*modules: Any) -> tuple[Any, ...]:
+    """The handlers of a domain's route modules (pages, admin, API), in order."""
+    return tuple(handler for module in modules for handler in module.route_handlers)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,10 +113,22 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("public", routes=public_pages.route_handlers),
     Domain("system", routes=health.route_handlers),
     Domain("accounts", routes=accounts_pages.route_handlers, commands=accounts_commands.commands),
-    Domain("directory", commands=directory_commands.commands, seed=directory_demo.seed),
-    Domain("mailing", commands=mailing_commands.commands, jobs=mailing_jobs.JOBS, seed=mailing_demo.seed),
+    Domain(
+        "directory",
+        routes=_routes(directory_pages, directory_admin, directory_admin_contacts, directory_api),
+        commands=directory_commands.commands,
+        seed=directory_demo.seed,
+    ),
+    Domain(
+        "mailing",
+        routes=_routes(mailing_pages, mailing_admin, mailing_webhooks),
+        commands=mailing_commands.commands,
+        jobs=mailing_jobs.JOBS,
+        seed=mailing_demo.seed,
+    ),
     Domain(
         "funding",
+        routes=_routes(funding_pages, funding_admin, funding_api),
         commands=funding_commands.commands,
         jobs=funding_jobs.JOBS,
         seed=funding_demo.seed,
@@ -99,6 +137,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "partnerships",
+        routes=_routes(partnerships_admin, partnerships_api),
         commands=partnerships_commands.commands,
         jobs=partnerships_jobs.JOBS,
         seed=partnerships_demo.seed,
@@ -107,6 +146,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "events",
+        routes=_routes(events_pages, events_admin, events_api),
         jobs=events_jobs.JOBS,
         seed=events_demo.seed,
         public_sections=events_sections.public_sections,
@@ -115,6 +155,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "internships",
+        routes=_routes(internships_pages, internships_admin, internships_api),
         jobs=internships_jobs.JOBS,
         seed=internships_demo.seed,
         public_sections=internships_sections.public_sections,
@@ -123,14 +164,16 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "digests",
-        routes=(*digests_pages.route_handlers, *digests_admin.route_handlers),
+        routes=_routes(digests_pages, digests_admin),
         commands=digests_commands.commands,
         jobs=digests_jobs.JOBS,
         seed=digests_demo.seed,
         deferred_renderers={"digest": render_claimed},
     ),
-    Domain("dashboard", commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS),
-    Domain("privacy", jobs=privacy_jobs.JOBS),
+    Domain(
+        "dashboard", routes=_routes(dashboard_admin), commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS
+    ),
+    Domain("privacy", routes=_routes(privacy_admin), commands=privacy_commands.commands, jobs=privacy_jobs.JOBS),
 )
 
 

@@ -13,13 +13,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
-
-if TYPE_CHECKING:
-    from crm import models as m
-    from crm.settings import Settings
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,8 +30,9 @@ class Section:
 SectionProvider = Callable[[Session, int], list[Section]]
 ReferenceProvider = Callable[[Session, int], list[str]]
 MergeHook = Callable[[Session, int, int], None]
-# (session, claimed rows of one kind, settings, now) -> {row id: (RenderedEmail, extra headers) or an error text}
-DeferredRenderer = Callable[[Session, "list[m.OutboxMessage]", "Settings", dt.datetime], dict[int, object]]
+# (session, claimed OutboxMessage rows of one kind, settings, now) -> {row id: (RenderedEmail, headers) or an error}.
+# Plain types only: Litestar resolves the hints of whatever a dependency returns.
+DeferredRenderer = Callable[[Session, list[Any], Any, dt.datetime], dict[int, object]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

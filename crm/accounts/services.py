@@ -10,11 +10,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import token_hash
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
 from crm.settings import Settings
 from crm.tokens import Signer, TokenError
-from crm.web.auth import token_hash
 
 SIGN_IN_TTL = dt.timedelta(minutes=15)
 

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.directory import contacts, organisations
 from crm.directory.errors import DirectoryError
 from crm.extensions import Extensions
-from crm.web.auth import Principal
 
 # Tables the directory moves itself (with de-duplication); everything else is re-pointed generically.
 _OWN = {"affiliations", "organisation_topics", "contact_topics", "contact_regions", "audit_entries"}

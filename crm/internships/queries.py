@@ -8,13 +8,14 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from litestar.exceptions import NotFoundException
 from sqlalchemy import ColumnElement, Float, Select, Subquery, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm import search
+from crm.accounts.principal import Principal
 from crm.directory.reference import topics_and_regions
+from crm.errors import NotFound
 from crm.internships.fit import Criteria, fit_conditions, region_condition, topic_condition
 from crm.internships.rules import (
     ADMIN_SORTS,
@@ -29,7 +30,6 @@ from crm.internships.rules import (
     require_org,
     stipend_label,
 )
-from crm.web.auth import Principal
 from crm.web.listing import ListParams, Page, Sorts, keyset_page
 
 
@@ -54,7 +54,7 @@ def stages_of(session: Session, internship_id: int) -> list[str]:
 def get_internship(session: Session, internship_id: int) -> m.Internship:
     internship = session.get(m.Internship, internship_id)
     if internship is None:
-        raise NotFoundException("No such internship.")
+        raise NotFound("No such internship.")
     return internship
 
 
@@ -124,7 +124,7 @@ def _detail(session: Session, where: ColumnElement[bool]) -> Detail | None:
 def public_detail(session: Session, slug: str, *, now: dt.datetime | None = None) -> Detail:
     detail = _detail(session, and_(I.slug == slug, I.status.in_(PUBLIC_STATUSES)))
     if detail is None:
-        raise NotFoundException("We could not find that internship. It may have been removed.")
+        raise NotFound("We could not find that internship. It may have been removed.")
     return detail
 
 
@@ -132,7 +132,7 @@ def detail_by_id(session: Session, internship_id: int) -> Detail:
     """A listing in any status (three statements); the caller decides who may see it."""
     detail = _detail(session, I.id == internship_id)
     if detail is None:
-        raise NotFoundException("No such internship.")
+        raise NotFound("No such internship.")
     return detail
 
 

@@ -6,11 +6,10 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from litestar.exceptions import PermissionDeniedException
-
 from crm import models as m
+from crm.accounts.principal import Principal
+from crm.errors import Forbidden
 from crm.timefmt import LONDON
-from crm.web.auth import Principal
 from crm.web.listing import SortOption, Sorts
 
 I = m.Internship  # noqa: E741 - short alias for column expressions
@@ -109,12 +108,12 @@ def can_manage_org(actor: Principal | None, organisation_id: int) -> bool:
 
 def require_org(actor: Principal | None, organisation_id: int) -> None:
     if not can_manage_org(actor, organisation_id):
-        raise PermissionDeniedException("You can only post and change internships for your own organisation.")
+        raise Forbidden("You can only post and change internships for your own organisation.")
 
 
 def require_fellow(actor: Principal | None) -> None:
     if not is_fellow(actor):
-        raise PermissionDeniedException("Only the fellow can do this.")
+        raise Forbidden("Only the fellow can do this.")
 
 
 def _text(raw: Any) -> str:
