@@ -21,3 +21,14 @@ class Forbidden(PermissionError):
     def __init__(self, detail: str = "You do not have permission to do this.") -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class FieldErrors(ValueError):
+    """Bad input a rule refused: ``errors`` maps a field name to a message people can act on.
+
+    The web layer puts each message beside its field (``crm.web.pages.attempt``); the API answers 422 with them.
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors

@@ -20,18 +20,15 @@ from crm.accounts.principal import Principal
 from crm.audit import diff, record
 from crm.db import batched
 from crm.directory.reference import slugify
+from crm.errors import FieldErrors
 from crm.timefmt import LONDON
 
 MAX_AMOUNT = 2_000_000_000
 ENTITY = "funding_call"
 
 
-class CallError(ValueError):
+class CallError(FieldErrors):
     """Bad input for a call: ``errors`` maps a field name to a message people can act on."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclasses.dataclass

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func
 
 from crm import models as m
+from crm.errors import FieldErrors
 from crm.settings import Settings
 from crm.timefmt import LONDON
 
@@ -36,10 +37,8 @@ LIVE_STAGES = (Stage.IDEA, Stage.EXPLORING, Stage.PROPOSAL, Stage.FUNDED, Stage.
 STAGE_LABELS = {s: s.value.capitalize() for s in Stage}
 
 
-class PartnershipError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class PartnershipError(FieldErrors):
+    """Bad input for a partnership, field by field."""
 
 
 @dataclasses.dataclass

@@ -1,0 +1,80 @@
+"""The steps every page repeats, written once: a list page or its htmx fragment, a record or 404, a form that
+re-renders with its messages, a notice after a redirect.
+
+Handlers stay short (parse, authorise, call one service, choose a response) and every page answers the same way:
+a bad form is 422 with every message at once, a missing record is the 404 page, htmx gets only the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from litestar import Request
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+from sqlalchemy.orm import Session
+
+from crm.errors import FieldErrors
+from crm.validation import Form
+
+T = TypeVar("T")
+
+
+def is_htmx(headers: Mapping[str, str]) -> bool:
+    """htmx asks for the results fragment only; the same URL without htmx returns the whole page."""
+    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+
+
+def list_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    results_template: str,
+    context: dict[str, Any],
+    *,
+    page_only: Callable[[], dict[str, Any]] | None = None,
+) -> Template:
+    """The whole list page, or only its results when htmx asks (filters, sorting and paging swap them in place).
+
+    ``page_only`` builds what only the whole page shows (filter menus), so a fragment request never loads it.
+    """
+    if is_htmx(request.headers):
+        return Template(results_template, context=context)
+    return Template(template, context={**context, **(page_only() if page_only else {})})
+
+
+def or_404(value: T | None, detail: str) -> T:
+    if value is None:
+        raise NotFoundException(detail)
+    return value
+
+
+def get_or_404(db: Session, model: type[T], record_id: int, detail: str) -> T:
+    """The record by primary key, or the 404 page (problem JSON on the API) with ``detail``."""
+    return or_404(db.get(model, record_id), detail)
+
+
+def attempt(form: Form, action: Callable[[], T]) -> T | None:
+    """Run a service call when the form is valid; a refusal with field messages lands on the form.
+
+    Returns the action's result, or ``None`` when the form (now or after the refusal) has errors, so the caller
+    re-renders it with every message at once.
+    """
+    if not form.ok:
+        return None
+    try:
+        return action()
+    except FieldErrors as exc:
+        for key, message in exc.errors.items():
+            form.add_error(key, message)
+        return None
+
+
+def form_page(template: str, context: dict[str, Any], *, form: Form) -> Template:
+    """A form page: 200 when first shown, 422 when it comes back with messages."""
+    return Template(template, context={**context, "form": form}, status_code=422 if form.errors else 200)
+
+
+def notice(key: str, notices: Mapping[str, str], message: str = "") -> str:
+    """The line a page shows after a redirect (``?saved=…``): a known key's text, else a short free message."""
+    return notices.get(key, "") or message[:300]
