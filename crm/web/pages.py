@@ -78,3 +78,8 @@ def form_page(template: str, context: dict[str, Any], *, form: Form) -> Template
 def notice(key: str, notices: Mapping[str, str], message: str = "") -> str:
     """The line a page shows after a redirect (``?saved=…``): a known key's text, else a short free message."""
     return notices.get(key, "") or message[:300]
+
+
+def api_page(struct: Callable[..., T], page: Any, item: Callable[[Any], Any]) -> T:
+    """One page of an API list: its items converted one by one, and the cursors to the pages either side."""
+    return struct(items=[item(row) for row in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
