@@ -75,6 +75,12 @@ def form_page(template: str, context: dict[str, Any], *, form: Form) -> Template
     return Template(template, context={**context, "form": form}, status_code=422 if form.errors else 200)
 
 
+def form_page_as(refused_status: int, template: str, context: dict[str, Any], *, form: Form) -> Template:
+    """``form_page`` for the forms that answer a refusal with another status than 422: the directory's and the
+    sign-in forms have always answered 400, and their clients and tests rely on it."""
+    return Template(template, context={**context, "form": form}, status_code=refused_status if form.errors else 200)
+
+
 def notice(key: str, notices: Mapping[str, str], message: str = "") -> str:
     """The line a page shows after a redirect (``?saved=…``): a known key's text, else a short free message."""
     return notices.get(key, "") or message[:300]
