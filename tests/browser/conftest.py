@@ -1,8 +1,9 @@
 """The browser harness: the real app served by uvicorn, driven by Playwright in Debian's headless Chromium.
 
-* One uvicorn server (in a thread, on a free port) for the whole session, against a fresh migrated SQLite
-  database seeded through the services (``seed.py``) and the local mail transport. Browser journeys run on
-  SQLite only; the other suites cover PostgreSQL.
+* Every browser test lives in this folder and uses these fixtures. One uvicorn server (in a thread, on a free
+  port) per database for the whole session, against a fresh migrated SQLite, then PostgreSQL, database seeded
+  through the services (``seed.py``) and the local mail transport. The journeys share that data: nothing is
+  cleaned between them (they write through the live server, so ``tests/isolation.py`` does not apply).
 * One Chromium per session, a new browser context (cookies, storage) per test.
 * On failure the page's screenshot and HTML go to ``tests/artifacts/`` (gitignored).
 * Chromium is never downloaded: ``/usr/bin/chromium`` (or ``CRM_CHROMIUM``) is used. Without it the browser
@@ -204,8 +205,8 @@ def _serve(app: Any, sock: socket.socket) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port}", stop
 
 
-# One Playwright and one Chromium per process, shared by every conftest that reuses these fixtures (other
-# suites star-import them): Playwright's sync API cannot run two instances in one thread.
+# One Playwright and one Chromium per process, shared by both databases' sessions: Playwright's sync API cannot
+# run two instances in one thread.
 _SHARED: dict[str, Any] = {}
 
 
