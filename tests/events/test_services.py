@@ -208,7 +208,7 @@ def test_preview_statement_count_does_not_grow_with_audience(app, db, count_quer
 
 
 def test_preview_excludes_subscribers_who_left_event_news(app, db):
-    from crm.mailing import subscriptions
+    from crm.mailing import consent, subscriptions
 
     e = f.event(db, app)
     o = f.org(db)
@@ -220,7 +220,7 @@ def test_preview_excludes_subscribers_who_left_event_news(app, db):
     ):
         db.add(m.Subscription(email=c.email, contact_id=c.id, mailings=mailings, status=status))
     db.flush()
-    how = subscriptions.How(mechanism="one-click header")
+    how = consent.How(mechanism="one-click header")
     subscriptions.unsubscribe(db, leaves.email, "event_news", how)
     db.flush()
     p = audience.preview(db, e, AudienceFilter(everyone=True))

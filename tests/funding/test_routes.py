@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.accounts.services import create_api_key
+from crm.funding import queries
 from crm.funding import services as fs
 from tests.conftest import post_form
 from tests.funding.helpers import make_call, org, region, topic
@@ -101,7 +102,7 @@ def test_deadline_ics_download(client, db):
     data = fs.CallInput(
         title="Later research fund (renamed)",
         funder_id=later.funder_id,
-        deadlines=[fs.DeadlineInput(d.label, d.due_at) for d in fs.load_call(db, call_id=later.id).deadlines],
+        deadlines=[fs.DeadlineInput(d.label, d.due_at) for d in queries.load_call(db, call_id=later.id).deadlines],
     )
     fs.update_call(db, None, later, data, now=now())
     db.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from crm import models as m
-from crm.funding import services as fs
+from crm.funding import queries as fq
 from crm.partnerships import changes, queries, rules
 from crm.web.listing import ListParams
 from tests.funding.helpers import NOW, make_call, org
@@ -33,11 +33,11 @@ def test_funding_sorts_page_through_everything(db):
         for i in range(7)
     ]
     db.flush()
-    for public, sorts in ((True, fs.PUBLIC_SORTS), (False, fs.ADMIN_SORTS)):
+    for public, sorts in ((True, fq.PUBLIC_SORTS), (False, fq.ADMIN_SORTS)):
         for key, _ in sorts.choices():
-            seen = walk(lambda p, public=public: fs.list_calls(db, p, now=NOW, public=public), key)
+            seen = walk(lambda p, public=public: fq.list_calls(db, p, now=NOW, public=public), key)
             assert sorted(seen) == sorted(ids), key
-    assert walk(lambda p: fs.list_calls(db, p, now=NOW), "deadline") == ids
+    assert walk(lambda p: fq.list_calls(db, p, now=NOW), "deadline") == ids
 
 
 def test_partnership_sorts_page_through_everything(db, settings):
