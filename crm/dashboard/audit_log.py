@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.timefmt import LONDON
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 FILTERS = ("who", "entity", "action", "from", "to")
 A = m.AuditEntry
@@ -70,15 +70,7 @@ def list_entries(session: Session, params: ListParams) -> tuple[Page, dict[str, 
         else:
             end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), LONDON).astimezone(dt.UTC)
             query = query.where(A.at < end)
-    page = keyset_page(
-        session,
-        query,
-        sort=SORTS.pick(params.sort),
-        id_column=A.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-    )
-    return page, errors
+    return fetch_page(session, query, params, SORTS, id_column=A.id), errors
 
 
 def link_for(entity: str, entity_id: int | None) -> str | None:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 E = m.Event
 PUBLIC_SORTS = Sorts(
@@ -60,14 +60,7 @@ def _search(query: Select[Any], q: str) -> Select[Any]:
 def public_list(session: Session, params: ListParams, now: dt.datetime) -> Page:
     """Upcoming published events (the event has not ended)."""
     query = _search(_base_columns().where(E.status == m.EventStatus.PUBLISHED, E.ends_at > now), params.q)
-    return keyset_page(
-        session,
-        query,
-        sort=PUBLIC_SORTS.pick(params.sort),
-        id_column=E.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-    )
+    return fetch_page(session, query, params, PUBLIC_SORTS, id_column=E.id)
 
 
 def admin_list(session: Session, params: ListParams, now: dt.datetime) -> Page:
@@ -87,11 +80,4 @@ def admin_list(session: Session, params: ListParams, now: dt.datetime) -> Page:
         query = query.where(E.ends_at > now)
     elif when == "past":
         query = query.where(E.ends_at <= now)
-    return keyset_page(
-        session,
-        query,
-        sort=ADMIN_SORTS.pick(params.sort),
-        id_column=E.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-    )
+    return fetch_page(session, query, params, ADMIN_SORTS, id_column=E.id)

@@ -30,7 +30,7 @@ from crm.internships.rules import (
     require_org,
     stipend_label,
 )
-from crm.web.listing import ListParams, Page, Sorts, keyset_page
+from crm.web.listing import ListParams, Page, Sorts, fetch_page
 
 
 def topic_ids_of(session: Session, internship_id: int) -> list[int]:
@@ -289,16 +289,8 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Pa
     """Published listings whose closing date has not passed: one statement whatever the page size."""
     filters = Filters.from_mapping(params.filters)
     query, sorts = _searched(session, apply_filters(_public_base(), filters, now=now), params.q, PUBLIC_SORTS)
-    return keyset_page(
-        session,
-        query,
-        sort=sorts.pick(params.sort),
-        id_column=I.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-        floor=(I.closes_at, now),  # still open; one index range at any depth when sorted by closing date
-        sorts=sorts,
-    )
+    # still open: passed as the floor, one index range at any depth when sorted by closing date
+    return fetch_page(session, query, params, sorts, id_column=I.id, floor=(I.closes_at, now))
 
 
 def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
@@ -320,15 +312,7 @@ def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
     if status in {s.value for s in Status}:
         query = query.where(I.status == status)
     query, sorts = _searched(session, query, params.q, ADMIN_SORTS)
-    return keyset_page(
-        session,
-        query,
-        sort=sorts.pick(params.sort),
-        id_column=I.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-        sorts=sorts,
-    )
+    return fetch_page(session, query, params, sorts, id_column=I.id)
 
 
 def filter_options(session: Session) -> tuple[list[Any], list[Any]]:

@@ -7,8 +7,7 @@ harmless if tampered with (a bad cursor just restarts at the first page).
 Usage in a service::
 
     query = select(cols...).where(...filters...)
-    page = keyset_page(session, query, sort=SORTS.pick(params.sort), id_column=Org.id,
-                       cursor=params.cursor, page_size=params.page_size)
+    page = fetch_page(session, query, params, SORTS, id_column=Org.id)
 
 Each page costs exactly one SQL statement (page_size + 1 rows fetched to know whether there is a next page).
 """
@@ -226,6 +225,28 @@ def keyset_page(
             prev_cursor = encode_cursor("prev", sort.key, getattr(first, sort_attr), first.id)
     return Page(
         items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, page_size=page_size, sorts=sorts
+    )
+
+
+def fetch_page(
+    session: Session,
+    query: Select[Any],
+    params: ListParams,
+    sorts: Sorts,
+    *,
+    id_column: ColumnElement[Any],
+    floor: tuple[ColumnElement[Any], Any] | None = None,
+) -> Page:
+    """The page a list request asked for: its sort (or the list's default), cursor and size, one statement."""
+    return keyset_page(
+        session,
+        query,
+        sort=sorts.pick(params.sort),
+        id_column=id_column,
+        cursor=params.cursor,
+        page_size=params.page_size,
+        floor=floor,
+        sorts=sorts,
     )
 
 
