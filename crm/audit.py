@@ -48,3 +48,48 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_created(
+    session: Session,
+    actor: Principal | None,
+    entity: str,
+    entity_id: int | None,
+    snapshot: dict[str, Any],
+    *,
+    summary: str = "",
+    action: str = "created",
+) -> m.AuditEntry:
+    """A new record: each field of its snapshot as ``[None, value]``."""
+    return record(session, actor, action, entity, entity_id, summary=summary, changes=diff({}, snapshot))
+
+
+def record_deleted(
+    session: Session,
+    actor: Principal | None,
+    entity: str,
+    entity_id: int | None,
+    snapshot: dict[str, Any],
+    *,
+    summary: str = "",
+) -> m.AuditEntry:
+    """A record about to go: each field of its last snapshot as ``[value, None]``."""
+    return record(session, actor, "deleted", entity, entity_id, summary=summary, changes=diff(snapshot, {}))
+
+
+def record_changes(
+    session: Session,
+    actor: Principal | None,
+    entity: str,
+    entity_id: int | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    summary: str = "",
+    action: str = "updated",
+) -> dict[str, Any]:
+    """The fields that changed between two snapshots, recorded only when something did; returns them."""
+    changes = diff(before, after)
+    if changes:
+        record(session, actor, action, entity, entity_id, summary=summary, changes=changes)
+    return changes

@@ -8,22 +8,25 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.datastructures import State
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import ClientException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.directory import contacts, export, organisations, sections, submissions, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
-from crm.directory.views import choices, csv_response, list_params, org_or_404, topic_or_404
+from crm.directory.views import choices, csv_response, list_params, menus, org_or_404
 from crm.history import history
 from crm.web.auth import Principal, admin_guard, editor_guard
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form, FormBody
-from crm.web.listing import is_htmx
+from crm.web.pages import attempt, form_page_as, get_or_404, list_page
+from crm.web.pages import notice as notice_text
+
+ORG_NOTICES = {"created": "Organisation created.", "saved": "Changes saved.", "merged": "Records merged."}
+OWN_NOTICES = {"saved": "Changes saved."}
 
 # ----------------------------------------------------------------------------------------------- organisations
 
@@ -33,18 +36,13 @@ def admin_org_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = list_params(request, organisations.ADMIN_ORG_FILTERS)
     page = organisations.list_organisations(db, params, public=False)
     _, sorts = organisations.organisation_list_query(db, params, public=False)
-    context = {
-        "page": page,
-        "params": params,
-        "sorts": sorts,
-        "topics": taxonomy.all_topics(db),
-        "regions": taxonomy.all_regions(db),
-        "statuses": [s.value for s in m.ReviewStatus],
-        **choices(),
-    }
-    if is_htmx(request.headers):
-        return Template("admin/organisations_results.html", context=context)
-    return Template("admin/organisations.html", context=context)
+    return list_page(
+        request,
+        "admin/organisations.html",
+        "admin/organisations_results.html",
+        {"page": page, "params": params, "sorts": sorts, **choices()},
+        page_only=lambda: {**menus(db), "statuses": [s.value for s in m.ReviewStatus]},
+    )
 
 
 @get("/organisations/export.csv", sync_to_thread=False)
@@ -53,28 +51,21 @@ def admin_org_export(request: Request[Any, Any, Any], state: State) -> Stream:
     return csv_response(state, lambda s: export.organisation_rows(s, params, public=False), "organisations.csv")
 
 
-def _org_form_context(db: Session, form: Form, org: m.Organisation | None = None) -> dict[str, Any]:
-    return {
-        "form": form,
-        "org": org,
-        "topics": taxonomy.all_topics(db),
-        "regions": taxonomy.all_regions(db),
-        **choices(),
-    }
+def _org_form(db: Session, form: Form, org: m.Organisation | None = None) -> Template:
+    return form_page_as(400, "admin/organisation_form.html", {"org": org, **menus(db)}, form=form)
 
 
 @get("/organisations/new", sync_to_thread=False)
 def admin_org_new(db: DB) -> Template:
-    form = Form({"kind": "vcse", "visibility": "public"})
-    return Template("admin/organisation_form.html", context=_org_form_context(db, form))
+    return _org_form(db, Form({"kind": "vcse", "visibility": "public"}))
 
 
 @post("/organisations/new", sync_to_thread=False)
 def admin_org_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     values, form = organisations.validate_organisation(db, data)
-    if not form.ok:
-        return Template("admin/organisation_form.html", context=_org_form_context(db, form), status_code=400)
-    org = organisations.create_organisation(db, user, values)
+    org = attempt(form, lambda: organisations.create_organisation(db, user, values))
+    if org is None:
+        return _org_form(db, form)
     return Redirect(f"/admin/organisations/{org.id}?notice=created", status_code=303)
 
 
@@ -88,9 +79,7 @@ def admin_org_detail(db: DB, ext: Ext, org_id: FromPath[int], notice: FromQuery[
             "contacts": contacts.organisation_contacts(db, org.id),
             "sections": sections.admin_sections(db, org.id, ext),
             "history": history(db, "organisation", org.id),
-            "notice": {"created": "Organisation created.", "saved": "Changes saved.", "merged": "Records merged."}.get(
-                notice, ""
-            ),
+            "notice": notice_text(notice, ORG_NOTICES),
             **choices(),
         },
     )
@@ -99,17 +88,16 @@ def admin_org_detail(db: DB, ext: Ext, org_id: FromPath[int], notice: FromQuery[
 @get("/organisations/{org_id:int}/edit", sync_to_thread=False)
 def admin_org_edit(db: DB, org_id: FromPath[int]) -> Template:
     org = org_or_404(db, org_id)
-    form = Form(organisations.organisation_form_data(org))
-    return Template("admin/organisation_form.html", context=_org_form_context(db, form, org))
+    return _org_form(db, Form(organisations.organisation_form_data(org)), org)
 
 
 @post("/organisations/{org_id:int}/edit", sync_to_thread=False)
 def admin_org_update(db: DB, user: CurrentUser, org_id: FromPath[int], data: FormBody) -> Template | Redirect:
     org = org_or_404(db, org_id)
     values, form = organisations.validate_organisation(db, data, exclude_id=org.id)
+    attempt(form, lambda: organisations.update_organisation(db, user, org, values))
     if not form.ok:
-        return Template("admin/organisation_form.html", context=_org_form_context(db, form, org), status_code=400)
-    organisations.update_organisation(db, user, org, values)
+        return _org_form(db, form, org)
     return Redirect(f"/admin/organisations/{org.id}?notice=saved", status_code=303)
 
 
@@ -175,61 +163,60 @@ def admin_review_decide(
 # -------------------------------------------------------------------------------------------- topics, regions
 
 
-def _topics_page(db: Session, form: Form | None = None, status: int = 200, notice: str = "") -> Template:
-    return Template(
-        "admin/topics.html",
-        context={"rows": taxonomy.topic_usage(db), "form": form or Form({}), "notice": notice},
-        status_code=status,
+def _topics_page(db: Session, form: Form) -> Template:
+    return form_page_as(400, "admin/topics.html", {"rows": taxonomy.topic_usage(db), "notice": ""}, form=form)
+
+
+def _topic(db: Session, topic_id: int) -> m.Topic:
+    return get_or_404(db, m.Topic, topic_id, "No such topic.")
+
+
+def _topic_form(db: Session, topic: m.Topic, form: Form) -> Template:
+    return form_page_as(
+        400, "admin/topic_form.html", {"topic": topic, "history": history(db, "topic", topic.id)}, form=form
     )
 
 
 @get("/topics", sync_to_thread=False)
 def admin_topics(db: DB) -> Template:
-    return _topics_page(db)
+    return _topics_page(db, Form({}))
 
 
 @post("/topics", sync_to_thread=False)
 def admin_topic_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     values, form = taxonomy.validate_topic(db, data)
+    attempt(form, lambda: taxonomy.save_topic(db, user, values))
     if not form.ok:
-        return _topics_page(db, form, 400)
-    taxonomy.save_topic(db, user, values)
+        return _topics_page(db, form)
     return Redirect("/admin/topics", status_code=303)
 
 
 @get("/topics/{topic_id:int}", sync_to_thread=False)
 def admin_topic_edit(db: DB, topic_id: FromPath[int]) -> Template:
-    topic = topic_or_404(db, topic_id)
-    form = Form({"name": topic.name, "description": topic.description})
-    return Template(
-        "admin/topic_form.html", context={"topic": topic, "form": form, "history": history(db, "topic", topic.id)}
-    )
+    topic = _topic(db, topic_id)
+    return _topic_form(db, topic, Form({"name": topic.name, "description": topic.description}))
 
 
 @post("/topics/{topic_id:int}", sync_to_thread=False)
 def admin_topic_update(db: DB, user: CurrentUser, topic_id: FromPath[int], data: FormBody) -> Template | Redirect:
-    topic = topic_or_404(db, topic_id)
+    topic = _topic(db, topic_id)
     values, form = taxonomy.validate_topic(db, data, exclude_id=topic.id)
+    attempt(form, lambda: taxonomy.save_topic(db, user, values, topic))
     if not form.ok:
-        return Template(
-            "admin/topic_form.html",
-            context={"topic": topic, "form": form, "history": history(db, "topic", topic.id)},
-            status_code=400,
-        )
-    taxonomy.save_topic(db, user, values, topic)
+        return _topic_form(db, topic, form)
     return Redirect("/admin/topics", status_code=303)
 
 
 @get("/topics/{topic_id:int}/delete", sync_to_thread=False)
 def admin_topic_delete_page(db: DB, topic_id: FromPath[int]) -> Template:
-    topic = topic_or_404(db, topic_id)
+    topic = _topic(db, topic_id)
     usage = next((r for r in taxonomy.topic_usage(db) if r.id == topic.id), None)
     return Template("admin/topic_delete.html", context={"topic": topic, "usage": usage})
 
 
 @post("/topics/{topic_id:int}/delete", sync_to_thread=False)
 def admin_topic_delete(db: DB, user: CurrentUser, topic_id: FromPath[int]) -> Redirect:
-    taxonomy.delete_topic(db, user, topic_or_404(db, topic_id))
+    taxonomy.delete_topic(db, user, _topic(db, topic_id))
     return Redirect("/admin/topics", status_code=303)
 
 
@@ -240,22 +227,15 @@ def admin_regions(db: DB) -> Template:
 
 @post("/regions/{region_id:int}", sync_to_thread=False)
 def admin_region_update(db: DB, user: CurrentUser, region_id: FromPath[int], data: FormBody) -> Template | Redirect:
-    region = db.get(m.Region, region_id)
-    if region is None:
-        raise NotFoundException("No such region.")
-    form = Form(data)
-    name = form.line("name", required=True, max_length=120, label="Name")
-    position = form.int("position", minimum=0, label="Position")
-    clash = db.scalar(select(m.Region.id).where(m.Region.name == name, m.Region.id != region.id)) if name else None
-    if clash:
-        form.add_error("name", "Another region has this name.")
+    region = get_or_404(db, m.Region, region_id, "No such region.")
+    values, form = taxonomy.validate_region(db, region, data)
+    attempt(form, lambda: taxonomy.save_region(db, user, region, values["name"], values["position"]))
     if not form.ok:
         return Template(
             "admin/regions.html",
             context={"rows": taxonomy.region_usage(db), "errors": {region.id: form.errors}},
             status_code=400,
         )
-    taxonomy.save_region(db, user, region, name, position if position is not None else region.position)
     return Redirect("/admin/regions", status_code=303)
 
 
@@ -266,36 +246,34 @@ def admin_region_update(db: DB, user: CurrentUser, region_id: FromPath[int], dat
 OWN_TEMPLATE = "admin/our_organisation.html"
 
 
-def _own_context(db: Session, user: Principal | None, form: Form | None, notice: str = "") -> dict[str, Any]:
-    org = organisations.get_organisation(db, user.organisation_id) if user and user.organisation_id else None
-    return {
-        "org": org,
-        "form": form if form is not None else Form(organisations.organisation_form_data(org) if org else {}),
-        "topics": taxonomy.all_topics(db),
-        "regions": taxonomy.all_regions(db),
-        "kinds": taxonomy.KIND_LABELS,
-        "categories": taxonomy.CATEGORY_LABELS,
-        "notice": notice,
-        "listed": org is not None
-        and org.review_status == m.ReviewStatus.APPROVED
-        and org.visibility == m.Visibility.PUBLIC,
-    }
+def _own_organisation(db: Session, user: Principal | None) -> m.Organisation | None:
+    return organisations.get_organisation(db, user.organisation_id) if user and user.organisation_id else None
+
+
+def _own_context(db: Session, org: m.Organisation | None, notice: str = "") -> dict[str, Any]:
+    listed = org is not None and org.review_status == m.ReviewStatus.APPROVED and org.visibility == m.Visibility.PUBLIC
+    return {"org": org, **menus(db), "notice": notice, "listed": listed}
 
 
 @get("/", sync_to_thread=False)
-def own_page(db: DB, user: CurrentUser, saved: FromQuery[str] = "") -> Template:
-    return Template(OWN_TEMPLATE, context=_own_context(db, user, None, "Changes saved." if saved else ""))
+def own_page(db: DB, user: CurrentUser, notice: FromQuery[str] = "", saved: FromQuery[str] = "") -> Template:
+    """``?notice=saved`` after a save (``?saved=1``, the older spelling, still works)."""
+    org = _own_organisation(db, user)
+    form = Form(organisations.organisation_form_data(org) if org else {})
+    return form_page_as(
+        400, OWN_TEMPLATE, _own_context(db, org, notice_text("saved" if saved else notice, OWN_NOTICES)), form=form
+    )
 
 
 @post("/", sync_to_thread=False)
 def own_save(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
-    org = organisations.get_organisation(db, user.organisation_id) if user and user.organisation_id else None
+    org = _own_organisation(db, user)
     if org is None or user is None:
-        return Template(OWN_TEMPLATE, context=_own_context(db, user, None), status_code=403)
+        return Template(OWN_TEMPLATE, context={**_own_context(db, None), "form": Form({})}, status_code=403)
     form = organisations.update_own_organisation(db, user, org, data)
     if not form.ok:
-        return Template(OWN_TEMPLATE, context=_own_context(db, user, form), status_code=400)
-    return Redirect("/admin/our-organisation?saved=1", status_code=303)
+        return form_page_as(400, OWN_TEMPLATE, _own_context(db, org), form=form)
+    return Redirect("/admin/our-organisation?notice=saved", status_code=303)
 
 
 admin_router = Router(

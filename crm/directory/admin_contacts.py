@@ -19,16 +19,23 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
-from crm.directory import contacts, export, importer, merge, organisations, taxonomy
+from crm.directory import contacts, export, importer, merge, organisations
 from crm.directory.errors import DirectoryError
-from crm.directory.views import choices, contact_or_404, csv_response, list_params
+from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
 from crm.history import history
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form, FormBody, MultipartBody
-from crm.web.listing import is_htmx
+from crm.web.pages import attempt, form_page_as, get_or_404, list_page
+from crm.web.pages import notice as notice_text
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+CONTACT_NOTICES = {
+    "created": "Contact created.",
+    "saved": "Changes saved.",
+    "merged": "Records merged.",
+    "linked": "Saved.",
+}
 
 # ---------------------------------------------------------------------------------------------------- contacts
 
@@ -38,17 +45,13 @@ def admin_contact_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = list_params(request, contacts.CONTACT_FILTERS)
     page = contacts.list_contacts(db, params)
     _, sorts = contacts.contact_list_query(db, params)
-    context = {
-        "page": page,
-        "params": params,
-        "sorts": sorts,
-        "topics": taxonomy.all_topics(db),
-        "regions": taxonomy.all_regions(db),
-        **choices(),
-    }
-    if is_htmx(request.headers):
-        return Template("admin/contacts_results.html", context=context)
-    return Template("admin/contacts.html", context=context)
+    return list_page(
+        request,
+        "admin/contacts.html",
+        "admin/contacts_results.html",
+        {"page": page, "params": params, "sorts": sorts, **choices()},
+        page_only=lambda: menus(db),
+    )
 
 
 @get("/contacts/export.csv", sync_to_thread=False)
@@ -57,27 +60,21 @@ def admin_contact_export(request: Request[Any, Any, Any], state: State) -> Strea
     return csv_response(state, lambda s: export.contact_rows(s, params), "contacts.csv")
 
 
-def _contact_form_context(db: Session, form: Form, contact: m.Contact | None = None) -> dict[str, Any]:
-    return {
-        "form": form,
-        "contact": contact,
-        "topics": taxonomy.all_topics(db),
-        "regions": taxonomy.all_regions(db),
-        **choices(),
-    }
+def _contact_form(db: Session, form: Form, contact: m.Contact | None = None) -> Template:
+    return form_page_as(400, "admin/contact_form.html", {"contact": contact, **menus(db)}, form=form)
 
 
 @get("/contacts/new", sync_to_thread=False)
 def admin_contact_new(db: DB) -> Template:
-    return Template("admin/contact_form.html", context=_contact_form_context(db, Form({})))
+    return _contact_form(db, Form({}))
 
 
 @post("/contacts/new", sync_to_thread=False)
 def admin_contact_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     values, form = contacts.validate_contact(db, data)
-    if not form.ok:
-        return Template("admin/contact_form.html", context=_contact_form_context(db, form), status_code=400)
-    contact = contacts.create_contact(db, user, values)
+    contact = attempt(form, lambda: contacts.create_contact(db, user, values))
+    if contact is None:
+        return _contact_form(db, form)
     return Redirect(f"/admin/contacts/{contact.id}?notice=created", status_code=303)
 
 
@@ -100,29 +97,22 @@ def _contact_page(
 
 @get("/contacts/{contact_id:int}", sync_to_thread=False)
 def admin_contact_detail(db: DB, contact_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
-    messages = {
-        "created": "Contact created.",
-        "saved": "Changes saved.",
-        "merged": "Records merged.",
-        "linked": "Saved.",
-    }
-    return _contact_page(db, contact_or_404(db, contact_id), messages.get(notice, ""))
+    return _contact_page(db, contact_or_404(db, contact_id), notice_text(notice, CONTACT_NOTICES))
 
 
 @get("/contacts/{contact_id:int}/edit", sync_to_thread=False)
 def admin_contact_edit(db: DB, contact_id: FromPath[int]) -> Template:
     contact = contact_or_404(db, contact_id)
-    form = Form(contacts.contact_form_data(contact))
-    return Template("admin/contact_form.html", context=_contact_form_context(db, form, contact))
+    return _contact_form(db, Form(contacts.contact_form_data(contact)), contact)
 
 
 @post("/contacts/{contact_id:int}/edit", sync_to_thread=False)
 def admin_contact_update(db: DB, user: CurrentUser, contact_id: FromPath[int], data: FormBody) -> Template | Redirect:
     contact = contact_or_404(db, contact_id)
     values, form = contacts.validate_contact(db, data, exclude_id=contact.id)
+    attempt(form, lambda: contacts.update_contact(db, user, contact, values))
     if not form.ok:
-        return Template("admin/contact_form.html", context=_contact_form_context(db, form, contact), status_code=400)
-    contacts.update_contact(db, user, contact, values)
+        return _contact_form(db, form, contact)
     return Redirect(f"/admin/contacts/{contact.id}?notice=saved", status_code=303)
 
 
@@ -143,33 +133,20 @@ def admin_contact_delete(db: DB, user: CurrentUser, contact_id: FromPath[int]) -
 @post("/contacts/{contact_id:int}/affiliations", sync_to_thread=False)
 def admin_affiliation_add(db: DB, user: CurrentUser, contact_id: FromPath[int], data: FormBody) -> Template | Redirect:
     contact = contact_or_404(db, contact_id)
-    form = Form(data)
-    key = form.line("organisation", required=True, max_length=320, label="Organisation")
-    role = form.line("role", max_length=200, label="Role")
-    primary = form.bool("is_primary")
-    org = organisations.find_organisation(db, key) if key else None
-    if key and org is None:
-        form.add_error("organisation", "No organisation with that name or web address.")
-    if form.ok and org is not None:
-        try:
-            contacts.add_affiliation(db, user, contact, org, role, primary)
-        except DirectoryError as exc:
-            form.add_error("organisation", str(exc))
+    values, form = contacts.validate_affiliation(db, data)
+    attempt(form, lambda: contacts.add_affiliation(db, user, contact, values["org"], values["role"], values["primary"]))
     if not form.ok:
         return _contact_page(db, contact, link_form=form, status=400)
     return Redirect(f"/admin/contacts/{contact.id}?notice=linked", status_code=303)
 
 
-def _affiliation_or_404(db: Session, aff_id: int) -> m.Affiliation:
-    aff = db.get(m.Affiliation, aff_id)
-    if aff is None:
-        raise NotFoundException("No such link.")
-    return aff
+def _affiliation(db: Session, aff_id: int) -> m.Affiliation:
+    return get_or_404(db, m.Affiliation, aff_id, "No such link.")
 
 
 @post("/affiliations/{aff_id:int}/edit", sync_to_thread=False)
 def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], data: FormBody) -> Redirect:
-    aff = _affiliation_or_404(db, aff_id)
+    aff = _affiliation(db, aff_id)
     form = Form(data)
     role = form.line("role", max_length=200, label="Role")
     if not form.ok:
@@ -180,7 +157,7 @@ def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], dat
 
 @post("/affiliations/{aff_id:int}/delete", sync_to_thread=False)
 def admin_affiliation_delete(db: DB, user: CurrentUser, aff_id: FromPath[int]) -> Redirect:
-    aff = _affiliation_or_404(db, aff_id)
+    aff = _affiliation(db, aff_id)
     contact_id = aff.contact_id
     contacts.remove_affiliation(db, user, aff)
     return Redirect(f"/admin/contacts/{contact_id}?notice=linked", status_code=303)
@@ -211,7 +188,7 @@ async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
     upload = data.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         form.add_error("file", "Choose a CSV file to upload.")
-        return Template("admin/import.html", context={"form": form}, status_code=400)
+        return form_page_as(400, "admin/import.html", {}, form=form)
     token = secrets.token_hex(16)
     path = importer.import_dir() / f"{token}.csv"
     size = 0

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm.directory import contacts, organisations, schemas, taxonomy
 from crm.directory.errors import DirectoryError
-from crm.directory.views import contact_or_404, list_params, topic_or_404
+from crm.directory.views import contact_or_404, list_params, org_or_404
 from crm.web.auth import Principal
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form
+from crm.web.pages import api_page, get_or_404
 
 
 def _require(user: Principal | None, role: m.Role) -> Principal:
@@ -37,12 +38,16 @@ def _require(user: Principal | None, role: m.Role) -> Principal:
     return user
 
 
-def _invalid(form: Form) -> ValidationException:
-    return ValidationException(
-        detail="Some fields are not valid.",
-        extra=[{"key": k, "message": v} for k, v in form.errors.items()],
-        status_code=422,
-    )
+def _valid(checked: tuple[dict[str, Any], Form]) -> dict[str, Any]:
+    """The values a ``validate_*`` service cleaned, or a 422 problem listing every bad field."""
+    values, form = checked
+    if not form.ok:
+        raise ValidationException(
+            detail="Some fields are not valid.",
+            extra=[{"key": k, "message": v} for k, v in form.errors.items()],
+            status_code=422,
+        )
+    return values
 
 
 def _org_out(org: m.Organisation) -> schemas.Organisation:
@@ -69,9 +74,7 @@ def _org_out(org: m.Organisation) -> schemas.Organisation:
 
 
 def _visible_org(db: Session, user: Principal | None, org_id: int) -> m.Organisation:
-    org = organisations.get_organisation(db, org_id)
-    if org is None:
-        raise NotFoundException("No such organisation.")
+    org = org_or_404(db, org_id)
     public = org.review_status == m.ReviewStatus.APPROVED and org.visibility == m.Visibility.PUBLIC
     if not public and not (user and (user.is_admin or (user.organisation_id == org.id))):
         raise NotFoundException("No such organisation.")
@@ -95,9 +98,7 @@ def api_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> 
         )
     }
     return schemas.OrganisationPage(
-        items=[_org_out(orgs[i]) for i in ids if i in orgs],
-        next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
+        items=[_org_out(orgs[i]) for i in ids if i in orgs], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
     )
 
 
@@ -110,9 +111,7 @@ def api_org_get(db: DB, user: CurrentUser, org_id: FromPath[int]) -> schemas.Org
 def api_org_create(db: DB, user: CurrentUser, data: JSONBody[schemas.OrganisationIn]) -> Response[schemas.Organisation]:
     """Admins only (editors may update their own organisation)."""
     actor = _require(user, m.Role.ADMIN)
-    values, form = organisations.validate_organisation(db, schemas.given(data))
-    if not form.ok:
-        raise _invalid(form)
+    values = _valid(organisations.validate_organisation(db, schemas.given(data)))
     org = organisations.create_organisation(db, actor, values)
     return Response(_org_out(organisations.get_organisation(db, org.id)), status_code=201)  # type: ignore[arg-type]
 
@@ -123,18 +122,14 @@ def api_org_update(
 ) -> schemas.Organisation:
     """Admins, or an editor for their own organisation. Only the fields sent change."""
     actor = _require(user, m.Role.EDITOR)
-    org = organisations.get_organisation(db, org_id)
-    if org is None:
-        raise NotFoundException("No such organisation.")
+    org = org_or_404(db, org_id)
     if not actor.is_admin and actor.organisation_id != org.id:
         raise PermissionDeniedException("Editors may change only their own organisation.")
     sent = schemas.given(data)
     if not actor.is_admin:
         sent.pop("visibility", None)
     merged = {**organisations.organisation_form_data(org), **sent}
-    values, form = organisations.validate_organisation(db, merged, exclude_id=org.id)
-    if not form.ok:
-        raise _invalid(form)
+    values = _valid(organisations.validate_organisation(db, merged, exclude_id=org.id))
     organisations.update_organisation(db, actor, org, values)
     db.expire_all()
     return _org_out(organisations.get_organisation(db, org.id))  # type: ignore[arg-type]
@@ -143,9 +138,7 @@ def api_org_update(
 @delete("/organisations/{org_id:int}", sync_to_thread=False, status_code=204)
 def api_org_delete(db: DB, ext: Ext, user: CurrentUser, org_id: FromPath[int]) -> None:
     actor = _require(user, m.Role.ADMIN)
-    org = organisations.get_organisation(db, org_id)
-    if org is None:
-        raise NotFoundException("No such organisation.")
+    org = org_or_404(db, org_id)
     try:
         organisations.delete_organisation(db, ext, actor, org)
     except DirectoryError as exc:
@@ -177,21 +170,18 @@ def _contact_out(c: m.Contact) -> schemas.Contact:
     )
 
 
+def _contact_summary(r: Any) -> schemas.ContactSummary:
+    return schemas.ContactSummary(
+        id=r.id, name=r.name, email=r.email, job_title=r.job_title, organisation=r.organisation_name
+    )
+
+
 @get("/contacts", sync_to_thread=False)
 def api_contact_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> schemas.ContactPage:
     """Admins only (session or API key). Filters: q, organisation (slug), topic, region, career_stage."""
     _require(user, m.Role.ADMIN)
     page = contacts.list_contacts(db, list_params(request, contacts.CONTACT_FILTERS))
-    return schemas.ContactPage(
-        items=[
-            schemas.ContactSummary(
-                id=r.id, name=r.name, email=r.email, job_title=r.job_title, organisation=r.organisation_name
-            )
-            for r in page.items
-        ],
-        next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
-    )
+    return api_page(schemas.ContactPage, page, _contact_summary)
 
 
 @get("/contacts/{contact_id:int}", sync_to_thread=False)
@@ -203,9 +193,7 @@ def api_contact_get(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> sch
 @post("/contacts", sync_to_thread=False)
 def api_contact_create(db: DB, user: CurrentUser, data: JSONBody[schemas.ContactIn]) -> Response[schemas.Contact]:
     actor = _require(user, m.Role.ADMIN)
-    values, form = contacts.validate_contact(db, schemas.given(data))
-    if not form.ok:
-        raise _invalid(form)
+    values = _valid(contacts.validate_contact(db, schemas.given(data)))
     contact = contacts.create_contact(db, actor, values)
     return Response(_contact_out(contact_or_404(db, contact.id)), status_code=201)
 
@@ -217,9 +205,7 @@ def api_contact_update(
     actor = _require(user, m.Role.ADMIN)
     contact = contact_or_404(db, contact_id)
     merged = {**contacts.contact_form_data(contact), **schemas.given(data)}
-    values, form = contacts.validate_contact(db, merged, exclude_id=contact.id)
-    if not form.ok:
-        raise _invalid(form)
+    values = _valid(contacts.validate_contact(db, merged, exclude_id=contact.id))
     contacts.update_contact(db, actor, contact, values)
     db.expire_all()
     return _contact_out(contact_or_404(db, contact_id))
@@ -229,6 +215,10 @@ def api_contact_update(
 def api_contact_delete(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> None:
     actor = _require(user, m.Role.ADMIN)
     contacts.delete_contact(db, actor, contact_or_404(db, contact_id))
+
+
+def _topic(db: Session, topic_id: int) -> m.Topic:
+    return get_or_404(db, m.Topic, topic_id, "No such topic.")
 
 
 def _topic_out(t: Any) -> schemas.Topic:
@@ -243,15 +233,13 @@ def api_topic_list(db: DB) -> list[schemas.Topic]:
 
 @get("/topics/{topic_id:int}", sync_to_thread=False)
 def api_topic_get(db: DB, topic_id: FromPath[int]) -> schemas.Topic:
-    return _topic_out(topic_or_404(db, topic_id))
+    return _topic_out(_topic(db, topic_id))
 
 
 @post("/topics", sync_to_thread=False)
 def api_topic_create(db: DB, user: CurrentUser, data: JSONBody[schemas.TopicIn]) -> Response[schemas.Topic]:
     actor = _require(user, m.Role.ADMIN)
-    values, form = taxonomy.validate_topic(db, schemas.given(data))
-    if not form.ok:
-        raise _invalid(form)
+    values = _valid(taxonomy.validate_topic(db, schemas.given(data)))
     return Response(_topic_out(taxonomy.save_topic(db, actor, values)), status_code=201)
 
 
@@ -260,18 +248,16 @@ def api_topic_update(
     db: DB, user: CurrentUser, topic_id: FromPath[int], data: JSONBody[schemas.TopicIn]
 ) -> schemas.Topic:
     actor = _require(user, m.Role.ADMIN)
-    topic = topic_or_404(db, topic_id)
+    topic = _topic(db, topic_id)
     merged = {"name": topic.name, "description": topic.description, **schemas.given(data)}
-    values, form = taxonomy.validate_topic(db, merged, exclude_id=topic.id)
-    if not form.ok:
-        raise _invalid(form)
+    values = _valid(taxonomy.validate_topic(db, merged, exclude_id=topic.id))
     return _topic_out(taxonomy.save_topic(db, actor, values, topic))
 
 
 @delete("/topics/{topic_id:int}", sync_to_thread=False, status_code=204)
 def api_topic_delete(db: DB, user: CurrentUser, topic_id: FromPath[int]) -> None:
     actor = _require(user, m.Role.ADMIN)
-    taxonomy.delete_topic(db, actor, topic_or_404(db, topic_id))
+    taxonomy.delete_topic(db, actor, _topic(db, topic_id))
 
 
 api_router = Router(

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.directory.errors import DirectoryError
+from crm.directory.errors import DirectoryFieldErrors
+from crm.directory.organisations import find_organisation
 from crm.directory.taxonomy import regions_by_key, topics_by_key
 from crm.validation import Form
 from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
@@ -107,14 +108,8 @@ def create_contact(session: Session, actor: Principal | None, values: dict[str, 
     session.add(contact)
     session.flush()
     _set_contact_links(session, contact.id, topic_ids, region_ids)
-    audit.record(
-        session,
-        actor,
-        "created",
-        "contact",
-        contact.id,
-        summary=contact.name,
-        changes=audit.diff({}, contact_snapshot(session, contact)),
+    audit.record_created(
+        session, actor, "contact", contact.id, contact_snapshot(session, contact), summary=contact.name
     )
     return contact
 
@@ -128,15 +123,14 @@ def update_contact(session: Session, actor: Principal | None, contact: m.Contact
         setattr(contact, key, value)
     session.flush()
     _set_contact_links(session, contact.id, topic_ids, region_ids)
-    changes = audit.diff(before, contact_snapshot(session, contact))
-    if changes:
-        audit.record(session, actor, "updated", "contact", contact.id, summary=contact.name, changes=changes)
-    return changes
+    after = contact_snapshot(session, contact)
+    return audit.record_changes(session, actor, "contact", contact.id, before, after, summary=contact.name)
 
 
 def delete_contact(session: Session, actor: Principal | None, contact: m.Contact) -> None:
-    snap = contact_snapshot(session, contact)
-    audit.record(session, actor, "deleted", "contact", contact.id, summary=contact.name, changes=audit.diff(snap, {}))
+    audit.record_deleted(
+        session, actor, "contact", contact.id, contact_snapshot(session, contact), summary=contact.name
+    )
     session.delete(contact)
     session.flush()
 
@@ -269,6 +263,18 @@ def ensure_one_primary(session: Session, contact_id: int) -> None:
     )
 
 
+def validate_affiliation(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, Any], Form]:
+    """The link form: an organisation by name or web address (``find_organisation``), a role, and whether it is the
+    contact's primary organisation."""
+    form = Form(dict(data))
+    key = form.line("organisation", required=True, max_length=320, label="Organisation")
+    role = form.line("role", max_length=200, label="Role")
+    org = find_organisation(session, key) if key else None
+    if key and org is None:
+        form.add_error("organisation", "No organisation with that name or web address.")
+    return {"org": org, "role": role, "primary": form.bool("is_primary")}, form
+
+
 def add_affiliation(
     session: Session, actor: Principal | None, contact: m.Contact, org: m.Organisation, role: str, primary: bool
 ) -> m.Affiliation:
@@ -276,7 +282,7 @@ def add_affiliation(
         select(m.Affiliation).where(m.Affiliation.contact_id == contact.id, m.Affiliation.organisation_id == org.id)
     )
     if existing is not None:
-        raise DirectoryError(f"{contact.name} is already linked to {org.name}.")
+        raise DirectoryFieldErrors({"organisation": f"{contact.name} is already linked to {org.name}."})
     if primary:
         session.execute(
             update(m.Affiliation)
@@ -308,17 +314,11 @@ def update_affiliation(session: Session, actor: Principal | None, aff: m.Affilia
     session.flush()
     ensure_one_primary(session, aff.contact_id)
     session.refresh(aff)
-    changes = audit.diff(before, {"role": aff.role, "primary": aff.is_primary})
-    if changes:
-        audit.record(
-            session,
-            actor,
-            "updated link",
-            "contact",
-            aff.contact_id,
-            summary=f"organisation #{aff.organisation_id}",
-            changes=changes,
-        )
+    after = {"role": aff.role, "primary": aff.is_primary}
+    summary = f"organisation #{aff.organisation_id}"
+    audit.record_changes(
+        session, actor, "contact", aff.contact_id, before, after, summary=summary, action="updated link"
+    )
 
 
 def remove_affiliation(session: Session, actor: Principal | None, aff: m.Affiliation) -> None:

@@ -213,14 +213,8 @@ def create_organisation(
     session.add(org)
     session.flush()
     _set_org_topics(session, org.id, topic_ids)
-    audit.record(
-        session,
-        actor,
-        action,
-        "organisation",
-        org.id,
-        summary=org.name,
-        changes=audit.diff({}, org_snapshot(session, org)),
+    audit.record_created(
+        session, actor, "organisation", org.id, org_snapshot(session, org), summary=org.name, action=action
     )
     return org
 
@@ -236,10 +230,9 @@ def update_organisation(session: Session, actor: Principal | None, org: m.Organi
     session.flush()
     if topic_ids is not None:
         _set_org_topics(session, org.id, topic_ids)
-    changes = audit.diff(before, org_snapshot(session, org))
-    if changes:
-        audit.record(session, actor, "updated", "organisation", org.id, summary=org.name, changes=changes)
-    return changes
+    return audit.record_changes(
+        session, actor, "organisation", org.id, before, org_snapshot(session, org), summary=org.name
+    )
 
 
 def delete_organisation(session: Session, ext: Extensions, actor: Principal | None, org: m.Organisation) -> None:
@@ -247,8 +240,7 @@ def delete_organisation(session: Session, ext: Extensions, actor: Principal | No
     refs = organisation_references(session, org.id, ext)
     if refs:
         raise DirectoryError("This organisation cannot be deleted while other records use it: " + "; ".join(refs))
-    snap = org_snapshot(session, org)
-    audit.record(session, actor, "deleted", "organisation", org.id, summary=org.name, changes=audit.diff(snap, {}))
+    audit.record_deleted(session, actor, "organisation", org.id, org_snapshot(session, org), summary=org.name)
     session.execute(update(m.Organisation).where(m.Organisation.parent_id == org.id).values(parent_id=None))
     session.delete(org)
     session.flush()

@@ -6,16 +6,15 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from crm.directory import organisations, sections, submissions, taxonomy
-from crm.directory.views import choices, list_params
+from crm.directory import organisations, sections, submissions
+from crm.directory.views import choices, list_params, menus
 from crm.web.deps import DB, Ext, client_ip
 from crm.web.forms import Form, FormBody
-from crm.web.listing import is_htmx
+from crm.web.pages import form_page_as, list_page, or_404
 
 
 @get("/organisations", sync_to_thread=False, include_in_schema=False)
@@ -23,17 +22,13 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = list_params(request, organisations.ORG_FILTERS)
     page = organisations.list_organisations(db, params, public=True)
     sorts = organisations.organisation_sorts(db, params)
-    context = {
-        "page": page,
-        "params": params,
-        "sorts": sorts,
-        "topics": taxonomy.all_topics(db),
-        "regions": taxonomy.all_regions(db),
-        **choices(),
-    }
-    if is_htmx(request.headers):
-        return Template("public/organisations_results.html", context=context)
-    return Template("public/organisations.html", context=context)
+    return list_page(
+        request,
+        "public/organisations.html",
+        "public/organisations_results.html",
+        {"page": page, "params": params, "sorts": sorts, **choices()},
+        page_only=lambda: menus(db),
+    )
 
 
 @get("/organisations/suggest", sync_to_thread=False, include_in_schema=False)
@@ -44,22 +39,20 @@ def suggest_redirect() -> Redirect:
 
 @get("/organisations/{slug:str}", sync_to_thread=False, include_in_schema=False)
 def public_detail(db: DB, ext: Ext, slug: FromPath[str]) -> Template:
-    org = organisations.get_public_organisation(db, slug)
-    if org is None:
-        raise NotFoundException("No organisation with this address is listed.")
+    org = or_404(organisations.get_public_organisation(db, slug), "No organisation with this address is listed.")
     return Template(
         "public/organisation.html",
         context={"org": org, "sections": sections.public_sections(db, org.id, ext), **choices()},
     )
 
 
-def _add_group_context(db: Session, form: Form, **extra: Any) -> dict[str, Any]:
-    return {"form": form, "topics": taxonomy.all_topics(db), "regions": taxonomy.all_regions(db), **choices(), **extra}
+def _add_group_form(db: Session, form: Form) -> Template:
+    return form_page_as(400, "public/add_group.html", menus(db), form=form)
 
 
 @get("/add-your-group", sync_to_thread=False, include_in_schema=False)
 def add_group_page(db: DB) -> Template:
-    return Template("public/add_group.html", context=_add_group_context(db, Form({})))
+    return _add_group_form(db, Form({}))
 
 
 @post("/add-your-group", sync_to_thread=False, include_in_schema=False)
@@ -70,11 +63,11 @@ def add_group(request: Request[Any, Any, Any], state: State, db: DB, data: FormB
     if str(data.get("nickname", "")).strip():  # a field people cannot see: only robots fill it in
         return Template("public/add_group_done.html", context={"name": values.get("name", "")})
     if not form.ok:
-        return Template("public/add_group.html", context=_add_group_context(db, form), status_code=400)
+        return _add_group_form(db, form)
     if not state.rate_limiter.allow(f"add-group:{client_ip(request)}", 5, 3600):
         return Template(
             "public/add_group.html",
-            context=_add_group_context(db, form, limited=True),
+            context={**menus(db), "form": form, "limited": True},
             status_code=429,
             headers={"Retry-After": "3600"},
         )

@@ -113,11 +113,9 @@ def save_topic(
         topic.name = values["name"]
         topic.description = values["description"]
     session.flush()
-    changes = audit.diff(before, {"name": topic.name, "description": topic.description})
-    if changes:
-        audit.record(
-            session, actor, "updated" if before else "created", "topic", topic.id, summary=topic.name, changes=changes
-        )
+    after = {"name": topic.name, "description": topic.description}
+    action = "updated" if before else "created"
+    audit.record_changes(session, actor, "topic", topic.id, before, after, summary=topic.name, action=action)
     return topic
 
 
@@ -127,14 +125,24 @@ def delete_topic(session: Session, actor: Principal | None, topic: m.Topic) -> N
     session.flush()
 
 
+def validate_region(session: Session, region: m.Region, data: Mapping[str, Any]) -> tuple[dict[str, Any], Form]:
+    """A region's new name (unique) and position (kept when left empty)."""
+    form = Form(dict(data))
+    name = form.line("name", required=True, max_length=120, label="Name")
+    position = form.int("position", minimum=0, label="Position")
+    clash = session.scalar(select(m.Region.id).where(m.Region.name == name, m.Region.id != region.id)) if name else None
+    if clash:
+        form.add_error("name", "Another region has this name.")
+    return {"name": name, "position": position if position is not None else region.position}, form
+
+
 def save_region(session: Session, actor: Principal | None, region: m.Region, name: str, position: int) -> None:
     before = {"name": region.name, "position": region.position}
     region.name = name
     region.position = position
     session.flush()
-    changes = audit.diff(before, {"name": name, "position": position})
-    if changes:
-        audit.record(session, actor, "updated", "region", region.id, summary=name, changes=changes)
+    after = {"name": name, "position": position}
+    audit.record_changes(session, actor, "region", region.id, before, after, summary=name)
 
 
 def region_usage(session: Session) -> list[Any]:

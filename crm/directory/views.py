@@ -1,4 +1,4 @@
-"""Web helpers the directory's public pages, admin pages and API share: list parameters, choice labels, 404s, CSV."""
+"""Web helpers the directory's public pages, admin pages and API share: list parameters, menus, 404s, CSV."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 from sqlalchemy.orm import Session
 
@@ -15,8 +14,9 @@ from crm import models as m
 from crm.directory import export
 from crm.directory.contacts import get_contact
 from crm.directory.organisations import get_organisation
-from crm.directory.taxonomy import CAREER_LABELS, CATEGORY_LABELS, KIND_LABELS
+from crm.directory.taxonomy import CAREER_LABELS, CATEGORY_LABELS, KIND_LABELS, all_regions, all_topics
 from crm.web.listing import ListParams
+from crm.web.pages import or_404
 
 
 def list_params(request: Request[Any, Any, Any], filters: tuple[str, ...]) -> ListParams:
@@ -28,25 +28,19 @@ def choices() -> dict[str, Any]:
     return {"kinds": KIND_LABELS, "categories": CATEGORY_LABELS, "career_stages": CAREER_LABELS}
 
 
+def menus(db: Session) -> dict[str, Any]:
+    """What the directory's filter bars and forms offer: topics, regions and the choice labels."""
+    return {"topics": all_topics(db), "regions": all_regions(db), **choices()}
+
+
 def org_or_404(db: Session, org_id: int) -> m.Organisation:
-    org = get_organisation(db, org_id)
-    if org is None:
-        raise NotFoundException("No such organisation.")
-    return org
+    """The organisation with its topics, region and parent loaded, or the 404 page."""
+    return or_404(get_organisation(db, org_id), "No such organisation.")
 
 
 def contact_or_404(db: Session, contact_id: int) -> m.Contact:
-    contact = get_contact(db, contact_id)
-    if contact is None:
-        raise NotFoundException("No such contact.")
-    return contact
-
-
-def topic_or_404(db: Session, topic_id: int) -> m.Topic:
-    topic = db.get(m.Topic, topic_id)
-    if topic is None:
-        raise NotFoundException("No such topic.")
-    return topic
+    """The contact with its topics, regions and affiliations loaded, or the 404 page."""
+    return or_404(get_contact(db, contact_id), "No such contact.")
 
 
 def csv_response(state: State, make_rows: Callable[[Session], Iterable[Any]], filename: str) -> Stream:

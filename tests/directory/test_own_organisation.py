@@ -53,7 +53,7 @@ def test_editor_updates_their_entry_and_the_fellows_choices_stay(client, db, set
         },
         follow_redirects=False,
     )
-    assert saved.status_code == 303 and saved.headers["location"] == f"{URL}?saved=1"
+    assert saved.status_code == 303 and saved.headers["location"] == f"{URL}?notice=saved"
     org_id, parent_id = org.id, parent.id
     db.expunge_all()
     org = get_organisation(db, org_id)
@@ -67,7 +67,8 @@ def test_editor_updates_their_entry_and_the_fellows_choices_stay(client, db, set
         select(m.AuditEntry.actor).where(m.AuditEntry.entity == "organisation", m.AuditEntry.entity_id == org.id)
     ).all()
     assert "editor@example.org" in actors
-    assert "Changes saved." in client.get(f"{URL}?saved=1").text
+    assert "Changes saved." in client.get(f"{URL}?notice=saved").text
+    assert "Changes saved." in client.get(f"{URL}?saved=1").text  # the older link still works
 
 
 def test_bad_input_re_renders_with_messages_and_saves_nothing(client, db, settings):
