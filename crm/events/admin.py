@@ -11,18 +11,19 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm import audit
 from crm import models as m
-from crm.events import attendees, audience, forms, guests, lifecycle, listing, rsvp, views
+from crm.events import attendees, audience, contact_lists, forms, guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
 from crm.history import history
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.forms import Form, FormBody, normalise_email
-from crm.web.listing import ListParams, is_htmx
+from crm.web.forms import Form, FormBody
+from crm.web.listing import ListParams
+from crm.web.pages import attempt, form_page, get_or_404, list_page
+from crm.web.pages import notice as notice_text
 
 S = m.InvitationStatus
 ANSWERS_SHOWN = 500  # the live table; the CSV export and the API have everyone
@@ -39,10 +40,8 @@ def _choices(db: Session) -> dict[str, Any]:
     return {"organisations": orgs, "funding_calls": calls}
 
 
-def _form_page(db: Session, form: Form, event: m.Event | None, status_code: int = 200) -> Template:
-    return Template(
-        "admin/event_form.html", context={"form": form, "e": event, **_choices(db)}, status_code=status_code
-    )
+def _form_page(db: Session, form: Form, event: m.Event | None) -> Template:
+    return form_page("admin/event_form.html", {"e": event, **_choices(db)}, form=form)
 
 
 @get("/events", sync_to_thread=False)
@@ -56,9 +55,7 @@ def admin_events(request: Request[Any, Any, Any], db: DB) -> Template:
         "statuses": list(m.EventStatus),
         "when": when_text,
     }
-    if is_htmx(request.headers):
-        return Template("admin/events_results.html", context=context)
-    return Template("admin/events.html", context=context)
+    return list_page(request, "admin/events.html", "admin/events_results.html", context)
 
 
 @get("/events/new", sync_to_thread=False)
@@ -70,10 +67,10 @@ def admin_new(db: DB) -> Template:
 def admin_create(db: DB, settings: AppSettings, user: CurrentUser, data: FormBody) -> Template | Redirect:
     form = Form(data)
     values = forms.parse_event_form(db, form)
-    if not form.ok:
-        return _form_page(db, form, None, status_code=422)
-    event = lifecycle.create_event(db, user, settings.base_url, values)
-    return Redirect(f"/admin/events/{event.id}?saved=created", status_code=303)
+    event = attempt(form, lambda: lifecycle.create_event(db, user, settings.base_url, values))
+    if event is None:
+        return _form_page(db, form, None)
+    return _to_event(event, "created")
 
 
 def _detail_context(db: Session, event: m.Event, **extra: Any) -> dict[str, Any]:
@@ -108,23 +105,28 @@ NOTICES = {
 }
 
 
+def _to_event(event: m.Event, notice: str) -> Redirect:
+    """Back to the event's page with a notice: a key of ``NOTICES``, or a sentence with the numbers in it."""
+    return Redirect(f"/admin/events/{event.id}?notice={quote(notice)}", status_code=303)
+
+
 @get("/events/{event_id:int}", sync_to_thread=False)
-def admin_event(db: DB, event_id: FromPath[int], saved: FromQuery[str] = "", msg: FromQuery[str] = "") -> Template:
-    event = views.event_or_404(db, event_id)
-    notice = NOTICES.get(saved, "") or msg[:300]
-    return Template("admin/event.html", context=_detail_context(db, event, notice=notice))
+def admin_event(db: DB, event_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
+    event = get_or_404(db, m.Event, event_id, "No such event.")
+    line = notice_text(notice, NOTICES, notice)
+    return Template("admin/event.html", context=_detail_context(db, event, notice=line))
 
 
 @get("/events/{event_id:int}/answers", sync_to_thread=False)
 def admin_answers(db: DB, event_id: FromPath[int]) -> Template:
     """The live answers table (htmx polls this fragment)."""
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     return Template("admin/event_answers.html", context=_detail_context(db, event))
 
 
 @get("/events/{event_id:int}/edit", sync_to_thread=False)
 def admin_edit(db: DB, event_id: FromPath[int]) -> Template:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     return _form_page(db, Form(forms.form_data(event)), event)
 
 
@@ -132,50 +134,53 @@ def admin_edit(db: DB, event_id: FromPath[int]) -> Template:
 def admin_update(
     state: State, db: DB, user: CurrentUser, event_id: FromPath[int], data: FormBody
 ) -> Template | Redirect:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     form = Form(data)
     values = forms.parse_event_form(db, form)
     if not form.ok:
-        return _form_page(db, form, event, status_code=422)
+        return _form_page(db, form, event)
     try:
         result = lifecycle.update_event(db, views.mailer(state), user, event, values, views.now())
-    except lifecycle.EventProblem as exc:
+    except lifecycle.EventProblem as exc:  # a valid form the event's state refuses (capacity below the yeses)
         form.add_error(exc.field or "title", str(exc))
-        return _form_page(db, form, event, status_code=409)
+        refused = _form_page(db, form, event)
+        refused.status_code = 409
+        return refused
     if result.bumped:
-        msg = f"Saved. The time or place changed, so {result.notified} people were sent an updated invitation."
-        return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
-    return Redirect(f"/admin/events/{event.id}?saved=saved", status_code=303)
+        return _to_event(
+            event, f"Saved. The time or place changed, so {result.notified} people were sent an updated invitation."
+        )
+    return _to_event(event, "saved")
 
 
 @post("/events/{event_id:int}/publish", sync_to_thread=False)
 def admin_publish(db: DB, user: CurrentUser, event_id: FromPath[int]) -> Template | Redirect:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     try:
         lifecycle.publish_event(db, user, event, views.now())
     except lifecycle.EventProblem as exc:
         return Template("admin/event.html", context=_detail_context(db, event, notice=str(exc)), status_code=409)
-    return Redirect(f"/admin/events/{event.id}?saved=published", status_code=303)
+    return _to_event(event, "published")
 
 
 @get("/events/{event_id:int}/cancel", sync_to_thread=False)
 def admin_cancel_page(db: DB, event_id: FromPath[int]) -> Template:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     counts = rsvp.answer_counts(db, event.id)
     return Template("admin/event_cancel.html", context={"e": event, "when": when_text(event), "counts": counts})
 
 
 @post("/events/{event_id:int}/cancel", sync_to_thread=False)
 def admin_cancel(state: State, db: DB, user: CurrentUser, event_id: FromPath[int]) -> Redirect:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     lifecycle.cancel_event(db, views.mailer(state), user, event, views.now())
-    return Redirect(f"/admin/events/{event.id}?saved=cancelled", status_code=303)
+    return _to_event(event, "cancelled")
 
 
 def _audience_context(db: Session, event: m.Event, flt: audience.AudienceFilter, **extra: Any) -> dict[str, Any]:
     topics = db.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name)).all()
     regions = db.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position)).all()
-    lists = db.execute(select(m.ContactList.id, m.ContactList.name).order_by(m.ContactList.name)).all()
+    lists = contact_lists.list_choices(db)
     return {
         "e": event,
         "when": when_text(event),
@@ -191,7 +196,7 @@ def _audience_context(db: Session, event: m.Event, flt: audience.AudienceFilter,
 
 @get("/events/{event_id:int}/audience", sync_to_thread=False)
 def admin_audience(request: Request[Any, Any, Any], db: DB, event_id: FromPath[int]) -> Template:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     query = request.query_params.dict()
     flt = audience.AudienceFilter.from_mapping(query)
     preview = None if flt.is_empty else audience.preview(db, event, flt)
@@ -200,7 +205,7 @@ def admin_audience(request: Request[Any, Any, Any], db: DB, event_id: FromPath[i
 
 @post("/events/{event_id:int}/audience", sync_to_thread=False)
 def admin_send(state: State, db: DB, user: CurrentUser, event_id: FromPath[int], data: FormBody) -> Template | Redirect:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     flt = audience.AudienceFilter.from_mapping(data)
     try:
         result = audience.send(db, views.mailer(state), user, event, flt, views.now())
@@ -223,12 +228,12 @@ def admin_send(state: State, db: DB, user: CurrentUser, event_id: FromPath[int],
     msg = f"{result.invited} invitations queued. They go out within a minute; answers appear below."
     if result.deferred:
         msg = f"{result.invited} people invited. Their emails are queued in the background over the next few minutes."
-    return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
+    return _to_event(event, msg)
 
 
 @get("/events/{event_id:int}/attendees.csv", sync_to_thread=False)
 def admin_csv(db: DB, event_id: FromPath[int]) -> Response[Any]:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     body = attendees.attendees_csv(db, event)
     return Response(
         body.encode("utf-8-sig"),
@@ -242,7 +247,7 @@ def admin_csv(db: DB, event_id: FromPath[int]) -> Response[Any]:
 
 @get("/events/{event_id:int}/attendance", sync_to_thread=False)
 def admin_attendance_page(db: DB, event_id: FromPath[int]) -> Template:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     rows = attendees.attendee_rows(db, event.id, (S.YES, S.MAYBE, S.WAITLISTED))
     return Template(
         "admin/event_attendance.html",
@@ -252,7 +257,7 @@ def admin_attendance_page(db: DB, event_id: FromPath[int]) -> Template:
 
 @post("/events/{event_id:int}/attendance", sync_to_thread=False)
 def admin_attendance(db: DB, user: CurrentUser, event_id: FromPath[int], data: FormBody) -> Template | Redirect:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     ids = {int(v) for v in Form(data).getlist("attended") if v.isdigit()}
     try:
         attendees.record_attendance(db, user, event, ids, views.now())
@@ -263,14 +268,14 @@ def admin_attendance(db: DB, user: CurrentUser, event_id: FromPath[int], data: F
             context={"e": event, "when": when_text(event), "rows": rows, "started": False, "problem": str(exc)},
             status_code=409,
         )
-    return Redirect(f"/admin/events/{event.id}?saved=attendance", status_code=303)
+    return _to_event(event, "attendance")
 
 
 @post("/events/{event_id:int}/requests/{request_id:int}/{decision:str}", sync_to_thread=False)
 def admin_decide(
     state: State, db: DB, user: CurrentUser, event_id: FromPath[int], request_id: FromPath[int], decision: FromPath[str]
 ) -> Redirect:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     if decision not in {"approve", "decline"}:
         raise NotFoundException("No such action.")
     try:
@@ -279,7 +284,7 @@ def admin_decide(
         )
     except lifecycle.EventProblem as exc:
         msg = str(exc)
-    return Redirect(f"/admin/events/{event.id}?msg={quote(msg)}", status_code=303)
+    return _to_event(event, msg)
 
 
 # Saved contact lists (audiences)
@@ -287,15 +292,7 @@ def admin_decide(
 
 @get("/contact-lists", sync_to_thread=False)
 def admin_lists(db: DB) -> Template:
-    rows = db.execute(
-        select(
-            m.ContactList.id, m.ContactList.name, m.ContactList.description, func.count(m.ContactListMember.contact_id)
-        )
-        .outerjoin(m.ContactListMember, m.ContactListMember.list_id == m.ContactList.id)
-        .group_by(m.ContactList.id, m.ContactList.name, m.ContactList.description)
-        .order_by(m.ContactList.name)
-    ).all()
-    return Template("admin/audience_lists.html", context={"rows": rows, "form": Form({})})
+    return Template("admin/audience_lists.html", context={"rows": contact_lists.lists_with_sizes(db), "form": Form({})})
 
 
 @post("/contact-lists", sync_to_thread=False)
@@ -303,86 +300,33 @@ def admin_list_create(db: DB, user: CurrentUser, data: FormBody) -> Template | R
     form = Form(data)
     name = form.line("name", required=True, max_length=200, label="Name")
     description = form.str("description", max_length=2000)
-    if form.ok and db.scalar(select(m.ContactList.id).where(m.ContactList.name == name)):
-        form.add_error("name", "A list with this name already exists.")
-    if not form.ok:
-        return Template("admin/audience_lists.html", context={"rows": [], "form": form}, status_code=422)
-    lst = m.ContactList(name=name, description=description)
-    db.add(lst)
-    db.flush()
-    audit.record(db, user, "created", "contact_list", lst.id, summary=name)
+    lst = attempt(form, lambda: contact_lists.create_list(db, user, name, description))
+    if lst is None:
+        return form_page("admin/audience_lists.html", {"rows": []}, form=form)
     return Redirect(f"/admin/contact-lists/{lst.id}", status_code=303)
 
 
-def _list_page(db: Session, lst: m.ContactList, **extra: Any) -> Template:
-    members = db.execute(
-        select(m.Contact.id, m.Contact.name, m.Contact.email)
-        .join(m.ContactListMember, m.ContactListMember.contact_id == m.Contact.id)
-        .where(m.ContactListMember.list_id == lst.id)
-        .order_by(m.Contact.name)
-    ).all()
-    status_code = extra.pop("status_code", 200)
-    return Template(
-        "admin/audience_list.html",
-        context={"lst": lst, "members": members, "form": extra.pop("form", Form({})), **extra},
-        status_code=status_code,
-    )
-
-
-def _list(db: Session, list_id: int) -> m.ContactList:
-    lst = db.get(m.ContactList, list_id)
-    if lst is None:
-        raise NotFoundException("No such list.")
-    return lst
+def _list_page(db: Session, lst: m.ContactList, notice: str = "") -> Template:
+    context = {"lst": lst, "members": contact_lists.members(db, lst.id), "notice": notice}
+    return form_page("admin/audience_list.html", context, form=Form({}))
 
 
 @get("/contact-lists/{list_id:int}", sync_to_thread=False)
 def admin_list(db: DB, list_id: FromPath[int]) -> Template:
-    return _list_page(db, _list(db, list_id))
+    return _list_page(db, get_or_404(db, m.ContactList, list_id, "No such list."))
 
 
 @post("/contact-lists/{list_id:int}/members", sync_to_thread=False)
 def admin_list_add(db: DB, user: CurrentUser, list_id: FromPath[int], data: FormBody) -> Template:
-    lst = _list(db, list_id)
-    form = Form(data)
-    raw = form.str("emails", max_length=200_000, label="Email addresses")
-    wanted: set[str] = set()
-    bad: list[str] = []
-    for part in raw.replace(",", "\n").replace(";", "\n").split():
-        try:
-            wanted.add(normalise_email(part))
-        except ValueError:
-            bad.append(part)
-    found = (
-        dict(db.execute(select(m.Contact.email, m.Contact.id).where(m.Contact.email.in_(wanted))).all())
-        if wanted
-        else {}
-    )
-    existing = set(db.scalars(select(m.ContactListMember.contact_id).where(m.ContactListMember.list_id == lst.id)))
-    new_ids = [cid for cid in found.values() if cid not in existing]
-    for cid in new_ids:
-        db.add(m.ContactListMember(list_id=lst.id, contact_id=cid))
-    db.flush()
-    unknown = sorted(wanted - set(found))
-    if new_ids:
-        audit.record(db, user, "added members", "contact_list", lst.id, summary=f"{len(new_ids)} added")
-    notice = f"{len(new_ids)} added."
-    if unknown:
-        notice += f" Not in the directory: {', '.join(unknown[:20])}{'…' if len(unknown) > 20 else ''}."
-    if bad:
-        notice += f" Not email addresses: {', '.join(bad[:10])}."
-    return _list_page(db, lst, notice=notice)
+    lst = get_or_404(db, m.ContactList, list_id, "No such list.")
+    raw = Form(data).str("emails", max_length=200_000, label="Email addresses")
+    return _list_page(db, lst, contact_lists.add_members(db, user, lst, raw).sentence())
 
 
 @post("/contact-lists/{list_id:int}/members/{contact_id:int}/remove", sync_to_thread=False)
 def admin_list_remove(db: DB, user: CurrentUser, list_id: FromPath[int], contact_id: FromPath[int]) -> Redirect:
-    lst = _list(db, list_id)
-    db.execute(
-        delete(m.ContactListMember).where(
-            m.ContactListMember.list_id == lst.id, m.ContactListMember.contact_id == contact_id
-        )
-    )
-    audit.record(db, user, "removed member", "contact_list", lst.id, summary=f"contact {contact_id}")
+    lst = get_or_404(db, m.ContactList, list_id, "No such list.")
+    contact_lists.remove_member(db, user, lst, contact_id)
     return Redirect(f"/admin/contact-lists/{lst.id}", status_code=303)
 
 

@@ -19,6 +19,7 @@ from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.listing import ListParams
+from crm.web.pages import api_page, get_or_404
 
 
 def _out(settings: Any, r: Any, counts: dict[str, int] | None = None) -> EventOut:
@@ -73,9 +74,7 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, use
     else:
         params = ListParams.from_query(query)
         page = listing.public_list(db, params, views.now())
-    return EventPage(
-        items=[_out(settings, r) for r in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
-    )
+    return api_page(EventPage, page, lambda r: _out(settings, r))
 
 
 @get("/{event_id:int}", sync_to_thread=False, summary="Get one event")
@@ -134,7 +133,7 @@ def api_create(db: DB, settings: AppSettings, user: CurrentUser, data: JSONBody[
 def api_update(
     state: State, db: DB, settings: AppSettings, user: CurrentUser, event_id: FromPath[int], data: JSONBody[EventPatch]
 ) -> EventOut:
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     values = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     action = values.pop("action", None)
     merged = {"starts_at": event.starts_at, "ends_at": event.ends_at, **values}
@@ -161,7 +160,7 @@ def api_update(
 @get("/{event_id:int}/invitations", sync_to_thread=False, guards=[admin_guard], summary="Invitations and answers")
 def api_invitations(db: DB, event_id: FromPath[int]) -> InvitationList:
     """Everyone invited with their answer, note, waitlist and attendance (personal data: admins and admin API keys)."""
-    event = views.event_or_404(db, event_id)
+    event = get_or_404(db, m.Event, event_id, "No such event.")
     items = [
         InvitationOut(
             id=r.id,

@@ -18,7 +18,8 @@ from crm.events import guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
 from crm.web.deps import DB, client_ip
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import form_page, list_page
 
 TOKEN_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 RSVP_LIMIT_PER_HOUR = 60
@@ -41,9 +42,7 @@ def event_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict())
     page = listing.public_list(db, params, views.now())
     context = {"page": page, "params": params, "sorts": listing.PUBLIC_SORTS, "when": when_text}
-    if is_htmx(request.headers):
-        return Template("public/events_results.html", context=context)
-    return Template("public/events.html", context=context)
+    return list_page(request, "public/events.html", "public/events_results.html", context)
 
 
 def _public_page(db: Session, event: m.Event, **extra: Any) -> dict[str, Any]:
@@ -78,7 +77,7 @@ def request_place(
     organisation = form.line("organisation", max_length=300, label="Organisation")
     note = form.str("note", max_length=2000, label="Note")
     if not form.ok:
-        return Template("public/event.html", context=_public_page(db, event, form=form), status_code=422)
+        return form_page("public/event.html", _public_page(db, event), form=form)
     if _limited(state, request, "event-request", REQUEST_LIMIT_PER_HOUR):
         return Template(
             "public/event.html",

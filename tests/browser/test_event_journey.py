@@ -38,7 +38,7 @@ def test_fellow_creates_publishes_and_invites(page, live):
     page.get_by_label("Venue and address").fill("Community Hall, 1 Canal Street, Leeds")
     page.get_by_label("Capacity").fill("40")
     page.get_by_role("button", name="Create event").click()
-    expect(page).to_have_url(re.compile(r"/admin/events/\d+\?saved=created$"))
+    expect(page).to_have_url(re.compile(r"/admin/events/\d+\?notice=created$"))
     event_id = int(re.search(r"/admin/events/(\d+)", page.url).group(1))
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
     expect(page.get_by_role("heading", level=1)).to_contain_text("draft")
@@ -54,7 +54,7 @@ def test_fellow_creates_publishes_and_invites(page, live):
     expect(send).to_be_visible()
     expected = int(re.search(r"\d+", send.inner_text()).group(0))
     send.click()
-    expect(page).to_have_url(re.compile(rf"/admin/events/{event_id}\?msg="))
+    expect(page).to_have_url(re.compile(rf"/admin/events/{event_id}\?notice="))
     # Up to 100 emails are queued at once; beyond that the worker queues the rest (its job runs here).
     expect(page.get_by_text(re.compile(rf"^{expected} (invitations queued|people invited)"))).to_be_visible()
     context = Runtime(live.settings)
