@@ -19,7 +19,11 @@ from crm.internships import services, views
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import attempt, form_page, list_page
+from crm.web.pages import notice as notice_text
+
+NOTICES = {"saved": "Saved.", "status": "Status changed."}
 
 
 def _selected(raw: Any) -> set[str]:
@@ -29,30 +33,43 @@ def _selected(raw: Any) -> set[str]:
     return {str(v) for v in values}
 
 
-def _form_page(
-    db: Session,
-    actor: Principal,
-    form: Form,
-    *,
-    internship: m.Internship | None,
-    status_code: int = 200,
-) -> Template:
+def _form_page(db: Session, actor: Principal, form: Form, *, internship: m.Internship | None) -> Template:
     topics, regions = services.filter_options(db)
+    context = {
+        **views.common_context(),
+        "i": internship,
+        "topics": topics,
+        "regions": regions,
+        "organisations": services.organisation_choices(db, actor),
+        "selected_topics": _selected(form.data.get("topic_ids")),
+        "selected_stages": _selected(form.data.get("career_stages")),
+        "is_fellow": services.is_fellow(actor),
+    }
+    return form_page("admin/internship_form.html", context, form=form)
+
+
+def _detail_page(
+    db: Session, actor: Principal, internship_id: int, *, notice: str = "", error: str = "", status_code: int = 200
+) -> Template:
+    detail = services.admin_detail(db, actor, internship_id)
     return Template(
-        "admin/internship_form.html",
+        "admin/internship_detail.html",
         context={
             **views.common_context(),
-            "form": form,
-            "i": internship,
-            "topics": topics,
-            "regions": regions,
-            "organisations": services.organisation_choices(db, actor),
-            "selected_topics": _selected(form.data.get("topic_ids")),
-            "selected_stages": _selected(form.data.get("career_stages")),
+            "d": detail,
+            "i": detail.internship,
+            "interests": services.interests_for(db, actor, detail.internship),
+            "history": history(db, "internship", internship_id),
             "is_fellow": services.is_fellow(actor),
+            "notice": notice,
+            "error": error,
         },
         status_code=status_code,
     )
+
+
+def _to_detail(internship: m.Internship, notice: str) -> Redirect:
+    return Redirect(f"/admin/internships/{internship.id}?notice={notice}", status_code=303)
 
 
 @get("/", sync_to_thread=False)
@@ -68,9 +85,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Te
         "statuses": list(m.InternshipStatus),
         "is_fellow": services.is_fellow(actor),
     }
-    if is_htmx(request.headers):
-        return Template("admin/internship_results.html", context=context)
-    return Template("admin/internship_list.html", context=context)
+    return list_page(request, "admin/internship_list.html", "admin/internship_results.html", context)
 
 
 @get("/new", sync_to_thread=False)
@@ -95,36 +110,22 @@ def admin_create(state: State, db: DB, user: CurrentUser, data: FormBody) -> Tem
     elif not services.is_fellow(actor) and actor.organisation_id is None:
         raise PermissionDeniedException("Your account is not linked to an organisation.")
     form = Form(data)
-    cleaned, errors = services.validate(db, data, now=views.now())
-    for key, message in errors.items():
-        form.add_error(key, message)
-    if not form.ok:
-        return _form_page(db, actor, form, internship=None, status_code=422)
-    internship = services.create_internship(
-        db, actor, cleaned, now=views.now(), publish=data.get("intent") == "publish"
+    publish = data.get("intent") == "publish"
+    internship = attempt(
+        form,
+        lambda: services.create_internship(
+            db, actor, services.validate(db, data, now=views.now()), now=views.now(), publish=publish
+        ),
     )
+    if internship is None:
+        return _form_page(db, actor, form, internship=None)
     views.notify(state, db, internship, None)
-    return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
+    return _to_detail(internship, "saved")
 
 
 @get("/{internship_id:int}", sync_to_thread=False)
-def admin_detail(db: DB, user: CurrentUser, internship_id: FromPath[int], saved: FromQuery[str] = "") -> Template:
-    actor = views.actor(user)
-    detail = services.admin_detail(db, actor, internship_id)
-    notice = {"1": "Saved.", "status": "Status changed."}.get(saved, "")
-    return Template(
-        "admin/internship_detail.html",
-        context={
-            **views.common_context(),
-            "d": detail,
-            "i": detail.internship,
-            "interests": services.interests_for(db, actor, detail.internship),
-            "history": history(db, "internship", internship_id),
-            "is_fellow": services.is_fellow(actor),
-            "notice": notice,
-            "error": "",
-        },
-    )
+def admin_detail(db: DB, user: CurrentUser, internship_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
+    return _detail_page(db, views.actor(user), internship_id, notice=notice_text(notice, NOTICES))
 
 
 @get("/{internship_id:int}/edit", sync_to_thread=False)
@@ -147,15 +148,17 @@ def admin_update(
     if org.isdigit():
         services.require_org(actor, int(org))
     form = Form(data)
-    cleaned, errors = services.validate(db, data, now=views.now(), existing=internship)
-    for key, message in errors.items():
-        form.add_error(key, message)
-    if not form.ok:
-        return _form_page(db, actor, form, internship=internship, status_code=422)
     before = internship.status
-    services.update_internship(db, actor, internship, cleaned, now=views.now())
+    changed = attempt(
+        form,
+        lambda: services.update_internship(
+            db, actor, internship, services.validate(db, data, now=views.now(), existing=internship), now=views.now()
+        ),
+    )
+    if changed is None:
+        return _form_page(db, actor, form, internship=internship)
     views.notify(state, db, internship, before)
-    return Redirect(f"/admin/internships/{internship.id}?saved=1", status_code=303)
+    return _to_detail(internship, "saved")
 
 
 @post("/{internship_id:int}/{action:str}", sync_to_thread=False)
@@ -175,23 +178,9 @@ def admin_action(
     try:
         services.transition(db, actor, internship, action, now=views.now(), note=note)
     except services.TransitionError as exc:
-        detail = services.admin_detail(db, actor, internship_id)
-        return Template(
-            "admin/internship_detail.html",
-            context={
-                **views.common_context(),
-                "d": detail,
-                "i": detail.internship,
-                "interests": services.interests_for(db, actor, detail.internship),
-                "history": history(db, "internship", internship_id),
-                "is_fellow": services.is_fellow(actor),
-                "notice": "",
-                "error": str(exc),
-            },
-            status_code=409,
-        )
+        return _detail_page(db, actor, internship_id, error=str(exc), status_code=409)
     views.notify(state, db, internship, before, action)
-    return Redirect(f"/admin/internships/{internship.id}?saved=status", status_code=303)
+    return _to_detail(internship, "status")
 
 
 admin_router = Router(

@@ -21,6 +21,7 @@ from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.listing import ListParams
+from crm.web.pages import api_attempt, api_page
 
 
 def _can_see_private(user: Principal | None, org_id: int) -> bool:
@@ -81,8 +82,7 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, use
         page = services.public_list(db, params, now=views.now())
     base = settings.base_url.rstrip("/")
     counted = bool(page.items) and "interest_count" in page.items[0]._fields
-    items = [_out_row(base, r, counted=counted) for r in page.items]
-    return InternshipPage(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+    return api_page(InternshipPage, page, lambda r: _out_row(base, r, counted=counted))
 
 
 def _out_row(base: str, r: Any, *, counted: bool = False) -> InternshipOut:
@@ -130,9 +130,7 @@ def api_create(
     services.require_org(actor, data.host_organisation_id)
     raw = msgspec.structs.asdict(data)
     publish = bool(raw.pop("publish"))
-    cleaned, errors = services.validate(db, raw, now=views.now())
-    if errors:
-        raise unprocessable(errors)
+    cleaned = api_attempt(lambda: services.validate(db, raw, now=views.now()))
     internship = services.create_internship(db, actor, cleaned, now=views.now(), publish=publish)
     views.notify(state, db, internship, None)
     return Response(_api_detail(db, settings, actor, internship.id), status_code=201)
@@ -157,9 +155,7 @@ def api_update(
         services.require_org(actor, raw["host_organisation_id"])
     before = internship.status
     if raw:
-        cleaned, errors = services.validate(db, raw, now=views.now(), existing=internship, partial=True)
-        if errors:
-            raise unprocessable(errors)
+        cleaned = api_attempt(lambda: services.validate(db, raw, now=views.now(), existing=internship, partial=True))
         services.update_internship(db, actor, internship, cleaned, now=views.now())
     if action:
         if action not in services.TRANSITIONS:

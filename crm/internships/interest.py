@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.errors import FieldErrors
 from crm.internships.rules import CONSENT_WORDING, I, Status, TransitionError, _bool, _text, require_org
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
@@ -36,7 +37,8 @@ def _insert_ignore(session: Session) -> Any:
     return insert(table)
 
 
-def validate_interest(raw: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+def validate_interest(raw: Mapping[str, Any]) -> dict[str, str]:
+    """The cleaned ``name``, ``email`` and ``note``; raises ``FieldErrors`` with a message for every bad field."""
     errors: dict[str, str] = {}
     name = _text(raw.get("name"))
     if not name:
@@ -55,7 +57,9 @@ def validate_interest(raw: Mapping[str, Any]) -> tuple[dict[str, str], dict[str,
         errors["consent"] = (
             "Tick the box to agree that we share your details with the host. We cannot pass on your interest without it."
         )
-    return {"name": name, "email": email, "note": note}, errors
+    if errors:
+        raise FieldErrors(errors)
+    return {"name": name, "email": email, "note": note}
 
 
 def register_interest(

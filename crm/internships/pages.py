@@ -21,7 +21,8 @@ from crm.internships.jsonld import job_posting_jsonld
 from crm.tokens import TokenError
 from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import attempt, form_page, list_page
 
 INTEREST_LIMIT_PER_HOUR = 10
 
@@ -42,9 +43,13 @@ def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "sorts": page.sorts,
         "alert_url": subscribe_url(filters, {t.slug: t.id for t in topics}, {r.slug: r.id for r in regions}),
     }
-    if is_htmx(request.headers):
-        return Template("public/internship_results.html", context=context)
-    return Template("public/internships.html", context={**context, "topics": topics, "regions": regions})
+    return list_page(
+        request,
+        "public/internships.html",
+        "public/internship_results.html",
+        context,
+        page_only=lambda: {"topics": topics, "regions": regions},
+    )
 
 
 @get("/internships/feed.xml", sync_to_thread=False)
@@ -54,26 +59,19 @@ def internship_feed(db: DB, settings: AppSettings) -> Response[bytes]:
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
-def _detail_page(
-    db: Session, settings: Any, slug: str, *, form: Form | None = None, status_code: int = 200, **extra: Any
-) -> Template:
+def _detail_context(db: Session, settings: Any, slug: str, **extra: Any) -> dict[str, Any]:
     detail = services.public_detail(db, slug)
     now = views.now()
     accepting = detail.is_open and detail.internship.closes_at > now
-    return Template(
-        "public/internship.html",
-        context={
-            **views.common_context(),
-            "d": detail,
-            "i": detail.internship,
-            "accepting": accepting,
-            "jsonld": job_posting_jsonld(detail, settings.base_url) if accepting else "",
-            "form": form or Form({}),
-            "consent_wording": services.CONSENT_WORDING,
-            **extra,
-        },
-        status_code=status_code,
-    )
+    return {
+        **views.common_context(),
+        "d": detail,
+        "i": detail.internship,
+        "accepting": accepting,
+        "jsonld": job_posting_jsonld(detail, settings.base_url) if accepting else "",
+        "consent_wording": services.CONSENT_WORDING,
+        **extra,
+    }
 
 
 @get("/internships/offer", sync_to_thread=False)
@@ -85,7 +83,7 @@ def offer_page(user: CurrentUser) -> Template:
 
 @get("/internships/{slug:str}", sync_to_thread=False)
 def internship_page(db: DB, settings: AppSettings, slug: FromPath[str]) -> Template:
-    return _detail_page(db, settings, slug)
+    return form_page("public/internship.html", _detail_context(db, settings, slug), form=Form({}))
 
 
 @post("/internships/{slug:str}/interest", sync_to_thread=False)
@@ -94,17 +92,16 @@ def register_interest(
 ) -> Template:
     detail = services.public_detail(db, slug)
     form = Form(data)
-    values, errors = services.validate_interest(data)
-    for key, message in errors.items():
-        form.add_error(key, message)
-    if not form.ok:
-        return _detail_page(db, settings, slug, form=form, status_code=422)
+    values = attempt(form, lambda: services.validate_interest(data))
+    if values is None:
+        return form_page("public/internship.html", _detail_context(db, settings, slug), form=form)
     limiter = state.rate_limiter
     if not (
         limiter.allow(f"internship-interest:ip:{client_ip(request)}", INTEREST_LIMIT_PER_HOUR * 3, 3600)
         and limiter.allow(f"internship-interest:email:{values['email']}", INTEREST_LIMIT_PER_HOUR, 3600)
     ):
-        return _detail_page(db, settings, slug, form=form, status_code=429, limited=True)
+        context = _detail_context(db, settings, slug, form=form, limited=True)
+        return Template("public/internship.html", context=context, status_code=429)
     try:
         result = services.register_interest(
             db,
@@ -119,34 +116,40 @@ def register_interest(
         )
     except services.TransitionError as exc:
         form.add_error("email", str(exc))
-        return _detail_page(db, settings, slug, form=form, status_code=409)
+        return Template(
+            "public/internship.html", context=_detail_context(db, settings, slug, form=form), status_code=409
+        )
     return Template(
         "public/internship_interest_done.html",
         context={"d": detail, "created": result.created, "email": values["email"]},
     )
 
 
-@get("/internships/{slug:str}/host", sync_to_thread=False)
-def host_confirm_page(state: State, db: DB, slug: FromPath[str], token: FromQuery[str] = "") -> Template:
+def _host_internship(state: State, db: Session, slug: str, token: str) -> m.Internship | Template:
+    """The listing the host's emailed link is for, or the page that says why the link does not work."""
     try:
         internship = services.host_token_internship(db, state.signer, token)
     except TokenError as exc:
         return Template("public/internship_host.html", context={"problem": str(exc)}, status_code=400)
     if internship.slug != slug:
         raise NotFoundException("That link is not for this internship.")
+    return internship
+
+
+@get("/internships/{slug:str}/host", sync_to_thread=False)
+def host_confirm_page(state: State, db: DB, slug: FromPath[str], token: FromQuery[str] = "") -> Template:
+    internship = _host_internship(state, db, slug, token)
+    if isinstance(internship, Template):
+        return internship
     return Template("public/internship_host.html", context={"i": internship, "token": token})
 
 
 @post("/internships/{slug:str}/host", sync_to_thread=False)
 def host_confirm(state: State, db: DB, slug: FromPath[str], data: FormBody) -> Template:
     form = Form(data)
-    token = form.str("token", max_length=2000)
-    try:
-        internship = services.host_token_internship(db, state.signer, token)
-    except TokenError as exc:
-        return Template("public/internship_host.html", context={"problem": str(exc)}, status_code=400)
-    if internship.slug != slug:
-        raise NotFoundException("That link is not for this internship.")
+    internship = _host_internship(state, db, slug, form.str("token", max_length=2000))
+    if isinstance(internship, Template):
+        return internship
     answer = form.str("answer")
     done = "open"
     if answer == "filled" and internship.status in (m.InternshipStatus.PUBLISHED, m.InternshipStatus.CLOSED):

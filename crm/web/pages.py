@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm.errors import FieldErrors
 from crm.validation import Form
+from crm.web.errors import unprocessable
 
 T = TypeVar("T")
 
@@ -68,6 +69,14 @@ def attempt(form: Form, action: Callable[[], T]) -> T | None:
         for key, message in exc.errors.items():
             form.add_error(key, message)
         return None
+
+
+def api_attempt(action: Callable[[], T]) -> T:
+    """Run a service call for the JSON API: a ``FieldErrors`` refusal is the 422 problem naming each bad field."""
+    try:
+        return action()
+    except FieldErrors as exc:
+        raise unprocessable(exc.errors) from exc
 
 
 def form_page(template: str, context: dict[str, Any], *, form: Form) -> Template:
