@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from crm.digests import services
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, AppSettings
+from crm.web.pages import or_404
 
 SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 
@@ -28,10 +28,7 @@ def runs_page(db: DB, run: FromQuery[int | None] = None) -> Template:
 
 
 def _preview(db: DB, settings: AppSettings, subscription_id: int) -> services.Preview:
-    result = services.preview(db, settings, subscription_id)
-    if result is None:
-        raise NotFoundException("No subscription with this id.")
-    return result
+    return or_404(services.preview(db, settings, subscription_id), "No subscription with this id.")
 
 
 @get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory.reference import slugify
 from crm.events import rsvp
-from crm.events.mail import INLINE_LIMIT, Mailer, Recipient, queue_calendar_email
+from crm.events.mail import INLINE_LIMIT, Mailer, Recipient, queue_cancellation, queue_update
 from crm.timefmt import LONDON
 
 S = m.InvitationStatus
@@ -112,6 +113,18 @@ def recipients(session: Session, event_id: int, statuses: tuple[m.InvitationStat
     return [Recipient(*row) for row in rows]
 
 
+def _tell_holders(session: Session, event: m.Event, send: Callable[[Recipient, str], object]) -> int:
+    """Bump the SEQUENCE and ``send(recipient, host name)`` to everyone who holds the event in their calendar: the
+    first ``INLINE_LIMIT`` now, the rest by the worker (``queue_pending``). Returns how many hold it."""
+    event.sequence += 1
+    session.flush()
+    host = host_name(session, event)
+    holders = recipients(session, event.id, CALENDAR_HOLDERS)
+    for r in holders[:INLINE_LIMIT]:
+        send(r, host)
+    return len(holders)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class UpdateResult:
     bumped: bool
@@ -150,28 +163,11 @@ def update_event(
     significant = any(before[k] != getattr(event, k) for k in SIGNIFICANT)
     notified = 0
     if significant and event.status == m.EventStatus.PUBLISHED:
-        event.sequence += 1
-        session.flush()
-        host = host_name(session, event)
         changes = [k for k in SIGNIFICANT if before[k] != getattr(event, k)]
         what = "time" if any(k in changes for k in ("starts_at", "ends_at", "all_day")) else "place"
-        holders = recipients(session, event.id, CALENDAR_HOLDERS)
-        notified = len(holders)
-        for r in holders[:INLINE_LIMIT]:  # the worker queues the rest (queue_pending)
-            queue_calendar_email(
-                session,
-                mailer,
-                event,
-                r,
-                kind="event_update",
-                key=f"invite:{event.id}:{r.contact_id}:{event.sequence}",
-                template="event_update",
-                method="REQUEST",
-                partstat="NEEDS-ACTION",
-                host_name=host,
-                extra={"changed": what},
-                now=now,
-            )
+        notified = _tell_holders(
+            session, event, lambda r, host: queue_update(session, mailer, event, r, host, what, now)
+        )
         # Reminders queued for the old time must not go out.
         rsvp.cancel_queued(session, kind="event_reminder", key_prefix=f"reminder:{event.id}:")
     if (
@@ -214,25 +210,9 @@ def cancel_event(session: Session, mailer: Mailer, actor: Principal | None, even
     event.cancelled_at = now
     notified = 0
     if was == m.EventStatus.PUBLISHED:
-        event.sequence += 1
-        session.flush()
-        host = host_name(session, event)
-        holders = recipients(session, event.id, CALENDAR_HOLDERS)
-        notified = len(holders)
-        for r in holders[:INLINE_LIMIT]:  # the worker queues the rest (queue_pending)
-            queue_calendar_email(
-                session,
-                mailer,
-                event,
-                r,
-                kind="event_cancel",
-                key=f"cancel:{event.id}:{r.contact_id}:{event.sequence}",
-                template="event_cancelled",
-                method="CANCEL",
-                partstat="NEEDS-ACTION",
-                host_name=host,
-                now=now,
-            )
+        notified = _tell_holders(
+            session, event, lambda r, host: queue_cancellation(session, mailer, event, r, host, now)
+        )
     rsvp.cancel_queued(session, kind="event_reminder", key_prefix=f"reminder:{event.id}:")
     rsvp.cancel_queued(session, kind="event_offer", key_prefix=f"offer:{event.id}:")
     audit.record(

@@ -136,6 +136,35 @@ def itip_for(
     )
 
 
+def _queue(
+    session: Session,
+    mailer: Mailer,
+    recipient: Recipient,
+    *,
+    kind: str,
+    key: str,
+    template: str,
+    context: dict[str, Any],
+    attachments: list[dict[str, Any]] | None = None,
+) -> int | None:
+    """Every event email: bulk-style to one invitee (event news), with their name and answer in the context."""
+    return enqueue_bulk(
+        session,
+        mailer.renderer,
+        mailer.signer,
+        key=key,
+        kind=kind,
+        to=recipient.email,
+        to_name=recipient.name,
+        template=template,
+        context={"name": recipient.name, "status": recipient.status.value, **context},
+        why=WHY,
+        mailing=MAILING,
+        attachments=attachments,
+        contact_id=recipient.contact_id,
+    )
+
+
 def queue_calendar_email(
     session: Session,
     mailer: Mailer,
@@ -151,12 +180,11 @@ def queue_calendar_email(
     extra: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> int | None:
+    """Invitations, updates and cancellations: the answer links and the iTIP calendar part."""
     token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
     itip = itip_for(mailer, event, recipient.name, recipient.email, method=method, partstat=partstat, now=now)
     context = {
         **event_context(mailer, event, host_name),
-        "name": recipient.name,
-        "status": recipient.status.value,
         "yes_url": rsvp_url(mailer, token, "yes"),
         "maybe_url": rsvp_url(mailer, token, "maybe"),
         "no_url": rsvp_url(mailer, token, "no"),
@@ -164,20 +192,15 @@ def queue_calendar_email(
         "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
         **(extra or {}),
     }
-    return enqueue_bulk(
+    return _queue(
         session,
-        mailer.renderer,
-        mailer.signer,
-        key=key,
+        mailer,
+        recipient,
         kind=kind,
-        to=recipient.email,
-        to_name=recipient.name,
+        key=key,
         template=template,
         context=context,
-        why=WHY,
-        mailing=MAILING,
         attachments=[itip.attachment()],
-        contact_id=recipient.contact_id,
     )
 
 
@@ -204,6 +227,49 @@ def queue_invitation(
     )
 
 
+def queue_update(
+    session: Session,
+    mailer: Mailer,
+    event: m.Event,
+    recipient: Recipient,
+    host_name: str,
+    changed: str,
+    now: dt.datetime,
+) -> int | None:
+    """The new time or place (the same UID, SEQUENCE bumped) to someone who holds the event in their calendar."""
+    return queue_calendar_email(
+        session,
+        mailer,
+        event,
+        recipient,
+        kind="event_update",
+        key=f"invite:{event.id}:{recipient.contact_id}:{event.sequence}",
+        template="event_update",
+        method="REQUEST",
+        host_name=host_name,
+        extra={"changed": changed},
+        now=now,
+    )
+
+
+def queue_cancellation(
+    session: Session, mailer: Mailer, event: m.Event, recipient: Recipient, host_name: str, now: dt.datetime
+) -> int | None:
+    """METHOD:CANCEL (SEQUENCE bumped) to someone who holds the event in their calendar."""
+    return queue_calendar_email(
+        session,
+        mailer,
+        event,
+        recipient,
+        kind="event_cancel",
+        key=f"cancel:{event.id}:{recipient.contact_id}:{event.sequence}",
+        template="event_cancelled",
+        method="CANCEL",
+        host_name=host_name,
+        now=now,
+    )
+
+
 def queue_plain_email(
     session: Session,
     mailer: Mailer,
@@ -219,27 +285,12 @@ def queue_plain_email(
     token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
     context = {
         **event_context(mailer, event),
-        "name": recipient.name,
-        "status": recipient.status.value,
         "rsvp_url": rsvp_url(mailer, token),
         "no_url": rsvp_url(mailer, token, "no"),
         "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
         **(extra or {}),
     }
-    return enqueue_bulk(
-        session,
-        mailer.renderer,
-        mailer.signer,
-        key=key,
-        kind=kind,
-        to=recipient.email,
-        to_name=recipient.name,
-        template=template,
-        context=context,
-        why=WHY,
-        mailing=MAILING,
-        contact_id=recipient.contact_id,
-    )
+    return _queue(session, mailer, recipient, kind=kind, key=key, template=template, context=context)
 
 
 # Larger sends are left to the worker (``events.queue_pending``) so a web request never renders thousands of

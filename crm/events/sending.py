@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.events.lifecycle import CALENDAR_HOLDERS, host_name, recipients
-from crm.events.mail import Mailer, Recipient, queue_calendar_email, queue_invitation, queue_plain_email
+from crm.events.mail import Mailer, Recipient, queue_cancellation, queue_invitation, queue_plain_email, queue_update
 
 S = m.InvitationStatus
 
@@ -52,32 +52,9 @@ def queue_pending(session: Session, mailer: Mailer, now: dt.datetime, batch: int
         host = hosts.setdefault(event.id, host_name(session, event))
         recipient = Recipient(row.id, row.contact_id, row.name, row.email, row.status)
         if event.status == m.EventStatus.CANCELLED:
-            queue_calendar_email(
-                session,
-                mailer,
-                event,
-                recipient,
-                kind="event_cancel",
-                key=f"cancel:{event.id}:{row.contact_id}:{event.sequence}",
-                template="event_cancelled",
-                method="CANCEL",
-                host_name=host,
-                now=now,
-            )
+            queue_cancellation(session, mailer, event, recipient, host, now)
         elif row.had_earlier:
-            queue_calendar_email(
-                session,
-                mailer,
-                event,
-                recipient,
-                kind="event_update",
-                key=f"invite:{event.id}:{row.contact_id}:{event.sequence}",
-                template="event_update",
-                method="REQUEST",
-                host_name=host,
-                extra={"changed": "time or place"},
-                now=now,
-            )
+            queue_update(session, mailer, event, recipient, host, "time or place", now)
         else:
             queue_invitation(session, mailer, event, recipient, host, now=now)
     return len(rows)
