@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -89,12 +90,22 @@ def validate(
     def given(name: str) -> bool:
         return not partial or name in raw
 
+    def line(name: str, limit: int, message: str) -> str:
+        value = _text(raw.get(name))
+        if len(value) > limit or "\n" in value:
+            errors[name] = message
+        return value
+
+    def choice(name: str, allowed: type[enum.Enum], message: str) -> str:
+        value = _text(raw.get(name))
+        if value not in {v.value for v in allowed}:
+            errors[name] = message
+        return value
+
     if given("title"):
-        data.title = _text(raw.get("title"))
+        data.title = line("title", 200, "Use a single line of at most 200 characters.")
         if not data.title:
             errors["title"] = "Enter a title."
-        elif len(data.title) > 200 or "\n" in data.title:
-            errors["title"] = "Use a single line of at most 200 characters."
     if given("host_organisation_id"):
         value = _text(raw.get("host_organisation_id"))
         data.host_organisation_id = _chosen_id(session, m.Organisation, value)
@@ -103,9 +114,7 @@ def validate(
         elif data.host_organisation_id is None:
             errors["host_organisation_id"] = "Choose an organisation from the list."
     if given("direction"):
-        data.direction = _text(raw.get("direction"))
-        if data.direction not in {d.value for d in m.InternshipDirection}:
-            errors["direction"] = "Choose who the placement is for."
+        data.direction = choice("direction", m.InternshipDirection, "Choose who the placement is for.")
     if given("description"):
         data.description = _text(raw.get("description"))
         if len(data.description) > 20_000:
@@ -116,9 +125,7 @@ def validate(
         if value and data.region_id is None:
             errors["region_id"] = "Choose a region from the list."
     if given("mode"):
-        data.mode = _text(raw.get("mode"))
-        if data.mode not in {v.value for v in m.InternshipMode}:
-            errors["mode"] = "Choose on-site, hybrid or remote."
+        data.mode = choice("mode", m.InternshipMode, "Choose on-site, hybrid or remote.")
     if given("paid"):
         data.paid = _bool(raw.get("paid"))
     if given("stipend_amount") or given("paid"):
@@ -159,9 +166,7 @@ def validate(
                 else:
                     data.hours_per_week = hours
     if given("duration"):
-        data.duration = _text(raw.get("duration"))
-        if len(data.duration) > 120 or "\n" in data.duration:
-            errors["duration"] = "Describe the duration in one short line, like “12 weeks”."
+        data.duration = line("duration", 120, "Describe the duration in one short line, like “12 weeks”.")
     if given("closing_date"):
         value = _text(raw.get("closing_date"))
         try:
@@ -192,9 +197,7 @@ def validate(
     if not data.apply_url and not data.apply_email and "apply_url" not in errors and "apply_email" not in errors:
         errors["apply_url"] = "Say how to apply: an application web address, an email address, or both."
     if given("host_contact_name"):
-        data.host_contact_name = _text(raw.get("host_contact_name"))
-        if len(data.host_contact_name) > 200 or "\n" in data.host_contact_name:
-            errors["host_contact_name"] = "Use a single line of at most 200 characters."
+        data.host_contact_name = line("host_contact_name", 200, "Use a single line of at most 200 characters.")
     if given("host_contact_email"):
         value = _text(raw.get("host_contact_email"))
         data.host_contact_email = value
