@@ -6,7 +6,6 @@ import datetime as dt
 import itertools
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -17,48 +16,6 @@ _n = itertools.count(1)
 
 def days(n: float) -> dt.timedelta:
     return dt.timedelta(days=n)
-
-
-def region(db: Session, name: str) -> m.Region:
-    return db.scalar(select(m.Region).where(m.Region.name == name))
-
-
-def org(
-    db: Session,
-    name: str = "",
-    kind: m.OrgKind = m.OrgKind.VCSE,
-    *,
-    region_name: str | None = None,
-    status: m.ReviewStatus = m.ReviewStatus.APPROVED,
-    **kw,
-) -> m.Organisation:
-    n = next(_n)
-    name = name or f"Invented Org {n}"
-    o = m.Organisation(
-        name=name,
-        name_normalised=name.lower(),
-        slug=f"invented-org-{n}",
-        kind=kind,
-        region_id=region(db, region_name).id if region_name else None,
-        review_status=status,
-        **kw,
-    )
-    db.add(o)
-    db.flush()
-    return o
-
-
-def contact(
-    db: Session, name: str = "", email: str | None = "", *, organisation: m.Organisation | None = None, **kw
-) -> m.Contact:
-    n = next(_n)
-    c = m.Contact(name=name or f"Person {n}", email=(email if email != "" else f"person{n}@example.org"), **kw)
-    db.add(c)
-    db.flush()
-    if organisation is not None:
-        db.add(m.Affiliation(contact_id=c.id, organisation_id=organisation.id, is_primary=True, role="Coordinator"))
-        db.flush()
-    return c
 
 
 def call(

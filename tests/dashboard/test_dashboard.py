@@ -7,6 +7,7 @@ import datetime as dt
 from crm import models as m
 from crm.dashboard import charts
 from crm.dashboard import services as ds
+from tests import factories
 from tests.conftest import sign_in_as
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
@@ -15,7 +16,7 @@ S = m.PartnershipStage
 
 
 def test_deadlines_of_published_calls_in_the_next_six_weeks(db, settings):
-    funder = f.org(db, "Invented Funder", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Invented Funder", m.OrgKind.FUNDER)
     soon = f.call(db, funder, deadlines=[NOW + days(10), NOW + days(50)], title="Soon fund")
     f.call(db, funder, deadlines=[NOW - days(1)], title="Past fund")
     f.call(db, funder, status=m.CallStatus.DRAFT, deadlines=[NOW + days(5)], title="Draft fund")
@@ -73,7 +74,7 @@ def test_upcoming_events_with_rsvp_counts_against_capacity(db, settings):
     f.event(db, starts=NOW + days(3), status=m.EventStatus.DRAFT, title="Draft")
     st = m.InvitationStatus
     for status in (st.YES, st.YES, st.YES, st.MAYBE, st.NO, st.WAITLISTED, st.INVITED, st.INVITED):
-        f.invite(db, e, f.contact(db), status)
+        f.invite(db, e, factories.contact(db), status)
     rows = ds.upcoming_events(db, NOW)
     assert [r["title"] for r in rows] == ["Round table", "Open day"]
     first = rows[0]
@@ -98,10 +99,10 @@ def test_mail_health_and_waiting_submissions(db, settings):
     f.consent(db, "y@example.org", m.ConsentAction.UNSUBSCRIBE_ALL, NOW - days(29))
     f.consent(db, "z@example.org", m.ConsentAction.UNSUBSCRIBE, NOW - days(31))
     f.consent(db, "w@example.org", m.ConsentAction.SUBSCRIBE, NOW - days(1))
-    f.org(db, status=m.ReviewStatus.SUBMITTED)
-    f.org(db, status=m.ReviewStatus.SUBMITTED)
-    f.org(db, status=m.ReviewStatus.REJECTED)
-    host = f.org(db)
+    factories.organisation(db, review_status=m.ReviewStatus.SUBMITTED)
+    factories.organisation(db, review_status=m.ReviewStatus.SUBMITTED)
+    factories.organisation(db, review_status=m.ReviewStatus.REJECTED)
+    host = factories.organisation(db)
     f.internship(db, host, status=m.InternshipStatus.SUBMITTED, published=None)
     f.internship(db, host)
     ev = f.event(db, starts=NOW + days(3))
@@ -133,7 +134,7 @@ def test_chart_is_accessible_svg_with_escaped_text():
 
 
 def _populate(db, n: int) -> None:
-    funder = f.org(db, kind=m.OrgKind.FUNDER)
+    funder = factories.organisation(db, kind=m.OrgKind.FUNDER)
     for i in range(n):
         c = f.call(db, funder, deadlines=[NOW + days(3 + i % 30)])
         f.partnership(
@@ -145,10 +146,10 @@ def _populate(db, n: int) -> None:
             next_step_due=dt.date(2026, 11, 1),
         )
         e = f.event(db, starts=dt.datetime.now(dt.UTC) + days(1 + i), capacity=10)
-        f.invite(db, e, f.contact(db), m.InvitationStatus.YES)
+        f.invite(db, e, factories.contact(db), m.InvitationStatus.YES)
         o = f.outbox(db, f"p{i}@example.org", sent=dt.datetime.now(dt.UTC) - days(1))
         f.delivery(db, "delivered", f"p{i}@example.org", dt.datetime.now(dt.UTC) - days(1), o.id)
-        f.org(db, status=m.ReviewStatus.SUBMITTED)
+        factories.organisation(db, review_status=m.ReviewStatus.SUBMITTED)
     if hasattr(m, "DigestRun"):
         db.add(m.DigestRun(period=f"2026-W{n}", frequency="weekly", cutoff_at=NOW, started_at=NOW, sent=7 * n))
     db.commit()

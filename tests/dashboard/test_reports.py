@@ -11,6 +11,7 @@ from sqlalchemy import select
 from crm import models as m
 from crm.dashboard import reports
 from crm.dashboard.reports import Period
+from tests import factories
 from tests.conftest import sign_in_as
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
@@ -33,14 +34,14 @@ def test_period_is_london_dates_inclusive():
 
 
 def _data(db):
-    london = f.region(db, "London")
-    north = f.region(db, "North West")
-    vcse_a = f.org(db, "Invented Charity A", region_name="London")
-    vcse_b = f.org(db, "Invented Charity B", region_name="North West")
-    vcse_c = f.org(db, "Invented Charity C")  # no region
-    f.org(db, "Invented Charity Idle", region_name="London")
-    uni = f.org(db, "Invented University", m.OrgKind.ACADEMIC, region_name="London")
-    funder = f.org(db, "Invented Funder", m.OrgKind.FUNDER)
+    london = factories.region(db, "London")
+    north = factories.region(db, "North West")
+    vcse_a = factories.organisation(db, "Invented Charity A", region_name="London")
+    vcse_b = factories.organisation(db, "Invented Charity B", region_name="North West")
+    vcse_c = factories.organisation(db, "Invented Charity C")  # no region
+    factories.organisation(db, "Invented Charity Idle", region_name="London")
+    uni = factories.organisation(db, "Invented University", m.OrgKind.ACADEMIC, region_name="London")
+    funder = factories.organisation(db, "Invented Funder", m.OrgKind.FUNDER)
     call_oct = f.call(db, funder, deadlines=[dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC)])
     call_dec = f.call(db, funder, deadlines=[dt.datetime(2026, 12, 20, 12, tzinfo=dt.UTC)])
     # Partnerships: three started in October, one before.
@@ -61,11 +62,11 @@ def _data(db):
     db.add(m.PartnershipActivity(partnership_id=p1.id, kind=m.ActivityKind.MEETING, occurred_at=IN))
     # Events: one held in October with 2 attended of 3 yes; one in September; one cancelled.
     held = f.event(db, starts=IN)
-    person_b = f.contact(db, organisation=vcse_b)
+    person_b = factories.contact(db, organisation=vcse_b)
     f.invite(db, held, person_b, m.InvitationStatus.YES, attended=True)
-    f.invite(db, held, f.contact(db, organisation=uni), m.InvitationStatus.YES, attended=True)
-    f.invite(db, held, f.contact(db), m.InvitationStatus.YES, attended=False)
-    f.invite(db, held, f.contact(db), m.InvitationStatus.NO)
+    f.invite(db, held, factories.contact(db, organisation=uni), m.InvitationStatus.YES, attended=True)
+    f.invite(db, held, factories.contact(db), m.InvitationStatus.YES, attended=False)
+    f.invite(db, held, factories.contact(db), m.InvitationStatus.NO)
     f.event(db, starts=BEFORE)
     f.event(db, starts=IN, status=m.EventStatus.CANCELLED)
     # Internships: two posted in October (one by C), one filled in October, one posted before.
@@ -102,7 +103,7 @@ def test_impact_report_numbers(db):
 
 def test_events_in_the_future_are_not_held_yet(db):
     e = f.event(db, starts=NOW + days(2))
-    f.invite(db, e, f.contact(db), m.InvitationStatus.YES)
+    f.invite(db, e, factories.contact(db), m.InvitationStatus.YES)
     r = reports.impact_report(db, Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30)), now=NOW)
     assert r.events_held == 0 and r.event_yes == 0
 

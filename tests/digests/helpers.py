@@ -25,14 +25,6 @@ def regions(db: Session) -> dict[str, int]:
     return {r.code: r.id for r in db.scalars(select(m.Region))}
 
 
-def org(db: Session, name: str | None = None, kind: m.OrgKind = m.OrgKind.FUNDER) -> m.Organisation:
-    name = name or f"Invented Funder {next(_seq)}"
-    o = m.Organisation(name=name, name_normalised=name.lower(), slug=f"org-{next(_seq)}", kind=kind)
-    db.add(o)
-    db.flush()
-    return o
-
-
 def call(
     db: Session,
     funder: m.Organisation,

@@ -15,6 +15,7 @@ from crm.digests import engine, periods, render
 from crm.domains import EXTENSIONS
 from crm.mailing.dispatch import drain
 from crm.mailing.transports.base import SendOutcome, SendResult
+from tests import factories
 from tests.conftest import post_form
 from tests.digests import helpers as h
 
@@ -53,7 +54,7 @@ def test_matching_respects_topics_regions_funders_and_vcse_filter(db, settings) 
     ts, rg = h.topics(db), h.regions(db)
     region_codes = [c for c in rg if c != "UK"]
     north, south = rg[region_codes[0]], rg[region_codes[1]]
-    f1, f2 = h.org(db), h.org(db)
+    f1, f2 = factories.funder(db), factories.funder(db)
     c_topic = h.call(db, f1, "Topic A call", topic_ids=(ts[0].id,))
     c_other_topic = h.call(db, f1, "Topic B call", topic_ids=(ts[1].id,))
     c_north = h.call(db, f1, "North only", topic_ids=(ts[0].id,), region_ids=(north,))
@@ -87,7 +88,7 @@ def test_matching_respects_topics_regions_funders_and_vcse_filter(db, settings) 
 
 def test_ledger_never_sends_an_item_twice_and_reruns_queue_nothing(db, settings) -> None:
     ts = h.topics(db)
-    f = h.org(db)
+    f = factories.funder(db)
     first = h.call(db, f, topic_ids=(ts[0].id,))
     sub = h.subscription(db, topic_ids=(ts[0].id,))
     assert run(db, settings).sent == 1
@@ -111,7 +112,7 @@ def test_ledger_never_sends_an_item_twice_and_reruns_queue_nothing(db, settings)
 
 def test_closing_soon_reminds_once_even_after_the_call_was_new(db, settings) -> None:
     ts = h.topics(db)
-    f = h.org(db)
+    f = factories.funder(db)
     soon = h.call(db, f, "Closing in 10 days", topic_ids=(ts[0].id,), deadline=h.NOW + dt.timedelta(days=10))
     later = h.call(db, f, "Closing in 40 days", topic_ids=(ts[0].id,), deadline=h.NOW + dt.timedelta(days=40))
     sub = h.subscription(db, topic_ids=(ts[0].id,))
@@ -125,7 +126,7 @@ def test_closing_soon_reminds_once_even_after_the_call_was_new(db, settings) -> 
 
 def test_statements_per_batch_are_constant(db, settings, count_queries) -> None:
     ts = h.topics(db)
-    f = h.org(db)
+    f = factories.funder(db)
     for i in range(6):
         h.call(db, f, topic_ids=(ts[i % 3].id,))
     h.event(db)
@@ -149,7 +150,7 @@ def test_statements_per_batch_are_constant(db, settings, count_queries) -> None:
 
 def test_dispatch_renders_the_digest_with_footer_headers_and_a_readable_text_part(db, settings) -> None:
     ts = h.topics(db)
-    f = h.org(db, "Invented Trust")
+    f = factories.funder(db, "Invented Trust")
     c = h.call(db, f, "Peer support & recovery", topic_ids=(ts[0].id,), vcse=True)
     e = h.event(db, "Autumn meet-up")
     sub = h.subscription(
@@ -183,7 +184,7 @@ def test_dispatch_renders_the_digest_with_footer_headers_and_a_readable_text_par
 
 def test_not_relevant_link_hides_one_item_for_that_subscription_only(client, db, settings) -> None:
     ts = h.topics(db)
-    f = h.org(db)
+    f = factories.funder(db)
     c = h.call(db, f, "Hide me", topic_ids=(ts[0].id,), deadline=h.NOW + dt.timedelta(days=10))
     other_call = h.call(db, f, "Keep me", topic_ids=(ts[0].id,), deadline=h.NOW + dt.timedelta(days=11))
     sub = h.subscription(db, topic_ids=(ts[0].id,))
@@ -208,7 +209,7 @@ def test_not_relevant_link_hides_one_item_for_that_subscription_only(client, db,
 
 def test_bad_input_fails_one_digest_and_the_run_goes_on(db, settings, monkeypatch) -> None:
     ts = h.topics(db)
-    long_funder = h.org(db, ("Invented " + "Very Long Funder Name " * 14)[:300])  # 300 characters
+    long_funder = factories.funder(db, ("Invented " + "Very Long Funder Name " * 14)[:300])  # 300 characters
     assert len(long_funder.name) == 300
     bare = h.call(db, long_funder, "Bare call", topic_ids=(ts[0].id,), deadline=None, amount=(None, None))
     doomed_topic = m.Topic(slug="doomed", name="Doomed topic")
@@ -266,9 +267,9 @@ def stats_run_id(db) -> int:
 
 
 def test_internship_section_uses_alert_filters(db, settings) -> None:
-    from tests.internships.helpers import make_internship, make_org
+    from tests.internships.helpers import make_internship
 
-    host = make_org(db, "Invented Host")
+    host = factories.organisation(db, "Invented Host")
     ts = h.topics(db)
     remote = make_internship(db, host, title="Remote placement", mode="remote", topics=(ts[0].name,))
     onsite = make_internship(db, host, title="On-site placement", mode="on-site", topics=(ts[0].name,))
@@ -291,7 +292,7 @@ def test_internship_section_uses_alert_filters(db, settings) -> None:
 
 def test_dry_run_counts_without_queueing(db, settings) -> None:
     ts = h.topics(db)
-    h.call(db, h.org(db), topic_ids=(ts[0].id,))
+    h.call(db, factories.funder(db), topic_ids=(ts[0].id,))
     h.subscription(db, topic_ids=(ts[0].id,))
     stats = run(db, settings, dry_run=True)
     assert stats.sent == 1
@@ -300,7 +301,7 @@ def test_dry_run_counts_without_queueing(db, settings) -> None:
 
 def test_admin_preview_and_runs_page(admin_client, db, settings) -> None:
     ts = h.topics(db)
-    h.call(db, h.org(db), "Previewed call", topic_ids=(ts[0].id,))
+    h.call(db, factories.funder(db), "Previewed call", topic_ids=(ts[0].id,))
     sub = h.subscription(db, topic_ids=(ts[0].id,))
     db.commit()
     page = admin_client.get(f"/admin/digests/preview/{sub.id}")

@@ -20,6 +20,7 @@ from crm.db import create_session_factory
 from crm.digests import engine, periods
 from crm.settings import PROJECT_ROOT
 from jobs.lock import SchedulerLock
+from tests import factories
 from tests.conftest import TEST_SECRET
 from tests.digests import helpers as h
 
@@ -36,7 +37,7 @@ def pg(database):
 
 def seed(db) -> None:
     ts = h.topics(db)
-    f = h.org(db)
+    f = factories.funder(db)
     for i in range(4):
         h.call(db, f, topic_ids=(ts[i % 2].id,))
     for i in range(SUBSCRIBERS):

@@ -12,6 +12,7 @@ from crm.digests import jobs as digest_jobs
 from crm.digests import periods, services
 from crm.runtime import Runtime
 from jobs.worker import register_jobs
+from tests import factories
 from tests.digests import helpers as h
 
 UTC = dt.UTC
@@ -88,7 +89,7 @@ def test_every_registered_job_has_an_explicit_id(settings) -> None:
 
 def test_run_due_after_downtime_queues_only_the_latest_period_once(db, settings) -> None:
     ts = h.topics(db)
-    funder = h.org(db)
+    funder = factories.funder(db)
     h.call(db, funder, topic_ids=(ts[0].id,), published_at=h.NOW - dt.timedelta(days=20))
     h.subscription(db, topic_ids=(ts[0].id,))
     db.commit()

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.directory.contacts import add_affiliation
+from tests import factories
 from tests.conftest import post_form, sign_in_as
-from tests.directory.helpers import make_contact, make_org
 
 
 def _audit(db, entity, entity_id):
@@ -73,8 +73,8 @@ def test_organisation_create_edit_delete_with_history(admin_client, db):
 
 
 def test_delete_is_refused_while_referenced(admin_client, db):
-    parent = make_org(db, "University of Somewhere", kind="academic")
-    make_org(db, "Somewhere Department", kind="academic", parent=parent.slug)
+    parent = factories.organisation_via_form(db, "University of Somewhere", kind="academic")
+    factories.organisation_via_form(db, "Somewhere Department", kind="academic", parent=parent.slug)
     db.commit()
     r = post_form(admin_client, f"/admin/organisations/{parent.id}/delete")
     assert r.status_code == 409 and "parent" in r.text
@@ -92,9 +92,9 @@ def test_delete_is_refused_while_referenced(admin_client, db):
 
 def test_contacts_crud_affiliations_and_one_primary(admin_client, db):
     client = admin_client
-    a = make_org(db, "Org A")
-    b = make_org(db, "Org B")
-    make_contact(db, "Taken", "taken@example.org")
+    a = factories.organisation_via_form(db, "Org A")
+    b = factories.organisation_via_form(db, "Org B")
+    factories.contact_via_form(db, "Taken", "taken@example.org")
     db.commit()
     r = post_form(client, "/admin/contacts/new", {"name": "Kit", "email": "TAKEN@example.org", "phone": "0123"})
     assert r.status_code == 400 and "already has this email" in r.text and "0123" in r.text
@@ -134,8 +134,8 @@ def test_contacts_crud_affiliations_and_one_primary(admin_client, db):
 
 def test_admin_lists_have_flat_statement_counts(admin_client, db, count_queries):
     for i in range(25):
-        org = make_org(db, f"Org {i}", topics=["carers"])
-        c = make_contact(db, f"Person {i}", f"p{i}@example.org")
+        org = factories.organisation_via_form(db, f"Org {i}", topics=["carers"])
+        c = factories.contact_via_form(db, f"Person {i}", f"p{i}@example.org")
         add_affiliation(db, None, c, org, "", True)
     db.commit()
     for url in ("/admin/organisations", "/admin/contacts"):
@@ -148,10 +148,12 @@ def test_admin_lists_have_flat_statement_counts(admin_client, db, count_queries)
 
 
 def test_review_queue_approve_and_reject_email_the_submitter(admin_client, db):
-    yes = make_org(
+    yes = factories.organisation_via_form(
         db, "Yes Group", review_status=m.ReviewStatus.SUBMITTED, submitter_email="yes@example.org", submitter_name="Yan"
     )
-    no = make_org(db, "No Group", review_status=m.ReviewStatus.SUBMITTED, submitter_email="no@example.org")
+    no = factories.organisation_via_form(
+        db, "No Group", review_status=m.ReviewStatus.SUBMITTED, submitter_email="no@example.org"
+    )
     db.commit()
     page = admin_client.get("/admin/review")
     assert "Yes Group" in page.text and "No Group" in page.text
@@ -194,9 +196,9 @@ def test_topics_and_regions_management(admin_client, db):
 
 
 def test_export_streams_the_filtered_list_as_csv(admin_client, db):
-    make_org(db, "=HYPERLINK(evil)", topics=["carers"], region="london")
-    make_org(db, "Other Place", region="wales")
-    c = make_contact(db, "Dana", "dana@example.org")
+    factories.organisation_via_form(db, "=HYPERLINK(evil)", topics=["carers"], region="london")
+    factories.organisation_via_form(db, "Other Place", region="wales")
+    c = factories.contact_via_form(db, "Dana", "dana@example.org")
     db.commit()
     r = admin_client.get("/admin/organisations/export.csv?region=london")
     assert r.headers["content-type"].startswith("text/csv")

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from crm import models as m
 from crm.accounts.services import create_api_key
 from crm.directory.organisations import get_organisation
+from tests import factories
 from tests.conftest import sign_in_as
-from tests.directory.helpers import make_contact, make_org
 
 
 def _key(db, role, org_id=None):
@@ -19,8 +19,8 @@ def _key(db, role, org_id=None):
 
 def test_public_reads_are_anonymous_and_paged(client, db):
     for i in range(5):
-        make_org(db, f"Api Org {i}", topics=["carers"], region="london")
-    make_org(db, "Private One", visibility="private")
+        factories.organisation_via_form(db, f"Api Org {i}", topics=["carers"], region="london")
+    factories.organisation_via_form(db, "Private One", visibility="private")
     db.commit()
     r = client.get("/api/v1/organisations?page_size=2&sort=name")
     body = r.json()
@@ -40,7 +40,7 @@ def test_public_reads_are_anonymous_and_paged(client, db):
 
 
 def test_contacts_need_an_admin(client, db, settings):
-    c = make_contact(db, "Secret Person", "secret@example.org")
+    c = factories.contact_via_form(db, "Secret Person", "secret@example.org")
     db.commit()
     assert client.get("/api/v1/contacts").status_code == 401
     assert client.get(f"/api/v1/contacts/{c.id}").status_code == 401
@@ -76,7 +76,7 @@ def test_writes_roles_and_validation(client, db):
     r = client.patch(f"/api/v1/organisations/{org_id}", json={"description": "Patched"}, headers=admin)
     assert r.status_code == 200 and r.json()["description"] == "Patched" and r.json()["topics"] == ["carers"]
     # Editors: only their own organisation.
-    other = make_org(db, "Other Org")
+    other = factories.organisation_via_form(db, "Other Org")
     db.commit()
     editor = _key(db, m.Role.EDITOR, org_id=org_id)
     assert (
@@ -117,8 +117,8 @@ def test_writes_roles_and_validation(client, db):
 
 
 def test_api_delete_refused_while_referenced(client, db):
-    parent = make_org(db, "Parent U", kind="academic")
-    make_org(db, "Child D", kind="academic", parent=parent.slug)
+    parent = factories.organisation_via_form(db, "Parent U", kind="academic")
+    factories.organisation_via_form(db, "Child D", kind="academic", parent=parent.slug)
     db.commit()
     r = client.delete(f"/api/v1/organisations/{parent.id}", headers=_key(db, m.Role.ADMIN))
     assert r.status_code == 409 and "parent" in r.json()["detail"]

@@ -12,8 +12,8 @@ from crm import models as m
 from crm.directory import importer
 from crm.directory.organisations import find_organisation
 from crm.settings import PROJECT_ROOT
+from tests import factories
 from tests.conftest import csrf_token
-from tests.directory.helpers import make_contact, make_org
 
 SAMPLE = PROJECT_ROOT / "docs" / "samples" / "organisations.csv"
 
@@ -78,10 +78,10 @@ def test_sample_csv_preview_lists_every_problem_and_writes_nothing(admin_client,
 
 
 def test_matching_by_charity_number_domain_and_name(db, tmp_path):
-    a = make_org(db, "The Harbour Trust", charity_number="123 456")
-    b = make_org(db, "Domain Org", website="https://www.domain-org.example.org/about")
-    c = make_org(db, "Name & Co")
-    existing = make_contact(db, "Pat", "pat@example.org")
+    a = factories.organisation_via_form(db, "The Harbour Trust", charity_number="123 456")
+    b = factories.organisation_via_form(db, "Domain Org", website="https://www.domain-org.example.org/about")
+    c = factories.organisation_via_form(db, "Name & Co")
+    existing = factories.contact_via_form(db, "Pat", "pat@example.org")
     db.commit()
     path = tmp_path / "m.csv"
     path.write_text(

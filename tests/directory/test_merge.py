@@ -10,22 +10,22 @@ from crm.directory.contacts import add_affiliation, get_contact, organisation_co
 from crm.directory.errors import DirectoryError
 from crm.directory.organisations import get_organisation
 from crm.domains import EXTENSIONS
+from tests import factories
 from tests.conftest import post_form
-from tests.directory.helpers import make_contact, make_org
 
 
 def test_duplicate_organisations_and_contacts_are_found(admin_client, db):
-    make_org(db, "The Harbour Trust", charity_number="1100")
-    make_org(db, "Harbour Trust Ltd")
-    make_org(db, "Web One", website="https://same.example.org")
-    make_org(db, "Web Two", website="http://www.same.example.org/x")
-    make_org(db, "Charity A", charity_number="555")
-    make_org(db, "Charity B", charity_number="555")
-    make_org(db, "Unique Group")
-    org = make_org(db, "Shared Org")
-    a = make_contact(db, "Jo Bloggs", "jo1@example.org")
-    b = make_contact(db, "jo bloggs", "jo2@example.org")
-    make_contact(db, "Someone Else", "else@example.org")
+    factories.organisation_via_form(db, "The Harbour Trust", charity_number="1100")
+    factories.organisation_via_form(db, "Harbour Trust Ltd")
+    factories.organisation_via_form(db, "Web One", website="https://same.example.org")
+    factories.organisation_via_form(db, "Web Two", website="http://www.same.example.org/x")
+    factories.organisation_via_form(db, "Charity A", charity_number="555")
+    factories.organisation_via_form(db, "Charity B", charity_number="555")
+    factories.organisation_via_form(db, "Unique Group")
+    org = factories.organisation_via_form(db, "Shared Org")
+    a = factories.contact_via_form(db, "Jo Bloggs", "jo1@example.org")
+    b = factories.contact_via_form(db, "jo bloggs", "jo2@example.org")
+    factories.contact_via_form(db, "Someone Else", "else@example.org")
     add_affiliation(db, None, a, org, "", True)
     add_affiliation(db, None, b, org, "", True)
     db.commit()
@@ -41,11 +41,13 @@ def test_duplicate_organisations_and_contacts_are_found(admin_client, db):
 
 
 def test_merge_organisations_keeps_links_topics_and_history(admin_client, db):
-    keep = make_org(db, "Keep Org", topics=["carers"])
-    drop = make_org(db, "Drop Org", topics=["psychosis"], website="https://drop.example.org", description="From drop")
-    child = make_org(db, "Child", parent=drop.slug)
-    p1 = make_contact(db, "P1", "p1@example.org")
-    p2 = make_contact(db, "P2", "p2@example.org")
+    keep = factories.organisation_via_form(db, "Keep Org", topics=["carers"])
+    drop = factories.organisation_via_form(
+        db, "Drop Org", topics=["psychosis"], website="https://drop.example.org", description="From drop"
+    )
+    child = factories.organisation_via_form(db, "Child", parent=drop.slug)
+    p1 = factories.contact_via_form(db, "P1", "p1@example.org")
+    p2 = factories.contact_via_form(db, "P2", "p2@example.org")
     add_affiliation(db, None, p1, drop, "Chair", True)
     add_affiliation(db, None, p2, keep, "Member", True)
     add_affiliation(db, None, p2, drop, "Trustee", False)
@@ -78,9 +80,9 @@ def test_merge_organisations_keeps_links_topics_and_history(admin_client, db):
 
 
 def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_client, db):
-    org1, org2 = make_org(db, "Org 1"), make_org(db, "Org 2")
-    keep = make_contact(db, "Alex Keep", None, topics=["carers"])
-    drop = make_contact(db, "Alex K", "alex@example.org", phone="0777", topics=["trauma"])
+    org1, org2 = factories.organisation_via_form(db, "Org 1"), factories.organisation_via_form(db, "Org 2")
+    keep = factories.contact_via_form(db, "Alex Keep", None, topics=["carers"])
+    drop = factories.contact_via_form(db, "Alex K", "alex@example.org", phone="0777", topics=["trauma"])
     add_affiliation(db, None, keep, org1, "Chair", True)
     add_affiliation(db, None, drop, org2, "Member", True)
     sub_id = None

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.directory.organisations import get_organisation
+from tests import factories
 from tests.conftest import post_form, sign_in_as
-from tests.directory.helpers import make_org
 
 URL = "/admin/our-organisation"
 
@@ -20,8 +20,8 @@ def _editor(client, db, settings, org: m.Organisation | None) -> m.User:
 
 
 def test_editor_updates_their_entry_and_the_fellows_choices_stay(client, db, settings):
-    parent = make_org(db, "Northfield University", kind="academic")
-    org = make_org(
+    parent = factories.organisation_via_form(db, "Northfield University", kind="academic")
+    org = factories.organisation_via_form(
         db,
         "Canal Walkers",
         description="Walks.",
@@ -72,7 +72,7 @@ def test_editor_updates_their_entry_and_the_fellows_choices_stay(client, db, set
 
 
 def test_bad_input_re_renders_with_messages_and_saves_nothing(client, db, settings):
-    org = make_org(db, "Canal Walkers", description="Walks.")
+    org = factories.organisation_via_form(db, "Canal Walkers", description="Walks.")
     db.commit()
     _editor(client, db, settings, org)
     response = post_form(client, URL, {"name": "", "kind": "vcse", "description": "Changed", "website": "not a url"})

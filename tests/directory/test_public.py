@@ -9,14 +9,16 @@ from crm import search
 from crm.directory import organisations
 from crm.directory.contacts import add_affiliation
 from crm.web.listing import ListParams
+from tests import factories
 from tests.conftest import post_form
-from tests.directory.helpers import make_contact, make_org
 
 
 def test_search_finds_name_and_description_words_on_both_databases(db):
-    make_org(db, "Riverside Voices", description="Peer support for people who hear voices", topics=["psychosis"])
-    make_org(db, "Hillside Carers", description="Respite for unpaid carers")
-    make_org(db, "Hidden Group", description="Peer support", visibility="private")
+    factories.organisation_via_form(
+        db, "Riverside Voices", description="Peer support for people who hear voices", topics=["psychosis"]
+    )
+    factories.organisation_via_form(db, "Hillside Carers", description="Respite for unpaid carers")
+    factories.organisation_via_form(db, "Hidden Group", description="Peer support", visibility="private")
     db.commit()
     page = organisations.list_organisations(db, ListParams(q="peer"), public=True)
     assert [r.name for r in page.items] == ["Riverside Voices"]
@@ -38,8 +40,8 @@ def test_search_finds_name_and_description_words_on_both_databases(db):
 
 
 def test_search_ranks_name_matches_first_and_caps_candidates(db):
-    make_org(db, "Alpha Group", description="We talk about psychosis")
-    make_org(db, "Psychosis Network", description="A network")
+    factories.organisation_via_form(db, "Alpha Group", description="We talk about psychosis")
+    factories.organisation_via_form(db, "Psychosis Network", description="A network")
     db.commit()
     names = [r.name for r in organisations.list_organisations(db, ListParams(q="psychosis"), public=True).items]
     assert names[0] == "Psychosis Network"
@@ -50,7 +52,7 @@ def test_search_ranks_name_matches_first_and_caps_candidates(db):
 
 def test_filters_sorting_and_keyset_pages(client, db):
     for i in range(7):
-        make_org(
+        factories.organisation_via_form(
             db,
             f"Group {i:02d}",
             topics=["carers"] if i % 2 else [],
@@ -58,7 +60,7 @@ def test_filters_sorting_and_keyset_pages(client, db):
             user_led=bool(i % 3 == 0),
             vcse_category="free-standing-organisation",
         )
-    make_org(db, "Awaiting Review", review_status=m.ReviewStatus.SUBMITTED)
+    factories.organisation_via_form(db, "Awaiting Review", review_status=m.ReviewStatus.SUBMITTED)
     db.commit()
     r = client.get("/organisations?page_size=3&sort=name")
     assert r.status_code == 200
@@ -77,7 +79,7 @@ def test_filters_sorting_and_keyset_pages(client, db):
 
 def test_list_page_statement_count_is_flat_across_page_sizes(client, db, count_queries):
     for i in range(30):
-        make_org(db, f"Org {i}", topics=["carers", "psychosis"], region="london")
+        factories.organisation_via_form(db, f"Org {i}", topics=["carers", "psychosis"], region="london")
     db.commit()
     counts = []
     for size in (1, 10, 30):
@@ -89,8 +91,10 @@ def test_list_page_statement_count_is_flat_across_page_sizes(client, db, count_q
 
 
 def test_organisation_page_never_shows_contacts(client, db):
-    org = make_org(db, "Open Door", description="<script>alert(1)</script>", public_email="hello@opendoor.example.org")
-    person = make_contact(db, "Private Person", "private.person@example.org")
+    org = factories.organisation_via_form(
+        db, "Open Door", description="<script>alert(1)</script>", public_email="hello@opendoor.example.org"
+    )
+    person = factories.contact_via_form(db, "Private Person", "private.person@example.org")
     add_affiliation(db, None, person, org, "Chair", True)
     db.commit()
     r = client.get(f"/organisations/{org.slug}")
@@ -104,8 +108,8 @@ def test_organisation_page_never_shows_contacts(client, db):
 
 
 def test_unapproved_and_private_organisations_are_not_public(client, db):
-    hidden = make_org(db, "Hidden", visibility="private")
-    pending = make_org(db, "Pending", review_status=m.ReviewStatus.SUBMITTED)
+    hidden = factories.organisation_via_form(db, "Hidden", visibility="private")
+    pending = factories.organisation_via_form(db, "Pending", review_status=m.ReviewStatus.SUBMITTED)
     db.commit()
     for org in (hidden, pending):
         assert client.get(f"/organisations/{org.slug}").status_code == 404

@@ -19,28 +19,6 @@ def mailer(app) -> Mailer:
     return Mailer(app.state.renderer, app.state.signer, app.state.settings)
 
 
-def org(db: Session, name: str = "", kind: m.OrgKind = m.OrgKind.VCSE) -> m.Organisation:
-    n = next(_n)
-    name = name or f"Test Org {n}"
-    o = m.Organisation(name=name, name_normalised=name.lower(), slug=f"test-org-{n}", kind=kind)
-    db.add(o)
-    db.flush()
-    return o
-
-
-def contact(
-    db: Session, name: str = "", *, organisation: m.Organisation | None = None, email: str | None = ""
-) -> m.Contact:
-    n = next(_n)
-    c = m.Contact(name=name or f"Person {n}", email=(email if email != "" else f"person{n}@example.org"))
-    db.add(c)
-    db.flush()
-    if organisation is not None:
-        db.add(m.Affiliation(contact_id=c.id, organisation_id=organisation.id, is_primary=True))
-        db.flush()
-    return c
-
-
 def event(db: Session, app, *, publish: bool = True, days: int = 30, now: dt.datetime = NOW, **values) -> m.Event:
     """An event ``days`` after ``now`` (tests of HTTP routes pass the real time: the app uses the clock)."""
     start = (now + dt.timedelta(days=days)).replace(microsecond=0)

@@ -13,6 +13,7 @@ from crm.events import demo, references, rsvp, sections
 from crm.events import jobs as event_jobs
 from crm.runtime import Runtime
 from jobs.worker import register_jobs
+from tests import factories
 from tests.events import factories as f
 from tests.events.factories import NOW
 
@@ -31,7 +32,7 @@ def test_jobs_register_with_explicit_ids(settings):
 
 def test_reminder_and_offer_jobs_with_a_fixed_clock(app, db, settings):
     e = f.event(db, app, capacity=1, days=10)
-    a, b = (f.invite(db, e, f.contact(db)) for _ in range(2))
+    a, b = (f.invite(db, e, factories.contact(db)) for _ in range(2))
     mailer = f.mailer(app)
     for inv in (a, b):
         rsvp.apply_answer(db, mailer, rsvp.lock_event(db, e.id), inv, "yes", None, NOW)
@@ -61,10 +62,13 @@ def test_reminder_and_offer_jobs_with_a_fixed_clock(app, db, settings):
 
 
 def _seed_demo(app, db, settings):
-    vcse, uni = f.org(db, "Demo Hope Collective"), f.org(db, "Demo University", kind=m.OrgKind.ACADEMIC)
-    f.org(db, "Demo Trust", kind=m.OrgKind.FUNDER)
+    vcse, uni = (
+        factories.organisation(db, "Demo Hope Collective"),
+        factories.organisation(db, "Demo University", kind=m.OrgKind.ACADEMIC),
+    )
+    factories.organisation(db, "Demo Trust", kind=m.OrgKind.FUNDER)
     for i in range(80):
-        f.contact(db, f"Demo Person {i}", organisation=vcse if i % 2 else uni)
+        factories.contact(db, f"Demo Person {i}", organisation=vcse if i % 2 else uni)
     demo.seed(db, settings)
     db.commit()
 
@@ -104,7 +108,7 @@ def test_list_pages_cost_one_statement_per_page(app, db, settings, client, count
 def test_contact_lists_as_audience(app, db, admin_client):
     from tests.conftest import post_form
 
-    people = [f.contact(db, f"Listed {i}") for i in range(3)]
+    people = [factories.contact(db, f"Listed {i}") for i in range(3)]
     e = f.event(db, app, now=dt.datetime.now(dt.UTC))
     db.commit()
     created = post_form(admin_client, "/admin/contact-lists", {"name": "Advisers"}, follow_redirects=False)
@@ -120,14 +124,14 @@ def test_contact_lists_as_audience(app, db, admin_client):
 
 
 def test_organisation_sections_and_references(app, db):
-    host = f.org(db, "Host Org")
+    host = factories.organisation(db, "Host Org")
     e = f.event(db, app, now=dt.datetime.now(dt.UTC), host_organisation_id=host.id)
     f.event(db, app, now=dt.datetime.now(dt.UTC), host_organisation_id=host.id, publish=False, title="Hidden draft")
     public = sections.public_sections(db, host.id)
     assert len(public) == 1 and [x.title for x in public[0].context["events"]] == [e.title]
     assert len(sections.admin_sections(db, host.id)[0].context["events"]) == 2
     assert references.references(db, host.id) == ["hosts 2 events"]
-    assert references.references(db, f.org(db).id) == []
+    assert references.references(db, factories.organisation(db).id) == []
 
 
 def test_large_sends_are_finished_by_the_worker(app, db, settings, monkeypatch):
@@ -138,9 +142,9 @@ def test_large_sends_are_finished_by_the_worker(app, db, settings, monkeypatch):
     monkeypatch.setattr(lifecycle, "INLINE_LIMIT", 2)
     now = dt.datetime.now(dt.UTC)
     e = f.event(db, app, now=now)
-    o = f.org(db)
+    o = factories.organisation(db)
     for _ in range(5):
-        f.contact(db, organisation=o)
+        factories.contact(db, organisation=o)
     result = audience.send(db, f.mailer(app), None, e, AudienceFilter(org_kinds=("vcse",)), now)
     db.commit()
 

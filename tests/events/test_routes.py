@@ -15,6 +15,7 @@ from crm.accounts.services import create_api_key
 from crm.events.mail import rsvp_token
 from crm.mailing.transports.base import OutgoingEmail
 from crm.mailing.transports.sendgrid import build_payload
+from tests import factories
 from tests.conftest import post_form, sign_in_as
 from tests.events import factories as f
 from tests.mailing.sendgrid_schema import validate_payload
@@ -28,7 +29,7 @@ def real_now() -> dt.datetime:
 
 def setup_invited(app, db, *, capacity=None, **values):
     e = f.event(db, app, now=real_now(), capacity=capacity, **values)
-    c = f.contact(db, "Ada Example")
+    c = factories.contact(db, "Ada Example")
     inv = f.invite(db, e, c)
     db.commit()
     return e, c, inv, rsvp_token(app.state.signer, e.id, c.id)
@@ -90,7 +91,7 @@ def test_after_deadline_nothing_changes(app, db, client):
 
 def test_full_event_waitlist_position_and_offer_acceptance(app, db, client):
     e, _c, _inv, token = setup_invited(app, db, capacity=1)
-    second = f.contact(db, "Bo Example")
+    second = factories.contact(db, "Bo Example")
     inv2 = f.invite(db, e, second)
     db.commit()
     token2 = rsvp_token(app.state.signer, e.id, second.id)
@@ -161,9 +162,9 @@ def test_request_a_place_and_approval(app, db, admin_client):
 
 
 def test_admin_journey_create_invite_edit_cancel(app, db, admin_client):
-    vcse = f.org(db, "Mindful Futures Collective")
+    vcse = factories.organisation(db, "Mindful Futures Collective")
     for i in range(3):
-        f.contact(db, f"Invitee {i}", organisation=vcse)
+        factories.contact(db, f"Invitee {i}", organisation=vcse)
     db.commit()
     start = (real_now() + dt.timedelta(days=20)).astimezone(dt.timezone(dt.timedelta(0)))
     bad = post_form(
@@ -255,7 +256,7 @@ def test_admin_journey_create_invite_edit_cancel(app, db, admin_client):
 
 def test_attendance_after_the_event(app, db, admin_client):
     e = f.event(db, app, now=real_now(), days=-1)
-    inv = f.invite(db, e, f.contact(db, "Dee Example"))
+    inv = f.invite(db, e, factories.contact(db, "Dee Example"))
     inv.status = S.YES
     db.commit()
     page = admin_client.get(f"/admin/events/{e.id}/attendance")
@@ -276,7 +277,7 @@ def test_admin_pages_need_admin(app, db, client, settings):
 def test_api_auth_and_conventions(app, db, client, settings):
     e = f.event(db, app, now=real_now(), title="Published event")
     draft = f.event(db, app, now=real_now(), title="Draft event", publish=False)
-    f.invite(db, e, f.contact(db, "Eve Example"))
+    f.invite(db, e, factories.contact(db, "Eve Example"))
     _, admin_key = create_api_key(db, "integration", m.Role.ADMIN)
     _, viewer_key = create_api_key(db, "reader", m.Role.VIEWER)
     db.commit()
@@ -314,7 +315,7 @@ def test_invitation_sendgrid_payload_has_calendar_part_and_identical_ics(app, db
     from crm.events.audience import AudienceFilter
 
     e = f.event(db, app, now=real_now())
-    f.contact(db, "Fay Example", organisation=f.org(db))
+    factories.contact(db, "Fay Example", organisation=factories.organisation(db))
     audience.send(db, f.mailer(app), None, e, AudienceFilter(org_kinds=("vcse",)), real_now())
     row = db.scalar(select(m.OutboxMessage).where(m.OutboxMessage.kind == "event_invitation"))
     email = OutgoingEmail(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from crm import models as m
 from crm.events import attendees, audience, lifecycle, rsvp, sending
 from crm.events.audience import AudienceFilter
+from tests import factories
 from tests.events import factories as f
 from tests.events.factories import NOW
 
@@ -30,7 +31,7 @@ def answer(db, app, e, inv, value, now=NOW, note=None):
 
 def test_full_event_waitlists_and_withdrawal_offers_the_place(app, db):
     e = f.event(db, app, capacity=2)
-    people = [f.contact(db) for _ in range(4)]
+    people = [factories.contact(db) for _ in range(4)]
     invs = [f.invite(db, e, c) for c in people]
     assert answer(db, app, e, invs[0], "yes").status == S.YES
     assert answer(db, app, e, invs[1], "yes").status == S.YES
@@ -60,7 +61,7 @@ def test_full_event_waitlists_and_withdrawal_offers_the_place(app, db):
 
 def test_offer_lapses_and_passes_on_and_stops_before_the_event(app, db):
     e = f.event(db, app, capacity=1, days=10)
-    a, b, c = (f.invite(db, e, f.contact(db)) for _ in range(3))
+    a, b, c = (f.invite(db, e, factories.contact(db)) for _ in range(3))
     answer(db, app, e, a, "yes")
     answer(db, app, e, b, "yes")
     answer(db, app, e, c, "yes")
@@ -81,24 +82,24 @@ def test_offer_lapses_and_passes_on_and_stops_before_the_event(app, db):
     # Offers stop offers_stop_hours before the start.
     late = e.starts_at - dt.timedelta(hours=12)
     answer(db, app, e, c, "no", now=late - dt.timedelta(hours=1))
-    d = f.invite(db, e, f.contact(db))
+    d = f.invite(db, e, factories.contact(db))
     answer(db, app, e, d, "yes", now=late)
     assert d.status == S.YES  # c withdrew, the place is free
 
 
 def test_sector_balance_keeps_places_for_vcse(app, db):
     e = f.event(db, app, capacity=5, vcse_min_percent=40)  # non-VCSE at most 3
-    academics = [f.invite(db, e, f.contact(db), is_vcse=False) for _ in range(4)]
+    academics = [f.invite(db, e, factories.contact(db), is_vcse=False) for _ in range(4)]
     results = [answer(db, app, e, inv, "yes").status for inv in academics]
     assert results == [S.YES, S.YES, S.YES, S.WAITLISTED]
-    vcse = [f.invite(db, e, f.contact(db), is_vcse=True) for _ in range(3)]
+    vcse = [f.invite(db, e, factories.contact(db), is_vcse=True) for _ in range(3)]
     assert [answer(db, app, e, inv, "yes").status for inv in vcse] == [S.YES, S.YES, S.WAITLISTED]
 
 
 def test_capacity_cannot_drop_below_yes_and_end_before_start(app, db):
     e = f.event(db, app, capacity=3)
     for _ in range(3):
-        answer(db, app, e, f.invite(db, e, f.contact(db)), "yes")
+        answer(db, app, e, f.invite(db, e, factories.contact(db)), "yes")
     with pytest.raises(lifecycle.EventProblem, match="3 people have already said yes"):
         lifecycle.update_event(db, f.mailer(app), None, e, {"capacity": 2}, NOW)
     db.refresh(e)
@@ -107,7 +108,7 @@ def test_capacity_cannot_drop_below_yes_and_end_before_start(app, db):
 
 def test_update_time_bumps_sequence_and_notifies_all_but_decliners(app, db):
     e = f.event(db, app)
-    yes, no, maybe = (f.invite(db, e, f.contact(db)) for _ in range(3))
+    yes, no, maybe = (f.invite(db, e, factories.contact(db)) for _ in range(3))
     answer(db, app, e, yes, "yes")
     answer(db, app, e, no, "no")
     answer(db, app, e, maybe, "maybe")
@@ -127,7 +128,7 @@ def test_update_time_bumps_sequence_and_notifies_all_but_decliners(app, db):
 
 def test_reminders_only_to_yes_and_cancelled_on_decline_or_cancel(app, db):
     e = f.event(db, app, days=10)
-    yes1, yes2, maybe = (f.invite(db, e, f.contact(db)) for _ in range(3))
+    yes1, yes2, maybe = (f.invite(db, e, factories.contact(db)) for _ in range(3))
     for inv, a in ((yes1, "yes"), (yes2, "yes"), (maybe, "maybe")):
         answer(db, app, e, inv, a)
     mailer = f.mailer(app)
@@ -155,7 +156,7 @@ def test_reminders_only_to_yes_and_cancelled_on_decline_or_cancel(app, db):
 
 def test_answers_refused_after_deadline_and_for_cancelled(app, db):
     e = f.event(db, app, rsvp_deadline=NOW + dt.timedelta(days=1))
-    inv = f.invite(db, e, f.contact(db))
+    inv = f.invite(db, e, factories.contact(db))
     with pytest.raises(rsvp.RsvpProblem, match="deadline"):
         answer(db, app, e, inv, "yes", now=NOW + dt.timedelta(days=2))
     assert inv.status == S.INVITED
@@ -163,14 +164,16 @@ def test_answers_refused_after_deadline_and_for_cancelled(app, db):
 
 def test_audience_preview_counts_exclusions_in_one_statement(app, db, count_queries):
     e = f.event(db, app)
-    vcse = f.org(db, kind=m.OrgKind.VCSE)
-    uni = f.org(db, kind=m.OrgKind.ACADEMIC)
-    people = [f.contact(db, organisation=vcse) for _ in range(6)] + [f.contact(db, organisation=uni) for _ in range(2)]
+    vcse = factories.organisation(db, kind=m.OrgKind.VCSE)
+    uni = factories.organisation(db, kind=m.OrgKind.ACADEMIC)
+    people = [factories.contact(db, organisation=vcse) for _ in range(6)] + [
+        factories.contact(db, organisation=uni) for _ in range(2)
+    ]
     db.add(m.Suppression(address=people[0].email, reason="bounce"))
     db.add(m.Suppression(address=people[1].email, reason="unsubscribe"))
     db.add(m.Suppression(address=people[2].email, reason="unsubscribe", lifted_at=NOW))
     f.invite(db, e, people[3])
-    f.contact(db, organisation=vcse, email=None)
+    factories.contact(db, organisation=vcse, email=None)
     db.commit()
     flt = AudienceFilter(org_kinds=("vcse",))
     with count_queries() as q:
@@ -198,9 +201,9 @@ def test_audience_preview_counts_exclusions_in_one_statement(app, db, count_quer
 
 def test_preview_statement_count_does_not_grow_with_audience(app, db, count_queries):
     e = f.event(db, app)
-    o = f.org(db)
+    o = factories.organisation(db)
     for _ in range(40):
-        f.contact(db, organisation=o)
+        factories.contact(db, organisation=o)
     db.commit()
     with count_queries() as q:
         audience.preview(db, e, AudienceFilter(everyone=True))
@@ -211,8 +214,8 @@ def test_preview_excludes_subscribers_who_left_event_news(app, db):
     from crm.mailing import consent, subscriptions
 
     e = f.event(db, app)
-    o = f.org(db)
-    stays, leaves, closed = (f.contact(db, organisation=o) for _ in range(3))
+    o = factories.organisation(db)
+    stays, leaves, closed = (factories.contact(db, organisation=o) for _ in range(3))
     for c, mailings, status in (
         (stays, ["funding_digest"], m.SubscriptionStatus.ACTIVE),
         (leaves, ["funding_digest", "event_news"], m.SubscriptionStatus.ACTIVE),
@@ -229,7 +232,7 @@ def test_preview_excludes_subscribers_who_left_event_news(app, db):
 
 def test_answers_table_lists_yes_then_waitlist_then_others(app, db):
     e = f.event(db, app, capacity=1)
-    invs = [f.invite(db, e, f.contact(db)) for _ in range(4)]
+    invs = [f.invite(db, e, factories.contact(db)) for _ in range(4)]
     for inv, a in zip(invs, ["no", "yes", "yes", ""], strict=True):
         if a:
             answer(db, app, e, inv, a)

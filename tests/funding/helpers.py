@@ -5,56 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory.reference import slugify
 from crm.funding import services as fs
+from tests.factories import region, topic
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 _seq = itertools.count(1)
-
-
-def topic(db: Session, name: str) -> m.Topic:
-    return db.scalar(select(m.Topic).where(m.Topic.name == name))
-
-
-def region(db: Session, name: str) -> m.Region:
-    return db.scalar(select(m.Region).where(m.Region.name == name))
-
-
-def org(
-    db: Session,
-    name: str,
-    kind: m.OrgKind = m.OrgKind.VCSE,
-    *,
-    region_name: str | None = None,
-    topics: list[str] = (),
-    category: m.VcseCategory | None = None,
-    user_led: bool = False,
-    lived: bool = False,
-    status: m.ReviewStatus = m.ReviewStatus.APPROVED,
-) -> m.Organisation:
-    o = m.Organisation(
-        name=name,
-        name_normalised=name.lower(),
-        slug=f"{slugify(name)}-{next(_seq)}",
-        kind=kind,
-        vcse_category=category,
-        user_led=user_led,
-        lived_experience_led=lived,
-        region_id=region(db, region_name).id if region_name else None,
-        review_status=status,
-    )
-    db.add(o)
-    db.flush()
-    if topics:
-        db.execute(
-            m.organisation_topics.insert(),
-            [{"organisation_id": o.id, "topic_id": topic(db, t).id} for t in topics],
-        )
-    return o
 
 
 def call_input(

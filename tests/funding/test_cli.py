@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.cli import main
-from tests.funding.helpers import org
+from tests import factories
 
 GOOD = "title,funder,deadlines,status\nCLI call,Northfield Trust,Full=2099-01-31 17:00,published\n"
 BAD = GOOD + "Broken,Nobody,2099-01-01,\n"
@@ -26,7 +26,7 @@ def count(db):
 
 
 def test_cli_import_dry_run_errors_and_apply(database, db, tmp_path):
-    org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     db.commit()
     dry = run(database, tmp_path, GOOD, "--dry-run")
     assert dry.exit_code == 0 and "1 new" in dry.output and "Dry run" in dry.output

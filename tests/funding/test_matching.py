@@ -5,7 +5,8 @@ from __future__ import annotations
 from crm import models as m
 from crm.funding.matching import AcademicLink, CallFacts, Candidate, rank, suggest_partners
 from crm.partnerships import changes, rules
-from tests.funding.helpers import NOW, make_call, org, topic
+from tests import factories
+from tests.funding.helpers import NOW, make_call
 
 TOPICS = {1: "Psychosis", 2: "Carers", 3: "Trauma"}
 UK, LONDON, WALES = 100, 101, 102
@@ -90,13 +91,21 @@ def test_category_lived_experience_and_existing_academic_partnership_add_up():
 
 
 def test_ranking_on_the_database_in_five_statements(db, count_queries):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
-    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
-    org(db, "Aster Voices", region_name="London", topics=["Psychosis", "Carers"], lived=True)
-    partnered = org(db, "Birch Peer Network", region_name="Wales", topics=["Psychosis"])
-    org(db, "Cedar Carers", region_name="London", topics=["Trauma"])  # same region, no shared topic: not suggested
-    org(db, "Unapproved Group", region_name="London", topics=["Psychosis"], status=m.ReviewStatus.SUBMITTED)
-    org(db, "Dale Futures", region_name="Wales", topics=["Trauma"])  # no topic, no region: not suggested
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    uni = factories.organisation(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    factories.organisation(
+        db, "Aster Voices", region_name="London", topics=["Psychosis", "Carers"], lived_experience_led=True
+    )
+    partnered = factories.organisation(db, "Birch Peer Network", region_name="Wales", topics=["Psychosis"])
+    factories.organisation(
+        db, "Cedar Carers", region_name="London", topics=["Trauma"]
+    )  # same region, no shared topic: not suggested
+    factories.organisation(
+        db, "Unapproved Group", region_name="London", topics=["Psychosis"], review_status=m.ReviewStatus.SUBMITTED
+    )
+    factories.organisation(
+        db, "Dale Futures", region_name="Wales", topics=["Trauma"]
+    )  # no topic, no region: not suggested
     call = make_call(db, funder, topics=["Psychosis", "Carers"], regions=["London"], requires_vcse_partner=True)
     changes.create_partnership(
         db,
@@ -104,7 +113,7 @@ def test_ranking_on_the_database_in_five_statements(db, count_queries):
         rules.PartnershipInput(
             title="Earlier study",
             members=[rules.MemberInput(m.Side.ACADEMIC, uni.id), rules.MemberInput(m.Side.VCSE, partnered.id)],
-            topic_ids=[topic(db, "Psychosis").id],
+            topic_ids=[factories.topic(db, "Psychosis").id],
         ),
         now=NOW,
     )

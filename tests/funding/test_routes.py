@@ -11,8 +11,9 @@ from crm import models as m
 from crm.accounts.services import create_api_key
 from crm.funding import queries
 from crm.funding import services as fs
+from tests import factories
 from tests.conftest import post_form
-from tests.funding.helpers import make_call, org, region, topic
+from tests.funding.helpers import make_call
 
 DAY = dt.timedelta(days=1)
 
@@ -22,8 +23,8 @@ def now():
 
 
 def setup_calls(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
-    other = org(db, "Hillcrest Foundation", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    other = factories.organisation(db, "Hillcrest Foundation", m.OrgKind.FUNDER)
     soon = make_call(
         db,
         funder,
@@ -120,8 +121,8 @@ def _form(db, funder, **overrides):
         "deadline_at_0": due,
         "amount_min": "1000",
         "amount_max": "5000",
-        "topic_ids": [str(topic(db, "Carers").id)],
-        "region_ids": [str(region(db, "Wales").id)],
+        "topic_ids": [str(factories.topic(db, "Carers").id)],
+        "region_ids": [str(factories.region(db, "Wales").id)],
         "requires_vcse_partner": "1",
         "intent": "publish",
     }
@@ -130,7 +131,7 @@ def _form(db, funder, **overrides):
 
 
 def test_admin_create_edit_and_history(admin_client, db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     db.commit()
     assert admin_client.get("/admin/funding-calls/new").status_code == 200
     response = post_form(admin_client, "/admin/funding-calls/new", _form(db, funder), follow_redirects=False)
@@ -155,7 +156,7 @@ def test_admin_create_edit_and_history(admin_client, db):
 
 
 def test_admin_form_errors_rerender_with_values(admin_client, db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     db.commit()
     past = (now() - DAY).strftime("%Y-%m-%dT%H:%M")
     response = post_form(
@@ -180,7 +181,7 @@ def test_delete_refused_while_a_partnership_refers_to_it(admin_client, db):
     from crm.partnerships import changes, rules
 
     funder, soon, *_ = setup_calls(db)
-    charity = org(db, "Aster Voices")
+    charity = factories.organisation(db, "Aster Voices")
     changes.create_partnership(
         db,
         None,
@@ -204,7 +205,7 @@ NT-3,Bad call,Nobody Fund,2099-02-01,9000,100,Unknown topic,,maybe,
 
 
 def test_import_preview_then_confirm(admin_client, db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     db.commit()
     preview = admin_client.post(
         "/admin/funding-calls/import",
@@ -284,9 +285,9 @@ def test_api_public_reads_and_admin_writes(client, db):
 
 
 def test_funder_menu_lists_funders_with_calls_and_other_callers_are_found_by_search(client, db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
-    org(db, "Idle Foundation", m.OrgKind.FUNDER)  # no calls: not in the menu
-    university = org(db, "Eastgate University", m.OrgKind.ACADEMIC)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    factories.organisation(db, "Idle Foundation", m.OrgKind.FUNDER)  # no calls: not in the menu
+    university = factories.organisation(db, "Eastgate University", m.OrgKind.ACADEMIC)
     due = [("Full", now() + 20 * DAY)]
     make_call(db, funder, "Trust awards", now=now(), deadlines=due)
     make_call(db, university, "University seed fund", now=now(), deadlines=due)

@@ -13,13 +13,14 @@ from crm.calendar import CalendarEvent, build_calendar, fold
 from crm.funding import services as fs
 from crm.funding.jobs import close_expired_calls
 from crm.funding.labels import countdown
-from tests.funding.helpers import NOW, call_input, make_call, org
+from tests import factories
+from tests.funding.helpers import NOW, call_input, make_call
 
 DAY = dt.timedelta(days=1)
 
 
 def test_create_call_stores_deadline_bounds_and_audits(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     call = make_call(
         db,
         funder,
@@ -51,7 +52,7 @@ def test_create_call_stores_deadline_bounds_and_audits(db):
     ],
 )
 def test_bad_input_is_refused_with_a_field_message(db, kwargs, field):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     kwargs = dict(kwargs)
     title = kwargs.pop("title", "A call")
     data = call_input(db, funder, title, **kwargs)
@@ -63,7 +64,7 @@ def test_bad_input_is_refused_with_a_field_message(db, kwargs, field):
 
 
 def test_existing_call_may_keep_a_past_deadline(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     call = make_call(db, funder, deadlines=[("Outline", NOW + DAY), ("Full", NOW + 20 * DAY)])
     later = NOW + 5 * DAY
     data = call_input(db, funder, "Renamed", deadlines=[("Outline", NOW + DAY), ("Full", NOW + 20 * DAY)])
@@ -73,7 +74,7 @@ def test_existing_call_may_keep_a_past_deadline(db):
 
 
 def test_duplicate_external_reference_is_refused(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     make_call(db, funder, external_ref="NT-1")
     with pytest.raises(fs.CallError) as err:
         make_call(db, funder, "Other", external_ref="NT-1")
@@ -81,7 +82,7 @@ def test_duplicate_external_reference_is_refused(db):
 
 
 def test_close_job_advances_next_deadline_and_closes_after_the_last(db, app, count_queries):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     two_stage = make_call(db, funder, "Two stage", deadlines=[("Outline", NOW + DAY), ("Full", NOW + 10 * DAY)])
     single = make_call(db, funder, "Single", deadlines=[("Full", NOW + 2 * DAY)])
     draft = make_call(db, funder, "Draft", status=m.CallStatus.DRAFT, deadlines=[("Full", NOW + DAY)])
@@ -108,7 +109,7 @@ def test_close_job_advances_next_deadline_and_closes_after_the_last(db, app, cou
 
 
 def test_publish_refused_when_every_deadline_passed(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     call = make_call(db, funder, status=m.CallStatus.DRAFT, deadlines=[("Full", NOW + DAY)])
     with pytest.raises(fs.CallError):
         fs.set_status(db, None, call, m.CallStatus.PUBLISHED, now=NOW + 2 * DAY)

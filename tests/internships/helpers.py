@@ -6,35 +6,19 @@ import datetime as dt
 import itertools
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from crm import models as m
 from crm.accounts.services import create_session, ensure_user
 from crm.internships.services import closes_at_for, london_today
 from crm.web.auth import SESSION_COOKIE
+from tests.factories import region_id, topic
 
 _seq = itertools.count(1)
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def make_org(db: Any, name: str | None = None, kind: m.OrgKind = m.OrgKind.VCSE) -> m.Organisation:
-    name = name or f"Test Org {next(_seq)}"
-    slug = name.lower().replace(" ", "-") + f"-{next(_seq)}"
-    org = m.Organisation(name=name, name_normalised=name.lower(), slug=slug, kind=kind)
-    db.add(org)
-    db.flush()
-    return org
-
-
-def region_id(db: Any, code: str) -> int:
-    return db.scalar(select(m.Region.id).where(m.Region.code == code))
-
-
-def topic(db: Any, name: str) -> m.Topic:
-    return db.scalar(select(m.Topic).where(m.Topic.name == name))
 
 
 def make_internship(

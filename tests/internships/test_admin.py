@@ -9,15 +9,16 @@ import pytest
 from sqlalchemy import func, select
 
 from crm import models as m
+from tests import factories
 from tests.conftest import post_form
-from tests.internships.helpers import form_data, make_internship, make_org, sign_in
+from tests.internships.helpers import form_data, make_internship, sign_in
 
 S = m.InternshipStatus
 
 
 @pytest.fixture
 def orgs(db):
-    mine, other = make_org(db, "Own Org"), make_org(db, "Other Org")
+    mine, other = factories.organisation(db, "Own Org"), factories.organisation(db, "Other Org")
     db.commit()
     return mine, other
 

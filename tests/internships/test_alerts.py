@@ -15,7 +15,8 @@ from crm.internships.alerts import (
 )
 from crm.internships.services import Filters
 from crm.web.forms import Form
-from tests.internships.helpers import make_internship, make_org, now, region_id, topic
+from tests import factories
+from tests.internships.helpers import make_internship, now
 
 S = m.InternshipStatus
 
@@ -25,7 +26,7 @@ def titles(rows) -> list[str]:
 
 
 def test_matching_hand_made_cases(db):
-    org = make_org(db, "Alert Host")
+    org = factories.organisation(db, "Alert Host")
     t0 = now()
     old = make_internship(db, org, title="Old", published_at=t0 - dt.timedelta(days=10), topics=("Carers",))
     remote_paid = make_internship(
@@ -65,8 +66,8 @@ def test_matching_hand_made_cases(db):
     make_internship(db, org, title="Expired", days=-1, published_at=t0 - dt.timedelta(days=1))
     db.flush()
     week_ago = t0 - dt.timedelta(days=7)
-    carers, psychosis = topic(db, "Carers").id, topic(db, "Psychosis").id
-    london, north_west = region_id(db, "UKI"), region_id(db, "UKD")
+    carers, psychosis = factories.topic(db, "Carers").id, factories.topic(db, "Psychosis").id
+    london, north_west = factories.region_id(db, "UKI"), factories.region_id(db, "UKD")
 
     # Everything new in the period, newest first; old, unpublished, filled and expired never match.
     assert titles(matching_internships(db, {}, [], [], week_ago, t0)) == ["UK-wide", "On-site unpaid", "Remote paid"]
@@ -106,7 +107,7 @@ def test_matching_hand_made_cases(db):
 
 
 def test_matching_is_one_bounded_statement(db, count_queries):
-    org = make_org(db)
+    org = factories.organisation(db)
     for n in range(60):
         make_internship(db, org, title=f"Many {n}")
     db.commit()
@@ -171,7 +172,7 @@ def test_subscribe_url_round_trips_the_list_filters():
 
 
 def test_digest_section_templates_render(db, app, settings):
-    org = make_org(db, "Section & Host")
+    org = factories.organisation(db, "Section & Host")
     make_internship(db, org, title="Paid <one>", pence=25000, period="week", region="UKI", mode="hybrid")
     make_internship(db, org, title="Unpaid one")
     db.flush()
@@ -195,7 +196,7 @@ def test_in_memory_matching_agrees_with_sql_and_costs_two_statements(db, setting
     from crm.internships.alerts import criteria, load_alert_items
     from crm.internships.fit import fits
 
-    org = make_org(db, "Agree Host")
+    org = factories.organisation(db, "Agree Host")
     t0 = now()
     specs = [
         dict(title="A", mode="remote", pence=20000, hours=10, region="UKI", topics=("Carers",), stages=("student",)),
@@ -216,8 +217,8 @@ def test_in_memory_matching_agrees_with_sql_and_costs_two_statements(db, setting
         make_internship(db, org, **spec)
     make_internship(db, org, title="Draft", status=S.DRAFT)
     db.commit()
-    carers, psychosis = topic(db, "Carers").id, topic(db, "Psychosis").id
-    london, north_west = region_id(db, "UKI"), region_id(db, "UKD")
+    carers, psychosis = factories.topic(db, "Carers").id, factories.topic(db, "Psychosis").id
+    london, north_west = factories.region_id(db, "UKI"), factories.region_id(db, "UKD")
     with count_queries() as q:
         items = load_alert_items(db, t0, settings.base_url)
     assert q.count == 2 and {i.title for i in items} == {"A", "B", "C", "D", "E"}
@@ -244,7 +245,7 @@ def test_in_memory_matching_agrees_with_sql_and_costs_two_statements(db, setting
 def test_item_templates_render_one_item(db, app, settings):
     from crm.internships.alerts import load_alert_items
 
-    make_internship(db, make_org(db, "Item & Co"), title="One <item>", pence=100, period="hour")
+    make_internship(db, factories.organisation(db, "Item & Co"), title="One <item>", pence=100, period="hour")
     db.flush()
     item = load_alert_items(db, now(), settings.base_url)[0]
     html = app.state.renderer.html_env.get_template("email/_section_internships_item.html").render(it=item)

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from crm import models as m
 from crm.accounts.services import create_api_key
 from crm.internships.services import london_today
-from tests.internships.helpers import make_internship, make_org, now
+from tests import factories
+from tests.internships.helpers import make_internship, now
 
 S = m.InternshipStatus
 URL = "/api/v1/internships"
@@ -18,7 +19,7 @@ URL = "/api/v1/internships"
 
 @pytest.fixture
 def orgs(db):
-    mine, other = make_org(db, "Own Org"), make_org(db, "Other Org")
+    mine, other = factories.organisation(db, "Own Org"), factories.organisation(db, "Other Org")
     db.commit()
     return mine, other
 

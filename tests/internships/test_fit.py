@@ -13,7 +13,8 @@ from crm import models as m
 from crm.internships.alerts import load_alert_items, open_listings
 from crm.internships.fit import Criteria, fit_conditions, fits
 from crm.internships.queries import Filters, apply_filters
-from tests.internships.helpers import make_internship, make_org, now, region_id, topic
+from tests import factories
+from tests.internships.helpers import make_internship, now
 
 S = m.InternshipStatus
 D = m.InternshipDirection
@@ -22,7 +23,7 @@ D = m.InternshipDirection
 def make_grid(db, t0: dt.datetime) -> None:
     """Every mode × paid × hours × region, the other facts drawn from a seeded generator; plus listings that are
     never open (draft, filled, past their closing date)."""
-    org = make_org(db, "Grid Host")
+    org = factories.organisation(db, "Grid Host")
     pick = random.Random(14)
     grid = itertools.product(("remote", "hybrid", "on-site"), (True, False), (None, 10, 35), (None, "UKI", "UKD", "UK"))
     for n, (mode, paid, hours, region) in enumerate(grid):
@@ -50,8 +51,8 @@ def make_grid(db, t0: dt.datetime) -> None:
 def grid_criteria(db, t0: dt.datetime) -> list[Criteria]:
     """No filter, every single filter value, every pair of filters from different parts, and 40 seeded
     combinations of all of them."""
-    carers, psychosis = topic(db, "Carers").id, topic(db, "Psychosis").id
-    london, north_west = region_id(db, "UKI"), region_id(db, "UKD")
+    carers, psychosis = factories.topic(db, "Carers").id, factories.topic(db, "Psychosis").id
+    london, north_west = factories.region_id(db, "UKI"), factories.region_id(db, "UKD")
     parts = {
         "direction": [D.VCSE_TO_ACADEMIC.value, D.RESEARCHER_TO_VCSE.value],
         "modes": [frozenset({"remote"}), frozenset({"on-site", "hybrid"})],
@@ -98,7 +99,7 @@ def test_public_list_filters_by_slug_select_what_the_ids_select(db, settings):
     t0 = now()
     make_grid(db, t0)
     items = load_alert_items(db, t0, settings.base_url)
-    carers, psychosis = topic(db, "Carers"), topic(db, "Psychosis")
+    carers, psychosis = factories.topic(db, "Carers"), factories.topic(db, "Psychosis")
     topic_ids = {carers.slug: carers.id, psychosis.slug: psychosis.id}
     london, north_west = (db.scalar(select(m.Region).where(m.Region.code == code)) for code in ("UKI", "UKD"))
     region_ids = {london.slug: london.id, north_west.slug: north_west.id}

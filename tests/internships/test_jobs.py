@@ -12,14 +12,15 @@ from crm.internships import services
 from crm.internships.jobs import JOBS, close_expired_internships, remind_hosts
 from crm.runtime import Runtime
 from jobs.worker import register_jobs
+from tests import factories
 from tests.conftest import post_form
-from tests.internships.helpers import make_internship, make_org
+from tests.internships.helpers import make_internship
 
 S = m.InternshipStatus
 
 
 def test_closing_job_closes_at_the_closing_moment_and_keeps_the_page(client, db, settings, count_queries):
-    org = make_org(db)
+    org = factories.organisation(db)
     due = make_internship(db, org, title="Due", days=0)
     later = make_internship(db, org, title="Later", days=3)
     db.commit()
@@ -40,7 +41,7 @@ def test_closing_job_closes_at_the_closing_moment_and_keeps_the_page(client, db,
 
 
 def test_reminder_a_week_before_closing_is_sent_once(client, db, settings):
-    org = make_org(db, "Reminder Org")
+    org = factories.organisation(db, "Reminder Org")
     soon = make_internship(db, org, title="Soon", days=6, contact_email="soon@example.org")
     far = make_internship(db, org, title="Far", days=20)
     filled = make_internship(db, org, title="Filled", days=5, status=S.FILLED)
@@ -75,7 +76,7 @@ def test_reminder_a_week_before_closing_is_sent_once(client, db, settings):
 
 
 def test_reminder_rearms_when_closing_date_changes(db, settings, app):
-    org = make_org(db)
+    org = factories.organisation(db)
     internship = make_internship(db, org, days=5)
     db.commit()
     now = internship.closes_at - dt.timedelta(days=5)
@@ -101,7 +102,7 @@ def test_jobs_register_with_explicit_ids(settings):
 
 
 def test_erasure_removes_interest_registrations(db):
-    org = make_org(db)
+    org = factories.organisation(db)
     a, b = make_internship(db, org), make_internship(db, org)
     for i in (a, b):
         db.add(m.InternshipInterest(internship_id=i.id, name="Ada", email="ada@example.org"))
@@ -114,7 +115,7 @@ def test_erasure_removes_interest_registrations(db):
 
 def test_closing_job_works_through_a_large_backlog_in_chunks(db, settings, count_queries):
     """After downtime thousands may be due at once: every one closes, in bounded IN lists, each audited once."""
-    org = make_org(db)
+    org = factories.organisation(db)
     template = make_internship(db, org, title="Backlog", days=0)
     columns = ("host_organisation_id", "direction", "description", "mode", "paid", "closing_date", "closes_at")
     rows = [

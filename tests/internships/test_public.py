@@ -10,8 +10,9 @@ import xml.etree.ElementTree as ET
 from sqlalchemy import func, select
 
 from crm import models as m
+from tests import factories
 from tests.conftest import post_form
-from tests.internships.helpers import make_internship, make_org, now
+from tests.internships.helpers import make_internship, now
 
 S = m.InternshipStatus
 
@@ -21,7 +22,7 @@ def titles(html: str) -> list[str]:
 
 
 def test_only_open_published_listings_are_listed(client, db):
-    org = make_org(db, "Hillside Collective")
+    org = factories.organisation(db, "Hillside Collective")
     make_internship(db, org, title="Open one")
     make_internship(db, org, title="Draft one", status=S.DRAFT)
     make_internship(db, org, title="Waiting one", status=S.SUBMITTED)
@@ -36,7 +37,7 @@ def test_only_open_published_listings_are_listed(client, db):
 
 
 def test_filters(client, db):
-    org = make_org(db)
+    org = factories.organisation(db)
     a = make_internship(
         db,
         org,
@@ -102,7 +103,7 @@ def test_filters(client, db):
 
 
 def test_sorting_and_keyset_paging(client, db):
-    org = make_org(db)
+    org = factories.organisation(db)
     for n in range(7):
         make_internship(db, org, title=f"Listing {n}", days=10 + n, published_at=now() - dt.timedelta(days=n))
     db.commit()
@@ -123,7 +124,7 @@ def test_sorting_and_keyset_paging(client, db):
 
 
 def test_htmx_returns_the_results_fragment(client, db):
-    make_internship(db, make_org(db), title="Fragment one")
+    make_internship(db, factories.organisation(db), title="Fragment one")
     db.commit()
     fragment = client.get("/internships", headers={"HX-Request": "true"})
     assert "Fragment one" in fragment.text and "<html" not in fragment.text
@@ -131,7 +132,7 @@ def test_htmx_returns_the_results_fragment(client, db):
 
 
 def test_statement_count_is_constant_across_page_sizes(client, db, count_queries):
-    org = make_org(db)
+    org = factories.organisation(db)
     for n in range(30):
         make_internship(db, org, title=f"Bulk {n}", topics=("Carers",), stages=("student",), region="UKI")
     db.commit()
@@ -149,7 +150,7 @@ def test_statement_count_is_constant_across_page_sizes(client, db, count_queries
 
 
 def test_page_has_valid_escaped_json_ld(client, db):
-    org = make_org(db, "Hosts & Partners")
+    org = factories.organisation(db, "Hosts & Partners")
     evil = 'Data </script><script>alert(1)</script> & "quotes"'
     i = make_internship(
         db, org, title="Peer research", description=evil, pence=25050, period="week", region="UKI", mode="hybrid"
@@ -175,7 +176,7 @@ def test_page_has_valid_escaped_json_ld(client, db):
 
 
 def test_unpaid_says_so_and_remote_is_telecommute(client, db):
-    i = make_internship(db, make_org(db), title="Unpaid remote", mode="remote")
+    i = make_internship(db, factories.organisation(db), title="Unpaid remote", mode="remote")
     db.commit()
     page = client.get(f"/internships/{i.slug}")
     assert "Unpaid" in page.text
@@ -184,7 +185,7 @@ def test_unpaid_says_so_and_remote_is_telecommute(client, db):
 
 
 def test_closed_and_filled_pages_say_so_and_drafts_are_hidden(client, db):
-    org = make_org(db)
+    org = factories.organisation(db)
     closed = make_internship(db, org, status=S.CLOSED, days=-3)
     filled = make_internship(db, org, status=S.FILLED)
     draft = make_internship(db, org, status=S.DRAFT)
@@ -201,7 +202,7 @@ def test_closed_and_filled_pages_say_so_and_drafts_are_hidden(client, db):
 
 
 def test_feed_is_valid_atom_with_escaped_values(client, db):
-    org = make_org(db, "Mind & Body <Group>")
+    org = factories.organisation(db, "Mind & Body <Group>")
     make_internship(db, org, title="Tricky <b>title</b> & more", description="a < b & c")
     make_internship(db, org, title="Not in feed", status=S.CLOSED)
     db.commit()
@@ -218,7 +219,9 @@ def test_feed_is_valid_atom_with_escaped_values(client, db):
 
 
 def test_register_interest_once_emails_host_and_stays_private(client, db):
-    i = make_internship(db, make_org(db, "Host Org"), title="Interest test", contact_email="host.contact@example.org")
+    i = make_internship(
+        db, factories.organisation(db, "Host Org"), title="Interest test", contact_email="host.contact@example.org"
+    )
     db.commit()
     data = {"name": "Ada Example", "email": "Ada@Example.org", "note": "Keen!", "consent": "1"}
     first = post_form(client, f"/internships/{i.slug}/interest", data)
@@ -234,7 +237,7 @@ def test_register_interest_once_emails_host_and_stays_private(client, db):
 
 
 def test_register_interest_needs_consent_and_rerenders_values(client, db):
-    i = make_internship(db, make_org(db))
+    i = make_internship(db, factories.organisation(db))
     db.commit()
     response = post_form(
         client, f"/internships/{i.slug}/interest", {"name": "Bo Sample", "email": "not-an-email", "note": "Hello"}
@@ -246,7 +249,7 @@ def test_register_interest_needs_consent_and_rerenders_values(client, db):
 
 
 def test_register_interest_refused_when_closed(client, db):
-    i = make_internship(db, make_org(db), status=S.FILLED)
+    i = make_internship(db, factories.organisation(db), status=S.FILLED)
     db.commit()
     data = {"name": "Ada", "email": "ada@example.org", "consent": "1"}
     response = post_form(client, f"/internships/{i.slug}/interest", data)
@@ -255,7 +258,7 @@ def test_register_interest_refused_when_closed(client, db):
 
 
 def test_register_interest_is_rate_limited(client, db):
-    i = make_internship(db, make_org(db))
+    i = make_internship(db, factories.organisation(db))
     db.commit()
     codes = [
         post_form(

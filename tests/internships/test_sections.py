@@ -6,13 +6,14 @@ from crm import models as m
 from crm.directory.references import organisation_references
 from crm.directory.sections import admin_sections, public_sections
 from crm.domains import EXTENSIONS
-from tests.internships.helpers import make_internship, make_org
+from tests import factories
+from tests.internships.helpers import make_internship
 
 S = m.InternshipStatus
 
 
 def test_sections_and_references(db, app):
-    org = make_org(db, "Section Org")
+    org = factories.organisation(db, "Section Org")
     make_internship(db, org, title="Open placement", pence=10000, period="week")
     make_internship(db, org, title="Hidden draft", status=S.DRAFT)
     db.add(
@@ -32,7 +33,7 @@ def test_sections_and_references(db, app):
     assert "Hidden draft" in app.state.jinja.get_template(admin[0].template).render(section=admin[0])
     reasons = organisation_references(db, org.id, EXTENSIONS)
     assert "Internship 'Open placement' is hosted by it" in reasons
-    empty = make_org(db)
+    empty = factories.organisation(db)
     assert public_sections(db, empty.id, EXTENSIONS) == [] or all(
         not s.template.startswith("public/internship") for s in public_sections(db, empty.id, EXTENSIONS)
     )

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from crm import models as m
 from crm.accounts.services import create_api_key
 from crm.partnerships import rules
+from tests import factories
 from tests.conftest import post_form, sign_in_as
-from tests.funding.helpers import make_call, org
+from tests.funding.helpers import make_call
 
 DAY = dt.timedelta(days=1)
 
@@ -20,8 +21,8 @@ def now():
 
 
 def two_orgs(db):
-    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
-    charity = org(db, "Aster Voices")
+    uni = factories.organisation(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    charity = factories.organisation(db, "Aster Voices")
     db.commit()
     return uni, charity
 
@@ -140,8 +141,8 @@ def test_list_filters_fragment_and_statement_count(admin_client, db, count_queri
 
 
 def test_start_partnership_from_a_suggestion(admin_client, db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
-    charity = org(db, "Aster Voices", region_name="London", topics=["Psychosis"])
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    charity = factories.organisation(db, "Aster Voices", region_name="London", topics=["Psychosis"])
     call = make_call(
         db,
         funder,

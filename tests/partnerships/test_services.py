@@ -11,14 +11,15 @@ from crm import models as m
 from crm.mailing.render import EmailRenderer
 from crm.partnerships import changes, nudges, queries, rules
 from crm.web.listing import ListParams
-from tests.funding.helpers import NOW, org
+from tests import factories
+from tests.funding.helpers import NOW
 
 DAY = dt.timedelta(days=1)
 
 
 def sides(db):
-    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
-    charity = org(db, "Aster Voices")
+    uni = factories.organisation(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    charity = factories.organisation(db, "Aster Voices")
     return [
         rules.MemberInput(m.Side.ACADEMIC, uni.id, role="Lead"),
         rules.MemberInput(m.Side.VCSE, charity.id, role="Co-lead"),
@@ -31,8 +32,8 @@ def make(db, title="Peer support study", *, now=NOW, **kwargs):
 
 
 def test_both_sides_are_required(db):
-    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
-    charity = org(db, "Aster Voices")
+    uni = factories.organisation(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    charity = factories.organisation(db, "Aster Voices")
     with pytest.raises(rules.PartnershipError) as err:
         changes.create_partnership(
             db, None, rules.PartnershipInput("X", members=[rules.MemberInput(m.Side.ACADEMIC, uni.id)]), now=NOW
@@ -135,7 +136,7 @@ def _outbox(db):
 
 
 def test_nudge_empty_sends_nothing(db, settings):
-    org(db, "Unused", m.OrgKind.ACADEMIC)
+    factories.organisation(db, "Unused", m.OrgKind.ACADEMIC)
     db.add(m.User(email="fellow@example.org", role=m.Role.ADMIN, name="Fellow"))
     make(db, now=NOW - DAY)  # active
     db.flush()

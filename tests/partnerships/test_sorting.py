@@ -8,7 +8,8 @@ from crm import models as m
 from crm.funding import queries as fq
 from crm.partnerships import changes, queries, rules
 from crm.web.listing import ListParams
-from tests.funding.helpers import NOW, make_call, org
+from tests import factories
+from tests.funding.helpers import NOW, make_call
 
 DAY = dt.timedelta(days=1)
 
@@ -25,7 +26,7 @@ def walk(fetch, sort):
 
 
 def test_funding_sorts_page_through_everything(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     ids = [
         make_call(
             db, funder, f"Call {i}", deadlines=[("Full", NOW + (i + 1) * DAY)], amount_max=(i % 3) * 1000 or None
@@ -41,8 +42,8 @@ def test_funding_sorts_page_through_everything(db):
 
 
 def test_partnership_sorts_page_through_everything(db, settings):
-    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
-    charity = org(db, "Aster Voices")
+    uni = factories.organisation(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    charity = factories.organisation(db, "Aster Voices")
     ids = []
     for i in range(7):
         p = changes.create_partnership(

@@ -13,7 +13,8 @@ from crm.partnerships import changes, rules
 from crm.partnerships import jobs as partnership_jobs
 from crm.runtime import Runtime
 from jobs.worker import register_jobs
-from tests.funding.helpers import NOW, make_call, org
+from tests import factories
+from tests.funding.helpers import NOW, make_call
 
 
 def test_jobs_are_registered_with_explicit_ids(settings):
@@ -33,9 +34,9 @@ def test_openapi_documents_both_apis(client):
 
 
 def test_referenced_organisation_cannot_be_deleted(db):
-    funder = org(db, "Northfield Trust", m.OrgKind.FUNDER)
-    uni = org(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
-    charity = org(db, "Aster Voices")
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    uni = factories.organisation(db, "University of Eastmoor", m.OrgKind.ACADEMIC)
+    charity = factories.organisation(db, "Aster Voices")
     make_call(db, funder, "Community awards", now=NOW)
     changes.create_partnership(
         db,
@@ -48,5 +49,7 @@ def test_referenced_organisation_cannot_be_deleted(db):
     )
     db.flush()
     assert organisation_references(db, funder.id, EXTENSIONS) == ["Funding call “Community awards” names it as funder"]
-    assert organisation_references(db, charity.id, EXTENSIONS) == ["Partnership “Peer study” has it as a member (vcse side)"]
-    assert organisation_references(db, org(db, "Unused").id, EXTENSIONS) == []
+    assert organisation_references(db, charity.id, EXTENSIONS) == [
+        "Partnership “Peer study” has it as a member (vcse side)"
+    ]
+    assert organisation_references(db, factories.organisation(db, "Unused").id, EXTENSIONS) == []

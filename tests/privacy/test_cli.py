@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from crm.cli import main
+from tests import factories
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
 
@@ -24,7 +25,7 @@ def run(settings, monkeypatch):
 
 
 def test_privacy_export_and_erase(run, db):
-    f.contact(db, "Invented Clicontact", "cli.person@example.org", notes="likes tea")
+    factories.contact(db, "Invented Clicontact", "cli.person@example.org", notes="likes tea")
     db.commit()
     out = run("privacy", "export", "cli.person@example.org")
     assert out.exit_code == 0, out.output

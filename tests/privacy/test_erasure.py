@@ -14,6 +14,7 @@ from crm.privacy.erasure import erase
 from crm.privacy.subjects import NotFound, export, find_subject
 from crm.privacy.suppression import address_hash, is_suppressed
 from crm.privacy.sweep import ERASED_NAME
+from tests import factories
 from tests.conftest import post_form, sign_in_as
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
@@ -26,18 +27,19 @@ OTHER_NAME = "Kept Invented-Person"
 
 def _person(db: Session, email: str, name: str) -> dict[str, int]:
     """One person with data in every place the CRM keeps personal data."""
-    charity = f.org(db, "Invented Charity", region_name="London")
-    c = f.contact(
+    charity = factories.organisation(db, "Invented Charity", region_name="London")
+    c = factories.contact(
         db,
         name,
         email,
         organisation=charity,
+        role="Coordinator",
         phone="07700 900123",
         job_title="Peer worker",
         notes=f"Met {name} at the conference; email {email}.",
     )
     db.execute(m.contact_topics.insert().values(contact_id=c.id, topic_id=db.scalar(select(m.Topic.id).limit(1))))
-    db.execute(m.contact_regions.insert().values(contact_id=c.id, region_id=f.region(db, "London").id))
+    db.execute(m.contact_regions.insert().values(contact_id=c.id, region_id=factories.region(db, "London").id))
     cl = m.ContactList(name=f"List {email}")
     db.add(cl)
     db.flush()
@@ -65,10 +67,16 @@ def _person(db: Session, email: str, name: str) -> dict[str, int]:
             event_id=e.id, name=name, email=email, organisation_name="Invented Charity", note="Please", contact_id=c.id
         )
     )
-    host = f.org(db, "Invented Host")
+    host = factories.organisation(db, "Invented Host")
     job = f.internship(db, host, host_contact_name=name, host_contact_email=email)
     db.add(m.InternshipInterest(internship_id=job.id, name=name, email=email, note=f"I am {name}"))
-    f.org(db, "Invented Submitted Group", status=m.ReviewStatus.SUBMITTED, submitter_name=name, submitter_email=email)
+    factories.organisation(
+        db,
+        "Invented Submitted Group",
+        review_status=m.ReviewStatus.SUBMITTED,
+        submitter_name=name,
+        submitter_email=email,
+    )
     p = f.partnership(db, title="Invented peer research")
     db.add(m.PartnershipMember(partnership_id=p.id, side=m.Side.VCSE, contact_id=c.id, role="Co-lead"))
     db.add(
@@ -331,8 +339,8 @@ def test_hashed_suppression_replaces_an_existing_one_and_is_idempotent(db):
 
 
 def test_erasure_never_touches_a_longer_address_that_contains_this_one(db):
-    f.contact(db, "Invented Ann", "ann@example.org", notes="cc joann@example.org and ann@example.org.uk")
-    other = f.contact(db, "Invented Joann", "joann@example.org", notes="Knows ann@example.org well")
+    factories.contact(db, "Invented Ann", "ann@example.org", notes="cc joann@example.org and ann@example.org.uk")
+    other = factories.contact(db, "Invented Joann", "joann@example.org", notes="Knows ann@example.org well")
     db.flush()
     erase(db, find_subject(db, email="ann@example.org"), None, now=NOW)
     db.refresh(other)
@@ -343,7 +351,7 @@ def test_erasure_never_touches_a_longer_address_that_contains_this_one(db):
 
 def test_export_and_erase_cover_an_internship_host_contact(db):
     """The host contact of a listing is personal data: exported, then blanked by erasure (the listing stays)."""
-    host = f.org(db, "Invented Host")
+    host = factories.organisation(db, "Invented Host")
     listing = f.internship(
         db, host, host_contact_name="Invented Hostperson", host_contact_email="host.person@example.org"
     )

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.privacy import retention
+from tests import factories
 from tests.conftest import post_form
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
@@ -15,7 +16,7 @@ OLD = NOW - days(4 * 365)
 
 
 def _old_contact(db, name, email, **kw):
-    return f.contact(db, name, email, created_at=OLD, updated_at=OLD, **kw)
+    return factories.contact(db, name, email, created_at=OLD, updated_at=OLD, **kw)
 
 
 def _data(db):
@@ -28,16 +29,18 @@ def _data(db):
     )
     f.consent(db, "never.confirmed@example.org", m.ConsentAction.SUBSCRIBE, NOW - days(40), ip="203.0.113.9")
     f.subscription(db, "recent.pending@example.org", status=m.SubscriptionStatus.PENDING, created=NOW - days(10))
-    known = f.contact(db, "Invented Known", "known@example.org")
+    known = factories.contact(db, "Invented Known", "known@example.org")
     f.subscription(db, "known@example.org", status=m.SubscriptionStatus.PENDING, created=NOW - days(31))
     idle = _old_contact(db, "Invented Idleperson", "idle@example.org")
-    with_org = _old_contact(db, "Invented Affiliated", "affiliated@example.org", organisation=f.org(db))
+    with_org = _old_contact(
+        db, "Invented Affiliated", "affiliated@example.org", organisation=factories.organisation(db)
+    )
     invited = _old_contact(db, "Invented Invited", "invited@example.org")
     i = f.invite(db, f.event(db, starts=NOW - days(100)), invited, m.InvitationStatus.YES)
     i.created_at = NOW - days(120)
     subscribed = _old_contact(db, "Invented Subscribed", "subscribed@example.org")
     f.subscription(db, "subscribed@example.org", created=OLD)
-    recent = f.contact(
+    recent = factories.contact(
         db, "Invented Recent", "recent@example.org", created_at=NOW - days(400), updated_at=NOW - days(400)
     )
     db.flush()

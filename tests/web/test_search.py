@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 
 from crm import models as m
 from crm import search
+from tests import factories
 from tests.funding.helpers import make_call
-from tests.funding.helpers import org as funding_org
-from tests.internships.helpers import make_internship, make_org
+from tests.internships.helpers import make_internship
 
 
 def titles(html: str, section: str) -> list[str]:
@@ -21,7 +21,7 @@ def titles(html: str, section: str) -> list[str]:
 
 
 def test_internship_words_in_the_description_are_found_stemmed_and_best_match_first(client, db):
-    org = make_org(db, "Riverside Collective")
+    org = factories.organisation(db, "Riverside Collective")
     make_internship(db, org, title="Research assistant", description="Help us evaluate our befriending service.")
     make_internship(db, org, title="Befriending evaluation", description="Evaluate the befriending scheme.")
     make_internship(db, org, title="Gardening project", description="Outdoors, every week.")
@@ -36,7 +36,7 @@ def test_internship_words_in_the_description_are_found_stemmed_and_best_match_fi
 
 
 def test_internship_search_follows_edits_and_deletes(client, db):
-    org = make_org(db)
+    org = factories.organisation(db)
     listing = make_internship(db, org, title="Peer support", description="Weekly groups.")
     db.commit()
     assert titles(client.get("/internships?q=weekly").text, "internships") == ["Peer support"]
@@ -50,7 +50,7 @@ def test_internship_search_follows_edits_and_deletes(client, db):
 
 
 def test_searching_costs_the_same_statements_as_listing(client, db, count_queries):
-    org = make_org(db)
+    org = factories.organisation(db)
     for n in range(25):
         make_internship(db, org, title=f"Carer research {n}", description="Carers and families.")
     db.commit()
@@ -64,7 +64,7 @@ def test_searching_costs_the_same_statements_as_listing(client, db, count_querie
 
 
 def test_funding_search_finds_words_in_the_summary_and_the_full_page_fits_three_statements(client, db, count_queries):
-    funder = funding_org(db, "Northfield Trust", m.OrgKind.FUNDER)
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
     due = [("Full application", dt.datetime.now(dt.UTC) + dt.timedelta(days=30))]
     for title, summary in [
         ("Community grants", "Small grants for peer-led recovery groups."),
@@ -107,7 +107,7 @@ def test_postgresql_answers_from_the_gin_indexes(db):
 
 
 def test_search_results_page_with_cursors_in_every_sort(client, db):
-    org = make_org(db)
+    org = factories.organisation(db)
     for n in range(25):
         make_internship(db, org, title=f"Carers study {n:02d}", description="Carers and families.", days=5 + n % 7)
     make_internship(db, org, title="Unrelated", description="Gardening.")
