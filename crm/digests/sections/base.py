@@ -60,7 +60,9 @@ class Catalogue:
 
 
 class Item:
-    """Base of the items sections show: ``id``, ``published_at`` and a pre-formatted ``title``/``url``."""
+    """Base of the items sections show: ``id``, ``published_at`` and a pre-formatted ``title``/``url``.
+
+    Subclasses list their fields in ``__slots__`` and are built by keyword; a field not given is None."""
 
     __slots__ = ()
     id: int
@@ -68,9 +70,13 @@ class Item:
     url: str
     published_at: dt.datetime | None
 
+    def __init__(self, **values: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
 
 class Section:
-    """A digest section. Subclasses set the class attributes and implement ``load`` and ``candidates``.
+    """A digest section. Subclasses set the class attributes and implement ``candidates``.
 
     - ``key``: names the section in the outbox context and the templates (``email/_section_<key>.html|.txt``).
     - ``item_kind``: what a "not relevant" click hides (``call``, ``event``, ``internship``).
@@ -78,6 +84,8 @@ class Section:
       (the closing-soon reminder has its own kind so a call can be "new" once and "closing soon" once).
     - ``mailing``: the ``m.Mailing`` a subscriber must receive for this section to appear.
     - ``limit``: at most this many items in one digest (the rest wait for the next one; the email says so).
+    - ``source``: ``(name, loader)``: the run's open items, loaded once under ``name`` (sections over the same
+      items name the same source and share one load).
     """
 
     key: str = ""
@@ -87,9 +95,15 @@ class Section:
     mailing: str = ""
     limit: int = 5
     more_url: str = ""
+    source: tuple[str, Callable[[Catalogue], Any]]
+
+    def open_items(self, catalogue: Catalogue) -> Any:
+        """What ``source`` loaded for this run (loading it the first time)."""
+        name, loader = self.source
+        return catalogue.once(name, loader)
 
     def load(self, catalogue: Catalogue) -> None:
-        raise NotImplementedError
+        self.open_items(catalogue)
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
         """Items matching the subscriber's filters, best first (ledger, hidden and cut-off are applied later)."""
@@ -97,7 +111,7 @@ class Section:
 
     def items(self, catalogue: Catalogue) -> dict[int, Any]:
         """Every loaded item by id (dispatch-time rendering looks items up here)."""
-        raise NotImplementedError
+        return {item.id: item for item in self.open_items(catalogue)}
 
     def cache_key(self, sub: SubscriberView) -> Any:
         """What ``candidates`` depends on: subscribers with equal keys get the same candidates."""

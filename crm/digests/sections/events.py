@@ -13,18 +13,14 @@ from typing import Any
 from sqlalchemy import select
 
 from crm import models as m
-from crm.digests.sections.base import Catalogue, Section, SubscriberView, clip
+from crm.digests.sections.base import Catalogue, Item, Section, SubscriberView, clip
 from crm.timefmt import format_datetime
 
 HORIZON = dt.timedelta(weeks=8)
 
 
-class EventItem:
+class EventItem(Item):
     __slots__ = ("host", "id", "place", "published_at", "title", "url", "when")
-
-    def __init__(self, **values: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
 
 
 def load_events(cat: Catalogue) -> list[EventItem]:
@@ -68,15 +64,10 @@ class UpcomingEvents(Section):
     mailing = "event_news"
     limit = 2
     more_url = "/events"
-
-    def load(self, catalogue: Catalogue) -> None:
-        catalogue.once("events", load_events)
-
-    def items(self, catalogue: Catalogue) -> dict[int, Any]:
-        return {e.id: e for e in catalogue.once("events", load_events)}
+    source = ("events", load_events)
 
     def cache_key(self, sub: SubscriberView) -> Any:
         return ()  # every subscriber to event news sees the same upcoming events
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        return catalogue.once("events", load_events)
+        return self.open_items(catalogue)

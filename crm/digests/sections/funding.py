@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import literal, or_, select, union_all
 
 from crm import models as m
-from crm.digests.sections.base import Catalogue, Section, SubscriberView, clip
+from crm.digests.sections.base import Catalogue, Item, Section, SubscriberView, clip
 from crm.funding.labels import amount_label
 from crm.timefmt import format_datetime
 
 CLOSING_WINDOW = dt.timedelta(weeks=3)
 
 
-class CallItem:
+class CallItem(Item):
     __slots__ = (
         "amount",
         "closing_rank",
@@ -43,10 +43,6 @@ class CallItem:
         "uk_wide",
         "url",
     )
-
-    def __init__(self, **values: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
 
 
 class Calls:
@@ -176,43 +172,37 @@ def load_calls(cat: Catalogue) -> Calls:
     return Calls(items, cat.now)
 
 
-class NewCalls(Section):
+class _CallSection(Section):
+    """Both sections read the run's open calls (one load); they differ in which matching calls they pick."""
+
+    item_kind = "call"
+    mailing = "funding_digest"
+    more_url = "/funding-calls"
+    source = ("calls", load_calls)
+
+    def items(self, catalogue: Catalogue) -> dict[int, Any]:
+        return self.open_items(catalogue).items
+
+
+class NewCalls(_CallSection):
     key = "calls_new"
     title = "New funding calls"
-    item_kind = "call"
     ledger_kind = "call"
-    mailing = "funding_digest"
     limit = 3
-    more_url = "/funding-calls"
-
-    def load(self, catalogue: Catalogue) -> None:
-        catalogue.once("calls", load_calls)
-
-    def items(self, catalogue: Catalogue) -> dict[int, Any]:
-        return catalogue.once("calls", load_calls).items
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        return catalogue.once("calls", load_calls).matching(sub)
+        return self.open_items(catalogue).matching(sub)
 
 
-class ClosingSoon(Section):
+class ClosingSoon(_CallSection):
     key = "calls_closing"
     title = "Closing soon"
-    item_kind = "call"
     ledger_kind = "call_closing"
-    mailing = "funding_digest"
     limit = 2
-    more_url = "/funding-calls"
-
-    def load(self, catalogue: Catalogue) -> None:
-        catalogue.once("calls", load_calls)
-
-    def items(self, catalogue: Catalogue) -> dict[int, Any]:
-        return catalogue.once("calls", load_calls).items
 
     def ledger_kinds(self) -> tuple[str, ...]:
         # A call first shown as "closing soon" counts as shown: it is not "new" next week.
         return ("call_closing", "call")
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        return catalogue.once("calls", load_calls).matching(sub, closing=True)
+        return self.open_items(catalogue).matching(sub, closing=True)

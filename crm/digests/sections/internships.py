@@ -29,15 +29,10 @@ class OpenInternships(Section):
     mailing = "internship_alerts"
     limit = 2
     more_url = "/internships"
-
-    def load(self, catalogue: Catalogue) -> None:
-        catalogue.once("internships", load_internships)
-
-    def items(self, catalogue: Catalogue) -> dict[int, Any]:
-        return {i.id: i for i in catalogue.once("internships", load_internships)}
+    source = ("internships", load_internships)
 
     def candidates(self, catalogue: Catalogue, sub: SubscriberView) -> Iterable[Any]:
-        items: list[AlertItem] = catalogue.once("internships", load_internships)
+        items: list[AlertItem] = self.open_items(catalogue)
         criteria = Criteria.of(self._filters(catalogue, stored_filters(sub.filters)), sub.topics, sub.regions)
         return (i for i in items if fits(i.facts, criteria))
 
