@@ -6,6 +6,8 @@ Both carry the same filters (dates, a call's amount and time left), so pages and
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -17,11 +19,31 @@ from crm.timefmt import format_date, format_datetime
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 
 
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def options(
+    items: Iterable[Any] | Mapping[Any, Any], value: str | None = None, label: str | None = None
+) -> list[tuple[Any, Any]]:
+    """(value, label) pairs for the select and checkbox macros.
+
+    ``{mapping} | options`` -> (key, label); ``rows | options("slug", "name")`` -> attributes of each row;
+    ``values | options`` -> each value as its own label. Enum members become their values.
+    """
+    if isinstance(items, Mapping):
+        return [(_plain(k), v) for k, v in items.items()]
+    if value is None:
+        return [(_plain(v), _plain(v)) for v in items]
+    return [(_plain(getattr(row, value)), _plain(getattr(row, label or value))) for row in items]
+
+
 def _filters(env: Environment) -> None:
     env.filters["datetime"] = format_datetime
     env.filters["date"] = format_date
     env.filters["amount"] = amount_label  # {{ call.amount_min | amount(call.amount_max) }}
     env.filters["countdown"] = countdown  # {{ call.next_deadline_at | countdown(now) }}
+    env.filters["options"] = options  # {{ select(form, "topic", "Topic", topics | options("id", "name")) }}
 
 
 def html_environment(globals_: dict[str, Any] | None = None) -> Environment:
