@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.internships.fit import Criteria, InternshipFacts, fit_conditions
-from crm.internships.queries import Filters
+from crm.internships.queries import Filters, listings, open_at
 from crm.internships.rules import STAGE_LABELS, stage_label, stipend_label
 from crm.timefmt import format_date
 
@@ -126,35 +126,11 @@ def describe_filters(stored: Mapping[str, Any] | None) -> list[str]:
 def open_listings(now: dt.datetime) -> Select[Any]:
     """Published listings still open at ``now``, with host and region names: the one query that the alert
     matching and the digest's internship section start from (callers add filters and order)."""
-    I = m.Internship  # noqa: E741
-    return (
-        select(
-            I.id,
-            I.title,
-            I.slug,
-            I.direction,
-            I.mode,
-            I.paid,
-            I.stipend_pence,
-            I.stipend_period,
-            I.hours_per_week,
-            I.closing_date,
-            I.closes_at,
-            I.published_at,
-            I.region_id,
-            m.Organisation.name.label("host_name"),
-            m.Region.name.label("region_name"),
-            m.Region.code.label("region_code"),
-        )
-        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-        .outerjoin(m.Region, m.Region.id == I.region_id)
-        .where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
-    )
+    return listings(m.Internship.region_id, m.Region.code.label("region_code")).where(*open_at(now))
 
 
 def open_listing_ids(now: dt.datetime) -> Select[Any]:
-    I = m.Internship  # noqa: E741
-    return select(I.id).where(I.status == m.InternshipStatus.PUBLISHED, I.closes_at > now)
+    return select(m.Internship.id).where(*open_at(now))
 
 
 def matching_internships(

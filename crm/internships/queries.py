@@ -142,26 +142,40 @@ def admin_detail(session: Session, actor: Principal, internship_id: int) -> Deta
     return detail
 
 
-def _card_columns() -> list[Any]:
-    return [
-        I.id,
-        I.title,
-        I.slug,
-        I.direction,
-        I.mode,
-        I.paid,
-        I.stipend_pence,
-        I.stipend_period,
-        I.hours_per_week,
-        I.duration,
-        I.closing_date,
-        I.closes_at,
-        I.published_at,
-        I.status,
-        I.host_organisation_id,
-        m.Organisation.name.label("host_name"),
-        m.Region.name.label("region_name"),
-    ]
+def listings(*columns: Any) -> Select[Any]:
+    """Listings with what every list of them shows (title, terms, dates, host and region names) and ``columns``;
+    callers add conditions and order."""
+    return (
+        select(
+            I.id,
+            I.title,
+            I.slug,
+            I.direction,
+            I.mode,
+            I.paid,
+            I.stipend_pence,
+            I.stipend_period,
+            I.hours_per_week,
+            I.closing_date,
+            I.closes_at,
+            I.published_at,
+            m.Organisation.name.label("host_name"),
+            m.Region.name.label("region_name"),
+            *columns,
+        )
+        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
+        .outerjoin(m.Region, m.Region.id == I.region_id)
+    )
+
+
+def _cards(*columns: Any) -> Select[Any]:
+    """The list pages' cards (and the feed's entries)."""
+    return listings(I.duration, I.status, I.host_organisation_id, *columns)
+
+
+def open_at(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """Published and not yet closed: the listings people can still apply to."""
+    return I.status == Status.PUBLISHED, I.closes_at > now
 
 
 HOST_MATCH_CAP = 20
@@ -277,12 +291,7 @@ def apply_filters(query: Any, filters: Filters, *, now: dt.datetime) -> Any:
 @functools.cache
 def _public_base() -> Select[Any]:
     """Built once (statements are immutable): composing this select cost ~80 µs of every public list request."""
-    return (
-        select(*_card_columns())
-        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-        .outerjoin(m.Region, m.Region.id == I.region_id)
-        .where(I.status == Status.PUBLISHED)
-    )
+    return _cards().where(I.status == Status.PUBLISHED)
 
 
 def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Page:
@@ -301,11 +310,7 @@ def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
         .correlate(I)
         .scalar_subquery()
     )
-    query = (
-        select(*_card_columns(), I.updated_at, counts.label("interest_count"))
-        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-        .outerjoin(m.Region, m.Region.id == I.region_id)
-    )
+    query = _cards(I.updated_at, counts.label("interest_count"))
     if not is_fellow(actor):
         query = query.where(I.host_organisation_id == (actor.organisation_id or -1))
     status = _text(params.filters.get("status"))
@@ -328,12 +333,5 @@ def organisation_choices(session: Session, actor: Principal) -> list[Any]:
 
 def open_listings(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Any]:
     """The newest published, open listings (the feed)."""
-    query = (
-        select(*_card_columns(), I.description, I.updated_at)
-        .join(m.Organisation, m.Organisation.id == I.host_organisation_id)
-        .outerjoin(m.Region, m.Region.id == I.region_id)
-        .where(I.status == Status.PUBLISHED, I.closes_at > now)
-        .order_by(I.published_at.desc(), I.id.desc())
-        .limit(limit)
-    )
-    return list(session.execute(query))
+    query = _cards(I.description, I.updated_at).where(*open_at(now)).order_by(I.published_at.desc(), I.id.desc())
+    return list(session.execute(query.limit(limit)))
