@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.errors import FieldErrors
+from crm.internships.lifecycle import email_host
 from crm.internships.rules import CONSENT_WORDING, I, Status, TransitionError, _bool, _text, require_org
-from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
 from crm.validation import normalise_email
 
@@ -92,25 +92,18 @@ def register_interest(
     ).first()
     if row is None:
         return InterestResult(created=False, interest_id=None)
-    to = internship.host_contact_email
-    if to:
-        enqueue(
+    if internship.host_contact_email:
+        email_host(
             session,
             renderer,
+            internship,
+            host_name,
             key=f"internship-interest:{internship.id}:{email}",
             kind="internship_interest",
-            to=to,
-            to_name=internship.host_contact_name,
-            template="internship_interest",
-            context={
-                "internship_title": internship.title,
-                "host_name": host_name,
-                "contact_name": internship.host_contact_name,
-                "name": name,
-                "email": email,
-                "note": note,
-                "admin_url": f"{base_url.rstrip('/')}/admin/internships/{internship.id}",
-            },
+            name=name,
+            email=email,
+            note=note,
+            admin_url=f"{base_url.rstrip('/')}/admin/internships/{internship.id}",
         )
     return InterestResult(created=True, interest_id=row[0])
 

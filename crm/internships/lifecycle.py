@@ -17,6 +17,34 @@ from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
 
 
+def email_host(
+    session: Session,
+    renderer: EmailRenderer,
+    internship: m.Internship,
+    host_name: str,
+    *,
+    key: str,
+    kind: str,
+    **context: Any,
+) -> None:
+    """An email (template named ``kind``) to the listing's host contact, who is greeted by name, about the listing."""
+    enqueue(
+        session,
+        renderer,
+        key=key,
+        kind=kind,
+        to=internship.host_contact_email,
+        to_name=internship.host_contact_name,
+        template=kind,
+        context={
+            "internship_title": internship.title,
+            "host_name": host_name,
+            "contact_name": internship.host_contact_name,
+            **context,
+        },
+    )
+
+
 def close_expired(session: Session, *, now: dt.datetime) -> int:
     """Published listings whose closing date has passed become closed (their page stays).
 
@@ -70,22 +98,16 @@ def send_closing_reminders(
     sent = 0
     for internship, host_name in rows:
         token = signer.sign("internship-host", {"i": internship.id, "c": internship.closing_date.isoformat()})
-        enqueue(
+        email_host(
             session,
             renderer,
+            internship,
+            host_name,
             key=f"internship-reminder:{internship.id}:{internship.closing_date.isoformat()}",
             kind="internship_reminder",
-            to=internship.host_contact_email,
-            to_name=internship.host_contact_name,
-            template="internship_reminder",
-            context={
-                "internship_title": internship.title,
-                "host_name": host_name,
-                "contact_name": internship.host_contact_name,
-                "closing_date": internship.closing_date,
-                "host_url": f"{base_url.rstrip('/')}/internships/{internship.slug}/host?token={token}",
-                "page_url": f"{base_url.rstrip('/')}/internships/{internship.slug}",
-            },
+            closing_date=internship.closing_date,
+            host_url=f"{base_url.rstrip('/')}/internships/{internship.slug}/host?token={token}",
+            page_url=f"{base_url.rstrip('/')}/internships/{internship.slug}",
         )
         internship.reminder_sent_at = now
         sent += 1
