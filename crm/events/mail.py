@@ -165,22 +165,29 @@ def _queue(
     )
 
 
+# Each calendar email: its idempotency key's prefix (an update has the invitation's key with the new SEQUENCE, so
+# whoever still had no invitation gets one message, not two), its template and its iTIP method.
+CALENDAR_EMAILS = {
+    "event_invitation": ("invite", "event_invitation", "REQUEST"),
+    "event_update": ("invite", "event_update", "REQUEST"),
+    "event_cancel": ("cancel", "event_cancelled", "CANCEL"),
+}
+
+
 def queue_calendar_email(
     session: Session,
     mailer: Mailer,
     event: m.Event,
     recipient: Recipient,
-    *,
     kind: str,
-    key: str,
-    template: str,
-    method: str,
-    partstat: str = "NEEDS-ACTION",
+    *,
     host_name: str = "",
+    partstat: str = "NEEDS-ACTION",
     extra: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> int | None:
-    """Invitations, updates and cancellations: the answer links and the iTIP calendar part."""
+    """Invitations, updates and cancellations (``kind`` in ``CALENDAR_EMAILS``): answer links and the iTIP part."""
+    prefix, template, method = CALENDAR_EMAILS[kind]
     token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
     itip = itip_for(mailer, event, recipient.name, recipient.email, method=method, partstat=partstat, now=now)
     context = {
@@ -197,7 +204,7 @@ def queue_calendar_email(
         mailer,
         recipient,
         kind=kind,
-        key=key,
+        key=f"{prefix}:{event.id}:{recipient.contact_id}:{event.sequence}",
         template=template,
         context=context,
         attachments=[itip.attachment()],
@@ -212,18 +219,9 @@ def queue_invitation(
     host_name: str = "",
     now: dt.datetime | None = None,
 ) -> int | None:
+    partstat = PARTSTAT.get(recipient.status, "NEEDS-ACTION")
     return queue_calendar_email(
-        session,
-        mailer,
-        event,
-        recipient,
-        kind="event_invitation",
-        key=f"invite:{event.id}:{recipient.contact_id}:{event.sequence}",
-        template="event_invitation",
-        method="REQUEST",
-        partstat=PARTSTAT.get(recipient.status, "NEEDS-ACTION"),
-        host_name=host_name,
-        now=now,
+        session, mailer, event, recipient, "event_invitation", host_name=host_name, partstat=partstat, now=now
     )
 
 
@@ -237,18 +235,9 @@ def queue_update(
     now: dt.datetime,
 ) -> int | None:
     """The new time or place (the same UID, SEQUENCE bumped) to someone who holds the event in their calendar."""
+    extra = {"changed": changed}
     return queue_calendar_email(
-        session,
-        mailer,
-        event,
-        recipient,
-        kind="event_update",
-        key=f"invite:{event.id}:{recipient.contact_id}:{event.sequence}",
-        template="event_update",
-        method="REQUEST",
-        host_name=host_name,
-        extra={"changed": changed},
-        now=now,
+        session, mailer, event, recipient, "event_update", host_name=host_name, extra=extra, now=now
     )
 
 
@@ -256,18 +245,7 @@ def queue_cancellation(
     session: Session, mailer: Mailer, event: m.Event, recipient: Recipient, host_name: str, now: dt.datetime
 ) -> int | None:
     """METHOD:CANCEL (SEQUENCE bumped) to someone who holds the event in their calendar."""
-    return queue_calendar_email(
-        session,
-        mailer,
-        event,
-        recipient,
-        kind="event_cancel",
-        key=f"cancel:{event.id}:{recipient.contact_id}:{event.sequence}",
-        template="event_cancelled",
-        method="CANCEL",
-        host_name=host_name,
-        now=now,
-    )
+    return queue_calendar_email(session, mailer, event, recipient, "event_cancel", host_name=host_name, now=now)
 
 
 def queue_plain_email(
