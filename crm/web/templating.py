@@ -23,6 +23,13 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+def _field(row: Any, name: str) -> Any:
+    try:
+        return getattr(row, name)
+    except AttributeError:
+        return row[name]  # a mapping row, as Jinja's row.name would read it
+
+
 def options(
     items: Iterable[Any] | Mapping[Any, Any], value: str | None = None, label: str | None = None
 ) -> list[tuple[Any, Any]]:
@@ -35,7 +42,7 @@ def options(
         return [(_plain(k), v) for k, v in items.items()]
     if value is None:
         return [(_plain(v), _plain(v)) for v in items]
-    return [(_plain(getattr(row, value)), _plain(getattr(row, label or value))) for row in items]
+    return [(_plain(_field(row, value)), _plain(_field(row, label or value))) for row in items]
 
 
 def _filters(env: Environment) -> None:
