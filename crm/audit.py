@@ -50,33 +50,6 @@ def record(
     return entry
 
 
-def record_created(
-    session: Session,
-    actor: Principal | None,
-    entity: str,
-    entity_id: int | None,
-    snapshot: dict[str, Any],
-    *,
-    summary: str = "",
-    action: str = "created",
-) -> m.AuditEntry:
-    """A new record: each field of its snapshot as ``[None, value]``."""
-    return record(session, actor, action, entity, entity_id, summary=summary, changes=diff({}, snapshot))
-
-
-def record_deleted(
-    session: Session,
-    actor: Principal | None,
-    entity: str,
-    entity_id: int | None,
-    snapshot: dict[str, Any],
-    *,
-    summary: str = "",
-) -> m.AuditEntry:
-    """A record about to go: each field of its last snapshot as ``[value, None]``."""
-    return record(session, actor, "deleted", entity, entity_id, summary=summary, changes=diff(snapshot, {}))
-
-
 def record_changes(
     session: Session,
     actor: Principal | None,
@@ -88,7 +61,9 @@ def record_changes(
     summary: str = "",
     action: str = "updated",
 ) -> dict[str, Any]:
-    """The fields that changed between two snapshots, recorded only when something did; returns them."""
+    """The fields that changed between two snapshots, recorded only when something did; returns them.
+
+    A new record is ``before={}`` (``action="created"``), a deleted one ``after={}`` (``action="deleted"``)."""
     changes = diff(before, after)
     if changes:
         record(session, actor, action, entity, entity_id, summary=summary, changes=changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, select
@@ -24,6 +25,44 @@ def safe_next(url: str | None) -> str:
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
         return "/admin"
     return url[:500]
+
+
+def active_admins(session: Session) -> list[Any]:
+    """Every active admin (the fellow): id, email and name, oldest account first."""
+    return list(
+        session.execute(
+            select(m.User.id, m.User.email, m.User.name)
+            .where(m.User.role == m.Role.ADMIN, m.User.is_active.is_(True))
+            .order_by(m.User.id)
+        )
+    )
+
+
+def email_user(
+    session: Session, renderer: EmailRenderer, user: Any, *, key: str, kind: str, context: dict[str, Any]
+) -> int | None:
+    """Queue the ``kind`` email (its template has the same name) to a user, greeted by name; None when ``key`` was
+    already queued."""
+    return enqueue(
+        session,
+        renderer,
+        key=key,
+        kind=kind,
+        to=user.email,
+        to_name=user.name,
+        template=kind,
+        context={**context, "name": user.name},
+    )
+
+
+def email_admins(
+    session: Session, renderer: EmailRenderer, admins: list[Any], *, key: str, kind: str, context: dict[str, Any]
+) -> int:
+    """Queue the ``kind`` email to each admin once (outbox key ``{key}:{user id}``); returns how many were new."""
+    return sum(
+        email_user(session, renderer, admin, key=f"{key}:{admin.id}", kind=kind, context=context) is not None
+        for admin in admins
+    )
 
 
 def user_by_email(session: Session, email: str) -> m.User | None:
@@ -68,16 +107,8 @@ def request_sign_in(
     if user is None or not user.is_active:
         return
     link = issue_sign_in_link(session, signer, settings, user, next_url)
-    enqueue(
-        session,
-        renderer,
-        key=f"sign-in:{link.rsplit('=', 1)[-1][:120]}",
-        kind="sign_in",
-        to=user.email,
-        to_name=user.name,
-        template="sign_in",
-        context={"link": link, "minutes": int(SIGN_IN_TTL.total_seconds() // 60), "name": user.name},
-    )
+    context = {"link": link, "minutes": int(SIGN_IN_TTL.total_seconds() // 60)}
+    email_user(session, renderer, user, key=f"sign-in:{link.rsplit('=', 1)[-1][:120]}", kind="sign_in", context=context)
 
 
 def peek_sign_in(session: Session, signer: Signer, token: str, now: dt.datetime | None = None) -> m.SignInToken:

@@ -17,7 +17,8 @@ from crm.dashboard import audit_log, charts, reports
 from crm.dashboard import services as ds
 from crm.web.auth import admin_guard, signed_in_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import list_page
 
 
 def _now() -> dt.datetime:
@@ -131,9 +132,7 @@ def audit_page(request: Request[Any, Any, Any], db: DB) -> Template:
         "action_url": "/admin/audit",
         "link_for": audit_log.link_for,
     }
-    if is_htmx(request.headers):
-        return Template("admin/audit_results.html", context=context)
-    return Template("admin/audit.html", context=context)
+    return list_page(request, "admin/audit.html", "admin/audit_results.html", context)
 
 
 dashboard_router = Router(

@@ -28,7 +28,7 @@ from sqlalchemy import case, func, select, union
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.mailing.outbox import enqueue
+from crm.accounts.services import active_admins, email_admins
 from crm.mailing.render import EmailRenderer
 from crm.settings import Settings
 from crm.timefmt import LONDON
@@ -259,11 +259,7 @@ def send_monthly_summary(session: Session, renderer: EmailRenderer, settings: Se
     report = impact_report(session, period, now=now)
     month = f"{period.start:%Y-%m}"
     base = settings.base_url.rstrip("/")
-    admins = session.execute(
-        select(m.User.id, m.User.email, m.User.name)
-        .where(m.User.role == m.Role.ADMIN, m.User.is_active.is_(True))
-        .order_by(m.User.id)
-    ).all()
+    admins = active_admins(session)
     context: dict[str, Any] = {
         "month": f"{period.start:%B %Y}",
         "period": period.label,
@@ -271,17 +267,6 @@ def send_monthly_summary(session: Session, renderer: EmailRenderer, settings: Se
         "report_url": f"{base}/admin/reports?from={period.start.isoformat()}&to={period.end.isoformat()}",
         "dashboard_url": f"{base}/admin",
     }
-    queued = 0
-    for admin in admins:
-        row_id = enqueue(
-            session,
-            renderer,
-            key=f"monthly-summary:{month}:{admin.id}",
-            kind="monthly_summary",
-            to=admin.email,
-            to_name=admin.name,
-            template="monthly_summary",
-            context={**context, "name": admin.name},
-        )
-        queued += row_id is not None
-    return queued
+    return email_admins(
+        session, renderer, admins, key=f"monthly-summary:{month}", kind="monthly_summary", context=context
+    )

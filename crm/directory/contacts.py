@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm import audit
@@ -17,7 +17,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory.errors import DirectoryFieldErrors
 from crm.directory.organisations import find_organisation
-from crm.directory.taxonomy import regions_by_key, topics_by_key
+from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
 from crm.validation import Form
 from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
 
@@ -70,34 +70,16 @@ def validate_contact(
 
 def contact_snapshot(session: Session, contact: m.Contact) -> dict[str, Any]:
     snap = {f: getattr(contact, f) for f in ("name", "email", "phone", "job_title", "career_stage", "notes")}
-    snap["topics"] = sorted(
-        session.scalars(
-            select(m.Topic.name)
-            .join(m.contact_topics, m.contact_topics.c.topic_id == m.Topic.id)
-            .where(m.contact_topics.c.contact_id == contact.id)
-        )
-    )
-    snap["regions"] = sorted(
-        session.scalars(
-            select(m.Region.name)
-            .join(m.contact_regions, m.contact_regions.c.region_id == m.Region.id)
-            .where(m.contact_regions.c.contact_id == contact.id)
-        )
-    )
+    snap["topics"] = sorted(linked_names(session, m.contact_topics.c.contact_id, contact.id))
+    snap["regions"] = sorted(linked_names(session, m.contact_regions.c.contact_id, contact.id))
     return snap
 
 
 def _set_contact_links(session: Session, contact_id: int, topic_ids: list[int] | None, region_ids: list[int] | None):
     if topic_ids is not None:
-        session.execute(delete(m.contact_topics).where(m.contact_topics.c.contact_id == contact_id))
-        if topic_ids:
-            session.execute(m.contact_topics.insert(), [{"contact_id": contact_id, "topic_id": t} for t in topic_ids])
+        set_links(session, m.contact_topics.c.contact_id, contact_id, topic_ids)
     if region_ids is not None:
-        session.execute(delete(m.contact_regions).where(m.contact_regions.c.contact_id == contact_id))
-        if region_ids:
-            session.execute(
-                m.contact_regions.insert(), [{"contact_id": contact_id, "region_id": r} for r in region_ids]
-            )
+        set_links(session, m.contact_regions.c.contact_id, contact_id, region_ids)
 
 
 def create_contact(session: Session, actor: Principal | None, values: dict[str, Any]) -> m.Contact:
@@ -108,8 +90,15 @@ def create_contact(session: Session, actor: Principal | None, values: dict[str, 
     session.add(contact)
     session.flush()
     _set_contact_links(session, contact.id, topic_ids, region_ids)
-    audit.record_created(
-        session, actor, "contact", contact.id, contact_snapshot(session, contact), summary=contact.name
+    audit.record_changes(
+        session,
+        actor,
+        "contact",
+        contact.id,
+        {},
+        contact_snapshot(session, contact),
+        summary=contact.name,
+        action="created",
     )
     return contact
 
@@ -128,8 +117,15 @@ def update_contact(session: Session, actor: Principal | None, contact: m.Contact
 
 
 def delete_contact(session: Session, actor: Principal | None, contact: m.Contact) -> None:
-    audit.record_deleted(
-        session, actor, "contact", contact.id, contact_snapshot(session, contact), summary=contact.name
+    audit.record_changes(
+        session,
+        actor,
+        "contact",
+        contact.id,
+        contact_snapshot(session, contact),
+        {},
+        summary=contact.name,
+        action="deleted",
     )
     session.delete(contact)
     session.flush()
@@ -192,19 +188,9 @@ def contact_list_query(session: Session, params: ListParams) -> tuple[Select[Any
             .where(m.Organisation.slug == f["organisation"])
         )
     if f.get("topic"):
-        query = query.where(
-            exists()
-            .where(m.contact_topics.c.contact_id == c.id)
-            .where(m.contact_topics.c.topic_id == m.Topic.id)
-            .where(m.Topic.slug == f["topic"])
-        )
+        query = query.where(linked_to(m.contact_topics.c.contact_id, c.id, f["topic"]))
     if f.get("region"):
-        query = query.where(
-            exists()
-            .where(m.contact_regions.c.contact_id == c.id)
-            .where(m.contact_regions.c.region_id == m.Region.id)
-            .where(m.Region.slug == f["region"])
-        )
+        query = query.where(linked_to(m.contact_regions.c.contact_id, c.id, f["region"]))
     if f.get("career_stage") in {s.value for s in m.CareerStage}:
         query = query.where(c.career_stage == f["career_stage"])
     sorts = Sorts(

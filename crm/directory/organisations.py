@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Select, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm import audit, search
@@ -21,7 +21,7 @@ from crm.accounts.principal import Principal
 from crm.directory.errors import DirectoryError
 from crm.directory.reference import slugify
 from crm.directory.references import organisation_references
-from crm.directory.taxonomy import regions_by_key, topics_by_key
+from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
 from crm.validation import Form
 from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
@@ -165,13 +165,7 @@ def validate_organisation(
 
 def org_snapshot(session: Session, org: m.Organisation) -> dict[str, Any]:
     """Audit view of an organisation: its fields plus topic and region names."""
-    topics = sorted(
-        session.scalars(
-            select(m.Topic.name)
-            .join(m.organisation_topics, m.organisation_topics.c.topic_id == m.Topic.id)
-            .where(m.organisation_topics.c.organisation_id == org.id)
-        )
-    )
+    topics = sorted(linked_names(session, m.organisation_topics.c.organisation_id, org.id))
     fields = [
         "name",
         "kind",
@@ -193,13 +187,6 @@ def org_snapshot(session: Session, org: m.Organisation) -> dict[str, Any]:
     return snap
 
 
-def _set_org_topics(session: Session, org_id: int, topic_ids: Iterable[int]) -> None:
-    session.execute(delete(m.organisation_topics).where(m.organisation_topics.c.organisation_id == org_id))
-    rows = [{"organisation_id": org_id, "topic_id": t} for t in dict.fromkeys(topic_ids)]
-    if rows:
-        session.execute(m.organisation_topics.insert(), rows)
-
-
 def create_organisation(
     session: Session, actor: Principal | None, values: dict[str, Any], *, action: str = "created"
 ) -> m.Organisation:
@@ -212,9 +199,9 @@ def create_organisation(
     )
     session.add(org)
     session.flush()
-    _set_org_topics(session, org.id, topic_ids)
-    audit.record_created(
-        session, actor, "organisation", org.id, org_snapshot(session, org), summary=org.name, action=action
+    set_links(session, m.organisation_topics.c.organisation_id, org.id, topic_ids)
+    audit.record_changes(
+        session, actor, "organisation", org.id, {}, org_snapshot(session, org), summary=org.name, action=action
     )
     return org
 
@@ -229,7 +216,7 @@ def update_organisation(session: Session, actor: Principal | None, org: m.Organi
         org.name_normalised = normalise_name(org.name)
     session.flush()
     if topic_ids is not None:
-        _set_org_topics(session, org.id, topic_ids)
+        set_links(session, m.organisation_topics.c.organisation_id, org.id, topic_ids)
     return audit.record_changes(
         session, actor, "organisation", org.id, before, org_snapshot(session, org), summary=org.name
     )
@@ -240,7 +227,9 @@ def delete_organisation(session: Session, ext: Extensions, actor: Principal | No
     refs = organisation_references(session, org.id, ext)
     if refs:
         raise DirectoryError("This organisation cannot be deleted while other records use it: " + "; ".join(refs))
-    audit.record_deleted(session, actor, "organisation", org.id, org_snapshot(session, org), summary=org.name)
+    audit.record_changes(
+        session, actor, "organisation", org.id, org_snapshot(session, org), {}, summary=org.name, action="deleted"
+    )
     session.execute(update(m.Organisation).where(m.Organisation.parent_id == org.id).values(parent_id=None))
     session.delete(org)
     session.flush()
@@ -365,12 +354,7 @@ def organisation_list_query(
     if f.get("category") in {c.value for c in m.VcseCategory}:
         query = query.where(o.vcse_category == f["category"])
     if f.get("topic"):
-        query = query.where(
-            exists()
-            .where(m.organisation_topics.c.organisation_id == o.id)
-            .where(m.organisation_topics.c.topic_id == m.Topic.id)
-            .where(m.Topic.slug == f["topic"])
-        )
+        query = query.where(linked_to(m.organisation_topics.c.organisation_id, o.id, f["topic"]))
     if f.get("region"):
         query = query.where(m.Region.slug == f["region"])
     if f.get("user_led"):

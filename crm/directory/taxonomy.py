@@ -6,10 +6,10 @@ Organisations, contacts and the CSV importer look topics and regions up here; th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -57,6 +57,38 @@ def regions_by_key(session: Session) -> dict[str, m.Region]:
         out[r.name.lower()] = r
         out[r.code.lower()] = r
     return out
+
+
+# Topics and regions are linked to records through two-column association tables (e.g. ``m.contact_topics``: its
+# ``contact_id`` names the record, its ``topic_id`` the topic). ``link_column`` is the column that names the record.
+
+
+def _vocabulary(link_column: Any) -> tuple[Any, Any]:
+    link = link_column.table
+    return (m.Topic, link.c.topic_id) if "topic_id" in link.c else (m.Region, link.c.region_id)
+
+
+def linked_names(session: Session, link_column: Any, owner_id: int, order_by: Any = None) -> list[str]:
+    """The names of the topics or regions linked to one record, in the database's order unless ``order_by``."""
+    vocabulary, key = _vocabulary(link_column)
+    query = select(vocabulary.name).join(link_column.table, key == vocabulary.id).where(link_column == owner_id)
+    return list(session.scalars(query if order_by is None else query.order_by(order_by)))
+
+
+def linked_to(link_column: Any, owner_id_column: Any, slug: str) -> Any:
+    """A list filter: the record (``owner_id_column``, correlated) is linked to the topic or region ``slug``."""
+    vocabulary, key = _vocabulary(link_column)
+    return exists().where(link_column == owner_id_column).where(key == vocabulary.id).where(vocabulary.slug == slug)
+
+
+def set_links(session: Session, link_column: Any, owner_id: int, ids: Iterable[int]) -> None:
+    """Replace the topics or regions linked to one record by ``ids`` (each once)."""
+    link = link_column.table
+    _, key = _vocabulary(link_column)
+    session.execute(delete(link).where(link_column == owner_id))
+    rows = [{link_column.name: owner_id, key.name: i} for i in dict.fromkeys(ids)]
+    if rows:
+        session.execute(link.insert(), rows)
 
 
 def all_topics(session: Session) -> list[Any]:

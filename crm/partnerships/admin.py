@@ -21,7 +21,9 @@ from crm.timefmt import LONDON
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import attempt, form_page, list_page
+from crm.web.pages import notice as notice_text
 
 NOTICES = {
     "started": "Partnership started from the suggestion. Add the academic side and the reciprocity below.",
@@ -51,9 +53,13 @@ def admin_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -
     page = queries.list_partnerships(db, params, now=now, settings=settings)
     members = queries.member_names(db, [r.id for r in page.items])
     context = {**_helpers(settings, now), "page": page, "params": params, "sorts": queries.SORTS, "members": members}
-    if is_htmx(request.headers):
-        return Template("admin/partnership_results.html", context=context)
-    return Template("admin/partnership_list.html", context={**context, **queries.choices(db)})
+    return list_page(
+        request,
+        "admin/partnership_list.html",
+        "admin/partnership_results.html",
+        context,
+        page_only=lambda: queries.choices(db),
+    )
 
 
 @get("/board", sync_to_thread=False)
@@ -67,9 +73,12 @@ def admin_board(db: DB, settings: AppSettings) -> Template:
     )
 
 
+def _form(db: Session, form: Form, p: m.Partnership | None) -> Template:
+    return form_page("admin/partnership_form.html", _form_context(db, form, p), form=form)
+
+
 def _form_context(db: Session, form: Form, p: m.Partnership | None) -> dict[str, Any]:
     return {
-        "form": form,
         "p": p,
         **queries.choices(db),
         "stages": list(rules.Stage),
@@ -93,22 +102,17 @@ def admin_new(db: DB, organisation: FromQuery[str] = "", call: FromQuery[str] = 
         data.update({f"member_side_{index}": side, f"member_org_{index}": str(org.id)})
     if call.isdigit():
         data["funding_call_id"] = call
-    return Template("admin/partnership_form.html", context=_form_context(db, Form(data), None))
+    return _form(db, Form(data), None)
 
 
 @post("/new", sync_to_thread=False)
 def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     form = Form(data)
     values = pf.parse_form(form, with_stage=True)
-    if form.ok:
-        try:
-            p = changes.create_partnership(db, user, values, now=views.now())
-        except rules.PartnershipError as exc:
-            for key, message in exc.errors.items():
-                form.add_error(key, message)
-        else:
-            return Redirect(f"/admin/partnerships/{p.id}", status_code=303)
-    return Template("admin/partnership_form.html", context=_form_context(db, form, None), status_code=422)
+    p = attempt(form, lambda: changes.create_partnership(db, user, values, now=views.now()))
+    if p is None:
+        return _form(db, form, None)
+    return Redirect(f"/admin/partnerships/{p.id}", status_code=303)
 
 
 def _detail(
@@ -137,7 +141,7 @@ def _detail(
             "is_overdue": rules.is_overdue(p.next_step, p.next_step_due, p.stage, now),
             "activities": queries.activities(db, p.id),
             "history": history(db, rules.ENTITY, p.id),
-            "notice": NOTICES.get(notice, ""),
+            "notice": notice_text(notice, NOTICES),
             "stage_form": stage_form or Form({}),
             "activity_form": activity_form or Form({"occurred_on": now.astimezone(LONDON).date().isoformat()}),
             "settings": settings,
@@ -154,7 +158,7 @@ def admin_detail(db: DB, settings: AppSettings, partnership_id: FromPath[int], n
 @get("/{partnership_id:int}/edit", sync_to_thread=False)
 def admin_edit(db: DB, partnership_id: FromPath[int]) -> Template:
     p = views.partnership_or_404(db, partnership_id)
-    return Template("admin/partnership_form.html", context=_form_context(db, Form(pf.form_values(p)), p))
+    return _form(db, Form(pf.form_values(p)), p)
 
 
 @post("/{partnership_id:int}/edit", sync_to_thread=False)
@@ -162,15 +166,10 @@ def admin_update(db: DB, user: CurrentUser, partnership_id: FromPath[int], data:
     p = views.partnership_or_404(db, partnership_id)
     form = Form(data)
     values = pf.parse_form(form, with_stage=False)
-    if form.ok:
-        try:
-            changes.update_partnership(db, user, p, values, now=views.now())
-        except rules.PartnershipError as exc:
-            for key, message in exc.errors.items():
-                form.add_error(key, message)
-        else:
-            return Redirect(f"/admin/partnerships/{p.id}?notice=saved", status_code=303)
-    return Template("admin/partnership_form.html", context=_form_context(db, form, p), status_code=422)
+    attempt(form, lambda: changes.update_partnership(db, user, p, values, now=views.now()))
+    if not form.ok:
+        return _form(db, form, p)
+    return Redirect(f"/admin/partnerships/{p.id}?notice=saved", status_code=303)
 
 
 @post("/{partnership_id:int}/stage", sync_to_thread=False)
@@ -183,12 +182,7 @@ def admin_move(
     form = Form(data)
     target = form.choice("stage", {s.value for s in rules.Stage}, required=True, label="Stage")
     reason = form.str("reason", max_length=500, label="Reason")
-    if form.ok:
-        try:
-            changes.move_stage(db, user, p, rules.Stage(target), reason=reason, now=views.now())
-        except rules.PartnershipError as exc:
-            for key, message in exc.errors.items():
-                form.add_error(key, message)
+    attempt(form, lambda: changes.move_stage(db, user, p, rules.Stage(target), reason=reason, now=views.now()))
     if not form.ok:
         return _detail(db, settings, p, stage_form=form, status_code=422)
     back = form.str("back")

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,25 +19,16 @@ from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.listing import ListParams
+from crm.web.pages import api_page, get_or_404
 
 
 def _out(db: Session, p: m.Partnership, settings: Settings) -> sc.PartnershipOut:
     now = views.now()
     return sc.PartnershipOut(
         id=p.id,
-        title=p.title,
-        summary=p.summary,
+        **{name: getattr(p, name) for name in rules.PLAIN_FIELDS},
         stage=p.stage.value,
         health=rules.health_of(p.last_activity_at, p.created_at, now, settings).value,
-        funding_call_id=p.funding_call_id,
-        start_date=p.start_date,
-        end_date=p.end_date,
-        academic_brings=p.academic_brings,
-        academic_gets=p.academic_gets,
-        vcse_brings=p.vcse_brings,
-        vcse_gets=p.vcse_gets,
-        next_step=p.next_step,
-        next_step_due=p.next_step_due,
         next_step_overdue=rules.is_overdue(p.next_step, p.next_step_due, p.stage, now),
         last_activity_at=p.last_activity_at,
         members=[
@@ -64,22 +55,19 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> 
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.FILTERS)
     now = views.now()
     page = queries.list_partnerships(db, params, now=now, settings=settings)
-    return sc.PartnershipPage(
-        items=[
-            sc.PartnershipSummary(
-                id=r.id,
-                title=r.title,
-                stage=r.stage.value,
-                health=rules.health_of(r.last_activity_at, r.created_at, now, settings).value,
-                funding_call_id=r.funding_call_id,
-                next_step=r.next_step,
-                next_step_due=r.next_step_due,
-                last_activity_at=r.last_activity_at,
-            )
-            for r in page.items
-        ],
-        next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
+    return api_page(
+        sc.PartnershipPage,
+        page,
+        lambda r: sc.PartnershipSummary(
+            id=r.id,
+            title=r.title,
+            stage=r.stage.value,
+            health=rules.health_of(r.last_activity_at, r.created_at, now, settings).value,
+            funding_call_id=r.funding_call_id,
+            next_step=r.next_step,
+            next_step_due=r.next_step_due,
+            last_activity_at=r.last_activity_at,
+        ),
     )
 
 
@@ -103,19 +91,7 @@ def _apply_api(db: Session, data: sc.PartnershipIn, base: rules.PartnershipInput
     errors: dict[str, str] = {}
     values = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not sc.UNSET}
     out = rules.PartnershipInput(**{**base.__dict__})
-    for name in (
-        "title",
-        "summary",
-        "funding_call_id",
-        "start_date",
-        "end_date",
-        "academic_brings",
-        "academic_gets",
-        "vcse_brings",
-        "vcse_gets",
-        "next_step",
-        "next_step_due",
-    ):
+    for name in rules.PLAIN_FIELDS:
         if name in values:
             setattr(out, name, values[name])
     if "members" in values:
@@ -160,18 +136,8 @@ def api_create(
 
 def _input_from(p: m.Partnership) -> rules.PartnershipInput:
     return rules.PartnershipInput(
-        title=p.title,
-        summary=p.summary,
+        **{name: getattr(p, name) for name in rules.PLAIN_FIELDS},
         stage=p.stage,
-        funding_call_id=p.funding_call_id,
-        start_date=p.start_date,
-        end_date=p.end_date,
-        academic_brings=p.academic_brings,
-        academic_gets=p.academic_gets,
-        vcse_brings=p.vcse_brings,
-        vcse_gets=p.vcse_gets,
-        next_step=p.next_step,
-        next_step_due=p.next_step_due,
         members=[rules.MemberInput(x.side, x.organisation_id, x.contact_id, x.role) for x in p.members],
         topic_ids=[t.id for t in p.topics],
     )
@@ -214,8 +180,7 @@ def _activity_out(a: m.PartnershipActivity) -> sc.ActivityOut:
 
 @get("/{partnership_id:int}/activities", sync_to_thread=False, summary="A partnership's activity log")
 def api_activities(db: DB, partnership_id: FromPath[int]) -> list[sc.ActivityOut]:
-    if db.get(m.Partnership, partnership_id) is None:
-        raise NotFoundException("No such partnership.")
+    get_or_404(db, m.Partnership, partnership_id, "No such partnership.")
     return [_activity_out(a) for a in queries.activities(db, partnership_id)]
 
 
@@ -223,9 +188,7 @@ def api_activities(db: DB, partnership_id: FromPath[int]) -> list[sc.ActivityOut
 def api_add_activity(
     db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: JSONBody[sc.ActivityIn]
 ) -> Response[sc.ActivityOut]:
-    p = db.get(m.Partnership, partnership_id)
-    if p is None:
-        raise NotFoundException("No such partnership.")
+    p = get_or_404(db, m.Partnership, partnership_id, "No such partnership.")
     errors: dict[str, str] = {}
     if data.kind not in {k.value for k in m.ActivityKind}:
         errors["kind"] = "Use one of: " + ", ".join(k.value for k in m.ActivityKind) + "."

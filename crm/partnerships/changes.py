@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, aliased
 
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.audit import diff, record
+from crm.audit import record, record_changes
+from crm.directory.taxonomy import linked_names
 from crm.partnerships.rules import (
     ENTITY,
     STAGE_LABELS,
@@ -77,14 +78,7 @@ def snapshot(session: Session, p: m.Partnership) -> dict[str, Any]:
         ):
             who = " / ".join(x for x in (org_name, contact_name) if x)
             members.append(f"{side.value}: {who}{' (' + role + ')' if role else ''}")
-        topics = list(
-            session.scalars(
-                select(m.Topic.name)
-                .join(m.partnership_topics, m.partnership_topics.c.topic_id == m.Topic.id)
-                .where(m.partnership_topics.c.partnership_id == p.id)
-                .order_by(m.Topic.name)
-            )
-        )
+        topics = linked_names(session, m.partnership_topics.c.partnership_id, p.id, m.Topic.name)
     return {
         "title": p.title,
         "summary": p.summary,
@@ -161,7 +155,7 @@ def create_partnership(
         raise PartnershipError(errors)
     p = m.Partnership(stage=data.stage, stage_changed_at=now, created_at=now, updated_at=now)
     _apply(session, p, data)
-    record(session, actor, "created", ENTITY, p.id, summary=p.title, changes=diff({}, snapshot(session, p)))
+    record_changes(session, actor, ENTITY, p.id, {}, snapshot(session, p), summary=p.title, action="created")
     return p
 
 
@@ -174,10 +168,9 @@ def update_partnership(
         raise PartnershipError(errors)
     before = snapshot(session, p)
     _apply(session, p, data)
-    changes = diff(before, snapshot(session, p))
+    changes = record_changes(session, actor, ENTITY, p.id, before, snapshot(session, p), summary=p.title)
     if changes:
         p.updated_at = now
-        record(session, actor, "updated", ENTITY, p.id, summary=p.title, changes=changes)
     return changes
 
 
@@ -205,7 +198,7 @@ def move_stage(
 
 
 def delete_partnership(session: Session, actor: Principal | None, p: m.Partnership) -> None:
-    record(session, actor, "deleted", ENTITY, p.id, summary=p.title, changes=diff(snapshot(session, p), {}))
+    record_changes(session, actor, ENTITY, p.id, snapshot(session, p), {}, summary=p.title, action="deleted")
     session.delete(p)
     session.flush()
 

@@ -11,8 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.mailing.outbox import enqueue
+from crm.accounts.services import active_admins, email_admins
 from crm.mailing.render import EmailRenderer
+from crm.partnerships.queries import ROW_COLUMNS
 from crm.partnerships.rules import LIVE_STAGES, activity_ref, health_clause, today_london
 from crm.settings import Settings
 from crm.timefmt import LONDON
@@ -31,16 +32,7 @@ class Nudge:
 
 def collect_nudges(session: Session, *, now: dt.datetime, settings: Settings) -> Nudge:
     """Live partnerships whose health got worse than what was last reported, and overdue next steps."""
-    cols = (
-        m.Partnership.id,
-        m.Partnership.title,
-        m.Partnership.stage,
-        m.Partnership.last_activity_at,
-        m.Partnership.created_at,
-        m.Partnership.next_step,
-        m.Partnership.next_step_due,
-        m.Partnership.nudged_health,
-    )
+    cols = (*ROW_COLUMNS, m.Partnership.nudged_health)
     live = m.Partnership.stage.in_(LIVE_STAGES)
     quiet = list(
         session.execute(
@@ -82,11 +74,7 @@ def send_weekly_nudge(session: Session, renderer: EmailRenderer, settings: Setti
     if nudge.empty:
         return 0
     week = iso_week_key(now)
-    admins = list(
-        session.execute(
-            select(m.User.id, m.User.email, m.User.name).where(m.User.role == m.Role.ADMIN, m.User.is_active.is_(True))
-        )
-    )
+    admins = active_admins(session)
     base = settings.base_url.rstrip("/")
 
     def item(row: Any) -> dict[str, Any]:
@@ -109,19 +97,9 @@ def send_weekly_nudge(session: Session, renderer: EmailRenderer, settings: Setti
         "dormant_days": settings.partnership_dormant_days,
         "list_url": f"{base}/admin/partnerships",
     }
-    queued = 0
-    for admin in admins:
-        row_id = enqueue(
-            session,
-            renderer,
-            key=f"partnership-nudge:{week}:{admin.id}",
-            kind="partnership_nudge",
-            to=admin.email,
-            to_name=admin.name,
-            template="partnership_nudge",
-            context={**context, "name": admin.name},
-        )
-        queued += row_id is not None
+    queued = email_admins(
+        session, renderer, admins, key=f"partnership-nudge:{week}", kind="partnership_nudge", context=context
+    )
     if admins:
         # Remember what we reported so next week lists only what changed since.
         if nudge.turned_quiet:

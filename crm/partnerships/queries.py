@@ -39,6 +39,17 @@ def activities(session: Session, partnership_id: int, limit: int = 200) -> list[
     )
 
 
+# What a partnership's row in a list, a board card or a nudge shows, with what its health and overdue step need.
+ROW_COLUMNS = (
+    m.Partnership.id,
+    m.Partnership.title,
+    m.Partnership.stage,
+    m.Partnership.last_activity_at,
+    m.Partnership.created_at,
+    m.Partnership.next_step,
+    m.Partnership.next_step_due,
+)
+
 SORTS = Sorts(
     SortOption("-activity", "Most recent activity", activity_ref(), descending=True),
     SortOption("activity", "Longest without activity", activity_ref()),
@@ -50,17 +61,9 @@ FILTERS = ("stage", "health", "organisation", "call", "overdue")
 
 def list_query(params: ListParams, *, now: dt.datetime, settings: Settings) -> Select[Any]:
     f = params.filters
-    query = select(
-        m.Partnership.id,
-        m.Partnership.title,
-        m.Partnership.stage,
-        m.Partnership.last_activity_at,
-        m.Partnership.created_at,
-        m.Partnership.next_step,
-        m.Partnership.next_step_due,
-        m.Partnership.funding_call_id,
-        m.FundingCall.title.label("call_title"),
-    ).outerjoin(m.FundingCall, m.FundingCall.id == m.Partnership.funding_call_id)
+    query = select(*ROW_COLUMNS, m.Partnership.funding_call_id, m.FundingCall.title.label("call_title")).outerjoin(
+        m.FundingCall, m.FundingCall.id == m.Partnership.funding_call_id
+    )
     if f.get("stage") in {s.value for s in Stage}:
         query = query.where(m.Partnership.stage == f["stage"])
     if f.get("health") in {h.value for h in m.Health}:
@@ -134,15 +137,7 @@ def board(session: Session, *, now: dt.datetime, settings: Settings, per_stage: 
     """All partnerships grouped by stage (one statement for cards, one for their members)."""
     rows = list(
         session.execute(
-            select(
-                m.Partnership.id,
-                m.Partnership.title,
-                m.Partnership.stage,
-                m.Partnership.last_activity_at,
-                m.Partnership.created_at,
-                m.Partnership.next_step,
-                m.Partnership.next_step_due,
-            )
+            select(*ROW_COLUMNS)
             .order_by(m.Partnership.stage, activity_ref().desc(), m.Partnership.id)
             .limit(per_stage * len(Stage))
         )

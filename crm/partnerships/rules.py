@@ -37,6 +37,22 @@ LIVE_STAGES = (Stage.IDEA, Stage.EXPLORING, Stage.PROPOSAL, Stage.FUNDED, Stage.
 STAGE_LABELS = {s: s.value.capitalize() for s in Stage}
 
 
+# The fields a partnership record and its input share as they are (stage, members and topics are converted).
+PLAIN_FIELDS = (
+    "title",
+    "summary",
+    "funding_call_id",
+    "start_date",
+    "end_date",
+    "academic_brings",
+    "academic_gets",
+    "vcse_brings",
+    "vcse_gets",
+    "next_step",
+    "next_step_due",
+)
+
+
 class PartnershipError(FieldErrors):
     """Bad input for a partnership, field by field."""
 

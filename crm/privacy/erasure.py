@@ -11,20 +11,54 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import record
 from crm.models.base import utcnow
-from crm.privacy.subjects import Subject
+from crm.privacy.subjects import (
+    Subject,
+    audit_conditions,
+    consent_conditions,
+    outbox_conditions,
+    place_request_conditions,
+    subscription_conditions,
+)
 from crm.privacy.suppression import address_hash
 from crm.privacy.sweep import ERASED, ERASED_NAME, sweep
 
 
 def placeholder(kind: str, row_id: int) -> str:
     return f"erased-{kind}-{row_id}@erased.invalid"
+
+
+def anonymous_subscription(sub_id: int) -> dict[str, Any]:
+    """A subscription's personal fields, anonymised (erasure and retention); it stays as an unsubscribed row."""
+    return {
+        "email": placeholder("subscriber", sub_id),
+        "name": "",
+        "organisation_name": "",
+        "organisation_id": None,
+        "contact_id": None,
+        "filters": {},
+        "status": m.SubscriptionStatus.UNSUBSCRIBED.value,
+    }
+
+
+# A consent entry keeps its action, mechanism, mailings and time; an email keeps its kind, status and times.
+ANONYMOUS_CONSENT = {"email": ERASED, "ip": "", "user_agent": "", "source_url": "", "detail": {}}
+ANONYMOUS_EMAIL = {
+    "recipient": ERASED,
+    "recipient_name": "",
+    "subject": "",
+    "text_body": None,
+    "html_body": None,
+    "headers": {},
+    "attachments": [],
+    "context": None,
+}
 
 
 def erase(
@@ -51,9 +85,7 @@ def erase(
         counts[label] = counts.get(label, 0) + (result.rowcount or 0)
 
     # Subscriptions and their consent log (the log keeps action, mechanism, mailings and times).
-    sub_cond = [m.Subscription.email == email] if email else []
-    if cid is not None:
-        sub_cond.append(m.Subscription.contact_id == cid)
+    sub_cond = subscription_conditions(email, cid)
     subs = (
         session.execute(select(m.Subscription.id, m.Subscription.name).where(or_(*sub_cond))).all() if sub_cond else []
     )
@@ -66,31 +98,18 @@ def erase(
             update(st)
             .where(st.c.id == sid)
             .values(
-                email=placeholder("subscriber", sid),
-                name="",
-                organisation_name="",
-                organisation_id=None,
-                contact_id=None,
-                filters={},
+                **anonymous_subscription(sid),
                 funder_ids=[],
-                status=m.SubscriptionStatus.UNSUBSCRIBED.value,
                 unsubscribed_at=func.coalesce(st.c.unsubscribed_at, now),
                 confirm_nonce=st.c.confirm_nonce + 1,
                 updated_at=now,
             ),
         )
     ct = m.ConsentEntry.__table__  # Core UPDATE: the ORM append-only guard is for application code paths
-    consent_cond = []
-    if email:
-        consent_cond.append(ct.c.email == email)
-    if sub_ids:
-        consent_cond.append(ct.c.subscription_id.in_(sub_ids))
+    consent_cond = consent_conditions(email, sub_ids)
     if consent_cond:
         run("consent_entries", update(ct).where(ct.c.actor == email).values(actor="subscriber")) if email else None
-        run(
-            "consent_entries",
-            update(ct).where(or_(*consent_cond)).values(email=ERASED, ip="", user_agent="", source_url="", detail={}),
-        )
+        run("consent_entries", update(ct).where(or_(*consent_cond)).values(**ANONYMOUS_CONSENT))
 
     # Events: invitations stay (attendance counts) with their notes removed; place requests anonymised.
     if cid is not None:
@@ -104,9 +123,7 @@ def erase(
         mt = m.ContactListMember.__table__
         run("contact_list_members", delete(mt).where(mt.c.contact_id == cid))
     pt = m.PlaceRequest.__table__
-    place_cond = [pt.c.email == email] if email else []
-    if cid is not None:
-        place_cond.append(pt.c.contact_id == cid)
+    place_cond = place_request_conditions(email, cid)
     if place_cond:
         names |= {n for n in session.scalars(select(pt.c.name).where(or_(*place_cond))) if n}
         run(
@@ -144,11 +161,7 @@ def erase(
 
     # Outbox: keep kind, status and times; remove recipient, bodies, headers, attachments and render context.
     obt = m.OutboxMessage.__table__
-    out_cond = [obt.c.recipient == email] if email else []
-    if cid is not None:
-        out_cond.append(obt.c.contact_id == cid)
-    if sub_ids:
-        out_cond.append(obt.c.subscription_id.in_(sub_ids))
+    out_cond = outbox_conditions(email, cid, sub_ids)
     outbox_ids: list[int] = []
     if out_cond:
         outbox_ids = list(session.scalars(select(obt.c.id).where(or_(*out_cond))))
@@ -159,20 +172,7 @@ def erase(
         )
         run(
             "outbox_messages",
-            update(obt)
-            .where(or_(*out_cond))
-            .values(
-                recipient=ERASED,
-                recipient_name="",
-                subject="",
-                text_body=None,
-                html_body=None,
-                headers={},
-                attachments=[],
-                context=None,
-                last_error="",
-                contact_id=None,
-            ),
+            update(obt).where(or_(*out_cond)).values(**ANONYMOUS_EMAIL, last_error="", contact_id=None),
         )
     dt_ = m.DeliveryEvent.__table__
     ev_cond = [dt_.c.email == email] if email else []
@@ -197,11 +197,7 @@ def erase(
         run("audit_entries", update(at).where(at.c.actor == email).values(actor="erased user"))
         act = m.PartnershipActivity.__table__
         run("partnership_activities", update(act).where(act.c.recorded_by == email).values(recorded_by=""))
-    audit_cond = []
-    if cid is not None:
-        audit_cond.append(and_(at.c.entity == "contact", at.c.entity_id == cid))
-    if sub_ids:
-        audit_cond.append(and_(at.c.entity == "subscription", at.c.entity_id.in_(sub_ids)))
+    audit_cond = audit_conditions(cid, sub_ids)
     if audit_cond:
         run("audit_entries", update(at).where(or_(*audit_cond)).values(summary="(personal data erased)", changes={}))
 

@@ -20,9 +20,8 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.privacy.erasure import erase, placeholder
-from crm.privacy.subjects import find_subject
-from crm.privacy.sweep import ERASED
+from crm.privacy.erasure import ANONYMOUS_CONSENT, ANONYMOUS_EMAIL, anonymous_subscription, erase
+from crm.privacy.subjects import Subject, find_subject
 from crm.settings import Settings
 
 UNCONFIRMED_DAYS = 30
@@ -93,38 +92,16 @@ def plan(session: Session, *, now: dt.datetime, settings: Settings, limit: int =
 def anonymise_subscription(session: Session, sub_id: int, email: str) -> None:
     """Only the subscription, its consent log and the emails sent for it."""
     st, ct, ot = m.Subscription.__table__, m.ConsentEntry.__table__, m.OutboxMessage.__table__
+    session.execute(update(st).where(st.c.id == sub_id).values(**anonymous_subscription(sub_id)))
     session.execute(
-        update(st)
-        .where(st.c.id == sub_id)
-        .values(
-            email=placeholder("subscriber", sub_id),
-            name="",
-            organisation_name="",
-            organisation_id=None,
-            contact_id=None,
-            filters={},
-            status=m.SubscriptionStatus.UNSUBSCRIBED.value,
-        )
+        update(ct).where(or_(ct.c.subscription_id == sub_id, ct.c.email == email)).values(**ANONYMOUS_CONSENT)
     )
-    session.execute(
-        update(ct)
-        .where(or_(ct.c.subscription_id == sub_id, ct.c.email == email))
-        .values(email=ERASED, ip="", user_agent="", source_url="", detail={})
-    )
-    session.execute(
-        update(ot)
-        .where(ot.c.subscription_id == sub_id)
-        .values(
-            recipient=ERASED,
-            recipient_name="",
-            subject="",
-            text_body=None,
-            html_body=None,
-            headers={},
-            attachments=[],
-            context=None,
-        )
-    )
+    session.execute(update(ot).where(ot.c.subscription_id == sub_id).values(**ANONYMOUS_EMAIL))
+
+
+def _erase(session: Session, subject: Subject, now: dt.datetime, why: str) -> None:
+    """Retention erases without a suppression: the person may subscribe again."""
+    erase(session, subject, None, now=now, suppress=False, reason=f"retention: {why}")
 
 
 def run(session: Session, *, now: dt.datetime, settings: Settings, dry_run: bool = False) -> dict[str, Any]:
@@ -143,23 +120,10 @@ def run(session: Session, *, now: dt.datetime, settings: Settings, dry_run: bool
         if has_contact:
             anonymise_subscription(session, row.id, row.email)  # the contact (and its address) stays
         else:
-            erase(
-                session,
-                find_subject(session, email=row.email),
-                None,
-                now=now,
-                suppress=False,
-                reason="retention: unconfirmed subscription",
-            )
+            _erase(session, find_subject(session, email=row.email), now, "unconfirmed subscription")
         result["subscriptions"] += 1
     for row in p.contacts:
-        erase(
-            session,
-            find_subject(session, contact_id=row.id),
-            None,
-            now=now,
-            suppress=False,
-            reason=f"retention: no consent, activity or affiliation for {settings.retention_contact_years} years",
-        )
+        idle = f"no consent, activity or affiliation for {settings.retention_contact_years} years"
+        _erase(session, find_subject(session, contact_id=row.id), now, idle)
         result["contacts"] += 1
     return result

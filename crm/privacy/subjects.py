@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.directory.taxonomy import linked_names
 from crm.models.base import utcnow
 from crm.privacy.suppression import address_hash, normalise
 
@@ -75,6 +76,45 @@ def _held_anywhere(session: Session, email: str) -> bool:
     return any(session.scalar(q.limit(1)) is not None for q in checks)
 
 
+# --- where a person's rows are: the export and the erasure read the same conditions ----------------------------
+
+
+def _known(*pairs: tuple[Any, Any]) -> list[Any]:
+    """The conditions whose value is known (an email, a contact id, some subscription ids)."""
+    return [condition for value, condition in pairs if value]
+
+
+def subscription_conditions(email: str | None, cid: int | None) -> list[Any]:
+    t = m.Subscription.__table__
+    return _known((email, t.c.email == email), (cid, t.c.contact_id == cid))
+
+
+def consent_conditions(email: str | None, sub_ids: list[int]) -> list[Any]:
+    t = m.ConsentEntry.__table__
+    return _known((email, t.c.email == email), (sub_ids, t.c.subscription_id.in_(sub_ids)))
+
+
+def place_request_conditions(email: str | None, cid: int | None) -> list[Any]:
+    t = m.PlaceRequest.__table__
+    return _known((email, t.c.email == email), (cid, t.c.contact_id == cid))
+
+
+def outbox_conditions(email: str | None, cid: int | None, sub_ids: list[int]) -> list[Any]:
+    t = m.OutboxMessage.__table__
+    return _known(
+        (email, t.c.recipient == email), (cid, t.c.contact_id == cid), (sub_ids, t.c.subscription_id.in_(sub_ids))
+    )
+
+
+def audit_conditions(cid: int | None, sub_ids: list[int]) -> list[Any]:
+    """Audit entries about the person's contact record and subscriptions (not those they wrote)."""
+    t = m.AuditEntry.__table__
+    return _known(
+        (cid, and_(t.c.entity == "contact", t.c.entity_id == cid)),
+        (sub_ids, and_(t.c.entity == "subscription", t.c.entity_id.in_(sub_ids))),
+    )
+
+
 # --- export ---------------------------------------------------------------------------------------------------
 
 
@@ -94,8 +134,8 @@ def _rows(session: Session, query: Any, exclude: tuple[str, ...] = ()) -> list[d
     return [_row(o, exclude) for o in session.scalars(query)]
 
 
-def _mapping(row: Any) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in row._mapping.items()}
+def _mappings(session: Session, query: Any) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row._mapping.items()} for row in session.execute(query)]
 
 
 def export(session: Session, subject: Subject) -> dict[str, Any]:
@@ -106,30 +146,14 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
 
     if contact is not None:
         out["contact"] = _row(contact)
-        out["affiliations"] = [
-            _mapping(r)
-            for r in session.execute(
-                select(m.Affiliation.role, m.Affiliation.is_primary, m.Organisation.name.label("organisation"))
-                .join(m.Organisation, m.Organisation.id == m.Affiliation.organisation_id)
-                .where(m.Affiliation.contact_id == cid)
-            )
-        ]
-        out["topics"] = list(
-            session.scalars(
-                select(m.Topic.name)
-                .join(m.contact_topics, m.contact_topics.c.topic_id == m.Topic.id)
-                .where(m.contact_topics.c.contact_id == cid)
-                .order_by(m.Topic.name)
-            )
+        out["affiliations"] = _mappings(
+            session,
+            select(m.Affiliation.role, m.Affiliation.is_primary, m.Organisation.name.label("organisation"))
+            .join(m.Organisation, m.Organisation.id == m.Affiliation.organisation_id)
+            .where(m.Affiliation.contact_id == cid),
         )
-        out["regions"] = list(
-            session.scalars(
-                select(m.Region.name)
-                .join(m.contact_regions, m.contact_regions.c.region_id == m.Region.id)
-                .where(m.contact_regions.c.contact_id == cid)
-                .order_by(m.Region.position)
-            )
-        )
+        out["topics"] = linked_names(session, m.contact_topics.c.contact_id, contact.id, m.Topic.name)
+        out["regions"] = linked_names(session, m.contact_regions.c.contact_id, contact.id, m.Region.position)
         out["contact_lists"] = list(
             session.scalars(
                 select(m.ContactList.name)
@@ -138,34 +162,16 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
             )
         )
 
-    sub_cond = [m.Subscription.email == email] if email else []
-    if cid is not None:
-        sub_cond.append(m.Subscription.contact_id == cid)
+    sub_cond = subscription_conditions(email, cid)
     subs = list(session.scalars(select(m.Subscription).where(or_(*sub_cond)))) if sub_cond else []
     sub_ids = [s.id for s in subs]
     out["subscriptions"] = []
     for s in subs:
         item = _row(s, exclude=("confirm_nonce",))
-        item["topics"] = list(
-            session.scalars(
-                select(m.Topic.name)
-                .join(m.subscription_topics, m.subscription_topics.c.topic_id == m.Topic.id)
-                .where(m.subscription_topics.c.subscription_id == s.id)
-            )
-        )
-        item["regions"] = list(
-            session.scalars(
-                select(m.Region.name)
-                .join(m.subscription_regions, m.subscription_regions.c.region_id == m.Region.id)
-                .where(m.subscription_regions.c.subscription_id == s.id)
-            )
-        )
+        item["topics"] = linked_names(session, m.subscription_topics.c.subscription_id, s.id)
+        item["regions"] = linked_names(session, m.subscription_regions.c.subscription_id, s.id)
         out["subscriptions"].append(item)
-    consent_cond = []
-    if email:
-        consent_cond.append(m.ConsentEntry.email == email)
-    if sub_ids:
-        consent_cond.append(m.ConsentEntry.subscription_id.in_(sub_ids))
+    consent_cond = consent_conditions(email, sub_ids)
     out["consent_log"] = (
         _rows(session, select(m.ConsentEntry).where(or_(*consent_cond)).order_by(m.ConsentEntry.id))
         if consent_cond
@@ -173,86 +179,74 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
     )
 
     if cid is not None:
-        out["invitations"] = [
-            _mapping(r)
-            for r in session.execute(
-                select(
-                    m.Invitation.id,
-                    m.Event.title.label("event"),
-                    m.Event.starts_at,
-                    m.Invitation.status,
-                    m.Invitation.note,
-                    m.Invitation.invited_at,
-                    m.Invitation.responded_at,
-                    m.Invitation.attended,
-                )
-                .join(m.Event, m.Event.id == m.Invitation.event_id)
-                .where(m.Invitation.contact_id == cid)
-                .order_by(m.Event.starts_at)
+        out["invitations"] = _mappings(
+            session,
+            select(
+                m.Invitation.id,
+                m.Event.title.label("event"),
+                m.Event.starts_at,
+                m.Invitation.status,
+                m.Invitation.note,
+                m.Invitation.invited_at,
+                m.Invitation.responded_at,
+                m.Invitation.attended,
             )
-        ]
+            .join(m.Event, m.Event.id == m.Invitation.event_id)
+            .where(m.Invitation.contact_id == cid)
+            .order_by(m.Event.starts_at),
+        )
         inv_ids = [i["id"] for i in out["invitations"]]
         out["rsvp_answers"] = (
             _rows(session, select(m.RsvpResponse).where(m.RsvpResponse.invitation_id.in_(inv_ids))) if inv_ids else []
         )
-        out["partnership_memberships"] = [
-            _mapping(r)
-            for r in session.execute(
-                select(
-                    m.Partnership.id.label("partnership_id"),
-                    m.Partnership.title,
-                    m.PartnershipMember.side,
-                    m.PartnershipMember.role,
-                )
-                .join(m.Partnership, m.Partnership.id == m.PartnershipMember.partnership_id)
-                .where(m.PartnershipMember.contact_id == cid)
+        out["partnership_memberships"] = _mappings(
+            session,
+            select(
+                m.Partnership.id.label("partnership_id"),
+                m.Partnership.title,
+                m.PartnershipMember.side,
+                m.PartnershipMember.role,
             )
-        ]
-    place_cond = [m.PlaceRequest.email == email] if email else []
-    if cid is not None:
-        place_cond.append(m.PlaceRequest.contact_id == cid)
+            .join(m.Partnership, m.Partnership.id == m.PartnershipMember.partnership_id)
+            .where(m.PartnershipMember.contact_id == cid),
+        )
+    place_cond = place_request_conditions(email, cid)
     out["event_place_requests"] = _rows(session, select(m.PlaceRequest).where(or_(*place_cond))) if place_cond else []
     out["internship_interests"] = (
-        [
-            _mapping(r)
-            for r in session.execute(
-                select(
-                    m.InternshipInterest.id,
-                    m.Internship.title.label("internship"),
-                    m.InternshipInterest.name,
-                    m.InternshipInterest.email,
-                    m.InternshipInterest.note,
-                    m.InternshipInterest.consent_wording,
-                    m.InternshipInterest.consented_at,
-                )
-                .join(m.Internship, m.Internship.id == m.InternshipInterest.internship_id)
-                .where(m.InternshipInterest.email == email)
+        _mappings(
+            session,
+            select(
+                m.InternshipInterest.id,
+                m.Internship.title.label("internship"),
+                m.InternshipInterest.name,
+                m.InternshipInterest.email,
+                m.InternshipInterest.note,
+                m.InternshipInterest.consent_wording,
+                m.InternshipInterest.consented_at,
             )
-        ]
+            .join(m.Internship, m.Internship.id == m.InternshipInterest.internship_id)
+            .where(m.InternshipInterest.email == email),
+        )
         if email
         else []
     )
     if email:
-        out["internships_as_host_contact"] = [
-            _mapping(r)
-            for r in session.execute(
-                select(m.Internship.id, m.Internship.title, m.Internship.host_contact_name).where(
-                    or_(m.Internship.host_contact_email == email, m.Internship.apply_email == email)
-                )
-            )
-        ]
-        out["organisations_submitted"] = [
-            _mapping(r)
-            for r in session.execute(
-                select(
-                    m.Organisation.id,
-                    m.Organisation.name,
-                    m.Organisation.submitter_name,
-                    m.Organisation.review_status,
-                    m.Organisation.created_at,
-                ).where(m.Organisation.submitter_email == email)
-            )
-        ]
+        out["internships_as_host_contact"] = _mappings(
+            session,
+            select(m.Internship.id, m.Internship.title, m.Internship.host_contact_name).where(
+                or_(m.Internship.host_contact_email == email, m.Internship.apply_email == email)
+            ),
+        )
+        out["organisations_submitted"] = _mappings(
+            session,
+            select(
+                m.Organisation.id,
+                m.Organisation.name,
+                m.Organisation.submitter_name,
+                m.Organisation.review_status,
+                m.Organisation.created_at,
+            ).where(m.Organisation.submitter_email == email),
+        )
 
     act_cond = []
     if user is not None:
@@ -261,31 +255,23 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
         act_cond.append(m.PartnershipActivity.recorded_by == email)
     out["activities_recorded"] = _rows(session, select(m.PartnershipActivity).where(or_(*act_cond))) if act_cond else []
 
-    outbox_cond = []
-    if email:
-        outbox_cond.append(m.OutboxMessage.recipient == email)
-    if cid is not None:
-        outbox_cond.append(m.OutboxMessage.contact_id == cid)
-    if sub_ids:
-        outbox_cond.append(m.OutboxMessage.subscription_id.in_(sub_ids))
+    outbox_cond = outbox_conditions(email, cid, sub_ids)
     out["emails_sent"] = (
-        [
-            _mapping(r)
-            for r in session.execute(
-                select(
-                    m.OutboxMessage.id,
-                    m.OutboxMessage.kind,
-                    m.OutboxMessage.subject,
-                    m.OutboxMessage.status,
-                    m.OutboxMessage.created_at,
-                    m.OutboxMessage.sent_at,
-                    m.OutboxMessage.delivery_status,
-                    m.OutboxMessage.text_body,
-                )
-                .where(or_(*outbox_cond))
-                .order_by(m.OutboxMessage.id)
+        _mappings(
+            session,
+            select(
+                m.OutboxMessage.id,
+                m.OutboxMessage.kind,
+                m.OutboxMessage.subject,
+                m.OutboxMessage.status,
+                m.OutboxMessage.created_at,
+                m.OutboxMessage.sent_at,
+                m.OutboxMessage.delivery_status,
+                m.OutboxMessage.text_body,
             )
-        ]
+            .where(or_(*outbox_cond))
+            .order_by(m.OutboxMessage.id),
+        )
         if outbox_cond
         else []
     )
@@ -305,11 +291,7 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
             session, select(m.UserSession).where(m.UserSession.user_id == user.id), exclude=("token_hash",)
         )
 
-    audit_cond = []
-    if cid is not None:
-        audit_cond.append(and_(m.AuditEntry.entity == "contact", m.AuditEntry.entity_id == cid))
-    if sub_ids:
-        audit_cond.append(and_(m.AuditEntry.entity == "subscription", m.AuditEntry.entity_id.in_(sub_ids)))
+    audit_cond = audit_conditions(cid, sub_ids)
     if email:
         audit_cond.append(m.AuditEntry.actor == email)
     if user is not None:
