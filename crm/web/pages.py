@@ -98,3 +98,12 @@ def notice(key: str, notices: Mapping[str, str], message: str = "") -> str:
 def api_page(struct: Callable[..., T], page: Any, item: Callable[[Any], Any]) -> T:
     """One page of an API list: its items converted one by one, and the cursors to the pages either side."""
     return struct(items=[item(row) for row in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+
+
+def api_attempt_as(field_names: Mapping[str, str], action: Callable[[], T]) -> T:
+    """``api_attempt`` for services that name some fields otherwise than the API does (``topic_ids`` is ``topics``):
+    the 422 problem names each bad field as the client sent it."""
+    try:
+        return action()
+    except FieldErrors as exc:
+        raise unprocessable({field_names.get(key, key): message for key, message in exc.errors.items()}) from exc
