@@ -24,18 +24,24 @@ from crm.partnerships import changes, rules
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody, MultipartBody
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import attempt, form_page, list_page
 
 
-def _form_context(db: Session, form: Form, call: m.FundingCall | None) -> dict[str, Any]:
-    return {
-        "form": form,
+def _form_page(db: Session, form: Form, call: m.FundingCall | None) -> Template:
+    """The call form: 200 when first shown, 422 with every message when it comes back refused."""
+    context = {
         "call": call,
         **queries.form_menus(db),
         "rows": ff.deadline_rows(form.data),
         "selected_topics": ff.selected(form.data, "topic_ids"),
         "selected_regions": ff.selected(form.data, "region_ids"),
     }
+    return form_page("admin/funding_form.html", context, form=form)
+
+
+def _to_call(call: m.FundingCall) -> Redirect:
+    return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
 
 
 @get("/", sync_to_thread=False)
@@ -44,14 +50,18 @@ def admin_list(request: Request[Any, Any, Any], db: DB) -> Template:
     now = _now()
     page = queries.list_calls(db, params, now=now, public=False)
     context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "statuses": list(m.CallStatus)}
-    if is_htmx(request.headers):
-        return Template("admin/funding_results.html", context=context)
-    return Template("admin/funding_list.html", context={**context, **queries.filter_choices(db)})
+    return list_page(
+        request,
+        "admin/funding_list.html",
+        "admin/funding_results.html",
+        context,
+        page_only=lambda: queries.filter_choices(db),
+    )
 
 
 @get("/new", sync_to_thread=False)
 def admin_new(db: DB) -> Template:
-    return Template("admin/funding_form.html", context=_form_context(db, Form({}), None))
+    return _form_page(db, Form({}), None)
 
 
 @post("/new", sync_to_thread=False)
@@ -59,37 +69,20 @@ def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redire
     form = Form(data)
     values = ff.parse_call_form(form)
     status = m.CallStatus.PUBLISHED if form.str("intent") == "publish" else m.CallStatus.DRAFT
-    if form.ok:
-        try:
-            call = fs.create_call(db, user, values, now=_now(), status=status)
-        except fs.CallError as exc:
-            for key, message in exc.errors.items():
-                form.add_error(key, message)
-        else:
-            return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
-    return Template("admin/funding_form.html", context=_form_context(db, form, None), status_code=422)
+    call = attempt(form, lambda: fs.create_call(db, user, values, now=_now(), status=status))
+    return _form_page(db, form, None) if call is None else _to_call(call)
 
 
 @get("/{call_id:int}", sync_to_thread=False)
 def admin_detail(db: DB, call_id: FromPath[int]) -> Template:
     call = call_or_404(db, call_id)
-    now = _now()
-    partnerships = queries.partnerships_for_call(db, call.id)
-    return Template(
-        "admin/funding_detail.html",
-        context={
-            "call": call,
-            "now": now,
-            "partnerships": partnerships,
-            "history": history(db, fs.ENTITY, call.id),
-        },
-    )
+    return _detail_page(db, call, queries.partnerships_for_call(db, call.id))
 
 
 @get("/{call_id:int}/edit", sync_to_thread=False)
 def admin_edit(db: DB, call_id: FromPath[int]) -> Template:
     call = call_or_404(db, call_id)
-    return Template("admin/funding_form.html", context=_form_context(db, Form(ff.form_values(call)), call))
+    return _form_page(db, Form(ff.form_values(call)), call)
 
 
 @post("/{call_id:int}/edit", sync_to_thread=False)
@@ -97,15 +90,9 @@ def admin_update(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBo
     call = call_or_404(db, call_id)
     form = Form(data)
     values = ff.parse_call_form(form)
-    if form.ok:
-        try:
-            fs.update_call(db, user, call, values, now=_now())
-        except fs.CallError as exc:
-            for key, message in exc.errors.items():
-                form.add_error(key, message)
-        else:
-            return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
-    return Template("admin/funding_form.html", context=_form_context(db, form, call), status_code=422)
+    if attempt(form, lambda: fs.update_call(db, user, call, values, now=_now())) is None:
+        return _form_page(db, form, call)
+    return _to_call(call)
 
 
 @post("/{call_id:int}/status", sync_to_thread=False)
@@ -118,22 +105,19 @@ def admin_status(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBo
             fs.set_status(db, user, call, m.CallStatus(target), now=_now())
         except fs.CallError as exc:
             return _detail_with_error(db, call, exc.errors["status"])
-    return Redirect(f"/admin/funding-calls/{call.id}", status_code=303)
+    return _to_call(call)
+
+
+def _detail_page(
+    db: Session, call: m.FundingCall, partnerships: list[Any], status_code: int = 200, **extra: Any
+) -> Template:
+    context = {"call": call, "now": _now(), "partnerships": partnerships, "history": history(db, fs.ENTITY, call.id)}
+    return Template("admin/funding_detail.html", context={**context, **extra}, status_code=status_code)
 
 
 def _detail_with_error(db: Session, call: m.FundingCall, message: str, blockers: list[str] | None = None) -> Template:
-    return Template(
-        "admin/funding_detail.html",
-        context={
-            "call": call,
-            "now": _now(),
-            "partnerships": [],
-            "history": history(db, fs.ENTITY, call.id),
-            "problem": message,
-            "blockers": blockers or [],
-        },
-        status_code=409,
-    )
+    """The call's page answering 409: why the change was refused (and what still refers to the call)."""
+    return _detail_page(db, call, [], 409, problem=message, blockers=blockers or [])
 
 
 @post("/{call_id:int}/delete", sync_to_thread=False)
@@ -184,11 +168,14 @@ def admin_start_partnership(
 # Import: upload → preview (nothing written) → confirm (the same text posted back, checked again, then written).
 
 
+def _import_page(form: Form, report: importer.ImportReport | None, status_code: int = 200, **extra: Any) -> Template:
+    context = {"form": form, "report": report, **extra, "columns": importer.COLUMNS}
+    return Template("admin/funding_import.html", context=context, status_code=status_code)
+
+
 @get("/import", sync_to_thread=False)
 def import_page() -> Template:
-    return Template(
-        "admin/funding_import.html", context={"form": Form({}), "report": None, "columns": importer.COLUMNS}
-    )
+    return _import_page(Form({}), None)
 
 
 @get("/import/template.csv", sync_to_thread=False)
@@ -211,16 +198,8 @@ def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
         text = data["csv_text"]
     if not text.strip():
         form.add_error("file", "Choose a CSV file to import.")
-        return Template(
-            "admin/funding_import.html",
-            context={"form": form, "report": None, "columns": importer.COLUMNS},
-            status_code=422,
-        )
-    report = importer.run_import(db, text, apply=False, actor=user, now=_now())
-    return Template(
-        "admin/funding_import.html",
-        context={"form": form, "report": report, "csv_text": text, "columns": importer.COLUMNS},
-    )
+        return _import_page(form, None, 422)
+    return _import_page(form, importer.run_import(db, text, apply=False, actor=user, now=_now()), csv_text=text)
 
 
 @post("/import/confirm", sync_to_thread=False)
@@ -231,13 +210,8 @@ def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
     now = _now()
     preview = importer.run_import(db, text, apply=False, actor=user, now=now)
     if preview.file_errors or (preview.errors and not skip_bad):
-        return Template(
-            "admin/funding_import.html",
-            context={"form": form, "report": preview, "csv_text": text, "columns": importer.COLUMNS},
-            status_code=422,
-        )
-    report = importer.run_import(db, text, apply=True, actor=user, now=now)
-    return Template("admin/funding_import.html", context={"form": form, "report": report, "columns": importer.COLUMNS})
+        return _import_page(form, preview, 422, csv_text=text)
+    return _import_page(form, importer.run_import(db, text, apply=True, actor=user, now=now))
 
 
 admin_router = Router(

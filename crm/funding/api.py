@@ -22,6 +22,11 @@ from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import api_bad_body_handler, unprocessable
 from crm.web.listing import ListParams
+from crm.web.pages import api_attempt_as, api_page
+
+
+def _page_url(base_url: str, slug: str) -> str:
+    return f"{base_url.rstrip('/')}/funding-calls/{slug}"
 
 
 def _out(call: m.FundingCall, base_url: str) -> sc.FundingCallOut:
@@ -30,7 +35,7 @@ def _out(call: m.FundingCall, base_url: str) -> sc.FundingCallOut:
         slug=call.slug,
         title=call.title,
         url=call.url,
-        page_url=f"{base_url.rstrip('/')}/funding-calls/{call.slug}",
+        page_url=_page_url(base_url, call.slug),
         funder_id=call.funder_id,
         funder=call.funder.name,
         summary=call.summary,
@@ -69,25 +74,21 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, use
     admin_view = _is_admin(user) and bool(query.get("status"))
     params = ListParams.from_query(query, filter_names=queries.ADMIN_FILTERS if admin_view else queries.PUBLIC_FILTERS)
     page = queries.list_calls(db, params, now=_now(), public=not admin_view)
-    base = settings.base_url.rstrip("/")
-    return sc.FundingCallPage(
-        items=[
-            sc.FundingCallSummary(
-                id=r.id,
-                slug=r.slug,
-                title=r.title,
-                page_url=f"{base}/funding-calls/{r.slug}",
-                funder=r.funder_name,
-                status=r.status.value,
-                next_deadline_at=r.next_deadline_at,
-                amount_min=r.amount_min,
-                amount_max=r.amount_max,
-                requires_vcse_partner=r.requires_vcse_partner,
-            )
-            for r in page.items
-        ],
-        next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
+    return api_page(sc.FundingCallPage, page, lambda r: _summary(r, settings.base_url))
+
+
+def _summary(r: Any, base_url: str) -> sc.FundingCallSummary:
+    return sc.FundingCallSummary(
+        id=r.id,
+        slug=r.slug,
+        title=r.title,
+        page_url=_page_url(base_url, r.slug),
+        funder=r.funder_name,
+        status=r.status.value,
+        next_deadline_at=r.next_deadline_at,
+        amount_min=r.amount_min,
+        amount_max=r.amount_max,
+        requires_vcse_partner=r.requires_vcse_partner,
     )
 
 
@@ -152,8 +153,7 @@ def _input_from_api(db: Session, data: sc.FundingCallIn, base: fs.CallInput) -> 
     return out
 
 
-def _api_errors(errors: dict[str, str]) -> dict[str, str]:
-    return {{"topic_ids": "topics", "region_ids": "regions"}.get(k, k): v for k, v in errors.items()}
+API_NAMES = {"topic_ids": "topics", "region_ids": "regions"}  # the service's field names as the API names them
 
 
 @post("/", sync_to_thread=False, guards=[admin_guard], summary="Create a funding call")
@@ -167,10 +167,7 @@ def api_create(
         raise unprocessable(missing)
     values = _input_from_api(db, data, fs.CallInput(title="", funder_id=None))
     status = m.CallStatus(data.status) if data.status is not sc.UNSET else m.CallStatus.DRAFT
-    try:
-        call = fs.create_call(db, user, values, now=_now(), status=status, source="API")
-    except fs.CallError as exc:
-        raise unprocessable(_api_errors(exc.errors)) from exc
+    call = api_attempt_as(API_NAMES, lambda: fs.create_call(db, user, values, now=_now(), status=status, source="API"))
     db.flush()
     db.expire(call)
     return Response(_out(call_or_404(db, call.id), settings.base_url), status_code=201)
@@ -204,12 +201,13 @@ def api_update(
     call = call_or_404(db, call_id)
     values = _input_from_api(db, data, _input_from_call(call))
     now = _now()
-    try:
+
+    def change() -> None:
         fs.update_call(db, user, call, values, now=now, source="API")
         if data.status is not sc.UNSET:
             fs.set_status(db, user, call, m.CallStatus(data.status), now=now)
-    except fs.CallError as exc:
-        raise unprocessable(_api_errors(exc.errors)) from exc
+
+    api_attempt_as(API_NAMES, change)
     db.flush()
     db.expire(call)
     return _out(call_or_404(db, call_id), settings.base_url)

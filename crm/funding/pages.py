@@ -17,7 +17,8 @@ from crm.calendar import CalendarEvent, build_calendar
 from crm.funding import queries
 from crm.funding.views import now as _now
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import list_page
 
 
 @get("/funding-calls", sync_to_thread=False)
@@ -26,9 +27,13 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     now = _now()
     page = queries.list_calls(db, params, now=now, public=True)
     context = {"page": page, "params": params, "sorts": page.sorts, "now": now}
-    if is_htmx(request.headers):
-        return Template("public/funding_results.html", context=context)
-    return Template("public/funding_list.html", context={**context, **queries.filter_choices(db)})
+    return list_page(
+        request,
+        "public/funding_list.html",
+        "public/funding_results.html",
+        context,
+        page_only=lambda: queries.filter_choices(db),
+    )
 
 
 def _public_call(db: Session, slug: str, user: Principal | None) -> m.FundingCall:
