@@ -14,11 +14,16 @@ from crm.tokens import TokenError
 from crm.web.auth import SESSION_COOKIE
 from crm.web.deps import DB, CurrentUser, client_ip
 from crm.web.forms import Form, FormBody
+from crm.web.pages import form_page_as
+
+
+def _link_problem(exc: TokenError) -> Template:
+    return Template("auth/link_problem.html", context={"message": str(exc), "form": Form({})}, status_code=400)
 
 
 @get("/sign-in", sync_to_thread=False)
 def sign_in_page(next: FromQuery[str] = "/admin") -> Template:
-    return Template("auth/sign_in.html", context={"next": services.safe_next(next), "form": Form({})})
+    return form_page_as(400, "auth/sign_in.html", {"next": services.safe_next(next)}, form=Form({}))
 
 
 @post("/sign-in", sync_to_thread=False)
@@ -27,7 +32,7 @@ def sign_in_request(request: Request[Any, Any, Any], state: State, db: DB, data:
     email = form.email("email")
     next_url = services.safe_next(form.str("next"))
     if not form.ok:
-        return Template("auth/sign_in.html", context={"next": next_url, "form": form}, status_code=400)
+        return form_page_as(400, "auth/sign_in.html", {"next": next_url}, form=form)
     limiter = state.rate_limiter
     ip = client_ip(request)
     per_hour = state.settings.sign_in_rate_per_hour
@@ -51,7 +56,7 @@ def sign_in_confirm_page(state: State, db: DB, token: FromQuery[str] = "") -> Te
     try:
         services.peek_sign_in(db, state.signer, token)
     except TokenError as exc:
-        return Template("auth/link_problem.html", context={"message": str(exc), "form": Form({})}, status_code=400)
+        return _link_problem(exc)
     return Template("auth/confirm.html", context={"token": token})
 
 
@@ -61,7 +66,7 @@ def sign_in_verify(request: Request[Any, Any, Any], state: State, db: DB, data: 
     try:
         user, next_url = services.use_sign_in(db, state.signer, token)
     except TokenError as exc:
-        return Template("auth/link_problem.html", context={"message": str(exc), "form": Form({})}, status_code=400)
+        return _link_problem(exc)
     cookie_value = services.create_session(
         db, user, state.settings, client_ip(request), request.headers.get("user-agent", "")
     )

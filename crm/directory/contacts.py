@@ -90,16 +90,8 @@ def create_contact(session: Session, actor: Principal | None, values: dict[str, 
     session.add(contact)
     session.flush()
     _set_contact_links(session, contact.id, topic_ids, region_ids)
-    audit.record_changes(
-        session,
-        actor,
-        "contact",
-        contact.id,
-        {},
-        contact_snapshot(session, contact),
-        summary=contact.name,
-        action="created",
-    )
+    snap = contact_snapshot(session, contact)
+    audit.record_changes(session, actor, "contact", contact.id, {}, snap, summary=contact.name, action="created")
     return contact
 
 
@@ -117,16 +109,8 @@ def update_contact(session: Session, actor: Principal | None, contact: m.Contact
 
 
 def delete_contact(session: Session, actor: Principal | None, contact: m.Contact) -> None:
-    audit.record_changes(
-        session,
-        actor,
-        "contact",
-        contact.id,
-        contact_snapshot(session, contact),
-        {},
-        summary=contact.name,
-        action="deleted",
-    )
+    snap = contact_snapshot(session, contact)
+    audit.record_changes(session, actor, "contact", contact.id, snap, {}, summary=contact.name, action="deleted")
     session.delete(contact)
     session.flush()
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.csvimport import insert_ignore
-from crm.directory.reference import slugify
+from crm.directory.reference import free_slug, slugify
 from crm.mailing.suppression import forms_by_key
 
 if TYPE_CHECKING:
@@ -144,16 +144,15 @@ class BatchWriter:
         bases = [slugify(n, 300) for n in names]
         taken = set(self.session.scalars(select(col).where(col.in_(set(bases)))))
         out = []
+
+        def is_taken(slug: str) -> bool:
+            return slug in taken or slug in self.used_slugs
+
         for base in bases:
-            slug = base
-            if base in taken or base in self.used_slugs:
-                if base not in self.probed:
-                    taken |= set(self.session.scalars(select(col).where(col.like(f"{base}-%"))))
-                    self.probed.add(base)
-                n = 2
-                while f"{base}-{n}" in taken or f"{base}-{n}" in self.used_slugs:
-                    n += 1
-                slug = f"{base}-{n}"
+            if is_taken(base) and base not in self.probed:
+                taken |= set(self.session.scalars(select(col).where(col.like(f"{base}-%"))))
+                self.probed.add(base)
+            slug = free_slug(base, is_taken)
             self.used_slugs.add(slug)
             out.append(slug)
         return out
@@ -176,6 +175,16 @@ class BatchWriter:
                     "changes": changes,
                 }
             )
+
+        def update_from(values: dict[str, Any], keep: set[str], entity: str, record_id: int) -> dict[str, Any] | None:
+            """An existing record's update from a row's non-empty columns (an import never blanks a field, and
+            never changes the columns in ``keep``), audited; None when the row changes nothing."""
+            changed = {k: val for k, val in values.items() if k not in keep and val not in ("", None)}
+            if not changed:
+                return None
+            diff = {k: [None, str(val)[:200]] for k, val in changed.items()}
+            audit_row("updated by import", entity, record_id, values["name"], diff)
+            return {**changed, "id": record_id, "updated_at": now}
 
         # New organisations (bulk insert, ids back in order).
         new_orgs = [p for p in rows if p.result.org_action == "new"]
@@ -209,22 +218,9 @@ class BatchWriter:
         updates = []
         for p in rows:
             if p.result.org_action == "update" and p.org_target:
-                v = {
-                    k: val
-                    for k, val in p.org.items()  # type: ignore[union-attr]
-                    if k not in {"name", "name_normalised"} and val not in ("", None)
-                }
+                v = update_from(p.org, {"name", "name_normalised"}, "organisation", p.org_target)  # type: ignore[arg-type]
                 if v:
-                    v["id"] = p.org_target
-                    v["updated_at"] = now
                     updates.append(v)
-                    audit_row(
-                        "updated by import",
-                        "organisation",
-                        p.org_target,
-                        p.org["name"],  # type: ignore[index]
-                        {k: [None, str(val)[:200]] for k, val in v.items() if k not in {"id", "updated_at"}},
-                    )
         if updates:
             s.execute(update(m.Organisation), updates)
         topic_rows = [
@@ -257,17 +253,9 @@ class BatchWriter:
         contact_updates = []
         for p in rows:
             if p.result.contact_action == "update" and p.contact_id:
-                v = {k: val for k, val in p.contact.items() if k != "email" and val not in ("", None)}  # type: ignore[union-attr]
+                v = update_from(p.contact, {"email"}, "contact", p.contact_id)  # type: ignore[arg-type]
                 if v:
-                    v.update(id=p.contact_id, updated_at=now)
                     contact_updates.append(v)
-                    audit_row(
-                        "updated by import",
-                        "contact",
-                        p.contact_id,
-                        p.contact["name"],  # type: ignore[index]
-                        {k: [None, str(val)[:200]] for k, val in v.items() if k not in {"id", "updated_at"}},
-                    )
         if contact_updates:
             s.execute(update(m.Contact), contact_updates)
         # Affiliations: new links only; the first link of a contact without a primary organisation is primary.

@@ -19,7 +19,7 @@ from crm import audit, search
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory.errors import DirectoryError
-from crm.directory.reference import slugify
+from crm.directory.reference import free_slug, slugify
 from crm.directory.references import organisation_references
 from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
@@ -68,12 +68,7 @@ def unique_slug(session: Session, name: str, *, exclude_id: int | None = None, t
     if exclude_id is not None:
         query = query.where(m.Organisation.id != exclude_id)
     used = set(session.scalars(query)) | (taken or set())
-    if base not in used:
-        return base
-    n = 2
-    while f"{base}-{n}" in used:
-        n += 1
-    return f"{base}-{n}"
+    return free_slug(base, used.__contains__)
 
 
 def _names_agg(session: Session, column: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import literal, select, union_all
@@ -57,6 +58,14 @@ TOPICS: list[str] = [
 def slugify(value: str, max_length: int = 300) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
     return slug[:max_length].strip("-") or "item"
+
+
+def free_slug(base: str, is_taken: Callable[[str], bool]) -> str:
+    """``base`` when it is free, else the first free one of ``base-2``, ``base-3``, …"""
+    slug, n = base, 2
+    while is_taken(slug):
+        slug, n = f"{base}-{n}", n + 1
+    return slug
 
 
 def ensure_reference_data(session: Session) -> None:
