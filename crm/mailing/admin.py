@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -17,7 +16,9 @@ from crm.mailing.consent import CONSENT_TEXTS
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams, is_htmx
+from crm.web.listing import ListParams
+from crm.web.pages import form_page_as, get_or_404, list_page, or_404
+from crm.web.pages import notice as notice_text
 
 # --- admin: outbox ----------------------------------------------------------------------------------------------
 
@@ -40,14 +41,16 @@ def outbox_list(
 
 
 def _message(db: DB, message_id: int) -> m.OutboxMessage:
-    message = db.get(m.OutboxMessage, message_id)
-    if message is None:
-        raise NotFoundException("No such message.")
-    return message
+    return get_or_404(db, m.OutboxMessage, message_id, "No such message.")
+
+
+OUTBOX_NOTICES = {"resent": "The message is queued again."}
 
 
 @get("/admin/mail/{message_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
-def outbox_detail(db: DB, message_id: FromPath[int], resent: FromQuery[str] = "") -> Template:
+def outbox_detail(
+    db: DB, message_id: FromPath[int], notice: FromQuery[str] = "", resent: FromQuery[str] = ""
+) -> Template:
     message = _message(db, message_id)
     events = queries.delivery_events(db, message_id)
     return Template(
@@ -56,7 +59,8 @@ def outbox_detail(db: DB, message_id: FromPath[int], resent: FromQuery[str] = ""
             "message": message,
             "events": events,
             "can_resend": outbox.can_resend(message),
-            "notice": "The message is queued again." if resent else "",
+            # ``?resent=1`` is how the resend linked here before ``?notice=resent``; old links still show it.
+            "notice": notice_text("resent" if resent else notice, OUTBOX_NOTICES),
         },
     )
 
@@ -80,7 +84,7 @@ def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
 def outbox_resend(db: DB, user: CurrentUser, message_id: FromPath[int]) -> Redirect:
     """Queue a failed (or unsettled) message again. Suppression and consent are re-checked when it is claimed."""
     outbox.resend(db, user, _message(db, message_id))
-    return Redirect(f"/admin/mail/{message_id}?resent=1", status_code=303)
+    return Redirect(f"/admin/mail/{message_id}?notice=resent", status_code=303)
 
 
 # --- admin: subscribers ------------------------------------------------------------------------------------------
@@ -98,16 +102,12 @@ def subscribers_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "mailing_choices": [(x.value, x.label) for x in m.Mailing],
         "labels": {x.value: x.label for x in m.Mailing},
     }
-    if is_htmx(request.headers):
-        return Template("admin/subscribers_results.html", context=context)
-    return Template("admin/subscribers.html", context=context)
+    return list_page(request, "admin/subscribers.html", "admin/subscribers_results.html", context)
 
 
 @get("/admin/subscribers/{sub_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def subscriber_detail(db: DB, sub_id: FromPath[int]) -> Template:
-    record = queries.subscriber_record(db, sub_id)
-    if record is None:
-        raise NotFoundException("No such subscriber.")
+    record = or_404(queries.subscriber_record(db, sub_id), "No such subscriber.")
     return Template(
         "admin/subscriber_detail.html",
         context={
@@ -126,14 +126,16 @@ def subscriber_detail(db: DB, sub_id: FromPath[int]) -> Template:
 SUPPRESSION_REASONS = ["manual", "unsubscribed", "bounce", "complaint", "erasure"]
 
 
-def _suppressions_context(db: DB, form: Form, show: str, **extra: Any) -> dict[str, Any]:
+def _suppressions_page(db: DB, form: Form, show: str = "", notice: str = "") -> Template:
+    """The list with its add form: 400 when the form comes back with messages (as it always has), else 200."""
     rows = queries.suppressions(db, include_lifted=show == "all")
-    return {"rows": rows, "form": form, "reasons": SUPPRESSION_REASONS, "show": show, **extra}
+    context = {"rows": rows, "reasons": SUPPRESSION_REASONS, "show": show, "notice": notice}
+    return form_page_as(400, "admin/suppressions.html", context, form=form)
 
 
 @get("/admin/suppressions", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def suppressions_page(db: DB, show: FromQuery[str] = "") -> Template:
-    return Template("admin/suppressions.html", context=_suppressions_context(db, Form({}), show))
+    return _suppressions_page(db, Form({}), show)
 
 
 @post("/admin/suppressions", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
@@ -143,10 +145,11 @@ def suppressions_add(db: DB, user: CurrentUser, data: FormBody) -> Template | Re
     reason = form.choice("reason", set(SUPPRESSION_REASONS), required=True, label="reason")
     note = form.line("note", required=True, max_length=400, label="Reason in your words")
     if not form.ok or user is None:
-        return Template("admin/suppressions.html", context=_suppressions_context(db, form, ""), status_code=400)
+        return _suppressions_page(db, form)
     added = subs.admin_add_suppression(db, user, email, reason, note)
-    notice = f"{email} is now suppressed." if added else f"{email} was already suppressed."
-    return Template("admin/suppressions.html", context=_suppressions_context(db, Form({}), "", notice=notice))
+    return _suppressions_page(
+        db, Form({}), notice=f"{email} is now suppressed." if added else f"{email} was already suppressed."
+    )
 
 
 @post(
@@ -156,14 +159,9 @@ def suppressions_lift(db: DB, user: CurrentUser, suppression_id: FromPath[int], 
     form = Form(data)
     note = form.line("note", required=True, max_length=400, label="Reason for lifting")
     if not form.ok or user is None:
-        return Template("admin/suppressions.html", context=_suppressions_context(db, form, ""), status_code=400)
-    row = subs.admin_lift_suppression(db, user, suppression_id, note)
-    if row is None:
-        raise NotFoundException("No such suppression.")
-    return Template(
-        "admin/suppressions.html",
-        context=_suppressions_context(db, Form({}), "", notice=f"The suppression of {row.address} is lifted."),
-    )
+        return _suppressions_page(db, form)
+    row = or_404(subs.admin_lift_suppression(db, user, suppression_id, note), "No such suppression.")
+    return _suppressions_page(db, Form({}), notice=f"The suppression of {row.address} is lifted.")
 
 
 route_handlers: list[Any] = [

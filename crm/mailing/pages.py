@@ -20,6 +20,7 @@ from crm.mailing import subscriptions as subs
 from crm.tokens import TokenError
 from crm.web.deps import DB, client_ip
 from crm.web.forms import Form, FormBody
+from crm.web.pages import form_page_as
 
 SUBSCRIBE_PER_IP_PER_HOUR = 20
 SUBSCRIBE_PER_EMAIL_PER_HOUR = 5
@@ -75,21 +76,31 @@ def _choices(form: Form, *, require_mailing: bool = True) -> subs.Choices:
     )
 
 
+def _selected(form: Form) -> dict[str, Any]:
+    """What the subscribe and preference forms show as chosen."""
+    return {
+        "mailings": set(form.getlist("mailings")),
+        "topics": set(form.getlist("topics")),
+        "regions": set(form.getlist("regions")),
+        "funders": set(form.getlist("funders")),
+        "frequency": form.data.get("frequency", "weekly"),
+    }
+
+
 def _subscribe_context(db: DB, form: Form, **extra: Any) -> dict[str, Any]:
     return {
         **_reference(db),
         "form": form,
         "consent_version": consent.CONSENT_VERSION,
         "consent_text": consent.CONSENT_TEXTS[consent.CONSENT_VERSION],
-        "selected": {
-            "mailings": set(form.getlist("mailings")),
-            "topics": set(form.getlist("topics")),
-            "regions": set(form.getlist("regions")),
-            "funders": set(form.getlist("funders")),
-            "frequency": form.data.get("frequency", "weekly"),
-        },
+        "selected": _selected(form),
         **extra,
     }
+
+
+def _subscribe_page(db: DB, form: Form) -> Template:
+    """The subscribe form: 400 when it comes back with messages (as it always has), else 200."""
+    return form_page_as(400, "public/subscribe.html", _subscribe_context(db, form), form=form)
 
 
 # --- public: subscribe and confirm -----------------------------------------------------------------------------
@@ -102,8 +113,7 @@ def subscribe_page(request: Request[Any, Any, Any], db: DB) -> Template:
     prefill = {
         k: (v if k in multi else v[-1]) for k, v in request.query_params.dict().items() if k in PREFILL_FIELDS and v
     }
-    form = Form(prefill or {"mailings": [m.Mailing.FUNDING_DIGEST.value]})
-    return Template("public/subscribe.html", context=_subscribe_context(db, form))
+    return _subscribe_page(db, Form(prefill or {"mailings": [m.Mailing.FUNDING_DIGEST.value]}))
 
 
 @post("/subscribe", sync_to_thread=False)
@@ -121,7 +131,7 @@ def subscribe_submit(request: Request[Any, Any, Any], state: State, db: DB, data
     if version not in consent.CONSENT_TEXTS:
         form.add_error("consent", "The consent statement has changed. Please read it again and tick the box.")
     if not form.ok:
-        return Template("public/subscribe.html", context=_subscribe_context(db, form), status_code=400)
+        return _subscribe_page(db, form)
     limiter = state.rate_limiter
     ip = client_ip(request)
     if not (
@@ -185,21 +195,27 @@ def _link_problem(message: str) -> Template:
     return Template("public/preferences_problem.html", context={"message": message}, status_code=400)
 
 
-def _preferences_context(db: DB, sub: m.Subscription, token: str, form: Form, **extra: Any) -> dict[str, Any]:
-    return {
-        **_reference(db),
-        "sub": sub,
-        "token": token,
-        "form": form,
-        "selected": {
-            "mailings": set(form.getlist("mailings")),
-            "topics": set(form.getlist("topics")),
-            "regions": set(form.getlist("regions")),
-            "funders": set(form.getlist("funders")),
-            "frequency": form.data.get("frequency", "weekly"),
-        },
-        **extra,
-    }
+def _preferences_page(db: DB, sub: m.Subscription, token: str, form: Form, notice: str = "") -> Template:
+    """The preference centre: 400 when the form comes back with messages (as it always has), else 200."""
+    context = {**_reference(db), "sub": sub, "token": token, "selected": _selected(form), "notice": notice}
+    return form_page_as(400, "public/preferences.html", context, form=form)
+
+
+def _subscription_of(state: State, db: DB, token: str) -> tuple[str, m.Subscription] | Template:
+    """The address a preferences link is for and its subscription, or the page to show instead (a bad link, or
+    no subscription under that address)."""
+    try:
+        email = subs.email_from_preferences_token(state.signer, token)
+    except TokenError as exc:
+        return _link_problem(str(exc))
+    sub = subs.by_email(db, email, load=True)
+    if sub is None:
+        return Template("public/preferences_none.html", context={})
+    return email, sub
+
+
+def _unsubscribed_everything() -> Template:
+    return Template("public/unsubscribe_done.html", context={"mailing_label": "", "resubscribe": True})
 
 
 PREFILL_FIELDS = {
@@ -237,53 +253,43 @@ def _form_from(sub: m.Subscription) -> Form:
 
 @get("/preferences/{token:str}", sync_to_thread=False)
 def preferences_page(state: State, db: DB, token: FromPath[str]) -> Template:
-    try:
-        email = subs.email_from_preferences_token(state.signer, token)
-    except TokenError as exc:
-        return _link_problem(str(exc))
-    sub = subs.by_email(db, email, load=True)
-    if sub is None:
-        return Template("public/preferences_none.html", context={})
-    return Template("public/preferences.html", context=_preferences_context(db, sub, token, _form_from(sub)))
+    found = _subscription_of(state, db, token)
+    if isinstance(found, Template):
+        return found
+    return _preferences_page(db, found[1], token, _form_from(found[1]))
 
 
 @post("/preferences/{token:str}", sync_to_thread=False)
 def preferences_submit(
     request: Request[Any, Any, Any], state: State, db: DB, token: FromPath[str], data: FormBody
 ) -> Template:
-    try:
-        email = subs.email_from_preferences_token(state.signer, token)
-    except TokenError as exc:
-        return _link_problem(str(exc))
-    sub = subs.by_email(db, email, load=True)
-    if sub is None:
-        return Template("public/preferences_none.html", context={})
+    found = _subscription_of(state, db, token)
+    if isinstance(found, Template):
+        return found
+    email, sub = found
     form = Form(data)
     action = form.choice("action", {"save", "pause", "resume", "unsubscribe_all"}) or "save"
     how = _how(request, "preference centre")
     if action == "unsubscribe_all":
         subs.unsubscribe(db, email, None, how)
-        return Template("public/unsubscribe_done.html", context={"mailing_label": "", "resubscribe": True})
+        return _unsubscribed_everything()
     if action in {"pause", "resume"}:
         changed = subs.set_paused(db, sub, action == "pause", how)
         notice = {
             True: "Your emails are paused." if action == "pause" else "Your emails have restarted.",
             False: "Nothing changed.",
         }[changed]
-        return Template(
-            "public/preferences.html", context=_preferences_context(db, sub, token, _form_from(sub), notice=notice)
-        )
+        return _preferences_page(db, sub, token, _form_from(sub), notice)
     if sub.status not in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
         form.add_error("mailings", "This subscription is not active. Use the subscribe page to start again.")
     choices = _choices(form, require_mailing=False)
     if not form.ok:
-        return Template("public/preferences.html", context=_preferences_context(db, sub, token, form), status_code=400)
+        return _preferences_page(db, sub, token, form)
     changed = subs.update_preferences(db, sub, choices, how)
     if sub.status == m.SubscriptionStatus.UNSUBSCRIBED:
-        return Template("public/unsubscribe_done.html", context={"mailing_label": "", "resubscribe": True})
-    notice = "Your choices are saved." if changed else "Nothing changed."
-    return Template(
-        "public/preferences.html", context=_preferences_context(db, sub, token, _form_from(sub), notice=notice)
+        return _unsubscribed_everything()
+    return _preferences_page(
+        db, sub, token, _form_from(sub), "Your choices are saved." if changed else "Nothing changed."
     )
 
 

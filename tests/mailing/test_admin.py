@@ -113,7 +113,10 @@ def test_outbox_detail_and_resend_failed(admin_client, db):
     html = admin_client.get(f"/admin/mail/{msg.id}/html")
     assert "sandbox" in html.headers["content-security-policy"]
     r = post_form(admin_client, f"/admin/mail/{msg.id}/resend", follow_redirects=False)
-    assert r.status_code == 303
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/mail/{msg.id}?notice=resent"
+    assert "The message is queued again." in admin_client.get(r.headers["location"]).text
+    assert "The message is queued again." in admin_client.get(f"/admin/mail/{msg.id}?resent=1").text  # older links
+    assert "The message is queued again." not in admin_client.get(f"/admin/mail/{msg.id}").text
     db.expire_all()
     row = db.get(m.OutboxMessage, msg.id)
     assert row.status == m.OutboxStatus.QUEUED and row.attempts == 0
