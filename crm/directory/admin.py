@@ -167,10 +167,6 @@ def _topics_page(db: Session, form: Form) -> Template:
     return form_page_as(400, "admin/topics.html", {"rows": taxonomy.topic_usage(db), "notice": ""}, form=form)
 
 
-def _topic(db: Session, topic_id: int) -> m.Topic:
-    return get_or_404(db, m.Topic, topic_id, "No such topic.")
-
-
 def _topic_form(db: Session, topic: m.Topic, form: Form) -> Template:
     return form_page_as(
         400, "admin/topic_form.html", {"topic": topic, "history": history(db, "topic", topic.id)}, form=form
@@ -193,13 +189,13 @@ def admin_topic_create(db: DB, user: CurrentUser, data: FormBody) -> Template | 
 
 @get("/topics/{topic_id:int}", sync_to_thread=False)
 def admin_topic_edit(db: DB, topic_id: FromPath[int]) -> Template:
-    topic = _topic(db, topic_id)
+    topic = get_or_404(db, m.Topic, topic_id, "No such topic.")
     return _topic_form(db, topic, Form({"name": topic.name, "description": topic.description}))
 
 
 @post("/topics/{topic_id:int}", sync_to_thread=False)
 def admin_topic_update(db: DB, user: CurrentUser, topic_id: FromPath[int], data: FormBody) -> Template | Redirect:
-    topic = _topic(db, topic_id)
+    topic = get_or_404(db, m.Topic, topic_id, "No such topic.")
     values, form = taxonomy.validate_topic(db, data, exclude_id=topic.id)
     attempt(form, lambda: taxonomy.save_topic(db, user, values, topic))
     if not form.ok:
@@ -209,14 +205,14 @@ def admin_topic_update(db: DB, user: CurrentUser, topic_id: FromPath[int], data:
 
 @get("/topics/{topic_id:int}/delete", sync_to_thread=False)
 def admin_topic_delete_page(db: DB, topic_id: FromPath[int]) -> Template:
-    topic = _topic(db, topic_id)
+    topic = get_or_404(db, m.Topic, topic_id, "No such topic.")
     usage = next((r for r in taxonomy.topic_usage(db) if r.id == topic.id), None)
     return Template("admin/topic_delete.html", context={"topic": topic, "usage": usage})
 
 
 @post("/topics/{topic_id:int}/delete", sync_to_thread=False)
 def admin_topic_delete(db: DB, user: CurrentUser, topic_id: FromPath[int]) -> Redirect:
-    taxonomy.delete_topic(db, user, _topic(db, topic_id))
+    taxonomy.delete_topic(db, user, get_or_404(db, m.Topic, topic_id, "No such topic."))
     return Redirect("/admin/topics", status_code=303)
 
 

@@ -140,13 +140,9 @@ def admin_affiliation_add(db: DB, user: CurrentUser, contact_id: FromPath[int], 
     return Redirect(f"/admin/contacts/{contact.id}?notice=linked", status_code=303)
 
 
-def _affiliation(db: Session, aff_id: int) -> m.Affiliation:
-    return get_or_404(db, m.Affiliation, aff_id, "No such link.")
-
-
 @post("/affiliations/{aff_id:int}/edit", sync_to_thread=False)
 def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], data: FormBody) -> Redirect:
-    aff = _affiliation(db, aff_id)
+    aff = get_or_404(db, m.Affiliation, aff_id, "No such link.")
     form = Form(data)
     role = form.line("role", max_length=200, label="Role")
     if not form.ok:
@@ -157,7 +153,7 @@ def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], dat
 
 @post("/affiliations/{aff_id:int}/delete", sync_to_thread=False)
 def admin_affiliation_delete(db: DB, user: CurrentUser, aff_id: FromPath[int]) -> Redirect:
-    aff = _affiliation(db, aff_id)
+    aff = get_or_404(db, m.Affiliation, aff_id, "No such link.")
     contact_id = aff.contact_id
     contacts.remove_affiliation(db, user, aff)
     return Redirect(f"/admin/contacts/{contact_id}?notice=linked", status_code=303)

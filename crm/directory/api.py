@@ -217,10 +217,6 @@ def api_contact_delete(db: DB, user: CurrentUser, contact_id: FromPath[int]) -> 
     contacts.delete_contact(db, actor, contact_or_404(db, contact_id))
 
 
-def _topic(db: Session, topic_id: int) -> m.Topic:
-    return get_or_404(db, m.Topic, topic_id, "No such topic.")
-
-
 def _topic_out(t: Any) -> schemas.Topic:
     return schemas.Topic(id=t.id, slug=t.slug, name=t.name, description=t.description)
 
@@ -233,7 +229,7 @@ def api_topic_list(db: DB) -> list[schemas.Topic]:
 
 @get("/topics/{topic_id:int}", sync_to_thread=False)
 def api_topic_get(db: DB, topic_id: FromPath[int]) -> schemas.Topic:
-    return _topic_out(_topic(db, topic_id))
+    return _topic_out(get_or_404(db, m.Topic, topic_id, "No such topic."))
 
 
 @post("/topics", sync_to_thread=False)
@@ -248,7 +244,7 @@ def api_topic_update(
     db: DB, user: CurrentUser, topic_id: FromPath[int], data: JSONBody[schemas.TopicIn]
 ) -> schemas.Topic:
     actor = _require(user, m.Role.ADMIN)
-    topic = _topic(db, topic_id)
+    topic = get_or_404(db, m.Topic, topic_id, "No such topic.")
     merged = {"name": topic.name, "description": topic.description, **schemas.given(data)}
     values = _valid(taxonomy.validate_topic(db, merged, exclude_id=topic.id))
     return _topic_out(taxonomy.save_topic(db, actor, values, topic))
@@ -257,7 +253,7 @@ def api_topic_update(
 @delete("/topics/{topic_id:int}", sync_to_thread=False, status_code=204)
 def api_topic_delete(db: DB, user: CurrentUser, topic_id: FromPath[int]) -> None:
     actor = _require(user, m.Role.ADMIN)
-    taxonomy.delete_topic(db, actor, _topic(db, topic_id))
+    taxonomy.delete_topic(db, actor, get_or_404(db, m.Topic, topic_id, "No such topic."))
 
 
 api_router = Router(
