@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 
 def load_call(session: Session, *, call_id: int | None = None, slug: str | None = None) -> m.FundingCall | None:
@@ -122,15 +122,7 @@ def list_calls(session: Session, params: ListParams, *, now: dt.datetime, public
     if found is not None:
         query = query.join(found, found.c.id == m.FundingCall.id)
         sorts = sorts.with_relevance(found.c.score)
-    return keyset_page(
-        session,
-        query,
-        sort=sorts.pick(params.sort),
-        id_column=m.FundingCall.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-        sorts=sorts,
-    )
+    return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id)
 
 
 FUNDER_CHOICES = 300

@@ -131,14 +131,10 @@ def validate_call(
             clash = session.scalar(select(m.FundingCall.id).where(m.FundingCall.external_ref == data.external_ref))
             if clash is not None and clash != call_id:
                 errors["external_ref"] = "Another call already has this external reference."
-    if data.topic_ids:
-        found = set(session.scalars(select(m.Topic.id).where(m.Topic.id.in_(data.topic_ids))))
-        if found != set(data.topic_ids):
-            errors["topic_ids"] = "Choose topics from the list."
-    if data.region_ids:
-        found = set(session.scalars(select(m.Region.id).where(m.Region.id.in_(data.region_ids))))
-        if found != set(data.region_ids):
-            errors["region_ids"] = "Choose regions from the list."
+    for field, model, what in (("topic_ids", m.Topic, "topics"), ("region_ids", m.Region, "regions")):
+        ids = set(getattr(data, field))
+        if ids and set(session.scalars(select(model.id).where(model.id.in_(ids)))) != ids:
+            errors[field] = f"Choose {what} from the list."
     return errors
 
 
@@ -179,32 +175,19 @@ def _unique_slug(session: Session, title: str, call_id: int | None = None) -> st
     return f"{base}-{n}"
 
 
+def _linked_names(session: Session, call_id: int | None, link_column: Any, model: Any, order_by: Any) -> list[str]:
+    """The names of a call's topics or regions (``link_column`` is the link table's topic_id or region_id)."""
+    if not call_id:
+        return []
+    link = link_column.table
+    query = select(model.name).join(link, link_column == model.id).where(link.c.call_id == call_id)
+    return list(session.scalars(query.order_by(order_by)))
+
+
 def snapshot(session: Session, call: m.FundingCall) -> dict[str, Any]:
     """The audited fields of a call, including deadlines, topics and regions (plain values)."""
-    topics = (
-        list(
-            session.scalars(
-                select(m.Topic.name)
-                .join(m.funding_call_topics, m.funding_call_topics.c.topic_id == m.Topic.id)
-                .where(m.funding_call_topics.c.call_id == call.id)
-                .order_by(m.Topic.name)
-            )
-        )
-        if call.id
-        else []
-    )
-    regions = (
-        list(
-            session.scalars(
-                select(m.Region.name)
-                .join(m.funding_call_regions, m.funding_call_regions.c.region_id == m.Region.id)
-                .where(m.funding_call_regions.c.call_id == call.id)
-                .order_by(m.Region.position)
-            )
-        )
-        if call.id
-        else []
-    )
+    topics = _linked_names(session, call.id, m.funding_call_topics.c.topic_id, m.Topic, m.Topic.name)
+    regions = _linked_names(session, call.id, m.funding_call_regions.c.region_id, m.Region, m.Region.position)
     deadlines = (
         [
             f"{label}: {due.astimezone(LONDON):%Y-%m-%d %H:%M}"
@@ -261,22 +244,18 @@ def _apply(session: Session, call: m.FundingCall, data: CallInput, now: dt.datet
         session.add(call)
         session.flush()
     else:
-        session.execute(delete(m.FundingCallDeadline).where(m.FundingCallDeadline.call_id == call.id))
-        session.execute(delete(m.funding_call_topics).where(m.funding_call_topics.c.call_id == call.id))
-        session.execute(delete(m.funding_call_regions).where(m.funding_call_regions.c.call_id == call.id))
+        for table in (m.FundingCallDeadline.__table__, m.funding_call_topics, m.funding_call_regions):
+            session.execute(delete(table).where(table.c.call_id == call.id))
     session.execute(
         insert(m.FundingCallDeadline),
         [{"call_id": call.id, "label": d.label.strip(), "due_at": d.due_at} for d in data.deadlines],
     )
-    if data.topic_ids:
-        session.execute(
-            insert(m.funding_call_topics), [{"call_id": call.id, "topic_id": t} for t in sorted(set(data.topic_ids))]
-        )
-    if data.region_ids:
-        session.execute(
-            insert(m.funding_call_regions),
-            [{"call_id": call.id, "region_id": r} for r in sorted(set(data.region_ids))],
-        )
+    for link, column, ids in (
+        (m.funding_call_topics, "topic_id", data.topic_ids),
+        (m.funding_call_regions, "region_id", data.region_ids),
+    ):
+        if ids:
+            session.execute(insert(link), [{"call_id": call.id, column: i} for i in sorted(set(ids))])
     session.flush()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm.mailing.subscriptions import mailing_filter
 from crm.mailing.suppression import active_suppression
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 OUTBOX_PAGE = 50
 RECENT_MESSAGES = 20
@@ -108,14 +108,7 @@ def subscribers_page(session: Session, params: ListParams) -> Page:
     mailing = params.filters.get("mailing", "")
     if mailing in {x.value for x in m.Mailing}:
         query = query.where(mailing_filter(mailing))
-    return keyset_page(
-        session,
-        query,
-        sort=SUBSCRIBER_SORTS.pick(params.sort),
-        id_column=m.Subscription.id,
-        cursor=params.cursor,
-        page_size=params.page_size,
-    )
+    return fetch_page(session, query, params, SUBSCRIBER_SORTS, id_column=m.Subscription.id)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
