@@ -14,7 +14,7 @@ log = logging.getLogger("crm.jobs.mail")
 
 
 def dispatch_outbox(rt: Runtime) -> None:
-    stats = drain(rt.session_factory, rt.transport, rt.settings, rt.extensions.deferred_renderers)
+    stats = drain(rt.session_factory, rt.transport, rt.settings, renderers=rt.extensions.deferred_renderers)
     if stats.claimed:
         log.info("outbox: %s", stats)
 

@@ -317,3 +317,27 @@ def test_halt_releases_the_prefetched_batch_unsent(db, app, settings):
     assert [r.status for r in rows[:2]] == [m.OutboxStatus.RETRY] * 2 and all(r.attempts == 1 for r in rows[:2])
     assert [r.status for r in rows[2:4]] == [m.OutboxStatus.RETRY] * 2 and all(r.attempts == 0 for r in rows[2:4])
     assert rows[4].status == m.OutboxStatus.QUEUED
+
+
+def test_worker_job_dispatches_the_outbox(db, app, settings):
+    """``mail.dispatch_outbox``, what the worker runs every few seconds, sends what is due through the runtime's
+    transport with the manifest's deferred renderers."""
+    from crm.mailing.jobs import dispatch_outbox
+    from crm.runtime import Runtime
+
+    msg_id = enqueue(
+        db,
+        app.state.renderer,
+        key="k-job",
+        kind="sign_in",
+        to="ann@example.org",
+        template="sign_in",
+        context={"link": "l", "minutes": 15, "name": ""},
+    )
+    db.commit()
+    rt = Runtime(settings, EXTENSIONS)
+    try:
+        dispatch_outbox(rt)
+    finally:
+        rt.engine.dispose()
+    assert _status(db, msg_id).status == m.OutboxStatus.SENT
