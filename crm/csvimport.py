@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TextIO, TypeVar
 
-from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql, sqlite
+from crm.db import insert_ignore  # noqa: F401  (the importers' batches insert link rows with it)
 
 T = TypeVar("T")
 TRUE = frozenset({"yes", "y", "true", "1"})
@@ -199,12 +198,3 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
-
-
-def insert_ignore(dialect: str, table: Any, index_elements: list[str]) -> Any:
-    """An INSERT that skips rows whose ``index_elements`` already exist (for executemany of link rows)."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
-    return insert(table)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,7 +58,7 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextlib.contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """The transaction boundary for jobs and the CLI: commit on success, roll back on error."""
+    """The transaction boundary (web requests, jobs and the CLI): commit on success, roll back on error."""
     session = factory()
     try:
         yield session
@@ -72,3 +73,12 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def insert_ignore(dialect: str, table: Any, index_elements: list[str]) -> Any:
+    """An INSERT that skips rows whose ``index_elements`` already exist (``ON CONFLICT DO NOTHING``)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return insert(table)

@@ -77,12 +77,16 @@ class Form:
     def bool(self, name: str) -> bool:
         return str(self.data.get(name, "")).lower() in {"1", "on", "true", "yes"}
 
-    def int(self, name: str, *, required: bool = False, minimum: int | None = None, label: str = "") -> int | None:
+    def _given(self, name: str, required: bool, label: str) -> str:
+        """The field's text; "<label> is required." when it is empty but must not be."""
         raw = self.str(name)
+        if not raw and required:
+            self.add_error(name, f"{label} is required.")
+        return raw
+
+    def int(self, name: str, *, required: bool = False, minimum: int | None = None, label: str = "") -> int | None:
         label = label or name.replace("_", " ").capitalize()
-        if not raw:
-            if required:
-                self.add_error(name, f"{label} is required.")
+        if not (raw := self._given(name, required, label)):
             return None
         try:
             value = int(raw)
@@ -105,11 +109,8 @@ class Form:
         return value
 
     def date(self, name: str, *, required: bool = False, label: str = "") -> dt.date | None:
-        raw = self.str(name)
         label = label or name.replace("_", " ").capitalize()
-        if not raw:
-            if required:
-                self.add_error(name, f"{label} is required.")
+        if not (raw := self._given(name, required, label)):
             return None
         try:
             return dt.date.fromisoformat(raw)

@@ -11,13 +11,13 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import record
+from crm.db import insert_ignore
 from crm.mailing.compliance import REQUIRED_FOOTER_KEYS, bulk_context, list_unsubscribe_headers
 from crm.mailing.render import EmailRenderer, RenderedEmail
 from crm.tokens import Signer
@@ -48,14 +48,8 @@ def check_header_value(value: str, what: str) -> None:
         raise ValueError(f"newline in an email header value ({what})")
 
 
-def _insert_ignore(session: Session):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    table = m.OutboxMessage.__table__
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return insert(table)
+def _insert_ignore(session: Session) -> Any:
+    return insert_ignore(session.get_bind().dialect.name, m.OutboxMessage.__table__, ["idempotency_key"])
 
 
 def enqueue(

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.orm import Session
 
+from crm.db import unit_of_work
 from crm.extensions import Extensions
 from crm.settings import Settings
 from crm.web.auth import Principal
@@ -24,17 +25,10 @@ async def provide_db(state: State) -> AsyncIterator[Session]:
     An async generator around the sync session: Litestar finishes a *sync* generator dependency in its thread
     pool, which cost every request a thread hop (~0.3 ms, a third of a public list request at a million rows).
     The handlers already run their SQL on the event loop (``sync_to_thread=False``), so committing there is no
-    change in where database work happens.
+    change in where database work happens. The transaction is ``crm.db.unit_of_work``, as for jobs and the CLI.
     """
-    session: Session = state.session_factory()
-    try:
+    with unit_of_work(state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def provide_settings(state: State) -> Settings:
