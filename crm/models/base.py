@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Enum, ForeignKey, MetaData, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -59,3 +59,14 @@ class Timestamped:
 def str_enum(cls: type[enum.Enum], length: int = 40) -> Enum:
     """Store an enum by its value in a VARCHAR with a CHECK (portable; no PostgreSQL ENUM type to migrate)."""
     return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+def link_table(name: str, owner_id: str, owner_table: str, target: str) -> Table:
+    """A many-to-many link from ``owner_table`` to ``topics`` or ``regions`` (``target`` "topic" or "region"): both
+    ids make the key, a link goes when either side is deleted, and the target's id is indexed (lists filter by it)."""
+    return Table(
+        name,
+        Base.metadata,
+        Column(owner_id, ForeignKey(f"{owner_table}.id", ondelete="CASCADE"), primary_key=True),
+        Column(f"{target}_id", ForeignKey(f"{target}s.id", ondelete="CASCADE"), primary_key=True, index=True),
+    )

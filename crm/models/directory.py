@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, Timestamped, str_enum
+from crm.models.base import Base, Timestamped, link_table, str_enum
 
 
 class OrgKind(enum.StrEnum):
@@ -48,26 +48,11 @@ class CareerStage(enum.StrEnum):
     OTHER = "other"
 
 
-organisation_topics = Table(
-    "organisation_topics",
-    Base.metadata,
-    Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+organisation_topics = link_table("organisation_topics", "organisation_id", "organisations", "topic")
 
-contact_topics = Table(
-    "contact_topics",
-    Base.metadata,
-    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+contact_topics = link_table("contact_topics", "contact_id", "contacts", "topic")
 
-contact_regions = Table(
-    "contact_regions",
-    Base.metadata,
-    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column("region_id", ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+contact_regions = link_table("contact_regions", "contact_id", "contacts", "region")
 
 
 class Region(Base):

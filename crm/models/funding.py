@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, Timestamped, str_enum
+from crm.models.base import Base, Timestamped, link_table, str_enum
 from crm.models.directory import Organisation, Region, Topic
 
 __all__ = [
@@ -32,19 +32,9 @@ class CallStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-funding_call_topics = Table(
-    "funding_call_topics",
-    Base.metadata,
-    Column("call_id", ForeignKey("funding_calls.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+funding_call_topics = link_table("funding_call_topics", "call_id", "funding_calls", "topic")
 
-funding_call_regions = Table(
-    "funding_call_regions",
-    Base.metadata,
-    Column("call_id", ForeignKey("funding_calls.id", ondelete="CASCADE"), primary_key=True),
-    Column("region_id", ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+funding_call_regions = link_table("funding_call_regions", "call_id", "funding_calls", "region")
 
 
 class FundingCall(Timestamped, Base):

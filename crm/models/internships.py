@@ -9,7 +9,7 @@ import enum
 from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.models.base import Base, Timestamped, str_enum, utcnow
+from crm.models.base import Base, Timestamped, link_table, str_enum, utcnow
 
 __all__ = [
     "Internship",
@@ -62,12 +62,7 @@ class InternshipStatus(enum.StrEnum):
     FILLED = "filled"
 
 
-internship_topics = Table(
-    "internship_topics",
-    Base.metadata,
-    Column("internship_id", ForeignKey("internships.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+internship_topics = link_table("internship_topics", "internship_id", "internships", "topic")
 
 internship_career_stages = Table(
     "internship_career_stages",

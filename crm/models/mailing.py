@@ -12,10 +12,10 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, event
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, Timestamped, str_enum, utcnow
+from crm.models.base import Base, Timestamped, link_table, str_enum, utcnow
 from crm.models.directory import Region, Topic
 
 __all__ = [
@@ -75,19 +75,9 @@ class ConsentAction(enum.StrEnum):
     ADMIN = "admin"
 
 
-subscription_topics = Table(
-    "subscription_topics",
-    Base.metadata,
-    Column("subscription_id", ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+subscription_topics = link_table("subscription_topics", "subscription_id", "subscriptions", "topic")
 
-subscription_regions = Table(
-    "subscription_regions",
-    Base.metadata,
-    Column("subscription_id", ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True),
-    Column("region_id", ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+subscription_regions = link_table("subscription_regions", "subscription_id", "subscriptions", "region")
 
 
 class Subscription(Timestamped, Base):

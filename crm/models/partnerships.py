@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String, Table, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, Timestamped, str_enum, utcnow
+from crm.models.base import Base, Timestamped, link_table, str_enum, utcnow
 from crm.models.directory import Contact, Organisation, Topic
 
 __all__ = [
@@ -57,12 +57,7 @@ class Health(enum.StrEnum):
     DORMANT = "dormant"
 
 
-partnership_topics = Table(
-    "partnership_topics",
-    Base.metadata,
-    Column("partnership_id", ForeignKey("partnerships.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+partnership_topics = link_table("partnership_topics", "partnership_id", "partnerships", "topic")
 
 
 class Partnership(Timestamped, Base):
