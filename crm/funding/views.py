@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from litestar.exceptions import NotFoundException
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.funding import queries
-from crm.web.pages import or_404
 
 
 def now() -> dt.datetime:
@@ -17,4 +17,7 @@ def now() -> dt.datetime:
 
 def call_or_404(db: Session, call_id: int) -> m.FundingCall:
     """The call with its funder, deadlines, topics and regions loaded (more than ``db.get``), or the 404."""
-    return or_404(queries.load_call(db, call_id=call_id), "No such funding call.")
+    call = queries.load_call(db, call_id=call_id)
+    if call is None:
+        raise NotFoundException("No such funding call.")
+    return call
