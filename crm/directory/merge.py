@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
@@ -24,7 +25,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory import contacts, organisations
 from crm.directory.errors import DirectoryError
-from crm.extensions import Extensions
+from crm.extensions import Extensions, MergeHook
 
 # Tables the directory moves itself (with de-duplication); everything else is re-pointed generically.
 _OWN = {"affiliations", "organisation_topics", "contact_topics", "contact_regions", "audit_entries"}
@@ -40,6 +41,24 @@ def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) ->
             if fk.column.table.name == target_table and fk.column.name == "id":
                 col = fk.parent
                 session.execute(update(table).where(col == drop_id).values({col.name: keep_id}))
+
+
+def _move_the_rest(session: Session, hooks: Sequence[MergeHook], model: Any, entity: str, keep: Any, drop: Any) -> None:
+    """After the record's own links moved: other domains' hooks, every foreign key, the audit history; then the
+    merged record goes and the survivor is re-read."""
+    keep_id, drop_id = keep.id, drop.id
+    for hook in hooks:
+        hook(session, keep_id, drop_id)
+    _repoint(session, model.__tablename__, keep_id, drop_id)
+    session.execute(
+        update(m.AuditEntry)
+        .where(m.AuditEntry.entity == entity, m.AuditEntry.entity_id == drop_id)
+        .values(entity_id=keep_id)
+    )
+    session.expunge(drop)
+    session.execute(delete(model).where(model.id == drop_id))
+    session.flush()
+    session.refresh(keep)
 
 
 def _name_key(name: str) -> str:
@@ -174,18 +193,7 @@ def merge_organisations(
         .values(organisation_id=keep_id)
         .execution_options(synchronize_session=False)
     )
-    for hook in ext.merge_organisations:
-        hook(session, keep_id, drop_id)
-    _repoint(session, "organisations", keep_id, drop_id)
-    session.execute(
-        update(m.AuditEntry)
-        .where(m.AuditEntry.entity == "organisation", m.AuditEntry.entity_id == drop_id)
-        .values(entity_id=keep_id)
-    )
-    session.expunge(drop)
-    session.execute(delete(m.Organisation).where(m.Organisation.id == drop_id))
-    session.flush()
-    session.refresh(keep)
+    _move_the_rest(session, ext.merge_organisations, m.Organisation, "organisation", keep, drop)
     changes = audit.diff(before, organisations.org_snapshot(session, keep))
     audit.record(
         session, actor, "merged", "organisation", keep_id, summary=f"merged in #{drop_id} {drop_name}", changes=changes
@@ -232,18 +240,7 @@ def merge_contacts(session: Session, ext: Extensions, actor: Principal | None, k
         values["is_primary"] = False
     session.execute(moved.values(values).execution_options(synchronize_session=False))
     contacts.ensure_one_primary(session, keep_id)
-    for hook in ext.merge_contacts:
-        hook(session, keep_id, drop_id)
-    _repoint(session, "contacts", keep_id, drop_id)
-    session.execute(
-        update(m.AuditEntry)
-        .where(m.AuditEntry.entity == "contact", m.AuditEntry.entity_id == drop_id)
-        .values(entity_id=keep_id)
-    )
-    session.expunge(drop)
-    session.execute(delete(m.Contact).where(m.Contact.id == drop_id))
-    session.flush()
-    session.refresh(keep)
+    _move_the_rest(session, ext.merge_contacts, m.Contact, "contact", keep, drop)
     changes = audit.diff(before, contacts.contact_snapshot(session, keep))
     summary = f"merged in #{drop_id} {drop_name}" + (f" <{drop_email}>" if drop_email else "")
     audit.record(session, actor, "merged", "contact", keep_id, summary=summary, changes=changes)
