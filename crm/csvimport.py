@@ -168,6 +168,7 @@ class Report:
     """An import's outcome; importers subclass it with their counts and summary."""
 
     SHOWN_ROWS: ClassVar[int] = 1000  # row results kept for the preview (counts and problems cover every row)
+    KEPT_PROBLEMS: ClassVar[int] = MAX_PROBLEMS  # problems listed (the counts cover every row)
 
     file_errors: list[str] = dataclasses.field(default_factory=list)  # the file cannot be imported at all
     notes: list[str] = dataclasses.field(default_factory=list)
@@ -183,7 +184,7 @@ class Report:
         if result.errors:
             self.error_rows += 1
             for column, message in result.errors:
-                if len(self.problems) < MAX_PROBLEMS:
+                if len(self.problems) < self.KEPT_PROBLEMS:
                     self.problems.append((result.row, column, message))
         if len(self.rows) < self.SHOWN_ROWS:
             self.rows.append(result)

@@ -26,6 +26,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import sys
 from typing import ClassVar
 
 from sqlalchemy import select
@@ -79,6 +80,7 @@ class RowResult(csvimport.RowResult):
 @dataclasses.dataclass(slots=True)
 class ImportReport(csvimport.Report):
     SHOWN_ROWS: ClassVar[int] = MAX_ROWS  # the preview lists every row
+    KEPT_PROBLEMS: ClassVar[int] = sys.maxsize  # and every problem (the file is at most 5 MB)
 
     @property
     def new(self) -> int:
@@ -95,6 +97,10 @@ class ImportReport(csvimport.Report):
     @property
     def ok(self) -> bool:
         return not self.file_errors and not self.errors
+
+    def summary(self) -> str:
+        verb = "Imported" if self.applied else "Preview"
+        return f"{verb}: {self.new} new, {self.updates} to update, {self.errors} with errors."
 
 
 class _Lookups:
@@ -335,8 +341,3 @@ def template_csv() -> str:
         ]
     )
     return out.getvalue()
-
-
-def summary_line(report: ImportReport) -> str:
-    verb = "Imported" if report.applied else "Preview"
-    return f"{verb}: {report.new} new, {report.updates} to update, {report.errors} with errors."

@@ -10,13 +10,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.cliutil import fail, handles_config_errors, runtime
-from crm.db import create_db_engine, create_session_factory, unit_of_work
-from crm.settings import Settings
-
-
-def _factory():  # type: ignore[no-untyped-def]
-    settings = Settings.from_env().validate()
-    return create_session_factory(create_db_engine(settings))
+from crm.db import unit_of_work
 
 
 @click.group("subscribers")
@@ -43,7 +37,7 @@ def export(status: str | None) -> None:
             "unsubscribed_at",
         ]
     )
-    with unit_of_work(_factory()) as session:
+    with unit_of_work(runtime().session_factory) as session:
         query = select(m.Subscription).order_by(m.Subscription.id)
         if status:
             query = query.where(m.Subscription.status == status)
@@ -67,7 +61,7 @@ def export(status: str | None) -> None:
 @subscribers.command("stats")
 def stats() -> None:
     """Subscribers by status, and active suppressions by reason."""
-    with unit_of_work(_factory()) as session:
+    with unit_of_work(runtime().session_factory) as session:
         for status, count in session.execute(
             select(m.Subscription.status, func.count()).group_by(m.Subscription.status)
         ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import click
 
@@ -13,6 +14,16 @@ from crm.cliutil import fail, handles_config_errors, runtime
 @click.group("privacy")
 def privacy_group() -> None:
     """Subject-access exports and erasure (UK GDPR)."""
+
+
+def _subject(session: Any, email: str) -> Any:
+    """The data subject known by EMAIL, or the command ends saying none is."""
+    from crm.privacy import subjects
+
+    try:
+        return subjects.find_subject(session, email=email)
+    except subjects.NotFound as exc:
+        fail(str(exc))
 
 
 @privacy_group.command("export")
@@ -25,10 +36,7 @@ def privacy_export(email: str) -> None:
 
     rt = runtime()
     with unit_of_work(rt.session_factory) as session:
-        try:
-            subject = subjects.find_subject(session, email=email)
-        except subjects.NotFound as exc:
-            fail(str(exc))
+        subject = _subject(session, email)
         click.echo(json.dumps(subjects.export(session, subject), indent=2, ensure_ascii=False, default=str))
 
 
@@ -39,15 +47,11 @@ def privacy_export(email: str) -> None:
 def privacy_erase(email: str, yes: bool) -> None:
     """Erase the personal data held about EMAIL and suppress it as a one-way hash."""
     from crm.db import unit_of_work
-    from crm.privacy import subjects
     from crm.privacy.erasure import erase
 
     rt = runtime()
     with unit_of_work(rt.session_factory) as session:
-        try:
-            subject = subjects.find_subject(session, email=email)
-        except subjects.NotFound as exc:
-            fail(str(exc))
+        subject = _subject(session, email)
         if not yes:
             click.confirm(f"Permanently erase the personal data of {subject.label} ({email})?", abort=True)
         counts = erase(session, subject, None, reason="erasure request (command line)")
