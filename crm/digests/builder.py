@@ -34,10 +34,6 @@ class Selection:
     def empty(self) -> bool:
         return not self.ledger
 
-    @property
-    def item_count(self) -> int:
-        return sum(len(s[1]) for s in self.sections)
-
 
 def select_items(
     catalogue: Catalogue,

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.errors import FieldErrors
 from crm.internships.lifecycle import email_host
-from crm.internships.rules import CONSENT_WORDING, I, Status, TransitionError, _bool, _text, require_org
+from crm.internships.rules import CONSENT_WORDING, Status, TransitionError, _bool, _text, require_org
 from crm.mailing.render import EmailRenderer
 from crm.validation import normalise_email
 
@@ -123,22 +123,3 @@ def interests_for(session: Session, actor: Principal, internship: m.Internship) 
             .order_by(m.InternshipInterest.id)
         )
     )
-
-
-def erase_interests(session: Session, email: str) -> int:
-    """Erasure on request (UK GDPR): remove every registration of interest made with ``email``."""
-    result = session.execute(delete(m.InternshipInterest).where(m.InternshipInterest.email == email.strip().lower()))
-    return result.rowcount or 0
-
-
-def export_interests(session: Session, email: str) -> list[dict[str, Any]]:
-    """Subject access: every registration of interest made with ``email``."""
-    rows = session.execute(
-        select(m.InternshipInterest.name, m.InternshipInterest.note, m.InternshipInterest.created_at, I.title)
-        .join(I, I.id == m.InternshipInterest.internship_id)
-        .where(m.InternshipInterest.email == email.strip().lower())
-        .order_by(m.InternshipInterest.id)
-    )
-    return [
-        {"internship": r.title, "name": r.name, "note": r.note, "registered_at": r.created_at.isoformat()} for r in rows
-    ]

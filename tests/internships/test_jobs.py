@@ -101,18 +101,6 @@ def test_jobs_register_with_explicit_ids(settings):
     assert {j.id for j in scheduler.get_jobs()} == {"internships.close_expired", "internships.remind_hosts"}
 
 
-def test_erasure_removes_interest_registrations(db):
-    org = factories.organisation(db)
-    a, b = make_internship(db, org), make_internship(db, org)
-    for i in (a, b):
-        db.add(m.InternshipInterest(internship_id=i.id, name="Ada", email="ada@example.org"))
-    db.add(m.InternshipInterest(internship_id=a.id, name="Bo", email="bo@example.org"))
-    db.flush()
-    assert len(services.export_interests(db, "ADA@example.org")) == 2
-    assert services.erase_interests(db, "Ada@Example.org") == 2
-    assert db.scalars(select(m.InternshipInterest.email)).all() == ["bo@example.org"]
-
-
 def test_closing_job_works_through_a_large_backlog_in_chunks(db, settings, count_queries):
     """After downtime thousands may be due at once: every one closes, in bounded IN lists, each audited once."""
     org = factories.organisation(db)
