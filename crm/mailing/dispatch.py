@@ -199,7 +199,7 @@ def dispatch_once(
     batch = _prepare(factory, transport, settings, now, renderers)
     if batch.to_send:
         results = _send(transport, batch.to_send)
-        _record(factory, batch.to_send, results, batch.attempts, settings, batch.now, batch.stats)
+        _record(factory, batch, results, settings)
     return batch.stats
 
 
@@ -262,25 +262,24 @@ def _prepare(
                 )
             )
         if unrenderable:
-            table = m.OutboxMessage.__table__
-            session.connection().execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values(status=m.OutboxStatus.FAILED, last_error=bindparam("b_error"), lease_until=None),
-                unrenderable,
-            )
+            _mark(session, m.OutboxStatus.FAILED, unrenderable)
             stats.failed += len(unrenderable)
         if suppressed:
-            table = m.OutboxMessage.__table__
-            session.connection().execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values(status=m.OutboxStatus.SUPPRESSED, last_error=bindparam("b_error"), lease_until=None),
-                suppressed,
-            )
+            _mark(session, m.OutboxStatus.SUPPRESSED, suppressed)
             stats.suppressed = len(suppressed)
         attempts = {r.id: r.attempts for r in rows}
     return _Batch(stats, to_send, attempts, now)
+
+
+def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]]) -> None:
+    """Give each claimed row (``b_id``) ``status`` and its reason (``b_error``) in one executemany; the lease ends."""
+    table = m.OutboxMessage.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(status=status, last_error=bindparam("b_error"), lease_until=None),
+        rows,
+    )
 
 
 def _release(factory: sessionmaker[Session], batch: _Batch) -> None:
@@ -296,17 +295,10 @@ def _release(factory: sessionmaker[Session], batch: _Batch) -> None:
             )
 
 
-def _record(
-    factory: sessionmaker[Session],
-    emails: list[OutgoingEmail],
-    results: list[SendResult],
-    attempts: dict[int, int],
-    settings: Settings,
-    now: dt.datetime,
-    stats: DispatchStats,
-) -> None:
-    """Write outcomes grouped by identical values: a batch of 1,000 accepted together is one UPDATE, so the
-    statement count stays O(requests), not O(messages)."""
+def _record(factory: sessionmaker[Session], batch: _Batch, results: list[SendResult], settings: Settings) -> None:
+    """Write a sent batch's outcomes grouped by identical values: a batch of 1,000 accepted together is one UPDATE,
+    so the statement count stays O(requests), not O(messages)."""
+    emails, attempts, now, stats = batch.to_send, batch.attempts, batch.now, batch.stats
     groups: dict[tuple[Any, ...], list[int]] = {}
     states: dict[tuple[int, int], tuple[m.OutboxStatus, dt.datetime, dt.datetime | None]] = {}
     for email, result in zip(emails, results, strict=True):
@@ -382,7 +374,7 @@ def drain(
             future = sender.submit(_send, transport, batch.to_send) if batch.to_send else None
             upcoming = _prepare(factory, transport, settings, now, renderers)
             if future is not None:
-                _record(factory, batch.to_send, future.result(), batch.attempts, settings, batch.now, batch.stats)
+                _record(factory, batch, future.result(), settings)
             total.add(batch.stats)
             if batch.stats.halted:
                 if upcoming.to_send:
