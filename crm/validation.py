@@ -26,6 +26,13 @@ def normalise_email(value: str) -> str:
     return result.normalized.lower()
 
 
+def rows_shown(data: dict[str, Any], fields: tuple[str, ...], *, most: int, least: int) -> int:
+    """How many rows of a repeated group a form shows (a call's deadlines, a partnership's members): the filled ones
+    plus two blank, at least ``least``, at most ``most``. Row ``i`` is filled when any ``<field>_<i>`` has a value."""
+    filled = max((i + 1 for i in range(most) if any(data.get(f"{field}_{i}") for field in fields)), default=0)
+    return min(most, max(least, filled + 2))
+
+
 class Form:
     def __init__(self, data: dict[str, Any] | None) -> None:
         self.data = data or {}

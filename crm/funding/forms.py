@@ -7,7 +7,7 @@ from typing import Any
 from crm import models as m
 from crm.funding import services as fs
 from crm.timefmt import LONDON
-from crm.validation import Form
+from crm.validation import Form, rows_shown
 
 MAX_DEADLINE_ROWS = 10
 FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")
@@ -85,11 +85,7 @@ def form_values(call: m.FundingCall) -> dict[str, Any]:
 
 def deadline_rows(data: dict[str, Any]) -> int:
     """How many deadline rows the form shows: the filled ones plus two blank, at least three."""
-    filled = max(
-        (i + 1 for i in range(MAX_DEADLINE_ROWS) if data.get(f"deadline_at_{i}") or data.get(f"deadline_label_{i}")),
-        default=0,
-    )
-    return min(MAX_DEADLINE_ROWS, max(3, filled + 2))
+    return rows_shown(data, ("deadline_at", "deadline_label"), most=MAX_DEADLINE_ROWS, least=3)
 
 
 def selected(data: dict[str, Any], name: str) -> set[str]:
