@@ -40,18 +40,15 @@ def outbox_list(
     )
 
 
-def _message(db: DB, message_id: int) -> m.OutboxMessage:
-    return get_or_404(db, m.OutboxMessage, message_id, "No such message.")
-
-
 OUTBOX_NOTICES = {"resent": "The message is queued again."}
+NO_MESSAGE = "No such message."
 
 
 @get("/admin/mail/{message_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_detail(
     db: DB, message_id: FromPath[int], notice: FromQuery[str] = "", resent: FromQuery[str] = ""
 ) -> Template:
-    message = _message(db, message_id)
+    message = get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE)
     events = queries.delivery_events(db, message_id)
     return Template(
         "admin/mail_detail.html",
@@ -68,7 +65,7 @@ def outbox_detail(
 @get("/admin/mail/{message_id:int}/html", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
     """The rendered HTML, framed by the detail page, with a CSP that allows only inline styles and no scripts."""
-    message = _message(db, message_id)
+    message = get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE)
     return Response(
         message.html_body or "<p>(no HTML part)</p>",
         media_type="text/html",
@@ -83,7 +80,7 @@ def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
 @post("/admin/mail/{message_id:int}/resend", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_resend(db: DB, user: CurrentUser, message_id: FromPath[int]) -> Redirect:
     """Queue a failed (or unsettled) message again. Suppression and consent are re-checked when it is claimed."""
-    outbox.resend(db, user, _message(db, message_id))
+    outbox.resend(db, user, get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE))
     return Redirect(f"/admin/mail/{message_id}?notice=resent", status_code=303)
 
 
