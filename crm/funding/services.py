@@ -19,7 +19,8 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import diff, record
 from crm.db import batched
-from crm.directory.reference import slugify
+from crm.directory.reference import free_slug, slugify
+from crm.directory.taxonomy import linked_names, set_links
 from crm.errors import FieldErrors
 from crm.timefmt import LONDON
 
@@ -167,27 +168,13 @@ def _unique_slug(session: Session, title: str, call_id: int | None = None) -> st
             )
         )
     )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
-
-
-def _linked_names(session: Session, call_id: int | None, link_column: Any, model: Any, order_by: Any) -> list[str]:
-    """The names of a call's topics or regions (``link_column`` is the link table's topic_id or region_id)."""
-    if not call_id:
-        return []
-    link = link_column.table
-    query = select(model.name).join(link, link_column == model.id).where(link.c.call_id == call_id)
-    return list(session.scalars(query.order_by(order_by)))
+    return free_slug(base, taken.__contains__)
 
 
 def snapshot(session: Session, call: m.FundingCall) -> dict[str, Any]:
     """The audited fields of a call, including deadlines, topics and regions (plain values)."""
-    topics = _linked_names(session, call.id, m.funding_call_topics.c.topic_id, m.Topic, m.Topic.name)
-    regions = _linked_names(session, call.id, m.funding_call_regions.c.region_id, m.Region, m.Region.position)
+    topics = linked_names(session, m.funding_call_topics.c.call_id, call.id, m.Topic.name) if call.id else []
+    regions = linked_names(session, m.funding_call_regions.c.call_id, call.id, m.Region.position) if call.id else []
     deadlines = (
         [
             f"{label}: {due.astimezone(LONDON):%Y-%m-%d %H:%M}"
@@ -244,18 +231,13 @@ def _apply(session: Session, call: m.FundingCall, data: CallInput, now: dt.datet
         session.add(call)
         session.flush()
     else:
-        for table in (m.FundingCallDeadline.__table__, m.funding_call_topics, m.funding_call_regions):
-            session.execute(delete(table).where(table.c.call_id == call.id))
+        session.execute(delete(m.FundingCallDeadline).where(m.FundingCallDeadline.call_id == call.id))
     session.execute(
         insert(m.FundingCallDeadline),
         [{"call_id": call.id, "label": d.label.strip(), "due_at": d.due_at} for d in data.deadlines],
     )
-    for link, column, ids in (
-        (m.funding_call_topics, "topic_id", data.topic_ids),
-        (m.funding_call_regions, "region_id", data.region_ids),
-    ):
-        if ids:
-            session.execute(insert(link), [{"call_id": call.id, column: i} for i in sorted(set(ids))])
+    set_links(session, m.funding_call_topics.c.call_id, call.id, sorted(set(data.topic_ids)))
+    set_links(session, m.funding_call_regions.c.call_id, call.id, sorted(set(data.region_ids)))
     session.flush()
 
 
