@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, get
 from litestar.response import Template
 
 from crm import models as m
 from crm.dashboard import audit_log, charts, reports
 from crm.dashboard import services as ds
+from crm.web.areas import admin_area
 from crm.web.auth import admin_guard, signed_in_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.listing import ListParams
@@ -135,14 +136,13 @@ def audit_page(request: Request[Any, Any, Any], db: DB) -> Template:
     return list_page(request, "admin/audit.html", "admin/audit_results.html", context)
 
 
-dashboard_router = Router(
-    path="/admin",
-    route_handlers=[
+route_handlers: list[Any] = admin_area(
+    "/admin",
+    [
         dashboard,
         report_page,
         report_csv,
         audit_page,
     ],
-    include_in_schema=False,
+    guard=None,
 )
-route_handlers: list[Any] = [dashboard_router]

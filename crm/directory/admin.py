@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Router, get, post
+from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import ClientException
 from litestar.params import FromPath, FromQuery
@@ -19,7 +19,8 @@ from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
 from crm.directory.views import choices, csv_response, list_params, menus, org_or_404
 from crm.history import history
-from crm.web.auth import Principal, admin_guard, editor_guard
+from crm.web.areas import admin_area
+from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page_as, get_or_404, list_page
@@ -272,38 +273,30 @@ def own_save(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     return Redirect("/admin/our-organisation?notice=saved", status_code=303)
 
 
-admin_router = Router(
-    path="/admin",
-    guards=[admin_guard],
-    include_in_schema=False,
-    route_handlers=[
-        admin_org_list,
-        admin_org_export,
-        admin_org_new,
-        admin_org_create,
-        admin_org_detail,
-        admin_org_edit,
-        admin_org_update,
-        admin_org_delete_page,
-        admin_org_delete,
-        admin_review,
-        admin_review_decide,
-        admin_topics,
-        admin_topic_create,
-        admin_topic_edit,
-        admin_topic_update,
-        admin_topic_delete_page,
-        admin_topic_delete,
-        admin_regions,
-        admin_region_update,
-    ],
-)
-
-own_router = Router(
-    path="/admin/our-organisation",
-    guards=[editor_guard],
-    include_in_schema=False,
-    route_handlers=[own_page, own_save],
-)
-
-route_handlers: list[Any] = [admin_router, own_router]
+route_handlers: list[Any] = [
+    *admin_area(
+        "/admin",
+        [
+            admin_org_list,
+            admin_org_export,
+            admin_org_new,
+            admin_org_create,
+            admin_org_detail,
+            admin_org_edit,
+            admin_org_update,
+            admin_org_delete_page,
+            admin_org_delete,
+            admin_review,
+            admin_review_decide,
+            admin_topics,
+            admin_topic_create,
+            admin_topic_edit,
+            admin_topic_update,
+            admin_topic_delete_page,
+            admin_topic_delete,
+            admin_regions,
+            admin_region_update,
+        ],
+    ),
+    *admin_area("/admin/our-organisation", [own_page, own_save], guard=editor_guard),
+]

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Router, get, post
+from litestar import Request, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -23,7 +23,7 @@ from crm.directory import contacts, export, importer, merge, organisations
 from crm.directory.errors import DirectoryError
 from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
 from crm.history import history
-from crm.web.auth import admin_guard
+from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.pages import attempt, form_page_as, get_or_404, list_page
@@ -299,11 +299,9 @@ def admin_merge(db: DB, ext: Ext, user: CurrentUser, kind: FromPath[str], data: 
     return Redirect(f"/admin/{kind}/{keep}?notice=merged", status_code=303)
 
 
-admin_router = Router(
-    path="/admin",
-    guards=[admin_guard],
-    include_in_schema=False,
-    route_handlers=[
+route_handlers: list[Any] = admin_area(
+    "/admin",
+    [
         admin_contact_list,
         admin_contact_export,
         admin_contact_new,
@@ -325,5 +323,3 @@ admin_router = Router(
         admin_merge,
     ],
 )
-
-route_handlers: list[Any] = [admin_router]

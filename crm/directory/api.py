@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, Router, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.exceptions import (
     ClientException,
     NotAuthorizedException,
@@ -24,6 +24,7 @@ from crm import models as m
 from crm.directory import contacts, organisations, schemas, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.views import contact_or_404, list_params, org_or_404
+from crm.web.areas import api_area
 from crm.web.auth import Principal
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form
@@ -256,10 +257,9 @@ def api_topic_delete(db: DB, user: CurrentUser, topic_id: FromPath[int]) -> None
     taxonomy.delete_topic(db, actor, get_or_404(db, m.Topic, topic_id, "No such topic."))
 
 
-api_router = Router(
-    path="/api/v1",
-    tags=["directory"],
-    route_handlers=[
+route_handlers: list[Any] = api_area(
+    "/api/v1",
+    [
         api_org_list,
         api_org_get,
         api_org_create,
@@ -276,6 +276,6 @@ api_router = Router(
         api_topic_update,
         api_topic_delete,
     ],
+    tag="directory",
+    bad_body_problems=False,
 )
-
-route_handlers: list[Any] = [api_router]

@@ -186,3 +186,29 @@ def seed(session: Session, settings: Settings) -> None:
         [{"contact_id": c.id, "region_id": regions[n % len(regions)].id} for n, c in enumerate(contacts)],
     )
     session.flush()
+
+
+def invented_organisations(
+    session: Session, kind: m.OrgKind, names: tuple[str, ...], *, approved_only: bool = False, limit: int | None = None
+) -> list[int]:
+    """Ids of organisations of ``kind`` for a later domain's demo: those the directory demo made, else these
+    invented ``names`` (a database seeded without the directory demo still gets a working demo)."""
+    query = select(m.Organisation.id).where(m.Organisation.kind == kind).order_by(m.Organisation.id).limit(limit)
+    if approved_only:
+        query = query.where(m.Organisation.review_status == m.ReviewStatus.APPROVED)
+    ids = list(session.scalars(query))
+    if ids:
+        return ids
+    for name in names:
+        org = m.Organisation(
+            name=name,
+            name_normalised=name.lower(),
+            slug=slugify(name),
+            kind=kind,
+            vcse_category=m.VcseCategory.FREE_STANDING if kind == m.OrgKind.VCSE else None,
+            description=f"An invented {'funder' if kind == m.OrgKind.FUNDER else 'organisation'} for the demo.",
+        )
+        session.add(org)
+        session.flush()
+        ids.append(org.id)
+    return ids

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -18,7 +18,7 @@ from crm import models as m
 from crm.events import attendees, audience, contact_lists, forms, guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
 from crm.history import history
-from crm.web.auth import admin_guard
+from crm.web.areas import admin_area
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
 from crm.web.listing import ListParams
@@ -330,9 +330,9 @@ def admin_list_remove(db: DB, user: CurrentUser, list_id: FromPath[int], contact
     return Redirect(f"/admin/contact-lists/{lst.id}", status_code=303)
 
 
-admin_router = Router(
-    path="/admin",
-    route_handlers=[
+route_handlers: list[Any] = admin_area(
+    "/admin",
+    [
         admin_events,
         admin_new,
         admin_create,
@@ -355,9 +355,4 @@ admin_router = Router(
         admin_list_add,
         admin_list_remove,
     ],
-    guards=[admin_guard],
-    include_in_schema=False,
 )
-
-
-route_handlers: list[Any] = [admin_router]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, get, patch, post
+from litestar import Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.events import attendees, lifecycle, listing, rsvp, views
 from crm.events.schemas import EventIn, EventOut, EventPage, EventPatch, InvitationList, InvitationOut
+from crm.web.areas import api_area
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.errors import api_bad_body_handler, unprocessable
+from crm.web.errors import unprocessable
 from crm.web.listing import ListParams
 from crm.web.pages import api_page, get_or_404
 
@@ -182,11 +183,6 @@ def api_invitations(db: DB, event_id: FromPath[int]) -> InvitationList:
     return InvitationList(event_id=event.id, counts=rsvp.answer_counts(db, event.id), items=items)
 
 
-api_router = Router(
-    path="/api/v1/events",
-    route_handlers=[api_list, api_get, api_create, api_update, api_invitations],
-    tags=["events"],
-    exception_handlers={HTTPException: api_bad_body_handler},
+route_handlers: list[Any] = api_area(
+    "/api/v1/events", [api_list, api_get, api_create, api_update, api_invitations], tag="events"
 )
-
-route_handlers: list[Any] = [api_router]

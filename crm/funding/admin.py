@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -21,7 +21,7 @@ from crm.funding.views import call_or_404
 from crm.funding.views import now as _now
 from crm.history import history
 from crm.partnerships import changes, rules
-from crm.web.auth import admin_guard
+from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.listing import ListParams
@@ -214,9 +214,9 @@ def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
     return _import_page(form, importer.run_import(db, text, apply=True, actor=user, now=now))
 
 
-admin_router = Router(
-    path="/admin/funding-calls",
-    route_handlers=[
+route_handlers: list[Any] = admin_area(
+    "/admin/funding-calls",
+    [
         admin_list,
         admin_new,
         admin_create,
@@ -232,8 +232,4 @@ admin_router = Router(
         import_preview,
         import_confirm,
     ],
-    guards=[admin_guard],
-    include_in_schema=False,
 )
-
-route_handlers: list[Any] = [admin_router]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, Response, Router, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.orm import Session
@@ -18,9 +18,10 @@ from crm.funding import services as fs
 from crm.funding.matching import suggest_partners
 from crm.funding.views import call_or_404
 from crm.funding.views import now as _now
+from crm.web.areas import api_area
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.errors import api_bad_body_handler, unprocessable
+from crm.web.errors import unprocessable
 from crm.web.listing import ListParams
 from crm.web.pages import api_attempt_as, api_page
 
@@ -239,11 +240,8 @@ def api_suggestions(db: DB, call_id: FromPath[int]) -> list[sc.Suggestion]:
     ]
 
 
-api_router = Router(
-    path="/api/v1/funding-calls",
-    route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_suggestions],
-    tags=["funding calls"],
-    exception_handlers={HTTPException: api_bad_body_handler},
+route_handlers: list[Any] = api_area(
+    "/api/v1/funding-calls",
+    [api_list, api_get, api_create, api_update, api_delete, api_suggestions],
+    tag="funding calls",
 )
-
-route_handlers: list[Any] = [api_router]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.directory.demo import invented_organisations
 from crm.directory.reference import slugify
 from crm.funding import services as fs
 from crm.settings import Settings
@@ -104,31 +105,9 @@ CALLS = [
 ]
 
 
-def _funders(session: Session) -> list[int]:
-    ids = list(
-        session.scalars(
-            select(m.Organisation.id).where(m.Organisation.kind == m.OrgKind.FUNDER).order_by(m.Organisation.id)
-        )
-    )
-    if ids:
-        return ids
-    for name in INVENTED_FUNDERS:
-        org = m.Organisation(
-            name=name,
-            name_normalised=name.lower(),
-            slug=slugify(name),
-            kind=m.OrgKind.FUNDER,
-            description="An invented funder for the demo.",
-        )
-        session.add(org)
-        session.flush()
-        ids.append(org.id)
-    return ids
-
-
 def seed(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> None:
     now = now or dt.datetime.now(dt.UTC)
-    funders = _funders(session)
+    funders = invented_organisations(session, m.OrgKind.FUNDER, INVENTED_FUNDERS)
     topics = {name: tid for tid, name in session.execute(select(m.Topic.id, m.Topic.name))}
     regions = {name: rid for rid, name in session.execute(select(m.Region.id, m.Region.name))}
     today = now.astimezone(LONDON).date()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Router, get, post
+from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.history import history
 from crm.internships import services, views
+from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
@@ -183,12 +184,8 @@ def admin_action(
     return _to_detail(internship, "status")
 
 
-admin_router = Router(
-    path="/admin/internships",
-    route_handlers=[admin_list, admin_new, admin_create, admin_detail, admin_edit, admin_update, admin_action],
-    guards=[editor_guard],
-    include_in_schema=False,
+route_handlers: list[Any] = admin_area(
+    "/admin/internships",
+    [admin_list, admin_new, admin_create, admin_detail, admin_edit, admin_update, admin_action],
+    guard=editor_guard,
 )
-
-
-route_handlers: list[Any] = [admin_router]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.internships import services, views
 from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, InternshipPage, InternshipPatch
+from crm.web.areas import api_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.errors import api_bad_body_handler, unprocessable
+from crm.web.errors import unprocessable
 from crm.web.listing import ListParams
 from crm.web.pages import api_attempt, api_page
 
@@ -184,11 +185,6 @@ def api_interests(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> li
     return [InterestOut(id=r.id, name=r.name, email=r.email, note=r.note, created_at=r.created_at) for r in rows]
 
 
-api_router = Router(
-    path="/api/v1/internships",
-    route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_interests],
-    tags=["internships"],
-    exception_handlers={HTTPException: api_bad_body_handler},
+route_handlers: list[Any] = api_area(
+    "/api/v1/internships", [api_list, api_get, api_create, api_update, api_delete, api_interests], tag="internships"
 )
-
-route_handlers: list[Any] = [api_router]

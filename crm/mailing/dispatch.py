@@ -187,22 +187,6 @@ class _Batch:
     now: dt.datetime
 
 
-def dispatch_once(
-    factory: sessionmaker[Session],
-    transport: Transport,
-    settings: Settings,
-    now: dt.datetime | None = None,
-    *,
-    renderers: Mapping[str, DeferredRenderer],
-) -> DispatchStats:
-    """Claim one batch and send it. Returns what happened; safe to call from several processes at once."""
-    batch = _prepare(factory, transport, settings, now, renderers)
-    if batch.to_send:
-        results = _send(transport, batch.to_send)
-        _record(factory, batch, results, settings)
-    return batch.stats
-
-
 def _send(transport: Transport, emails: list[OutgoingEmail]) -> list[SendResult]:
     try:
         return transport.send_many(emails)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, Router, get, post
+from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -18,6 +18,7 @@ from crm.partnerships import changes, queries, rules, views
 from crm.partnerships import forms as pf
 from crm.settings import Settings
 from crm.timefmt import LONDON
+from crm.web.areas import admin_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
@@ -247,9 +248,9 @@ def admin_delete(db: DB, user: CurrentUser, partnership_id: FromPath[int]) -> Re
     return Redirect("/admin/partnerships", status_code=303)
 
 
-admin_router = Router(
-    path="/admin/partnerships",
-    route_handlers=[
+route_handlers: list[Any] = admin_area(
+    "/admin/partnerships",
+    [
         admin_list,
         admin_board,
         admin_new,
@@ -262,9 +263,5 @@ admin_router = Router(
         admin_delete_activity,
         admin_delete,
     ],
-    guards=[editor_guard],
-    include_in_schema=False,
+    guard=editor_guard,
 )
-
-
-route_handlers: list[Any] = [admin_router]

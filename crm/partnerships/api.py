@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, Response, Router, delete, get, patch, post
-from litestar.exceptions import HTTPException
+from litestar import Request, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,9 +14,10 @@ from crm import models as m
 from crm.partnerships import changes, queries, rules, views
 from crm.partnerships import schemas as sc
 from crm.settings import Settings
+from crm.web.areas import api_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.errors import api_bad_body_handler, unprocessable
+from crm.web.errors import unprocessable
 from crm.web.listing import ListParams
 from crm.web.pages import api_page, get_or_404
 
@@ -212,12 +212,9 @@ def api_add_activity(
     return Response(_activity_out(activity), status_code=201)
 
 
-api_router = Router(
-    path="/api/v1/partnerships",
-    route_handlers=[api_list, api_get, api_create, api_update, api_delete, api_activities, api_add_activity],
-    guards=[editor_guard],
-    tags=["partnerships"],
-    exception_handlers={HTTPException: api_bad_body_handler},
+route_handlers: list[Any] = api_area(
+    "/api/v1/partnerships",
+    [api_list, api_get, api_create, api_update, api_delete, api_activities, api_add_activity],
+    tag="partnerships",
+    guard=editor_guard,
 )
-
-route_handlers: list[Any] = [api_router]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.directory.reference import slugify
+from crm.directory.demo import invented_organisations
 from crm.partnerships import changes, rules
 from crm.settings import Settings
 
@@ -105,36 +105,10 @@ INVENTED_ACADEMIC = ("University of Eastmoor", "Westbridge University")
 INVENTED_VCSE = ("Aster Voices", "Birch Peer Network", "Cedar Carers Collective")
 
 
-def _orgs(session: Session, kind: m.OrgKind, fallback: tuple[str, ...]) -> list[int]:
-    ids = list(
-        session.scalars(
-            select(m.Organisation.id)
-            .where(m.Organisation.kind == kind, m.Organisation.review_status == m.ReviewStatus.APPROVED)
-            .order_by(m.Organisation.id)
-            .limit(12)
-        )
-    )
-    if ids:
-        return ids
-    for name in fallback:
-        org = m.Organisation(
-            name=name,
-            name_normalised=name.lower(),
-            slug=slugify(name),
-            kind=kind,
-            vcse_category=m.VcseCategory.FREE_STANDING if kind == m.OrgKind.VCSE else None,
-            description="An invented organisation for the demo.",
-        )
-        session.add(org)
-        session.flush()
-        ids.append(org.id)
-    return ids
-
-
 def seed(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> None:
     now = now or dt.datetime.now(dt.UTC)
-    academics = _orgs(session, m.OrgKind.ACADEMIC, INVENTED_ACADEMIC)
-    vcses = _orgs(session, m.OrgKind.VCSE, INVENTED_VCSE)
+    academics = invented_organisations(session, m.OrgKind.ACADEMIC, INVENTED_ACADEMIC, approved_only=True, limit=12)
+    vcses = invented_organisations(session, m.OrgKind.VCSE, INVENTED_VCSE, approved_only=True, limit=12)
     topics = {name: tid for tid, name in session.execute(select(m.Topic.id, m.Topic.name))}
     calls = list(session.scalars(select(m.FundingCall.id).order_by(m.FundingCall.id)))
     fellow = session.scalar(select(m.User).where(m.User.email == settings.demo_admin_email))

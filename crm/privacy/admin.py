@@ -8,13 +8,14 @@ import datetime as dt
 import json
 from typing import Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from crm.audit import record
 from crm.privacy import retention, subjects
 from crm.privacy.erasure import erase
+from crm.web.areas import admin_area
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
@@ -135,9 +136,9 @@ def retention_run(data: FormBody, db: DB, user: CurrentUser, settings: AppSettin
     return Redirect(f"/admin/privacy/retention?done={result['subscriptions'] + result['contacts']}", status_code=303)
 
 
-privacy_router = Router(
-    path="/admin/privacy",
-    route_handlers=[
+route_handlers: list[Any] = admin_area(
+    "/admin/privacy",
+    [
         privacy_home,
         privacy_subject,
         privacy_export,
@@ -146,6 +147,5 @@ privacy_router = Router(
         retention_page,
         retention_run,
     ],
-    include_in_schema=False,
+    guard=None,
 )
-route_handlers: list[Any] = [privacy_router]
