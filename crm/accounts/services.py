@@ -50,7 +50,6 @@ def email_user(
         kind=kind,
         to=user.email,
         to_name=user.name,
-        template=kind,
         context={**context, "name": user.name},
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -26,6 +26,8 @@ from crm.accounts.principal import Principal
 from crm.directory import contacts, organisations
 from crm.directory.errors import DirectoryError
 from crm.extensions import Extensions, MergeHook
+
+T = TypeVar("T")
 
 # Tables the directory moves itself (with de-duplication); everything else is re-pointed generically.
 _OWN = {"affiliations", "organisation_topics", "contact_topics", "contact_regions", "audit_entries"}
@@ -41,6 +43,16 @@ def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) ->
             if fk.column.table.name == target_table and fk.column.name == "id":
                 col = fk.parent
                 session.execute(update(table).where(col == drop_id).values({col.name: keep_id}))
+
+
+def _the_pair(session: Session, model: type[T], keep_id: int, drop_id: int, noun: str) -> tuple[T, T]:
+    """The survivor and the record merged into it, or the refusal people see."""
+    if keep_id == drop_id:
+        raise DirectoryError(f"{'An' if noun[0] in 'aeiou' else 'A'} {noun} cannot be merged into itself.")
+    keep, drop = session.get(model, keep_id), session.get(model, drop_id)
+    if keep is None or drop is None:
+        raise DirectoryError(f"One of the {noun}s no longer exists.")
+    return keep, drop
 
 
 def _move_the_rest(session: Session, hooks: Sequence[MergeHook], model: Any, entity: str, keep: Any, drop: Any) -> None:
@@ -159,12 +171,7 @@ ORG_FILL = [
 def merge_organisations(
     session: Session, ext: Extensions, actor: Principal | None, keep_id: int, drop_id: int
 ) -> m.Organisation:
-    if keep_id == drop_id:
-        raise DirectoryError("An organisation cannot be merged into itself.")
-    keep = session.get(m.Organisation, keep_id)
-    drop = session.get(m.Organisation, drop_id)
-    if keep is None or drop is None:
-        raise DirectoryError("One of the organisations no longer exists.")
+    keep, drop = _the_pair(session, m.Organisation, keep_id, drop_id, "organisation")
     before = organisations.org_snapshot(session, keep)
     for field in ORG_FILL:
         if (
@@ -205,12 +212,7 @@ CONTACT_FILL = ("phone", "job_title", "career_stage", "notes")
 
 
 def merge_contacts(session: Session, ext: Extensions, actor: Principal | None, keep_id: int, drop_id: int) -> m.Contact:
-    if keep_id == drop_id:
-        raise DirectoryError("A contact cannot be merged into itself.")
-    keep = session.get(m.Contact, keep_id)
-    drop = session.get(m.Contact, drop_id)
-    if keep is None or drop is None:
-        raise DirectoryError("One of the contacts no longer exists.")
+    keep, drop = _the_pair(session, m.Contact, keep_id, drop_id, "contact")
     before = contacts.contact_snapshot(session, keep)
     for field in CONTACT_FILL:
         if not getattr(keep, field) and getattr(drop, field):

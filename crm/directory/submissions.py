@@ -72,7 +72,6 @@ def review_submission(
             kind=f"submission_{outcome}",
             to=org.submitter_email,
             to_name=org.submitter_name,
-            template=f"submission_{outcome}",
             context={
                 "name": org.submitter_name,
                 "organisation": org.name,

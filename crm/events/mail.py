@@ -256,10 +256,10 @@ def queue_plain_email(
     *,
     kind: str,
     key: str,
-    template: str,
     extra: dict[str, Any] | None = None,
 ) -> int | None:
-    """Reminders and waitlist offers: no calendar part (a reminder never re-sends a REQUEST)."""
+    """Reminders and waitlist offers (templates named after their kind): no calendar part (a reminder never
+    re-sends a REQUEST)."""
     token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
     context = {
         **event_context(mailer, event),
@@ -268,7 +268,7 @@ def queue_plain_email(
         "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
         **(extra or {}),
     }
-    return _queue(session, mailer, recipient, kind=kind, key=key, template=template, context=context)
+    return _queue(session, mailer, recipient, kind=kind, key=key, template=kind, context=context)
 
 
 # Larger sends are left to the worker (``events.queue_pending``) so a web request never renders thousands of

@@ -267,7 +267,6 @@ def fill_places(session: Session, mailer: Mailer, event: m.Event, now: dt.dateti
             Recipient(invitation.id, invitation.contact_id, name, email, invitation.status),
             kind="event_offer",
             key=f"offer:{event.id}:{invitation.contact_id}:{event.sequence}:{int(expires.timestamp())}",
-            template="event_offer",
             extra={
                 "offer_url": f"{mailer.base_url}/waitlist-offer/{token}",
                 "offer_expires": _fmt(expires),

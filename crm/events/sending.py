@@ -104,7 +104,6 @@ def queue_reminders(session: Session, mailer: Mailer, now: dt.datetime) -> int:
                 r,
                 kind="event_reminder",
                 key=keys[r.contact_id],
-                template="event_reminder",
                 extra={"soon": soon},
             )
             queued += 1

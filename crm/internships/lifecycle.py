@@ -35,7 +35,6 @@ def email_host(
         kind=kind,
         to=internship.host_contact_email,
         to_name=internship.host_contact_name,
-        template=kind,
         context={
             "internship_title": internship.title,
             "host_name": host_name,
@@ -141,7 +140,6 @@ def notify_submitted(session: Session, renderer: EmailRenderer, internship: m.In
             kind="internship_submitted",
             to=email,
             to_name=name,
-            template="internship_submitted",
             context={
                 "internship_title": internship.title,
                 "host_name": host or "",
@@ -170,7 +168,6 @@ def notify_reviewed(
         kind="internship_reviewed",
         to=poster.email,
         to_name=poster.name,
-        template="internship_reviewed",
         context={
             "internship_title": internship.title,
             "approved": action == "approve",

@@ -59,8 +59,8 @@ def enqueue(
     key: str,
     kind: str,
     to: str,
-    template: str,
     context: dict[str, Any],
+    template: str | None = None,
     to_name: str = "",
     bulk: bool = False,
     headers: dict[str, str] | None = None,
@@ -72,7 +72,7 @@ def enqueue(
 ) -> int | None:
     """Render now and insert; returns the new row id, or None when ``key`` was already queued.
 
-    Raises ``ValueError`` for header injection (a newline in the name or a header) and ``InvalidAddress`` for a
+    The templates are ``email/<template>.*``, named after the ``kind`` unless ``template`` says otherwise. Raises ``ValueError`` for header injection (a newline in the name or a header) and ``InvalidAddress`` for a
     malformed recipient address.
     """
     check_header_value(to, "recipient")
@@ -80,6 +80,7 @@ def enqueue(
     for name, value in (headers or {}).items():
         check_header_value(f"{name}{value}", f"header {name}")
     to = normalise_address(to)
+    template = template or kind
     rendered = rendered or renderer.render(template, context)
     values = {
         "idempotency_key": key,

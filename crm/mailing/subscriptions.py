@@ -170,7 +170,6 @@ def subscribe(
             kind="subscription_manage",
             to=email,
             to_name=sub.name,
-            template="subscription_manage",
             context={"name": sub.name, "preferences_url": preferences_url(signer, settings, email)},
             subscription_id=sub.id,
         )
@@ -211,7 +210,6 @@ def subscribe(
         kind="subscription_confirm",
         to=email,
         to_name=name,
-        template="subscription_confirm",
         context={
             "name": name,
             "confirm_url": confirm_url(signer, settings, sub),
