@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session  # noqa: E402
 from crm import models as m  # noqa: E402
 from crm.db import create_db_engine, create_session_factory  # noqa: E402
 from crm.internships import queries  # noqa: E402
+from crm.listing import ListParams  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
 from crm.settings import Settings  # noqa: E402
-from crm.web.listing import ListParams  # noqa: E402
 
 RUNS = 20
 

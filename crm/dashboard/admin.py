@@ -15,10 +15,10 @@ from litestar.response import Template
 from crm import models as m
 from crm.dashboard import audit_log, charts, reports
 from crm.dashboard import services as ds
+from crm.listing import ListParams
 from crm.web.areas import admin_area
 from crm.web.auth import admin_guard, signed_in_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.listing import ListParams
 from crm.web.pages import list_page
 
 

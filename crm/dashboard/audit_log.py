@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 from crm.timefmt import LONDON
-from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 FILTERS = ("who", "entity", "action", "from", "to")
 A = m.AuditEntry

@@ -76,7 +76,7 @@ def export_contacts(output: Path | None) -> None:
 
 def _export(output: Path | None, rows: Callable[[Session, Any], Iterable[Any]]) -> None:
     """Write ``rows(session, the unfiltered list's parameters)`` as CSV to ``output`` or stdout."""
-    from crm.web.listing import ListParams
+    from crm.listing import ListParams
 
     with runtime().session_factory() as session:
         lines = rows(session, ListParams())

@@ -18,8 +18,8 @@ from crm.accounts.principal import Principal
 from crm.directory.errors import DirectoryFieldErrors
 from crm.directory.organisations import find_organisation
 from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
+from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
 from crm.validation import Form
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
 
 CONTACT_FILTERS = ("organisation", "topic", "region", "career_stage")
 

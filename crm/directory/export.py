@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.directory.contacts import contact_list_query
 from crm.directory.organisations import organisation_list_query
-from crm.web.listing import ListParams
+from crm.listing import ListParams
 
 BATCH = 500
 

@@ -23,8 +23,8 @@ from crm.directory.reference import free_slug, slugify
 from crm.directory.references import organisation_references
 from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
+from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
 from crm.validation import Form
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
 
 ORG_FILTERS = ("kind", "category", "topic", "region", "user_led", "lived_experience_led")
 ADMIN_ORG_FILTERS = (*ORG_FILTERS, "status", "visibility")

@@ -15,7 +15,7 @@ from crm.directory import export
 from crm.directory.contacts import get_contact
 from crm.directory.organisations import get_organisation
 from crm.directory.taxonomy import CAREER_LABELS, CATEGORY_LABELS, KIND_LABELS, all_regions, all_topics
-from crm.web.listing import ListParams
+from crm.listing import ListParams
 from crm.web.pages import or_404
 
 

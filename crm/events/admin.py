@@ -18,10 +18,10 @@ from crm import models as m
 from crm.events import attendees, audience, contact_lists, forms, guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
 from crm.history import history
+from crm.listing import ListParams
 from crm.web.areas import admin_area
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams
 from crm.web.pages import attempt, form_page, get_or_404, list_page
 from crm.web.pages import notice as notice_text
 

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.events import attendees, lifecycle, listing, rsvp, views
 from crm.events.schemas import EventIn, EventOut, EventPage, EventPatch, InvitationList, InvitationOut
+from crm.listing import ListParams
 from crm.web.areas import api_area
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
-from crm.web.listing import ListParams
 from crm.web.pages import api_page, get_or_404
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
+from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 E = m.Event
 PUBLIC_SORTS = Sorts(

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.events import guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
+from crm.listing import ListParams
 from crm.web.deps import DB, client_ip
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams
 from crm.web.pages import form_page, list_page
 
 TOKEN_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

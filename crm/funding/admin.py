@@ -20,11 +20,11 @@ from crm.funding.matching import suggest_partners
 from crm.funding.views import call_or_404
 from crm.funding.views import now as _now
 from crm.history import history
+from crm.listing import ListParams
 from crm.partnerships import changes, rules
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody, MultipartBody
-from crm.web.listing import ListParams
 from crm.web.pages import attempt, form_page, list_page
 
 

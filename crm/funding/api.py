@@ -18,11 +18,11 @@ from crm.funding import services as fs
 from crm.funding.matching import suggest_partners
 from crm.funding.views import call_or_404
 from crm.funding.views import now as _now
+from crm.listing import ListParams
 from crm.web.areas import api_area
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
-from crm.web.listing import ListParams
 from crm.web.pages import api_attempt_as, api_page
 
 

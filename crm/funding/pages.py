@@ -16,8 +16,8 @@ from crm.accounts.principal import Principal
 from crm.calendar import CalendarEvent, build_calendar
 from crm.funding import queries
 from crm.funding.views import now as _now
+from crm.listing import ListParams
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.listing import ListParams
 from crm.web.pages import list_page
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
-from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
+from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 
 def load_call(session: Session, *, call_id: int | None = None, slug: str | None = None) -> m.FundingCall | None:

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.history import history
 from crm.internships import services, views
+from crm.listing import ListParams
 from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams
 from crm.web.pages import attempt, form_page, list_page
 from crm.web.pages import notice as notice_text
 

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.internships import services, views
 from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, InternshipPage, InternshipPatch
+from crm.listing import ListParams
 from crm.web.areas import api_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
-from crm.web.listing import ListParams
 from crm.web.pages import api_attempt, api_page
 
 

@@ -18,10 +18,10 @@ from crm.internships import services, views
 from crm.internships.alerts import subscribe_url
 from crm.internships.feed import atom_feed
 from crm.internships.jsonld import job_posting_jsonld
+from crm.listing import ListParams
 from crm.tokens import TokenError
 from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams
 from crm.web.pages import attempt, form_page, list_page
 
 INTEREST_LIMIT_PER_HOUR = 10

@@ -30,7 +30,7 @@ from crm.internships.rules import (
     require_org,
     stipend_label,
 )
-from crm.web.listing import ListParams, Page, Sorts, fetch_page
+from crm.listing import ListParams, Page, Sorts, fetch_page
 
 
 def topic_ids_of(session: Session, internship_id: int) -> list[int]:

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.errors import Forbidden
+from crm.listing import SortOption, Sorts
 from crm.timefmt import LONDON
-from crm.web.listing import SortOption, Sorts
 
 I = m.Internship  # noqa: E741 - short alias for column expressions
 Status = m.InternshipStatus

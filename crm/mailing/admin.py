@@ -10,13 +10,13 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from crm import models as m
+from crm.listing import ListParams
 from crm.mailing import outbox, queries
 from crm.mailing import subscriptions as subs
 from crm.mailing.consent import CONSENT_TEXTS
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams
 from crm.web.pages import form_page_as, get_or_404, list_page, or_404
 from crm.web.pages import notice as notice_text
 

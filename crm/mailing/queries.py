@@ -10,9 +10,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 from crm.mailing.subscriptions import mailing_filter
 from crm.mailing.suppression import active_suppression
-from crm.web.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 OUTBOX_PAGE = 50
 RECENT_MESSAGES = 20

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.history import history
+from crm.listing import ListParams
 from crm.partnerships import changes, queries, rules, views
 from crm.partnerships import forms as pf
 from crm.settings import Settings
@@ -22,7 +23,6 @@ from crm.web.areas import admin_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.listing import ListParams
 from crm.web.pages import attempt, form_page, list_page
 from crm.web.pages import notice as notice_text
 

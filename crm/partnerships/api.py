@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.listing import ListParams
 from crm.partnerships import changes, queries, rules, views
 from crm.partnerships import schemas as sc
 from crm.settings import Settings
@@ -18,7 +19,6 @@ from crm.web.areas import api_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
-from crm.web.listing import ListParams
 from crm.web.pages import api_page, get_or_404
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
 from crm.partnerships.rules import LIVE_STAGES, Stage, activity_ref, health_clause, today_london
 from crm.settings import Settings
-from crm.web.listing import ListParams, Page, SortOption, Sorts, keyset_page
 
 
 def load(session: Session, partnership_id: int) -> m.Partnership | None:

@@ -8,7 +8,7 @@ from crm import models as m
 from crm import search
 from crm.directory import organisations
 from crm.directory.contacts import add_affiliation
-from crm.web.listing import ListParams
+from crm.listing import ListParams
 from tests import factories
 from tests.conftest import post_form
 

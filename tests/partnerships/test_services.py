@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from crm import models as m
+from crm.listing import ListParams
 from crm.mailing.render import EmailRenderer
 from crm.partnerships import changes, nudges, queries, rules
-from crm.web.listing import ListParams
 from tests import factories
 from tests.funding.helpers import NOW
 

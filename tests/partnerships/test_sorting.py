@@ -6,8 +6,8 @@ import datetime as dt
 
 from crm import models as m
 from crm.funding import queries as fq
+from crm.listing import ListParams
 from crm.partnerships import changes, queries, rules
-from crm.web.listing import ListParams
 from tests import factories
 from tests.funding.helpers import NOW, make_call
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from crm import models as m
-from crm.web.listing import ListParams, SortOption, Sorts, decode_cursor, keyset_page
+from crm.listing import ListParams, SortOption, Sorts, decode_cursor, keyset_page
 
 SORTS = Sorts(
     SortOption("name", "Name", m.Topic.name),
@@ -129,7 +129,7 @@ def test_floor_below_the_cursor_is_left_out_so_the_database_has_one_lower_bound(
 
 
 def test_a_cursor_with_a_naive_datetime_is_read_as_utc():
-    from crm.web.listing import encode_cursor
+    from crm.listing import encode_cursor
 
     naive = encode_cursor("next", "closing", dt.datetime(2026, 1, 1, 12, 0), 7)
     direction, value, row_id = decode_cursor(naive, "closing")

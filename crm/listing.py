@@ -326,8 +326,3 @@ def _literal_like(column: ColumnElement[Any], value: Any) -> Any:
     from sqlalchemy import literal
 
     return literal(value, type_=column.type)
-
-
-def is_htmx(headers: Mapping[str, str]) -> bool:
-    """htmx asks for the results fragment only; the same URL without htmx returns the whole page."""
-    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
