@@ -28,7 +28,8 @@ from crm.dashboard import services as ds  # noqa: E402
 from crm.db import create_db_engine, create_session_factory  # noqa: E402
 from crm.directory.reference import ensure_reference_data  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
-from crm.privacy import services as ps  # noqa: E402
+from crm.privacy.erasure import erase  # noqa: E402
+from crm.privacy.subjects import find_subject  # noqa: E402
 from crm.settings import Settings  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -162,7 +163,7 @@ def main() -> None:
             year = reports.Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
             print(f"impact_report(year): {timed(lambda: reports.impact_report(session, year, now=NOW)):.1f} ms median")
             t0 = time.perf_counter()
-            counts = ps.erase(session, ps.find_subject(session, email="p7@example.org"), None, now=NOW)
+            counts = erase(session, find_subject(session, email="p7@example.org"), None, now=NOW)
             print(
                 f"erase(one person, sweep of every text column): {(time.perf_counter() - t0) * 1000:.0f} ms; {counts}"
             )
