@@ -210,7 +210,12 @@ def all_commands() -> list[click.Command]:
 
 
 def all_jobs() -> list[ScheduledJob]:
-    return [job for d in DOMAINS for job in d.jobs]
+    """Every domain's jobs; two with one id would silently replace each other in the scheduler, so that fails."""
+    jobs = [job for d in DOMAINS for job in d.jobs]
+    ids = [job.id for job in jobs]
+    if len(set(ids)) != len(ids):
+        raise RuntimeError(f"two jobs share an id: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
+    return jobs
 
 
 def all_seeders() -> list[Seeder]:
