@@ -123,3 +123,12 @@ def test_every_domain_module_of_the_manifest_exists_and_is_used() -> None:
             and package != "crm.web"
         ):
             assert name in wired, f"{name} is not in crm/domains.py"
+
+
+def test_two_jobs_with_one_id_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import crm.domains as manifest
+
+    first = manifest.all_jobs()[0]
+    monkeypatch.setattr(manifest, "DOMAINS", (*manifest.DOMAINS, manifest.Domain("twin", jobs=(first,))))
+    with pytest.raises(RuntimeError, match=first.id):
+        manifest.all_jobs()
