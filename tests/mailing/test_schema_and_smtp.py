@@ -93,7 +93,14 @@ def _every_kind(db, app) -> list[OutgoingEmail]:
             context=NOTICE,
             why="You are a contact.",
             mailing="event_news",
-            attachments=[{"kind": "calendar", "method": method, "content": ICS, "filename": "invite.ics"}],
+            attachments=[
+                {
+                    "kind": "calendar",
+                    "method": method,
+                    "content": ICS.replace("METHOD:REQUEST", f"METHOD:{method}"),
+                    "filename": "invite.ics",
+                }
+            ],
         )
     enqueue(
         db,

@@ -1,5 +1,8 @@
 """The SMTP transport (aiosmtplib): one connection per batch, MIME built with the standard library.
 
+Every message is valid RFC 5322 on the wire: Date, Message-ID (our domain), From, To, Subject and MIME-Version;
+no line over 998 octets; RFC 8058 ``List-Unsubscribe`` URIs written literally (never RFC 2047-encoded).
+
 Structure: ``multipart/mixed`` → ``multipart/alternative`` (text/plain, text/html, then any
 ``text/calendar; method=…`` part) plus attachments (``invite.ics`` as ``application/ics`` with the same bytes).
 
@@ -11,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.policy import SMTP, Policy
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from typing import Any
+from urllib.parse import urlsplit
 
 import aiosmtplib
 
@@ -25,16 +32,104 @@ from crm.settings import Settings
 log = logging.getLogger("crm.mail.smtp")
 
 
-def build_message(email: OutgoingEmail, settings: Settings) -> EmailMessage:
-    msg = EmailMessage()
+# Headers the transport writes itself: an outbox row may not carry them (a second Date or From is invalid RFC 5322).
+TRANSPORT_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "sender",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "x-crm-outbox-id",
+    }
+)
+CALENDAR_METHODS = frozenset({"REQUEST", "CANCEL"})
+MAX_LINE = 998  # octets per line, CRLF excluded (RFC 5322 §2.1.1)
+FOLD_AT = 78  # where a header is folded when it can be (RFC 5322 §2.1.1 "SHOULD")
+
+
+class VerbatimHeader(UnstructuredHeader):
+    """An ASCII header written as given, folded only after its own ``", "`` separators.
+
+    The standard library folds a long unstructured header by turning it into RFC 2047 encoded words, which
+    makes ``List-Unsubscribe`` unreadable to every mailbox provider (``=?utf-8?q?=3Chttps=3A//...``). RFC 8058
+    needs the ``<https://…>`` and ``<mailto:…>`` URIs literally, so these headers bypass that folder.
+    """
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        if not value.isascii():
+            raise ValueError(f"header value must be ASCII: {value[:60]!r}")
+        kwds["parse_tree"] = cls.value_parser(value)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:  # type: ignore[override]
+        parts = str(self).split(", ")
+        lines = [f"{self.name}: {parts[0]}"]
+        for part in parts[1:]:
+            if len(lines[-1]) + 2 + len(part) <= FOLD_AT:
+                lines[-1] += ", " + part
+            else:
+                lines[-1] += ","
+                lines.append(" " + part)
+        if any(len(line) > MAX_LINE for line in lines):
+            raise ValueError(f"header {self.name} has an item longer than {MAX_LINE} octets")
+        return policy.linesep.join(lines) + policy.linesep  # type: ignore[attr-defined]
+
+
+_REGISTRY = HeaderRegistry()
+for _name in ("list-unsubscribe", "list-unsubscribe-post", "list-id", "x-crm-outbox-id"):
+    _REGISTRY.map_to_type(_name, VerbatimHeader)
+POLICY = SMTP.clone(header_factory=_REGISTRY)
+
+
+def message_id_domain(settings: Settings) -> str:
+    """Our domain for Message-ID: the From address's, else the site's host (never the machine's FQDN)."""
+    address = parseaddr(settings.mail_from)[1]
+    if "@" in address:
+        return address.rsplit("@", 1)[1].lower()
+    return urlsplit(settings.base_url).hostname or "localhost"
+
+
+def _calendar_method(item: dict[str, Any]) -> str:
+    """The part's METHOD parameter, which must equal the iCalendar object's METHOD (RFC 6047 §2.4)."""
+    method = str(item.get("method", "REQUEST")).upper()
+    if method not in CALENDAR_METHODS:
+        raise ValueError(f"calendar method must be REQUEST or CANCEL, not {method!r}")
+    inside = {
+        line[len("METHOD:") :].strip().upper() for line in item["content"].splitlines() if line.startswith("METHOD:")
+    }
+    if inside != {method}:
+        raise ValueError(f"the calendar's METHOD ({', '.join(sorted(inside)) or 'none'}) is not {method}")
+    return method
+
+
+def build_message(email: OutgoingEmail, settings: Settings, now: dt.datetime | None = None) -> EmailMessage:
+    """One RFC 5322 message: Date, Message-ID (our domain), From, To, Subject, MIME-Version always present.
+
+    Bodies get a transfer encoding that keeps every line within 998 octets (quoted-printable or base64 when a
+    line is over 78 characters; aiosmtplib re-encodes 8-bit parts for a server without 8BITMIME); ``multipart/alternative`` holds text/plain, then text/html, then the
+    ``text/calendar; method=…`` part; the same calendar also goes as an ``application/ics`` attachment.
+    """
+    for name in email.headers:
+        if name.lower() in TRANSPORT_HEADERS:
+            raise ValueError(f"header {name} is written by the transport, not the outbox row")
+    msg = EmailMessage(policy=POLICY)
     from_name, from_addr = parseaddr(settings.mail_from)
+    msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     msg["From"] = formataddr((from_name, from_addr))
     msg["To"] = Address(display_name=email.to_name, addr_spec=email.to) if email.to_name else email.to
     msg["Subject"] = email.subject
     if settings.mail_reply_to:
         msg["Reply-To"] = settings.mail_reply_to
-    domain = from_addr.rsplit("@", 1)[-1] if "@" in from_addr else None
-    msg["Message-ID"] = make_msgid(idstring=f"crm{email.outbox_id}", domain=domain)
+    msg["Message-ID"] = make_msgid(idstring=f"crm{email.outbox_id}", domain=message_id_domain(settings))
     msg["X-CRM-Outbox-Id"] = str(email.outbox_id)
     for name, value in email.headers.items():
         msg[name] = value
@@ -43,9 +138,7 @@ def build_message(email: OutgoingEmail, settings: Settings) -> EmailMessage:
         msg.add_alternative(email.html, subtype="html")
     for item in email.attachments:
         if item.get("kind") == "calendar":
-            method = str(item.get("method", "REQUEST")).upper()
-            ics = item["content"]
-            msg.add_alternative(ics, subtype="calendar", params={"method": method})
+            msg.add_alternative(item["content"], subtype="calendar", params={"method": _calendar_method(item)})
     for item in email.attachments:
         if item.get("kind") == "calendar":
             msg.add_attachment(
@@ -62,6 +155,8 @@ def build_message(email: OutgoingEmail, settings: Settings) -> EmailMessage:
                 subtype=subtype or "octet-stream",
                 filename=item["filename"],
             )
+        else:
+            raise ValueError(f"unknown attachment kind {item.get('kind')!r}")
     return msg
 
 
