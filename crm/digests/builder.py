@@ -101,7 +101,8 @@ def _candidates(catalogue: Catalogue, section: Any, sub: SubscriberView) -> Iter
 
 
 def primary_mailing(mailings: frozenset[str]) -> str:
-    """The mailing a digest belongs to (its unsubscribe link withdraws from it; "everything" is also offered)."""
+    """The mailing recorded on a digest's outbox row. Its links name the digest stream instead
+    (``crm.mailing.compliance.DIGEST_STREAM``): unsubscribing stops every later digest, whatever its sections."""
     for section in SECTIONS:
         if section.mailing in mailings:
             return section.mailing

@@ -275,7 +275,8 @@ class DigestRenderer:
         subscription_id: int,
         mailing: str | None,
     ) -> tuple[RenderedEmail, dict[str, str]] | None:
-        """The digest for one outbox context, or None when none of its items is still open."""
+        """The digest for one outbox context, or None when none of its items is still open. Its links name the
+        digest stream, not ``mailing`` (the row's recorded mailing): unsubscribing stops every later digest."""
         sections = []
         kept: list[list[Any]] = []
         for key, ids, more in context.get("sections", []):
@@ -305,7 +306,7 @@ class DigestRenderer:
             return None
         frequency = str(context.get("frequency", "weekly"))
         shell = self._shell(str(context.get("period", "")), frequency)
-        footer = compliance.bulk_context(self.signer, self.settings, email, mailing, shell.why)
+        footer = compliance.bulk_context(self.signer, self.settings, email, compliance.DIGEST_STREAM, shell.why)
         name = " ".join(str(context.get("name") or "").split())
         text_summary = summary(kept)
         values = {
@@ -320,7 +321,7 @@ class DigestRenderer:
         subject = " ".join(shell.subject.fill(values, escape_html=False).split())
         text = shell.text.fill(values, escape_html=False).replace(NR_PLACEHOLDER, token)
         html = shell.html.fill(values, escape_html=True).replace(NR_PLACEHOLDER, token)
-        headers = compliance.list_unsubscribe_headers(self.signer, self.settings, email, mailing)
+        headers = compliance.list_unsubscribe_headers(self.signer, self.settings, email, compliance.DIGEST_STREAM)
         return RenderedEmail(subject=subject, text=text, html=html), headers
 
 

@@ -14,12 +14,14 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.events.calendar import ItipMessage, Party, build_itip
 from crm.mailing.outbox import enqueue_bulk
 from crm.mailing.render import EmailRenderer
+from crm.mailing.subscriptions import withdrew
 from crm.settings import Settings
 from crm.timefmt import format_datetime, to_local
 from crm.tokens import Signer
@@ -147,8 +149,12 @@ def _queue(
     context: dict[str, Any],
     attachments: list[dict[str, Any]] | None = None,
 ) -> int | None:
-    """Every event email: bulk-style to one invitee (event news), with their name and answer in the context."""
-    return enqueue_bulk(
+    """Every event email: bulk-style to one invitee (event news), with their name and answer in the context.
+
+    An invitee who withdrew from event news (an event email's unsubscribe link, the preference centre) still gets
+    the outbox row, ended ``suppressed`` at once: nothing goes out, and the worker's "not yet queued" queries
+    (keyed on the outbox) do not pick them up again and again."""
+    message_id = enqueue_bulk(
         session,
         mailer.renderer,
         mailer.signer,
@@ -163,6 +169,13 @@ def _queue(
         attachments=attachments,
         contact_id=recipient.contact_id,
     )
+    if message_id is not None and withdrew(session, recipient.email, MAILING):
+        session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id == message_id)
+            .values(status=m.OutboxStatus.SUPPRESSED, last_error=f"the recipient withdrew from {MAILING}")
+        )
+    return message_id
 
 
 # Each calendar email: its idempotency key's prefix (an update has the invitation's key with the new SEQUENCE, so

@@ -7,6 +7,12 @@ Every bulk (subscription or marketing) email carries:
 - a footer saying why the person gets it, with preference and unsubscribe links and the sender's postal address
   (``templates/email/_bulk.html`` and ``_bulk_footer.txt``).
 
+Each email's unsubscribe link names the *stream* the email belongs to, so that one click stops exactly what the
+reader is reading: ``"digest"`` (every future digest, whatever sections it would hold: withdrawing it withdraws
+every mailing a digest is built from, ``DIGEST_MAILINGS``), a mailing name for emails of one mailing (event
+emails: ``"event_news"``), or None for everything. Links sent before streams existed named the digest's first
+mailing; ``unsubscribe_payload`` reads those as the digest stream (only digests ever carried them).
+
 Use ``crm.mailing.outbox.enqueue_bulk`` to queue one: it builds the headers and footer context and refuses an
 email whose rendered parts lack the footer. Transactional emails (sign-in, confirmation) use ``enqueue``.
 """
@@ -16,16 +22,44 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from crm import models as m
 from crm.settings import Settings
 from crm.tokens import Signer
 
 __all__ = [
+    "DIGEST_MAILINGS",
+    "DIGEST_STREAM",
     "bulk_context",
     "list_unsubscribe_headers",
     "preferences_url",
+    "stream_label",
     "unsubscribe_payload",
     "unsubscribe_url",
 ]
+
+
+DIGEST_STREAM = "digest"
+# The mailings a digest is built from (a test checks this equals crm.digests.sections.DIGEST_MAILINGS; mailing
+# sits below the digests domain, so it cannot import it).
+DIGEST_MAILINGS = frozenset(
+    {m.Mailing.FUNDING_DIGEST.value, m.Mailing.INTERNSHIP_ALERTS.value, m.Mailing.EVENT_NEWS.value}
+)
+# Mailings that only ever appeared in digests' links before the digest stream existed (``primary_mailing``):
+# such a link was in a digest, so it stops the digest. ``event_news`` links also came from event emails, so
+# they keep meaning that one mailing.
+LEGACY_DIGEST_TOKENS = frozenset({"funding_digest", "internship_alerts"})
+
+
+def stream_label(stream: str | None) -> str:
+    """What an unsubscribe link stops, in words ("" = everything)."""
+    if stream is None:
+        return ""
+    if stream == DIGEST_STREAM:
+        return "the Roundtable digest"
+    try:
+        return m.Mailing(stream).label
+    except ValueError:
+        return stream
 
 
 def _base(settings: Settings) -> str:
@@ -33,19 +67,21 @@ def _base(settings: Settings) -> str:
 
 
 def unsubscribe_token(signer: Signer, email: str, mailing: str | None) -> str:
-    """A non-expiring token naming the address and the mailing (None = every mailing)."""
+    """A non-expiring token naming the address and the stream (``"digest"``, a mailing, or None = everything)."""
     return signer.sign("unsubscribe", {"e": email.strip().lower(), "m": mailing})
 
 
 def unsubscribe_payload(signer: Signer, token: str) -> tuple[str, str | None]:
-    """``(email, mailing)`` from a token; raises ``crm.tokens.TokenError`` when tampered or foreign."""
+    """``(email, stream)`` from a token (old digest links read as ``"digest"``); raises ``crm.tokens.TokenError`` when tampered or foreign."""
     data = signer.verify("unsubscribe", token)
     if not isinstance(data, dict) or not isinstance(data.get("e"), str):
         from crm.tokens import TokenError
 
         raise TokenError("This link is not valid. It may have been changed or cut short.")
     mailing = data.get("m")
-    return data["e"], mailing if isinstance(mailing, str) else None
+    if not isinstance(mailing, str):
+        return data["e"], None
+    return data["e"], DIGEST_STREAM if mailing in LEGACY_DIGEST_TOKENS else mailing
 
 
 def unsubscribe_url(signer: Signer, settings: Settings, email: str, mailing: str | None) -> str:

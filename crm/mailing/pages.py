@@ -215,7 +215,8 @@ def _subscription_of(state: State, db: DB, token: str) -> tuple[str, m.Subscript
 
 
 def _unsubscribed_everything() -> Template:
-    return Template("public/unsubscribe_done.html", context={"mailing_label": "", "resubscribe": True})
+    context = {"mailing_label": "", "is_digest": False, "preferences_url": "", "everything_path": ""}
+    return Template("public/unsubscribe_done.html", context={**context, "unknown": False, "resubscribe": True})
 
 
 PREFILL_FIELDS = {
@@ -300,23 +301,25 @@ def _unsubscribe_target(state: State, token: str) -> tuple[str, str | None]:
     return compliance.unsubscribe_payload(state.signer, token)
 
 
-def _mailing_label(mailing: str | None) -> str:
-    if mailing is None:
-        return ""
-    try:
-        return m.Mailing(mailing).label
-    except ValueError:
-        return mailing
+def _stream_context(state: State, email: str, stream: str | None) -> dict[str, Any]:
+    """What the unsubscribe pages say stops, and the finer choices they offer."""
+    settings = state.settings
+    return {
+        "mailing_label": compliance.stream_label(stream),
+        "is_digest": stream == compliance.DIGEST_STREAM,
+        "preferences_url": compliance.preferences_url(state.signer, settings, email),
+        "everything_path": "" if stream is None else f"/u/{compliance.unsubscribe_token(state.signer, email, None)}",
+    }
 
 
 @get("/u/{token:str}", sync_to_thread=False)
 def unsubscribe_page(state: State, token: FromPath[str]) -> Template:
     """Shows a confirm button and changes nothing (link scanners prefetch)."""
     try:
-        _, mailing = _unsubscribe_target(state, token)
+        email, stream = _unsubscribe_target(state, token)
     except TokenError as exc:
         return Template("public/unsubscribe_problem.html", context={"message": str(exc)}, status_code=400)
-    return Template("public/unsubscribe.html", context={"token": token, "mailing_label": _mailing_label(mailing)})
+    return Template("public/unsubscribe.html", context={"token": token, **_stream_context(state, email, stream)})
 
 
 @head("/u/{token:str}", sync_to_thread=False)
@@ -326,18 +329,19 @@ def unsubscribe_head(token: FromPath[str]) -> Response[None]:
 
 @post("/u/{token:str}", sync_to_thread=False, exclude_from_csrf=True, status_code=200)
 def unsubscribe_submit(request: Request[Any, Any, Any], state: State, db: DB, token: FromPath[str]) -> Template:
-    """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``, no cookies) and the page's button: 200, no redirect."""
+    """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``, no cookies) and the page's button: 200, no redirect.
+    The token names the stream the email belongs to (``compliance.unsubscribe_payload``); exactly that stops."""
     try:
-        email, mailing = _unsubscribe_target(state, token)
+        email, stream = _unsubscribe_target(state, token)
     except TokenError as exc:
         return Template("public/unsubscribe_problem.html", context={"message": str(exc)}, status_code=400)
     content_type = request.headers.get("content-type", "")
     mechanism = "one-click header" if request.headers.get("cookie") is None and content_type else "unsubscribe page"
-    result = subs.unsubscribe(db, email, mailing, _how(request, mechanism))
+    result = subs.unsubscribe(db, email, stream, _how(request, mechanism))
     return Template(
         "public/unsubscribe_done.html",
         context={
-            "mailing_label": _mailing_label(mailing),
+            **_stream_context(state, email, stream),
             "unknown": result == subs.UnsubscribeResult.UNKNOWN,
             "resubscribe": True,
         },

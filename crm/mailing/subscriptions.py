@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import diff, record
-from crm.mailing.compliance import preferences_url
+from crm.mailing.compliance import DIGEST_MAILINGS, DIGEST_STREAM, preferences_url
 from crm.mailing.consent import How, log_consent
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
@@ -299,7 +299,8 @@ class UnsubscribeResult(enum.StrEnum):
 def unsubscribe(
     session: Session, email: str, mailing: str | None, how: How, now: dt.datetime | None = None
 ) -> UnsubscribeResult:
-    """Withdraw from one mailing (``mailing``) or everything (None). Idempotent; unknown addresses change nothing."""
+    """Withdraw from one stream: ``"digest"`` (every mailing a digest is built from), one mailing, or everything
+    (None). Idempotent; unknown addresses change nothing."""
     now = now or dt.datetime.now(dt.UTC)
     email = email.strip().lower()
     sub = by_email(session, email, load=True)
@@ -313,6 +314,14 @@ def unsubscribe(
         log_consent(session, None, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=[mailing] if mailing else [])
         return UnsubscribeResult.DONE
     closed = {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}
+    if mailing == DIGEST_STREAM:
+        return _stop_digest(session, sub, how, now)
+    if mailing is None and sub.status == m.SubscriptionStatus.UNSUBSCRIBED:
+        # Left the digest earlier (no suppression then); "everything" now also stops any other bulk email.
+        if not suppress(session, email, "unsubscribed", how.mechanism, "unsubscribed from everything", now):
+            return UnsubscribeResult.ALREADY
+        log_consent(session, sub, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=[])
+        return UnsubscribeResult.DONE
     if mailing is not None and sub.status not in closed and mailing in (sub.mailings or []):
         remaining = [x for x in sub.mailings if x != mailing]
         if remaining:
@@ -321,7 +330,12 @@ def unsubscribe(
             log_consent(session, sub, email, m.ConsentAction.UNSUBSCRIBE, how, mailings=[mailing])
             return UnsubscribeResult.DONE
     if mailing is not None and mailing not in (sub.mailings or []) and sub.status not in closed:
-        return UnsubscribeResult.ALREADY
+        # Not (or no longer) a mailing of theirs, but its emails may still reach them (event emails go to invited
+        # contacts): the consent entry records the withdrawal, which ``withdrew`` reads before queueing.
+        if withdrew(session, email, mailing):
+            return UnsubscribeResult.ALREADY
+        log_consent(session, sub, email, m.ConsentAction.UNSUBSCRIBE, how, mailings=[mailing])
+        return UnsubscribeResult.DONE
     if sub.status in closed:
         return UnsubscribeResult.ALREADY
     withdrawn = list(sub.mailings or [])
@@ -330,6 +344,55 @@ def unsubscribe(
     sub.updated_at = now
     suppress(session, email, "unsubscribed", how.mechanism, "unsubscribed from everything", now)
     log_consent(session, sub, email, m.ConsentAction.UNSUBSCRIBE_ALL, how, mailings=withdrawn)
+    return UnsubscribeResult.DONE
+
+
+def withdrew(session: Session, email: str, mailing: str) -> bool:
+    """Whether the subscriber at ``email`` stopped ``mailing``'s emails: their subscription ended, or it lacks
+    ``mailing`` and the consent log shows they withdrew it (rather than never choosing it). Addresses with no
+    subscription are stopped by the suppression list instead."""
+    email = email.strip().lower()
+    row = session.execute(
+        select(m.Subscription.status, m.Subscription.mailings).where(m.Subscription.email == email)
+    ).first()
+    if row is None:
+        return False
+    if row.status in {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}:
+        return True
+    if mailing in (row.mailings or []):
+        return False
+    return (
+        session.scalar(
+            select(m.ConsentEntry.id)
+            .where(
+                m.ConsentEntry.email == email,
+                m.ConsentEntry.action == m.ConsentAction.UNSUBSCRIBE,
+                cast(m.ConsentEntry.mailings, String).like(f'%"{mailing}"%'),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _stop_digest(session: Session, sub: m.Subscription, how: How, now: dt.datetime) -> UnsubscribeResult:
+    """The digest's one-click link: withdraw every mailing a digest is built from, so no later digest is built
+    (the engine takes active subscriptions with a digest mailing) and none already queued goes out (the
+    dispatcher re-checks the subscription). With nothing left the subscription ends; the address is not put on
+    the suppression list (that is "unsubscribe from everything", offered on the confirmation page)."""
+    if sub.status in {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}:
+        return UnsubscribeResult.ALREADY
+    withdrawn = [x for x in sub.mailings or [] if x in DIGEST_MAILINGS]
+    if not withdrawn:
+        return UnsubscribeResult.ALREADY
+    sub.mailings = [x for x in sub.mailings or [] if x not in DIGEST_MAILINGS]
+    sub.updated_at = now
+    if not sub.mailings:
+        sub.status = m.SubscriptionStatus.UNSUBSCRIBED
+        sub.unsubscribed_at = now
+    log_consent(
+        session, sub, sub.email, m.ConsentAction.UNSUBSCRIBE, how, mailings=withdrawn, detail={"stream": DIGEST_STREAM}
+    )
     return UnsubscribeResult.DONE
 
 

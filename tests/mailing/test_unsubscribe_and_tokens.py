@@ -70,12 +70,12 @@ def test_one_click_post_urlencoded_without_cookies_or_csrf(app, db, clean):
 
 def test_one_click_post_multipart(app, db, clean):
     _active(db)
-    url = compliance.unsubscribe_url(app.state.signer, app.state.settings, "ann@example.org", "funding_digest")
+    url = compliance.unsubscribe_url(app.state.signer, app.state.settings, "ann@example.org", "event_news")
     with TestClient(app, base_url="http://testserver.local") as fresh:
         r = fresh.post(_path(url), files={"List-Unsubscribe": (None, "One-Click")})
         assert r.status_code == 200 and "location" not in r.headers
     sub = db.scalar(select(m.Subscription))
-    assert sub.status == m.SubscriptionStatus.ACTIVE and sub.mailings == ["event_news"]
+    assert sub.status == m.SubscriptionStatus.ACTIVE and sub.mailings == ["funding_digest"]
 
 
 def test_get_and_head_change_nothing(client, app, db):
