@@ -150,15 +150,35 @@ def event_lines(event: CalendarEvent, *, now: dt.datetime) -> list[str]:
     return ["BEGIN:VEVENT", *head, *sorted(props), *event.properties, "END:VEVENT"]
 
 
-def calendar_text(events: Iterable[CalendarEvent], *, method: str, now: dt.datetime, name: str = "") -> str:
-    """A VCALENDAR with these events (in order), folded, CRLF line ends; ``name`` becomes X-WR-CALNAME."""
+def fold_lines(lines: Iterable[str]) -> str:
+    """Content lines folded (``fold``), each ending in CRLF; an ASCII line is cut by slicing (the same result)."""
+    out: list[str] = []
+    for line in lines:
+        if not line.isascii():
+            out += fold(line)
+        elif len(line) <= LINE_OCTETS:
+            out.append(line)
+        else:
+            step = LINE_OCTETS - 1  # a continuation line's leading space counts
+            out.append(line[:LINE_OCTETS])
+            out += [" " + line[i : i + step] for i in range(LINE_OCTETS, len(line), step)]
+    return CRLF.join(out) + CRLF
+
+
+def calendar_lines(events: Iterable[CalendarEvent], *, method: str, now: dt.datetime, name: str = "") -> list[str]:
+    """The unfolded content lines of ``calendar_text``."""
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", f"METHOD:{method.upper()}"]
     if name:
         lines.append("X-WR-CALNAME:" + ics.utils.escape_string(_text(name) or ""))
     for event in events:
         lines += event_lines(event, now=now)
     lines.append("END:VCALENDAR")
-    return CRLF.join(physical for line in lines for physical in fold(line)) + CRLF
+    return lines
+
+
+def calendar_text(events: Iterable[CalendarEvent], *, method: str, now: dt.datetime, name: str = "") -> str:
+    """A VCALENDAR with these events (in order), folded, CRLF line ends; ``name`` becomes X-WR-CALNAME."""
+    return fold_lines(calendar_lines(events, method=method, now=now, name=name))
 
 
 def build_calendar(events: Iterable[CalendarEvent], *, now: dt.datetime, name: str = "") -> bytes:

@@ -21,7 +21,7 @@ from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.events.lifecycle import EventProblem, host_name
-from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, queue_invitation
+from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, queue_calendar_emails
 
 REASON_LABELS = {
     "already-invited": "already invited",
@@ -262,16 +262,17 @@ def send(
     ).all()
     by_contact = {p.contact_id: p for p in people}
     host = host_name(session, event)
-    for invitation_id, contact_id in inserted[:INLINE_LIMIT]:
-        person = by_contact[contact_id]
-        queue_invitation(
-            session,
-            mailer,
-            event,
-            Recipient(invitation_id, contact_id, person.name, person.email, m.InvitationStatus.INVITED),
-            host,
-            now=now,
+    invitees = [
+        Recipient(
+            invitation_id,
+            contact_id,
+            by_contact[contact_id].name,
+            by_contact[contact_id].email,
+            m.InvitationStatus.INVITED,
         )
+        for invitation_id, contact_id in inserted[:INLINE_LIMIT]
+    ]
+    queue_calendar_emails(session, mailer, event, invitees, "event_invitation", host_name=host, now=now)
     audit.record(
         session,
         actor,

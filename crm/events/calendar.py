@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from crm.calendar import CalendarEvent, address_property, calendar_text
+from crm.calendar import CalendarEvent, address_property, calendar_lines, fold_lines
 
 METHODS = {"REQUEST", "CANCEL"}
 PARTSTATS = {"NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE"}
@@ -39,6 +39,75 @@ class ItipMessage:
         return {"kind": "calendar", "method": self.method, "content": self.text, "filename": filename}
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItipTemplate:
+    """One event's iTIP message with the attendee left out: built once per send, ``fill`` adds one recipient's
+    ATTENDEE line (the VEVENT's last line) between the folded text before and after it."""
+
+    method: str
+    organizer: Party
+    head: str
+    tail: str
+
+    def fill(self, attendee: Party, partstat: str = "NEEDS-ACTION") -> ItipMessage:
+        if partstat not in PARTSTATS:
+            raise ValueError(f"unsupported PARTSTAT {partstat!r}")
+        if self.organizer.email.strip().lower() == attendee.email.strip().lower():
+            raise ValueError("the ORGANIZER address must differ from the attendee's")
+        line = address_property(
+            "ATTENDEE",
+            attendee.email,
+            [
+                ("CN", attendee.name or attendee.email),
+                ("CUTYPE", "INDIVIDUAL"),
+                ("ROLE", "REQ-PARTICIPANT"),
+                ("PARTSTAT", partstat),
+                ("RSVP", "TRUE"),
+            ],
+        )
+        return ItipMessage(text=self.head + fold_lines([line]) + self.tail, method=self.method)
+
+
+def itip_template(
+    *,
+    method: str,
+    uid: str,
+    sequence: int,
+    summary: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    organizer: Party,
+    description: str = "",
+    location: str = "",
+    url: str = "",
+    all_day: bool = False,
+    now: dt.datetime | None = None,
+) -> ItipTemplate:
+    """The calendar of ``build_itip`` without its attendee (``ics`` builds the VEVENT once)."""
+    method = method.upper()
+    if method not in METHODS:
+        raise ValueError(f"unsupported METHOD {method!r}")
+    if end <= start and not all_day:
+        raise ValueError("an event must end after it starts")
+    event = CalendarEvent(
+        uid=uid,
+        summary=summary,
+        starts_at=start,
+        ends_at=end,
+        description=description,
+        location=location,
+        url=url,
+        status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
+        sequence=sequence,
+        transparent=None,
+        all_day=all_day,
+        properties=(address_property("ORGANIZER", organizer.email, [("CN", organizer.name or organizer.email)]),),
+    )
+    lines = calendar_lines([event], method=method, now=now or dt.datetime.now(dt.UTC))
+    assert lines[-2:] == ["END:VEVENT", "END:VCALENDAR"]
+    return ItipTemplate(method=method, organizer=organizer, head=fold_lines(lines[:-2]), tail=fold_lines(lines[-2:]))
+
+
 def build_itip(
     *,
     method: str,
@@ -57,41 +126,22 @@ def build_itip(
     now: dt.datetime | None = None,
 ) -> ItipMessage:
     """One iTIP message for one recipient (only that recipient is listed as ATTENDEE, for privacy)."""
-    method = method.upper()
-    if method not in METHODS:
-        raise ValueError(f"unsupported METHOD {method!r}")
     if partstat not in PARTSTATS:
         raise ValueError(f"unsupported PARTSTAT {partstat!r}")
-    if end <= start and not all_day:
-        raise ValueError("an event must end after it starts")
     if organizer.email.strip().lower() == attendee.email.strip().lower():
         raise ValueError("the ORGANIZER address must differ from the attendee's")
-    event = CalendarEvent(
+    template = itip_template(
+        method=method,
         uid=uid,
+        sequence=sequence,
         summary=summary,
-        starts_at=start,
-        ends_at=end,
+        start=start,
+        end=end,
+        organizer=organizer,
         description=description,
         location=location,
         url=url,
-        status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
-        sequence=sequence,
-        transparent=None,
         all_day=all_day,
-        properties=(
-            address_property("ORGANIZER", organizer.email, [("CN", organizer.name or organizer.email)]),
-            address_property(
-                "ATTENDEE",
-                attendee.email,
-                [
-                    ("CN", attendee.name or attendee.email),
-                    ("CUTYPE", "INDIVIDUAL"),
-                    ("ROLE", "REQ-PARTICIPANT"),
-                    ("PARTSTAT", partstat),
-                    ("RSVP", "TRUE"),
-                ],
-            ),
-        ),
+        now=now,
     )
-    text = calendar_text([event], method=method, now=now or dt.datetime.now(dt.UTC))
-    return ItipMessage(text=text, method=method)
+    return template.fill(attendee, partstat)

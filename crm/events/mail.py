@@ -18,10 +18,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events.calendar import ItipMessage, Party, build_itip
-from crm.mailing.outbox import enqueue_bulk
+from crm.events.calendar import ItipMessage, ItipTemplate, Party, itip_template
+from crm.mailing.outbox import BulkEmail, enqueue_bulk, enqueue_bulk_many
 from crm.mailing.render import EmailRenderer
-from crm.mailing.subscriptions import withdrew
+from crm.mailing.subscriptions import withdrawn_among, withdrew
 from crm.settings import Settings
 from crm.timefmt import format_datetime, to_local
 from crm.tokens import Signer
@@ -119,8 +119,14 @@ def itip_for(
     partstat: str = "NEEDS-ACTION",
     now: dt.datetime | None = None,
 ) -> ItipMessage:
+    template = itip_template_for(mailer, event, method=method, now=now)
+    return template.fill(Party(email=recipient_email, name=recipient_name), partstat)
+
+
+def itip_template_for(mailer: Mailer, event: m.Event, *, method: str, now: dt.datetime | None = None) -> ItipTemplate:
+    """The event's calendar for ``method`` without an attendee (``fill`` adds each recipient)."""
     location = ", ".join(p for p in (event.venue, event.online_url) if p)
-    return build_itip(
+    return itip_template(
         method=method,
         uid=event.uid,
         sequence=event.sequence,
@@ -129,8 +135,6 @@ def itip_for(
         end=event.ends_at,
         all_day=event.all_day,
         organizer=mailer.organizer(),
-        attendee=Party(email=recipient_email, name=recipient_name),
-        partstat=partstat,
         description=event.description,
         location=location,
         url=f"{mailer.base_url}/events/{event.slug}",
@@ -187,6 +191,23 @@ CALENDAR_EMAILS = {
 }
 
 
+def _calendar_context(
+    mailer: Mailer, event: m.Event, recipient: Recipient, host_name: str, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
+    return {
+        "name": recipient.name,
+        "status": recipient.status.value,
+        **event_context(mailer, event, host_name),
+        "yes_url": rsvp_url(mailer, token, "yes"),
+        "maybe_url": rsvp_url(mailer, token, "maybe"),
+        "no_url": rsvp_url(mailer, token, "no"),
+        "rsvp_url": rsvp_url(mailer, token),
+        "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
+        **(extra or {}),
+    }
+
+
 def queue_calendar_email(
     session: Session,
     mailer: Mailer,
@@ -201,17 +222,8 @@ def queue_calendar_email(
 ) -> int | None:
     """Invitations, updates and cancellations (``kind`` in ``CALENDAR_EMAILS``): answer links and the iTIP part."""
     prefix, template, method = CALENDAR_EMAILS[kind]
-    token = rsvp_token(mailer.signer, event.id, recipient.contact_id)
     itip = itip_for(mailer, event, recipient.name, recipient.email, method=method, partstat=partstat, now=now)
-    context = {
-        **event_context(mailer, event, host_name),
-        "yes_url": rsvp_url(mailer, token, "yes"),
-        "maybe_url": rsvp_url(mailer, token, "maybe"),
-        "no_url": rsvp_url(mailer, token, "no"),
-        "rsvp_url": rsvp_url(mailer, token),
-        "ics_url": f"{rsvp_url(mailer, token)}/invite.ics",
-        **(extra or {}),
-    }
+    context = _calendar_context(mailer, event, recipient, host_name, extra)
     return _queue(
         session,
         mailer,
@@ -222,6 +234,67 @@ def queue_calendar_email(
         context=context,
         attachments=[itip.attachment()],
     )
+
+
+def queue_calendar_emails(
+    session: Session,
+    mailer: Mailer,
+    event: m.Event,
+    recipients: list[Recipient],
+    kind: str,
+    *,
+    host_name: str = "",
+    extra: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> dict[int, int]:
+    """``queue_calendar_email`` for many recipients of one event, with the same emails: the calendar is built once
+    (only each ATTENDEE line is filled in), rows are inserted in batches and who withdrew from event news is
+    looked up once. An invitation's PARTSTAT follows each recipient's answer, as ``queue_invitation``'s does.
+    Returns the new outbox id per invitation id (those already queued are absent)."""
+    prefix, template, method = CALENDAR_EMAILS[kind]
+    calendar = itip_template_for(mailer, event, method=method, now=now)
+    queued: dict[int, int] = {}
+    for start in range(0, len(recipients), BATCH):  # bounded memory: one batch's contexts and bodies at a time
+        chunk = recipients[start : start + BATCH]
+        queued |= _queue_batch(session, mailer, event, chunk, kind, calendar, prefix, template, host_name, extra)
+    return queued
+
+
+BATCH = 500
+
+
+def _queue_batch(
+    session: Session,
+    mailer: Mailer,
+    event: m.Event,
+    recipients: list[Recipient],
+    kind: str,
+    calendar: ItipTemplate,
+    prefix: str,
+    template: str,
+    host_name: str,
+    extra: dict[str, Any] | None,
+) -> dict[int, int]:
+    emails, by_key = [], {}
+    for r in recipients:
+        partstat = PARTSTAT.get(r.status, "NEEDS-ACTION") if kind == "event_invitation" else "NEEDS-ACTION"
+        itip = calendar.fill(Party(email=r.email, name=r.name), partstat)
+        key = f"{prefix}:{event.id}:{r.contact_id}:{event.sequence}"
+        by_key[key] = r
+        context = _calendar_context(mailer, event, r, host_name, extra)
+        emails.append(BulkEmail(key, r.email, context, r.name, [itip.attachment()], r.contact_id))
+    inserted = enqueue_bulk_many(
+        session, mailer.renderer, mailer.signer, emails, kind=kind, template=template, why=WHY, mailing=MAILING
+    )
+    withdrawn = withdrawn_among(session, (by_key[k].email for k in inserted), MAILING)
+    stopped = [i for k, i in inserted.items() if by_key[k].email.strip().lower() in withdrawn]
+    if stopped:
+        session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id.in_(stopped))
+            .values(status=m.OutboxStatus.SUPPRESSED, last_error=f"the recipient withdrew from {MAILING}")
+        )
+    return {by_key[k].invitation_id: i for k, i in inserted.items()}
 
 
 def queue_invitation(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.events.lifecycle import CALENDAR_HOLDERS, host_name, recipients
-from crm.events.mail import Mailer, Recipient, queue_cancellation, queue_invitation, queue_plain_email, queue_update
+from crm.events.mail import Mailer, Recipient, queue_calendar_emails, queue_plain_email
 
 S = m.InvitationStatus
 
@@ -46,17 +46,20 @@ def queue_pending(session: Session, mailer: Mailer, now: dt.datetime, batch: int
         .limit(batch)
     ).all()
     events = {e.id: e for e in session.scalars(select(m.Event).where(m.Event.id.in_({r.event_id for r in rows})))}
-    hosts: dict[int, str] = {}
+    groups: dict[tuple[int, str], list[Recipient]] = {}
     for row in rows:
         event = events[row.event_id]
-        host = hosts.setdefault(event.id, host_name(session, event))
-        recipient = Recipient(row.id, row.contact_id, row.name, row.email, row.status)
         if event.status == m.EventStatus.CANCELLED:
-            queue_cancellation(session, mailer, event, recipient, host, now)
-        elif row.had_earlier:
-            queue_update(session, mailer, event, recipient, host, "time or place", now)
+            kind = "event_cancel"
         else:
-            queue_invitation(session, mailer, event, recipient, host, now=now)
+            kind = "event_update" if row.had_earlier else "event_invitation"
+        recipient = Recipient(row.id, row.contact_id, row.name, row.email, row.status)
+        groups.setdefault((event.id, kind), []).append(recipient)
+    for (event_id, kind), people in groups.items():
+        event = events[event_id]
+        extra = {"changed": "time or place"} if kind == "event_update" else None
+        host = host_name(session, event)
+        queue_calendar_emails(session, mailer, event, people, kind, host_name=host, extra=extra, now=now)
     return len(rows)
 
 

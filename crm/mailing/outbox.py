@@ -7,7 +7,9 @@ never sent for a change that rolled back, and never lost for one that committed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,6 +77,45 @@ def enqueue(
     The templates are ``email/<template>.*``, named after the ``kind`` unless ``template`` says otherwise. Raises ``ValueError`` for header injection (a newline in the name or a header) and ``InvalidAddress`` for a
     malformed recipient address.
     """
+    values = _row(
+        renderer,
+        key=key,
+        kind=kind,
+        to=to,
+        context=context,
+        template=template,
+        to_name=to_name,
+        bulk=bulk,
+        headers=headers,
+        attachments=attachments,
+        subscription_id=subscription_id,
+        contact_id=contact_id,
+        mailing=mailing,
+        rendered=rendered,
+    )
+    result = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id))
+    row = result.first()
+    return row[0] if row else None
+
+
+def _row(
+    renderer: EmailRenderer,
+    *,
+    key: str,
+    kind: str,
+    to: str,
+    context: dict[str, Any],
+    template: str | None = None,
+    to_name: str = "",
+    bulk: bool = False,
+    headers: dict[str, str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    subscription_id: int | None = None,
+    contact_id: int | None = None,
+    mailing: str | None = None,
+    rendered: RenderedEmail | None = None,
+) -> dict[str, Any]:
+    """The outbox row ``enqueue`` inserts (checked, normalised and rendered)."""
     check_header_value(to, "recipient")
     check_header_value(to_name, "recipient name")
     for name, value in (headers or {}).items():
@@ -82,7 +123,7 @@ def enqueue(
     to = normalise_address(to)
     template = template or kind
     rendered = rendered or renderer.render(template, context)
-    values = {
+    return {
         "idempotency_key": key,
         "kind": kind,
         "bulk": bulk,
@@ -99,9 +140,6 @@ def enqueue(
         "contact_id": contact_id,
         "mailing": mailing,
     }
-    result = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id))
-    row = result.first()
-    return row[0] if row else None
 
 
 def message_for_key(session: Session, key: str) -> m.OutboxMessage | None:
@@ -137,6 +175,44 @@ def enqueue_bulk(
     ``email/_bulk.html`` (HTML) and include ``email/_bulk_footer.txt`` (text); an email whose rendered parts lack
     the unsubscribe link is refused with ``MissingFooter``.
     """
+    values = _bulk_row(
+        renderer,
+        signer,
+        key=key,
+        kind=kind,
+        to=to,
+        template=template,
+        context=context,
+        why=why,
+        mailing=mailing,
+        to_name=to_name,
+        headers=headers,
+        attachments=attachments,
+        subscription_id=subscription_id,
+        contact_id=contact_id,
+    )
+    result = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id))
+    row = result.first()
+    return row[0] if row else None
+
+
+def _bulk_row(
+    renderer: EmailRenderer,
+    signer: Signer,
+    *,
+    key: str,
+    kind: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    why: str,
+    mailing: str | None,
+    to_name: str = "",
+    headers: dict[str, str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    subscription_id: int | None = None,
+    contact_id: int | None = None,
+) -> dict[str, Any]:
     settings = renderer.settings
     address = normalise_address(to)
     footer = bulk_context(signer, settings, address, mailing, why)
@@ -155,8 +231,7 @@ def enqueue_bulk(
     if mailing and "List-Id" not in all_headers:
         host = urlsplit(settings.base_url).hostname or "localhost"
         all_headers["List-Id"] = f"<{mailing.replace('_', '-')}.{host}>"
-    return enqueue(
-        session,
+    return _row(
         renderer,
         key=key,
         kind=kind,
@@ -172,6 +247,60 @@ def enqueue_bulk(
         mailing=mailing,
         rendered=rendered,
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BulkEmail:
+    """One recipient's email in ``enqueue_bulk_many`` (the arguments ``enqueue_bulk`` takes per recipient)."""
+
+    key: str
+    to: str
+    context: dict[str, Any]
+    to_name: str = ""
+    attachments: list[dict[str, Any]] | None = None
+    contact_id: int | None = None
+    subscription_id: int | None = None
+
+
+def enqueue_bulk_many(
+    session: Session,
+    renderer: EmailRenderer,
+    signer: Signer,
+    emails: Sequence[BulkEmail],
+    *,
+    kind: str,
+    template: str,
+    why: str,
+    mailing: str | None,
+    batch: int = 500,
+) -> dict[str, int]:
+    """``enqueue_bulk`` for many recipients of one kind: the same rows, inserted ``batch`` at a time (one
+    ``INSERT ... ON CONFLICT DO NOTHING`` each). Returns the new row id per idempotency key; keys already queued
+    are absent. Raises as ``enqueue_bulk`` does, before inserting anything of the failing batch."""
+    inserted: dict[str, int] = {}
+    statement = _insert_ignore(session).returning(m.OutboxMessage.id, m.OutboxMessage.idempotency_key)
+    for start in range(0, len(emails), batch):
+        rows = [
+            _bulk_row(
+                renderer,
+                signer,
+                key=e.key,
+                kind=kind,
+                to=e.to,
+                template=template,
+                context=e.context,
+                why=why,
+                mailing=mailing,
+                to_name=e.to_name,
+                attachments=e.attachments,
+                subscription_id=e.subscription_id,
+                contact_id=e.contact_id,
+            )
+            for e in emails[start : start + batch]
+        ]
+        for row_id, key in session.execute(statement, rows):
+            inserted[key] = row_id
+    return inserted
 
 
 # A message that failed or never settled may be queued again; a suppressed one never (suppression and consent

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import String, cast, select
@@ -373,6 +374,36 @@ def withdrew(session: Session, email: str, mailing: str) -> bool:
         )
         is not None
     )
+
+
+def withdrawn_among(session: Session, emails: Iterable[str], mailing: str) -> set[str]:
+    """``withdrew`` for many addresses at once (lower-cased): those of ``emails`` who stopped ``mailing``, in two
+    statements per 500 addresses."""
+    wanted = sorted({e.strip().lower() for e in emails})
+    out: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(
+            select(m.Subscription.email, m.Subscription.status, m.Subscription.mailings).where(
+                m.Subscription.email.in_(chunk)
+            )
+        ).all()
+        ended = {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}
+        out |= {r.email for r in rows if r.status in ended}
+        lacking = [r.email for r in rows if r.status not in ended and mailing not in (r.mailings or [])]
+        if lacking:
+            out |= set(
+                session.scalars(
+                    select(m.ConsentEntry.email)
+                    .where(
+                        m.ConsentEntry.email.in_(lacking),
+                        m.ConsentEntry.action == m.ConsentAction.UNSUBSCRIBE,
+                        cast(m.ConsentEntry.mailings, String).like(f'%"{mailing}"%'),
+                    )
+                    .distinct()
+                )
+            )
+    return out
 
 
 def _stop_digest(session: Session, sub: m.Subscription, how: How, now: dt.datetime) -> UnsubscribeResult:
