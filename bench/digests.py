@@ -384,6 +384,10 @@ def run_app(path: str, dispatch: bool, store_bodies: bool) -> dict:
         out["substitution_bytes_p50"] = sorted(sizes)[len(sizes) // 2] if sizes else 0
         out["substitution_bytes_max_sample"] = max(sizes) if sizes else 0
     total = time.perf_counter() - started
+    with eng.connect() as conn:  # what stays in the database file, not pages waiting in the WAL
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        if dispatch and "sent_copy" in m.OutboxMessage.__table__.c:
+            out["sent_copy_bytes"] = conn.execute(select(func.avg(func.length(m.OutboxMessage.sent_copy)))).scalar()
     size_after = os.path.getsize(path) + (os.path.getsize(path + "-wal") if os.path.exists(path + "-wal") else 0)
     with eng.connect() as conn:
         out["outbox_rows"] = conn.execute(select(func.count()).select_from(m.OutboxMessage)).scalar()
@@ -444,7 +448,13 @@ def main() -> None:
             f"= {a_rate:,.0f}/s end to end (build {app['build_seconds']:.2f} s = "
             f"{app['digests'] / app['build_seconds']:,.0f}/s), {app['statements']} build statements "
             f"({app['statements'] / max(1, app['batches']):.2f} per batch; budget {budget}), "
-            f"peak RSS {app['rss_mb']:.0f} MB, database grew {app['db_growth_mb']:.0f} MB"
+            f"peak RSS {app['rss_mb']:.0f} MB, database grew {app['db_growth_mb']:.1f} MB "
+            f"= {app['db_growth_mb'] * 1e6 / max(1, app['digests']):,.0f} B per digest"
+            + (
+                f" (stored copy of what was sent: {app['sent_copy_bytes']:,.0f} B average)"
+                if app.get("sent_copy_bytes")
+                else ""
+            )
         )
         if "requests" in app:
             print(

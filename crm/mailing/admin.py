@@ -67,7 +67,7 @@ def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
     """The rendered HTML, framed by the detail page, with a CSP that allows only inline styles and no scripts."""
     message = get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE)
     return Response(
-        message.html_body or "<p>(no HTML part)</p>",
+        message.parts.html or "<p>(no HTML part)</p>",
         media_type="text/html",
         headers={
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "

@@ -215,6 +215,7 @@ def _prepare(
         consent = _consent(session, {r.subscription_id for r in rows if r.subscription_id is not None})
         to_send: list[OutgoingEmail] = []
         suppressed: list[dict[str, object]] = []
+        copies: list[dict[str, object]] = []  # what each row rendered here is handed to the transport as
         blocked = {r.id: blocked_reason(r, suppressions, consent) for r in rows}
         deferred = render_deferred(session, [r for r in rows if not blocked[r.id]], settings, now, renderers)
         for r in rows:
@@ -231,6 +232,9 @@ def _prepare(
                 rendered, extra_headers = outcome
                 subject, text, html = rendered.subject, rendered.text, rendered.html
                 headers.update(extra_headers)
+                copies.append(
+                    {"b_id": r.id, "b_subject": subject[:400], "b_copy": m.pack_sent(subject, text, html, headers)}
+                )
             to_send.append(
                 OutgoingEmail(
                     outbox_id=r.id,
@@ -245,6 +249,8 @@ def _prepare(
                     bulk=r.bulk,
                 )
             )
+        if copies:
+            _keep_copies(session, copies)
         if unrenderable:
             _mark(session, m.OutboxStatus.FAILED, unrenderable)
             stats.failed += len(unrenderable)
@@ -262,6 +268,18 @@ def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]
         update(table)
         .where(table.c.id == bindparam("b_id"))
         .values(status=status, last_error=bindparam("b_error"), lease_until=None),
+        rows,
+    )
+
+
+def _keep_copies(session: Session, rows: list[dict[str, object]]) -> None:
+    """Store, before the send, the subject and the compressed copy (``m.pack_sent``) of each row rendered at
+    dispatch, in one executemany: the outbox then shows every email as the transport received it."""
+    table = m.OutboxMessage.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(subject=bindparam("b_subject"), sent_copy=bindparam("b_copy")),
         rows,
     )
 

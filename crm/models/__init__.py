@@ -28,7 +28,7 @@ from crm.models.internships import *  # noqa: F403
 
 # Domain model modules: each lists its models in ``__all__`` (F403/F405: deliberate re-export point).
 from crm.models.mailing import *  # noqa: F403
-from crm.models.outbox import OutboxMessage, OutboxStatus, Suppression
+from crm.models.outbox import EmailParts, OutboxMessage, OutboxStatus, Suppression, email_parts, pack_sent
 from crm.models.partnerships import *  # noqa: F403
 from crm.models.privacy import *  # noqa: F403
 
@@ -40,6 +40,7 @@ __all__ = [
     "Base",
     "CareerStage",
     "Contact",
+    "EmailParts",
     "OrgKind",
     "Organisation",
     "OutboxMessage",
@@ -56,6 +57,8 @@ __all__ = [
     "Visibility",
     "contact_regions",
     "contact_topics",
+    "email_parts",
     "organisation_topics",
+    "pack_sent",
     "utcnow",
 ]

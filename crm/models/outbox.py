@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
+import json
+import zlib
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models.base import Base, str_enum, utcnow
+from crm.models.sent_copy_dictionary import DICTIONARY_V1
+
+COPY_V1 = b"\x01"  # first byte of a stored copy: deflate with DICTIONARY_V1
 
 
 class OutboxStatus(enum.StrEnum):
@@ -59,6 +65,49 @@ class OutboxMessage(Base):
     delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # What the dispatcher handed the transport for a row rendered at dispatch (a digest): text, HTML and headers,
+    # deflated JSON (``pack_sent``). Read every message's parts through ``email_parts``.
+    sent_copy: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    @property
+    def parts(self) -> EmailParts:
+        return email_parts(self.subject, self.text_body, self.html_body, self.headers, self.sent_copy)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EmailParts:
+    subject: str
+    text: str | None
+    html: str | None
+    headers: dict[str, Any]
+
+
+def pack_sent(subject: str, text: str, html: str, headers: dict[str, Any]) -> bytes:
+    """The copy of a message as sent: UTF-8 JSON, deflated with the preset dictionary (``sent_copy_dictionary``),
+    after a version byte. A digest's ~6 kB of text, HTML and headers keep ~0.5 kB: the boilerplate is in the
+    dictionary and the links repeated across text, HTML and List-Unsubscribe are stored once."""
+    payload = {"subject": subject, "text": text, "html": html, "headers": headers}
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
+    return COPY_V1 + deflate.compress(raw) + deflate.flush()
+
+
+def unpack_sent(copy: bytes) -> dict[str, Any]:
+    if copy[:1] != COPY_V1:
+        raise ValueError(f"unknown stored-copy format {copy[:1]!r}")
+    inflate = zlib.decompressobj(-15, DICTIONARY_V1)
+    return json.loads((inflate.decompress(copy[1:]) + inflate.flush()).decode())
+
+
+def email_parts(
+    subject: str, text_body: str | None, html_body: str | None, headers: dict[str, Any] | None, sent_copy: bytes | None
+) -> EmailParts:
+    """Subject, text, HTML and headers of a message exactly as sent: the stored copy when the dispatcher kept one
+    (rows rendered at dispatch), else the bodies stored when it was queued."""
+    if sent_copy:
+        data = unpack_sent(sent_copy)
+        return EmailParts(data["subject"], data["text"], data["html"], dict(data["headers"]))
+    return EmailParts(subject, text_body, html_body, dict(headers or {}))
 
 
 class Suppression(Base):

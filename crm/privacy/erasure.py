@@ -55,6 +55,7 @@ ANONYMOUS_EMAIL = {
     "subject": "",
     "text_body": None,
     "html_body": None,
+    "sent_copy": None,
     "headers": {},
     "attachments": [],
     "context": None,
@@ -159,7 +160,7 @@ def erase(
         )
         run("organisations", update(ot).where(ot.c.public_email == email).values(public_email=""))
 
-    # Outbox: keep kind, status and times; remove recipient, bodies, headers, attachments and render context.
+    # Outbox: keep kind, status and times; remove recipient, bodies (and the sent copy), headers, attachments, context.
     obt = m.OutboxMessage.__table__
     out_cond = outbox_conditions(email, cid, sub_ids)
     outbox_ids: list[int] = []

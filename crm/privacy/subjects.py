@@ -138,6 +138,26 @@ def _mappings(session: Session, query: Any) -> list[dict[str, Any]]:
     return [{k: _plain(v) for k, v in row._mapping.items()} for row in session.execute(query)]
 
 
+def _emails_sent(session: Session, outbox_cond: list[Any]) -> list[dict[str, Any]]:
+    """Each email with its subject, text, HTML and headers exactly as sent (``m.email_parts``)."""
+    o = m.OutboxMessage
+    rows = session.execute(
+        select(o.id, o.kind, o.status, o.created_at, o.sent_at, o.delivery_status)
+        .add_columns(o.subject, o.text_body, o.html_body, o.headers, o.sent_copy)
+        .where(or_(*outbox_cond))
+        .order_by(o.id)
+    )
+    out = []
+    for row in rows:
+        parts = m.email_parts(row.subject, row.text_body, row.html_body, row.headers, row.sent_copy)
+        item = {
+            k: _plain(getattr(row, k)) for k in ("id", "kind", "status", "created_at", "sent_at", "delivery_status")
+        }
+        item.update(subject=parts.subject, text_body=parts.text, html_body=parts.html, headers=parts.headers)
+        out.append(item)
+    return out
+
+
 def export(session: Session, subject: Subject) -> dict[str, Any]:
     """Everything held about the subject, as plain JSON-ready data, grouped by what it is."""
     email, contact, user = subject.email, subject.contact, subject.user
@@ -256,25 +276,7 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
     out["activities_recorded"] = _rows(session, select(m.PartnershipActivity).where(or_(*act_cond))) if act_cond else []
 
     outbox_cond = outbox_conditions(email, cid, sub_ids)
-    out["emails_sent"] = (
-        _mappings(
-            session,
-            select(
-                m.OutboxMessage.id,
-                m.OutboxMessage.kind,
-                m.OutboxMessage.subject,
-                m.OutboxMessage.status,
-                m.OutboxMessage.created_at,
-                m.OutboxMessage.sent_at,
-                m.OutboxMessage.delivery_status,
-                m.OutboxMessage.text_body,
-            )
-            .where(or_(*outbox_cond))
-            .order_by(m.OutboxMessage.id),
-        )
-        if outbox_cond
-        else []
-    )
+    out["emails_sent"] = _emails_sent(session, outbox_cond) if outbox_cond else []
     out["delivery_events"] = (
         _rows(session, select(m.DeliveryEvent).where(m.DeliveryEvent.email == email), exclude=("payload",))
         if email
