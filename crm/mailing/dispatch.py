@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm import models as m
 from crm.db import batched, unit_of_work
 from crm.extensions import DeferredRenderer
+from crm.mailing.subscriptions import withdrawn_among
 from crm.mailing.suppression import forms_by_key
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
 from crm.settings import Settings
@@ -133,13 +134,33 @@ def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[st
     return {r.id: (str(r.status), list(r.mailings or [])) for r in rows}
 
 
+def _withdrawals(session: Session, rows: list[m.OutboxMessage]) -> set[tuple[str, str]]:
+    """(address, mailing) pairs whose recipient stopped that mailing, for bulk rows of a mailing not sent under a
+    subscription (event emails go to invited contacts): an event email's one-click link records the withdrawal
+    in the consent log (``subscriptions.withdrawn_among``), so an email queued before the click stays back."""
+    by_mailing: dict[str, set[str]] = {}
+    for r in rows:
+        if r.bulk and r.mailing and r.subscription_id is None:
+            by_mailing.setdefault(r.mailing, set()).add(r.recipient)
+    return {
+        (address, mailing)
+        for mailing, addresses in by_mailing.items()
+        for address in withdrawn_among(session, addresses, mailing)
+    }
+
+
 def blocked_reason(
-    row: m.OutboxMessage, suppressions: dict[str, str], consent: dict[int, tuple[str, list[str]]]
+    row: m.OutboxMessage,
+    suppressions: dict[str, str],
+    consent: dict[int, tuple[str, list[str]]],
+    withdrawals: Set[tuple[str, str]] = frozenset(),
 ) -> str:
     """Why this message must not go out now ("" = it may)."""
     reason = suppressions.get(row.recipient)
     if reason is not None and (row.bulk or reason != "unsubscribed"):
         return f"address is on the suppression list ({reason})"
+    if row.mailing and (row.recipient.strip().lower(), row.mailing) in withdrawals:
+        return f"the recipient withdrew from {row.mailing}"
     if row.subscription_id is not None and (row.bulk or row.mailing):
         status, mailings = consent.get(row.subscription_id, ("missing", []))
         if status != m.SubscriptionStatus.ACTIVE.value:
@@ -216,7 +237,8 @@ def _prepare(
         to_send: list[OutgoingEmail] = []
         suppressed: list[dict[str, object]] = []
         copies: list[dict[str, object]] = []  # what each row rendered here is handed to the transport as
-        blocked = {r.id: blocked_reason(r, suppressions, consent) for r in rows}
+        withdrawals = _withdrawals(session, rows)
+        blocked = {r.id: blocked_reason(r, suppressions, consent, withdrawals) for r in rows}
         deferred = render_deferred(session, [r for r in rows if not blocked[r.id]], settings, now, renderers)
         for r in rows:
             why = blocked[r.id]
