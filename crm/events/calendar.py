@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 from crm.calendar import CalendarEvent, address_property, calendar_lines, fold_lines
 
@@ -108,40 +109,12 @@ def itip_template(
     return ItipTemplate(method=method, organizer=organizer, head=fold_lines(lines[:-2]), tail=fold_lines(lines[-2:]))
 
 
-def build_itip(
-    *,
-    method: str,
-    uid: str,
-    sequence: int,
-    summary: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    organizer: Party,
-    attendee: Party,
-    partstat: str = "NEEDS-ACTION",
-    description: str = "",
-    location: str = "",
-    url: str = "",
-    all_day: bool = False,
-    now: dt.datetime | None = None,
-) -> ItipMessage:
-    """One iTIP message for one recipient (only that recipient is listed as ATTENDEE, for privacy)."""
+def build_itip(*, attendee: Party, partstat: str = "NEEDS-ACTION", **event: Any) -> ItipMessage:
+    """One iTIP message for one recipient (only that recipient is listed as ATTENDEE, for privacy).
+
+    ``event`` takes ``itip_template``'s arguments (method, uid, sequence, summary, start, end, organizer, …)."""
     if partstat not in PARTSTATS:
         raise ValueError(f"unsupported PARTSTAT {partstat!r}")
-    if organizer.email.strip().lower() == attendee.email.strip().lower():
+    if event["organizer"].email.strip().lower() == attendee.email.strip().lower():
         raise ValueError("the ORGANIZER address must differ from the attendee's")
-    template = itip_template(
-        method=method,
-        uid=uid,
-        sequence=sequence,
-        summary=summary,
-        start=start,
-        end=end,
-        organizer=organizer,
-        description=description,
-        location=location,
-        url=url,
-        all_day=all_day,
-        now=now,
-    )
-    return template.fill(attendee, partstat)
+    return itip_template(**event).fill(attendee, partstat)

@@ -54,46 +54,14 @@ def _insert_ignore(session: Session) -> Any:
     return insert_ignore(session.get_bind().dialect.name, m.OutboxMessage.__table__, ["idempotency_key"])
 
 
-def enqueue(
-    session: Session,
-    renderer: EmailRenderer,
-    *,
-    key: str,
-    kind: str,
-    to: str,
-    context: dict[str, Any],
-    template: str | None = None,
-    to_name: str = "",
-    bulk: bool = False,
-    headers: dict[str, str] | None = None,
-    attachments: list[dict[str, Any]] | None = None,
-    subscription_id: int | None = None,
-    contact_id: int | None = None,
-    mailing: str | None = None,
-    rendered: RenderedEmail | None = None,
-) -> int | None:
+def enqueue(session: Session, renderer: EmailRenderer, **fields: Any) -> int | None:
     """Render now and insert; returns the new row id, or None when ``key`` was already queued.
 
-    The templates are ``email/<template>.*``, named after the ``kind`` unless ``template`` says otherwise. Raises ``ValueError`` for header injection (a newline in the name or a header) and ``InvalidAddress`` for a
-    malformed recipient address.
+    ``fields`` are ``_row``'s: key, kind, to, context and the optional ones. The templates are ``email/<template>.*``,
+    named after the ``kind`` unless ``template`` says otherwise. Raises ``ValueError`` for header injection (a newline
+    in the name or a header) and ``InvalidAddress`` for a malformed recipient address.
     """
-    values = _row(
-        renderer,
-        key=key,
-        kind=kind,
-        to=to,
-        context=context,
-        template=template,
-        to_name=to_name,
-        bulk=bulk,
-        headers=headers,
-        attachments=attachments,
-        subscription_id=subscription_id,
-        contact_id=contact_id,
-        mailing=mailing,
-        rendered=rendered,
-    )
-    result = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id))
+    result = session.execute(_insert_ignore(session).values(**_row(renderer, **fields)).returning(m.OutboxMessage.id))
     row = result.first()
     return row[0] if row else None
 
