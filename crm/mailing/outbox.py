@@ -61,8 +61,12 @@ def enqueue(session: Session, renderer: EmailRenderer, **fields: Any) -> int | N
     named after the ``kind`` unless ``template`` says otherwise. Raises ``ValueError`` for header injection (a newline
     in the name or a header) and ``InvalidAddress`` for a malformed recipient address.
     """
-    result = session.execute(_insert_ignore(session).values(**_row(renderer, **fields)).returning(m.OutboxMessage.id))
-    row = result.first()
+    return _insert_one(session, _row(renderer, **fields))
+
+
+def _insert_one(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert one checked row; its id, or None when its idempotency key was already queued."""
+    row = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id)).first()
     return row[0] if row else None
 
 
@@ -118,50 +122,17 @@ class MissingFooter(ValueError):
     """A bulk email rendered without its compliance footer (unsubscribe, preferences, why, postal address)."""
 
 
-def enqueue_bulk(
-    session: Session,
-    renderer: EmailRenderer,
-    signer: Signer,
-    *,
-    key: str,
-    kind: str,
-    to: str,
-    template: str,
-    context: dict[str, Any],
-    why: str,
-    mailing: str | None,
-    to_name: str = "",
-    headers: dict[str, str] | None = None,
-    attachments: list[dict[str, Any]] | None = None,
-    subscription_id: int | None = None,
-    contact_id: int | None = None,
-) -> int | None:
+def enqueue_bulk(session: Session, renderer: EmailRenderer, signer: Signer, **fields: Any) -> int | None:
     """Queue a bulk (subscription/marketing) email with RFC 8058 headers and the compliance footer.
+
+    ``fields`` are ``_bulk_row``'s: key, kind, to, template, context, why, mailing and the optional ones.
 
     ``mailing`` names the mailing (``m.Mailing`` value) the unsubscribe link withdraws from (None = everything);
     it is also what the dispatcher re-checks against the subscription at claim time. The template must extend
     ``email/_bulk.html`` (HTML) and include ``email/_bulk_footer.txt`` (text); an email whose rendered parts lack
     the unsubscribe link is refused with ``MissingFooter``.
     """
-    values = _bulk_row(
-        renderer,
-        signer,
-        key=key,
-        kind=kind,
-        to=to,
-        template=template,
-        context=context,
-        why=why,
-        mailing=mailing,
-        to_name=to_name,
-        headers=headers,
-        attachments=attachments,
-        subscription_id=subscription_id,
-        contact_id=contact_id,
-    )
-    result = session.execute(_insert_ignore(session).values(**values).returning(m.OutboxMessage.id))
-    row = result.first()
-    return row[0] if row else None
+    return _insert_one(session, _bulk_row(renderer, signer, **fields))
 
 
 def _bulk_row(

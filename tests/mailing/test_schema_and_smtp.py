@@ -7,8 +7,6 @@ import email
 import socket
 from email import policy
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crm import models as m
@@ -161,32 +159,8 @@ def test_validator_catches_bad_payloads():
         assert expected in errors
 
 
-class _Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    sink = _Sink()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        controller.stop()
-
-
-def test_smtp_transport_sends_mime_with_calendar(db, app, smtp_server):
-    sink, port = smtp_server
+def test_smtp_transport_sends_mime_with_calendar(db, app, smtp_sink):
+    sink, port = smtp_sink
     emails = [e for e in _every_kind(db, app) if e.kind in {"sign_in", "event_invite"}]
     transport = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port))
     results = transport.send_many(emails)
@@ -230,10 +204,10 @@ def test_every_email_the_demo_queues_validates(db, settings):
         validate_payload(payload)
 
 
-def test_smtp_transport_works_when_called_inside_an_event_loop(smtp_server):
+def test_smtp_transport_works_when_called_inside_an_event_loop(smtp_sink):
     import asyncio
 
-    sink, port = smtp_server
+    sink, port = smtp_sink
     e = OutgoingEmail(outbox_id=7, kind="k", to="a@example.org", to_name="", subject="s", text="t", html="")
 
     async def inside() -> list:

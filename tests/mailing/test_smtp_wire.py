@@ -8,12 +8,10 @@ import dataclasses
 import datetime as dt
 import email
 import re
-import socket
 from email import policy
 from email.utils import parseaddr, parsedate_to_datetime
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crm import models as m
@@ -36,30 +34,6 @@ DATE = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$"
 )
 LONG_LINK = "https://example.org/very-long/" + "a" * 3000
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def sink():
-    handler = _Sink()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 def _raw_header(raw: bytes, name: str) -> str:
@@ -96,8 +70,8 @@ def _queue_every_kind(app, db, settings) -> None:
     db.commit()
 
 
-def test_digest_invitation_cancellation_and_sign_in_are_valid_rfc5322_on_the_wire(app, db, settings, sink):
-    handler, port = sink
+def test_digest_invitation_cancellation_and_sign_in_are_valid_rfc5322_on_the_wire(app, db, settings, smtp_sink):
+    handler, port = smtp_sink
     _queue_every_kind(app, db, settings)
     kinds = dict(db.execute(select(m.OutboxMessage.id, m.OutboxMessage.kind)).all())
     assert sorted(kinds.values()) == ["digest", "event_cancel", "event_invitation", "sign_in"]
@@ -200,9 +174,9 @@ ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:{}\r\nBEGIN:VEVENT\r\nUID:e@x\r\
     ],
 )
 def test_a_message_that_would_be_invalid_fails_with_its_reason_and_sends_nothing(
-    settings, sink, headers, attachments, error
+    settings, smtp_sink, headers, attachments, error
 ):
-    handler, port = sink
+    handler, port = smtp_sink
     bad = OutgoingEmail(1, "k", "a@example.org", "", "s", "t", "", headers=headers, attachments=attachments)
     good = OutgoingEmail(2, "k", "b@example.org", "", "s", "t", "")
     smtp = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)

@@ -2,56 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from litestar.testing import TestClient
 from sqlalchemy import func, select
 
 from crm import models as m
-from crm.app import create_app
 from crm.mailing import suppression
-
-
-@pytest.fixture(scope="module")
-def keypair():
-    private = ec.generate_private_key(ec.SECP256R1())
-    public_der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public_der).decode()
-
-
-@pytest.fixture(scope="module")
-def hook_app(app, keypair):
-    application = create_app(app.state.settings.replace(sendgrid_webhook_public_key=keypair[1]))
-    yield application
-    application.state.engine.dispose()
-
-
-@pytest.fixture
-def hook(hook_app, clean):
-    with TestClient(hook_app, base_url="http://testserver.local") as client:
-        yield client
-
-
-def _sign(private, body: bytes, ts: str | None = None) -> dict[str, str]:
-    ts = ts or str(int(time.time()))
-    signature = private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {
-        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": ts,
-        "Content-Type": "application/json",
-    }
+from tests.mailing.conftest import sign
 
 
 def _post(hook, private, events, **kw):
     body = (json.dumps(events) + "\r\n").encode()
-    return hook.post("/webhooks/sendgrid", content=body, headers=_sign(private, body, **kw))
+    return hook.post("/webhooks/sendgrid", content=body, headers=sign(private, body, **kw))
 
 
 def _message(db, status=m.OutboxStatus.SENT, recipient="ann@example.org") -> m.OutboxMessage:
@@ -93,7 +58,7 @@ def test_valid_signature_accepted_and_events_deduplicated(hook, keypair, db):
 def test_bad_signatures_are_403_never_500(hook, keypair, db):
     private = keypair[0]
     body = b'[{"event":"delivered","sg_event_id":"x"}]\r\n'
-    headers = _sign(private, body)
+    headers = sign(private, body)
     tampered = body.replace(b"delivered", b"delivereD")
     assert hook.post("/webhooks/sendgrid", content=tampered, headers=headers).status_code == 403
     reserialised = json.dumps(json.loads(body)).encode()
@@ -104,15 +69,15 @@ def test_bad_signatures_are_403_never_500(hook, keypair, db):
     garbage = {**headers, "X-Twilio-Email-Event-Webhook-Signature": "not*base64!!"}
     assert hook.post("/webhooks/sendgrid", content=body, headers=garbage).status_code == 403
     other = ec.generate_private_key(ec.SECP256R1())
-    assert hook.post("/webhooks/sendgrid", content=body, headers=_sign(other, body)).status_code == 403
+    assert hook.post("/webhooks/sendgrid", content=body, headers=sign(other, body)).status_code == 403
     old = str(int(time.time()) - 3 * 86400)
-    assert hook.post("/webhooks/sendgrid", content=body, headers=_sign(private, body, old)).status_code == 403
+    assert hook.post("/webhooks/sendgrid", content=body, headers=sign(private, body, old)).status_code == 403
     assert db.scalar(select(func.count()).select_from(m.DeliveryEvent)) == 0
 
 
 def test_non_json_body_is_400(hook, keypair):
     body = b"this is not json"
-    assert hook.post("/webhooks/sendgrid", content=body, headers=_sign(keypair[0], body)).status_code == 400
+    assert hook.post("/webhooks/sendgrid", content=body, headers=sign(keypair[0], body)).status_code == 400
 
 
 def test_webhook_without_configured_key_is_403(client):

@@ -3,55 +3,19 @@ details, never a 500), and a validly signed batch of 80,000 events processed in 
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from litestar.testing import TestClient
 from sqlalchemy import func, insert, select
 
 from crm import models as m
-from crm.app import create_app
 from crm.mailing import suppression
 from crm.mailing.webhook_routes import MAX_BODY_BYTES
+from tests.mailing.conftest import sign
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
-
-
-@pytest.fixture(scope="module")
-def keypair():
-    private = ec.generate_private_key(ec.SECP256R1())
-    public_der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public_der).decode()
-
-
-@pytest.fixture(scope="module")
-def hook_app(app, keypair):
-    application = create_app(app.state.settings.replace(sendgrid_webhook_public_key=keypair[1]))
-    yield application
-    application.state.engine.dispose()
-
-
-@pytest.fixture
-def hook(hook_app, clean):
-    with TestClient(hook_app, base_url="http://testserver.local") as client:
-        yield client
-
-
-def _sign(private, body: bytes) -> dict[str, str]:
-    ts = str(int(time.time()))
-    signature = private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {
-        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": ts,
-        "Content-Type": "application/json",
-    }
 
 
 def _events(db) -> int:
@@ -69,7 +33,7 @@ def _events(db) -> int:
 )
 def test_signed_deeply_nested_json_is_a_logged_400(hook, keypair, db, caplog, body):
     with caplog.at_level(logging.WARNING, logger="crm.mail.webhook"):
-        r = hook.post("/webhooks/sendgrid", content=body, headers=_sign(keypair[0], body))
+        r = hook.post("/webhooks/sendgrid", content=body, headers=sign(keypair[0], body))
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["status"] == 400 and "RecursionError" not in r.text
@@ -87,14 +51,14 @@ def test_unsigned_nested_json_is_refused_before_parsing(hook, caplog):
 def test_moderately_nested_values_are_still_accepted(hook, keypair, db):
     event = {"event": "open", "sg_event_id": "ok1", "category": ["a", "b"], "pool": {"name": "p", "ids": [1, [2]]}}
     body = json.dumps([event]).encode()
-    r = hook.post("/webhooks/sendgrid", content=body, headers=_sign(keypair[0], body))
+    r = hook.post("/webhooks/sendgrid", content=body, headers=sign(keypair[0], body))
     assert r.status_code == 200 and r.json() == {"received": 1, "new": 1}
     assert db.scalar(select(m.DeliveryEvent.payload)) == event
 
 
 def test_oversized_body_is_413(hook, keypair, db):
     body = b"[" + b" " * MAX_BODY_BYTES + b"]"
-    r = hook.post("/webhooks/sendgrid", content=body, headers=_sign(keypair[0], body))
+    r = hook.post("/webhooks/sendgrid", content=body, headers=sign(keypair[0], body))
     assert r.status_code == 413
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["status"] == 413
@@ -103,7 +67,7 @@ def test_oversized_body_is_413(hook, keypair, db):
         for _ in range(MAX_BODY_BYTES // (1 << 20) + 2):
             yield b" " * (1 << 20)
 
-    r = hook.post("/webhooks/sendgrid", content=chunks(), headers=_sign(keypair[0], b""))
+    r = hook.post("/webhooks/sendgrid", content=chunks(), headers=sign(keypair[0], b""))
     assert r.status_code == 413
     assert _events(db) == 0
 
@@ -145,7 +109,7 @@ def test_a_signed_batch_of_80000_events_is_processed_in_full(hook, keypair, db):
     body = json.dumps(events).encode()
     assert len(body) < MAX_BODY_BYTES
     started = time.perf_counter()
-    r = hook.post("/webhooks/sendgrid", content=body, headers=_sign(keypair[0], body))
+    r = hook.post("/webhooks/sendgrid", content=body, headers=sign(keypair[0], body))
     assert r.status_code == 200, r.text
     assert r.json() == {"received": n, "new": n}
     print(f"80,000 events ({len(body) / 1e6:.1f} MB): {time.perf_counter() - started:.1f} s")
@@ -179,7 +143,7 @@ def test_odd_values_in_a_signed_event_are_recorded_not_a_failed_batch(hook, keyp
         {"event": "open", "sg_event_id": "o3", "crm_outbox_id": "-5", "big": 10**40},
     ]
     body = json.dumps(events).encode()
-    r = hook.post("/webhooks/sendgrid", content=body, headers=_sign(keypair[0], body))
+    r = hook.post("/webhooks/sendgrid", content=body, headers=sign(keypair[0], body))
     assert r.status_code == 200 and r.json() == {"received": 3, "new": 3}
     assert _events(db) == 3
     assert suppression.active_suppression(db, "nul@example.org").reason == "bounce"
