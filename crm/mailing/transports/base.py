@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -38,9 +39,20 @@ class SendResult:
     retry_at: dt.datetime | None = None
 
 
+# Called by a transport as soon as a group of outcomes is final (one provider request, or a few SMTP messages), so
+# the dispatcher can record them before the rest of the batch is sent: a crash then leaves ambiguous only what
+# was in flight. It may be called from several threads at once; the dispatcher serialises the writes.
+Report = Callable[[list[tuple[OutgoingEmail, SendResult]]], None]
+
+
 class Transport(Protocol):
     name: str
 
-    def send_many(self, emails: list[OutgoingEmail]) -> list[SendResult]:
-        """Send a batch; one result per email, in order."""
+    def send_many(self, emails: list[OutgoingEmail], report: Report | None = None) -> list[SendResult]:
+        """Send a batch; one result per email, in order.
+
+        With ``report``, every email's outcome is also passed to ``report`` exactly once, before this returns, as
+        soon as it is known (the returned list repeats them). A transport that cannot report early reports
+        everything at the end.
+        """
         ...
