@@ -25,7 +25,7 @@ from crm.api.openapi import document_problem_responses
 from crm.db import create_db_engine, create_session_factory
 from crm.domains import EXTENSIONS, all_routes
 from crm.mailing.render import EmailRenderer
-from crm.settings import PROJECT_ROOT, Settings
+from crm.settings import LOG_FORMAT, PROJECT_ROOT, Settings
 from crm.tokens import Signer
 from crm.web.auth import AuthMiddleware
 from crm.web.deps import provide_db, provide_extensions, provide_settings, provide_user
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            formatters={"standard": {"format": LOG_FORMAT}},
             log_exceptions="debug",
             disable_stack_trace={404, 401, 403, 400, 405, 429},
         ),

@@ -10,20 +10,48 @@ status 1, never a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
+import time
 
 import click
 
 from crm.cliutil import handles_config_errors, load_settings, runtime
 from crm.domains import all_commands
+from crm.settings import LOG_FORMAT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Roundtable CRM: partnership CRM and mailing system. Settings come from CRM_* environment variables."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler.executors", "httpx"):
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for noisy in ("alembic", "apscheduler", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def link_base(host: str, port: int) -> str:
+    """The address people open for ``crm run --host H --port P``: a wildcard interface is reached on localhost."""
+    if host in {"", "0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _announce_when_serving(server: object, lines: list[tuple[str, dict[str, object]]]) -> None:
+    """Print the banner and sign-in link once the server accepts requests, so they are the last thing printed."""
+
+    def wait() -> None:
+        deadline = time.monotonic() + 120
+        while not getattr(server, "started", False) and time.monotonic() < deadline:
+            if getattr(server, "should_exit", False):
+                return
+            time.sleep(0.05)
+        for text, style in lines:
+            click.secho(text, **style)  # type: ignore[arg-type]
+
+    threading.Thread(target=wait, name="announce", daemon=True).start()
 
 
 @main.command()
@@ -50,9 +78,14 @@ def run(host: str, port: int, workers: int, with_worker: bool | None, seed: bool
     from crm.migrate import upgrade
     from crm.tokens import Signer
 
+    if not os.environ.get("CRM_BASE_URL") and os.environ.get("CRM_ENV", "development") != "production":
+        # In development every link (sign-in, emails) follows --host/--port unless CRM_BASE_URL says otherwise;
+        # the variable is set for this process, so the app and the in-process worker read the same value.
+        os.environ["CRM_BASE_URL"] = link_base(host, port)
     settings = load_settings()
     ctx = runtime()
     upgrade(ctx.engine)
+    announce: list[tuple[str, dict[str, object]]] = []
     if not settings.is_production:
         with unit_of_work(ctx.session_factory) as session:
             if seed and is_empty(session):
@@ -60,9 +93,11 @@ def run(host: str, port: int, workers: int, with_worker: bool | None, seed: bool
                 seed_demo(session, settings)
             admin = ensure_user(session, settings.demo_admin_email)
             link = issue_sign_in_link(session, Signer(settings), settings, admin)
-        click.secho("\nRoundtable CRM is starting at " + settings.base_url, bold=True)
-        click.echo(f"Sign in as the demo admin ({settings.demo_admin_email}) with this one-time link (15 minutes):")
-        click.secho(f"  {link}\n", fg="green")
+        announce = [
+            ("\nRoundtable CRM is running at " + settings.base_url, {"bold": True}),
+            (f"Sign in as the demo admin ({settings.demo_admin_email}) with this one-time link (15 minutes):", {}),
+            (f"  {link}\n", {"fg": "green"}),
+        ]
     run_worker_here = (
         settings.run_worker_in_process and not settings.is_production if with_worker is None else with_worker
     )
@@ -71,7 +106,18 @@ def run(host: str, port: int, workers: int, with_worker: bool | None, seed: bool
 
         start_background_worker(settings)
         click.echo("Scheduler and outbox dispatcher running in this process.")
-    uvicorn.run("crm.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    if workers > 1:
+        for text, style in announce:
+            click.secho(text, **style)  # type: ignore[arg-type]
+        uvicorn.run(
+            "crm.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None, log_level="info"
+        )
+        return
+    server = uvicorn.Server(
+        uvicorn.Config("crm.app:create_app", factory=True, host=host, port=port, log_config=None, log_level="info")
+    )
+    _announce_when_serving(server, announce)
+    server.run()
 
 
 @main.command()

@@ -17,6 +17,10 @@ DEFAULT_SECRET = "dev-insecure-secret-change-me"
 DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.sqlite3'}"
 
 
+# One log format for every process: the CLI, the app (Litestar's logging config) and uvicorn (``log_config=None``).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 class SettingsError(ValueError):
     """Raised when the configuration cannot run; the CLI prints it as one line."""
 
