@@ -48,10 +48,10 @@ def _helpers(settings: Settings, now: dt.datetime) -> dict[str, Any]:
 
 
 @get("/", sync_to_thread=False)
-def admin_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Template:
+def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, settings: AppSettings) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.FILTERS)
     now = views.now()
-    page = queries.list_partnerships(db, params, now=now, settings=settings)
+    page = queries.list_partnerships(db, params, now=now, settings=settings, actor=user)
     members = queries.member_names(db, [r.id for r in page.items])
     context = {**_helpers(settings, now), "page": page, "params": params, "sorts": queries.SORTS, "members": members}
     return list_page(
@@ -64,9 +64,9 @@ def admin_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -
 
 
 @get("/board", sync_to_thread=False)
-def admin_board(db: DB, settings: AppSettings) -> Template:
+def admin_board(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
     now = views.now()
-    columns = queries.board(db, now=now, settings=settings)
+    columns = queries.board(db, now=now, settings=settings, actor=user)
     ids = [r.id for rows in columns.values() for r in rows]
     return Template(
         "admin/partnership_board.html",
@@ -94,8 +94,10 @@ def _form_context(db: Session, form: Form, p: m.Partnership | None) -> dict[str,
 
 
 @get("/new", sync_to_thread=False)
-def admin_new(db: DB, organisation: FromQuery[str] = "", call: FromQuery[str] = "") -> Template:
+def admin_new(db: DB, user: CurrentUser, organisation: FromQuery[str] = "", call: FromQuery[str] = "") -> Template:
     data: dict[str, Any] = {}
+    if not organisation and not rules.sees_all(user) and user.organisation_id:
+        organisation = str(user.organisation_id)  # an editor's partnership always includes their organisation
     org = db.get(m.Organisation, int(organisation)) if organisation.isdigit() else None
     if org is not None:
         side = "vcse" if org.kind == m.OrgKind.VCSE else "academic"
@@ -152,19 +154,21 @@ def _detail(
 
 
 @get("/{partnership_id:int}", sync_to_thread=False)
-def admin_detail(db: DB, settings: AppSettings, partnership_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
-    return _detail(db, settings, views.partnership_or_404(db, partnership_id), notice=notice)
+def admin_detail(
+    db: DB, user: CurrentUser, settings: AppSettings, partnership_id: FromPath[int], notice: FromQuery[str] = ""
+) -> Template:
+    return _detail(db, settings, views.partnership_or_404(db, partnership_id, user), notice=notice)
 
 
 @get("/{partnership_id:int}/edit", sync_to_thread=False)
-def admin_edit(db: DB, partnership_id: FromPath[int]) -> Template:
-    p = views.partnership_or_404(db, partnership_id)
+def admin_edit(db: DB, user: CurrentUser, partnership_id: FromPath[int]) -> Template:
+    p = views.partnership_or_404(db, partnership_id, user)
     return _form(db, Form(pf.form_values(p)), p)
 
 
 @post("/{partnership_id:int}/edit", sync_to_thread=False)
 def admin_update(db: DB, user: CurrentUser, partnership_id: FromPath[int], data: FormBody) -> Template | Redirect:
-    p = views.partnership_or_404(db, partnership_id)
+    p = views.partnership_or_404(db, partnership_id, user)
     form = Form(data)
     values = pf.parse_form(form, with_stage=False)
     attempt(form, lambda: changes.update_partnership(db, user, p, values, now=views.now()))
@@ -179,7 +183,7 @@ def admin_move(
 ) -> Template | Redirect:
     """Move to another stage (from the board or the record page). An unusual move re-renders the record page
     asking for a reason, with the chosen stage kept."""
-    p = views.partnership_or_404(db, partnership_id)
+    p = views.partnership_or_404(db, partnership_id, user)
     form = Form(data)
     target = form.choice("stage", {s.value for s in rules.Stage}, required=True, label="Stage")
     reason = form.str("reason", max_length=500, label="Reason")
@@ -196,7 +200,7 @@ def admin_move(
 def admin_add_activity(
     db: DB, user: CurrentUser, settings: AppSettings, partnership_id: FromPath[int], data: FormBody
 ) -> Template | Redirect:
-    p = views.partnership_or_404(db, partnership_id)
+    p = views.partnership_or_404(db, partnership_id, user)
     form = Form(data)
     kind = form.choice("kind", {k.value for k in m.ActivityKind}, required=True, label="Kind")
     day = form.date("occurred_on", required=True, label="Date")
@@ -234,7 +238,7 @@ def admin_add_activity(
 def admin_delete_activity(
     db: DB, user: CurrentUser, partnership_id: FromPath[int], activity_id: FromPath[int]
 ) -> Redirect:
-    p = views.partnership_or_404(db, partnership_id)
+    p = views.partnership_or_404(db, partnership_id, user)
     activity = db.get(m.PartnershipActivity, activity_id)
     if activity is None or activity.partnership_id != p.id:
         raise NotFoundException("No such activity.")
@@ -244,7 +248,7 @@ def admin_delete_activity(
 
 @post("/{partnership_id:int}/delete", sync_to_thread=False)
 def admin_delete(db: DB, user: CurrentUser, partnership_id: FromPath[int]) -> Redirect:
-    changes.delete_partnership(db, user, views.partnership_or_404(db, partnership_id))
+    changes.delete_partnership(db, user, views.partnership_or_404(db, partnership_id, user))
     return Redirect("/admin/partnerships", status_code=303)
 
 

@@ -19,7 +19,7 @@ from crm.web.areas import api_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
-from crm.web.pages import api_page, get_or_404
+from crm.web.pages import api_page
 
 
 def _out(db: Session, p: m.Partnership, settings: Settings) -> sc.PartnershipOut:
@@ -49,12 +49,12 @@ def _out(db: Session, p: m.Partnership, settings: Settings) -> sc.PartnershipOut
 
 
 @get("/", sync_to_thread=False, summary="List partnerships")
-def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> sc.PartnershipPage:
+def api_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, settings: AppSettings) -> sc.PartnershipPage:
     """Filters: ``stage``, ``health`` (active, quiet, dormant), ``organisation`` (id), ``call`` (funding call id),
     ``overdue``=1, ``q``; ``sort`` (-activity, activity, due, title); keyset paging with ``cursor``."""
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.FILTERS)
     now = views.now()
-    page = queries.list_partnerships(db, params, now=now, settings=settings)
+    page = queries.list_partnerships(db, params, now=now, settings=settings, actor=user)
     return api_page(
         sc.PartnershipPage,
         page,
@@ -72,8 +72,8 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> 
 
 
 @get("/{partnership_id:int}", sync_to_thread=False, summary="Get a partnership")
-def api_get(db: DB, settings: AppSettings, partnership_id: FromPath[int]) -> sc.PartnershipOut:
-    return _out(db, views.partnership_or_404(db, partnership_id), settings)
+def api_get(db: DB, user: CurrentUser, settings: AppSettings, partnership_id: FromPath[int]) -> sc.PartnershipOut:
+    return _out(db, views.partnership_or_404(db, partnership_id, user), settings)
 
 
 def _topic_ids(db: Session, slugs: list[str], errors: dict[str, str]) -> list[int]:
@@ -131,7 +131,7 @@ def api_create(
         raise unprocessable(_api_errors(exc.errors)) from exc
     db.flush()
     db.expire(p)
-    return Response(_out(db, views.partnership_or_404(db, p.id), settings), status_code=201)
+    return Response(_out(db, views.partnership_or_404(db, p.id, user), settings), status_code=201)
 
 
 def _input_from(p: m.Partnership) -> rules.PartnershipInput:
@@ -147,7 +147,7 @@ def _input_from(p: m.Partnership) -> rules.PartnershipInput:
 def api_update(
     db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: JSONBody[sc.PartnershipIn]
 ) -> sc.PartnershipOut:
-    p = views.partnership_or_404(db, partnership_id)
+    p = views.partnership_or_404(db, partnership_id, user)
     values = _apply_api(db, data, _input_from(p))
     now = views.now()
     try:
@@ -159,12 +159,12 @@ def api_update(
         raise unprocessable(_api_errors(exc.errors)) from exc
     db.flush()
     db.expire(p)
-    return _out(db, views.partnership_or_404(db, partnership_id), settings)
+    return _out(db, views.partnership_or_404(db, partnership_id, user), settings)
 
 
 @delete("/{partnership_id:int}", sync_to_thread=False, summary="Delete a partnership")
 def api_delete(db: DB, user: CurrentUser, partnership_id: FromPath[int]) -> None:
-    changes.delete_partnership(db, user, views.partnership_or_404(db, partnership_id))
+    changes.delete_partnership(db, user, views.partnership_or_404(db, partnership_id, user))
 
 
 def _activity_out(a: m.PartnershipActivity) -> sc.ActivityOut:
@@ -179,8 +179,8 @@ def _activity_out(a: m.PartnershipActivity) -> sc.ActivityOut:
 
 
 @get("/{partnership_id:int}/activities", sync_to_thread=False, summary="A partnership's activity log")
-def api_activities(db: DB, partnership_id: FromPath[int]) -> list[sc.ActivityOut]:
-    get_or_404(db, m.Partnership, partnership_id, "No such partnership.")
+def api_activities(db: DB, user: CurrentUser, partnership_id: FromPath[int]) -> list[sc.ActivityOut]:
+    views.partnership_or_404(db, partnership_id, user)
     return [_activity_out(a) for a in queries.activities(db, partnership_id)]
 
 
@@ -188,7 +188,7 @@ def api_activities(db: DB, partnership_id: FromPath[int]) -> list[sc.ActivityOut
 def api_add_activity(
     db: DB, settings: AppSettings, user: CurrentUser, partnership_id: FromPath[int], data: JSONBody[sc.ActivityIn]
 ) -> Response[sc.ActivityOut]:
-    p = get_or_404(db, m.Partnership, partnership_id, "No such partnership.")
+    p = views.partnership_or_404(db, partnership_id, user)
     errors: dict[str, str] = {}
     if data.kind not in {k.value for k in m.ActivityKind}:
         errors["kind"] = "Use one of: " + ", ".join(k.value for k in m.ActivityKind) + "."

@@ -13,6 +13,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import record, record_changes
 from crm.directory.taxonomy import linked_names
+from crm.errors import Forbidden
 from crm.partnerships.rules import (
     ENTITY,
     STAGE_LABELS,
@@ -21,6 +22,9 @@ from crm.partnerships.rules import (
     Stage,
     can_move,
     health_of,
+    may_see,
+    own_membership_errors,
+    sees_all,
 )
 from crm.settings import Settings
 from crm.timefmt import LONDON
@@ -97,6 +101,18 @@ def snapshot(session: Session, p: m.Partnership) -> dict[str, Any]:
     }
 
 
+def check_may_change(session: Session, actor: Principal | None, p: m.Partnership) -> None:
+    """Refuse an editor's change to a partnership their organisation is not in (the pages and API already answer
+    404 for it; this keeps the rule true for any other caller)."""
+    if sees_all(actor):
+        return
+    members = session.scalars(
+        select(m.PartnershipMember.organisation_id).where(m.PartnershipMember.partnership_id == p.id)
+    )
+    if not may_see(actor, members):
+        raise Forbidden("Editors may change only their own organisation's partnerships.")
+
+
 def _apply(session: Session, p: m.Partnership, data: PartnershipInput) -> None:
     for name in (
         "summary",
@@ -151,6 +167,7 @@ def create_partnership(
     errors = validate(session, data)
     if not require_both_sides and errors.get("members", "").startswith("Add at least one member"):
         errors.pop("members")
+    errors = {**own_membership_errors(actor, data.members), **errors}
     if errors:
         raise PartnershipError(errors)
     p = m.Partnership(stage=data.stage, stage_changed_at=now, created_at=now, updated_at=now)
@@ -163,7 +180,8 @@ def update_partnership(
     session: Session, actor: Principal | None, p: m.Partnership, data: PartnershipInput, *, now: dt.datetime
 ) -> dict[str, Any]:
     """Everything but the stage (moves go through ``move_stage`` so they can ask for a reason)."""
-    errors = validate(session, data)
+    check_may_change(session, actor, p)
+    errors = {**own_membership_errors(actor, data.members), **validate(session, data)}
     if errors:
         raise PartnershipError(errors)
     before = snapshot(session, p)
@@ -177,6 +195,7 @@ def update_partnership(
 def move_stage(
     session: Session, actor: Principal | None, p: m.Partnership, target: Stage, *, reason: str = "", now: dt.datetime
 ) -> None:
+    check_may_change(session, actor, p)
     if target == p.stage:
         return
     reason = reason.strip()
@@ -198,6 +217,7 @@ def move_stage(
 
 
 def delete_partnership(session: Session, actor: Principal | None, p: m.Partnership) -> None:
+    check_may_change(session, actor, p)
     record_changes(session, actor, ENTITY, p.id, snapshot(session, p), {}, summary=p.title, action="deleted")
     session.delete(p)
     session.flush()
@@ -222,6 +242,7 @@ def add_activity(
     now: dt.datetime,
     settings: Settings | None = None,
 ) -> m.PartnershipActivity:
+    check_may_change(session, actor, p)
     errors: dict[str, str] = {}
     if occurred_at > now + dt.timedelta(days=1):
         errors["occurred_at"] = "Record activity that has happened: the date is in the future."
@@ -257,6 +278,7 @@ def add_activity(
 def delete_activity(
     session: Session, actor: Principal | None, p: m.Partnership, activity: m.PartnershipActivity, *, now: dt.datetime
 ) -> None:
+    check_may_change(session, actor, p)
     record(session, actor, "activity deleted", ENTITY, p.id, summary=f"{activity.kind.value}: {activity.summary[:200]}")
     session.delete(activity)
     session.flush()

@@ -7,13 +7,27 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
-from crm.partnerships.rules import LIVE_STAGES, Stage, activity_ref, health_clause, today_london
+from crm.partnerships.rules import LIVE_STAGES, Stage, activity_ref, health_clause, sees_all, today_london
 from crm.settings import Settings
+
+
+def visible_to(actor: Principal | None) -> ColumnElement[bool] | None:
+    """The SQL form of ``rules.may_see``: None when the actor sees every partnership."""
+    if sees_all(actor):
+        return None
+    assert actor is not None
+    if actor.organisation_id is None:
+        return false()
+    return exists().where(
+        m.PartnershipMember.partnership_id == m.Partnership.id,
+        m.PartnershipMember.organisation_id == actor.organisation_id,
+    )
 
 
 def load(session: Session, partnership_id: int) -> m.Partnership | None:
@@ -59,11 +73,13 @@ SORTS = Sorts(
 FILTERS = ("stage", "health", "organisation", "call", "overdue")
 
 
-def list_query(params: ListParams, *, now: dt.datetime, settings: Settings) -> Select[Any]:
+def list_query(params: ListParams, *, now: dt.datetime, settings: Settings, actor: Principal | None) -> Select[Any]:
     f = params.filters
     query = select(*ROW_COLUMNS, m.Partnership.funding_call_id, m.FundingCall.title.label("call_title")).outerjoin(
         m.FundingCall, m.FundingCall.id == m.Partnership.funding_call_id
     )
+    if (visible := visible_to(actor)) is not None:
+        query = query.where(visible)
     if f.get("stage") in {s.value for s in Stage}:
         query = query.where(m.Partnership.stage == f["stage"])
     if f.get("health") in {h.value for h in m.Health}:
@@ -106,10 +122,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def list_partnerships(session: Session, params: ListParams, *, now: dt.datetime, settings: Settings) -> Page:
+def list_partnerships(
+    session: Session, params: ListParams, *, now: dt.datetime, settings: Settings, actor: Principal | None
+) -> Page:
+    """The partnerships ``actor`` may see (``rules.may_see``), filtered, sorted and keyset-paged."""
     return keyset_page(
         session,
-        list_query(params, now=now, settings=settings),
+        list_query(params, now=now, settings=settings, actor=actor),
         sort=SORTS.pick(params.sort),
         id_column=m.Partnership.id,
         cursor=params.cursor,
@@ -133,13 +152,16 @@ def member_names(session: Session, partnership_ids: list[int]) -> dict[int, dict
     return out
 
 
-def board(session: Session, *, now: dt.datetime, settings: Settings, per_stage: int = 100) -> dict[Stage, list[Any]]:
-    """All partnerships grouped by stage (one statement for cards, one for their members)."""
+def board(
+    session: Session, *, now: dt.datetime, settings: Settings, actor: Principal | None, per_stage: int = 100
+) -> dict[Stage, list[Any]]:
+    """The partnerships ``actor`` may see, grouped by stage (one statement for cards, one for their members)."""
+    query = select(*ROW_COLUMNS)
+    if (visible := visible_to(actor)) is not None:
+        query = query.where(visible)
     rows = list(
         session.execute(
-            select(*ROW_COLUMNS)
-            .order_by(m.Partnership.stage, activity_ref().desc(), m.Partnership.id)
-            .limit(per_stage * len(Stage))
+            query.order_by(m.Partnership.stage, activity_ref().desc(), m.Partnership.id).limit(per_stage * len(Stage))
         )
     )
     grouped: dict[Stage, list[Any]] = {s: [] for s in Stage}

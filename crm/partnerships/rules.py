@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.errors import FieldErrors
 from crm.settings import Settings
 from crm.timefmt import LONDON
@@ -122,3 +124,29 @@ def is_overdue(next_step: str, due: dt.date | None, stage: Stage, now: dt.dateti
 
 def can_move(current: Stage, target: Stage) -> bool:
     return target in ALLOWED[current]
+
+
+def sees_all(actor: Principal | None) -> bool:
+    """Admins and the system (jobs, commands: no actor) work on every partnership; an editor only on those their
+    organisation belongs to, so one partner never reads or changes another's plans."""
+    return actor is None or actor.is_admin
+
+
+def may_see(actor: Principal | None, member_organisation_ids: Iterable[int | None]) -> bool:
+    if sees_all(actor):
+        return True
+    assert actor is not None
+    return actor.organisation_id is not None and actor.organisation_id in set(member_organisation_ids)
+
+
+def own_membership_errors(actor: Principal | None, members: Iterable[MemberInput]) -> dict[str, str]:
+    """An editor's new or changed partnership must keep their organisation as a member: otherwise they would create
+    or turn a record into one they can no longer see (or hand a partnership to another organisation)."""
+    if sees_all(actor):
+        return {}
+    assert actor is not None
+    if actor.organisation_id is None:
+        return {"members": "Your account is not linked to an organisation yet: ask the fellow to link it first."}
+    if not may_see(actor, (mem.organisation_id for mem in members)):
+        return {"members": "Keep your own organisation as a member of the partnership."}
+    return {}

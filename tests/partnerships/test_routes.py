@@ -170,7 +170,7 @@ def test_start_partnership_from_a_suggestion(admin_client, db):
 
 def test_api_private_and_per_field_errors(client, db, settings):
     uni, charity = two_orgs(db)
-    _, editor_key = create_api_key(db, "editor", m.Role.EDITOR)
+    _, editor_key = create_api_key(db, "editor", m.Role.EDITOR, organisation_id=charity.id)
     _, viewer_key = create_api_key(db, "viewer", m.Role.VIEWER)
     db.commit()
     assert client.get("/api/v1/partnerships").status_code == 401

@@ -102,7 +102,7 @@ def test_health_thresholds_from_settings(db, settings, days, health):
     changes.add_activity(db, None, p, kind=m.ActivityKind.CALL, occurred_at=NOW - days * DAY, summary="Call", now=NOW)
     assert rules.health_of(p.last_activity_at, p.created_at, NOW, settings).value == health
     db.flush()
-    page = queries.list_partnerships(db, ListParams(filters={"health": health}), now=NOW, settings=settings)
+    page = queries.list_partnerships(db, ListParams(filters={"health": health}), now=NOW, settings=settings, actor=None)
     assert [r.id for r in page.items] == [p.id]  # the SQL filter agrees with the Python rule
     custom = settings.replace(partnership_quiet_days=7, partnership_dormant_days=14)
     expected = "active" if days < 7 else "quiet" if days < 14 else "dormant"
@@ -116,7 +116,8 @@ def test_list_filters_and_one_statement_per_page(db, settings, count_queries):
 
     def f(**kw):
         return [
-            r.title for r in queries.list_partnerships(db, ListParams(filters=kw), now=NOW, settings=settings).items
+            r.title
+            for r in queries.list_partnerships(db, ListParams(filters=kw), now=NOW, settings=settings, actor=None).items
         ]
 
     assert f(overdue="1") == ["Alpha"]
@@ -127,7 +128,7 @@ def test_list_filters_and_one_statement_per_page(db, settings, count_queries):
     assert f(organisation=str(member_org)) == ["Alpha"]
     assert b.id
     with count_queries() as q:
-        queries.list_partnerships(db, ListParams(page_size=50), now=NOW, settings=settings)
+        queries.list_partnerships(db, ListParams(page_size=50), now=NOW, settings=settings, actor=None)
     assert q.count == 1
 
 
