@@ -19,6 +19,7 @@ from crm.listing import ListParams
 from crm.web.areas import admin_area
 from crm.web.auth import admin_guard, signed_in_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import CSV, download
 from crm.web.pages import list_page
 
 
@@ -110,11 +111,7 @@ def report_page(request: Request[Any, Any, Any], db: DB) -> Template:
 def report_csv(request: Request[Any, Any, Any], db: DB) -> Response[str]:
     report, _ = _report(request, db)
     name = f"impact-{report.period.start.isoformat()}-to-{report.period.end.isoformat()}.csv"
-    return Response(
-        reports.report_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return download(reports.report_csv(report), CSV, name)
 
 
 # --- audit log ------------------------------------------------------------------------------------------------

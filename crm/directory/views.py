@@ -16,6 +16,7 @@ from crm.directory.contacts import get_contact
 from crm.directory.organisations import get_organisation
 from crm.directory.taxonomy import CAREER_LABELS, CATEGORY_LABELS, KIND_LABELS, all_regions, all_topics
 from crm.listing import ListParams
+from crm.web.downloads import CSV, download_stream
 from crm.web.pages import or_404
 
 
@@ -45,11 +46,7 @@ def contact_or_404(db: Session, contact_id: int) -> m.Contact:
 
 def csv_response(state: State, make_rows: Callable[[Session], Iterable[Any]], filename: str) -> Stream:
     """A CSV download streamed from rows read in a session of its own."""
-    return Stream(
-        export.as_csv_chunks(_streamed(state, make_rows)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download_stream(export.as_csv_chunks(_streamed(state, make_rows)), CSV, filename)
 
 
 def _streamed(state: State, make_rows: Callable[[Session], Iterable[Any]]) -> Iterator[Any]:

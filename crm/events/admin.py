@@ -21,6 +21,7 @@ from crm.history import history
 from crm.listing import ListParams
 from crm.web.areas import admin_area
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import CSV, download
 from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page, get_or_404, list_page
 from crm.web.pages import notice as notice_text
@@ -235,14 +236,7 @@ def admin_send(state: State, db: DB, user: CurrentUser, event_id: FromPath[int],
 def admin_csv(db: DB, event_id: FromPath[int]) -> Response[Any]:
     event = get_or_404(db, m.Event, event_id, "No such event.")
     body = attendees.attendees_csv(db, event)
-    return Response(
-        body.encode("utf-8-sig"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{event.slug}-attendees.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(body.encode("utf-8-sig"), CSV, f"{event.slug}-attendees.csv", {"Cache-Control": "no-store"})
 
 
 @get("/events/{event_id:int}/attendance", sync_to_thread=False)

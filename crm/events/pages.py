@@ -18,6 +18,7 @@ from crm.events import guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
 from crm.listing import ListParams
 from crm.web.deps import DB, client_ip
+from crm.web.downloads import calendar_type, download
 from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page, list_page
 
@@ -158,11 +159,7 @@ def rsvp_ics(state: State, db: DB, token: FromPath[str]) -> Response[Any]:
     except rsvp.RsvpProblem as exc:
         return Template("public/rsvp.html", context={"problem": str(exc)}, status_code=400, headers=TOKEN_HEADERS)
     method = "CANCEL" if event.status == m.EventStatus.CANCELLED else "REQUEST"
-    return Response(
-        text.encode("utf-8"),
-        media_type=f"text/calendar; charset=utf-8; method={method}",
-        headers={**TOKEN_HEADERS, "Content-Disposition": 'attachment; filename="invite.ics"'},
-    )
+    return download(text.encode("utf-8"), calendar_type(method), "invite.ics", TOKEN_HEADERS)
 
 
 @get("/waitlist-offer/{token:str}", sync_to_thread=False, include_in_schema=False)

@@ -24,6 +24,7 @@ from crm.listing import ListParams
 from crm.partnerships import changes, rules
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser
+from crm.web.downloads import CSV, download
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.pages import attempt, form_page, list_page
 
@@ -180,11 +181,7 @@ def import_page() -> Template:
 
 @get("/import/template.csv", sync_to_thread=False)
 def import_template() -> Response[str]:
-    return Response(
-        importer.template_csv(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="funding-calls-template.csv"'},
-    )
+    return download(importer.template_csv(), CSV, "funding-calls-template.csv")
 
 
 @post("/import", sync_to_thread=False)

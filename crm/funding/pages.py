@@ -18,6 +18,7 @@ from crm.funding import queries
 from crm.funding.views import now as _now
 from crm.listing import ListParams
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import calendar_type, download
 from crm.web.pages import list_page
 
 
@@ -80,11 +81,7 @@ def public_call_ics(db: DB, user: CurrentUser, settings: AppSettings, slug: From
         for n, d in (upcoming or numbered)
     ]
     body = build_calendar(events, now=now, name=call.title)
-    return Response(
-        body,
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{call.slug[:60]}-deadline.ics"'},
-    )
+    return download(body, calendar_type(), f"{call.slug[:60]}-deadline.ics")
 
 
 route_handlers: list[Any] = [public_list, public_call, public_call_ics]

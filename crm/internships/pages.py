@@ -21,6 +21,7 @@ from crm.internships.jsonld import job_posting_jsonld
 from crm.listing import ListParams
 from crm.tokens import TokenError
 from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
+from crm.web.downloads import ATOM, download
 from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page, list_page
 
@@ -56,7 +57,7 @@ def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
 def internship_feed(db: DB, settings: AppSettings) -> Response[bytes]:
     now = views.now()
     body = atom_feed(services.open_listings(db, now=now), base_url=settings.base_url, now=now)
-    return Response(body, media_type="application/atom+xml; charset=utf-8")
+    return download(body, ATOM)
 
 
 def _detail_context(db: Session, settings: Any, slug: str, **extra: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from crm.privacy.erasure import erase
 from crm.web.areas import admin_area
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import JSON, download
 from crm.web.forms import Form, FormBody
 
 
@@ -83,11 +84,7 @@ def privacy_export(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -
         summary="Subject-access export downloaded",
     )
     name = f"subject-access-{subject.contact.id if subject.contact else 'subscriber'}.json"
-    return Response(
-        json.dumps(data, indent=2, ensure_ascii=False, default=str),
-        media_type="application/json; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return download(json.dumps(data, indent=2, ensure_ascii=False, default=str), JSON, name)
 
 
 @get("/erase", guards=[admin_guard], sync_to_thread=False)

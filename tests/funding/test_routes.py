@@ -90,7 +90,7 @@ def test_call_page_countdown_closed_and_draft(client, db):
 def test_deadline_ics_download(client, db):
     _, _, later, _, _ = setup_calls(db)
     response = client.get(f"/funding-calls/{later.slug}/deadline.ics")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/calendar")
+    assert response.status_code == 200 and response.headers["content-type"] == "text/calendar; charset=utf-8"
     assert "attachment" in response.headers["content-disposition"]
     raw = response.content
     assert raw.endswith(b"END:VCALENDAR\r\n") and b"\r\nDTSTAMP:" in raw and b"PRODID:-//Roundtable CRM" in raw
