@@ -70,7 +70,12 @@ def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redire
     form = Form(data)
     values = ff.parse_call_form(form)
     status = m.CallStatus.PUBLISHED if form.str("intent") == "publish" else m.CallStatus.DRAFT
-    call = attempt(form, lambda: fs.create_call(db, user, values, now=_now(), status=status))
+    now = _now()
+    call = attempt(
+        form,
+        lambda: fs.create_call(db, user, values, now=now, status=status),
+        checks=lambda: fs.validate_call(db, values, is_new=True, now=now),
+    )
     return _form_page(db, form, None) if call is None else _to_call(call)
 
 
@@ -91,7 +96,13 @@ def admin_update(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBo
     call = call_or_404(db, call_id)
     form = Form(data)
     values = ff.parse_call_form(form)
-    if attempt(form, lambda: fs.update_call(db, user, call, values, now=_now())) is None:
+    now = _now()
+    updated = attempt(
+        form,
+        lambda: fs.update_call(db, user, call, values, now=now),
+        checks=lambda: fs.validate_call(db, values, is_new=False, now=now, call_id=call.id),
+    )
+    if updated is None:
         return _form_page(db, form, call)
     return _to_call(call)
 

@@ -26,8 +26,9 @@ from crm.web.pages import list_page
 def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.PUBLIC_FILTERS)
     now = _now()
+    problems = queries.filter_problems(params.filters)
     page = queries.list_calls(db, params, now=now, public=True)
-    context = {"page": page, "params": params, "sorts": page.sorts, "now": now}
+    context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "problems": problems}
     return list_page(
         request,
         "public/funding_list.html",

@@ -4,6 +4,7 @@ open calls of a funder. The rules that change calls are in ``crm.funding.service
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
@@ -54,6 +55,28 @@ def _int(value: Any) -> int | None:
         return int(str(value).strip().replace(",", "").lstrip("£"))
     except (TypeError, ValueError):
         return None
+
+
+AMOUNT_FILTERS = {"min_amount": "Amount at least", "max_amount": "Amount at most"}
+
+
+def filter_problems(filters: Mapping[str, Any]) -> dict[str, str]:
+    """Filter name -> what is wrong with it, in plain words. The page then shows the problems instead of results:
+    every call (the bad amount ignored) or none (nothing matches "abc") would both mislead."""
+    problems: dict[str, str] = {}
+    amounts: dict[str, int] = {}
+    for name, label in AMOUNT_FILTERS.items():
+        raw = str(filters.get(name) or "").strip()
+        if not raw:
+            continue
+        value = _int(raw)
+        if value is None or value < 0:
+            problems[name] = f"{label}: enter an amount in whole pounds, like 5000. “{raw[:40]}” is not an amount."
+        else:
+            amounts[name] = value
+    if amounts.get("min_amount", 0) > amounts.get("max_amount", 10**12):
+        problems["max_amount"] = "Amount at most is smaller than amount at least: swap them or clear one."
+    return problems
 
 
 def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[Any]:

@@ -55,13 +55,18 @@ def get_or_404(db: Session, model: type[T], record_id: int, detail: str) -> T:
     return or_404(db.get(model, record_id), detail)
 
 
-def attempt(form: Form, action: Callable[[], T]) -> T | None:
+def attempt(form: Form, action: Callable[[], T], *, checks: Callable[[], Mapping[str, str]] | None = None) -> T | None:
     """Run a service call when the form is valid; a refusal with field messages lands on the form.
 
     Returns the action's result, or ``None`` when the form (now or after the refusal) has errors, so the caller
-    re-renders it with every message at once.
+    re-renders it with every message at once. ``checks`` is the service's own validation: when the form already
+    has errors it runs too, so a person sees the service's messages (an amount range, a missing deadline) in the
+    same answer, not one submit later.
     """
     if not form.ok:
+        if checks is not None:
+            for key, message in checks().items():
+                form.add_error(key, message)
         return None
     try:
         return action()
