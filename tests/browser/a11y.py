@@ -61,3 +61,44 @@ def horizontal_overflow(page: Any) -> list[str]:
         if original:
             page.set_viewport_size(original)
     return problems
+
+
+# axe's colour check skips text over what it cannot resolve (a button with `background: none` inside a table cell,
+# say), which is how white "Remove" buttons on white rows went unseen. This walks up to the first painted
+# background itself and measures the contrast of every visible button and link's text.
+MIN_CONTROL_CONTRAST = 3.0
+
+_CONTROL_CONTRAST_JS = """() => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const backdrop = (el) => {
+    for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+      const s = getComputedStyle(n);
+      if (s.backgroundImage && s.backgroundImage !== 'none') return null;  // an image or gradient: cannot tell
+      const c = parse(s.backgroundColor);
+      if (c && c[3] > 0.5) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const out = [];
+  for (const el of document.querySelectorAll('button, a[href], input[type=submit], input[type=button], .button')) {
+    const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el);
+    if (r.width < 2 || r.height < 2 || s.visibility === 'hidden' || s.opacity === '0' || r.bottom < 0 || r.right < 0) continue;
+    const text = (el.innerText || el.value || '').trim();
+    if (!text) continue;
+    const fg = parse(s.color), bg = backdrop(el);
+    if (!fg || !bg) continue;
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < MIN) out.push(`"${text.slice(0, 40)}" (${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).trim().split(/\\s+/).join('.') : ''}): ${s.color} on rgb(${bg.slice(0, 3).join(', ')}), contrast ${ratio.toFixed(2)}`);
+  }
+  return out;
+}""".replace("MIN", str(MIN_CONTROL_CONTRAST))
+
+
+def unreadable_controls(page: Any) -> list[str]:
+    """Visible buttons and links whose text barely differs from the background behind them."""
+    return [f"unreadable control: {line}" for line in page.evaluate(_CONTROL_CONTRAST_JS)]

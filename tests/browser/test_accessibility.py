@@ -1,5 +1,5 @@
 """Every page in ``pages.py`` (and every parameterless page of the route table): axe-core finds no serious
-or critical violation, the page does not scroll sideways on a 360px screen or at 200% zoom, and the browser
+or critical violation, every visible button and link's text stands out from what is behind it, the page does not scroll sideways on a 360px screen or at 200% zoom, and the browser
 console shows no error (a CSP violation from an inline script or style lands there). Keyboard: the skip link
 comes first and moves focus to the main content; forms submit with Enter."""
 
@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from crm import models as m
 from crm.app import create_app
 from crm.settings import Settings
-from tests.browser.a11y import horizontal_overflow, serious_violations
+from tests.browser.a11y import horizontal_overflow, serious_violations, unreadable_controls
 from tests.browser.pages import PAGES, Page, discovered_pages
 from tests.conftest import TEST_SECRET
 
@@ -45,6 +45,7 @@ def test_page_is_accessible(spec: Page, page, live, signed_in):
     if spec.role is not None and "/sign-in" in page.url:
         problems.append(f"sent to sign-in as {spec.role.value}")
     problems += serious_violations(page)
+    problems += unreadable_controls(page)
     problems += horizontal_overflow(page)
     problems += [f"console: {e}" for e in page.console.errors]
     assert not problems, f"{spec.id} ({page.url}):\n  " + "\n  ".join(problems)
