@@ -16,6 +16,7 @@ from crm import models as m
 from crm.dashboard import audit_log, charts, reports
 from crm.dashboard import services as ds
 from crm.listing import ListParams
+from crm.mailing.transports import reports_delivery, transport_label
 from crm.web.areas import admin_area
 from crm.web.auth import admin_guard, signed_in_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
@@ -51,9 +52,14 @@ def dashboard(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
         [(HEALTH_LABELS[k], v) for k, v in sh.by_health.items()],
         description="Health of partnerships at idea, exploring, proposal, funded or active stage.",
     )
+    reported = reports_delivery(settings)
     mail_chart = charts.bar_chart(
         f"Mail health, last {ds.MAIL_WINDOW_DAYS} days",
-        list(board.counters.mail_health.items()),
+        [
+            (label, n)
+            for label, n in board.counters.mail_health.items()
+            if reported or label not in ds.Counters.PROVIDER_FIGURES
+        ],
         description=f"{board.counters.sent} emails sent.",
     )
     return Template(
@@ -67,6 +73,9 @@ def dashboard(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
             "health_labels": HEALTH_LABELS,
             "deadline_days": ds.DEADLINE_WINDOW_DAYS,
             "mail_days": ds.MAIL_WINDOW_DAYS,
+            "delivery_reported": reported,
+            "provider_figures": ds.Counters.PROVIDER_FIGURES,
+            "transport": transport_label(settings),
         },
     )
 

@@ -257,6 +257,8 @@ class Counters:
     internships_submitted: int
     place_requests_pending: int
 
+    PROVIDER_FIGURES = ("Delivered", "Bounced", "Spam reports")  # known only from the provider's events
+
     @property
     def mail_health(self) -> dict[str, int]:
         return {

@@ -7,6 +7,8 @@ import datetime as dt
 from crm import models as m
 from crm.dashboard import charts
 from crm.dashboard import services as ds
+from crm.mailing.transports import reports_delivery
+from crm.settings import Settings
 from tests import factories
 from tests.conftest import sign_in_as
 from tests.dashboard import factories as f
@@ -211,3 +213,19 @@ def test_last_digest_run_counts(db):
     run = ds.last_digest_run(db)
     assert (run["period"], run["sent"], run["skipped"], run["failed"], run["status"]) == ("2026-W47", 5, 4, 2, "done")
     assert run["when"] == NOW - days(7)
+
+
+def test_delivery_figures_say_when_the_transport_cannot_report_them(admin_client, db, settings):
+    assert settings.mail_transport == "local"
+    _populate(db, 1)
+    html = admin_client.get("/admin").text
+    assert '<th scope="row">Delivered</th><td>Not reported</td>' in html
+    assert "does not tell us whether an email was delivered" in html
+    assert '<th scope="row">Unsubscribes</th><td>' in html and "Unsubscribes</th><td>Not reported" not in html
+
+
+def test_only_sendgrid_with_its_webhook_reports_delivery():
+    assert not reports_delivery(Settings(mail_transport="local"))
+    assert not reports_delivery(Settings(mail_transport="smtp"))
+    assert not reports_delivery(Settings(mail_transport="sendgrid"))
+    assert reports_delivery(Settings(mail_transport="sendgrid", sendgrid_webhook_public_key="MFkw..."))
