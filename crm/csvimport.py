@@ -13,9 +13,10 @@ import codecs
 import contextlib
 import csv
 import dataclasses
+import enum
 import io
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TextIO, TypeVar
 
@@ -46,34 +47,89 @@ def header_key(name: str) -> str:
 # Reading
 
 
-def decode(raw: bytes) -> str:
-    """An uploaded file's text: UTF-8 (with or without a BOM, as Excel writes it), falling back to Windows-1252."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+BOM = codecs.BOM_UTF8
+CP1252_NOTE = "This file was saved in Windows-1252 (Excel); we read it as such."
+NOT_TEXT = (
+    "The file is neither UTF-8 nor Windows-1252 text (byte 0x{byte:02X} on line {line} means nothing in either). "
+    "Save it as 'CSV UTF-8' and upload it again."
+)
 
 
-def check_utf8(path: Path) -> str | None:
-    """Read the whole file once in 1 MB blocks; an error message if it is not UTF-8 text."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Encoding:
+    """How a file's bytes are read: ``codec`` ("utf-8" or "cp1252"), whether it starts with a UTF-8 BOM (dropped), and
+    the note the preview shows when it is not plain UTF-8."""
+
+    codec: str = "utf-8"
+    bom: bool = False
+
+    @property
+    def note(self) -> str:
+        return CP1252_NOTE if self.codec == "cp1252" else ""
+
+    @property
+    def name(self) -> str:
+        return ("UTF-8" if self.codec == "utf-8" else "Windows-1252") + (" with BOM" if self.bom else "")
+
+
+def _is_utf8(path: Path, skip: int) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                line += block[: exc.start].count(b"\n")
-                return (
-                    f"The file is not UTF-8 text (first bad byte on line {line}). Save it as "
-                    "'CSV UTF-8' and upload it again."
-                )
-            line += block.count(b"\n")
+        fh.read(skip)
         try:
+            while block := fh.read(1 << 20):
+                decoder.decode(block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "The file is not UTF-8 text (it ends in the middle of a character)."
-    return None
+            return False
+    return True
+
+
+def sniff(path: Path) -> tuple[Encoding | None, str]:
+    """The file's encoding, honestly: UTF-8 checked strictly over the whole file first (a BOM is allowed), then
+    Windows-1252, which Excel's "CSV (Comma delimited)" writes on UK machines, also checked strictly (its five unused
+    bytes refuse the file). (None, the reason) when it is neither; the whole file is read once or twice in 1 MB
+    blocks, so memory does not grow with it."""
+    with open(path, "rb") as fh:
+        bom = fh.read(3) == BOM
+    if _is_utf8(path, 3 if bom else 0):
+        return Encoding("utf-8", bom), ""
+    line = 1
+    with open(path, "rb") as fh:
+        fh.read(3 if bom else 0)
+        while block := fh.read(1 << 20):
+            try:
+                block.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                line += block[: exc.start].count(b"\n")
+                return None, NOT_TEXT.format(byte=block[exc.start], line=line)
+            line += block.count(b"\n")
+    return Encoding("cp1252", bom), ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Decoded:
+    """An upload's text with how it was read; ``error`` says why it could not be (``text`` is then "")."""
+
+    text: str
+    encoding: Encoding
+    error: str = ""
+
+
+def decode(raw: bytes) -> Decoded:
+    """An uploaded file's text, read as ``sniff`` reads a file: UTF-8 strictly (BOM dropped), else Windows-1252
+    strictly, else an error saying so (never a guess with replacement characters)."""
+    bom = raw.startswith(BOM)
+    body = raw[3:] if bom else raw
+    try:
+        return Decoded(body.decode("utf-8"), Encoding("utf-8", bom))
+    except UnicodeDecodeError:
+        pass
+    try:
+        return Decoded(body.decode("cp1252"), Encoding("cp1252", bom))
+    except UnicodeDecodeError as exc:
+        line = 1 + body[: exc.start].count(b"\n")
+        return Decoded("", Encoding("cp1252", bom), NOT_TEXT.format(byte=body[exc.start], line=line))
 
 
 class _CountingReader(io.RawIOBase):
@@ -92,11 +148,18 @@ class _CountingReader(io.RawIOBase):
 
 
 @contextlib.contextmanager
-def open_utf8(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[TextIO]:
-    """A UTF-8 file (``check_utf8`` first) as a text stream for ``CsvRows``, read in blocks so memory does not grow
-    with the file; a BOM is dropped; ``progress(n)`` is told of every ``n`` bytes read."""
+def open_text(
+    path: Path, encoding: Encoding | None = None, progress: Callable[[int], None] | None = None
+) -> Iterator[TextIO]:
+    """A file (``sniff`` it first) as a text stream for ``CsvRows``, read in blocks so memory does not grow with the
+    file; a BOM is dropped; ``progress(n)`` is told of every ``n`` bytes read."""
+    encoding = encoding or Encoding()
     with open(path, "rb") as raw:
-        yield io.TextIOWrapper(io.BufferedReader(_CountingReader(raw, progress)), encoding="utf-8-sig", newline="")
+        if encoding.bom:
+            raw.read(3)
+            if progress:
+                progress(3)
+        yield io.TextIOWrapper(io.BufferedReader(_CountingReader(raw, progress)), encoding=encoding.codec, newline="")
 
 
 class CsvRows:
@@ -154,6 +217,98 @@ class CsvRows:
 # Row results and the report
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Field:
+    """A field an import may change in a record it matched: the model's ``name``, the CSV ``column`` that fills it
+    (what "replace" names) and its ``label`` as people read it."""
+
+    name: str
+    column: str
+    label: str
+
+
+@dataclasses.dataclass(slots=True)
+class FieldChange:
+    """A field of a matched record whose value in the file differs. ``applied``: it will be written (the record's
+    field was empty, or the person chose to replace this column); otherwise the record keeps its value and the
+    preview shows what the file had."""
+
+    record: str
+    field: str
+    column: str
+    label: str
+    old: Any  # plain JSON values, stored in the batch so an undo can put ``old`` back
+    new: Any
+    old_text: str
+    new_text: str
+    applied: bool
+
+    @property
+    def how(self) -> str:
+        """In words: "filled" (was empty), "added" (to a list), "replaced" (chosen) or "kept" (the record's value)."""
+        if not self.applied:
+            return "kept"
+        if isinstance(self.old, list) and isinstance(self.new, list) and set(self.old) <= set(self.new):
+            return "added"
+        return "filled" if is_empty(self.old) else "replaced"
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON keeps it (enums by value, anything unusual as text)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def is_empty(value: Any) -> bool:
+    """Empty for "fill empty fields only": nothing, blank text, an empty list, or a yes/no still at its default "no"."""
+    return value is None or value is False or value == "" or value == []
+
+
+def show(value: Any, limit: int = 300) -> str:
+    """A value as the preview shows it."""
+    if is_empty(value) and value is not False:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value) or "(empty)"
+    text = str(plain(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan_changes(
+    record: str,
+    fields: Iterable[Field],
+    existing: Mapping[str, Any],
+    incoming: Mapping[str, Any],
+    replace: Collection[str],
+    text: Callable[[str, Any], str] | None = None,
+) -> list[FieldChange]:
+    """Every field of a matched record the file would change, old → new. A blank cell (None or "") never blanks a
+    field; a field with a value keeps it unless its column is in ``replace``. ``text(field, value)`` words a value
+    (region ids as names…); by default ``show``."""
+    word = text or (lambda _field, value: show(value))
+    out = []
+    for f in fields:
+        new = incoming.get(f.name)
+        if new is None or new == "":
+            continue
+        old = plain(existing.get(f.name))
+        new = plain(new)
+        if old == new:
+            continue
+        applied = is_empty(old) or f.column in replace
+        out.append(
+            FieldChange(record, f.name, f.column, f.label, old, new, word(f.name, old), word(f.name, new), applied)
+        )
+    return out
+
+
 @dataclasses.dataclass(slots=True)
 class RowResult:
     """What one row does or why it cannot; importers subclass it with what their preview shows."""
@@ -161,6 +316,7 @@ class RowResult:
     row: int  # the row number in the file, the header being row 1 (as spreadsheets number them)
     errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (column, message); "" = whole row
     notes: list[str] = dataclasses.field(default_factory=list)
+    changes: list[FieldChange] = dataclasses.field(default_factory=list)  # of the records it matched
 
 
 @dataclasses.dataclass(slots=True)
@@ -177,6 +333,10 @@ class Report:
     total_rows: int = 0
     error_rows: int = 0
     applied: bool = False
+    encoding: Encoding = Encoding()
+    conflicts: dict[str, int] = dataclasses.field(default_factory=dict)  # column -> records keeping their value
+    replaced: dict[str, int] = dataclasses.field(default_factory=dict)  # column -> records it overwrites
+    batch_id: int | None = None  # the batch written (``applied``)
 
     def add(self, result: RowResult) -> None:
         """Count a row once its outcome is known."""
@@ -186,8 +346,20 @@ class Report:
             for column, message in result.errors:
                 if len(self.problems) < self.KEPT_PROBLEMS:
                     self.problems.append((result.row, column, message))
+        else:
+            for change in result.changes:
+                if not change.applied:
+                    self.conflicts[change.column] = self.conflicts.get(change.column, 0) + 1
+                elif not is_empty(change.old):
+                    self.replaced[change.column] = self.replaced.get(change.column, 0) + 1
         if len(self.rows) < self.SHOWN_ROWS:
             self.rows.append(result)
+
+    def read_as(self, encoding: Encoding) -> None:
+        """Remember how the file was read, with the note people see when it was not UTF-8."""
+        self.encoding = encoding
+        if encoding.note:
+            self.notes.insert(0, encoding.note)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ from crm.funding import jobs as funding_jobs
 from crm.funding import pages as funding_pages
 from crm.funding import references as funding_references
 from crm.funding import sections as funding_sections
+from crm.imports import admin as imports_admin
+from crm.imports import commands as imports_commands
 from crm.internships import admin as internships_admin
 from crm.internships import api as internships_api
 from crm.internships import demo as internships_demo
@@ -135,6 +137,8 @@ DOMAINS: tuple[Domain, ...] = (
         public_sections=funding_sections.public_sections,
         references=funding_references.references,
     ),
+    # The batches of the directory's and funding's imports: their pages, undo, `crm imports`.
+    Domain("imports", routes=_routes(imports_admin), commands=imports_commands.commands),
     Domain(
         "partnerships",
         routes=_routes(partnerships_admin, partnerships_api),

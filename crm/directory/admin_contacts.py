@@ -17,12 +17,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
-from crm import audit
 from crm import models as m
 from crm.directory import contacts, export, importer, merge, organisations
 from crm.directory.errors import DirectoryError
 from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
 from crm.history import history
+from crm.imports import batches
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form, FormBody, MultipartBody
@@ -174,8 +174,29 @@ def _import_path(token: str) -> Path:
 
 
 @get("/import", sync_to_thread=False)
-def admin_import_page() -> Template:
-    return Template("admin/import.html", context={"form": Form({})})
+def admin_import_page(db: DB) -> Template:
+    return Template(
+        "admin/import.html", context={"form": Form({}), "batches": batches.recent(db, 10), "kinds": batches.KINDS}
+    )
+
+
+def _preview(
+    db: Session, token: str, replace: list[str], filename: str, status_code: int = 200, refused: str = ""
+) -> Template:
+    """The preview of the uploaded file with the columns chosen to replace (nothing written)."""
+    report = importer.run_import(db, _import_path(token), apply=False, replace=replace)
+    return Template(
+        "admin/import_preview.html",
+        context={
+            "report": report,
+            "token": token,
+            "filename": filename,
+            "replace": replace,
+            "replaceable": importer.REPLACEABLE,
+            "refused": refused,
+        },
+        status_code=status_code,
+    )
 
 
 @post("/import")
@@ -198,39 +219,33 @@ async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
         path.unlink(missing_ok=True)
         form.add_error("file", "The file is larger than 20 MB. Use `crm import organisations FILE.csv` instead.")
         return Template("admin/import.html", context={"form": form}, status_code=413)
-    report = importer.run_import(db, path, apply=False)
-    if not report.ok:
+    response = _preview(db, token, [], upload.filename[:300])
+    if not response.context["report"].ok:
         path.unlink(missing_ok=True)
-    return Template(
-        "admin/import_preview.html", context={"report": report, "token": token, "filename": upload.filename}
-    )
+    return response
 
 
 @get("/import/{token:str}", sync_to_thread=False)
-def admin_import_preview(db: DB, token: FromPath[str]) -> Template:
-    report = importer.run_import(db, _import_path(token), apply=False)
-    return Template("admin/import_preview.html", context={"report": report, "token": token, "filename": ""})
+def admin_import_preview(db: DB, token: FromPath[str], replace: FromQuery[list[str] | None] = None) -> Template:
+    return _preview(db, token, replace or [], "")
 
 
 @post("/import/{token:str}", sync_to_thread=False)
 def admin_import_confirm(db: DB, user: CurrentUser, token: FromPath[str], data: FormBody) -> Template:
     path = _import_path(token)
-    skip = Form(data).bool("skip_bad_rows")
-    preview = importer.run_import(db, path, apply=False)
+    form = Form(data)
+    skip = form.bool("skip_bad_rows")
+    replace = form.getlist("replace")
+    filename = form.line("filename", max_length=300)
+    if form.line("action") == "preview":  # "show the preview with these choices": nothing written
+        return _preview(db, token, replace, filename)
+    preview = importer.run_import(db, path, apply=False, replace=replace)
     if not preview.ok or (preview.error_rows and not skip):
-        return Template(
-            "admin/import_preview.html",
-            context={
-                "report": preview,
-                "token": token,
-                "filename": "",
-                "refused": "Nothing was imported: fix the rows with errors and upload again, or tick "
-                "'Skip the rows with errors'.",
-            },
-            status_code=400,
+        refused = (
+            "Nothing was imported: fix the rows with errors and upload again, or tick 'Skip the rows with errors'."
         )
-    report = importer.run_import(db, path, apply=True, actor=user)
-    audit.record(db, user, "imported", "import", None, summary=report.summary())
+        return _preview(db, token, replace, filename, 400, refused)
+    report = importer.run_import(db, path, apply=True, actor=user, replace=replace, filename=filename)
     shutil.move(str(path), str(path.with_suffix(".done")))
     path.with_suffix(".done").unlink(missing_ok=True)
     return Template("admin/import_done.html", context={"report": report})

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from crm.cliutil import handles_config_errors, import_options, run_import, runtime
+from crm.cliutil import handles_config_errors, import_options, replace_columns, run_import, runtime
 
 
 @click.group("import")
@@ -22,18 +22,23 @@ def import_group() -> None:
 @import_group.command("organisations")
 @import_options
 @handles_config_errors
-def import_organisations(file: Path, dry_run: bool, skip_bad_rows: bool, show: int) -> None:
-    """Import organisations and contacts from FILE.csv (UTF-8; see docs/directory.md for the columns).
+def import_organisations(file: Path, dry_run: bool, skip_bad_rows: bool, replace: str, show: int) -> None:
+    """Import organisations and contacts from FILE.csv (UTF-8 or Excel's Windows-1252; see docs/directory.md for
+    the columns).
 
-    Nothing is written when any row has an error, unless --skip-bad-rows is given.
+    A matched record only has its empty fields filled unless --replace names the columns to overwrite. Nothing is
+    written when any row has an error, unless --skip-bad-rows is given. What is written is one import batch that can
+    be undone for 30 days (`crm imports undo`).
     """
+    from crm.directory.importer import REPLACEABLE
     from crm.directory.importer import run_import as import_file
 
+    columns = replace_columns(replace, REPLACEABLE)
     size = file.stat().st_size
 
     def read(session: Session, label: str, apply: bool) -> Any:
         with click.progressbar(length=size, label=label, file=sys.stderr) as bar:
-            return import_file(session, file, apply=apply, progress=bar.update)
+            return import_file(session, file, apply=apply, progress=bar.update, replace=columns, filename=file.name)
 
     run_import(
         lambda session: read(session, "Checking", False),

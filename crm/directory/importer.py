@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ from crm import csvimport
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory import organisations, taxonomy
-from crm.directory.import_batch import BatchWriter, ParsedRow
+from crm.directory.import_batch import REPLACEABLE, BatchWriter, ParsedRow
+from crm.imports import batches
 from crm.validation import Form
 
 BATCH = 1000
@@ -74,8 +75,8 @@ GENERIC_DOMAINS = {
 class RowResult(csvimport.RowResult):
     organisation: str = ""
     contact: str = ""
-    org_action: str = ""  # "new", "update", "same as row N", ""
-    contact_action: str = ""  # "new", "update", ""
+    org_action: str = ""  # "new", "update", "unchanged", "same as row N", ""
+    contact_action: str = ""  # "new", "update", "unchanged", ""
 
     @property
     def status(self) -> str:
@@ -83,15 +84,17 @@ class RowResult(csvimport.RowResult):
             return "error"
         if "new" in (self.org_action, self.contact_action):
             return "new"
-        return "update"
+        return "update" if "update" in (self.org_action, self.contact_action) else "unchanged"
 
 
 @dataclasses.dataclass(slots=True)
 class ImportReport(csvimport.Report):
     orgs_new: int = 0
     orgs_updated: int = 0
+    orgs_unchanged: int = 0
     contacts_new: int = 0
     contacts_updated: int = 0
+    contacts_unchanged: int = 0
     affiliations_new: int = 0
 
     @property
@@ -107,7 +110,8 @@ class ImportReport(csvimport.Report):
         verb = "Imported" if self.applied else "Would import"
         return (
             f"{verb}: {self.orgs_new} new and {self.orgs_updated} updated organisations, {self.contacts_new} new and "
-            f"{self.contacts_updated} updated contacts, {self.affiliations_new} new links. "
+            f"{self.contacts_updated} updated contacts, {self.affiliations_new} new links; "
+            f"{self.orgs_unchanged + self.contacts_unchanged} matched records unchanged. "
             f"{self.total_rows} rows read, {self.error_rows} with errors"
             + (" (skipped)." if self.applied and self.error_rows else ".")
         )
@@ -138,7 +142,8 @@ class _RowParser:
             res.errors.append(("organisation_name", "The row has neither an organisation nor a contact."))
         if name:
             res.organisation = name
-            kind = (raw.get("kind") or "").strip().lower() or m.OrgKind.VCSE.value
+            given_kind = (raw.get("kind") or "").strip().lower()
+            kind = given_kind or m.OrgKind.VCSE.value
             if kind not in {k.value for k in m.OrgKind}:
                 form.add_error(
                     "kind", f"Unknown kind '{kind[:40]}' (use one of: {', '.join(k.value for k in m.OrgKind)})."
@@ -152,7 +157,7 @@ class _RowParser:
                     form.add_error("vcse_category", f"Unknown VCSE category '{cat[:60]}'.")
             org = {
                 "name": name,
-                "kind": kind,
+                "kind": given_kind or None,  # blank: VCSE for a new organisation, no change for a matched one
                 "vcse_category": cat or None,
                 "description": form.str("description", max_length=5000, label="Description"),
                 "website": organisations.clean_website(form, "website") if (raw.get("website") or "").strip() else "",
@@ -251,14 +256,19 @@ def run_import(
     apply: bool,
     actor: Principal | None = None,
     progress: Callable[[int], None] | None = None,
+    replace: Collection[str] = (),
+    filename: str = "",
 ) -> ImportReport:
-    """Check (and with ``apply`` write) a CSV file; see the module docstring. The caller owns the transaction."""
+    """Check (and with ``apply`` write, as one import batch) a CSV file; see the module docstring. ``replace``: the
+    columns whose values overwrite a matched record's (otherwise only its empty fields are filled). The caller owns
+    the transaction."""
     report = ImportReport(applied=apply)
-    problem = csvimport.check_utf8(path)
-    if problem:
+    encoding, problem = csvimport.sniff(path)
+    if encoding is None:
         report.file_errors.append(problem)
         return report
-    with csvimport.open_utf8(path, progress) as text:
+    report.read_as(encoding)
+    with csvimport.open_text(path, encoding, progress) as text:
         reader = csvimport.CsvRows(text, report)
         if not reader.read_header():
             return report
@@ -284,12 +294,36 @@ def run_import(
                 too_many = reader.too_many_values(values)
                 if too_many:
                     yield ParsedRow(RowResult(row=number, errors=[("", too_many)]), None, [], [], None, "")
-                else:
+                    continue
+                try:
                     yield parser.parse(number, dict(zip(columns, values, strict=False)), present)
+                except ValueError as exc:  # a value no check foresaw: this row is reported, the others go on
+                    reason = f"This row could not be read: {str(exc)[:200] or type(exc).__name__}."
+                    yield ParsedRow(RowResult(row=number, errors=[("", reason)]), None, [], [], None, "")
 
-        writer = BatchWriter(session, report, apply=apply, actor=actor)
+        replace = frozenset(replace) & set(columns) & set(REPLACEABLE)  # only columns a matched record has
+        batch_id = None
+        if apply:
+            batch_id = batches.start(
+                session, "organisations", actor=actor, filename=filename or path.name, encoding=encoding.name,
+                replaced=replace,
+            )  # fmt: skip
+        writer = BatchWriter(session, report, apply=apply, actor=actor, replace=replace, batch_id=batch_id)
         for batch in csvimport.batches(parsed(), BATCH):
             writer.batch(batch)
+    if batch_id is not None:
+        report.batch_id = batch_id
+        batches.finish(
+            session,
+            batch_id,
+            actor,
+            created=report.orgs_new + report.contacts_new,
+            updated=report.orgs_updated + report.contacts_updated,
+            unchanged=report.orgs_unchanged + report.contacts_unchanged,
+            errors=report.error_rows,
+            problems=report.problems,
+            summary=report.summary(),
+        )
     return report
 
 

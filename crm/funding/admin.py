@@ -12,9 +12,10 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
+from crm import csvimport
 from crm import models as m
 from crm.funding import forms as ff
-from crm.funding import importer, queries
+from crm.funding import import_values, importer, queries
 from crm.funding import services as fs
 from crm.funding.matching import suggest_partners
 from crm.funding.views import call_or_404
@@ -24,7 +25,6 @@ from crm.listing import ListParams
 from crm.partnerships import changes, rules
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser
-from crm.web.downloads import CSV, download
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.pages import attempt, form_page, list_page
 
@@ -181,7 +181,16 @@ def admin_start_partnership(
 
 
 def _import_page(form: Form, report: importer.ImportReport | None, status_code: int = 200, **extra: Any) -> Template:
-    context = {"form": form, "report": report, **extra, "columns": importer.COLUMNS}
+    context = {
+        "form": form,
+        "report": report,
+        "replace": [],
+        "filename": "",
+        "encoding": "",
+        **extra,
+        "columns": importer.COLUMNS,
+        "replaceable": import_values.REPLACEABLE,
+    }
     return Template("admin/funding_import.html", context=context, status_code=status_code)
 
 
@@ -192,22 +201,37 @@ def import_page() -> Template:
 
 @get("/import/template.csv", sync_to_thread=False)
 def import_template() -> Response[str]:
-    return download(importer.template_csv(), CSV, "funding-calls-template.csv")
+    return Response(
+        importer.template_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="funding-calls-template.csv"'},
+    )
+
+
+def _encoding(name: str) -> csvimport.Encoding:
+    """How the upload was read, carried through the confirm form (the text itself is posted back decoded)."""
+    return csvimport.Encoding("cp1252" if name.startswith("Windows-1252") else "utf-8", name.endswith("with BOM"))
 
 
 @post("/import", sync_to_thread=False)
 def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
     form = Form({})
     upload = data.get("file")
-    text = ""
+    text, filename, encoding = "", "", csvimport.Encoding()
     if upload is not None and hasattr(upload, "file"):
-        text = importer.decode(upload.file.read(importer.MAX_BYTES + 1))
+        decoded = importer.decode(upload.file.read(importer.MAX_BYTES + 1))
+        filename = str(getattr(upload, "filename", "") or "")[:300]
+        if decoded.error:
+            form.add_error("file", decoded.error)
+            return _import_page(form, None, 422)
+        text, encoding = decoded.text, decoded.encoding
     elif isinstance(data.get("csv_text"), str):
         text = data["csv_text"]
     if not text.strip():
         form.add_error("file", "Choose a CSV file to import.")
         return _import_page(form, None, 422)
-    return _import_page(form, importer.run_import(db, text, apply=False, actor=user, now=_now()), csv_text=text)
+    report = importer.run_import(db, text, apply=False, actor=user, now=_now(), encoding=encoding)
+    return _import_page(form, report, csv_text=text, filename=filename, encoding=encoding.name)
 
 
 @post("/import/confirm", sync_to_thread=False)
@@ -215,11 +239,20 @@ def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
     form = Form(data)
     text = str(data.get("csv_text", ""))
     skip_bad = form.bool("skip_bad_rows")
+    replace = form.getlist("replace")
+    filename = form.line("filename", max_length=300)
+    encoding = _encoding(form.line("encoding", max_length=40))
     now = _now()
-    preview = importer.run_import(db, text, apply=False, actor=user, now=now)
+    kept = {"csv_text": text, "replace": replace, "filename": filename, "encoding": encoding.name}
+    preview = importer.run_import(db, text, apply=False, actor=user, now=now, replace=replace, encoding=encoding)
+    if form.line("action") == "preview":  # "show the preview with these choices": nothing written
+        return _import_page(form, preview, **kept)
     if preview.file_errors or (preview.errors and not skip_bad):
-        return _import_page(form, preview, 422, csv_text=text)
-    return _import_page(form, importer.run_import(db, text, apply=True, actor=user, now=now))
+        return _import_page(form, preview, 422, **kept)
+    report = importer.run_import(
+        db, text, apply=True, actor=user, now=now, replace=replace, filename=filename, encoding=encoding
+    )
+    return _import_page(form, report)
 
 
 route_handlers: list[Any] = admin_area(

@@ -1,10 +1,14 @@
 """CSV import of funding calls with a preview: the same behaviour as the directory's import.
 
 ``run_import(session, text, apply=False)`` checks every row and says per row "new", "will update" (matched
-by ``external_ref``, else by funder + normalised title) or the errors (column and reason); nothing is
-written. ``apply=True`` writes the rows without errors (callers only allow it when the preview had none or the
-person chose to skip bad rows). Every write goes through ``crm.funding.services`` so the rules and the audit
-trail are the same as for the form.
+by ``external_ref``, else by funder + normalised title), "no change" or the errors (column and reason); nothing is
+written. For a matched call the preview lists every field the file would change, old → new. By default only empty
+fields are filled: a field that already has a value keeps it unless its column is in ``replace`` (the preview's
+"Replace summaries from the file", ``crm funding import --replace summary``); a blank cell never blanks a field.
+``apply=True`` writes the rows without errors (callers only allow it when the preview had none or the person chose
+to skip bad rows) as one import batch (``crm.imports.batches``: who, when, file, counts, each call's old and new
+values) that can be undone for 30 days. Every write goes through ``crm.funding.services`` so the rules and the audit
+trail (``[old, new]``) are the same as for the form.
 
 Columns (header row required; unknown columns are refused so a typo does not silently drop data):
 ``external_ref, title, funder, url, summary, eligibility, opens, deadlines, amount_min, amount_max, topics,
@@ -14,10 +18,12 @@ regions, requires_vcse_partner, vcse_can_be_co_lead, lead_must_be_academic, lead
 * ``deadlines``: ``Label=2027-01-31 17:00`` entries separated by ``;`` (UK time; a bare date means 23:59), or a
   single date/time.
 * ``topics`` / ``regions``: names, slugs (or region codes) separated by ``;``.
-* flags: yes/no. ``status``: draft (default), published or closed.
+* flags: yes/no (blank: no for a new call, unchanged for a matched one). ``status``: draft (default for a new call),
+  published or closed.
 
-Reading (header names as keys, row numbers as spreadsheets count them), the report and yes/no values come from
-``crm.csvimport``, shared with the directory's import.
+Reading (UTF-8 or Excel's Windows-1252, header names as keys, row numbers as spreadsheets count them), the report,
+the old → new plan and yes/no values come from ``crm.csvimport``, shared with the directory's import; the plain
+values of a call from ``crm.funding.import_values``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ import dataclasses
 import datetime as dt
 import io
 import sys
-from typing import ClassVar
+from collections.abc import Callable, Collection
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,7 +42,10 @@ from sqlalchemy.orm import Session
 from crm import csvimport
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.csvimport import plan_changes
+from crm.funding import import_values as iv
 from crm.funding import services as fs
+from crm.imports import batches
 
 COLUMNS = (
     "external_ref",
@@ -60,7 +70,7 @@ REQUIRED = ("title", "funder", "deadlines")
 FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")
 MAX_ROWS = 5000
 MAX_BYTES = 5_000_000
-decode = csvimport.decode  # an upload's text: UTF-8 with or without a BOM, else Windows-1252
+decode = csvimport.decode  # an upload's text: UTF-8 (BOM or not), else Windows-1252, else an error
 # Service field names → the CSV column to blame.
 FIELD_TO_COLUMN = {
     "funder_id": "funder",
@@ -73,7 +83,7 @@ FIELD_TO_COLUMN = {
 @dataclasses.dataclass(slots=True)
 class RowResult(csvimport.RowResult):
     title: str = ""
-    action: str = ""  # "new", "update", "error"
+    action: str = ""  # "new", "update", "unchanged", "error"
     call_id: int | None = None
 
 
@@ -91,6 +101,10 @@ class ImportReport(csvimport.Report):
         return sum(r.action == "update" for r in self.rows)
 
     @property
+    def unchanged(self) -> int:
+        return sum(r.action == "unchanged" for r in self.rows)
+
+    @property
     def errors(self) -> int:
         return sum(r.action == "error" for r in self.rows)
 
@@ -99,8 +113,11 @@ class ImportReport(csvimport.Report):
         return not self.file_errors and not self.errors
 
     def summary(self) -> str:
-        verb = "Imported" if self.applied else "Preview"
-        return f"{verb}: {self.new} new, {self.updates} to update, {self.errors} with errors."
+        if self.applied:
+            return f"Imported: {self.new} new, {self.updates} updated, {self.unchanged} unchanged, {self.errors} with errors."
+        return (
+            f"Preview: {self.new} new, {self.updates} to update, {self.unchanged} unchanged, {self.errors} with errors."
+        )
 
 
 class _Lookups:
@@ -108,6 +125,7 @@ class _Lookups:
 
     def __init__(self, session: Session) -> None:
         self.funders: dict[str, int] = {}
+        self.names: dict[str, dict[int, str]] = {"funder": {}, "topics": {}, "regions": {}}
         for oid, name, slug, kind in session.execute(
             select(m.Organisation.id, m.Organisation.name, m.Organisation.slug, m.Organisation.kind)
         ):
@@ -115,14 +133,17 @@ class _Lookups:
             if kind == m.OrgKind.FUNDER or name.lower() not in self.funders:
                 self.funders[name.lower()] = oid
             self.funders[slug.lower()] = oid
+            self.names["funder"][oid] = name
         self.topics: dict[str, int] = {}
         for tid, name, slug in session.execute(select(m.Topic.id, m.Topic.name, m.Topic.slug)):
             self.topics[name.lower()] = tid
             self.topics[slug.lower()] = tid
+            self.names["topics"][tid] = name
         self.regions: dict[str, int] = {}
         for rid, name, slug, code in session.execute(select(m.Region.id, m.Region.name, m.Region.slug, m.Region.code)):
             for key in (name, slug, code):
                 self.regions[key.lower()] = rid
+            self.names["regions"][rid] = name
         self.by_ref: dict[str, int] = {
             ref: cid
             for ref, cid in session.execute(
@@ -136,95 +157,82 @@ class _Lookups:
             )
         }
 
-
-def _parse_deadlines(raw: str) -> list[fs.DeadlineInput]:
-    out: list[fs.DeadlineInput] = []
-    for part in [p.strip() for p in raw.split(";") if p.strip()]:
-        label, sep, when = part.rpartition("=")
-        if not sep:
-            label, when = "Deadline", part
-        out.append(fs.DeadlineInput(label=label.strip() or "Deadline", due_at=fs.parse_local_datetime(when)))
-    return out
+    def describe(self, field: str, value: Any) -> str:
+        return iv.describe(self.names, field, value)
 
 
-def _parse_row(values: dict[str, str], lookups: _Lookups, result: RowResult) -> tuple[fs.CallInput | None, str]:
+def _parse_row(values: dict[str, str], lookups: _Lookups, result: RowResult) -> dict[str, Any]:
+    """The row's non-blank cells as plain values (``crm.funding.import_values``); problems go to ``result``."""
+
     def err(column: str, reason: str) -> None:
         result.errors.append((column, reason))
 
+    out: dict[str, Any] = {}
     for column in REQUIRED:
         if not values.get(column):
             err(column, "is required")
-    funder_id = lookups.funders.get(values.get("funder", "").lower()) if values.get("funder") else None
-    if values.get("funder") and funder_id is None:
-        err("funder", f"no organisation called “{values['funder']}” in the directory; add it first")
-    deadlines: list[fs.DeadlineInput] = []
+    for column in ("title", "url", "summary", "eligibility", "external_ref"):
+        if values.get(column):
+            out[column] = values[column]
+    if values.get("funder"):
+        out["funder"] = lookups.funders.get(values["funder"].lower())
+        if out["funder"] is None:
+            err("funder", f"no organisation called “{values['funder']}” in the directory; add it first")
     if values.get("deadlines"):
         try:
-            deadlines = _parse_deadlines(values["deadlines"])
+            out["deadlines"] = iv.parse_deadlines(values["deadlines"])
         except ValueError:
             err("deadlines", "use Label=2027-01-31 17:00 entries separated by ;")
-    opens_at = None
     if values.get("opens"):
         try:
-            opens_at = fs.london_midnight(dt.date.fromisoformat(values["opens"]))
+            out["opens"] = dt.date.fromisoformat(values["opens"]).isoformat()
         except ValueError:
             err("opens", "must be a date like 2026-12-01")
-    amounts: dict[str, int | None] = {}
     for column in ("amount_min", "amount_max"):
         raw = values.get(column, "").replace(",", "").replace("£", "").strip()
-        amounts[column] = None
         if raw:
             try:
-                amounts[column] = int(raw)
+                out[column] = int(raw)
             except ValueError:
                 err(column, "must be a whole number of pounds")
-    topic_ids, region_ids = [], []
-    for name in [t.strip() for t in values.get("topics", "").split(";") if t.strip()]:
-        if name.lower() in lookups.topics:
-            topic_ids.append(lookups.topics[name.lower()])
-        else:
-            err("topics", f"unknown topic “{name}”")
-    for name in [t.strip() for t in values.get("regions", "").split(";") if t.strip()]:
-        if name.lower() in lookups.regions:
-            region_ids.append(lookups.regions[name.lower()])
-        else:
-            err("regions", f"unknown region “{name}”")
-    flags: dict[str, bool] = {}
-    for column in FLAGS:
-        answer = csvimport.yes_no(values.get(column, ""))
-        if answer is None:
-            err(column, "must be yes or no")
-        else:
-            flags[column] = answer
-    status = values.get("status", "").lower() or "draft"
-    if status not in {s.value for s in m.CallStatus}:
+    for column, table in (("topics", lookups.topics), ("regions", lookups.regions)):
+        names = [t.strip() for t in values.get(column, "").split(";") if t.strip()]
+        unknown = [n for n in names if n.lower() not in table]
+        for name in unknown:
+            err(column, f"unknown {column[:-1]} “{name}”")
+        if names and not unknown:
+            out[column] = sorted({table[n.lower()] for n in names})
+    for column in iv.FLAGS:
+        if values.get(column, "").strip():
+            answer = csvimport.yes_no(values[column])
+            if answer is None:
+                err(column, "must be yes or no")
+            else:
+                out[column] = answer
+    status = values.get("status", "").lower()
+    if status and status not in {s.value for s in m.CallStatus}:
         err("status", "must be draft, published or closed")
-    if result.errors:
-        return None, status
-    return (
-        fs.CallInput(
-            title=values["title"],
-            funder_id=funder_id,
-            url=values.get("url", ""),
-            summary=values.get("summary", ""),
-            eligibility=values.get("eligibility", ""),
-            opens_at=opens_at,
-            deadlines=deadlines,
-            amount_min=amounts["amount_min"],
-            amount_max=amounts["amount_max"],
-            topic_ids=topic_ids,
-            region_ids=region_ids,
-            external_ref=values.get("external_ref") or None,
-            **flags,
-        ),
-        status,
-    )
+    elif status:
+        out["status"] = status
+    return out
 
 
 def run_import(
-    session: Session, text: str, *, apply: bool, actor: Principal | None = None, now: dt.datetime
+    session: Session,
+    text: str,
+    *,
+    apply: bool,
+    actor: Principal | None = None,
+    now: dt.datetime,
+    replace: Collection[str] = (),
+    filename: str = "",
+    encoding: csvimport.Encoding | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    """Check (and with ``apply`` write, as one import batch) the CSV ``text``; see the module docstring.
+    ``progress(1)`` is called after each row."""
     report = ImportReport(applied=apply)
+    report.read_as(encoding or csvimport.Encoding())
     if len(text.encode("utf-8")) > MAX_BYTES:
         report.file_errors.append("The file is larger than 5 MB; split it into smaller files.")
         return report
@@ -243,7 +251,13 @@ def run_import(
         report.file_errors.append("Missing column(s): " + ", ".join(missing) + ".")
     if report.file_errors:
         return report
-    rows = _Rows(session, _Lookups(session), apply=apply, actor=actor, now=now)
+    replace = frozenset(replace) & set(header) & set(iv.REPLACEABLE)
+    batch_id = None
+    if apply:
+        batch_id = batches.start(
+            session, "funding_calls", actor=actor, filename=filename, encoding=report.encoding.name, replaced=replace
+        )
+    rows = _Rows(session, _Lookups(session), apply=apply, actor=actor, now=now, replace=replace, batch_id=batch_id)
     for number, raw in reader.rows():
         if number - 1 > MAX_ROWS:
             report.file_errors.append(f"Only the first {MAX_ROWS} rows were read; split the file.")
@@ -251,6 +265,14 @@ def run_import(
         values = {c: raw[i].strip() if i < len(raw) else "" for i, c in enumerate(header) if c}
         if any(values.values()):
             report.add(rows.one(number, values))
+        if progress:
+            progress(1)
+    if batch_id is not None:
+        report.batch_id = batch_id
+        batches.finish(
+            session, batch_id, actor, created=report.new, updated=report.updates, unchanged=report.unchanged,
+            errors=report.errors, problems=report.problems, summary=report.summary(),
+        )  # fmt: skip
     return report
 
 
@@ -259,29 +281,52 @@ class _Rows:
     references and titles of earlier rows (in-file duplicates) and the calls it created (later rows update them)."""
 
     def __init__(
-        self, session: Session, lookups: _Lookups, *, apply: bool, actor: Principal | None, now: dt.datetime
+        self,
+        session: Session,
+        lookups: _Lookups,
+        *,
+        apply: bool,
+        actor: Principal | None,
+        now: dt.datetime,
+        replace: frozenset[str],
+        batch_id: int | None,
     ) -> None:
         self.session, self.lookups, self.apply, self.actor, self.now = session, lookups, apply, actor, now
+        self.replace, self.batch_id = replace, batch_id
         self.seen_refs: dict[str, int] = {}
         self.seen_titles: dict[tuple[int, str], int] = {}
 
     def one(self, number: int, values: dict[str, str]) -> RowResult:
         result = RowResult(row=number, title=values.get("title", ""))
-        data, status = _parse_row(values, self.lookups, result)
-        if data is None:
+        try:
+            incoming = _parse_row(values, self.lookups, result)
+        except ValueError as exc:  # a value no check foresaw: this row is reported, the others go on
+            result.errors.append(("", f"This row could not be read: {str(exc)[:200] or type(exc).__name__}."))
+        if result.errors:
             result.action = "error"
             return result
-        key = (data.funder_id or 0, fs.normalise_title(data.title))
-        if data.external_ref and data.external_ref in self.seen_refs:
-            result.errors.append(("external_ref", f"the same reference as row {self.seen_refs[data.external_ref]}"))
-        elif not data.external_ref and key in self.seen_titles:
+        key = (incoming["funder"], fs.normalise_title(incoming["title"]))
+        ref = incoming.get("external_ref")
+        if ref and ref in self.seen_refs:
+            result.errors.append(("external_ref", f"the same reference as row {self.seen_refs[ref]}"))
+        elif not ref and key in self.seen_titles:
             result.errors.append(("title", f"the same funder and title as row {self.seen_titles[key]}"))
-        if data.external_ref:
-            self.seen_refs.setdefault(data.external_ref, number)
+        if ref:
+            self.seen_refs.setdefault(ref, number)
         self.seen_titles.setdefault(key, number)
-        existing = self.lookups.by_ref.get(data.external_ref) if data.external_ref else None
+        existing = self.lookups.by_ref.get(ref) if ref else None
         if existing is None:
             existing = self.lookups.by_title.get(key)
+        if existing is None:
+            planned = {**iv.EMPTY, **incoming}
+        else:
+            call = self.session.get(m.FundingCall, existing)
+            assert call is not None
+            current = iv.call_values(self.session, call)
+            result.changes = plan_changes(call.title, iv.FIELDS, current, incoming, self.replace, self.lookups.describe)
+            planned = {**current, **{c.field: c.new for c in result.changes if c.applied}}
+        status = planned["status"]
+        data = iv.to_input(planned)
         errors = fs.validate_call(self.session, data, is_new=existing is None, now=self.now, call_id=existing)
         if existing is None and status == "closed" and data.deadlines:
             errors.pop("deadlines", None)  # a call that has already closed is a record, not a mistake
@@ -290,9 +335,12 @@ class _Rows:
         if result.errors:
             result.action = "error"
             return result
-        result.action = "update" if existing else "new"
+        if existing is None:
+            result.action = "new"
+        else:
+            result.action = "update" if any(c.applied for c in result.changes) else "unchanged"
         result.call_id = existing
-        if self.apply:
+        if self.apply and result.action != "unchanged":
             self._write(result, data, status, key)
         return result
 
@@ -307,12 +355,25 @@ class _Rows:
                     fs.set_status(session, actor, call, m.CallStatus(status), now=now)
                 except fs.CallError as exc:
                     result.errors.append(("status", exc.errors["status"]))
+            fields = {c.field: [c.old, c.new] for c in result.changes if c.applied}
+            if "status" in fields and call.status.value != status:
+                del fields["status"]  # refused above: nothing to undo
+            self._record("updated", call, fields)
         else:
             call = fs.create_call(session, actor, data, now=now, status=m.CallStatus(status), source="CSV import")
             result.call_id = call.id
             self.lookups.by_title[key] = call.id
             if data.external_ref:
                 self.lookups.by_ref[data.external_ref] = call.id
+            self._record("created", call, {})
+
+    def _record(self, action: str, call: m.FundingCall, fields: dict[str, Any]) -> None:
+        if self.batch_id is not None:
+            batches.add_changes(
+                self.session,
+                [{"batch_id": self.batch_id, "entity": "funding_call", "entity_id": call.id, "action": action,
+                  "label": call.title, "fields": fields}],
+            )  # fmt: skip
 
 
 def template_csv() -> str:

@@ -73,8 +73,9 @@ def test_sample_csv_preview_lists_every_problem_and_writes_nothing(admin_client,
     assert admin_client.get(f"/admin/import/{token}").status_code == 404
     # A second import matches what the first created.
     r = _upload(admin_client, SAMPLE.read_bytes())
-    assert "0 new and 5 updated organisations, 0 new and 5 updated contacts" in r.text
-    assert "matches existing (will update)" in r.text
+    # A second import of the same file matches what the first created and changes nothing.
+    assert "0 new and 0 updated organisations, 0 new and 0 updated contacts, 0 new links; 10 matched records unchanged" in r.text
+    assert "matches existing (no change)" in r.text
 
 
 def test_matching_by_charity_number_domain_and_name(db, tmp_path):
@@ -92,8 +93,9 @@ def test_matching_by_charity_number_domain_and_name(db, tmp_path):
         "Brand New,,,,,\n",
         encoding="utf-8",
     )
-    report = importer.run_import(db, path, apply=True)
-    assert [r.org_action for r in report.rows] == ["update", "update", "update", "new"]
+    report = importer.run_import(db, path, apply=True, replace={"contact_name"})
+    # Row 3 brings nothing the matched organisation lacks; a contact's name is replaced only when chosen.
+    assert [r.org_action for r in report.rows] == ["update", "unchanged", "unchanged", "new"]
     assert report.rows[2].contact_action == "update"
     db.expire_all()
     assert db.get(m.Organisation, a.id).description == "new words"
@@ -104,9 +106,10 @@ def test_matching_by_charity_number_domain_and_name(db, tmp_path):
 
 
 def test_bad_files_are_refused_with_a_reason(db, tmp_path):
-    latin = tmp_path / "latin.csv"
-    latin.write_bytes("organisation_name\nCaf\xe9 Group\n".encode("latin-1"))
-    assert "not UTF-8" in importer.run_import(db, latin, apply=False).file_errors[0]
+    neither = tmp_path / "neither.csv"
+    neither.write_bytes(b"organisation_name\nCaf\xe9 Group\nBad \x81 byte\n")  # 0x81 is unused in Windows-1252
+    assert "neither UTF-8 nor Windows-1252" in importer.run_import(db, neither, apply=False).file_errors[0]
+    assert "on line 3" in importer.run_import(db, neither, apply=False).file_errors[0]
     missing = tmp_path / "missing.csv"
     missing.write_text("name,website\nX,https://x.example.org\n", encoding="utf-8")
     assert "Missing required column: organisation_name" in importer.run_import(db, missing, apply=False).file_errors[0]
@@ -120,8 +123,8 @@ def test_bad_files_are_refused_with_a_reason(db, tmp_path):
 
 
 def test_web_upload_of_non_utf8_and_huge_names(admin_client, db):
-    r = _upload(admin_client, "organisation_name\nCaf\xe9\n".encode("latin-1"))
-    assert "This file cannot be imported" in r.text and "not UTF-8" in r.text
+    r = _upload(admin_client, b"organisation_name\nCaf\x81\n")
+    assert "This file cannot be imported" in r.text and "neither UTF-8 nor Windows-1252" in r.text
     r = _upload(admin_client, ("organisation_name\n" + "x" * 10_000 + "\n").encode())
     assert "at most 300 characters" in r.text
     r = admin_client.post("/admin/import", data={"_csrf_token": csrf_token(admin_client)})

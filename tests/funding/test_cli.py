@@ -37,7 +37,7 @@ def test_cli_import_dry_run_errors_and_apply(database, db, tmp_path):
     skipped = run(database, tmp_path, BAD, "--skip-bad-rows")
     assert skipped.exit_code == 0 and count(db) == 1
     again = run(database, tmp_path, GOOD)
-    assert "1 to update" in again.output and count(db) == 1  # de-duplicated by funder + title
+    assert "1 unchanged" in again.output and count(db) == 1  # de-duplicated by funder + title, nothing to change
 
 
 def test_cli_nudge_with_nothing_to_report(database, db):

@@ -225,11 +225,11 @@ def test_import_preview_then_confirm(admin_client, db):
     assert done.status_code == 200 and "Imported: 1 new" in done.text
     call = db.scalar(select(m.FundingCall))
     assert call.external_ref == "NT-1" and call.status == m.CallStatus.PUBLISHED and call.funder_id == funder.id
-    again = post_form(
-        admin_client,
-        "/admin/funding-calls/import/confirm",
-        {"csv_text": csv_good.replace("Community awards", "Community awards 2")},
-    )
+    renamed = {"csv_text": csv_good.replace("Community awards", "Community awards 2")}
+    kept = post_form(admin_client, "/admin/funding-calls/import/confirm", renamed)
+    assert "0 updated, 1 unchanged" in kept.text  # a title is only replaced when chosen
+    assert db.scalar(select(m.FundingCall.title).execution_options(populate_existing=True)) == "Community awards"
+    again = post_form(admin_client, "/admin/funding-calls/import/confirm", {**renamed, "replace": "title"})
     assert "1 updated" in again.text
     assert db.scalar(select(m.FundingCall.title).execution_options(populate_existing=True)) == "Community awards 2"
 

@@ -1,0 +1,71 @@
+"""The fellow's import history under /admin/imports: every import batch (directory and funding calls), its page
+(who, when, which file, counts, what it changed old → new, its bad rows) and the undo button (30 days)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from crm import models as m
+from crm.imports import batches, undo
+from crm.web.areas import admin_area
+from crm.web.deps import DB, CurrentUser, Ext
+from crm.web.pages import get_or_404
+
+SHOWN_CHANGES = 500
+ENTITY_PAGES = {
+    "organisation": "/admin/organisations/{}",
+    "contact": "/admin/contacts/{}",
+    "affiliation": "/admin/contacts/{}",
+    "funding_call": "/admin/funding-calls/{}",
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@get("/", sync_to_thread=False)
+def import_batches(db: DB) -> Template:
+    return Template(
+        "admin/import_batches.html",
+        context={"batches": batches.recent(db, 200), "kinds": batches.KINDS, "now": _now(), "days": batches.UNDO_DAYS},
+    )
+
+
+@get("/{batch_id:int}", sync_to_thread=False)
+def import_batch(db: DB, batch_id: FromPath[int], undone: FromQuery[str] = "") -> Template:
+    batch = get_or_404(db, m.ImportBatch, batch_id, "No such import.")
+    return Template(
+        "admin/import_batch.html",
+        context={
+            "batch": batch,
+            "kinds": batches.KINDS,
+            "changes": batches.changes(db, batch.id, SHOWN_CHANGES),
+            "total_changes": batches.change_count(db, batch.id),
+            "refusal": batches.undo_refusal(batch, _now()),
+            "until": batches.undo_until(batch),
+            "pages": ENTITY_PAGES,
+            "just_undone": undone == "1",
+        },
+    )
+
+
+@post("/{batch_id:int}/undo", sync_to_thread=False)
+def import_batch_undo(db: DB, user: CurrentUser, ext: Ext, batch_id: FromPath[int]) -> Template | Redirect:
+    get_or_404(db, m.ImportBatch, batch_id, "No such import.")
+    try:
+        undo.undo(db, user, batch_id, ext, now=_now())
+    except undo.UndoRefused as exc:
+        page = import_batch(db, batch_id)
+        page.context["refusal"] = exc.errors["batch"]
+        page.status_code = 409
+        return page
+    return Redirect(f"/admin/imports/{batch_id}?undone=1", status_code=303)
+
+
+route_handlers: list[Any] = admin_area("/admin/imports", [import_batches, import_batch, import_batch_undo])
