@@ -18,7 +18,8 @@ from crm.digests.sections import SECTIONS, SELECTION_ORDER, Catalogue, Subscribe
 MAX_ITEMS = 7
 # SendGrid's substitution limit per personalization is 10,000 bytes (text + HTML, JSON-escaped). A digest's
 # shell, greeting and compliance footer take about BASE_BYTES (+ SECTION_BYTES per section heading, + the
-# address, which appears base64-encoded in three signed links, twice); items are added while they fit.
+# address, which appears base64-encoded in the digest's token in three footer links, twice, and in each item's
+# "not relevant" link, twice); items are added while they fit.
 SUBSTITUTION_BUDGET = 9_600
 BASE_BYTES = 2_950
 SECTION_BYTES = 320
@@ -45,6 +46,7 @@ def select_items(
     items that do not fit (or exceed a section's limit) are counted as "more" and wait for the next digest."""
     chosen: dict[str, tuple[list[int], int]] = {}
     used = BASE_BYTES + 8 * len(sub.email) + 2 * len(sub.name)
+    per_item = 3 * len(sub.email)  # the token in the item's "not relevant" link, text and HTML (2 x 4/3)
     taken: set[tuple[str, int]] = set()
     ledger: list[tuple[str, int]] = []
     total = 0
@@ -62,7 +64,7 @@ def select_items(
             if (lkind, item.id) in sub.sent or key in sub.hidden or key in taken:
                 continue
             if len(ids) < section.limit and total < MAX_ITEMS:
-                cost = size_of(section, item) + (0 if ids else SECTION_BYTES) if size_of is not None else 0
+                cost = size_of(section, item) + per_item + (0 if ids else SECTION_BYTES) if size_of is not None else 0
                 if used + cost <= SUBSTITUTION_BUDGET:
                     used += cost
                     ids.append(item.id)

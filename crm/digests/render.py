@@ -1,26 +1,27 @@
-"""Rendering digests: item fragments once per run, a thin per-subscriber shell, footer and headers.
+"""Rendering digests: item fragments once per process, a thin per-subscriber shell, footer and headers.
 
 Outbox rows of kind ``digest`` store only what to render (``template="digest"`` and a small ``context`` with the
 section keys and item ids); the dispatcher calls ``render_claimed`` for the rows it claimed, so 100,000 digests
 do not write 800 MB of bodies. The same code renders the admin preview and (``render_at_build``) the build-time
 variant the benchmark compares against.
 
-Per digest the work is: one shell render per part (HTML, text, subject) around pre-rendered ``Markup``
-fragments, the compliance footer (``crm.mailing.compliance``) and one "not relevant" token.
+One ``DigestRenderer`` per process and settings (``renderer_for``): templates compile once, shells and section
+frames render once, and item fragments are kept across claims under the item's content (an edited item renders
+again). Per digest the work is string assembly around pre-rendered fragments and ONE signed token
+(``Signer.digest_token``) shared by every link: unsubscribe, unsubscribe from everything, preferences,
+List-Unsubscribe and each "not relevant".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import re
-import time
+import threading
 from typing import Any
+from urllib.parse import quote
 
-from itsdangerous.encoding import base64_encode, int_to_bytes
 from markupsafe import Markup, escape
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
@@ -28,17 +29,19 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.digests.periods import PeriodError, parse
 from crm.digests.sections import BY_KEY, Catalogue, Section
-from crm.mailing import compliance
 from crm.mailing.render import EmailRenderer, RenderedEmail
 from crm.settings import Settings
-from crm.tokens import Signer
+from crm.tokens import EVERYTHING_SUFFIX, Signer
 
 log = logging.getLogger("crm.digests.render")
 
 TEMPLATE = "digest"
 MORE_CAP = 10  # crm.digests.builder stops counting further matches here
 NR_PLACEHOLDER = "NRTOKEN0placeholder"
-TOKEN_LENGTH = 70  # a "not-relevant" token for a 7-digit subscription id is about 63 characters
+# A digest token is base64 of "<subscription id>:<address>", a dot and 22 characters of MAC: about 34 characters
+# for a 7-digit id, plus 4/3 of the address (crm.digests.builder adds that per item and per footer link).
+TOKEN_LENGTH = 34
+FRAGMENT_CACHE_LIMIT = 50_000  # rendered item fragments kept per process (cleared when full)
 SECTION_TEMPLATES = {
     "calls_new": "email/_section_calls",
     "calls_closing": "email/_section_calls",
@@ -51,55 +54,7 @@ ITEM_WORDS = {
     "events": ("event", "events"),
     "internships": ("internship", "internships"),
 }
-
-
-class FastSigner:
-    """Signs exactly like ``crm.tokens.Signer`` (itsdangerous ``URLSafeTimedSerializer``, SHA-256, the same salts
-    and keys; ``Signer.verify`` accepts its tokens) but keeps each purpose's derived-key HMAC ready, so a
-    digest's four or five links cost a few microseconds each instead of ~25 µs (bulk runs sign 100,000s)."""
-
-    def __init__(self, signer: Signer) -> None:
-        self._signer = signer
-        self._prepared: dict[str, tuple[Any, Any]] = {}
-        self._recent: dict[tuple[str, bytes], str] = {}
-
-    def _prepare(self, purpose: str) -> tuple[Any, Any]:
-        prepared = self._prepared.get(purpose)
-        if prepared is None:
-            serializer = self._signer._serializer(purpose)
-            key = serializer.make_signer().derive_key()
-            prepared = (serializer, hmac.new(key, digestmod=hashlib.sha256))
-            self._prepared[purpose] = prepared
-        return prepared
-
-    def sign(self, purpose: str, payload: Any) -> str:
-        serializer, mac = self._prepare(purpose)
-        raw = json.dumps(payload, separators=(",", ":")).encode("ascii")
-        # The footer and the List-Unsubscribe header sign the same payload for one digest: sign it once.
-        memo = (purpose, raw)
-        token = self._recent.get(memo)
-        if token is None:
-            if len(self._recent) >= 8:
-                self._recent.clear()
-            token = self._recent[memo] = self._sign(serializer, mac, payload, raw)
-        return token
-
-    @staticmethod
-    def _sign(serializer: Any, mac: Any, payload: Any, raw: bytes) -> str:
-        # Long payloads: itsdangerous decides on compression; short ones never compress smaller, and verify
-        # accepts both forms.
-        body = serializer.dump_payload(payload) if len(raw) > 80 else base64_encode(raw)
-        value = body + b"." + base64_encode(int_to_bytes(int(time.time())))
-        digest = mac.copy()
-        digest.update(value)
-        return (value + b"." + base64_encode(digest.digest())).decode("ascii")
-
-    def verify(self, purpose: str, token: str, max_age: int | None = None) -> Any:
-        return self._signer.verify(purpose, token, max_age)
-
-
-def not_relevant_token(signer: Signer | FastSigner, subscription_id: int) -> str:
-    return signer.sign("not-relevant", {"s": subscription_id})
+WHY = "You get this because you subscribed to Roundtable's {frequency} digest and confirmed your address."
 
 
 def summary(sections: list[list[Any]]) -> str:
@@ -145,44 +100,51 @@ SHELL_VALUES = (
     "bulk_mailing",
 )
 _MARK = re.compile("\x00([a-z_]+)\x00")
-SAFE_VALUES = {"sections_html"}  # already-escaped HTML built from fragments
 
 
 class Shell:
     """A template rendered once with placeholders, filled per subscriber by string assembly ("render once,
-    assemble many", performance.md §4.2). HTML values are escaped here exactly as Jinja would."""
+    assemble many", performance.md §4.2). Values arrive ready (HTML ones escaped by the caller, as Jinja would)."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("names", "statics")
 
     def __init__(self, rendered: str) -> None:
-        self.parts = _MARK.split(rendered)  # static, name, static, name, ..., static
+        parts = _MARK.split(rendered)  # static, name, static, name, ..., static
+        self.statics, self.names = parts[0::2], parts[1::2]
 
-    def fill(self, values: dict[str, Any], *, escape_html: bool) -> str:
-        out = []
-        parts = self.parts
-        for i, part in enumerate(parts):
-            if i % 2 == 0:
-                out.append(part)
-                continue
-            value = values.get(part, "")
-            value = "" if value is None else str(value)
-            out.append(str(escape(value)) if escape_html and part not in SAFE_VALUES else value)
+    def fill(self, values: dict[str, str]) -> str:
+        out = [self.statics[0]]
+        for name, static in zip(self.names, self.statics[1:], strict=True):
+            out.append(values.get(name, ""))
+            out.append(static)
         return "".join(out)
 
 
 class Shells:
-    __slots__ = ("html", "subject", "text", "why")
+    __slots__ = ("html", "subject", "text", "why", "why_html")
 
     def __init__(self, *, why: str, subject: Shell, text: Shell, html: Shell) -> None:
         self.why, self.subject, self.text, self.html = why, subject, text, html
+        self.why_html = str(escape(why))
+
+
+def _signature(item: Any) -> Any:
+    """What an item's fragment depends on: its fields (an item edited between claims renders again)."""
+    slots = getattr(type(item), "__slots__", None)
+    values = tuple(getattr(item, n, None) for n in slots) if slots else tuple(sorted(vars(item).items()))
+    try:
+        hash(values)
+    except TypeError:
+        return repr(values)
+    return values
 
 
 class DigestRenderer:
-    """Holds the templates and the fragment cache of one run (or one dispatch tick)."""
+    """Compiled templates, shells, section frames and item fragments: built once, shared by every claim and run."""
 
     def __init__(self, settings: Settings, signer: Signer | None = None, renderer: EmailRenderer | None = None) -> None:
         self.settings = settings
-        self.signer = FastSigner(signer or Signer(settings))
+        self.signer = signer or Signer(settings)
         self.renderer = renderer or EmailRenderer(settings)
         self.base_url = settings.base_url.rstrip("/")
         html_env, text_env = self.renderer.html_env, self.renderer.text_env
@@ -190,17 +152,32 @@ class DigestRenderer:
         self._text = text_env.get_template(f"email/{TEMPLATE}.txt")
         self._subject = text_env.get_template(f"email/{TEMPLATE}.subject.txt")
         self._html_env, self._text_env = html_env, text_env
-        self._fragments: dict[tuple[str, int], tuple[Markup, str]] = {}
-        self._sizes: dict[tuple[str, int], int] = {}
+        self._rendered: dict[tuple[str, Any, Any], tuple[Markup, str, int]] = {}
         self._frames: dict[tuple[str, int], tuple[str, str, str, str]] = {}
         self._shells: dict[tuple[str, str], Shells] = {}
         self.postal = settings.mail_postal_address
+        self._mailto = settings.unsubscribe_mailto
+        self._lock = threading.Lock()
 
-    def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
+    def _fragment(self, catalogue: Catalogue, section: Section, item: Any) -> tuple[Markup, str, int]:
+        """HTML, text and substitution bytes of one item: once per catalogue (claim or run) a dictionary look-up
+        under the item's content, rendered only the first time that content is seen in this process."""
         key = (section.key, item.id)
-        cached = self._fragments.get(key)
-        if cached is not None:
-            return cached
+        found = catalogue.fragments.get(key)
+        if found is not None:
+            return found
+        full_key = (section.key, item.id, _signature(item))
+        found = self._rendered.get(full_key)
+        if found is None:
+            found = self._render_fragment(section, item)
+            with self._lock:
+                if len(self._rendered) >= FRAGMENT_CACHE_LIMIT:
+                    self._rendered.clear()
+                self._rendered[full_key] = found
+        catalogue.fragments[key] = found
+        return found
+
+    def _render_fragment(self, section: Section, item: Any) -> tuple[Markup, str, int]:
         name = SECTION_TEMPLATES[section.key]
         nr_url = f"{self.base_url}/digests/hide/{NR_PLACEHOLDER}/{section.item_kind}-{item.id}"
         ctx = {**section.fragment_context(item), "nr_url": nr_url, "section_key": section.key}
@@ -213,9 +190,23 @@ class DigestRenderer:
                 + f'<p><a href="{nr_url}" style="color:#3d4a43;font-size:13px;">Not relevant to me</a></p>\n'
             )
             text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant? {nr_url}\n"
-        result = (Markup(html), text)
-        self._fragments[key] = result
-        return result
+        size = len(json.dumps(html, ensure_ascii=False)) + len(json.dumps(text, ensure_ascii=False))
+        size += 2 * (TOKEN_LENGTH - len(NR_PLACEHOLDER))
+        return Markup(html), text, size
+
+    def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
+        """One item's HTML and text fragments (with the "not relevant" placeholder), outside any claim."""
+        html, text, _size = self._render_fragment(section, item)
+        return html, text
+
+    def sizer(self, catalogue: Catalogue) -> Any:
+        """``size_of(section, item)`` for ``crm.digests.builder.select_items`` over this catalogue: what an item
+        adds to a digest's SendGrid substitutions (HTML + text, JSON-escaped, with its token but the address)."""
+
+        def size_of(section: Section, item: Any) -> int:
+            return self._fragment(catalogue, section, item)[2]
+
+        return size_of
 
     def _section_frame(self, section: Section, more: int) -> tuple[str, str, str, str]:
         """A section's heading and "more" line around its items, rendered once per (section, more)."""
@@ -243,11 +234,10 @@ class DigestRenderer:
                 period_label = parse(period_key).label()
             except PeriodError:
                 period_label = ""
-            why = f"You get this because you subscribed to Roundtable's {frequency} digest and confirmed your address."
             marks = {name: Markup(f"\x00{name}\x00") for name in SHELL_VALUES}
             ctx = {**marks, "frequency": frequency, "period_label": period_label, "postal_address": self.postal}
             shells = Shells(
-                why=why,
+                why=WHY.format(frequency=frequency),
                 subject=Shell(self._subject.render(ctx)),
                 text=Shell(self._text.render({k: str(v) for k, v in ctx.items()})),
                 html=Shell(self._html.render(ctx)),
@@ -255,16 +245,20 @@ class DigestRenderer:
             self._shells[key] = shells
         return shells
 
-    def fragment_bytes(self, section: Section, item: Any) -> int:
-        """What this item adds to a digest's SendGrid substitutions (HTML + text, JSON-escaped, with the token)."""
-        key = (section.key, item.id)
-        size = self._sizes.get(key)
-        if size is None:
-            html, text = self.fragment(section, item)
-            size = len(json.dumps(str(html), ensure_ascii=False)) + len(json.dumps(text, ensure_ascii=False))
-            size += 2 * (TOKEN_LENGTH - len(NR_PLACEHOLDER))
-            self._sizes[key] = size
-        return size
+    def links(self, token: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The footer's links and the RFC 8058 headers, all from the digest's one token. Token characters are
+        URL- and HTML-safe ([A-Za-z0-9_.~-]), so the values need no escaping."""
+        unsubscribe = f"{self.base_url}/u/{token}"
+        values = {
+            "unsubscribe_url": unsubscribe,
+            "unsubscribe_all_url": unsubscribe + EVERYTHING_SUFFIX,
+            "preferences_url": f"{self.base_url}/preferences/{token}",
+            "bulk_mailing": "digest",
+        }
+        header = f"<{unsubscribe}>"
+        if self._mailto:
+            header += f", <mailto:{self._mailto}?subject={quote('unsubscribe ' + token)}>"
+        return values, {"List-Unsubscribe": header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
     def render(
         self,
@@ -273,11 +267,12 @@ class DigestRenderer:
         *,
         email: str,
         subscription_id: int,
-        mailing: str | None,
+        mailing: str | None = None,
     ) -> tuple[RenderedEmail, dict[str, str]] | None:
         """The digest for one outbox context, or None when none of its items is still open. Its links name the
         digest stream, not ``mailing`` (the row's recorded mailing): unsubscribing stops every later digest."""
-        sections = []
+        html_sections: list[str] = []
+        text_sections: list[str] = []
         kept: list[list[Any]] = []
         for key, ids, more in context.get("sections", []):
             section = BY_KEY.get(key)
@@ -289,62 +284,89 @@ class DigestRenderer:
                 item = items.get(item_id)
                 if item is None:
                     continue  # closed or withdrawn since the digest was built
-                h, t = self.fragment(section, item)
+                h, t, _size = self._fragment(catalogue, section, item)
                 html_parts.append(h)
                 text_parts.append(t)
                 kept_ids.append(item_id)
             if kept_ids:
                 kept.append([key, kept_ids, more])
                 head_html, tail_html, head_text, tail_text = self._section_frame(section, int(more or 0))
-                sections.append(
-                    {
-                        "html": head_html + "".join(html_parts) + tail_html,
-                        "text": head_text + "\n".join(text_parts) + tail_text,
-                    }
-                )
-        if not sections:
+                html_sections.append(head_html + "".join(html_parts) + tail_html)
+                text_sections.append(head_text + "\n".join(text_parts) + tail_text)
+        if not kept:
             return None
-        frequency = str(context.get("frequency", "weekly"))
-        shell = self._shell(str(context.get("period", "")), frequency)
-        footer = compliance.bulk_context(self.signer, self.settings, email, compliance.DIGEST_STREAM, shell.why)
+        shell = self._shell(str(context.get("period", "")), str(context.get("frequency", "weekly")))
+        token = self.signer.digest_token(subscription_id, email)
+        links, headers = self.links(token)
         name = " ".join(str(context.get("name") or "").split())
+        name_part = f" {name}" if name else ""
         text_summary = summary(kept)
-        values = {
-            **footer,
-            "name_part": f" {name}" if name else "",
-            "summary": text_summary,
-            "subject_summary": text_summary[:1].upper() + text_summary[1:],
-            "sections_html": "".join(s["html"] for s in sections),
-            "sections_text": "".join(s["text"] for s in sections),
-        }
-        token = not_relevant_token(self.signer, subscription_id)
-        subject = " ".join(shell.subject.fill(values, escape_html=False).split())
-        text = shell.text.fill(values, escape_html=False).replace(NR_PLACEHOLDER, token)
-        html = shell.html.fill(values, escape_html=True).replace(NR_PLACEHOLDER, token)
-        headers = compliance.list_unsubscribe_headers(self.signer, self.settings, email, compliance.DIGEST_STREAM)
-        return RenderedEmail(subject=subject, text=text, html=html), headers
+        subject_summary = text_summary[:1].upper() + text_summary[1:]
+        text = shell.text.fill(
+            {
+                **links,
+                "name_part": name_part,
+                "summary": text_summary,
+                "sections_text": "".join(text_sections),
+                "why_text": shell.why,
+            }
+        )
+        html = shell.html.fill(
+            {
+                **links,
+                "name_part": str(escape(name_part)),
+                "summary": str(escape(text_summary)),
+                "sections_html": "".join(html_sections),
+                "why_text": shell.why_html,
+            }
+        )
+        subject = " ".join(shell.subject.fill({"subject_summary": subject_summary, "summary": text_summary}).split())
+        rendered = RenderedEmail(
+            subject=subject, text=text.replace(NR_PLACEHOLDER, token), html=html.replace(NR_PLACEHOLDER, token)
+        )
+        return rendered, headers
+
+
+_RENDERERS: dict[Settings, DigestRenderer] = {}
+
+
+def renderer_for(settings: Settings) -> DigestRenderer:
+    """The process's renderer for these settings (templates compiled once, not per claim)."""
+    renderer = _RENDERERS.get(settings)
+    if renderer is None:
+        renderer = _RENDERERS[settings] = DigestRenderer(settings)
+    return renderer
+
+
+def _context(row: Any) -> dict[str, Any]:
+    context = row.context
+    if isinstance(context, str | bytes):  # a claim that selected the column without JSON processing
+        context = json.loads(context)
+    return context if isinstance(context, dict) else {}
 
 
 def render_claimed(
-    session: Session, rows: list[m.OutboxMessage], settings: Settings, now: dt.datetime | None = None
+    session: Session, rows: list[Any], settings: Settings, now: dt.datetime | None = None
 ) -> dict[int, tuple[RenderedEmail, dict[str, str]] | str]:
     """The dispatcher's hook for ``digest`` rows: render each claimed row, or say why it cannot go out.
 
-    Loads the open items once for the whole claim (a few statements), renders fragments once, then one shell
-    per row. A row whose rendering raises fails alone: the error is returned for the outbox row and recorded
-    as a ``DigestFailure`` of its run.
+    ``rows`` are the claimed outbox rows (ORM objects or Core rows: only the columns ``id``, ``context``,
+    ``recipient``, ``subscription_id`` and ``mailing`` are read). Loads the open items once for the whole claim
+    (a few statements; an item closed since the build drops out), then one shell per row. A row whose rendering
+    raises fails alone: the error is returned for the outbox row and recorded as a ``DigestFailure`` of its run.
     """
     now = now or dt.datetime.now(dt.UTC)
     catalogue = Catalogue(session, now, settings.base_url)
-    wanted = {key for r in rows for key, _ids, _more in (r.context or {}).get("sections", [])}
+    contexts = {row.id: _context(row) for row in rows}
+    wanted = {key for c in contexts.values() for key, _ids, _more in c.get("sections", [])}
     for key in wanted:
         if key in BY_KEY:
             BY_KEY[key].load(catalogue)
-    renderer = DigestRenderer(settings)
+    renderer = renderer_for(settings)
     out: dict[int, tuple[RenderedEmail, dict[str, str]] | str] = {}
     failures = []
     for row in rows:
-        context = row.context or {}
+        context = contexts[row.id]
         try:
             result = renderer.render(
                 catalogue, context, email=row.recipient, subscription_id=row.subscription_id or 0, mailing=row.mailing

@@ -15,7 +15,7 @@ from crm import models as m
 from crm.digests import engine
 from crm.digests.builder import Selection, primary_mailing, select_items
 from crm.digests.periods import WEEKLY, Period, due_periods, latest_due
-from crm.digests.render import DigestRenderer
+from crm.digests.render import renderer_for
 from crm.digests.sections import BY_KEY, DIGEST_MAILINGS, SECTIONS, Catalogue
 from crm.mailing.render import RenderedEmail
 from crm.settings import Settings
@@ -92,8 +92,8 @@ def preview(
     for section in SECTIONS:
         section.load(catalogue)
     # Preview what the next digest would hold if it were built now (items published until now count).
-    renderer = DigestRenderer(settings)
-    selection = select_items(catalogue, view, now, renderer.fragment_bytes)
+    renderer = renderer_for(settings)
+    selection = select_items(catalogue, view, now, renderer.sizer(catalogue))
     if selection.empty:
         return Preview(sub, period, selection, None, {}, reason or "Nothing new matches: no email would be sent.")
     context = engine.digest_context(period, None, view, selection.sections)

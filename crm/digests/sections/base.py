@@ -48,6 +48,9 @@ class Catalogue:
         self._loaded: dict[str, Any] = {}
         # Subscribers with the same filters share candidate lists (Zipf-skewed topics make this common).
         self.match_cache: dict[Any, tuple[list[Any], bool]] = {}
+        # (section key, item id) -> rendered fragment (crm.digests.render): items are this catalogue's, so an
+        # item edited since an earlier claim is looked up again under its new content.
+        self.fragments: dict[tuple[str, int], Any] = {}
 
     def once(self, name: str, loader: Callable[[Catalogue], Any]) -> Any:
         if name not in self._loaded:
