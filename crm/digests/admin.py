@@ -12,8 +12,7 @@ from crm.digests import services
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, AppSettings
 from crm.web.pages import or_404
-
-SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
+from crm.web.security import framed_email
 
 
 @get("/admin/digests", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
@@ -51,9 +50,7 @@ def preview_page(db: DB, settings: AppSettings, subscription_id: FromPath[int]) 
 def preview_html(db: DB, settings: AppSettings, subscription_id: FromPath[int]) -> Response[Any]:
     result = _preview(db, settings, subscription_id)
     body = result.rendered.html if result.rendered else f"<p>{result.reason}</p>"
-    return Response(
-        body, media_type="text/html", headers={"Content-Security-Policy": SANDBOX_CSP, "X-Frame-Options": "SAMEORIGIN"}
-    )
+    return framed_email(body)
 
 
 route_handlers: list[Any] = [runs_page, preview_page, preview_html]

@@ -19,6 +19,7 @@ from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page_as, get_or_404, list_page, or_404
 from crm.web.pages import notice as notice_text
+from crm.web.security import framed_email
 
 # --- admin: outbox ----------------------------------------------------------------------------------------------
 
@@ -66,15 +67,7 @@ def outbox_detail(
 def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
     """The rendered HTML, framed by the detail page, with a CSP that allows only inline styles and no scripts."""
     message = get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE)
-    return Response(
-        message.parts.html or "<p>(no HTML part)</p>",
-        media_type="text/html",
-        headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-            "frame-ancestors 'self'; sandbox",
-            "X-Frame-Options": "SAMEORIGIN",
-        },
-    )
+    return framed_email(message.parts.html or "<p>(no HTML part)</p>")
 
 
 @post("/admin/mail/{message_id:int}/resend", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)

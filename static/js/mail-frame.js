@@ -1,0 +1,16 @@
+// Email previews (iframe.mail-frame) grow to the email's own height, so the whole message shows, footer included.
+// The frames are sandboxed without scripts; allow-same-origin lets this page read their height.
+(function () {
+  function fit(frame) {
+    try {
+      var doc = frame.contentDocument;
+      if (doc && doc.documentElement) {
+        frame.style.height = (doc.documentElement.scrollHeight + 4) + "px";
+      }
+    } catch (e) { /* not readable: keep the stylesheet's height */ }
+  }
+  document.querySelectorAll("iframe.mail-frame").forEach(function (frame) {
+    frame.addEventListener("load", function () { fit(frame); });
+    if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
+  });
+})();
