@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.directory import organisations
 from crm.directory.reference import slugify
+from crm.directory.taxonomy import CATEGORY_LABELS
 from crm.settings import Settings
 
 REAL_NATIONAL = [
@@ -30,6 +31,16 @@ REAL_NATIONAL = [
     ("Medical Research Council", m.OrgKind.FUNDER, None, "Public funder of medical research."),
     ("NHS England", m.OrgKind.NHS, None, "Leads the NHS in England."),
 ]  # fmt: skip
+# What the well-known organisations are known for (a reader checks these first: Beat is about eating disorders).
+REAL_TOPICS = {
+    "Mind": ("Crisis care", "Peer support"),
+    "Rethink Mental Illness": ("Psychosis", "Carers"),
+    "Samaritans": ("Suicide prevention", "Crisis care"),
+    "Young Minds": ("Children and young people",),
+    "Beat": ("Eating disorders",),
+    "Carers UK": ("Carers",),
+    "National Institute for Health and Care Research": ("Physical and mental health",),
+}
 
 PLACES = [
     "Riverside", "Northgate", "Hollowbrook", "Kestrel Vale", "Ashford Green", "Millbank", "Harbourside", "Fernhill",
@@ -55,9 +66,24 @@ ROLES = ["Coordinator", "Chair", "Trustee", "Volunteer lead", "Director", "Resea
 TITLES = ["Project coordinator", "Senior lecturer", "Research fellow", "Chief executive", "Peer worker", "Commissioner"]
 
 
+def _title(words: str) -> str:
+    """Title case that keeps acronyms ("LGBTQ+ mental health" -> "LGBTQ+ Mental Health", not "Lgbtq+")."""
+    return " ".join(w[:1].upper() + w[1:] for w in words.split())
+
+
+def _lower_words(words: str) -> str:
+    """Lower case except acronyms, for a topic inside a sentence ("LGBTQ+ mental health")."""
+    return " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in words.split())
+
+
+def _a(phrase: str) -> str:
+    return "an" if phrase[:1].lower() in "aeiou" else "a"
+
+
 def seed(session: Session, settings: Settings) -> None:
     rng = random.Random(20261125)
     topics = list(session.scalars(select(m.Topic).order_by(m.Topic.id)))
+    by_name = {t.name: t for t in topics}
     regions = list(session.scalars(select(m.Region).order_by(m.Region.position)))
     categories = list(m.VcseCategory)
     orgs: list[m.Organisation] = []
@@ -76,7 +102,9 @@ def seed(session: Session, settings: Settings) -> None:
         used.add(name)
         region = regions[len(orgs) % len(regions)]
         org_topics = rng.sample(topics, k=rng.randint(0, 2))
-        if main_topic is not None:
+        if name in REAL_TOPICS:
+            org_topics = [by_name[t] for t in REAL_TOPICS[name]]
+        elif main_topic is not None:
             org_topics = [main_topic, *(t for t in org_topics if t.id != main_topic.id)]
         elif not org_topics:
             org_topics = [topics[len(orgs) % len(topics)]]
@@ -112,13 +140,14 @@ def seed(session: Session, settings: Settings) -> None:
         topic = topics[i % len(topics)]
         place = PLACES[(i * 7) % len(PLACES)]
         shape = GROUP_SHAPES[i % len(GROUP_SHAPES)]
-        name = shape.format(place=place, topic=topic.name.split(" and ")[0].title())
+        name = shape.format(place=place, topic=_title(topic.name.split(" and ")[0]))
+        kind_of_group = CATEGORY_LABELS[categories[i % len(categories)]].lower()
         add(
             name,
             m.OrgKind.VCSE,
             categories[i % len(categories)],
-            f"A {categories[i % len(categories)].value.replace('-', ' ')} in {place} working on "
-            f"{topic.name.lower()}, run with and for people who use mental-health services.",
+            f"{_a(kind_of_group).capitalize()} {kind_of_group} in {place} working on "
+            f"{_lower_words(topic.name)}, run with and for people who use mental-health services.",
             main_topic=topic,
         )
         i += 1

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from crm import models as m
 from crm.demo import seed_demo
@@ -67,3 +70,17 @@ def test_every_directory_screen_renders_with_the_demo_data(admin_client, db, set
         assert r.status_code == 200, (url, r.status_code, r.text[:500])
         assert "Traceback" not in r.text
     assert "Hearing Voices Group" in admin_client.get("/admin/review").text
+
+
+def test_demo_reads_well(db, settings):
+    """The demo is the first thing a new user sees: grammar, acronyms and the well-known charities' topics."""
+    seed_demo(db, settings)
+    db.commit()
+    orgs = list(db.scalars(select(m.Organisation).options(selectinload(m.Organisation.topics))))
+    text = " ".join(f"{o.name} {o.description}" for o in orgs)
+    assert not re.search(r"\bA [aeiouAEIOU]", text), re.findall(r"\bA [aeiou]\w+ \w+", text)[:3]
+    assert "Lgbtq" not in text and "LGBTQ+" in text
+    topics = {o.name: {t.name for t in o.topics} for o in orgs}
+    assert "Eating disorders" in topics["Beat"]
+    assert "Suicide prevention" in topics["Samaritans"]
+    assert "Children and young people" in topics["Young Minds"]
