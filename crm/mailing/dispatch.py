@@ -1,81 +1,91 @@
 """The outbox dispatcher: claim due rows, re-check suppression, send through the transport, record outcomes.
 
-Claiming and recording are two short transactions so a slow provider never holds a database lock. On
-PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several dispatchers never claim the same row;
-on SQLite there is a single writer and the ``sending`` status plus a lease does the same job.
+Claiming and recording are short transactions so a slow provider never holds a database lock. On PostgreSQL rows
+are claimed with ``FOR UPDATE SKIP LOCKED`` so several dispatchers never claim the same row; on SQLite there is a
+single writer and the ``sending`` status plus a lease does the same job.
+
+Crash safety (issue 15.3): the transport reports each provider request's outcomes as soon as they are final and
+each report is written at once (``Recorder``: one short transaction, one executemany), so a ``kill -9`` leaves
+unknown only the requests in flight. The batch claimed while the previous one is with the provider is marked
+``CLAIMED`` until it is handed over, so a crash puts it straight back in the queue instead of making it ambiguous.
+What a crash leaves ambiguous is settled by ``crm.mailing.settlement``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-import random
 from collections.abc import Mapping, Set
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Integer, String, any_, bindparam, select, update
+from sqlalchemy import Integer, Row, String, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
 from crm.db import batched, unit_of_work
 from crm.extensions import DeferredRenderer
+from crm.mailing.recording import Batch, DispatchStats, Recorder, backoff, send
+from crm.mailing.settlement import CLAIMED, HANDED, LEASE, SETTLE_AFTER, settle
 from crm.mailing.subscriptions import withdrawn_among
 from crm.mailing.suppression import forms_by_key
-from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
+from crm.mailing.transports.base import OutgoingEmail, Transport
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.dispatch")
 
-LEASE = dt.timedelta(minutes=10)
-SETTLE_AFTER = dt.timedelta(minutes=15)  # an ambiguous send with no provider event by then is retried
+__all__ = ["LEASE", "SETTLE_AFTER", "DispatchStats", "backoff", "drain", "settle"]
 DUE_STATUSES = (m.OutboxStatus.QUEUED, m.OutboxStatus.RETRY)
+_OUTBOX = m.OutboxMessage.__table__
+# What the dispatcher and the deferred renderers read of a claimed row (light Core rows, not ORM objects).
+CLAIM_COLUMNS = tuple(
+    _OUTBOX.c[name]
+    for name in (
+        "id",
+        "kind",
+        "bulk",
+        "recipient",
+        "recipient_name",
+        "subject",
+        "text_body",
+        "html_body",
+        "headers",
+        "attachments",
+        "template",
+        "context",
+        "attempts",
+        "subscription_id",
+        "contact_id",
+        "mailing",
+    )
+)
 
 
-@dataclasses.dataclass(slots=True)
-class DispatchStats:
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    suppressed: int = 0
-    ambiguous: int = 0
-    halted: bool = False
-
-    def add(self, other: DispatchStats) -> None:
-        for field in dataclasses.fields(self):
-            if field.name == "halted":
-                self.halted = self.halted or other.halted
-            else:
-                setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
-
-
-def backoff(attempts: int, now: dt.datetime, base_seconds: float = 30.0, cap_seconds: float = 3600.0) -> dt.datetime:
-    """Exponential backoff with full jitter: 30 s, 60 s, 120 s ... capped at an hour."""
-    delay = min(cap_seconds, base_seconds * (2 ** max(0, attempts - 1)))
-    return now + dt.timedelta(seconds=random.uniform(delay / 2, delay))
-
-
-def _claim(session: Session, now: dt.datetime, batch_size: int) -> list[m.OutboxMessage]:
+def _claim(session: Session, now: dt.datetime, batch_size: int, *, handed: bool = True) -> list[Row[Any]]:
     """Claim up to ``batch_size`` due rows in ONE statement: UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP
-    LOCKED] LIMIT n) RETURNING the rows, so the cost does not grow with a list of ids."""
+    LOCKED] LIMIT n) RETURNING the columns the send needs, so the cost does not grow with a list of ids and no ORM
+    object is built per row. ``handed=False`` marks a batch prepared while another is with the provider."""
     due = (
-        select(m.OutboxMessage.id)
-        .where(m.OutboxMessage.status.in_(DUE_STATUSES), m.OutboxMessage.next_attempt_at <= now)
-        .order_by(m.OutboxMessage.next_attempt_at, m.OutboxMessage.id)
+        select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.status.in_(DUE_STATUSES), _OUTBOX.c.next_attempt_at <= now)
+        .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
         .limit(batch_size)
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     stmt = (
-        update(m.OutboxMessage)
-        .where(m.OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(status=m.OutboxStatus.SENDING, lease_until=now + LEASE, attempts=m.OutboxMessage.attempts + 1)
-        .returning(m.OutboxMessage)
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=m.OutboxStatus.SENDING,
+            lease_until=now + LEASE,
+            attempts=_OUTBOX.c.attempts + 1,
+            last_error=HANDED if handed else CLAIMED,
+        )
+        .returning(*CLAIM_COLUMNS)
     )
-    rows = list(session.scalars(stmt, execution_options={"synchronize_session": False}))
+    rows = list(session.execute(stmt).all())
     rows.sort(key=lambda r: r.id)
     return rows
 
@@ -85,27 +95,6 @@ def _ids_match(session: Session, column: Any, values: list[Any], element_type: A
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=postgresql.ARRAY(element_type)))
     return column.in_(values)
-
-
-def settle(session: Session, now: dt.datetime) -> tuple[int, int]:
-    """Expired leases become ``ambiguous`` (the send may have happened); ambiguous rows that no provider event
-    settled within ``SETTLE_AFTER`` go back to ``retry``. Returns (newly ambiguous, returned to retry)."""
-    expired = session.execute(
-        update(m.OutboxMessage)
-        .where(m.OutboxMessage.status == m.OutboxStatus.SENDING, m.OutboxMessage.lease_until < now)
-        .values(
-            status=m.OutboxStatus.AMBIGUOUS,
-            next_attempt_at=now + SETTLE_AFTER,
-            lease_until=None,
-            last_error="the sender stopped before recording the outcome; waiting for a provider event",
-        )
-    ).rowcount
-    unsettled = session.execute(
-        update(m.OutboxMessage)
-        .where(m.OutboxMessage.status == m.OutboxStatus.AMBIGUOUS, m.OutboxMessage.next_attempt_at <= now)
-        .values(status=m.OutboxStatus.RETRY, next_attempt_at=now)
-    ).rowcount
-    return expired or 0, unsettled or 0
 
 
 def _suppressed(session: Session, addresses: set[str]) -> dict[str, str]:
@@ -134,7 +123,7 @@ def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[st
     return {r.id: (str(r.status), list(r.mailings or [])) for r in rows}
 
 
-def _withdrawals(session: Session, rows: list[m.OutboxMessage]) -> set[tuple[str, str]]:
+def _withdrawals(session: Session, rows: list[Row[Any]]) -> set[tuple[str, str]]:
     """(address, mailing) pairs whose recipient stopped that mailing, for bulk rows of a mailing not sent under a
     subscription (event emails go to invited contacts): an event email's one-click link records the withdrawal
     in the consent log (``subscriptions.withdrawn_among``), so an email queued before the click stays back."""
@@ -150,7 +139,7 @@ def _withdrawals(session: Session, rows: list[m.OutboxMessage]) -> set[tuple[str
 
 
 def blocked_reason(
-    row: m.OutboxMessage,
+    row: Row[Any] | m.OutboxMessage,
     suppressions: dict[str, str],
     consent: dict[int, tuple[str, list[str]]],
     withdrawals: Set[tuple[str, str]] = frozenset(),
@@ -177,7 +166,7 @@ def blocked_reason(
 
 def render_deferred(
     session: Session,
-    rows: list[m.OutboxMessage],
+    rows: list[Row[Any]],
     settings: Settings,
     now: dt.datetime,
     renderers: Mapping[str, DeferredRenderer],
@@ -188,7 +177,7 @@ def render_deferred(
     instead of going out empty.
     """
     out: dict[int, object] = {}
-    by_kind: dict[str, list[m.OutboxMessage]] = {}
+    by_kind: dict[str, list[Row[Any]]] = {}
     for r in rows:
         if r.text_body is None and r.html_body is None:
             if r.kind in renderers:
@@ -200,37 +189,23 @@ def render_deferred(
     return out
 
 
-@dataclasses.dataclass(slots=True)
-class _Batch:
-    stats: DispatchStats
-    to_send: list[OutgoingEmail]
-    attempts: dict[int, int]
-    now: dt.datetime
-
-
-def _send(transport: Transport, emails: list[OutgoingEmail]) -> list[SendResult]:
-    try:
-        return transport.send_many(emails)
-    except Exception as exc:
-        log.exception("transport %s raised", transport.name)
-        return [SendResult(SendOutcome.AMBIGUOUS, error=f"transport raised: {exc!r}")] * len(emails)
-
-
 def _prepare(
     factory: sessionmaker[Session],
     transport: Transport,
     settings: Settings,
     now: dt.datetime | None,
     renderers: Mapping[str, DeferredRenderer],
-) -> _Batch:
+    *,
+    handed: bool = True,
+) -> Batch:
     """Claim a batch, re-check consent and suppression, render deferred bodies: what to send (one transaction)."""
     now = now or dt.datetime.now(dt.UTC)
     stats = DispatchStats()
     claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
     unrenderable: list[dict[str, object]] = []
     with unit_of_work(factory) as session:
-        settle(session, now)
-        rows = _claim(session, now, claim_size)
+        settle(session, now, settings)
+        rows = _claim(session, now, claim_size, handed=handed)
         stats.claimed = len(rows)
         suppressions = _suppressed(session, {r.recipient for r in rows})
         consent = _consent(session, {r.subscription_id for r in rows if r.subscription_id is not None})
@@ -280,15 +255,14 @@ def _prepare(
             _mark(session, m.OutboxStatus.SUPPRESSED, suppressed)
             stats.suppressed = len(suppressed)
         attempts = {r.id: r.attempts for r in rows}
-    return _Batch(stats, to_send, attempts, now)
+    return Batch(stats, to_send, attempts, now, now + LEASE, handed)
 
 
 def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]]) -> None:
     """Give each claimed row (``b_id``) ``status`` and its reason (``b_error``) in one executemany; the lease ends."""
-    table = m.OutboxMessage.__table__
     session.connection().execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == bindparam("b_id"))
         .values(status=status, last_error=bindparam("b_error"), lease_until=None),
         rows,
     )
@@ -297,82 +271,58 @@ def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]
 def _keep_copies(session: Session, rows: list[dict[str, object]]) -> None:
     """Store, before the send, the subject and the compressed copy (``m.pack_sent``) of each row rendered at
     dispatch, in one executemany: the outbox then shows every email as the transport received it."""
-    table = m.OutboxMessage.__table__
     session.connection().execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == bindparam("b_id"))
         .values(subject=bindparam("b_subject"), sent_copy=bindparam("b_copy")),
         rows,
     )
 
 
-def _release(factory: sessionmaker[Session], batch: _Batch) -> None:
+def _release(factory: sessionmaker[Session], batch: Batch) -> None:
     """Give back a claimed batch that was never sent (the tick halted): due again, the attempt not counted."""
     ids = [e.outbox_id for e in batch.to_send]
     with unit_of_work(factory) as session:
         for chunk in batched(ids, 5000):
             session.execute(
-                update(m.OutboxMessage)
-                .where(_ids_match(session, m.OutboxMessage.id, chunk, Integer()))
-                .values(status=m.OutboxStatus.RETRY, lease_until=None, attempts=m.OutboxMessage.attempts - 1),
-                execution_options={"synchronize_session": False},
+                update(_OUTBOX)
+                .where(_ids_match(session, _OUTBOX.c.id, chunk, Integer()), _OUTBOX.c.status == m.OutboxStatus.SENDING)
+                .values(
+                    status=m.OutboxStatus.RETRY,
+                    lease_until=None,
+                    attempts=_OUTBOX.c.attempts - 1,
+                    last_error="not sent: the provider refused our credentials; due again",
+                )
             )
 
 
-def _record(factory: sessionmaker[Session], batch: _Batch, results: list[SendResult], settings: Settings) -> None:
-    """Write a sent batch's outcomes grouped by identical values: a batch of 1,000 accepted together is one UPDATE,
-    so the statement count stays O(requests), not O(messages)."""
-    emails, attempts, now, stats = batch.to_send, batch.attempts, batch.now, batch.stats
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    states: dict[tuple[int, int], tuple[m.OutboxStatus, dt.datetime, dt.datetime | None]] = {}
-    for email, result in zip(emails, results, strict=True):
-        # One outcome (and one jittered retry time) per provider answer: a request's messages share it.
-        state_key = (id(result), attempts[email.outbox_id])
-        if state_key not in states:
-            states[state_key] = _outcome_state(result, attempts[email.outbox_id], settings, now)
-        status, next_at, sent_at = states[state_key]
-        counter = {"sent": "sent", "retry": "retried", "failed": "failed", "ambiguous": "ambiguous"}[status.value]
-        setattr(stats, counter, getattr(stats, counter) + 1)
-        if result.outcome == SendOutcome.HALT:
-            stats.halted = True
-        key = (status, next_at, sent_at, result.error[:4000], result.provider_message_id[:200])
-        groups.setdefault(key, []).append(email.outbox_id)
-    if stats.halted:
-        log.critical("mail provider refused our credentials: sending stopped for this tick")
+def _hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | None) -> None:
+    """Mark a batch claimed in advance as handed to the provider (committed before its first request), with a
+    fresh lease. A row whose lease ran out while it waited, and that another dispatcher took back, is not sent."""
+    ids = [e.outbox_id for e in batch.to_send]
+    handed: set[int] = set()
     with unit_of_work(factory) as session:
-        for (status, next_at, sent_at, error, provider), ids in groups.items():
-            for chunk in batched(ids, 5000):
-                session.execute(
-                    update(m.OutboxMessage)
-                    .where(_ids_match(session, m.OutboxMessage.id, chunk, Integer()))
-                    .values(
-                        status=status,
-                        next_attempt_at=next_at,
-                        sent_at=sent_at,
-                        last_error=error,
-                        provider_message_id=provider,
-                        lease_until=None,
-                    ),
-                    execution_options={"synchronize_session": False},
+        for chunk in batched(ids, 5000):
+            handed.update(
+                session.scalars(
+                    update(_OUTBOX)
+                    .where(
+                        _ids_match(session, _OUTBOX.c.id, chunk, Integer()),
+                        _OUTBOX.c.status == m.OutboxStatus.SENDING,
+                        _OUTBOX.c.last_error == CLAIMED,
+                        _OUTBOX.c.lease_until == batch.lease,
+                    )
+                    .values(last_error=HANDED, lease_until=(now or dt.datetime.now(dt.UTC)) + LEASE)
+                    .returning(_OUTBOX.c.id)
                 )
-
-
-def _outcome_state(
-    result: SendResult, attempts: int, settings: Settings, now: dt.datetime
-) -> tuple[m.OutboxStatus, dt.datetime, dt.datetime | None]:
-    if result.outcome == SendOutcome.SENT:
-        return m.OutboxStatus.SENT, now, now
-    if result.outcome == SendOutcome.FAILED:
-        return m.OutboxStatus.FAILED, now, None
-    if result.outcome == SendOutcome.AMBIGUOUS:
-        return m.OutboxStatus.AMBIGUOUS, now + dt.timedelta(minutes=15), None
-    # RETRY and HALT both leave the message to be tried again later.
-    if attempts >= settings.outbox_max_attempts:
-        return m.OutboxStatus.FAILED, now, None
-    next_at = backoff(attempts, now)
-    if result.retry_at and result.retry_at > next_at:
-        next_at = result.retry_at
-    return m.OutboxStatus.RETRY, next_at, None
+            )
+    if len(handed) != len(ids):
+        lost = sorted(set(ids) - handed)
+        log.warning(
+            "%d claimed outbox rows were taken back before they were sent; not sending them: %s", len(lost), lost[:50]
+        )
+        batch.to_send = [e for e in batch.to_send if e.outbox_id in handed]
+    batch.handed = True
 
 
 def drain(
@@ -385,8 +335,10 @@ def drain(
 ) -> DispatchStats:
     """Dispatch batches until nothing is due (or the provider refuses us).
 
-    Pipelined: while one batch is with the provider, the next is claimed and prepared, so database work and
-    provider latency overlap. A batch prepared after the provider refused our credentials is released unsent.
+    Pipelined: while one batch is with the provider (its outcomes recorded request by request as they come), the
+    next is claimed and prepared, marked ``CLAIMED`` until it is handed over, so database work and provider latency
+    overlap and a crash leaves ambiguous only the requests in flight. A batch prepared after the provider refused
+    our credentials is released unsent.
     """
     total = DispatchStats()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-send") as sender:
@@ -395,10 +347,15 @@ def drain(
             if batch.stats.claimed == 0:
                 total.add(batch.stats)
                 return total
-            future = sender.submit(_send, transport, batch.to_send) if batch.to_send else None
-            upcoming = _prepare(factory, transport, settings, now, renderers)
-            if future is not None:
-                _record(factory, batch, future.result(), settings)
+            if batch.to_send and not batch.handed:
+                _hand_off(factory, batch, now)
+            recorder = Recorder(factory, batch, settings)
+            future = sender.submit(send, transport, batch.to_send, recorder) if batch.to_send else None
+            try:
+                upcoming = _prepare(factory, transport, settings, now, renderers, handed=future is None)
+            finally:
+                if future is not None:  # recorded before anything else, even if preparing the next batch failed
+                    recorder.finish(future.result())
             total.add(batch.stats)
             if batch.stats.halted:
                 if upcoming.to_send:

@@ -46,7 +46,24 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 REPLAY_WINDOW = dt.timedelta(hours=24, minutes=10)
 FUTURE_SKEW = dt.timedelta(minutes=5)
 SUPPRESSING_DROP_REASONS = ("unsubscribed address", "bounced address", "spam reporting address", "invalid")
-SETTLING_EVENTS = {"processed", "delivered", "deferred", "open", "click"}
+# Any event about one of our messages proves SendGrid received it, so it settles a send whose outcome we never
+# recorded (ambiguous, or still "sending" after a crash) as sent and it is never sent again: a dropped or bounced
+# message was received too (sending it again would only be dropped or bounce again).
+SETTLING_EVENTS = frozenset(
+    {
+        "processed",
+        "delivered",
+        "deferred",
+        "dropped",
+        "bounce",
+        "open",
+        "click",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+    }
+)
 
 
 class WebhookRejected(Exception):
@@ -188,6 +205,7 @@ def _insert_new(session: Session, events: list[dict[str, Any]], now: dt.datetime
 RUN_KINDS = frozenset({"processed", "delivered", "deferred", "open", "click"})
 STATUS_KINDS = ("processed", "delivered", "deferred")
 SETTLEABLE = (m.OutboxStatus.AMBIGUOUS, m.OutboxStatus.SENDING, m.OutboxStatus.RETRY)
+SETTLED_NOTE = "settled by a provider event: SendGrid received it"
 
 
 def process_events(session: Session, events: list[dict[str, Any]], now: dt.datetime | None = None) -> int:
@@ -227,7 +245,7 @@ def _apply_run(session: Session, run: list[dict[str, Any]], now: dt.datetime) ->
         session.execute(
             update(table)
             .where(table.c.id.in_(chunk), table.c.status.in_(SETTLEABLE))
-            .values(status=m.OutboxStatus.SENT, sent_at=now, lease_until=None, last_error="settled by provider event")
+            .values(status=m.OutboxStatus.SENT, sent_at=now, lease_until=None, last_error=SETTLED_NOTE)
         )
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for outbox_id, values in status.items():
@@ -255,14 +273,12 @@ def _apply(session: Session, event: dict[str, Any], now: dt.datetime) -> None:
     outbox_id = _outbox_id(event)
     reason = _text(event.get("reason", "") or "", 2000)
     if kind in SETTLING_EVENTS and outbox_id is not None:
-        # Provider acceptance settles an ambiguous (or still "sending") message: it was sent, do not resend.
+        # Provider acceptance settles an ambiguous (or still "sending") message: it was sent, do not resend. The
+        # same statement as _apply_run's, so both paths agree; a dropped event's reason is written just after.
         session.execute(
             update(m.OutboxMessage)
-            .where(
-                m.OutboxMessage.id == outbox_id,
-                m.OutboxMessage.status.in_([m.OutboxStatus.AMBIGUOUS, m.OutboxStatus.SENDING, m.OutboxStatus.RETRY]),
-            )
-            .values(status=m.OutboxStatus.SENT, sent_at=now, lease_until=None, last_error="settled by provider event")
+            .where(m.OutboxMessage.id == outbox_id, m.OutboxMessage.status.in_(SETTLEABLE))
+            .values(status=m.OutboxStatus.SENT, sent_at=now, lease_until=None, last_error=SETTLED_NOTE)
         )
     if kind in {"processed", "delivered", "deferred"}:
         values: dict[str, Any] = {"delivery_status": kind}

@@ -3,7 +3,11 @@
 Script responses with ``server.script(...)``; each request pops the next scripted behaviour (the last one
 repeats). Behaviours: an int status (202 adds X-Message-Id), ``("429", reset_epoch_or_None)``, ``"502-html"``,
 ``"slow"`` (sleeps longer than the client's timeout, then answers 202), ``"drop"`` (reads the request, closes
-the connection without answering). Every request is recorded (path, headers, parsed JSON).
+the connection without answering). Every request is recorded (path, headers, parsed JSON), and every
+personalization it received in full as (outbox id, recipient) in ``received`` (what SendGrid accepted: a body cut
+short by a client that died is not). ``active`` counts requests being handled. ``GET /_records`` answers all
+that as JSON, for tests that run the fake in its own process (``python -m tests.mailing.fake_sendgrid PORT
+LATENCY record``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ class FakeSendGrid:
         self.requests: list[dict[str, Any]] = []
         self.request_count = 0
         self.personalizations = 0
+        self.received: list[tuple[int, str]] = []
+        self.active = 0
+        self.record_ids = record_bodies
         self._script: list[Any] = [202]
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -36,12 +43,27 @@ class FakeSendGrid:
                 pass
 
             def do_GET(self) -> None:
-                body = json.dumps({"requests": fake.request_count, "personalizations": fake.personalizations}).encode()
-                self._answer(200, body)
+                counts: dict[str, Any] = {"requests": fake.request_count, "personalizations": fake.personalizations}
+                if self.path == "/_records":
+                    with fake._lock:
+                        counts.update(active=fake.active, received=list(fake.received))
+                self._answer(200, json.dumps(counts).encode())
 
             def do_POST(self) -> None:
+                with fake._lock:
+                    fake.active += 1
+                try:
+                    self._post()
+                finally:
+                    with fake._lock:
+                        fake.active -= 1
+
+            def _post(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                if len(raw) < length:  # the client died mid-body: SendGrid never accepted this request
+                    self.close_connection = True
+                    return
                 behaviour = fake._next(raw, dict(self.headers), self.path)
                 if fake.latency:
                     time.sleep(fake.latency)
@@ -102,8 +124,27 @@ class FakeSendGrid:
                 self.personalizations += len(body.get("personalizations", []))
                 self.requests.append({"path": path, "headers": headers, "json": body})
             else:  # benchmarks: count personalizations without parsing megabytes of JSON
+                body = json.loads(raw) if self.record_ids and raw else {}
                 self.personalizations += raw.count(b'"crm_outbox_id"')
+            if self.record_ids and behaviour in (200, 202):
+                for p in body.get("personalizations", []):
+                    self.received.append((int(p["custom_args"]["crm_outbox_id"]), p["to"][0]["email"]))
             return behaviour
+
+    def events(self, received: list[tuple[int, str]] | None = None) -> list[dict[str, Any]]:
+        """The signed Event Webhook's ``processed`` events for what was received (SendGrid posts one per message)."""
+        now = int(time.time())
+        return [
+            {
+                "email": email,
+                "event": "processed",
+                "sg_event_id": f"processed-{outbox_id}-{n}",
+                "sg_message_id": f"fake.{outbox_id}",
+                "timestamp": now,
+                "crm_outbox_id": str(outbox_id),
+            }
+            for n, (outbox_id, email) in enumerate(self.received if received is None else received)
+        ]
 
     def __enter__(self) -> FakeSendGrid:
         self.thread.start()
@@ -114,13 +155,17 @@ class FakeSendGrid:
         self.server.server_close()
 
 
-def serve_forever(port: int, latency: float) -> None:
-    """Run as its own process (benchmarks): ``python -m tests.mailing.fake_sendgrid PORT LATENCY``."""
-    with FakeSendGrid(latency=latency, record_bodies=False, port=port):
+def serve_forever(port: int, latency: float, record_ids: bool = False) -> None:
+    """Run as its own process: ``python -m tests.mailing.fake_sendgrid PORT LATENCY [record]`` (benchmarks; the
+    crash trials with ``record``). Prints the port it listens on (useful with PORT 0)."""
+    fake = FakeSendGrid(latency=latency, record_bodies=False, port=port)
+    fake.record_ids = record_ids
+    with fake:
+        print(fake.server.server_address[1], flush=True)
         threading.Event().wait()
 
 
 if __name__ == "__main__":
     import sys
 
-    serve_forever(int(sys.argv[1]), float(sys.argv[2]))
+    serve_forever(int(sys.argv[1]), float(sys.argv[2]), len(sys.argv) > 3 and sys.argv[3] == "record")

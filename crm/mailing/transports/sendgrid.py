@@ -6,7 +6,9 @@
   data) and the recipient's rendered text and HTML as substitutions (``-crm_text-`` / ``-crm_html-``).
 - ``SendGridTransport.send_many``: groups batchable messages, sends requests from a thread pool (at most
   ``CRM_SENDGRID_CONCURRENCY`` in flight), paces messages with one global token bucket
-  (``CRM_MAIL_RATE_PER_SECOND``), and maps every provider answer to a ``SendResult``:
+  (``CRM_MAIL_RATE_PER_SECOND``), maps every provider answer to a ``SendResult`` and passes each request's
+  outcomes to ``report`` as soon as that request is answered (a rejected batch's one-by-one resends each report
+  their own), so the dispatcher records them before the rest of the claim is sent:
 
   ======================================  =========================================================
   202 (200 in sandbox)                    sent, provider id = X-Message-Id
@@ -17,6 +19,10 @@
   connection refused / DNS (URLError)     retry: the request never left
   timeout or reset while awaiting reply   ambiguous: settled later by a webhook event or a time-out
   ======================================  =========================================================
+
+Each body is JSON-encoded once, with msgspec: a recipient's rendered text and HTML are encoded when the request is
+planned (their size decides whether the message may go in a batch) and spliced into the request body as
+``msgspec.Raw``; the bytes go through the official client unchanged (``_Body``).
 """
 
 from __future__ import annotations
@@ -35,10 +41,11 @@ from concurrent.futures import ThreadPoolExecutor
 from email.utils import parseaddr
 from typing import Any
 
+import msgspec
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
+from crm.mailing.transports.base import OutgoingEmail, Report, SendOutcome, SendResult
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.sendgrid")
@@ -57,6 +64,18 @@ AFTER_SEND_ERRORS = (
     BrokenPipeError,
 )
 PERMANENT = {400, 404, 405, 413, 415, 451}
+# python_http_client JSON-encodes a request body itself unless the Content-Type differs from "application/json";
+# this one (equally valid for SendGrid) makes it take our encoded bytes as they are.
+CONTENT_TYPE = "application/json; charset=utf-8"
+_ENCODER = msgspec.json.Encoder()  # encoding holds the GIL, so one encoder serves every sending thread
+
+
+class _Body(bytes):
+    """An encoded request body that python_http_client posts as is: with a non-plain JSON Content-Type it calls
+    ``request_body.encode("utf-8")`` instead of ``json.dumps``, and these bytes are already UTF-8."""
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return self
 
 
 def _address(value: str) -> dict[str, str]:
@@ -158,29 +177,41 @@ def substitutions_for(email: OutgoingEmail) -> dict[str, str]:
     return {TEXT_TAG: email.text or " ", HTML_TAG: email.html or " "}
 
 
+def encoded_substitutions(email: OutgoingEmail) -> bytes:
+    """The personalization's substitutions as JSON, encoded once: measured here, spliced into the body later."""
+    return _ENCODER.encode(substitutions_for(email))
+
+
 def substitution_size(email: OutgoingEmail) -> int:
-    return len(json.dumps(substitutions_for(email), ensure_ascii=False).encode("utf-8"))
+    return len(encoded_substitutions(email))
 
 
-def batchable(email: OutgoingEmail) -> bool:
+def batchable(email: OutgoingEmail, encoded: bytes | None = None) -> bool:
     """Bulk, no per-recipient attachment, and small enough for one personalization's substitutions."""
-    return email.bulk and not email.attachments and substitution_size(email) <= SUBSTITUTION_LIMIT
+    if not email.bulk or email.attachments:
+        return False
+    return len(encoded if encoded is not None else encoded_substitutions(email)) <= SUBSTITUTION_LIMIT
 
 
-def build_batch_payload(emails: list[OutgoingEmail], settings: Settings) -> dict[str, Any]:
-    """Up to 1,000 messages of one kind in one request, each personalization carrying its own rendering."""
+def build_batch_payload(
+    emails: list[OutgoingEmail], settings: Settings, encoded: list[bytes] | None = None
+) -> dict[str, Any]:
+    """Up to 1,000 messages of one kind in one request, each personalization carrying its own rendering (with
+    ``encoded``, the substitutions already encoded by ``plan_requests``, as ``msgspec.Raw``)."""
     if not emails or len(emails) > MAX_PERSONALIZATIONS:
         raise ValueError(f"a batch holds 1 to {MAX_PERSONALIZATIONS} messages, not {len(emails)}")
     if len({e.kind for e in emails}) != 1:
         raise ValueError("a batch holds messages of one kind")
     if len({e.to for e in emails}) != len(emails):
         raise ValueError("the same address twice in one batch")
+    if encoded is not None and len(encoded) != len(emails):
+        raise ValueError("one encoded substitution per message")
     personalizations = []
-    for email in emails:
+    for i, email in enumerate(emails):
         p: dict[str, Any] = {
             "to": [_recipient(email)],
             "subject": email.subject or "(no subject)",
-            "substitutions": substitutions_for(email),
+            "substitutions": msgspec.Raw(encoded[i]) if encoded is not None else substitutions_for(email),
             "custom_args": _custom_args(email),
         }
         if email.headers:
@@ -219,32 +250,42 @@ class RateLimiter:
 
 
 class _Request:
-    __slots__ = ("batch", "emails")
+    __slots__ = ("batch", "emails", "encoded")
 
-    def __init__(self, emails: list[OutgoingEmail], batch: bool) -> None:
+    def __init__(self, emails: list[OutgoingEmail], batch: bool, encoded: list[bytes] | None = None) -> None:
         self.emails = emails
         self.batch = batch
+        self.encoded = encoded  # a batch's substitutions, one per message, as encoded when planned
 
 
 def plan_requests(emails: list[OutgoingEmail]) -> list[_Request]:
     """Batch bulk messages of the same kind (≤1,000, distinct addresses); everything else one per request."""
     requests: list[_Request] = []
-    open_batches: dict[str, tuple[list[OutgoingEmail], set[str]]] = {}
+    open_batches: dict[str, tuple[list[OutgoingEmail], list[bytes], set[str]]] = {}
     for email in emails:
-        if not batchable(email):
+        encoded = encoded_substitutions(email) if email.bulk and not email.attachments else None
+        if encoded is None or not batchable(email, encoded):
             requests.append(_Request([email], batch=False))
             continue
-        group, seen = open_batches.get(email.kind, ([], set()))
+        group, parts, seen = open_batches.get(email.kind, ([], [], set()))
         if email.to in seen or len(group) >= MAX_PERSONALIZATIONS:
-            requests.append(_Request(group, batch=True))
-            group, seen = [], set()
+            requests.append(_Request(group, batch=True, encoded=parts))
+            group, parts, seen = [], [], set()
         group.append(email)
+        parts.append(encoded)
         seen.add(email.to)
-        open_batches[email.kind] = (group, seen)
-    for group, _ in open_batches.values():
+        open_batches[email.kind] = (group, parts, seen)
+    for group, parts, _ in open_batches.values():
         if group:
-            requests.append(_Request(group, batch=True))
+            requests.append(_Request(group, batch=True, encoded=parts))
     return requests
+
+
+def request_body(request: _Request, settings: Settings) -> _Body:
+    """The one JSON encoding of a request's body."""
+    if request.batch:
+        return _Body(_ENCODER.encode(build_batch_payload(request.emails, settings, request.encoded)))
+    return _Body(_ENCODER.encode(build_payload(request.emails[0], settings)))
 
 
 def _header(headers: Any, name: str) -> str:
@@ -306,6 +347,7 @@ class SendGridTransport:
                 api_key=self.settings.sendgrid_api_key or "unset", host=self.settings.sendgrid_api_url
             )
             client.client.timeout = self.settings.sendgrid_timeout
+            client.client.request_headers["Content-Type"] = CONTENT_TYPE  # our bytes, posted as they are (_Body)
             self._local.client = client
         return client
 
@@ -321,16 +363,22 @@ class SendGridTransport:
 
     # --- sending -------------------------------------------------------------------------------------------
 
-    def send_many(self, emails: list[OutgoingEmail]) -> list[SendResult]:
+    def send_many(self, emails: list[OutgoingEmail], report: Report | None = None) -> list[SendResult]:
+        """Every request's outcomes go to ``report`` as soon as the request is answered (from the sending
+        threads); anything not reported by then (it cannot happen, but the contract says every email) at the end."""
         self._halted = False
         index = {id(e): i for i, e in enumerate(emails)}
         results: list[SendResult | None] = [None] * len(emails)
         requests = plan_requests(emails)
         pool = self._pool()
-        for request, outcome in zip(requests, pool.map(self._run, requests), strict=True):
+        for request, outcome in zip(requests, pool.map(lambda r: self._run(r, report), requests), strict=True):
             for email, result in zip(request.emails, outcome, strict=True):
                 results[index[id(email)]] = result
-        return [r if r is not None else SendResult(SendOutcome.RETRY, error="not attempted") for r in results]
+        missing = [i for i, r in enumerate(results) if r is None]
+        final = [r if r is not None else SendResult(SendOutcome.RETRY, error="not attempted") for r in results]
+        if report is not None and missing:
+            report([(emails[i], final[i]) for i in missing])
+        return final
 
     def _blocked(self, emails: list[OutgoingEmail]) -> list[SendResult] | None:
         with self._state_lock:
@@ -346,31 +394,30 @@ class SendGridTransport:
                 ] * len(emails)
         return None
 
-    def _run(self, request: _Request) -> list[SendResult]:
+    def _run(self, request: _Request, report: Report | None = None) -> list[SendResult]:
         blocked = self._blocked(request.emails)
         if blocked is not None:
-            return blocked
+            return _reported(request, blocked, report)
         try:
-            payload = (
-                build_batch_payload(request.emails, self.settings)
-                if request.batch
-                else build_payload(request.emails[0], self.settings)
-            )
+            body = request_body(request, self.settings)
         except (ValueError, KeyError) as exc:
-            return [SendResult(SendOutcome.FAILED, error=f"could not build the message: {exc}")] * len(request.emails)
-        result = self._post(payload, len(request.emails))
+            failed = [SendResult(SendOutcome.FAILED, error=f"could not build the message: {exc}")] * len(request.emails)
+            return _reported(request, failed, report)
+        result = self._post(body, len(request.emails))
         if request.batch and result.outcome == SendOutcome.FAILED and len(request.emails) > 1:
-            # A batch rejected as a whole: send its messages one by one so one bad message holds back no other.
+            # A batch rejected as a whole: send its messages one by one so one bad message holds back no other;
+            # each resend reports its own outcome.
             log.warning("batch of %s rejected (%s); sending one by one", len(request.emails), result.error)
-            return [self._run(_Request([e], batch=False))[0] for e in request.emails]
-        return [result] * len(request.emails)
+            return [self._run(_Request([e], batch=False), report)[0] for e in request.emails]
+        return _reported(request, [result] * len(request.emails), report)
 
-    def _post(self, payload: dict[str, Any], messages: int) -> SendResult:
+    def _post(self, body: _Body, messages: int) -> SendResult:
         self.limiter.acquire(messages)
         with self._state_lock:
             self.requests_made += 1
         try:
-            response = self.client().send(payload)
+            # Through the official client, with the body encoded once (see _Body).
+            response = self.client().client.mail.send.post(request_body=body)
         except HTTPError as exc:
             return self._http_error(exc)
         except urllib.error.URLError as exc:
@@ -417,10 +464,14 @@ class SendGridTransport:
             return None
 
 
+def _reported(request: _Request, results: list[SendResult], report: Report | None) -> list[SendResult]:
+    """Hand one request's final outcomes to ``report`` (the dispatcher records them at once)."""
+    if report is not None:
+        report(list(zip(request.emails, results, strict=True)))
+    return results
+
+
 def iter_payloads(emails: list[OutgoingEmail], settings: Settings) -> Iterator[dict[str, Any]]:
-    """Every payload ``send_many`` would post for these emails (used by the schema tests)."""
+    """Every payload ``send_many`` would post for these emails, decoded from the very bytes (schema tests)."""
     for request in plan_requests(emails):
-        if request.batch:
-            yield build_batch_payload(request.emails, settings)
-        else:
-            yield build_payload(request.emails[0], settings)
+        yield json.loads(request_body(request, settings))
