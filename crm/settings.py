@@ -52,6 +52,7 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    smtp_connections: int = 4
     outbox_batch_size: int = 100
     outbox_max_attempts: int = 8
     dispatch_interval_seconds: float = 5.0
@@ -91,6 +92,8 @@ class Settings:
             raise SettingsError(f"CRM_DATABASE_URL must be sqlite:/// or postgresql://, not {scheme}://")
         if self.mail_transport not in {"local", "smtp", "sendgrid"}:
             raise SettingsError(f"CRM_MAIL_TRANSPORT must be local, smtp or sendgrid, not {self.mail_transport!r}")
+        if self.smtp_connections < 1:
+            raise SettingsError(f"CRM_SMTP_CONNECTIONS must be at least 1, not {self.smtp_connections}")
         if self.is_production:
             if DEFAULT_SECRET in self.secret_keys or any(len(k) < 32 for k in self.secret_keys):
                 raise SettingsError("CRM_SECRET_KEY must be set to a random value of 32+ characters in production")

@@ -1,180 +1,252 @@
-"""The SMTP transport (aiosmtplib): one connection per batch, MIME built with the standard library.
+"""The SMTP transport: a small pool of persistent aiosmtplib connections, messages written as bytes.
 
-Every message is valid RFC 5322 on the wire: Date, Message-ID (our domain), From, To, Subject and MIME-Version;
-no line over 998 octets; RFC 8058 ``List-Unsubscribe`` URIs written literally (never RFC 2047-encoded).
-
-Structure: ``multipart/mixed`` → ``multipart/alternative`` (text/plain, text/html, then any
-``text/calendar; method=…`` part) plus attachments (``invite.ics`` as ``application/ics`` with the same bytes).
+Connections stay open between ``send_many`` calls (opening one per claim cost a TCP and EHLO round trip, and
+a TLS handshake and login with a real relay), on an event loop in a background thread of the transport, so the
+dispatcher's sender thread and callers inside a running loop use it alike. A batch is spread over
+``CRM_SMTP_CONNECTIONS`` connections at once: the relay's reply latency overlaps instead of adding up.
+Messages come from ``smtp_message.MessageBuilder`` (which says what the bytes guarantee).
 
 Outcomes: 2xx → sent; 5xx reply → failed; 4xx reply → retry; authentication refused → halt; cannot connect →
-retry; connection lost or timed out after DATA began → ambiguous.
+retry; a message that cannot be built (or needs SMTPUTF8 the server lacks) → failed with the reason; connection
+lost or timed out after DATA began → ambiguous (never sent again here: the relay may have it). A connection found
+dropped before DATA (an idle connection the relay closed) is reopened and the message tried once more on it:
+nothing of it was sent.
+
+Outcomes are passed to ``report`` in groups of ``REPORT_EVERY`` as they become final (whatever connection sent
+them) and the rest at the end, so the dispatcher writes one statement per group and a crash leaves at most one
+group plus the messages in flight unrecorded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime as dt
+import binascii
+import dataclasses
 import logging
+import threading
+import time
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage
-from email.policy import SMTP, Policy
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
+from crm.mailing.transports.base import OutgoingEmail, Report, SendOutcome, SendResult
+from crm.mailing.transports.smtp_message import TRANSPORT_HEADERS, MessageBuilder, message_id_domain
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.smtp")
 
+__all__ = ["TRANSPORT_HEADERS", "SMTPTransport", "message_id_domain"]
 
-# Headers the transport writes itself: an outbox row may not carry them (a second Date or From is invalid RFC 5322).
-TRANSPORT_HEADERS = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "sender",
-        "reply-to",
-        "subject",
-        "date",
-        "message-id",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-        "x-crm-outbox-id",
-    }
-)
-CALENDAR_METHODS = frozenset({"REQUEST", "CANCEL"})
-MAX_LINE = 998  # octets per line, CRLF excluded (RFC 5322 §2.1.1)
-FOLD_AT = 78  # where a header is folded when it can be (RFC 5322 §2.1.1 "SHOULD")
+REPORT_EVERY = 50  # outcomes per report call: one recording statement per ~50 emails
+IDLE_CHECK = 30.0  # seconds idle after which a connection is checked with NOOP before use
+CLAIM = 500  # rows the dispatcher should claim per batch: its own statements stay a few per 500 emails
+_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
-class VerbatimHeader(UnstructuredHeader):
-    """An ASCII header written as given, folded only after its own ``", "`` separators.
-
-    The standard library folds a long unstructured header by turning it into RFC 2047 encoded words, which
-    makes ``List-Unsubscribe`` unreadable to every mailbox provider (``=?utf-8?q?=3Chttps=3A//...``). RFC 8058
-    needs the ``<https://…>`` and ``<mailto:…>`` URIs literally, so these headers bypass that folder.
-    """
-
-    @classmethod
-    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
-        if not value.isascii():
-            raise ValueError(f"header value must be ASCII: {value[:60]!r}")
-        kwds["parse_tree"] = cls.value_parser(value)
-        kwds["decoded"] = value
-
-    def fold(self, *, policy: Policy) -> str:  # type: ignore[override]
-        parts = str(self).split(", ")
-        lines = [f"{self.name}: {parts[0]}"]
-        for part in parts[1:]:
-            if len(lines[-1]) + 2 + len(part) <= FOLD_AT:
-                lines[-1] += ", " + part
-            else:
-                lines[-1] += ","
-                lines.append(" " + part)
-        if any(len(line) > MAX_LINE for line in lines):
-            raise ValueError(f"header {self.name} has an item longer than {MAX_LINE} octets")
-        return policy.linesep.join(lines) + policy.linesep  # type: ignore[attr-defined]
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # installed with uvicorn[standard]; a cheaper loop, and the pool's cost is mostly the loop's
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
-_REGISTRY = HeaderRegistry()
-for _name in ("list-unsubscribe", "list-unsubscribe-post", "list-id", "x-crm-outbox-id"):
-    _REGISTRY.map_to_type(_name, VerbatimHeader)
-POLICY = SMTP.clone(header_factory=_REGISTRY)
+@dataclasses.dataclass(slots=True)
+class _Connection:
+    """A pool slot: its client once connected, and when it was last known to work."""
+
+    client: aiosmtplib.SMTP | None = None
+    last_used: float = 0.0
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
 
 
-def message_id_domain(settings: Settings) -> str:
-    """Our domain for Message-ID: the From address's, else the site's host (never the machine's FQDN)."""
-    address = parseaddr(settings.mail_from)[1]
-    if "@" in address:
-        return address.rsplit("@", 1)[1].lower()
-    return urlsplit(settings.base_url).hostname or "localhost"
+class _Run:
+    """One ``send_many`` call on the loop: which email is next, the results so far, the reports handed off."""
 
+    def __init__(self, emails: list[OutgoingEmail], report: Report | None, reporter: ThreadPoolExecutor | None) -> None:
+        self.emails = emails
+        self.results: list[SendResult | None] = [None] * len(emails)
+        self.report, self.reporter = report, reporter
+        self.next = 0
+        self.stopped = False
+        self.leftover: SendResult | None = None  # what an unattempted email gets when a worker could not connect
+        self.pending: list[tuple[OutgoingEmail, SendResult]] = []
+        self.reports: list[asyncio.Future[None]] = []
 
-def _calendar_method(item: dict[str, Any]) -> str:
-    """The part's METHOD parameter, which must equal the iCalendar object's METHOD (RFC 6047 §2.4)."""
-    method = str(item.get("method", "REQUEST")).upper()
-    if method not in CALENDAR_METHODS:
-        raise ValueError(f"calendar method must be REQUEST or CANCEL, not {method!r}")
-    inside = {
-        line[len("METHOD:") :].strip().upper() for line in item["content"].splitlines() if line.startswith("METHOD:")
-    }
-    if inside != {method}:
-        raise ValueError(f"the calendar's METHOD ({', '.join(sorted(inside)) or 'none'}) is not {method}")
-    return method
+    def take(self) -> int | None:
+        if self.stopped or self.next >= len(self.emails):
+            return None
+        self.next += 1
+        return self.next - 1
 
+    def settle(self, index: int, result: SendResult) -> None:
+        self.results[index] = result
+        if self.report is not None:
+            self.pending.append((self.emails[index], result))
+            if len(self.pending) >= REPORT_EVERY:
+                self.flush()
 
-def build_message(email: OutgoingEmail, settings: Settings, now: dt.datetime | None = None) -> EmailMessage:
-    """One RFC 5322 message: Date, Message-ID (our domain), From, To, Subject, MIME-Version always present.
+    def flush(self) -> None:
+        """Hand the pending outcomes to ``report`` on the reporting thread (the loop goes on sending)."""
+        if not self.pending or self.report is None:
+            return
+        group, self.pending = self.pending, []
+        future = asyncio.get_running_loop().run_in_executor(self.reporter, self.report, group)
+        future.add_done_callback(self._reported)
+        self.reports.append(future)
 
-    Bodies get a transfer encoding that keeps every line within 998 octets (quoted-printable or base64 when a
-    line is over 78 characters; aiosmtplib re-encodes 8-bit parts for a server without 8BITMIME); ``multipart/alternative`` holds text/plain, then text/html, then the
-    ``text/calendar; method=…`` part; the same calendar also goes as an ``application/ics`` attachment.
-    """
-    for name in email.headers:
-        if name.lower() in TRANSPORT_HEADERS:
-            raise ValueError(f"header {name} is written by the transport, not the outbox row")
-    msg = EmailMessage(policy=POLICY)
-    from_name, from_addr = parseaddr(settings.mail_from)
-    msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
-    msg["From"] = formataddr((from_name, from_addr))
-    msg["To"] = Address(display_name=email.to_name, addr_spec=email.to) if email.to_name else email.to
-    msg["Subject"] = email.subject
-    if settings.mail_reply_to:
-        msg["Reply-To"] = settings.mail_reply_to
-    msg["Message-ID"] = make_msgid(idstring=f"crm{email.outbox_id}", domain=message_id_domain(settings))
-    msg["X-CRM-Outbox-Id"] = str(email.outbox_id)
-    for name, value in email.headers.items():
-        msg[name] = value
-    msg.set_content(email.text or " ")
-    if email.html:
-        msg.add_alternative(email.html, subtype="html")
-    for item in email.attachments:
-        if item.get("kind") == "calendar":
-            msg.add_alternative(item["content"], subtype="calendar", params={"method": _calendar_method(item)})
-    for item in email.attachments:
-        if item.get("kind") == "calendar":
-            msg.add_attachment(
-                item["content"].encode("utf-8"),
-                maintype="application",
-                subtype="ics",
-                filename=item.get("filename") or "invite.ics",
-            )
-        elif item.get("kind") == "file":
-            maintype, _, subtype = (item.get("type") or "application/octet-stream").partition("/")
-            msg.add_attachment(
-                base64.b64decode(item["content_b64"]),
-                maintype=maintype,
-                subtype=subtype or "octet-stream",
-                filename=item["filename"],
-            )
-        else:
-            raise ValueError(f"unknown attachment kind {item.get('kind')!r}")
-    return msg
+    def _reported(self, future: asyncio.Future[None]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.stopped = True  # outcomes can no longer be recorded: send nothing more
+
+    async def finish(self) -> list[SendResult]:
+        unattempted = self.leftover or SendResult(SendOutcome.RETRY, error="not attempted: sending stopped")
+        for index, result in enumerate(self.results):
+            if result is None:
+                self.settle(index, unattempted)
+        self.flush()
+        outcomes = await asyncio.gather(*self.reports, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [r for r in self.results if r is not None]
 
 
 class SMTPTransport:
     name = "smtp"
+    preferred_claim = CLAIM
 
-    def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
+    def __init__(self, settings: Settings, timeout: float = 30.0, connections: int | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.connections = max(1, connections if connections is not None else settings.smtp_connections)
+        self.builder = MessageBuilder(settings)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._reporter: ThreadPoolExecutor | None = None
+        self._slots: asyncio.Queue[_Connection] | None = None  # made and used on the loop thread only
 
-    def send_many(self, emails: list[OutgoingEmail]) -> list[SendResult]:
+    # --- the caller's side (any thread) ------------------------------------------------------------------------
+
+    def send_many(self, emails: list[OutgoingEmail], report: Report | None = None) -> list[SendResult]:
+        if not emails:
+            return []
+        return self._call(self._send_all(emails, report))
+
+    def close(self) -> None:
+        """QUIT every pooled connection and stop the loop thread (a later ``send_many`` starts them again)."""
+        with self._lock:
+            loop, thread, reporter = self._loop, self._thread, self._reporter
+            self._loop = self._thread = self._reporter = None
+        if loop is not None and thread is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._quit_all(), loop).result(self.timeout)
+            except Exception:
+                log.warning("closing the SMTP connections failed", exc_info=True)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+        if reporter is not None:
+            reporter.shutdown(wait=True)
+
+    def _call(self, coroutine: Coroutine[Any, Any, list[SendResult]]) -> list[SendResult]:
+        with self._lock:
+            if self._loop is None:
+                self._loop = _new_loop()
+                self._slots = None
+                self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-pool", daemon=True)
+                self._thread.start()
+            if self._reporter is None:
+                self._reporter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-report")
+            loop, thread = self._loop, self._thread
+        if threading.current_thread() is thread:
+            coroutine.close()
+            raise RuntimeError("send_many was called from the SMTP pool's own loop")
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+    # --- on the loop -------------------------------------------------------------------------------------------
+
+    async def _send_all(self, emails: list[OutgoingEmail], report: Report | None) -> list[SendResult]:
+        if self._slots is None:
+            self._slots = asyncio.Queue()
+            for _ in range(self.connections):
+                self._slots.put_nowait(_Connection())
+        run = _Run(emails, report, self._reporter)
+        await asyncio.gather(*(self._worker(run) for _ in range(min(self.connections, len(emails)))))
+        return await run.finish()
+
+    async def _quit_all(self) -> None:
+        while self._slots is not None and not self._slots.empty():
+            connection = self._slots.get_nowait()
+            if connection.client is not None and connection.client.is_connected:
+                try:
+                    await connection.client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    connection.drop()
+        self._slots = None
+
+    async def _worker(self, run: _Run) -> None:
+        """Send the batch's next emails over one pooled connection until none is left (or sending stops)."""
+        assert self._slots is not None
+        connection = await self._slots.get()
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._send_all(emails))
-        # Called from inside an event loop (never block it): run the SMTP session on a thread of its own.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as pool:
-            return pool.submit(asyncio.run, self._send_all(emails)).result()
+            while not run.stopped:
+                try:  # connected before taking an email: one that cannot connect leaves the rest to the others
+                    client = await self._connected(connection)
+                except aiosmtplib.SMTPAuthenticationError as exc:
+                    log.critical("SMTP server refused our credentials: sending stopped for this tick")
+                    run.leftover = SendResult(SendOutcome.HALT, error=f"SMTP authentication refused: {exc}")
+                    run.stopped = True
+                    return
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    run.leftover = SendResult(SendOutcome.RETRY, error=f"could not connect to the SMTP server: {exc}")
+                    return
+                index = run.take()
+                if index is None:
+                    return
+                email = run.emails[index]
+                try:
+                    message_id, message = self.builder.build(email, eight_bit=client.supports_extension("8bitmime"))
+                except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+                    run.settle(index, SendResult(SendOutcome.FAILED, error=f"could not build the message: {exc}"))
+                    continue
+                result = await self._deliver(connection, email, message_id, message)
+                run.settle(index, result)
+                if result.outcome == SendOutcome.HALT:
+                    run.stopped = True
+        except Exception:
+            connection.drop()
+            raise
+        finally:
+            self._slots.put_nowait(connection)
+
+    async def _connected(self, connection: _Connection) -> aiosmtplib.SMTP:
+        """The slot's client, checked with NOOP after a long idle, (re)opened when needed."""
+        client = connection.client
+        if client is not None and client.is_connected and time.monotonic() - connection.last_used > IDLE_CHECK:
+            try:
+                await client.noop(timeout=min(self.timeout, 5.0))
+            except (aiosmtplib.SMTPException, OSError):
+                connection.drop()
+        if connection.client is None or not connection.client.is_connected:
+            connection.drop()
+            client = self._client()
+            await client.connect()
+            if client.is_ehlo_or_helo_needed:  # now, so the extensions (8BITMIME, SIZE) are known before building
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
+            connection.client = client
+        connection.last_used = time.monotonic()
+        return connection.client
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -187,50 +259,91 @@ class SMTPTransport:
             password=s.smtp_password or None,
         )
 
-    async def _send_all(self, emails: list[OutgoingEmail]) -> list[SendResult]:
-        client = self._client()
-        try:
-            await client.connect()
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            log.critical("SMTP server refused our credentials: sending stopped for this tick")
-            return [SendResult(SendOutcome.HALT, error=f"SMTP authentication refused: {exc}")] * len(emails)
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            return [SendResult(SendOutcome.RETRY, error=f"could not connect to the SMTP server: {exc}")] * len(emails)
-        results: list[SendResult] = []
-        try:
-            for email in emails:
-                result = await self._send_one(client, email)
-                results.append(result)
-                if result.outcome in {SendOutcome.AMBIGUOUS, SendOutcome.HALT} or not client.is_connected:
-                    break
-        finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
-        results.extend(
-            SendResult(SendOutcome.RETRY, error="not attempted: the SMTP connection was lost")
-            for _ in range(len(emails) - len(results))
-        )
-        return results
-
-    async def _send_one(self, client: aiosmtplib.SMTP, email: OutgoingEmail) -> SendResult:
-        try:
-            message = build_message(email, self.settings)
-        except (ValueError, KeyError, TypeError) as exc:
-            return SendResult(SendOutcome.FAILED, error=f"could not build the message: {exc}")
-        try:
-            await client.send_message(message)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            outcome = SendOutcome.RETRY if all(400 <= c < 500 for c in codes) else SendOutcome.FAILED
-            return SendResult(outcome, error=f"recipient refused: {exc}")
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code in {530, 535}:
+    async def _deliver(
+        self, connection: _Connection, email: OutgoingEmail, message_id: str, message: bytes
+    ) -> SendResult:
+        """One message over the slot's connection (reopened once if found dropped before DATA)."""
+        sender = self.builder.envelope_from
+        utf8 = not (sender.isascii() and email.to.isascii())
+        for attempt in (1, 2):
+            try:
+                client = await self._connected(connection)
+            except aiosmtplib.SMTPAuthenticationError as exc:
                 return SendResult(SendOutcome.HALT, error=f"SMTP authentication refused: {exc}")
-            outcome = SendOutcome.RETRY if 400 <= exc.code < 500 else SendOutcome.FAILED
-            return SendResult(outcome, error=f"SMTP {exc.code}: {exc.message}")
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            return SendResult(SendOutcome.AMBIGUOUS, error=f"connection lost while sending ({exc}); will settle")
-        return SendResult(SendOutcome.SENT, provider_message_id=str(message["Message-ID"]).strip("<>"))
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                return SendResult(SendOutcome.RETRY, error=f"could not connect to the SMTP server: {exc}")
+            options = [f"SIZE={len(message)}"] if client.supports_extension("size") else []
+            if client.supports_extension("8bitmime"):
+                options.append("BODY=8BITMIME")
+            if utf8:
+                if not client.supports_extension("smtputf8"):
+                    error = f"the address {email.to!r} needs SMTPUTF8, which the SMTP server does not offer"
+                    return SendResult(SendOutcome.FAILED, error=error)
+                options.append("SMTPUTF8")
+            try:
+                await self._envelope(client, sender, email.to, options)
+            except aiosmtplib.SMTPResponseException as exc:
+                await self._reset(connection)
+                return _refused(exc)
+            except _LOST as exc:  # before DATA: nothing of this message reached the server
+                connection.drop()
+                if attempt == 1:
+                    continue
+                return SendResult(SendOutcome.RETRY, error=f"connection lost before sending: {exc}")
+            try:
+                await self._data(client, message)
+            except aiosmtplib.SMTPResponseException as exc:
+                await self._reset(connection)
+                return _refused(exc)
+            except _LOST as exc:
+                connection.drop()
+                return SendResult(SendOutcome.AMBIGUOUS, error=f"connection lost while sending ({exc}); will settle")
+            connection.last_used = time.monotonic()
+            return SendResult(SendOutcome.SENT, provider_message_id=message_id.strip("<>"))
+        raise AssertionError("unreachable")
+
+    # MAIL, RCPT and DATA through ``execute_command`` and the protocol's ``write``/``read_response`` rather than
+    # ``mail()``/``rcpt()``/``data()``: those re-parse both addresses with ``email.utils.parseaddr`` and run two
+    # regular expressions over the whole message (line endings, dot-stuffing), ~0.4 ms of a 10 kB email, a third
+    # of our CPU per email. The builder's bytes are already CRLF lines and its addresses already checked.
+
+    async def _envelope(self, client: aiosmtplib.SMTP, sender: str, to: str, options: list[str]) -> None:
+        encoding = "ascii" if sender.isascii() and to.isascii() else "utf-8"
+        extra = [o.encode("ascii") for o in options]
+        reply = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *extra)
+        if reply.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+        reply = await client.execute_command(b"RCPT", b"TO:<" + to.encode(encoding) + b">")
+        if reply.code not in {250, 251}:
+            raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, to)
+
+    async def _data(self, client: aiosmtplib.SMTP, message: bytes) -> None:
+        reply = await client.execute_command(b"DATA")
+        if reply.code != 354:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost")
+        stuffed = (b"." + message if message.startswith(b".") else message).replace(b"\r\n.", b"\r\n..")
+        protocol.write(stuffed + b".\r\n")  # the message ends with CRLF (MessageBuilder.build)
+        reply = await protocol.read_response(timeout=self.timeout)
+        if reply.code != 250:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+
+    async def _reset(self, connection: _Connection) -> None:
+        """RSET after a refusal so the next message starts a clean envelope; a connection that fails it is dropped."""
+        if connection.client is None:
+            return
+        try:
+            await connection.client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            connection.drop()
+
+
+def _refused(exc: aiosmtplib.SMTPResponseException) -> SendResult:
+    if exc.code in {530, 535}:
+        return SendResult(SendOutcome.HALT, error=f"SMTP authentication refused: {exc}")
+    outcome = SendOutcome.RETRY if 400 <= exc.code < 500 else SendOutcome.FAILED
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return SendResult(outcome, error=f"recipient refused: {exc}")
+    return SendResult(outcome, error=f"SMTP {exc.code}: {exc.message}")
