@@ -219,15 +219,27 @@ async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
         path.unlink(missing_ok=True)
         form.add_error("file", "The file is larger than 20 MB. Use `crm import organisations FILE.csv` instead.")
         return Template("admin/import.html", context={"form": form}, status_code=413)
+    path.with_suffix(".name").write_text(upload.filename[:300], encoding="utf-8")  # for the batch's page
     response = _preview(db, token, [], upload.filename[:300])
     if not response.context["report"].ok:
-        path.unlink(missing_ok=True)
+        _discard(path)
     return response
+
+
+def _discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_suffix(".name").unlink(missing_ok=True)
+
+
+def _filename(path: Path) -> str:
+    name = path.with_suffix(".name")
+    return name.read_text(encoding="utf-8")[:300] if name.exists() else ""
 
 
 @get("/import/{token:str}", sync_to_thread=False)
 def admin_import_preview(db: DB, token: FromPath[str], replace: FromQuery[list[str] | None] = None) -> Template:
-    return _preview(db, token, replace or [], "")
+    path = _import_path(token)
+    return _preview(db, token, replace or [], _filename(path))
 
 
 @post("/import/{token:str}", sync_to_thread=False)
@@ -236,7 +248,7 @@ def admin_import_confirm(db: DB, user: CurrentUser, token: FromPath[str], data: 
     form = Form(data)
     skip = form.bool("skip_bad_rows")
     replace = form.getlist("replace")
-    filename = form.line("filename", max_length=300)
+    filename = _filename(path)
     if form.line("action") == "preview":  # "show the preview with these choices": nothing written
         return _preview(db, token, replace, filename)
     preview = importer.run_import(db, path, apply=False, replace=replace)
@@ -248,6 +260,7 @@ def admin_import_confirm(db: DB, user: CurrentUser, token: FromPath[str], data: 
     report = importer.run_import(db, path, apply=True, actor=user, replace=replace, filename=filename)
     shutil.move(str(path), str(path.with_suffix(".done")))
     path.with_suffix(".done").unlink(missing_ok=True)
+    path.with_suffix(".name").unlink(missing_ok=True)
     return Template("admin/import_done.html", context={"report": report})
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.imports import batches, undo
@@ -37,8 +38,9 @@ def import_batches(db: DB) -> Template:
     )
 
 
-@get("/{batch_id:int}", sync_to_thread=False)
-def import_batch(db: DB, batch_id: FromPath[int], undone: FromQuery[str] = "") -> Template:
+def _batch_page(
+    db: Session, batch_id: int, *, just_undone: bool = False, refusal: str = "", status_code: int = 200
+) -> Template:
     batch = get_or_404(db, m.ImportBatch, batch_id, "No such import.")
     return Template(
         "admin/import_batch.html",
@@ -47,12 +49,19 @@ def import_batch(db: DB, batch_id: FromPath[int], undone: FromQuery[str] = "") -
             "kinds": batches.KINDS,
             "changes": batches.changes(db, batch.id, SHOWN_CHANGES),
             "total_changes": batches.change_count(db, batch.id),
-            "refusal": batches.undo_refusal(batch, _now()),
+            "refusal": refusal or batches.undo_refusal(batch, _now()),
             "until": batches.undo_until(batch),
             "pages": ENTITY_PAGES,
-            "just_undone": undone == "1",
+            "just_undone": just_undone,
+            "refused": refusal,
         },
+        status_code=status_code,
     )
+
+
+@get("/{batch_id:int}", sync_to_thread=False)
+def import_batch(db: DB, batch_id: FromPath[int], undone: FromQuery[str] = "") -> Template:
+    return _batch_page(db, batch_id, just_undone=undone == "1")
 
 
 @post("/{batch_id:int}/undo", sync_to_thread=False)
@@ -61,10 +70,7 @@ def import_batch_undo(db: DB, user: CurrentUser, ext: Ext, batch_id: FromPath[in
     try:
         undo.undo(db, user, batch_id, ext, now=_now())
     except undo.UndoRefused as exc:
-        page = import_batch(db, batch_id)
-        page.context["refusal"] = exc.errors["batch"]
-        page.status_code = 409
-        return page
+        return _batch_page(db, batch_id, refusal=exc.errors["batch"], status_code=409)
     return Redirect(f"/admin/imports/{batch_id}?undone=1", status_code=303)
 
 
