@@ -40,7 +40,7 @@ test: lint
 # The everyday benchmarks. The million-row web benchmark is separate because building its data takes ~12 min:
 #   .venv/bin/python bench/datagen.py --scale 1m --seed 42 && .venv/bin/python bench/web.py
 bench: $(STAMP)
-	@for f in dispatch digests import dashboard invitations; do echo "== bench/$$f.py"; $(BIN)/python bench/$$f.py || exit 1; done
+	@for f in dispatch digests import dashboard invitations smtp; do echo "== bench/$$f.py"; $(BIN)/python bench/$$f.py || exit 1; done
 
 clean:
 	rm -rf var/*.sqlite3* .pytest_cache

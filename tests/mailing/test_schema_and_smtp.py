@@ -163,7 +163,10 @@ def test_smtp_transport_sends_mime_with_calendar(db, app, smtp_sink):
     sink, port = smtp_sink
     emails = [e for e in _every_kind(db, app) if e.kind in {"sign_in", "event_invite"}]
     transport = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port))
-    results = transport.send_many(emails)
+    try:
+        results = transport.send_many(emails)
+    finally:
+        transport.close()
     assert all(r.outcome == SendOutcome.SENT for r in results) and len(sink.messages) == len(emails)
     parsed = [email.message_from_bytes(env.content, policy=policy.default) for env in sink.messages]
     # Messages go out over several connections at once, so they arrive in any order: pick them by recipient.
@@ -187,7 +190,11 @@ def test_smtp_connection_refused_is_retry():
     port = sock.getsockname()[1]
     sock.close()
     e = OutgoingEmail(outbox_id=1, kind="k", to="a@example.org", to_name="", subject="s", text="t", html="")
-    [result] = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port), timeout=2).send_many([e])
+    transport = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port), timeout=2)
+    try:
+        [result] = transport.send_many([e])
+    finally:
+        transport.close()
     assert result.outcome == SendOutcome.RETRY
 
 
@@ -211,12 +218,15 @@ def test_smtp_transport_works_when_called_inside_an_event_loop(smtp_sink):
     sink, port = smtp_sink
     e = OutgoingEmail(outbox_id=7, kind="k", to="a@example.org", to_name="", subject="s", text="t", html="")
 
+    transport = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port))
+
     async def inside() -> list:
-        return SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port)).send_many([e])
+        return transport.send_many([e])
 
     # A fresh thread, so a loop another test left behind in the main thread cannot interfere.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         [result] = pool.submit(lambda: asyncio.run(inside())).result()
+    transport.close()
     assert result.outcome == SendOutcome.SENT and len(sink.messages) == 1

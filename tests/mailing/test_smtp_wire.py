@@ -77,9 +77,11 @@ def test_digest_invitation_cancellation_and_sign_in_are_valid_rfc5322_on_the_wir
     assert sorted(kinds.values()) == ["digest", "event_cancel", "event_invitation", "sign_in"]
     smtp = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    stats = drain(
-        create_session_factory(db.get_bind()), SMTPTransport(smtp), smtp, renderers=EXTENSIONS.deferred_renderers
-    )
+    transport = SMTPTransport(smtp)
+    try:
+        stats = drain(create_session_factory(db.get_bind()), transport, smtp, renderers=EXTENSIONS.deferred_renderers)
+    finally:
+        transport.close()
     assert stats.sent == 4 and len(handler.messages) == 4
 
     our_domain = parseaddr(settings.mail_from)[1].rsplit("@", 1)[1]
@@ -180,7 +182,11 @@ def test_a_message_that_would_be_invalid_fails_with_its_reason_and_sends_nothing
     bad = OutgoingEmail(1, "k", "a@example.org", "", "s", "t", "", headers=headers, attachments=attachments)
     good = OutgoingEmail(2, "k", "b@example.org", "", "s", "t", "")
     smtp = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
-    first, second = SMTPTransport(smtp).send_many([bad, good])
+    transport = SMTPTransport(smtp)
+    try:
+        first, second = transport.send_many([bad, good])
+    finally:
+        transport.close()
     assert first.outcome == SendOutcome.FAILED and error in first.error
     assert second.outcome == SendOutcome.SENT
     assert [env.rcpt_tos for env in handler.messages] == [["b@example.org"]]
