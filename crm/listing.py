@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, tuple_, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 MAX_PAGE_SIZE = 100
@@ -128,10 +128,23 @@ class Page:
     sort: SortOption
     page_size: int
     sorts: Sorts | None = None  # the choices this list offered (a search adds "Best match"), for the sort menu
+    total: int | None = None  # how many rows match, up to COUNT_CAP (None: the list was not counted)
+    more_than_total: bool = False  # more than COUNT_CAP match: shown as "10,000+"
 
     @property
     def is_first(self) -> bool:
         return self.prev_cursor is None
+
+
+# Lists say how many results match, exactly up to this many: counting stops there, so a count costs at most this
+# many index entries at any size (a full COUNT over a million rows would cost more than the page itself).
+COUNT_CAP = 10_000
+
+
+def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(matching rows up to ``cap``, whether there are more): one statement, ``query`` unordered."""
+    n = session.scalar(select(func.count()).select_from(query.order_by(None).limit(cap + 1).subquery())) or 0
+    return min(n, cap), n > cap
 
 
 def _encode_value(value: Any) -> Any:
@@ -181,8 +194,10 @@ def keyset_page(
     sort_attr: str = "sort_value",
     floor: tuple[ColumnElement[Any], Any] | None = None,
     sorts: Sorts | None = None,
+    count: bool = False,
 ) -> Page:
-    """One statement per page. ``query`` must not be ordered or limited yet.
+    """One statement per page (two with ``count``: the capped number of matches, see ``count_capped``).
+    ``query`` must not be ordered or limited yet.
 
     Rows carry the sort value as an extra labelled column (``sort_attr``) so the cursor can be built from it.
 
@@ -223,9 +238,13 @@ def keyset_page(
             next_cursor = encode_cursor("next", sort.key, getattr(last, sort_attr), last.id)
         if (decoded and not backwards) or (backwards and has_more):
             prev_cursor = encode_cursor("prev", sort.key, getattr(first, sort_attr), first.id)
-    return Page(
+    page = Page(
         items=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, page_size=page_size, sorts=sorts
     )
+    if count:  # always the second statement, even when the page could tell: a list costs the same at any size
+        counted = query if floor is None else query.where(floor[0] > _literal_like(floor[0], floor[1]))
+        page.total, page.more_than_total = count_capped(session, counted)
+    return page
 
 
 def fetch_page(
@@ -236,8 +255,10 @@ def fetch_page(
     *,
     id_column: ColumnElement[Any],
     floor: tuple[ColumnElement[Any], Any] | None = None,
+    count: bool = False,
 ) -> Page:
-    """The page a list request asked for: its sort (or the list's default), cursor and size, one statement."""
+    """The page a list request asked for: its sort (or the list's default), cursor and size, one statement (and
+    one more with ``count``)."""
     return keyset_page(
         session,
         query,
@@ -247,6 +268,7 @@ def fetch_page(
         page_size=params.page_size,
         floor=floor,
         sorts=sorts,
+        count=count,
     )
 
 

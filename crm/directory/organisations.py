@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -18,13 +17,21 @@ from sqlalchemy.orm import Session, selectinload
 from crm import audit, search
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.directory import postcode_regions
 from crm.directory.errors import DirectoryError
 from crm.directory.reference import free_slug, slugify
 from crm.directory.references import organisation_references
 from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
 from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
-from crm.validation import Form
+from crm.validation import (
+    Form,
+    normalise_charity_number,
+    normalise_company_number,
+    normalise_postcode,
+    postcode_area,
+    split_url,
+)
 
 ORG_FILTERS = ("kind", "category", "topic", "region", "user_led", "lived_experience_led")
 ADMIN_ORG_FILTERS = (*ORG_FILTERS, "status", "visibility")
@@ -44,22 +51,44 @@ def normalise_name(name: str) -> str:
 
 
 def website_domain(url: str) -> str:
+    """The host a website lives on, for matching (``''`` for an address that cannot be read)."""
     if not url:
         return ""
-    netloc = urlsplit(url if "://" in url else f"https://{url}").netloc.lower().split("@")[-1].split(":")[0]
+    parts = split_url(url if "://" in url else f"https://{url}")
+    netloc = parts.netloc.lower().split("@")[-1].split(":")[0] if parts else ""
     return netloc[4:] if netloc.startswith("www.") else netloc
 
 
 def clean_website(form: Form, name: str = "website") -> str:
+    """The one website check for forms, the API and the import: an address ``urlsplit`` cannot read (``http://[bad``)
+    is a field error like any other, never an exception."""
     value = form.line(name, max_length=500, label="Website")
     if not value or name in form.errors:
         return value
     if not re.match(r"^https?://", value, re.I):
         value = "https://" + value
-    parts = urlsplit(value)
-    if not parts.netloc or "." not in parts.netloc or " " in value or "<" in value or '"' in value:
+    parts = split_url(value)
+    if parts is None or not parts.netloc or "." not in parts.netloc or any(c in value for c in ' <"[]'):
         form.add_error(name, "Enter a website address like https://example.org.")
     return value
+
+
+def clean_identifiers(form: Form, values: dict[str, Any], regions: Mapping[str, m.Region]) -> None:
+    """Postcode and charity number, shared by the forms, the API and the CSV import: checked by format, stored in one
+    spelling (``SW1A 1AA``, ``SC012345``) so imports and merges match them; an organisation without a region takes
+    the one its postcode area lies in (``postcode_regions``, looked up in ``regions``, keyed by lower-case code)."""
+    postcode = form.checked("postcode", normalise_postcode, max_length=16, label="Postcode")
+    area = postcode_area(postcode) if postcode and "postcode" not in form.errors else ""
+    if area and not postcode_regions.is_known_area(area):
+        form.add_error("postcode", f"No UK postcode starts with {area}: check the first letters.")
+        area = ""
+    values["postcode"] = postcode
+    values["charity_number"] = form.checked(
+        "charity_number", normalise_charity_number, max_length=40, label="Charity number"
+    )
+    code = postcode_regions.region_code(area) if area else None
+    if code and not values.get("region_id") and "region" not in form.errors and code.lower() in regions:
+        values["region_id"] = regions[code.lower()].id
 
 
 def unique_slug(session: Session, name: str, *, exclude_id: int | None = None, taken: set[str] | None = None) -> str:
@@ -106,19 +135,19 @@ def validate_organisation(
     values["website"] = clean_website(form)
     values["website_domain"] = website_domain(values["website"])
     values["public_email"] = form.email("public_email", required=False)
-    values["postcode"] = form.line("postcode", max_length=16, label="Postcode").upper()
-    values["charity_number"] = form.line("charity_number", max_length=40, label="Charity number")
-    if values["charity_number"] and not re.fullmatch(r"[A-Za-z0-9 \-/]+", values["charity_number"]):
-        form.add_error("charity_number", "Use only letters, numbers, spaces and dashes in a charity number.")
-    values["charity_number"] = re.sub(r"\s+", "", values["charity_number"]).upper()  # one spelling, so it matches
+    values["company_number"] = form.checked(
+        "company_number", normalise_company_number, max_length=12, label="Company number"
+    )
     region_key = form.line("region", max_length=120, label="Region").lower()
     values["region_id"] = None
+    regions = regions_by_key(session)
     if region_key:
-        region = regions_by_key(session).get(region_key)
+        region = regions.get(region_key)
         if region is None:
             form.add_error("region", "Choose a region from the list.")
         else:
             values["region_id"] = region.id
+    clean_identifiers(form, values, regions)
     topics = topics_by_key(session)
     topic_ids: list[int] = []
     unknown = []
@@ -172,6 +201,7 @@ def org_snapshot(session: Session, org: m.Organisation) -> dict[str, Any]:
         "public_email",
         "postcode",
         "charity_number",
+        "company_number",
         "visibility",
         "review_status",
         "region_id",
@@ -284,6 +314,7 @@ def organisation_form_data(org: m.Organisation) -> dict[str, Any]:
         "public_email": org.public_email,
         "postcode": org.postcode,
         "charity_number": org.charity_number,
+        "company_number": org.company_number,
         "region": org.region.slug if org.region else "",
         "topics": [t.slug for t in org.topics],
         "visibility": org.visibility.value,
@@ -369,8 +400,9 @@ def organisation_list_query(
     return query, Sorts(*options)
 
 
-def list_organisations(session: Session, params: ListParams, *, public: bool) -> Page:
-    """One statement per page whatever the page size (topics and region come in the same statement)."""
+def list_organisations(session: Session, params: ListParams, *, public: bool, count: bool = False) -> Page:
+    """One statement per page whatever the page size (topics and region come in the same statement); ``count``
+    adds the capped number of matches."""
     query, sorts = organisation_list_query(session, params, public=public)
     return keyset_page(
         session,
@@ -379,6 +411,7 @@ def list_organisations(session: Session, params: ListParams, *, public: bool) ->
         id_column=m.Organisation.id,
         cursor=params.cursor,
         page_size=params.page_size,
+        count=count,
     )
 
 

@@ -20,7 +20,7 @@ from crm.web.pages import form_page_as, list_page, or_404
 @get("/organisations", sync_to_thread=False, include_in_schema=False)
 def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = list_params(request, organisations.ORG_FILTERS)
-    page = organisations.list_organisations(db, params, public=True)
+    page = organisations.list_organisations(db, params, public=True, count=True)
     sorts = organisations.organisation_sorts(db, params)
     return list_page(
         request,

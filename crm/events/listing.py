@@ -57,10 +57,10 @@ def _search(query: Select[Any], q: str) -> Select[Any]:
     return query.where(or_(func.lower(E.title).like(like), func.lower(E.venue).like(like)))
 
 
-def public_list(session: Session, params: ListParams, now: dt.datetime) -> Page:
-    """Upcoming published events (the event has not ended)."""
+def public_list(session: Session, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:
+    """Upcoming published events (the event has not ended); ``count`` adds the capped number of matches."""
     query = _search(_base_columns().where(E.status == m.EventStatus.PUBLISHED, E.ends_at > now), params.q)
-    return fetch_page(session, query, params, PUBLIC_SORTS, id_column=E.id)
+    return fetch_page(session, query, params, PUBLIC_SORTS, id_column=E.id, count=count)
 
 
 def admin_list(session: Session, params: ListParams, now: dt.datetime) -> Page:

@@ -41,7 +41,7 @@ def _limited(state: State, request: Request[Any, Any, Any], name: str, per_hour:
 @get("/events", sync_to_thread=False, include_in_schema=False)
 def event_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict())
-    page = listing.public_list(db, params, views.now())
+    page = listing.public_list(db, params, views.now(), count=True)
     context = {"page": page, "params": params, "sorts": listing.PUBLIC_SORTS, "when": when_text}
     return list_page(request, "public/events.html", "public/events_results.html", context)
 

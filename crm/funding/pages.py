@@ -27,7 +27,7 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.PUBLIC_FILTERS)
     now = _now()
     problems = queries.filter_problems(params.filters)
-    page = queries.list_calls(db, params, now=now, public=True)
+    page = queries.list_calls(db, params, now=now, public=True, count=True)
     context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "problems": problems}
     return list_page(
         request,

@@ -137,15 +137,18 @@ def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[
     return query
 
 
-def list_calls(session: Session, params: ListParams, *, now: dt.datetime, public: bool = True) -> Page:
-    """One statement per page; words in ``q`` go through the full-text index (capped, see crm.search)."""
+def list_calls(
+    session: Session, params: ListParams, *, now: dt.datetime, public: bool = True, count: bool = False
+) -> Page:
+    """One statement per page (two with ``count``); words in ``q`` go through the full-text index (capped, see
+    crm.search)."""
     sorts = PUBLIC_SORTS if public else ADMIN_SORTS
     query = list_query(params, now=now, public=public)
     found = search.matches(session, search.FUNDING_CALLS, params.q) if params.q else None
     if found is not None:
         query = query.join(found, found.c.id == m.FundingCall.id)
         sorts = sorts.with_relevance(found.c.score)
-    return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id)
+    return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id, count=count)
 
 
 FUNDER_CHOICES = 300

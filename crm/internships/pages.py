@@ -33,7 +33,7 @@ def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(
         request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
     )
-    page = services.public_list(db, params, now=views.now())
+    page = services.public_list(db, params, now=views.now(), count=True)
     filters = services.Filters.from_mapping(params.filters)
     topics, regions = services.filter_options(db)  # the alert link needs their ids, the full page their names
     context = {

@@ -294,12 +294,13 @@ def _public_base() -> Select[Any]:
     return _cards().where(I.status == Status.PUBLISHED)
 
 
-def public_list(session: Session, params: ListParams, *, now: dt.datetime) -> Page:
-    """Published listings whose closing date has not passed: one statement whatever the page size."""
+def public_list(session: Session, params: ListParams, *, now: dt.datetime, count: bool = False) -> Page:
+    """Published listings whose closing date has not passed: one statement whatever the page size (two with
+    ``count``, the capped number of matches)."""
     filters = Filters.from_mapping(params.filters)
     query, sorts = _searched(session, apply_filters(_public_base(), filters, now=now), params.q, PUBLIC_SORTS)
     # still open: passed as the floor, one index range at any depth when sorted by closing date
-    return fetch_page(session, query, params, sorts, id_column=I.id, floor=(I.closes_at, now))
+    return fetch_page(session, query, params, sorts, id_column=I.id, floor=(I.closes_at, now), count=count)
 
 
 def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:

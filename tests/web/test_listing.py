@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from crm import models as m
-from crm.listing import ListParams, SortOption, Sorts, decode_cursor, keyset_page
+from crm.listing import ListParams, SortOption, Sorts, count_capped, decode_cursor, keyset_page
 
 SORTS = Sorts(
     SortOption("name", "Name", m.Topic.name),
@@ -162,3 +162,19 @@ def test_a_cursor_with_a_value_of_the_wrong_type_starts_again_instead_of_failing
         for value in ["abc", 12, 1.5, True, [1, 2], {"d": "2026-01-01"}, {"dt": "nonsense"}, None]:
             response = client.get(f"{url}?sort={key}&cursor={_cursor(key, value)}")
             assert response.status_code == 200, (url, key, value)
+
+
+def test_a_counted_page_says_how_many_match_and_stops_counting_at_the_cap(db, count_queries):
+    topics = select(m.Topic.id, m.Topic.name)
+    every = len(list(db.scalars(select(m.Topic.id))))
+    with count_queries() as q:
+        page = keyset_page(db, topics, sort=SORTS.default, id_column=m.Topic.id, page_size=3, count=True)
+    assert q.count == 2 and page.total == every and not page.more_than_total
+    second = keyset_page(
+        db, topics, sort=SORTS.default, id_column=m.Topic.id, page_size=3, cursor=page.next_cursor, count=True
+    )
+    assert second.total == every  # the count is of the list, not of the page
+    assert count_capped(db, topics, cap=5) == (5, True)
+    assert count_capped(db, topics.where(m.Topic.name == "Carers"), cap=5) == (1, False)
+    uncounted = keyset_page(db, topics, sort=SORTS.default, id_column=m.Topic.id, page_size=3)
+    assert uncounted.total is None
