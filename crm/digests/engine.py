@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy import String, cast, func, literal_column, select, update
+from sqlalchemy import String, Text, cast, func, literal_column, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
@@ -104,10 +104,11 @@ def batch_query(dialect: str, frequency: str, after: int, limit: int, only_id: i
         S.id,
         S.email,
         S.name,
-        S.mailings,
-        S.funder_ids,
+        # JSON columns as their text where the driver gives text (SQLite): decoded by msgspec in subscriber_view.
+        type_coerce(S.mailings, Text).label("mailings"),
+        type_coerce(S.funder_ids, Text).label("funder_ids"),
         S.only_vcse_partner_calls,
-        S.filters,
+        type_coerce(S.filters, Text).label("filters"),
         topics.label("topics"),
         regions.label("regions"),
         sent.label("sent"),
@@ -136,14 +137,27 @@ def _pairs(raw: str | None) -> set[tuple[str, int]]:
     return out
 
 
+def _decoded(value: Any) -> Any:
+    """A JSON column's value: text from SQLite, already decoded by psycopg from PostgreSQL's JSONB."""
+    if isinstance(value, str | bytes):
+        try:
+            return _decode(value)
+        except msgspec.DecodeError:
+            return None
+    return value
+
+
 def subscriber_view(row: Any) -> SubscriberView:
-    funders = row.funder_ids if isinstance(row.funder_ids, list) else []
-    filters = row.filters if isinstance(row.filters, dict) else {}
+    funders = _decoded(row.funder_ids)
+    funders = funders if isinstance(funders, list) else []
+    filters = _decoded(row.filters)
+    filters = filters if isinstance(filters, dict) else {}
+    mailings = _decoded(row.mailings)
     return SubscriberView(
         id=row.id,
         email=row.email,
         name=" ".join((row.name or "").split())[:200],
-        mailings=frozenset(x for x in (row.mailings or []) if isinstance(x, str)),
+        mailings=frozenset(x for x in (mailings if isinstance(mailings, list) else []) if isinstance(x, str)),
         topics=_ints(row.topics),
         regions=_ints(row.regions),
         funders=frozenset(int(f) for f in funders if isinstance(f, int | str) and str(f).isdigit()),
@@ -163,6 +177,7 @@ def load_catalogue(session: Session, now: dt.datetime, base_url: str) -> Catalog
 
 
 _encode = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder().decode
 OUTBOX_ROWS_PER_STATEMENT = 1000  # 10 parameters a row: within SQLite's 32,766 and PostgreSQL's 65,535
 _OUTBOX_VARIABLE = (
     "idempotency_key",

@@ -20,7 +20,6 @@ import logging
 import re
 import threading
 from typing import Any
-from urllib.parse import quote
 
 from markupsafe import Markup, escape
 from sqlalchemy import insert, update
@@ -103,21 +102,20 @@ _MARK = re.compile("\x00([a-z_]+)\x00")
 
 
 class Shell:
-    """A template rendered once with placeholders, filled per subscriber by string assembly ("render once,
-    assemble many", performance.md §4.2). Values arrive ready (HTML ones escaped by the caller, as Jinja would)."""
+    """A template rendered once with placeholders, then filled per subscriber by joining its static parts with
+    the values ("render once, assemble many", performance.md §4.2). Values arrive ready (HTML ones escaped by the
+    caller, as Jinja would); a placeholder not given renders empty, as an undefined Jinja value would."""
 
-    __slots__ = ("names", "statics")
+    __slots__ = ("names", "parts")
 
     def __init__(self, rendered: str) -> None:
-        parts = _MARK.split(rendered)  # static, name, static, name, ..., static
-        self.statics, self.names = parts[0::2], parts[1::2]
+        self.parts = _MARK.split(rendered)  # static, name, static, name, ..., static
+        self.names = self.parts[1::2]
 
     def fill(self, values: dict[str, str]) -> str:
-        out = [self.statics[0]]
-        for name, static in zip(self.names, self.statics[1:], strict=True):
-            out.append(values.get(name, ""))
-            out.append(static)
-        return "".join(out)
+        parts = self.parts[:]
+        parts[1::2] = [values.get(name, "") for name in self.names]
+        return "".join(parts)
 
 
 class Shells:
@@ -152,14 +150,14 @@ class DigestRenderer:
         self._text = text_env.get_template(f"email/{TEMPLATE}.txt")
         self._subject = text_env.get_template(f"email/{TEMPLATE}.subject.txt")
         self._html_env, self._text_env = html_env, text_env
-        self._rendered: dict[tuple[str, Any, Any], tuple[Markup, str, int]] = {}
+        self._rendered: dict[tuple[str, Any, Any], tuple[str, str, int]] = {}
         self._frames: dict[tuple[str, int], tuple[str, str, str, str]] = {}
         self._shells: dict[tuple[str, str], Shells] = {}
         self.postal = settings.mail_postal_address
         self._mailto = settings.unsubscribe_mailto
         self._lock = threading.Lock()
 
-    def _fragment(self, catalogue: Catalogue, section: Section, item: Any) -> tuple[Markup, str, int]:
+    def _fragment(self, catalogue: Catalogue, section: Section, item: Any) -> tuple[str, str, int]:
         """HTML, text and substitution bytes of one item: once per catalogue (claim or run) a dictionary look-up
         under the item's content, rendered only the first time that content is seen in this process."""
         key = (section.key, item.id)
@@ -177,7 +175,7 @@ class DigestRenderer:
         catalogue.fragments[key] = found
         return found
 
-    def _render_fragment(self, section: Section, item: Any) -> tuple[Markup, str, int]:
+    def _render_fragment(self, section: Section, item: Any) -> tuple[str, str, int]:
         name = SECTION_TEMPLATES[section.key]
         nr_url = f"{self.base_url}/digests/hide/{NR_PLACEHOLDER}/{section.item_kind}-{item.id}"
         ctx = {**section.fragment_context(item), "nr_url": nr_url, "section_key": section.key}
@@ -192,12 +190,12 @@ class DigestRenderer:
             text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant? {nr_url}\n"
         size = len(json.dumps(html, ensure_ascii=False)) + len(json.dumps(text, ensure_ascii=False))
         size += 2 * (TOKEN_LENGTH - len(NR_PLACEHOLDER))
-        return Markup(html), text, size
+        return html, text, size
 
     def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
         """One item's HTML and text fragments (with the "not relevant" placeholder), outside any claim."""
         html, text, _size = self._render_fragment(section, item)
-        return html, text
+        return Markup(html), text
 
     def sizer(self, catalogue: Catalogue) -> Any:
         """``size_of(section, item)`` for ``crm.digests.builder.select_items`` over this catalogue: what an item
@@ -256,8 +254,8 @@ class DigestRenderer:
             "bulk_mailing": "digest",
         }
         header = f"<{unsubscribe}>"
-        if self._mailto:
-            header += f", <mailto:{self._mailto}?subject={quote('unsubscribe ' + token)}>"
+        if self._mailto:  # quote("unsubscribe " + token): the token's characters need no quoting
+            header += f", <mailto:{self._mailto}?subject=unsubscribe%20{token}>"
         return values, {"List-Unsubscribe": header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
     def render(
@@ -278,7 +276,9 @@ class DigestRenderer:
             section = BY_KEY.get(key)
             if section is None:
                 continue
-            items = section.items(catalogue)
+            items = catalogue.item_maps.get(key)
+            if items is None:
+                items = catalogue.item_maps[key] = section.items(catalogue)
             html_parts, text_parts, kept_ids = [], [], []
             for item_id in ids:
                 item = items.get(item_id)
@@ -303,24 +303,24 @@ class DigestRenderer:
         text_summary = summary(kept)
         subject_summary = text_summary[:1].upper() + text_summary[1:]
         text = shell.text.fill(
-            {
-                **links,
-                "name_part": name_part,
-                "summary": text_summary,
-                "sections_text": "".join(text_sections),
-                "why_text": shell.why,
-            }
+            dict(
+                links,
+                name_part=name_part,
+                summary=text_summary,
+                sections_text="".join(text_sections),
+                why_text=shell.why,
+            )
         )
         html = shell.html.fill(
-            {
-                **links,
-                "name_part": str(escape(name_part)),
-                "summary": str(escape(text_summary)),
-                "sections_html": "".join(html_sections),
-                "why_text": shell.why_html,
-            }
+            dict(
+                links,
+                name_part=escape(name_part),
+                summary=escape(text_summary),
+                sections_html="".join(html_sections),
+                why_text=shell.why_html,
+            )
         )
-        subject = " ".join(shell.subject.fill({"subject_summary": subject_summary, "summary": text_summary}).split())
+        subject = " ".join(shell.subject.fill(dict(subject_summary=subject_summary, summary=text_summary)).split())
         rendered = RenderedEmail(
             subject=subject, text=text.replace(NR_PLACEHOLDER, token), html=html.replace(NR_PLACEHOLDER, token)
         )

@@ -47,10 +47,11 @@ class Catalogue:
         self.base_url = base_url.rstrip("/")
         self._loaded: dict[str, Any] = {}
         # Subscribers with the same filters share candidate lists (Zipf-skewed topics make this common).
-        self.match_cache: dict[Any, tuple[list[Any], bool]] = {}
+        self.match_cache: dict[Any, Any] = {}
         # (section key, item id) -> rendered fragment (crm.digests.render): items are this catalogue's, so an
         # item edited since an earlier claim is looked up again under its new content.
         self.fragments: dict[tuple[str, int], Any] = {}
+        self.item_maps: dict[str, dict[int, Any]] = {}  # section key -> its items by id (rendering looks up)
 
     def once(self, name: str, loader: Callable[[Catalogue], Any]) -> Any:
         if name not in self._loaded:
