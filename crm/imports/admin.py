@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.imports import batches, undo
+from crm.imports import batches, undo, wording
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.pages import get_or_404
@@ -42,12 +42,14 @@ def _batch_page(
     db: Session, batch_id: int, *, just_undone: bool = False, refusal: str = "", status_code: int = 200
 ) -> Template:
     batch = get_or_404(db, m.ImportBatch, batch_id, "No such import.")
+    changes = batches.changes(db, batch.id, SHOWN_CHANGES)
     return Template(
         "admin/import_batch.html",
         context={
             "batch": batch,
             "kinds": batches.KINDS,
-            "changes": batches.changes(db, batch.id, SHOWN_CHANGES),
+            "changes": changes,
+            "shown": wording.describe(db, changes),
             "total_changes": batches.change_count(db, batch.id),
             "refusal": refusal or batches.undo_refusal(batch, _now()),
             "until": batches.undo_until(batch),

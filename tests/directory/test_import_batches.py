@@ -108,7 +108,8 @@ def test_a_batch_has_its_page_and_undo_puts_back_fields_and_removes_what_it_crea
     assert listing.status_code == 200 and f"#{batch.id}" in listing.text and "orgs.csv" in listing.text
     assert f"#{batch.id}" in admin_client.get("/admin/import").text  # listed under the import area
     page = admin_client.get(f"/admin/imports/{batch.id}")
-    assert page.status_code == 200 and "Undo this import" in page.text and MIND in page.text
+    assert page.status_code == 200 and "Undo this import" in page.text
+    assert f"Description: {MIND} → Mental health charity" in page.text and "Region: (empty) → London" in page.text
     new_org = db.scalar(select(m.Organisation.id).where(m.Organisation.name == "Brand New Group"))
     nia = db.scalar(select(m.Contact.id).where(m.Contact.email == "nia@example.org"))
     undone = post_form(admin_client, f"/admin/imports/{batch.id}/undo")

@@ -103,6 +103,7 @@ def test_replace_column_then_undo_puts_back_and_removes_created_calls(admin_clie
     )
     page = admin_client.get(f"/admin/imports/{batch.id}")
     assert "Funding calls" in page.text and "Undo this import" in page.text
+    assert f"Summary: {SUMMARY} → A different summary" in page.text and "Maximum amount: (empty) → £50,000" in page.text
     second = db.scalar(select(m.FundingCall.id).where(m.FundingCall.external_ref == "NT-2"))
     r = post_form(admin_client, f"/admin/imports/{batch.id}/undo")
     assert r.status_code == 200 and "The import was undone" in r.text
