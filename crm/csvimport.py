@@ -1,10 +1,13 @@
-"""The CSV import core under the directory and funding importers, so both read files, number rows and report alike.
+"""The CSV import core under the directory and funding importers, so both read files, number rows, plan changes
+and report alike.
 
-What an importer shares: reading (UTF-8 with or without the BOM Excel writes, streamed from a file with progress, or
-decoded from an upload), header names as keys, data rows numbered as spreadsheets number them (the header is row 1;
-blank rows are skipped but counted), a ``RowResult`` per row, the ``Report`` (file errors, notes, every bad row with
-its number, column and message, the rows to show in a preview), yes/no values, and batches. Each importer keeps its
-columns, its checks and its writes.
+What an importer shares: reading (UTF-8 checked strictly first, then Windows-1252 as Excel writes "CSV (Comma
+delimited)" on UK machines, with or without a BOM, never a guess with replacement characters; streamed from a file
+with progress, or decoded from an upload), header names as keys, data rows numbered as spreadsheets number them
+(the header is row 1; blank rows are skipped but counted), a ``RowResult`` per row, the old → new plan of a matched
+record (``plan_changes``: fill empty fields only unless the column is chosen to replace), the ``Report`` (file
+errors, notes, every bad row with its number, column and message, the rows to show in a preview, the columns whose
+values are kept or replaced), yes/no values, and batches. Each importer keeps its columns, its checks and its writes.
 """
 
 from __future__ import annotations

@@ -3,17 +3,23 @@
 One function, ``run_import``, serves the web preview, the web confirm and ``crm import organisations``:
 
 * ``apply=False`` (preview / ``--dry-run``): every row is checked and matched against the database; nothing is
-  written. The report says per row "new", "matches existing (will update)" or the errors (row, column, reason).
-* ``apply=True``: rows without errors are written; rows with errors are skipped (the callers only allow this when
-  the preview had no errors or the person chose to skip bad rows).
+  written. The report says per row "new", "matches existing (will update)", "matches existing (no change)" or the
+  errors (row, column, reason), and for every matched record each field the file would change, old → new.
+* ``apply=True``: rows without errors are written as one import batch (``crm.imports.batches``) that can be undone
+  for 30 days; rows with errors are skipped (the callers only allow this when the preview had no errors or the
+  person chose to skip bad rows).
 
-The file is read as a stream and handled ``BATCH`` rows at a time with a constant number of SQL statements per
-batch (one lookup per kind of key, bulk inserts/updates, one executemany of audit entries), so memory does not
-grow with the file: a 50,000-row file is fine (see bench/import.py). Only small per-key sets (which row first
-named an organisation or an email) are kept for the duplicate checks.
+A matched record is never silently changed: only its empty fields are filled, unless the column is in ``replace``
+(the preview's "Replace descriptions from the file", ``--replace description``); a blank cell never blanks a field.
 
-Reading, row numbers, the report and yes/no values come from ``crm.csvimport`` (shared with the funding import);
-matching and writing a batch live in ``crm.directory.import_batch``.
+The file (UTF-8, or Excel's Windows-1252, with or without a BOM: ``crm.csvimport.sniff``) is read as a stream and
+handled ``BATCH`` rows at a time with a constant number of SQL statements per batch (one lookup per kind of key, one
+read of the matched records, bulk inserts/updates, one executemany of audit entries and one of batch changes), so
+memory does not grow with the file: a 50,000-row file is fine (see bench/import.py). Only small per-key sets (which
+row first named an organisation or an email) are kept for the duplicate checks.
+
+Reading, row numbers, the report, the old → new plan and yes/no values come from ``crm.csvimport`` (shared with the
+funding import); matching and writing a batch live in ``crm.directory.import_batch``.
 
 Matching: organisations by charity number, then website domain, then normalised name; contacts by lower-cased
 email. Imports create and update contacts only; they never create subscriptions, so a suppressed address is
@@ -192,6 +198,7 @@ class _RowParser:
                     topic_ids.append(topic.id)
             if unknown:
                 form.add_error("topics", f"Unknown topic(s): {', '.join(unknown)[:200]}.")
+            organisations.clean_identifiers(form, org, self.regions)  # postcode, charity number; region from postcode
             org["name_normalised"] = organisations.normalise_name(name)
             org["website_domain"] = organisations.website_domain(org["website"])
         if has_contact:
