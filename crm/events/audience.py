@@ -182,11 +182,27 @@ def _reason_query(f: AudienceFilter, event_id: int) -> Select[Any]:
     return query.add_columns(reason, is_vcse).where(*_conditions(f, event_id))
 
 
+PREVIEW_NAMES = 200  # the preview lists this many people by name (those to be invited first)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    email: str
+    is_vcse: bool
+    reason: str  # '' = will be invited, else why not (REASON_LABELS)
+
+    @property
+    def outcome(self) -> str:
+        return "Will be invited" if not self.reason else f"Not invited: {REASON_LABELS.get(self.reason, self.reason)}"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Preview:
     matched: int
     to_invite: int
     excluded: dict[str, int]
+    people: tuple[Person, ...] = ()  # the first PREVIEW_NAMES matched, those to be invited first, by name
 
     @property
     def excluded_total(self) -> int:
@@ -206,12 +222,21 @@ class Preview:
 
 
 def preview(session: Session, event: m.Event, f: AudienceFilter) -> Preview:
-    """One statement, whatever the audience size."""
+    """Two statements, whatever the audience size: the counts, and the first ``PREVIEW_NAMES`` people by name, so
+    every count that leads to sending can be expanded to the names behind it."""
     sub = _reason_query(f, event.id).subquery()
     rows = session.execute(select(sub.c.reason, func.count()).group_by(sub.c.reason)).all()
     counts = {reason: n for reason, n in rows}
     to_invite = counts.pop("", 0)
-    return Preview(matched=to_invite + sum(counts.values()), to_invite=to_invite, excluded=counts)
+    people = tuple(
+        Person(name=r.name or "", email=r.email or "", is_vcse=bool(r.is_vcse), reason=r.reason)
+        for r in session.execute(
+            select(sub.c.name, sub.c.email, sub.c.is_vcse, sub.c.reason)
+            .order_by(sub.c.reason != "", sub.c.name, sub.c.contact_id)
+            .limit(PREVIEW_NAMES)
+        )
+    )
+    return Preview(matched=to_invite + sum(counts.values()), to_invite=to_invite, excluded=counts, people=people)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -201,6 +201,7 @@ def test_admin_journey_create_invite_edit_cancel(app, db, admin_client):
     assert (
         "3 people will be invited." in preview.text and db.scalar(select(func.count()).select_from(m.Invitation)) == 0
     )
+    assert "<summary>See who</summary>" in preview.text and preview.text.count("<td>Will be invited</td>") == 3
     zero = admin_client.get(f"/admin/events/{event.id}/audience?org_kind=funder")
     assert "Nobody matches these filters" in zero.text
     zero_send = post_form(admin_client, f"/admin/events/{event.id}/audience", {"org_kind": "funder"})

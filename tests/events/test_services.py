@@ -162,7 +162,7 @@ def test_answers_refused_after_deadline_and_for_cancelled(app, db):
     assert inv.status == S.INVITED
 
 
-def test_audience_preview_counts_exclusions_in_one_statement(app, db, count_queries):
+def test_audience_preview_counts_exclusions_and_names_the_people_in_two_statements(app, db, count_queries):
     e = f.event(db, app)
     vcse = factories.organisation(db, kind=m.OrgKind.VCSE)
     uni = factories.organisation(db, kind=m.OrgKind.ACADEMIC)
@@ -178,8 +178,13 @@ def test_audience_preview_counts_exclusions_in_one_statement(app, db, count_quer
     flt = AudienceFilter(org_kinds=("vcse",))
     with count_queries() as q:
         p = audience.preview(db, e, flt)
-    assert q.count == 1
+    assert q.count == 2  # the counts, then the names
     assert p.to_invite == 3 and p.excluded == {"bounced": 1, "unsubscribed": 1, "already-invited": 1, "no-email": 1}
+    # The count can be expanded to the names: those to be invited first, then each exclusion with its reason.
+    assert [x.reason for x in p.people][:3] == ["", "", ""] and len(p.people) == 7
+    assert {x.email for x in p.people if not x.reason} == {people[2].email, people[4].email, people[5].email}
+    bounced = next(x for x in p.people if x.email == people[0].email)
+    assert bounced.outcome == "Not invited: bounced" and bounced.is_vcse
     assert p.sentence().startswith("3 people will be invited; 4 excluded:")
     # Sending invites exactly those 3, with the calendar attached; sending again reaches nobody new.
     result = audience.send(db, f.mailer(app), None, e, flt, NOW)
@@ -205,9 +210,15 @@ def test_preview_statement_count_does_not_grow_with_audience(app, db, count_quer
     for _ in range(40):
         factories.contact(db, organisation=o)
     db.commit()
-    with count_queries() as q:
+    with count_queries() as small:
         audience.preview(db, e, AudienceFilter(everyone=True))
-    assert q.count == 1
+    for _ in range(audience.PREVIEW_NAMES + 10):
+        factories.contact(db, organisation=o)
+    db.commit()
+    with count_queries() as large:
+        big = audience.preview(db, e, AudienceFilter(everyone=True))
+    assert small.count == large.count == 2
+    assert len(big.people) == audience.PREVIEW_NAMES and big.matched == audience.PREVIEW_NAMES + 50
 
 
 def test_preview_excludes_subscribers_who_left_event_news(app, db):
