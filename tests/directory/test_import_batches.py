@@ -243,3 +243,25 @@ def _import_text(db, text: str, **kwargs):
         report = importer.run_import(db, path, apply=True, **kwargs)
     db.commit()
     return report
+
+
+def test_undo_removes_topics_and_links_it_added_to_existing_records(db):
+    mind = _mind(db)
+    pat = factories.contact_via_form(db, "Pat Peer", "pat@example.org")
+    factories.topic(db, "Carers")
+    db.commit()
+    text = (
+        "organisation_name,topics,contact_name,contact_email,contact_role\nMind,Carers,Pat Peer,pat@example.org,Chair\n"
+    )
+    report = _import_text(db, text)
+    assert report.rows[0].org_action == "update" and report.affiliations_new == 1
+    assert [(c.field, c.how, c.new_text) for c in report.rows[0].changes] == [("topics", "added", "Carers")]
+    from crm.domains import EXTENSIONS
+    from crm.imports import undo
+
+    result = undo.undo(db, None, report.batch_id, EXTENSIONS, now=dt.datetime.now(dt.UTC))
+    db.commit()
+    assert (result.restored, result.unlinked, result.removed, result.left) == (1, 1, 0, [])
+    assert db.scalar(select(func.count()).select_from(m.organisation_topics)) == 0
+    assert db.scalar(select(func.count()).select_from(m.Affiliation).where(m.Affiliation.contact_id == pat.id)) == 0
+    assert db.get(m.Organisation, mind.id) is not None and db.get(m.Contact, pat.id) is not None
