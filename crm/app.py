@@ -28,6 +28,7 @@ from crm.mailing.render import EmailRenderer
 from crm.settings import LOG_FORMAT, PROJECT_ROOT, Settings
 from crm.tokens import Signer
 from crm.web.auth import AuthMiddleware
+from crm.web.bodies import guard_api_body
 from crm.web.deps import provide_db, provide_extensions, provide_settings, provide_user
 from crm.web.errors import EXCEPTION_HANDLERS
 from crm.web.ratelimit import RateLimiter
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[AuthMiddleware()],
         before_send=[add_security_headers],
+        before_request=guard_api_body,  # API bodies: 413 when too large, 400 when nested too deeply
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="crm_csrf",

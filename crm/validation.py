@@ -7,7 +7,9 @@ field types; services use it too, so it lives below the web layer. ``crm.web.for
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -24,6 +26,73 @@ def normalise_email(value: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"Enter a valid email address ({exc}).") from exc
     return result.normalized.lower()
+
+
+def split_url(value: str) -> SplitResult | None:
+    """``urlsplit`` that never raises: ``http://[bad`` (an unclosed IPv6 bracket) and other addresses it cannot
+    read are None, so every caller treats them as a field error instead of a 500."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- reading the port validates it ("http://x:99999" raises here)
+    except ValueError:
+        return None
+    return parts
+
+
+# UK postcodes: outward code (area letters, district) + inward code (sector digit, two unit letters). The inward
+# letters never include C, I, K, M, O or V. GIR 0AA is the one historic exception still in use.
+_POSTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][ABD-HJLNP-UW-Z]{2})")
+
+
+def normalise_postcode(value: str) -> str:
+    """``'sw1a1aa'`` → ``'SW1A 1AA'``; raises ValueError with a readable message for anything else."""
+    compact = re.sub(r"\s+", "", value or "").upper()
+    if compact == "GIR0AA":
+        return "GIR 0AA"
+    match = _POSTCODE.fullmatch(compact)
+    if not match:
+        raise ValueError("Enter a full UK postcode, like SW1A 1AA.")
+    return f"{match[1]} {match[2]}"
+
+
+def postcode_area(postcode: str) -> str:
+    """The area letters of a normalised postcode (``'SW1A 1AA'`` → ``'SW'``)."""
+    return re.match(r"[A-Z]*", postcode or "")[0]  # type: ignore[index]
+
+
+# The three UK charity registers. England and Wales (Charity Commission): 6 or 7 digits today (the oldest start at
+# 200000, new ones are over 1,000,000; 8 allowed for growth), linked charities add "-1", "-2" ... (one or two
+# digits). Scotland (OSCR): SC + 6 digits. Northern Ireland (CCNI): NIC + 6 digits (they start at NIC100002).
+_CHARITY = re.compile(r"[0-9]{6,8}(-[0-9]{1,2})?|SC[0-9]{6}|NIC[0-9]{6}")
+# Companies House: 8 digits in England and Wales, or 2 letters + 6 digits elsewhere and for other kinds of body
+# (SC Scotland, NI Northern Ireland, OC limited liability partnership, FC overseas, CE/CS charitable incorporated
+# organisations, IP/SP/RS societies ...); "R0" + 6 digits for old Northern Ireland companies.
+_COMPANY = re.compile(r"[0-9]{8}|[A-Z]{2}[0-9]{6}|R0[0-9]{6}")
+
+
+def normalise_charity_number(value: str) -> str:
+    """One spelling per number (spaces removed, upper case) so imports and merges match; raises ValueError."""
+    compact = re.sub(r"\s+", "", value or "").upper()
+    if not _CHARITY.fullmatch(compact):
+        raise ValueError(
+            "Enter a registered charity number: 6 or 7 digits in England and Wales (like 1123456, or 1123456-1 "
+            "for a linked charity), SC and 6 digits in Scotland (SC012345), NIC and 6 digits in Northern Ireland "
+            "(NIC100002)."
+        )
+    return compact
+
+
+def normalise_company_number(value: str) -> str:
+    """Companies House numbers are 8 characters; a number typed without its leading zeros (``1234567``) is padded
+    as Companies House itself does. Raises ValueError."""
+    compact = re.sub(r"\s+", "", value or "").upper()
+    if compact.isdigit() and len(compact) < 8:
+        compact = compact.zfill(8)
+    if not _COMPANY.fullmatch(compact):
+        raise ValueError(
+            "Enter a Companies House number: 8 digits (like 01234567) or 2 letters and 6 digits (SC123456)."
+        )
+    return compact
 
 
 def rows_shown(data: dict[str, Any], fields: tuple[str, ...], *, most: int, least: int) -> int:
@@ -80,6 +149,18 @@ class Form:
         except ValueError as exc:
             self.add_error(name, str(exc))
             return raw
+
+    def checked(self, name: str, check: Any, *, max_length: int, label: str) -> str:
+        """A single-line value passed through ``check`` (a ``normalise_*`` function above); its message on failure.
+        An empty value is allowed and stays empty."""
+        value = self.line(name, max_length=max_length, label=label)
+        if not value or name in self.errors:
+            return value
+        try:
+            return str(check(value))
+        except ValueError as exc:
+            self.add_error(name, str(exc))
+            return value
 
     def bool(self, name: str) -> bool:
         return str(self.data.get(name, "")).lower() in {"1", "on", "true", "yes"}

@@ -67,6 +67,7 @@ def _org_out(org: m.Organisation) -> schemas.Organisation:
         topics=[t.slug for t in org.topics],
         postcode=org.postcode,
         charity_number=org.charity_number,
+        company_number=org.company_number,
         visibility=org.visibility.value,
         review_status=org.review_status.value,
         created_at=org.created_at,

@@ -24,6 +24,7 @@ class Organisation(msgspec.Struct):
     topics: list[str]
     postcode: str
     charity_number: str
+    company_number: str
     visibility: str
     review_status: str
     created_at: dt.datetime
@@ -51,6 +52,7 @@ class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):
     topics: list[str] | msgspec.UnsetType = UNSET
     postcode: str | msgspec.UnsetType = UNSET
     charity_number: str | msgspec.UnsetType = UNSET
+    company_number: str | msgspec.UnsetType = UNSET
     visibility: str | msgspec.UnsetType = UNSET
     parent: str | msgspec.UnsetType | None = UNSET
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.db import batched, insert_ignore
+from crm.jsonbody import bounded_value
 from crm.mailing import subscriptions
 from crm.mailing.consent import How
 from crm.mailing.suppression import suppress
@@ -96,9 +97,7 @@ def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, bo
 # A JSON value nested at most MAX_VALUE_DEPTH levels inside an event (SendGrid's own are at most 2 deep:
 # ``category`` lists, ``pool`` objects). Typed, so the decoder refuses deeper nesting without recursing.
 MAX_VALUE_DEPTH = 8
-_Value: Any = str | int | float | bool | None
-for _ in range(MAX_VALUE_DEPTH):
-    _Value = str | int | float | bool | None | list[_Value] | dict[str, _Value]  # type: ignore[valid-type]
+_Value: Any = bounded_value(MAX_VALUE_DEPTH)
 _EVENTS = msgspec.json.Decoder(list[dict[str, _Value]] | dict[str, _Value])  # type: ignore[valid-type]
 
 

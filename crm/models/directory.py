@@ -98,7 +98,8 @@ class Organisation(Timestamped, Base):
     public_email: Mapped[str] = mapped_column(String(320), default="")
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"), index=True)
     postcode: Mapped[str] = mapped_column(String(16), default="")
-    charity_number: Mapped[str] = mapped_column(String(40), default="")
+    charity_number: Mapped[str] = mapped_column(String(40), default="")  # England and Wales, OSCR (SC…) or CCNI (NIC…)
+    company_number: Mapped[str] = mapped_column(String(8), default="")  # Companies House, 8 characters
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility), default=Visibility.PUBLIC)
     review_status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus), default=ReviewStatus.APPROVED)

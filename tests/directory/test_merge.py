@@ -15,12 +15,12 @@ from tests.conftest import post_form
 
 
 def test_duplicate_organisations_and_contacts_are_found(admin_client, db):
-    factories.organisation_via_form(db, "The Harbour Trust", charity_number="1100")
+    factories.organisation_via_form(db, "The Harbour Trust", charity_number="1100001")
     factories.organisation_via_form(db, "Harbour Trust Ltd")
     factories.organisation_via_form(db, "Web One", website="https://same.example.org")
     factories.organisation_via_form(db, "Web Two", website="http://www.same.example.org/x")
-    factories.organisation_via_form(db, "Charity A", charity_number="555")
-    factories.organisation_via_form(db, "Charity B", charity_number="555")
+    factories.organisation_via_form(db, "Charity A", charity_number="1155555")
+    factories.organisation_via_form(db, "Charity B", charity_number="1155555")
     factories.organisation_via_form(db, "Unique Group")
     org = factories.organisation_via_form(db, "Shared Org")
     a = factories.contact_via_form(db, "Jo Bloggs", "jo1@example.org")
