@@ -1,0 +1,33 @@
+"""Pages show internal values in the fellow's words, never a stored key."""
+
+from __future__ import annotations
+
+from crm import models as m
+from crm.plainwords import mailing_names, plain
+from tests import factories
+
+
+def test_plain_words_for_keys_and_enums():
+    assert plain(m.Frequency.WEEKLY) == "Weekly"
+    assert plain("funding_digest") == "Funding-call digest"
+    assert plain(m.OrgKind.VCSE) == "VCSE" and plain("nhs") == "NHS"
+    assert plain("under_review") == "Under review" and plain(None) == ""
+    assert mailing_names(["funding_digest", "event_news"]) == "Funding-call digest, Event news"
+    assert mailing_names(None) == ""
+
+
+def test_a_contacts_subscriptions_read_as_words(admin_client, db):
+    contact = factories.contact(db, email="ada@example.org")
+    db.add(
+        m.Subscription(
+            email="ada@example.org",
+            contact_id=contact.id,
+            mailings=["funding_digest", "internship_alerts"],
+            frequency=m.Frequency.MONTHLY,
+            status=m.SubscriptionStatus.ACTIVE,
+        )
+    )
+    db.commit()
+    page = admin_client.get(f"/admin/contacts/{contact.id}").text
+    assert "Active: Funding-call digest, Internship alerts (monthly)" in page
+    assert "funding_digest" not in page
