@@ -242,6 +242,9 @@ class BatchWriter:
                     )  # fmt: skip
                 if not any(ch.applied for ch in p.org_changes):
                     res.org_action = "unchanged"
+                # A later row of this batch matching the same record (by another key) plans from what this one writes.
+                before.update({ch.field: ch.new for ch in p.org_changes if ch.applied and ch.field != "topics"})
+                had.update(p.topic_ids)
             if res.contact_action == "update":
                 p.contact_changes = plan_changes(
                     res.contact,

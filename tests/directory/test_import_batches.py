@@ -265,3 +265,25 @@ def test_undo_removes_topics_and_links_it_added_to_existing_records(db):
     assert db.scalar(select(func.count()).select_from(m.organisation_topics)) == 0
     assert db.scalar(select(func.count()).select_from(m.Affiliation).where(m.Affiliation.contact_id == pat.id)) == 0
     assert db.get(m.Organisation, mind.id) is not None and db.get(m.Contact, pat.id) is not None
+
+
+def test_two_rows_matching_one_record_by_different_keys_plan_in_turn_and_undo_cleanly(db):
+    mind = factories.organisation_via_form(db, "Mind", charity_number="123456")
+    db.commit()
+    text = (
+        "organisation_name,charity_number,website,description\n"
+        "Mind,,https://a.example.org,\n"
+        "Mind Charity,123456,https://b.example.org,Second row's words.\n"
+    )
+    report = _import_text(db, text)
+    assert [r.org_action for r in report.rows] == ["update", "update"]
+    assert [(c.field, c.how) for c in report.rows[1].changes] == [("description", "filled"), ("website", "kept")]
+    mind = _fresh(db, m.Organisation, mind.id)
+    assert (mind.website, mind.description) == ("https://a.example.org", "Second row's words.")
+    from crm.domains import EXTENSIONS
+    from crm.imports import undo
+
+    result = undo.undo(db, None, report.batch_id, EXTENSIONS, now=dt.datetime.now(dt.UTC))
+    db.commit()
+    mind = _fresh(db, m.Organisation, mind.id)
+    assert (mind.website, mind.website_domain, mind.description, result.left) == ("", "", "", [])
