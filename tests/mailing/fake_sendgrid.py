@@ -4,9 +4,9 @@ Script responses with ``server.script(...)``; each request pops the next scripte
 repeats). Behaviours: an int status (202 adds X-Message-Id), ``("429", reset_epoch_or_None)``, ``"502-html"``,
 ``"slow"`` (sleeps longer than the client's timeout, then answers 202), ``"drop"`` (reads the request, closes
 the connection without answering). Every request is recorded (path, headers, parsed JSON), and every
-personalization it received in full as (outbox id, recipient) in ``received`` (what SendGrid accepted: a body cut
-short by a client that died is not). ``active`` counts requests being handled. ``GET /_records`` answers all
-that as JSON, for tests that run the fake in its own process (``python -m tests.mailing.fake_sendgrid PORT
+personalization it received in full as (outbox id, recipient, request number) in ``received`` (what SendGrid accepted: a body cut
+short by a client that died is not). ``active`` counts requests being handled. ``GET /_records?since=N`` answers
+them as JSON, for tests that run the fake in its own process (``python -m tests.mailing.fake_sendgrid PORT
 LATENCY record``).
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,13 +22,13 @@ from typing import Any
 
 
 class FakeSendGrid:
-    def __init__(self, latency: float = 0.0, record_bodies: bool = True, port: int = 0) -> None:
-        self.latency = latency
+    def __init__(self, latency: float | tuple[float, float] = 0.0, record_bodies: bool = True, port: int = 0) -> None:
+        self.latency = latency  # seconds before answering, or (low, high): a random time between them
         self.record_bodies = record_bodies
         self.requests: list[dict[str, Any]] = []
         self.request_count = 0
         self.personalizations = 0
-        self.received: list[tuple[int, str]] = []
+        self.received: list[tuple[int, str, int]] = []  # (outbox id, recipient, request number)
         self.active = 0
         self.record_ids = record_bodies
         self._script: list[Any] = [202]
@@ -44,9 +45,10 @@ class FakeSendGrid:
 
             def do_GET(self) -> None:
                 counts: dict[str, Any] = {"requests": fake.request_count, "personalizations": fake.personalizations}
-                if self.path == "/_records":
+                if self.path.startswith("/_records"):  # /_records?since=N: what was received from the N-th on
+                    since = int(self.path.partition("since=")[2] or 0)
                     with fake._lock:
-                        counts.update(active=fake.active, received=list(fake.received))
+                        counts.update(active=fake.active, total=len(fake.received), received=fake.received[since:])
                 self._answer(200, json.dumps(counts).encode())
 
             def do_POST(self) -> None:
@@ -66,7 +68,8 @@ class FakeSendGrid:
                     return
                 behaviour = fake._next(raw, dict(self.headers), self.path)
                 if fake.latency:
-                    time.sleep(fake.latency)
+                    low, high = fake.latency if isinstance(fake.latency, tuple) else (fake.latency, fake.latency)
+                    time.sleep(random.uniform(low, high))
                 if behaviour == "drop":
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -95,13 +98,16 @@ class FakeSendGrid:
                 content_type: str = "application/json",
                 headers: dict[str, str] | None = None,
             ) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the client is gone (a crash trial killed it): nobody to answer
+                    self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
@@ -128,23 +134,13 @@ class FakeSendGrid:
                 self.personalizations += raw.count(b'"crm_outbox_id"')
             if self.record_ids and behaviour in (200, 202):
                 for p in body.get("personalizations", []):
-                    self.received.append((int(p["custom_args"]["crm_outbox_id"]), p["to"][0]["email"]))
+                    self.received.append(
+                        (int(p["custom_args"]["crm_outbox_id"]), p["to"][0]["email"], self.request_count)
+                    )
             return behaviour
 
-    def events(self, received: list[tuple[int, str]] | None = None) -> list[dict[str, Any]]:
-        """The signed Event Webhook's ``processed`` events for what was received (SendGrid posts one per message)."""
-        now = int(time.time())
-        return [
-            {
-                "email": email,
-                "event": "processed",
-                "sg_event_id": f"processed-{outbox_id}-{n}",
-                "sg_message_id": f"fake.{outbox_id}",
-                "timestamp": now,
-                "crm_outbox_id": str(outbox_id),
-            }
-            for n, (outbox_id, email) in enumerate(self.received if received is None else received)
-        ]
+    def events(self) -> list[dict[str, Any]]:
+        return processed_events(self.received)
 
     def __enter__(self) -> FakeSendGrid:
         self.thread.start()
@@ -155,9 +151,25 @@ class FakeSendGrid:
         self.server.server_close()
 
 
-def serve_forever(port: int, latency: float, record_ids: bool = False) -> None:
+def processed_events(received: list[Any]) -> list[dict[str, Any]]:
+    """The signed Event Webhook's ``processed`` events for what was received (SendGrid posts one per message)."""
+    now = int(time.time())
+    return [
+        {
+            "email": email,
+            "event": "processed",
+            "sg_event_id": f"processed-{outbox_id}-{request}",
+            "sg_message_id": f"fake{request}.{outbox_id}",
+            "timestamp": now,
+            "crm_outbox_id": str(outbox_id),
+        }
+        for outbox_id, email, request in received
+    ]
+
+
+def serve_forever(port: int, latency: float | tuple[float, float], record_ids: bool = False) -> None:
     """Run as its own process: ``python -m tests.mailing.fake_sendgrid PORT LATENCY [record]`` (benchmarks; the
-    crash trials with ``record``). Prints the port it listens on (useful with PORT 0)."""
+    crash trials with ``record``); LATENCY is seconds or LOW-HIGH. Prints the port it listens on (for PORT 0)."""
     fake = FakeSendGrid(latency=latency, record_bodies=False, port=port)
     fake.record_ids = record_ids
     with fake:
@@ -168,4 +180,6 @@ def serve_forever(port: int, latency: float, record_ids: bool = False) -> None:
 if __name__ == "__main__":
     import sys
 
-    serve_forever(int(sys.argv[1]), float(sys.argv[2]), len(sys.argv) > 3 and sys.argv[3] == "record")
+    low, _, high = sys.argv[2].partition("-")
+    latency = (float(low), float(high)) if high else float(low)
+    serve_forever(int(sys.argv[1]), latency, len(sys.argv) > 3 and sys.argv[3] == "record")
