@@ -184,3 +184,25 @@ def test_close_ends_the_pool_and_a_later_send_starts_it_again(server, transport)
 
 def test_the_dispatcher_claims_enough_for_few_statements_per_email():
     assert SMTPTransport(Settings()).preferred_claim >= 10 * smtp_module.REPORT_EVERY
+
+
+def test_an_internationalised_address_needs_smtputf8(server, transport):
+    handler, _ = server  # aiosmtpd's Controller offers SMTPUTF8 unless told otherwise
+    [sent] = transport.send_many(_emails(1, to="zoë@example.org", to_name="Zoë"))
+    assert sent.outcome == SendOutcome.SENT
+    [envelope] = handler.messages
+    assert envelope.rcpt_tos == ["zoë@example.org"]
+    head = envelope.content.split(b"\r\n\r\n", 1)[0].decode("utf-8")  # RFC 6532: the address as UTF-8
+    assert "\r\nTo: =?utf-8?b?Wm/Dqw==?= <zoë@example.org>\r\n" in head
+
+    port = _port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    t = SMTPTransport(Settings(smtp_host="127.0.0.1", smtp_port=port), timeout=5, connections=1)
+    try:
+        [refused] = t.send_many(_emails(1, to="zoë@example.org"))
+    finally:
+        t.close()
+        controller.stop()
+    assert refused.outcome == SendOutcome.FAILED and "SMTPUTF8" in refused.error
+    assert len(handler.messages) == 1
