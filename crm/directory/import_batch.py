@@ -199,6 +199,13 @@ class BatchWriter:
             return show([names.get(v, f"#{v}") for v in value] if isinstance(value, list) else names.get(value, value))
         return show(value)
 
+    def _named(self, field: str, value: Any) -> Any:
+        """A region or topic id (or list of them) as its name(s) for the audit trail; anything else as it is."""
+        if field not in self.names or value is None:
+            return value
+        names = self.names[field]
+        return [names.get(v, v) for v in value] if isinstance(value, list) else names.get(value, value)
+
     def _plan(self, rows: list[ParsedRow]) -> None:
         s = self.session
         o, c = m.Organisation, m.Contact
@@ -329,10 +336,8 @@ class BatchWriter:
             if not applied:
                 return None
             shown = {
-                ch.field: [ch.old_text if ch.field in self.names else ch.old,
-                           ch.new_text if ch.field in self.names else ch.new]
-                for ch in applied if ch.label
-            }  # fmt: skip
+                ch.field: [self._named(ch.field, ch.old), self._named(ch.field, ch.new)] for ch in applied if ch.label
+            }
             audit_row("updated by import", entity, record_id, label, shown)
             batch_row("updated", entity, record_id, label, {ch.field: [ch.old, ch.new] for ch in applied})
             values = {ch.field: ch.new for ch in applied if ch.field != "topics"}
