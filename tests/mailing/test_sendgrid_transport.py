@@ -180,3 +180,55 @@ def test_rate_limit_paces_messages():
     assert limiter._next == pytest.approx(0.5)
     limiter.acquire(5)
     assert limiter._next == pytest.approx(1.0)
+
+
+def test_each_request_is_reported_as_soon_as_it_is_answered(fake):
+    """Issue 15.3: the dispatcher records a request's outcomes before the next request goes out."""
+    emails = [_email(i, bulk=True, kind="funding_digest") for i in range(1, 2501)]
+    reports = []
+
+    def report(group):
+        reports.append((len(group), fake.request_count, [e.outbox_id for e, _ in group]))
+
+    results = SendGridTransport(_settings(fake.url, sendgrid_concurrency=1)).send_many(emails, report=report)
+    assert [(size, requests_seen) for size, requests_seen, _ in reports] == [(1000, 1), (1000, 2), (500, 3)]
+    assert sorted(i for _, _, ids in reports for i in ids) == list(range(1, 2501))  # each exactly once
+    assert all(r.outcome == SendOutcome.SENT for r in results)
+
+
+def test_a_rejected_batch_reports_each_one_by_one_resend_once(fake):
+    fake.script(400, 202, 400, 202)
+    emails = [_email(i, bulk=True, kind="funding_digest") for i in range(1, 4)]
+    reports = []
+    SendGridTransport(_settings(fake.url, sendgrid_concurrency=1)).send_many(emails, report=reports.append)
+    assert [[(e.outbox_id, r.outcome) for e, r in group] for group in reports] == [
+        [(1, SendOutcome.SENT)],
+        [(2, SendOutcome.FAILED)],
+        [(3, SendOutcome.SENT)],
+    ]
+
+
+def test_the_body_is_json_encoded_once_and_posted_as_is_through_the_official_client(fake, monkeypatch):
+    import json
+    import types
+
+    import python_http_client.client as http_client
+
+    from crm.mailing.transports import sendgrid
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the request body was JSON-encoded a second time")
+
+    monkeypatch.setattr(http_client, "json", types.SimpleNamespace(dumps=refuse, loads=json.loads))
+    calls = []
+    original = sendgrid.substitutions_for
+    monkeypatch.setattr(sendgrid, "substitutions_for", lambda e: calls.append(e.outbox_id) or original(e))
+    emails = [_email(i, bulk=True, kind="funding_digest") for i in range(1, 1201)]
+    results = SendGridTransport(_settings(fake.url)).send_many([*emails, _email(5000)])
+    assert all(r.outcome == SendOutcome.SENT for r in results)
+    assert sorted(calls) == list(range(1, 1201))  # each recipient's rendering encoded once, for size and body
+    assert fake.personalizations == 1201
+    batch = next(r for r in fake.requests if len(r["json"]["personalizations"]) == 1000)
+    assert batch["headers"]["Content-Type"] == sendgrid.CONTENT_TYPE
+    assert batch["json"]["personalizations"][0]["substitutions"] == sendgrid.substitutions_for(emails[0])
+    validate_payload(batch["json"])
