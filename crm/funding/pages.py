@@ -15,10 +15,11 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.calendar import CalendarEvent, build_calendar
 from crm.funding import queries
+from crm.funding.feed import calls_feed
 from crm.funding.views import now as _now
 from crm.listing import ListParams
 from crm.web.deps import DB, AppSettings, CurrentUser
-from crm.web.downloads import calendar_type, download
+from crm.web.downloads import ATOM, calendar_type, download
 from crm.web.pages import list_page
 
 
@@ -43,6 +44,13 @@ def _public_call(db: Session, slug: str, user: Principal | None) -> m.FundingCal
     if call is None or (call.status == m.CallStatus.DRAFT and user is None):
         raise NotFoundException("There is no funding call at this address.")
     return call
+
+
+@get("/funding-calls/feed.xml", sync_to_thread=False)
+def public_feed(db: DB, settings: AppSettings) -> Response[bytes]:
+    """Open calls as an Atom feed, newest first (linked from the list page)."""
+    now = _now()
+    return download(calls_feed(queries.feed_calls(db, now), base_url=settings.base_url, now=now), ATOM)
 
 
 @get("/funding-calls/{slug:str}", sync_to_thread=False)
@@ -85,4 +93,4 @@ def public_call_ics(db: DB, user: CurrentUser, settings: AppSettings, slug: From
     return download(body, calendar_type(), f"{call.slug[:60]}-deadline.ics")
 
 
-route_handlers: list[Any] = [public_list, public_call, public_call_ics]
+route_handlers: list[Any] = [public_list, public_feed, public_call, public_call_ics]

@@ -240,3 +240,27 @@ def published_for_funder(session: Session, organisation_id: int, now: dt.datetim
             .limit(limit)
         )
     )
+
+
+def feed_calls(session: Session, now: dt.datetime, limit: int = 50) -> list[Any]:
+    """The newest published calls still open (the feed): one statement, funder name joined."""
+    return list(
+        session.execute(
+            select(
+                m.FundingCall.title,
+                m.FundingCall.slug,
+                m.FundingCall.summary,
+                m.FundingCall.next_deadline_at,
+                m.FundingCall.amount_min,
+                m.FundingCall.amount_max,
+                m.FundingCall.requires_vcse_partner,
+                m.FundingCall.published_at,
+                m.FundingCall.updated_at,
+                m.Organisation.name.label("funder_name"),
+            )
+            .join(m.Organisation, m.Organisation.id == m.FundingCall.funder_id)
+            .where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
+            .order_by(m.FundingCall.published_at.desc(), m.FundingCall.id.desc())
+            .limit(limit)
+        )
+    )
