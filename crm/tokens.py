@@ -60,9 +60,10 @@ class Signer:
     def __init__(self, settings: Settings) -> None:
         # itsdangerous signs with the last key and verifies with all: reverse so secret_keys[0] signs.
         self._keys = list(reversed(settings.secret_keys))
-        # One keyed HMAC per secret for digest tokens, derived so no other purpose's key is ever reused.
+        # One keyed HMAC per secret for digest tokens (a key derived so no other purpose's key is reused), copied
+        # per token: cheaper than setting the key up again.
         self._digest_macs = [
-            hmac.new(hmac.new(key.encode(), b"crm.digest", hashlib.sha256).digest(), digestmod=hashlib.sha256)
+            hmac.new(hmac.digest(key.encode(), b"crm.digest", "sha256"), digestmod=hashlib.sha256)
             for key in settings.secret_keys
         ]
 

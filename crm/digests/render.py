@@ -126,6 +126,10 @@ class Shells:
         self.why_html = str(escape(why))
 
 
+# An item's HTML pieces and text pieces around its "not relevant" token, and its substitution bytes.
+Fragment = tuple[tuple[str, ...], tuple[str, ...], int]
+
+
 def _signature(item: Any) -> Any:
     """What an item's fragment depends on: its fields (an item edited between claims renders again)."""
     slots = getattr(type(item), "__slots__", None)
@@ -150,14 +154,14 @@ class DigestRenderer:
         self._text = text_env.get_template(f"email/{TEMPLATE}.txt")
         self._subject = text_env.get_template(f"email/{TEMPLATE}.subject.txt")
         self._html_env, self._text_env = html_env, text_env
-        self._rendered: dict[tuple[str, Any, Any], tuple[str, str, int]] = {}
+        self._rendered: dict[tuple[str, Any, Any], Fragment] = {}
         self._frames: dict[tuple[str, int], tuple[str, str, str, str]] = {}
         self._shells: dict[tuple[str, str], Shells] = {}
         self.postal = settings.mail_postal_address
         self._mailto = settings.unsubscribe_mailto
         self._lock = threading.Lock()
 
-    def _fragment(self, catalogue: Catalogue, section: Section, item: Any) -> tuple[str, str, int]:
+    def _fragment(self, catalogue: Catalogue, section: Section, item: Any) -> Fragment:
         """HTML, text and substitution bytes of one item: once per catalogue (claim or run) a dictionary look-up
         under the item's content, rendered only the first time that content is seen in this process."""
         key = (section.key, item.id)
@@ -175,7 +179,7 @@ class DigestRenderer:
         catalogue.fragments[key] = found
         return found
 
-    def _render_fragment(self, section: Section, item: Any) -> tuple[str, str, int]:
+    def _render_fragment(self, section: Section, item: Any) -> Fragment:
         name = SECTION_TEMPLATES[section.key]
         nr_url = f"{self.base_url}/digests/hide/{NR_PLACEHOLDER}/{section.item_kind}-{item.id}"
         ctx = {**section.fragment_context(item), "nr_url": nr_url, "section_key": section.key}
@@ -190,12 +194,13 @@ class DigestRenderer:
             text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant? {nr_url}\n"
         size = len(json.dumps(html, ensure_ascii=False)) + len(json.dumps(text, ensure_ascii=False))
         size += 2 * (TOKEN_LENGTH - len(NR_PLACEHOLDER))
-        return html, text, size
+        # Split where the digest's token goes: each digest joins the pieces with its token.
+        return tuple(html.split(NR_PLACEHOLDER)), tuple(text.split(NR_PLACEHOLDER)), size
 
     def fragment(self, section: Section, item: Any) -> tuple[Markup, str]:
         """One item's HTML and text fragments (with the "not relevant" placeholder), outside any claim."""
         html, text, _size = self._render_fragment(section, item)
-        return Markup(html), text
+        return Markup(NR_PLACEHOLDER.join(html)), NR_PLACEHOLDER.join(text)
 
     def sizer(self, catalogue: Catalogue) -> Any:
         """``size_of(section, item)`` for ``crm.digests.builder.select_items`` over this catalogue: what an item
@@ -272,6 +277,7 @@ class DigestRenderer:
         html_sections: list[str] = []
         text_sections: list[str] = []
         kept: list[list[Any]] = []
+        token = self.signer.digest_token(subscription_id, email)
         for key, ids, more in context.get("sections", []):
             section = BY_KEY.get(key)
             if section is None:
@@ -285,8 +291,8 @@ class DigestRenderer:
                 if item is None:
                     continue  # closed or withdrawn since the digest was built
                 h, t, _size = self._fragment(catalogue, section, item)
-                html_parts.append(h)
-                text_parts.append(t)
+                html_parts.append(token.join(h))
+                text_parts.append(token.join(t))
                 kept_ids.append(item_id)
             if kept_ids:
                 kept.append([key, kept_ids, more])
@@ -296,7 +302,6 @@ class DigestRenderer:
         if not kept:
             return None
         shell = self._shell(str(context.get("period", "")), str(context.get("frequency", "weekly")))
-        token = self.signer.digest_token(subscription_id, email)
         links, headers = self.links(token)
         name = " ".join(str(context.get("name") or "").split())
         name_part = f" {name}" if name else ""
@@ -321,10 +326,7 @@ class DigestRenderer:
             )
         )
         subject = " ".join(shell.subject.fill(dict(subject_summary=subject_summary, summary=text_summary)).split())
-        rendered = RenderedEmail(
-            subject=subject, text=text.replace(NR_PLACEHOLDER, token), html=html.replace(NR_PLACEHOLDER, token)
-        )
-        return rendered, headers
+        return RenderedEmail(subject=subject, text=text, html=html), headers
 
 
 _RENDERERS: dict[Settings, DigestRenderer] = {}
