@@ -63,7 +63,7 @@ def test_organisation_create_edit_delete_with_history(admin_client, db):
     entry = db.scalar(select(m.AuditEntry).where(m.AuditEntry.entity_id == org.id, m.AuditEntry.action == "updated"))
     assert entry.actor == "fellow@example.org"
     assert entry.changes["kind"] == ["vcse", "academic"] and entry.changes["topics"][1] == ["Carers", "Psychosis"]
-    assert "kind: vcse → academic" in client.get(f"/admin/organisations/{org.id}").text
+    assert "Kind: VCSE → Academic" in client.get(f"/admin/organisations/{org.id}").text
     org_id = org.id
     assert "Delete Fresh Start?" in client.get(f"/admin/organisations/{org_id}/delete").text
     assert post_form(client, f"/admin/organisations/{org_id}/delete", follow_redirects=False).status_code == 303

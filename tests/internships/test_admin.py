@@ -129,7 +129,7 @@ def test_fellow_creates_published_and_editor_edit_goes_back_to_approval(client, 
     internship = db.get(m.Internship, internship.id)
     assert internship.title == "Renamed listing" and internship.status == S.SUBMITTED
     history = client.get(f"/admin/internships/{internship.id}").text
-    assert "title: Research assistant with a peer support charity → Renamed listing" in history
+    assert "Title: Research assistant with a peer support charity → Renamed listing" in history
 
 
 @pytest.mark.parametrize(
