@@ -10,24 +10,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.timefmt import LONDON
+from crm.timefmt import LONDON, local_input, parse_local
 from crm.validation import Form
-
-
-def parse_local(raw: str) -> dt.datetime | None:
-    """``2026-06-01T09:30`` (datetime-local, Europe/London) → aware UTC; None when unparseable."""
-    raw = (raw or "").strip().replace(" ", "T")
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=LONDON)
-    return value.astimezone(dt.UTC)
-
-
-def local_input(value: dt.datetime | None) -> str:
-    return "" if value is None else value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
 
 
 def form_data(event: m.Event) -> dict[str, Any]:
@@ -49,8 +33,9 @@ def form_data(event: m.Event) -> dict[str, Any]:
         "all_day": "on" if event.all_day else "",
     }
     if event.all_day:
-        data["starts_at"] = event.starts_at.astimezone(LONDON).strftime("%Y-%m-%d")
-        data["ends_at"] = (event.ends_at.astimezone(LONDON) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
+        # The same datetime-local fields as a timed event; the time is ignored for an all-day one.
+        data["starts_at"] = event.starts_at.astimezone(LONDON).strftime("%Y-%m-%dT00:00")
+        data["ends_at"] = (event.ends_at.astimezone(LONDON) - dt.timedelta(days=1)).strftime("%Y-%m-%dT00:00")
     else:
         data["starts_at"] = local_input(event.starts_at)
         data["ends_at"] = local_input(event.ends_at)
@@ -65,6 +50,20 @@ def _id_choice(session: Session, form: Form, name: str, model: Any, label: str) 
         form.add_error(name, f"Choose a {label} from the list.")
         return None
     return int(raw)
+
+
+def _day(form: Form, name: str, label: str, *, required: bool = False) -> dt.date | None:
+    """The date of an all-day event's field: the date part of a datetime-local value, or a date typed alone."""
+    raw = form.str(name)
+    if not raw:
+        if required:
+            form.add_error(name, f"{label} is required.")
+        return None
+    try:
+        return dt.date.fromisoformat(raw[:10])
+    except ValueError:
+        form.add_error(name, f"{label} must be a date like 2026-06-01.")
+        return None
 
 
 def parse_event_form(session: Session, form: Form) -> dict[str, Any]:
@@ -82,8 +81,8 @@ def parse_event_form(session: Session, form: Form) -> dict[str, Any]:
     if values["online_url"] and urlsplit(values["online_url"]).scheme not in {"https", "http"}:
         form.add_error("online_url", "Enter the online link as a web address starting with https://.")
     if values["all_day"]:
-        start_day = form.date("starts_at", required=True, label="Start")
-        end_day = form.date("ends_at", label="End") or start_day
+        start_day = _day(form, "starts_at", "Start", required=True)
+        end_day = _day(form, "ends_at", "End") or start_day
         if start_day:
             values["starts_at"] = dt.datetime.combine(start_day, dt.time(0), LONDON).astimezone(dt.UTC)
         if end_day:

@@ -6,7 +6,7 @@ from typing import Any
 
 from crm import models as m
 from crm.funding import services as fs
-from crm.timefmt import LONDON
+from crm.timefmt import LONDON, local_input
 from crm.validation import Form, rows_shown
 
 MAX_DEADLINE_ROWS = 10
@@ -79,7 +79,7 @@ def form_values(call: m.FundingCall) -> dict[str, Any]:
         values[flag] = "1" if getattr(call, flag) else ""
     for i, d in enumerate(call.deadlines[:MAX_DEADLINE_ROWS]):
         values[f"deadline_label_{i}"] = d.label
-        values[f"deadline_at_{i}"] = fs.to_local_input(d.due_at)
+        values[f"deadline_at_{i}"] = local_input(d.due_at)
     return values
 
 

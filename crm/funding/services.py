@@ -82,11 +82,6 @@ def parse_local_datetime(raw: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def to_local_input(value: dt.datetime | None) -> str:
-    """The value for an ``<input type="datetime-local">`` in Europe/London."""
-    return "" if value is None else value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
-
-
 # --- validation ---------------------------------------------------------------------------------------------
 
 

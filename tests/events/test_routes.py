@@ -361,7 +361,9 @@ def test_all_day_event_form_round_trip_and_ics_dates(app, db, admin_client):
         dt.timedelta(hours=25),
     )
     edit = admin_client.get(f"/admin/events/{event.id}/edit")
-    assert f'value="{day.isoformat()}"' in edit.text
+    # The same date-and-time fields as funding calls; an all-day event shows its days at midnight.
+    assert f'type="datetime-local" value="{day.isoformat()}T00:00"' in edit.text
+    assert 'id="f-rsvp_deadline" name="rsvp_deadline" type="datetime-local"' in edit.text
     post_form(admin_client, f"/admin/events/{event.id}/publish")
     # Saving the unchanged form does not bump the SEQUENCE.
     post_form(admin_client, f"/admin/events/{event.id}/edit", form)

@@ -13,6 +13,7 @@ from crm.calendar import CalendarEvent, build_calendar, fold
 from crm.funding import services as fs
 from crm.funding.jobs import close_expired_calls
 from crm.funding.labels import countdown
+from crm.timefmt import local_input, parse_local
 from tests import factories
 from tests.funding.helpers import NOW, call_input, make_call
 
@@ -131,7 +132,8 @@ def test_local_times_are_entered_in_london():
     winter = fs.parse_local_datetime("2027-01-10 12:00")
     assert winter == dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.UTC)
     assert fs.parse_local_datetime("2027-06-01") == dt.datetime(2027, 6, 1, 22, 59, tzinfo=dt.UTC)
-    assert fs.to_local_input(summer) == "2027-06-01T17:00"
+    assert local_input(summer) == "2027-06-01T17:00"
+    assert parse_local("2027-06-01T17:00") == summer and parse_local("not a time") is None
 
 
 def test_calendar_is_valid_icalendar_with_folding_and_crlf():
