@@ -266,7 +266,8 @@ def add_affiliation(
     ensure_one_primary(session, contact.id)
     change = {"organisation": [None, org.name], "role": [None, role]}
     audit.record(session, actor, "linked", "contact", contact.id, summary=f"to {org.name}", changes=change)
-    audit.record(session, actor, "linked", "organisation", org.id, summary=f"contact #{contact.id}", changes={})
+    org_change = {"contact": [None, contact.name], "role": [None, role]}
+    audit.record(session, actor, "linked", "organisation", org.id, summary=contact.name, changes=org_change)
     return aff
 
 
@@ -285,19 +286,29 @@ def update_affiliation(session: Session, actor: Principal | None, aff: m.Affilia
     ensure_one_primary(session, aff.contact_id)
     session.refresh(aff)
     after = {"role": aff.role, "primary": aff.is_primary}
-    summary = f"organisation #{aff.organisation_id}"
+    org = session.get(m.Organisation, aff.organisation_id)
+    summary = org.name if org else f"organisation #{aff.organisation_id}"
     audit.record_changes(
         session, actor, "contact", aff.contact_id, before, after, summary=summary, action="updated link"
     )
 
 
 def remove_affiliation(session: Session, actor: Principal | None, aff: m.Affiliation) -> None:
-    contact_id, org_id = aff.contact_id, aff.organisation_id
+    contact_id, org_id, role = aff.contact_id, aff.organisation_id, aff.role
+    org, contact = session.get(m.Organisation, org_id), session.get(m.Contact, contact_id)
+    org_name = org.name if org else f"organisation #{org_id}"
+    contact_name = contact.name if contact else f"contact #{contact_id}"
     session.delete(aff)
     session.flush()
     ensure_one_primary(session, contact_id)
-    audit.record(session, actor, "unlinked", "contact", contact_id, summary=f"from organisation #{org_id}", changes={})
-    audit.record(session, actor, "unlinked", "organisation", org_id, summary=f"contact #{contact_id}", changes={})
+    audit.record(
+        session, actor, "unlinked", "contact", contact_id, summary=f"from {org_name}",
+        changes={"organisation": [org_name, None], "role": [role or None, None]},
+    )  # fmt: skip
+    audit.record(
+        session, actor, "unlinked", "organisation", org_id, summary=contact_name,
+        changes={"contact": [contact_name, None], "role": [role or None, None]},
+    )  # fmt: skip
 
 
 def organisation_contacts(session: Session, org_id: int) -> list[Any]:

@@ -86,3 +86,17 @@ def test_history_is_two_statements_however_many_entries(db, count_queries) -> No
         entries = history(db, "organisation", org.id)
     assert len(entries) == 31 and q.count == 2  # the entries, then the region names
     assert entries[0].lines == ["Region: South East → London"]
+
+
+def test_links_between_people_and_organisations_are_named_on_both_sides(db) -> None:
+    from crm.directory import contacts
+
+    org = factories.organisation_via_form(db, "Aster Voices")
+    person = factories.contact_via_form(db, "Jo Bloggs", "jo@example.org")
+    aff = contacts.add_affiliation(db, None, person, org, "Chair", True)
+    contacts.remove_affiliation(db, None, aff)
+    db.commit()
+    unlinked, linked = history(db, "organisation", org.id)[:2]
+    assert (linked.summary, linked.lines) == ("Jo Bloggs", ["Contact: set to Jo Bloggs", "Role: set to Chair"])
+    assert unlinked.lines == ["Contact: cleared (was Jo Bloggs)", "Role: cleared (was Chair)"]
+    assert history(db, "contact", person.id)[0].summary == "from Aster Voices"
