@@ -26,7 +26,6 @@ from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.csvimport import Field, plain
-from crm.directory.contacts import ensure_one_primary
 from crm.directory.import_batch import CONTACT_FIELDS, ORG_FIELDS
 from crm.directory.references import organisation_references
 from crm.errors import FieldErrors
@@ -75,7 +74,7 @@ def undo(session: Session, actor: Principal | None, batch_id: int, ext: Extensio
     source = f"undo of import #{batch.id}"
     # Newest change first, so a record changed twice by one import ends at its value before the import.
     for chunk in _chunks(session, batch.id, "updated"):
-        by_entity: dict[str, list[m.ImportChange]] = defaultdict(list)
+        by_entity: dict[str, list[Any]] = defaultdict(list)
         for change in chunk:
             by_entity[change.entity].append(change)
         _restore(session, actor, m.Organisation, ORG_FIELDS, by_entity["organisation"], result, source, now)
@@ -103,16 +102,18 @@ def undo(session: Session, actor: Principal | None, batch_id: int, ext: Extensio
     return result
 
 
-def _chunks(session: Session, batch_id: int, action: str, entity: str | None = None) -> Iterator[list[m.ImportChange]]:
-    """The batch's changes of one action, newest first, ``CHUNK`` at a time (memory stays flat on big imports)."""
+def _chunks(session: Session, batch_id: int, action: str, entity: str | None = None) -> Iterator[list[Any]]:
+    """The batch's changes of one action, newest first, ``CHUNK`` at a time, as plain rows (memory stays flat on big
+    imports: no ORM objects pile up in the session)."""
     after: int | None = None
     while True:
-        query = select(m.ImportChange).where(m.ImportChange.batch_id == batch_id, m.ImportChange.action == action)
+        c = m.ImportChange
+        query = select(c.id, c.entity, c.entity_id, c.label, c.fields).where(c.batch_id == batch_id, c.action == action)
         if entity:
             query = query.where(m.ImportChange.entity == entity)
         if after is not None:
             query = query.where(m.ImportChange.id < after)
-        chunk = list(session.scalars(query.order_by(m.ImportChange.id.desc()).limit(CHUNK)))
+        chunk = list(session.execute(query.order_by(m.ImportChange.id.desc()).limit(CHUNK)))
         if not chunk:
             return
         yield chunk
@@ -124,7 +125,7 @@ def _restore(
     actor: Principal | None,
     model: Any,
     fields: Sequence[Field],
-    changes: list[m.ImportChange],
+    changes: list[Any],
     result: UndoResult,
     source: str,
     now: dt.datetime,
@@ -184,31 +185,62 @@ def _restore(
             )
     if updates:
         session.execute(update(model), updates)
-    for row in audit_rows:
-        audit.record(
-            session, actor, "import undone", entity, row["entity_id"], summary=row["summary"], changes=row["changes"]
-        )
+    _audit_many(session, actor, "import undone", entity, audit_rows)
 
 
-def _unlink(session: Session, actor: Principal | None, changes: list[m.ImportChange], result: UndoResult) -> None:
-    """Remove the contact-organisation links the import made (still there), then keep one primary per contact."""
-    touched = set()
-    for change in changes:
-        org_id = change.fields["organisation_id"][1]
-        gone = session.execute(
-            delete(m.Affiliation).where(
-                m.Affiliation.contact_id == change.entity_id, m.Affiliation.organisation_id == org_id
+def _unlink(session: Session, actor: Principal | None, changes: list[Any], result: UndoResult) -> None:
+    """Remove the contact-organisation links the import made (those still there), then give every contact that lost
+    its primary link another one: a constant number of statements per chunk."""
+    if not changes:
+        return
+    a = m.Affiliation
+    made = {(c.entity_id, c.fields["organisation_id"][1]): c for c in changes}
+    found = list(
+        session.execute(
+            select(a.id, a.contact_id, a.organisation_id, a.is_primary).where(
+                a.contact_id.in_({cid for cid, _ in made}), a.organisation_id.in_({oid for _, oid in made})
             )
-        ).rowcount
-        if gone:
-            result.unlinked += 1
-            touched.add(change.entity_id)
-            audit.record(
-                session, actor, "import undone", "contact", change.entity_id,
-                summary=f"unlinked from organisation #{org_id}", changes={"role": [change.fields["role"][1], None]},
-            )  # fmt: skip
-    for contact_id in touched:
-        ensure_one_primary(session, contact_id)
+        )
+    )
+    gone = [r for r in found if (r.contact_id, r.organisation_id) in made]
+    if not gone:
+        return
+    session.execute(delete(a).where(a.id.in_([r.id for r in gone])).execution_options(synchronize_session=False))
+    result.unlinked += len(gone)
+    _audit_many(
+        session, actor, "import undone", "contact",
+        [{"entity_id": r.contact_id, "summary": f"unlinked from organisation #{r.organisation_id}",
+          "changes": {"role": [made[(r.contact_id, r.organisation_id)].fields["role"][1], None]}} for r in gone],
+    )  # fmt: skip
+    lost_primary = {r.contact_id for r in gone if r.is_primary}
+    if lost_primary:
+        first: dict[int, int] = {}
+        has_primary = set()
+        for r in session.execute(
+            select(a.id, a.contact_id, a.is_primary).where(a.contact_id.in_(lost_primary)).order_by(a.id)
+        ):
+            first.setdefault(r.contact_id, r.id)
+            if r.is_primary:
+                has_primary.add(r.contact_id)
+        promote = [{"id": aid, "is_primary": True} for cid, aid in first.items() if cid not in has_primary]
+        if promote:
+            session.execute(update(a), promote)
+
+
+def _audit_many(
+    session: Session, actor: Principal | None, action: str, entity: str, rows: list[dict[str, Any]]
+) -> None:
+    """Audit entries for many records in one statement (``entity_id``, ``summary``, ``changes`` per row)."""
+    if rows:
+        now = m.utcnow()
+        who = {"user_id": actor.id if actor and actor.id > 0 else None, "actor": batches.actor_name(actor)}
+        session.execute(
+            m.AuditEntry.__table__.insert(),
+            [
+                {**who, "at": now, "action": action, "entity": entity, **row, "summary": row["summary"][:500]}
+                for row in rows
+            ],
+        )
 
 
 def _referrers(session: Session, table: Table, ids: set[int]) -> dict[int, list[str]]:
@@ -233,7 +265,7 @@ def _remove_created(
     actor: Principal | None,
     model: Any,
     entity: str,
-    changes: list[m.ImportChange],
+    changes: list[Any],
     ext: Extensions,
     result: UndoResult,
     source: str,
@@ -264,15 +296,7 @@ def _remove_created(
                 session.execute(delete(table).where(fk.parent.in_(gone)))
     session.execute(delete(model).where(model.id.in_(gone)).execution_options(synchronize_session=False))
     result.removed += len(gone)
-    session.add_all(
-        m.AuditEntry(
-            user_id=actor.id if actor and actor.id > 0 else None,
-            actor=batches.actor_name(actor),
-            action="deleted",
-            entity=entity,
-            entity_id=c.entity_id,
-            summary=f"{c.label} ({source})",
-            changes={},
-        )
-        for c in removable
-    )
+    _audit_many(
+        session, actor, "deleted", entity,
+        [{"entity_id": c.entity_id, "summary": f"{c.label} ({source})", "changes": {}} for c in removable],
+    )  # fmt: skip
