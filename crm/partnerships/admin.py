@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.history import history
 from crm.listing import ListParams
 from crm.partnerships import changes, queries, rules, views
@@ -59,7 +60,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, setti
         "admin/partnership_list.html",
         "admin/partnership_results.html",
         context,
-        page_only=lambda: queries.choices(db),
+        page_only=lambda: queries.choices(db, user),
     )
 
 
@@ -74,14 +75,15 @@ def admin_board(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
     )
 
 
-def _form(db: Session, form: Form, p: m.Partnership | None) -> Template:
-    return form_page("admin/partnership_form.html", _form_context(db, form, p), form=form)
+def _form(db: Session, user: Principal | None, form: Form, p: m.Partnership | None) -> Template:
+    return form_page("admin/partnership_form.html", _form_context(db, user, form, p), form=form)
 
 
-def _form_context(db: Session, form: Form, p: m.Partnership | None) -> dict[str, Any]:
+def _form_context(db: Session, user: Principal | None, form: Form, p: m.Partnership | None) -> dict[str, Any]:
+    members = [mem.contact_id for mem in p.members if mem.contact_id] if p is not None else []
     return {
         "p": p,
-        **queries.choices(db),
+        **queries.choices(db, user, members),
         "stages": list(rules.Stage),
         "rows": pf.member_rows(form.data),
         "default_side": pf.default_side,
@@ -105,7 +107,7 @@ def admin_new(db: DB, user: CurrentUser, organisation: FromQuery[str] = "", call
         data.update({f"member_side_{index}": side, f"member_org_{index}": str(org.id)})
     if call.isdigit():
         data["funding_call_id"] = call
-    return _form(db, Form(data), None)
+    return _form(db, user, Form(data), None)
 
 
 @post("/new", sync_to_thread=False)
@@ -114,7 +116,7 @@ def admin_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Redire
     values = pf.parse_form(form, with_stage=True)
     p = attempt(form, lambda: changes.create_partnership(db, user, values, now=views.now()))
     if p is None:
-        return _form(db, form, None)
+        return _form(db, user, form, None)
     return Redirect(f"/admin/partnerships/{p.id}", status_code=303)
 
 
@@ -163,7 +165,7 @@ def admin_detail(
 @get("/{partnership_id:int}/edit", sync_to_thread=False)
 def admin_edit(db: DB, user: CurrentUser, partnership_id: FromPath[int]) -> Template:
     p = views.partnership_or_404(db, partnership_id, user)
-    return _form(db, Form(pf.form_values(p)), p)
+    return _form(db, user, Form(pf.form_values(p)), p)
 
 
 @post("/{partnership_id:int}/edit", sync_to_thread=False)
@@ -173,7 +175,7 @@ def admin_update(db: DB, user: CurrentUser, partnership_id: FromPath[int], data:
     values = pf.parse_form(form, with_stage=False)
     attempt(form, lambda: changes.update_partnership(db, user, p, values, now=views.now()))
     if not form.ok:
-        return _form(db, form, p)
+        return _form(db, user, form, p)
     return Redirect(f"/admin/partnerships/{p.id}?notice=saved", status_code=303)
 
 

@@ -113,6 +113,30 @@ def check_may_change(session: Session, actor: Principal | None, p: m.Partnership
         raise Forbidden("Editors may change only their own organisation's partnerships.")
 
 
+def _editor_errors(session: Session, actor: Principal | None, data: PartnershipInput, p: m.Partnership | None) -> dict:
+    """What an editor may not do here: leave their organisation out, or add people from other organisations
+    (contacts are private; the ones already members stay)."""
+    errors = own_membership_errors(actor, data.members)
+    wanted = {mem.contact_id for mem in data.members if mem.contact_id}
+    if errors or sees_all(actor) or not wanted:
+        return errors
+    assert actor is not None
+    allowed = set(
+        session.scalars(
+            select(m.Affiliation.contact_id).where(
+                m.Affiliation.organisation_id == actor.organisation_id, m.Affiliation.contact_id.in_(wanted)
+            )
+        )
+    )
+    if p is not None and p.id is not None:
+        allowed |= set(
+            session.scalars(select(m.PartnershipMember.contact_id).where(m.PartnershipMember.partnership_id == p.id))
+        )
+    if wanted - allowed:
+        return {"members": "Choose people from your own organisation; the fellow can add others."}
+    return {}
+
+
 def _apply(session: Session, p: m.Partnership, data: PartnershipInput) -> None:
     for name in (
         "summary",
@@ -167,7 +191,7 @@ def create_partnership(
     errors = validate(session, data)
     if not require_both_sides and errors.get("members", "").startswith("Add at least one member"):
         errors.pop("members")
-    errors = {**own_membership_errors(actor, data.members), **errors}
+    errors = {**_editor_errors(session, actor, data, None), **errors}
     if errors:
         raise PartnershipError(errors)
     p = m.Partnership(stage=data.stage, stage_changed_at=now, created_at=now, updated_at=now)
@@ -181,7 +205,7 @@ def update_partnership(
 ) -> dict[str, Any]:
     """Everything but the stage (moves go through ``move_stage`` so they can ask for a reason)."""
     check_may_change(session, actor, p)
-    errors = {**own_membership_errors(actor, data.members), **validate(session, data)}
+    errors = {**_editor_errors(session, actor, data, p), **validate(session, data)}
     if errors:
         raise PartnershipError(errors)
     before = snapshot(session, p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
@@ -171,7 +172,14 @@ def board(
     return grouped
 
 
-def choices(session: Session) -> dict[str, Any]:
+def choices(session: Session, actor: Principal | None, keep_contact_ids: Iterable[int] = ()) -> dict[str, Any]:
+    """The form's and filters' menus. People are private: an editor is offered only the contacts linked to their
+    own organisation, plus those already members of the partnership being edited (so saving keeps them)."""
+    contacts = select(m.Contact.id, m.Contact.name).where(m.Contact.erased_at.is_(None)).order_by(m.Contact.name)
+    if not sees_all(actor):
+        assert actor is not None
+        own = select(m.Affiliation.contact_id).where(m.Affiliation.organisation_id == actor.organisation_id)
+        contacts = contacts.where(or_(m.Contact.id.in_(own), m.Contact.id.in_(list(keep_contact_ids))))
     return {
         "organisations": list(
             session.execute(
@@ -180,11 +188,7 @@ def choices(session: Session) -> dict[str, Any]:
                 .order_by(m.Organisation.name_normalised)
             )
         ),
-        "contacts": list(
-            session.execute(
-                select(m.Contact.id, m.Contact.name).where(m.Contact.erased_at.is_(None)).order_by(m.Contact.name)
-            )
-        ),
+        "contacts": list(session.execute(contacts)),
         "calls": list(
             session.execute(
                 select(m.FundingCall.id, m.FundingCall.title, m.FundingCall.status).order_by(

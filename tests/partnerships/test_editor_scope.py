@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.accounts.services import create_api_key
+from crm.directory.contacts import add_affiliation
 from crm.partnerships import changes, rules
 from tests import factories
 from tests.conftest import post_form, sign_in_as
@@ -35,6 +36,8 @@ class World:
     own: m.Partnership
     other: m.Partnership
     other_activity: m.PartnershipActivity
+    own_person: m.Contact
+    other_person: m.Contact
 
     def exists(self, p: m.Partnership) -> bool:
         pid = p.id
@@ -66,11 +69,16 @@ def world(client: Any, db: Any, settings: Any) -> World:
     activity = changes.add_activity(
         db, None, other, kind=m.ActivityKind.CALL, occurred_at=NOW - dt.timedelta(days=1), summary="Private", now=NOW
     )
+    own_person = factories.contact_via_form(db, "Ash Ownperson", "ash@aster.example.org")
+    other_person = factories.contact_via_form(db, "Bo Otherperson", "bo@birch.example.org")
+    add_affiliation(db, None, own_person, own_org, "", True)
+    add_affiliation(db, None, other_person, other_org, "", True)
     _, key = create_api_key(db, "aster-editor", m.Role.EDITOR, organisation_id=own_org.id)
     user = sign_in_as(client, db, settings, "editor@example.org", m.Role.EDITOR)
     user.organisation_id = own_org.id
     db.commit()
-    return World(client, db, {"Authorization": f"Bearer {key}"}, uni, own_org, other_org, own, other, activity)
+    auth = {"Authorization": f"Bearer {key}"}
+    return World(client, db, auth, uni, own_org, other_org, own, other, activity, own_person, other_person)
 
 
 def _form(w: World, vcse: m.Organisation, **extra: str) -> dict[str, str]:
@@ -108,6 +116,7 @@ def page_board(w: World) -> None:
 def page_new(w: World) -> None:
     page = w.client.get("/admin/partnerships/new").text
     assert f'<option value="{w.own_org.id}" selected>' in page  # their organisation is filled in
+    assert "Ash Ownperson" in page and "Bo Otherperson" not in page  # people from other organisations are private
 
 
 def page_create(w: World) -> None:
@@ -176,6 +185,12 @@ def api_list(w: World) -> None:
 def api_create(w: World) -> None:
     refused = w.client.post("/api/v1/partnerships", json=_api_body(w, w.other_org), headers=w.api)
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "members"
+    body = _api_body(w, w.own_org)
+    body["members"].append({"side": "vcse", "contact_id": w.other_person.id})
+    someone_elses = w.client.post("/api/v1/partnerships", json=body, headers=w.api)
+    assert someone_elses.status_code == 422 and "your own organisation" in someone_elses.json()["errors"][0]["message"]
+    body["members"][-1]["contact_id"] = w.own_person.id
+    assert w.client.post("/api/v1/partnerships", json=body, headers=w.api).status_code == 201
     assert w.client.post("/api/v1/partnerships", json=_api_body(w, w.own_org), headers=w.api).status_code == 201
 
 
