@@ -50,18 +50,20 @@ def select_items(
     taken: set[tuple[str, int]] = set()
     ledger: list[tuple[str, int]] = []
     total = 0
+    sent, hidden = sub.sent, sub.hidden
     for section in SELECTION_ORDER:
         if section.mailing not in sub.mailings:
             continue
         ids: list[int] = []
         more = 0
         kind, lkind = section.item_kind, section.ledger_kind
+        late = _late(catalogue, section, cutoff)
         for item in _candidates(catalogue, section, sub):
-            published = item.published_at
-            if published is None or published > cutoff:
+            item_id = item.id
+            if item_id in late:
                 continue  # published after the period's cut-off: it waits for the next period
-            key = (kind, item.id)
-            if (lkind, item.id) in sub.sent or key in sub.hidden or key in taken:
+            key = (kind, item_id)
+            if (lkind, item_id) in sent or key in hidden or key in taken:
                 continue
             if len(ids) < section.limit and total < MAX_ITEMS:
                 cost = size_of(section, item) + per_item + (0 if ids else SECTION_BYTES) if size_of is not None else 0
@@ -84,6 +86,21 @@ def select_items(
 
 PREFIX = 24  # candidates kept per distinct filter set; more are computed only when exclusions use them up
 CACHE_LIMIT = 20_000  # distinct filter sets remembered per run (cleared when full: memory stays flat)
+
+
+def _late(catalogue: Catalogue, section: Any, cutoff: dt.datetime) -> frozenset[int]:
+    """Ids of the section's items published after the cut-off (or never), once per run: an int look-up per
+    candidate instead of comparing two aware datetimes (~0.4 us each, tens per digest)."""
+    key = ("late", section.key, cutoff)
+    late = catalogue.match_cache.get(key)
+    if late is None:
+        late = frozenset(
+            item.id
+            for item in section.items(catalogue).values()
+            if item.published_at is None or item.published_at > cutoff
+        )
+        catalogue.match_cache[key] = late
+    return late
 
 
 def _candidates(catalogue: Catalogue, section: Any, sub: SubscriberView) -> Iterator[Any]:
