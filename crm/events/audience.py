@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.events.lifecycle import EventProblem, host_name
-from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, queue_calendar_emails
+from crm.events.lifecycle import EventProblem
+from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, host_name, queue_calendar_emails
 
 REASON_LABELS = {
     "already-invited": "already invited",

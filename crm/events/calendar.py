@@ -82,9 +82,11 @@ def itip_template(
     location: str = "",
     url: str = "",
     all_day: bool = False,
+    tentative: bool = False,
     now: dt.datetime | None = None,
 ) -> ItipTemplate:
-    """The calendar of ``build_itip`` without its attendee (``ics`` builds the VEVENT once)."""
+    """The calendar of ``build_itip`` without its attendee (``ics`` builds the VEVENT once). ``tentative`` is the copy
+    of someone on the waitlist: STATUS:TENTATIVE, so their calendar never shows a place they do not have."""
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"unsupported METHOD {method!r}")
@@ -98,7 +100,7 @@ def itip_template(
         description=description,
         location=location,
         url=url,
-        status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
+        status="CANCELLED" if method == "CANCEL" else ("TENTATIVE" if tentative else "CONFIRMED"),
         sequence=sequence,
         transparent=None,
         all_day=all_day,

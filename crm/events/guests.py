@@ -12,8 +12,8 @@ from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.events import rsvp
-from crm.events.lifecycle import EventProblem, host_name
-from crm.events.mail import PARTSTAT, Mailer, Recipient, itip_for, queue_invitation
+from crm.events.lifecycle import EventProblem
+from crm.events.mail import PARTSTAT, Mailer, Recipient, host_name, itip_for, queue_invitation
 from crm.tokens import Signer, TokenError
 
 S = m.InvitationStatus
@@ -56,7 +56,10 @@ def current_ics(
         raise rsvp.RsvpProblem("This invitation has no email address any more.")
     method = "CANCEL" if event.status == m.EventStatus.CANCELLED else "REQUEST"
     partstat = PARTSTAT.get(invitation.status, "NEEDS-ACTION")
-    return itip_for(mailer, event, contact.name, contact.email, method=method, partstat=partstat, now=now).text
+    waiting = invitation.status == m.InvitationStatus.WAITLISTED
+    return itip_for(
+        mailer, event, contact.name, contact.email, method=method, partstat=partstat, tentative=waiting, now=now
+    ).text
 
 
 def request_place(

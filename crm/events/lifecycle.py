@@ -18,7 +18,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory.reference import slugify
 from crm.events import rsvp
-from crm.events.mail import INLINE_LIMIT, Mailer, Recipient, queue_cancellation, queue_update
+from crm.events.mail import INLINE_LIMIT, Mailer, Recipient, host_name, queue_cancellation, queue_update
 from crm.timefmt import LONDON
 
 S = m.InvitationStatus
@@ -88,12 +88,6 @@ def create_event(session: Session, actor: Principal | None, base_url: str, value
         session, actor, "created", "event", event.id, summary=event.title, changes=audit.diff({}, snapshot(event))
     )
     return event
-
-
-def host_name(session: Session, event: m.Event) -> str:
-    if event.host_organisation_id is None:
-        return ""
-    return session.scalar(select(m.Organisation.name).where(m.Organisation.id == event.host_organisation_id)) or ""
 
 
 def recipients(session: Session, event_id: int, statuses: tuple[m.InvitationStatus, ...]) -> list[Recipient]:

@@ -14,7 +14,7 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -32,6 +32,7 @@ PARTSTAT = {
     m.InvitationStatus.YES: "ACCEPTED",
     m.InvitationStatus.MAYBE: "TENTATIVE",
     m.InvitationStatus.NO: "DECLINED",
+    m.InvitationStatus.WAITLISTED: "TENTATIVE",  # said yes, has no place yet: never shown as confirmed
 }
 
 
@@ -117,13 +118,16 @@ def itip_for(
     *,
     method: str,
     partstat: str = "NEEDS-ACTION",
+    tentative: bool = False,
     now: dt.datetime | None = None,
 ) -> ItipMessage:
-    template = itip_template_for(mailer, event, method=method, now=now)
+    template = itip_template_for(mailer, event, method=method, tentative=tentative, now=now)
     return template.fill(Party(email=recipient_email, name=recipient_name), partstat)
 
 
-def itip_template_for(mailer: Mailer, event: m.Event, *, method: str, now: dt.datetime | None = None) -> ItipTemplate:
+def itip_template_for(
+    mailer: Mailer, event: m.Event, *, method: str, tentative: bool = False, now: dt.datetime | None = None
+) -> ItipTemplate:
     """The event's calendar for ``method`` without an attendee (``fill`` adds each recipient)."""
     location = ", ".join(p for p in (event.venue, event.online_url) if p)
     return itip_template(
@@ -138,6 +142,7 @@ def itip_template_for(mailer: Mailer, event: m.Event, *, method: str, now: dt.da
         description=event.description,
         location=location,
         url=f"{mailer.base_url}/events/{event.slug}",
+        tentative=tentative,
         now=now,
     )
 
@@ -295,6 +300,35 @@ def _queue_batch(
             .values(status=m.OutboxStatus.SUPPRESSED, last_error=f"the recipient withdrew from {MAILING}")
         )
     return {by_key[k].invitation_id: i for k, i in inserted.items()}
+
+
+def host_name(session: Session, event: m.Event) -> str:
+    if event.host_organisation_id is None:
+        return ""
+    return session.scalar(select(m.Organisation.name).where(m.Organisation.id == event.host_organisation_id)) or ""
+
+
+def queue_confirmation(
+    session: Session, mailer: Mailer, event: m.Event, invitation: m.Invitation, host_name: str, now: dt.datetime
+) -> int | None:
+    """ "You have a place" after a yes or an accepted waitlist place, with the calendar updated to PARTSTAT=ACCEPTED:
+    the same UID and SEQUENCE (an attendee's answer is not a change to the event, RFC 5546 §2.1.4), a newer DTSTAMP.
+    Keyed on the answer's time, so answering yes again after a no confirms again but a repeated yes does not."""
+    contact = session.get(m.Contact, invitation.contact_id)
+    if contact is None or not contact.email:
+        return None
+    recipient = Recipient(invitation.id, contact.id, contact.name, contact.email, invitation.status)
+    itip = itip_for(mailer, event, contact.name, contact.email, method="REQUEST", partstat="ACCEPTED", now=now)
+    return _queue(
+        session,
+        mailer,
+        recipient,
+        kind="event_confirmation",
+        key=f"confirm:{event.id}:{contact.id}:{event.sequence}:{now.timestamp():.6f}",
+        template="event_confirmation",
+        context=_calendar_context(mailer, event, recipient, host_name, None),
+        attachments=[itip.attachment()],
+    )
 
 
 def queue_invitation(

@@ -186,7 +186,7 @@ def offer_accept(request: Request[Any, Any, Any], state: State, db: DB, token: F
             "public/rsvp_offer.html", context={"problem": "Too many answers. Try again later."}, status_code=429
         )
     try:
-        event, outcome = rsvp.accept_offer(db, state.signer, token, views.now())
+        event, outcome = rsvp.accept_offer(db, views.mailer(state), token, views.now())
     except rsvp.RsvpProblem as exc:
         return Template("public/rsvp_offer.html", context={"problem": str(exc)}, status_code=409, headers=TOKEN_HEADERS)
     context = {"e": event, "when": when_text(event), "outcome": outcome, "state": "taken"}

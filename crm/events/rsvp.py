@@ -25,7 +25,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events.mail import Mailer, Recipient, offer_token, queue_plain_email
+from crm.events.mail import Mailer, Recipient, host_name, offer_token, queue_confirmation, queue_plain_email
 from crm.tokens import Signer, TokenError
 
 S = m.InvitationStatus
@@ -154,6 +154,11 @@ def _record(session: Session, invitation: m.Invitation, answer: str, note: str, 
     )
 
 
+# Answers the person gave themselves get a "you have a place" email with the updated calendar; an approved request
+# for a place gets its invitation instead, and demo answers get nothing.
+CONFIRMED_SOURCES = frozenset({"link", "waitlist-offer", "calendar"})
+
+
 def apply_answer(
     session: Session,
     mailer: Mailer | None,
@@ -206,6 +211,8 @@ def apply_answer(
         cancel_queued(session, kind="event_reminder", key_prefix=prefix, contact_id=invitation.contact_id)
         cancel_queued(session, kind="event_offer", key_prefix=f"offer:{event.id}:", contact_id=invitation.contact_id)
     session.flush()
+    if changed and invitation.status == S.YES and mailer is not None and source in CONFIRMED_SOURCES:
+        queue_confirmation(session, mailer, event, invitation, host_name(session, event), now)
     if changed and had_place and invitation.status != S.YES and mailer is not None:
         fill_places(session, mailer, event, now)
     position = waitlist_position(session, invitation)
@@ -360,8 +367,8 @@ def offer_state(invitation: m.Invitation, stamp: int, now: dt.datetime) -> str:
     return "gone"
 
 
-def accept_offer(session: Session, signer: Signer, token: str, now: dt.datetime) -> tuple[m.Event, Outcome]:
-    event, invitation, stamp = read_offer(session, signer, token)
+def accept_offer(session: Session, mailer: Mailer, token: str, now: dt.datetime) -> tuple[m.Event, Outcome]:
+    event, invitation, stamp = read_offer(session, mailer.signer, token)
     locked = lock_event(session, event.id)
     assert locked is not None
     if problem := answer_window_problem(locked, now):
@@ -381,6 +388,7 @@ def accept_offer(session: Session, signer: Signer, token: str, now: dt.datetime)
     invitation.responded_at = now
     _record(session, invitation, "yes", invitation.note, "waitlist-offer", now)
     session.flush()
+    queue_confirmation(session, mailer, locked, invitation, host_name(session, locked), now)
     return locked, Outcome(S.YES, True, "The place is yours. We've saved your answer: yes.")
 
 

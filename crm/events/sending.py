@@ -9,8 +9,8 @@ from sqlalchemy import String, case, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events.lifecycle import CALENDAR_HOLDERS, host_name, recipients
-from crm.events.mail import Mailer, Recipient, queue_calendar_emails, queue_plain_email
+from crm.events.lifecycle import CALENDAR_HOLDERS, recipients
+from crm.events.mail import Mailer, Recipient, host_name, queue_calendar_emails, queue_plain_email
 
 S = m.InvitationStatus
 

@@ -52,10 +52,10 @@ def test_full_event_waitlists_and_withdrawal_offers_the_place(app, db):
     assert answer(db, app, e, invs[1], "yes").status == S.WAITLISTED
     # Accepting by the offer link.
     token = offers[0].text_body.split("/waitlist-offer/")[1].split()[0]
-    _, outcome = rsvp.accept_offer(db, app.state.signer, token, NOW + dt.timedelta(hours=1))
+    _, outcome = rsvp.accept_offer(db, f.mailer(app), token, NOW + dt.timedelta(hours=1))
     assert outcome.status == S.YES and invs[2].status == S.YES
     # Accepting twice is harmless.
-    _, again = rsvp.accept_offer(db, app.state.signer, token, NOW + dt.timedelta(hours=2))
+    _, again = rsvp.accept_offer(db, f.mailer(app), token, NOW + dt.timedelta(hours=2))
     assert not again.changed
 
 
@@ -77,7 +77,7 @@ def test_offer_lapses_and_passes_on_and_stops_before_the_event(app, db):
     offer_b = outbox(db, "event_offer")[0]
     token = offer_b.text_body.split("/waitlist-offer/")[1].split()[0]
     with pytest.raises(rsvp.RsvpProblem, match="no longer open"):
-        rsvp.accept_offer(db, app.state.signer, token, NOW + dt.timedelta(hours=50))
+        rsvp.accept_offer(db, f.mailer(app), token, NOW + dt.timedelta(hours=50))
     assert b.status == S.LAPSED
     # Offers stop offers_stop_hours before the start.
     late = e.starts_at - dt.timedelta(hours=12)
