@@ -14,28 +14,40 @@ from crm.listing import ListParams
 from crm.mailing import outbox, queries
 from crm.mailing import subscriptions as subs
 from crm.mailing.consent import CONSENT_TEXTS
+from crm.plainwords import plain
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page_as, get_or_404, list_page, or_404
 from crm.web.pages import notice as notice_text
 from crm.web.security import framed_email
+from crm.web.templating import TEMPLATE_DIR
+
+# Every kind of email is one template; the outbox filter offers them all (a DISTINCT over the outbox would read it
+# whole on every visit).
+EMAIL_KINDS = sorted(p.name.removesuffix(".subject.txt") for p in (TEMPLATE_DIR / "email").glob("*.subject.txt"))
 
 # --- admin: outbox ----------------------------------------------------------------------------------------------
 
 
 @get("/admin/mail", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_list(
-    db: DB, status: FromQuery[str] = "", q: FromQuery[str] = "", before: FromQuery[int | None] = None
+    db: DB,
+    status: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    kind: FromQuery[str] = "",
+    before: FromQuery[int | None] = None,
 ) -> Template:
-    rows, next_before = queries.outbox_page(db, status=status, q=q, before=before)
+    rows, next_before = queries.outbox_page(db, status=status, q=q, before=before, kind=kind)
     return Template(
         "admin/mail_list.html",
         context={
             "rows": rows,
             "status": status,
             "q": q,
-            "statuses": [s.value for s in m.OutboxStatus],
+            "statuses": {s.value: plain(s) for s in m.OutboxStatus},
+            "kind": kind,
+            "kinds": {k: plain(k) for k in EMAIL_KINDS},
             "next_before": next_before,
         },
     )

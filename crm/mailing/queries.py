@@ -36,13 +36,16 @@ def subscription_menus(session: Session) -> dict[str, list[Any]]:
     }
 
 
-def outbox_page(session: Session, *, status: str, q: str, before: int | None) -> tuple[list[Any], int | None]:
+def outbox_page(
+    session: Session, *, status: str, q: str, before: int | None, kind: str = ""
+) -> tuple[list[Any], int | None]:
     """One page of the outbox, newest first, keyset-paged by id so deep pages cost the same as the first.
 
     Returns the rows and the id to pass as ``before`` for the next page (None on the last page)."""
     query = select(
         m.OutboxMessage.id,
         m.OutboxMessage.kind,
+        m.OutboxMessage.template,
         m.OutboxMessage.recipient,
         m.OutboxMessage.subject,
         m.OutboxMessage.status,
@@ -56,6 +59,8 @@ def outbox_page(session: Session, *, status: str, q: str, before: int | None) ->
         query = query.where(m.OutboxMessage.status == status)
     if q:
         query = query.where(m.OutboxMessage.recipient.contains(q.strip().lower(), autoescape=True))
+    if kind:  # a kind of email is its template's name (an event's cancellation is kind event_cancel)
+        query = query.where(or_(m.OutboxMessage.template == kind, m.OutboxMessage.kind == kind))
     if before:
         query = query.where(m.OutboxMessage.id < before)
     rows = list(session.execute(query.limit(OUTBOX_PAGE + 1)).all())

@@ -5,6 +5,8 @@
     try {
       var doc = frame.contentDocument;
       if (doc && doc.documentElement) {
+        // Measured at height 0: a taller frame would report its own height for a short email.
+        frame.style.height = "0px";
         frame.style.height = (doc.documentElement.scrollHeight + 4) + "px";
       }
     } catch (e) { /* not readable: keep the stylesheet's height */ }

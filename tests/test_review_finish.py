@@ -1,0 +1,53 @@
+"""What the screenshot review of issue 22 fixed, where a test can see it: the outbox speaks in words (kinds and
+statuses by name, a filter by kind, technical details folded away), and the admin header links back to the site."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crm import models as m
+from crm.mailing.outbox import enqueue
+
+
+def _queue(db, app, key: str, kind: str, template: str) -> int:
+    context = {"link": "http://x/", "minutes": 15, "name": "Ada"}
+    message_id = enqueue(
+        db, app.state.renderer, key=key, kind=kind, to=f"{key}@example.org", template=template, context=context
+    )
+    db.commit()
+    assert message_id is not None
+    return message_id
+
+
+def test_the_outbox_names_each_kind_and_filters_by_it(admin_client, app, db):
+    _queue(db, app, "a", "sign_in", "sign_in")
+    _queue(db, app, "b", "event_cancel", "sign_in")  # a kind whose template has another name
+    page = admin_client.get("/admin/mail")
+    assert page.status_code == 200
+    assert ">Sign in</td>" in page.text and ">sign_in<" not in page.text
+    assert '<option value="sign_in">Sign in</option>' in page.text
+    assert '<option value="event_cancelled">Event cancelled</option>' in page.text
+    assert ">Queued</span>" in page.text  # the status badge in words, not "queued"
+
+    only = admin_client.get("/admin/mail", params={"kind": "sign_in"})
+    assert "a@example.org" in only.text and "b@example.org" in only.text  # b's template is sign_in
+    none = admin_client.get("/admin/mail", params={"kind": "event_offer"})
+    assert "a@example.org" not in none.text and "No messages match these filters" in none.text
+
+
+def test_a_message_page_keeps_the_technical_details_folded(admin_client, app, db):
+    message_id = _queue(db, app, "c", "sign_in", "sign_in")
+    row = db.scalar(select(m.OutboxMessage).where(m.OutboxMessage.id == message_id))
+    page = admin_client.get(f"/admin/mail/{message_id}")
+    assert page.status_code == 200
+    assert "<dt>Kind</dt><dd>Sign in</dd>" in page.text
+    assert "Not reported yet" in page.text and "no provider event yet" not in page.text
+    assert "<dt>Last error</dt>" not in page.text  # shown only when there is one
+    folded = page.text.split("<summary>Technical details</summary>", 1)
+    assert len(folded) == 2 and row.idempotency_key in folded[1]
+
+
+def test_the_admin_header_links_to_the_public_site(admin_client):
+    page = admin_client.get("/admin")
+    assert 'class="wrap header-row header-admin"' in page.text
+    assert '<a href="/">Public site</a>' in page.text
