@@ -562,7 +562,7 @@ def run_floor(path: str, url: str) -> dict:
 # --- the app ----------------------------------------------------------------------------------------------------
 
 
-def run_app(path: str, dispatch: bool, store_bodies: bool, url: str | None) -> dict:
+def run_app(path: str, dispatch: bool, store_bodies: bool, url: str | None, concurrency: int = 0) -> dict:
     from sqlalchemy import event, func, select
 
     from crm import models as m
@@ -576,6 +576,8 @@ def run_app(path: str, dispatch: bool, store_bodies: bool, url: str | None) -> d
 
     counter = {"n": 0}
     extra = {"mail_transport": "sendgrid", "sendgrid_api_url": url, "sendgrid_api_key": "SG.bench"} if dispatch else {}
+    if dispatch and concurrency:
+        extra["sendgrid_concurrency"] = concurrency  # the dispatcher claims 1,000 x this per tick
     settings = settings_for(path, **extra)
     eng = create_db_engine(settings)
     factory = create_session_factory(eng)
@@ -637,7 +639,7 @@ def child(args) -> None:
     if args.child == "floor":
         result = run_floor(args.db, args.url)
     else:
-        result = run_app(args.db, args.dispatch, args.store_bodies, args.url)
+        result = run_app(args.db, args.dispatch, args.store_bodies, args.url, args.sendgrid_concurrency)
     print("RESULT " + json.dumps(result))
 
 
@@ -648,6 +650,8 @@ def spawn(mode: str, db: str, args) -> dict:
         cmd.append("--dispatch")
     if args.store_bodies:
         cmd.append("--store-bodies")
+    if args.sendgrid_concurrency:
+        cmd += ["--sendgrid-concurrency", str(args.sendgrid_concurrency)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
         counts = fake_counts(url) if fake else {}
@@ -671,6 +675,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dispatch", action="store_true", help="send through the SendGrid transport to a fake server")
     parser.add_argument("--store-bodies", action="store_true", help="render at build time and store bodies")
+    parser.add_argument(
+        "--sendgrid-concurrency", type=int, default=0, help="CRM_SENDGRID_CONCURRENCY (default: the setting's default)"
+    )
     parser.add_argument("--child", choices=["floor", "app"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
