@@ -179,8 +179,15 @@ class SMTPTransport:
             for _ in range(self.connections):
                 self._slots.put_nowait(_Connection())
         run = _Run(emails, report, self._reporter)
-        await asyncio.gather(*(self._worker(run) for _ in range(min(self.connections, len(emails)))))
-        return await run.finish()
+        # Every worker ends before anything is returned or raised, so no report comes after send_many returns.
+        ended = await asyncio.gather(
+            *(self._worker(run) for _ in range(min(self.connections, len(emails)))), return_exceptions=True
+        )
+        results = await run.finish()
+        for outcome in ended:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return results
 
     async def _quit_all(self) -> None:
         while self._slots is not None and not self._slots.empty():
@@ -194,8 +201,9 @@ class SMTPTransport:
 
     async def _worker(self, run: _Run) -> None:
         """Send the batch's next emails over one pooled connection until none is left (or sending stops)."""
-        assert self._slots is not None
-        connection = await self._slots.get()
+        slots = self._slots
+        assert slots is not None
+        connection = await slots.get()
         try:
             while not run.stopped:
                 try:  # connected before taking an email: one that cannot connect leaves the rest to the others
@@ -225,7 +233,7 @@ class SMTPTransport:
             connection.drop()
             raise
         finally:
-            self._slots.put_nowait(connection)
+            slots.put_nowait(connection)
 
     async def _connected(self, connection: _Connection) -> aiosmtplib.SMTP:
         """The slot's client, checked with NOOP after a long idle, (re)opened when needed."""
@@ -239,11 +247,15 @@ class SMTPTransport:
             connection.drop()
             client = self._client()
             await client.connect()
-            if client.is_ehlo_or_helo_needed:  # now, so the extensions (8BITMIME, SIZE) are known before building
-                try:
-                    await client.ehlo()
-                except aiosmtplib.SMTPHeloError:
-                    await client.helo()
+            try:
+                if client.is_ehlo_or_helo_needed:  # now, so the extensions (8BITMIME, SIZE) are known when building
+                    try:
+                        await client.ehlo()
+                    except aiosmtplib.SMTPHeloError:
+                        await client.helo()
+            except BaseException:
+                client.close()
+                raise
             connection.client = client
         connection.last_used = time.monotonic()
         return connection.client
