@@ -200,8 +200,9 @@ class BatchWriter:
         return show(value)
 
     def _named(self, field: str, value: Any) -> Any:
-        """A region or topic id (or list of them) as its name(s) for the audit trail; anything else as it is."""
-        if field not in self.names or value is None:
+        """Topics by name for the audit trail, as the form records them (a region stays an id: the history names
+        it); anything else as it is."""
+        if field != "topics" or value is None:
             return value
         names = self.names[field]
         return [names.get(v, v) for v in value] if isinstance(value, list) else names.get(value, value)
@@ -440,7 +441,21 @@ class BatchWriter:
                 primary = cid not in has_primary
                 has_primary.add(cid)
                 new_links.append({"contact_id": cid, "organisation_id": oid, "role": role, "is_primary": primary})
-                audit_row("linked by import", "contact", cid, f"to organisation #{oid}", {"role": [None, role]})
+                # On both records, as the form records a link (the history names the other side).
+                audit_row(
+                    "linked by import",
+                    "contact",
+                    cid,
+                    res.organisation or f"organisation #{oid}",
+                    {"organisation_id": [None, oid], "role": [None, role]},
+                )
+                audit_row(
+                    "linked by import",
+                    "organisation",
+                    oid,
+                    res.contact or f"contact #{cid}",
+                    {"contact_id": [None, cid], "role": [None, role]},
+                )
                 batch_row(
                     "created", "affiliation", cid, f"{res.contact} at {res.organisation}",
                     {"organisation_id": [None, oid], "role": [None, role], "is_primary": [None, primary]},

@@ -147,6 +147,11 @@ def _restore(
         ):
             topics[oid].add(tid)
     entity = "organisation" if model is m.Organisation else "contact"
+    topic_names = dict(session.execute(select(m.Topic.id, m.Topic.name)).all()) if model is m.Organisation else {}
+
+    def _names(field: str, value: Any) -> Any:  # topics by name in the history, as the form records them
+        return [topic_names.get(v, v) for v in value] if field == "topics" else value
+
     updates: list[dict[str, Any]] = []
     audit_rows: list[dict[str, Any]] = []
     for change in changes:
@@ -180,7 +185,9 @@ def _restore(
                 {
                     "entity_id": change.entity_id,
                     "summary": f"{change.label} ({source})",
-                    "changes": {k: [change.fields[k][1], v] for k, v in back.items() if labels.get(k, k)},
+                    "changes": {
+                        k: [_names(k, change.fields[k][1]), _names(k, v)] for k, v in back.items() if labels.get(k, k)
+                    },
                 }
             )
     if updates:

@@ -71,7 +71,8 @@ def test_preview_shows_every_change_old_to_new_and_the_default_keeps_what_is_the
         )
     )
     assert entry.changes["website"] == ["", "https://www.mind.example.org"]
-    assert entry.changes["region_id"] == [None, "London"] and "description" not in entry.changes
+    london = db.scalar(select(m.Region.id).where(m.Region.name == "London"))
+    assert entry.changes["region_id"] == [None, london] and "description" not in entry.changes
 
 
 def test_replacing_a_column_overwrites_and_the_audit_keeps_the_old_value(admin_client, db):
