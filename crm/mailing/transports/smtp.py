@@ -32,12 +32,10 @@ from typing import Any
 import aiosmtplib
 
 from crm.mailing.transports.base import OutgoingEmail, Report, SendOutcome, SendResult
-from crm.mailing.transports.smtp_message import TRANSPORT_HEADERS, MessageBuilder, message_id_domain
+from crm.mailing.transports.smtp_message import MessageBuilder
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.smtp")
-
-__all__ = ["TRANSPORT_HEADERS", "SMTPTransport", "message_id_domain"]
 
 REPORT_EVERY = 50  # outcomes per report call: one recording statement per ~50 emails
 IDLE_CHECK = 30.0  # seconds idle after which a connection is checked with NOOP before use
