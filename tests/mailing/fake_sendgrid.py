@@ -169,11 +169,12 @@ def processed_events(received: list[Any]) -> list[dict[str, Any]]:
 
 def serve_forever(port: int, latency: float | tuple[float, float], record_ids: bool = False) -> None:
     """Run as its own process: ``python -m tests.mailing.fake_sendgrid PORT LATENCY [record]`` (benchmarks; the
-    crash trials with ``record``); LATENCY is seconds or LOW-HIGH. Prints the port it listens on (for PORT 0)."""
+    crash trials with ``record``); LATENCY is seconds or LOW-HIGH. With PORT 0, prints the port it listens on."""
     fake = FakeSendGrid(latency=latency, record_bodies=False, port=port)
     fake.record_ids = record_ids
     with fake:
-        print(fake.server.server_address[1], flush=True)
+        if port == 0:  # the caller needs to learn the port
+            print(fake.server.server_address[1], flush=True)
         threading.Event().wait()
 
 
