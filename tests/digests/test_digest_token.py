@@ -141,3 +141,36 @@ def test_a_rotated_key_still_verifies_digest_tokens(settings) -> None:
     old = Signer(type(settings)(**{**fields, "secret_keys": ("old-" + "k" * 40,)}))
     rotated = Signer(type(settings)(**{**fields, "secret_keys": ("new-" + "k" * 40, "old-" + "k" * 40)}))
     assert rotated.verify("not-relevant", old.digest_token(7, "a@example.org")) == {"s": 7}
+
+
+def _claimed_rows(db):
+    """The claimed rows as the dispatcher hands them over: light Core rows of outbox columns, not ORM objects."""
+    t = m.OutboxMessage.__table__
+    return db.execute(select(t.c.id, t.c.context, t.c.recipient, t.c.subscription_id, t.c.mailing)).all()
+
+
+def test_claims_render_from_core_rows_with_one_renderer_and_an_edited_item_renders_again(db, settings, monkeypatch):
+    from jinja2 import Environment
+
+    from crm.digests import render
+
+    ts = h.topics(db)
+    sub = h.subscription(db, "core@example.org", topic_ids=(ts[0].id,))
+    call = h.call(db, factories.funder(db), "Original title", topic_ids=(ts[0].id,))
+    db.commit()
+    engine.run_period(create_session_factory(db.get_bind()), settings, PERIOD, now=h.NOW)
+    monkeypatch.setattr(render, "_RENDERERS", {})
+    compiled = []
+    real_compile = Environment.compile
+    monkeypatch.setattr(Environment, "compile", lambda env, *a, **kw: compiled.append(1) or real_compile(env, *a, **kw))
+    (first,) = render.render_claimed(db, _claimed_rows(db), settings, h.NOW).values()
+    assert "Original title" in first[0].text and first[0].subject
+    assert compiled  # the first claim of the process compiles the templates
+    compiled.clear()
+    call.title = "Edited title"
+    db.commit()
+    (second,) = render.render_claimed(db, _claimed_rows(db), settings, h.NOW).values()
+    assert compiled == []  # later claims reuse the process's renderer: nothing compiled again
+    assert "Edited title" in second[0].text and "Original title" not in second[0].text + second[0].html
+    assert second[0].html.count(sub.email) == 0  # the address only appears inside the signed token
+    assert len(render._RENDERERS) == 1
