@@ -164,6 +164,7 @@ ORG_FILL = [
     "region_id",
     "postcode",
     "charity_number",
+    "company_number",
     "parent_id",
 ]
 

@@ -116,3 +116,11 @@ def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_
         assert "itself" in str(exc)
     else:
         raise AssertionError("self-merge was allowed")
+
+
+def test_merge_fills_an_empty_companies_house_number_from_the_other_record(db):
+    keep = factories.organisation_via_form(db, "Keep Ltd")
+    drop = factories.organisation_via_form(db, "Drop Ltd", company_number="SC123456")
+    merge.merge_organisations(db, EXTENSIONS, None, keep.id, drop.id)
+    db.commit()
+    assert db.get(m.Organisation, keep.id).company_number == "SC123456"
