@@ -45,6 +45,7 @@ def _out(settings: Any, r: Any, counts: dict[str, int] | None = None) -> EventOu
         funding_call_id=r.funding_call_id,
         allow_requests=r.allow_requests,
         vcse_min_percent=r.vcse_min_percent,
+        accessibility=r.accessibility,
         counts=counts,
     )
 

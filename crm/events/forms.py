@@ -19,6 +19,7 @@ def form_data(event: m.Event) -> dict[str, Any]:
     data: dict[str, Any] = {
         "title": event.title,
         "description": event.description,
+        "accessibility": event.accessibility,
         "host_organisation_id": str(event.host_organisation_id or ""),
         "funding_call_id": str(event.funding_call_id or ""),
         "venue": event.venue,
@@ -71,6 +72,7 @@ def parse_event_form(session: Session, form: Form) -> dict[str, Any]:
     values: dict[str, Any] = {
         "title": form.line("title", required=True, max_length=300),
         "description": form.str("description", max_length=20_000),
+        "accessibility": form.str("accessibility", max_length=5_000, label="Access information"),
         "host_organisation_id": _id_choice(session, form, "host_organisation_id", m.Organisation, "host organisation"),
         "funding_call_id": _id_choice(session, form, "funding_call_id", getattr(m, "FundingCall"), "funding call"),  # noqa: B009
         "venue": form.line("venue", max_length=500),

@@ -29,6 +29,7 @@ CALENDAR_HOLDERS = (S.INVITED, S.YES, S.MAYBE, S.WAITLISTED)
 EDITABLE = (
     "title",
     "description",
+    "accessibility",
     "host_organisation_id",
     "funding_call_id",
     *SIGNIFICANT,

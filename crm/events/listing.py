@@ -31,6 +31,7 @@ def _base_columns() -> Select[Any]:
         E.slug,
         E.title,
         E.description,
+        E.accessibility,
         E.starts_at,
         E.ends_at,
         E.all_day,

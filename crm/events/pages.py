@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.events import guests, lifecycle, listing, rsvp, views
-from crm.events.mail import when_text
+from crm.events.calendar_links import links_for, map_link
+from crm.events.mail import host_name, when_text
 from crm.listing import ListParams
 from crm.web.deps import DB, client_ip
 from crm.web.downloads import calendar_type, download
@@ -96,11 +97,21 @@ def request_place(
     return Template("public/event.html", context=_public_page(db, event, requested=True))
 
 
-def _rsvp_context(db: Session, event: m.Event, invitation: m.Invitation, token: str, **extra: Any) -> dict[str, Any]:
+def _rsvp_context(
+    db: Session, state: State, event: m.Event, invitation: m.Invitation, token: str, **extra: Any
+) -> dict[str, Any]:
+    """What the invitee reads before answering: what the event is, who hosts it, where (with a map), access
+    information, and ways to put it in their calendar."""
+    base = views.mailer(state).base_url
+    has_place = invitation.status == m.InvitationStatus.YES
+    location = ", ".join(p for p in (event.venue, event.online_url if has_place else "") if p)
     return {
         "e": event,
         "inv": invitation,
         "token": token,
+        "host": host_name(db, event),
+        "map_url": map_link(event.venue) if event.venue else "",
+        "calendar_links": links_for(event, event_url=f"{base}/events/{event.slug}", location=location),
         "when": when_text(event),
         "position": rsvp.waitlist_position(db, invitation),
         "closed": rsvp.answer_window_problem(event, views.now()),
@@ -116,7 +127,7 @@ def rsvp_page(state: State, db: DB, token: FromPath[str], answer: FromQuery[str]
     except rsvp.RsvpProblem as exc:
         return Template("public/rsvp.html", context={"problem": str(exc)}, status_code=400, headers=TOKEN_HEADERS)
     context = _rsvp_context(
-        db, event, invitation, token, chosen=answer if answer in rsvp.ANSWERS else "", name=contact.name
+        db, state, event, invitation, token, chosen=answer if answer in rsvp.ANSWERS else "", name=contact.name
     )
     return Template("public/rsvp.html", context=context, headers=TOKEN_HEADERS)
 
@@ -140,14 +151,14 @@ def rsvp_answer(
     except rsvp.RsvpProblem as exc:
         return Template("public/rsvp.html", context={"problem": str(exc)}, status_code=400, headers=TOKEN_HEADERS)
     if not form.ok:
-        context = _rsvp_context(db, event, invitation, token, form=form, chosen="", name=contact.name)
+        context = _rsvp_context(db, state, event, invitation, token, form=form, chosen="", name=contact.name)
         return Template("public/rsvp.html", context=context, status_code=422, headers=TOKEN_HEADERS)
     try:
         event, invitation, outcome = guests.answer_by_token(db, views.mailer(state), token, answer, note, views.now())
     except rsvp.RsvpProblem as exc:
-        context = _rsvp_context(db, event, invitation, token, problem=str(exc), chosen="", name=contact.name)
+        context = _rsvp_context(db, state, event, invitation, token, problem=str(exc), chosen="", name=contact.name)
         return Template("public/rsvp.html", context=context, status_code=409, headers=TOKEN_HEADERS)
-    context = _rsvp_context(db, event, invitation, token, outcome=outcome, chosen="", name=contact.name)
+    context = _rsvp_context(db, state, event, invitation, token, outcome=outcome, chosen="", name=contact.name)
     return Template("public/rsvp.html", context=context, headers=TOKEN_HEADERS)
 
 

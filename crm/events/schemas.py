@@ -32,6 +32,7 @@ class EventOut(msgspec.Struct):
     funding_call_id: int | None
     allow_requests: bool
     vcse_min_percent: int | None
+    accessibility: str = ""  # what people need to know to take part (step-free access, hearing loop…)
     # Only for admins:
     counts: dict[str, int] | None = None
 
@@ -49,6 +50,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: dt.datetime
     ends_at: dt.datetime
     description: str = ""
+    accessibility: str = ""
     host_organisation_id: int | None = None
     funding_call_id: int | None = None
     all_day: bool = False
@@ -70,6 +72,7 @@ class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
 
     title: str | msgspec.UnsetType = msgspec.UNSET
     description: str | msgspec.UnsetType = msgspec.UNSET
+    accessibility: str | msgspec.UnsetType = msgspec.UNSET
     starts_at: dt.datetime | msgspec.UnsetType = msgspec.UNSET
     ends_at: dt.datetime | msgspec.UnsetType = msgspec.UNSET
     all_day: bool | msgspec.UnsetType = msgspec.UNSET

@@ -56,6 +56,8 @@ class Event(Timestamped, Base):
     title: Mapped[str] = mapped_column(String(300))
     slug: Mapped[str] = mapped_column(String(320), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # What a person needs to know to take part: step-free access, hearing loop, quiet room, captions.
+    accessibility: Mapped[str] = mapped_column(Text, default="", server_default="")
     host_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
