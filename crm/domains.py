@@ -40,6 +40,7 @@ from crm.directory import pages as directory_pages
 from crm.events import admin as events_admin
 from crm.events import api as events_api
 from crm.events import demo as events_demo
+from crm.events import inbound_routes as events_inbound_routes
 from crm.events import jobs as events_jobs
 from crm.events import pages as events_pages
 from crm.events import references as events_references
@@ -150,7 +151,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "events",
-        routes=_routes(events_pages, events_admin, events_api),
+        routes=_routes(events_pages, events_admin, events_api, events_inbound_routes),
         jobs=events_jobs.JOBS,
         seed=events_demo.seed,
         public_sections=events_sections.public_sections,

@@ -46,6 +46,7 @@ class Settings:
     sendgrid_timeout: float = 10.0
     sendgrid_concurrency: int = 4
     sendgrid_webhook_public_key: str = ""
+    inbound_secret: str = ""  # the secret part of the Inbound Parse URL for calendar answers ("" = endpoint off)
     mail_rate_per_second: float = 50.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
