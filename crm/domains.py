@@ -38,6 +38,7 @@ from crm.directory import commands as directory_commands
 from crm.directory import demo as directory_demo
 from crm.directory import pages as directory_pages
 from crm.events import admin as events_admin
+from crm.events import admin_checkin as events_admin_checkin
 from crm.events import api as events_api
 from crm.events import demo as events_demo
 from crm.events import inbound_routes as events_inbound_routes
@@ -88,6 +89,7 @@ from crm.privacy import jobs as privacy_jobs
 from crm.public import pages as public_pages
 from crm.scheduling import ScheduledJob
 from crm.settings import Settings
+from crm.timeline import admin as timeline_admin
 
 Seeder = Callable[[Session, Settings], None]
 
@@ -151,7 +153,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "events",
-        routes=_routes(events_pages, events_admin, events_api, events_inbound_routes),
+        routes=_routes(events_pages, events_admin, events_admin_checkin, events_api, events_inbound_routes),
         jobs=events_jobs.JOBS,
         seed=events_demo.seed,
         public_sections=events_sections.public_sections,
@@ -179,6 +181,8 @@ DOMAINS: tuple[Domain, ...] = (
         "dashboard", routes=_routes(dashboard_admin), commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS
     ),
     Domain("privacy", routes=_routes(privacy_admin), commands=privacy_commands.commands, jobs=privacy_jobs.JOBS),
+    # A contact's or organisation's timeline, and the notes and tasks the fellow adds (overdue ones join the nudge).
+    Domain("timeline", routes=_routes(timeline_admin)),
 )
 
 

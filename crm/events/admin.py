@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events import attendees, audience, contact_lists, forms, guests, lifecycle, listing, rsvp, views
+from crm.events import attendees, audience, checkin, contact_lists, forms, guests, lifecycle, listing, rsvp, views
 from crm.events.mail import when_text
 from crm.history import history
 from crm.listing import ListParams
@@ -93,6 +93,7 @@ def _detail_context(db: Session, event: m.Event, **extra: Any) -> dict[str, Any]
         "requests": requests,
         "history": history(db, "event", event.id),
         "now": views.now(),
+        "checkin_opens": checkin.OPENS_BEFORE,
         **extra,
     }
 

@@ -20,6 +20,7 @@ from crm.web.areas import api_area
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
+from crm.api.openapi import PUBLIC_READ
 from crm.web.pages import api_page, get_or_404
 
 
@@ -64,7 +65,7 @@ def _api_event(db: Session, settings: Any, user: Principal | None, event_id: int
     return out
 
 
-@get("/", sync_to_thread=False, summary="List events")
+@get("/", sync_to_thread=False, summary="List events", security=PUBLIC_READ)
 def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> EventPage:
     """Upcoming published events, soonest first (``sort``=soonest|latest, ``q`` searches title and venue), with
     keyset paging: pass ``next_cursor`` back as ``cursor``. Admins may pass ``status`` (draft, published,
@@ -79,7 +80,7 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, use
     return api_page(EventPage, page, lambda r: _out(settings, r))
 
 
-@get("/{event_id:int}", sync_to_thread=False, summary="Get one event")
+@get("/{event_id:int}", sync_to_thread=False, summary="Get one event", security=PUBLIC_READ)
 def api_get(db: DB, settings: AppSettings, user: CurrentUser, event_id: FromPath[int]) -> EventOut:
     """Published and cancelled events are public; drafts only for admins. Admins also get answer counts."""
     return _api_event(db, settings, user, event_id)

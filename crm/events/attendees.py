@@ -7,7 +7,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -20,9 +20,14 @@ S = m.InvitationStatus
 
 
 def attendee_rows(
-    session: Session, event_id: int, statuses: tuple[m.InvitationStatus, ...] | None = None, limit: int | None = None
+    session: Session,
+    event_id: int,
+    statuses: tuple[m.InvitationStatus, ...] | None = None,
+    limit: int | None = None,
+    q: str = "",
 ) -> list[Any]:
-    """Invitations with the contact's name, email and primary organisation (one statement)."""
+    """Invitations with the contact's name, email and primary organisation (one statement); ``q`` keeps those whose
+    name, email or organisation contains it."""
     primary_org = (
         select(m.Organisation.name)
         .join(m.Affiliation, m.Affiliation.organisation_id == m.Organisation.id)
@@ -54,6 +59,15 @@ def attendee_rows(
     )
     if statuses:
         query = query.where(m.Invitation.status.in_(statuses))
+    if words := q.strip().lower()[:100]:
+        like = f"%{words}%"
+        query = query.where(
+            or_(
+                func.lower(m.Contact.name).like(like),
+                func.lower(m.Contact.email).like(like),
+                func.lower(primary_org).like(like),
+            )
+        )
     if limit:
         query = query.limit(limit)
     return list(session.execute(query))

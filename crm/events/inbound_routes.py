@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.datastructures import State, UploadFile
+from litestar.params import FromPath
 
 from crm.events import replies, views
 from crm.web.deps import DB
@@ -18,12 +19,11 @@ from crm.web.errors import problem
 
 @post(
     "/webhooks/sendgrid/inbound/{secret:str}",
-    sync_to_thread=False,
     status_code=200,
     request_max_body_size=replies.MAX_INBOUND_BYTES,
     include_in_schema=False,
 )
-async def inbound_parse(request: Request[Any, Any, Any], state: State, db: DB, secret: str) -> Response[Any]:
+async def inbound_parse(request: Request[Any, Any, Any], state: State, db: DB, secret: FromPath[str]) -> Response[Any]:
     """With "POST the raw, full MIME message" on, the email is the ``email`` field; otherwise calendars arrive as
     attachments. Every readable answer is recorded; the rest is logged and the provider still gets a 200."""
     expected = state.settings.inbound_secret

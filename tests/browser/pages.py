@@ -68,6 +68,7 @@ ADMIN = [
     Page("/admin/events", m.Role.ADMIN),
     Page("/admin/events/new", m.Role.ADMIN),
     Page("/admin/events/{event_id}", m.Role.ADMIN),
+    Page("/admin/events/{event_id}/check-in", m.Role.ADMIN, note="the door list on the day"),
     Page("/admin/internships", m.Role.ADMIN),
     Page("/admin/internships/{internship_id}", m.Role.ADMIN),
     Page("/admin/subscribers", m.Role.ADMIN),
