@@ -6,8 +6,9 @@ single writer and the ``sending`` status plus a lease does the same job.
 
 Crash safety (issue 15.3): the transport reports each provider request's outcomes as soon as they are final and
 each report is written at once (``Recorder``: one short transaction, one executemany), so a ``kill -9`` leaves
-unknown only the requests in flight. The batch claimed while the previous one is with the provider is marked
-``CLAIMED`` until it is handed over, so a crash puts it straight back in the queue instead of making it ambiguous.
+unknown only the requests in flight. A batch is claimed marked ``CLAIMED`` and marked ``HANDED`` (one UPDATE) just
+before its first request, so a crash puts a batch still being prepared (the next one is prepared while the provider
+works on the current one) straight back in the queue instead of making it ambiguous.
 What a crash leaves ambiguous is settled by ``crm.mailing.settlement``.
 """
 
@@ -62,10 +63,11 @@ CLAIM_COLUMNS = tuple(
 )
 
 
-def _claim(session: Session, now: dt.datetime, batch_size: int, *, handed: bool = True) -> list[Row[Any]]:
+def _claim(session: Session, now: dt.datetime, batch_size: int, *, handed: bool = False) -> list[Row[Any]]:
     """Claim up to ``batch_size`` due rows in ONE statement: UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP
     LOCKED] LIMIT n) RETURNING the columns the send needs, so the cost does not grow with a list of ids and no ORM
-    object is built per row. ``handed=False`` marks a batch prepared while another is with the provider."""
+    object is built per row. The rows are marked ``CLAIMED`` until ``_hand_off`` (``handed=True``: tests of what a
+    crash leaves)."""
     due = (
         select(_OUTBOX.c.id)
         .where(_OUTBOX.c.status.in_(DUE_STATUSES), _OUTBOX.c.next_attempt_at <= now)
@@ -195,18 +197,22 @@ def _prepare(
     settings: Settings,
     now: dt.datetime | None,
     renderers: Mapping[str, DeferredRenderer],
-    *,
-    handed: bool = True,
 ) -> Batch:
-    """Claim a batch, re-check consent and suppression, render deferred bodies: what to send (one transaction)."""
+    """Claim a batch (marked ``CLAIMED``), then re-check consent and suppression and render deferred bodies: what
+    to send. The claim commits first, so SQLite's write lock is not held while the batch is rendered and the
+    transport's reports of the batch in flight are written at once; if the rest fails, the claimed rows go back
+    to the queue when their lease ends (``settle``), never ambiguous."""
     now = now or dt.datetime.now(dt.UTC)
     stats = DispatchStats()
     claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
     unrenderable: list[dict[str, object]] = []
     with unit_of_work(factory) as session:
         settle(session, now, settings)
-        rows = _claim(session, now, claim_size, handed=handed)
-        stats.claimed = len(rows)
+        rows = _claim(session, now, claim_size, handed=False)
+    stats.claimed = len(rows)
+    if not rows:
+        return Batch(stats, [], {}, now, now + LEASE)
+    with unit_of_work(factory) as session:
         suppressions = _suppressed(session, {r.recipient for r in rows})
         consent = _consent(session, {r.subscription_id for r in rows if r.subscription_id is not None})
         to_send: list[OutgoingEmail] = []
@@ -255,7 +261,7 @@ def _prepare(
             _mark(session, m.OutboxStatus.SUPPRESSED, suppressed)
             stats.suppressed = len(suppressed)
         attempts = {r.id: r.attempts for r in rows}
-    return Batch(stats, to_send, attempts, now, now + LEASE, handed)
+    return Batch(stats, to_send, attempts, now, now + LEASE)
 
 
 def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]]) -> None:
@@ -297,8 +303,8 @@ def _release(factory: sessionmaker[Session], batch: Batch) -> None:
 
 
 def _hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | None) -> None:
-    """Mark a batch claimed in advance as handed to the provider (committed before its first request), with a
-    fresh lease. A row whose lease ran out while it waited, and that another dispatcher took back, is not sent."""
+    """Mark a claimed batch as handed to the provider (committed before its first request), with a fresh lease.
+    A row whose lease ran out while it waited, and that another dispatcher took back, is not sent."""
     ids = [e.outbox_id for e in batch.to_send]
     handed: set[int] = set()
     with unit_of_work(factory) as session:
@@ -322,7 +328,6 @@ def _hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | N
             "%d claimed outbox rows were taken back before they were sent; not sending them: %s", len(lost), lost[:50]
         )
         batch.to_send = [e for e in batch.to_send if e.outbox_id in handed]
-    batch.handed = True
 
 
 def drain(
@@ -347,12 +352,12 @@ def drain(
             if batch.stats.claimed == 0:
                 total.add(batch.stats)
                 return total
-            if batch.to_send and not batch.handed:
+            if batch.to_send:
                 _hand_off(factory, batch, now)
             recorder = Recorder(factory, batch, settings)
             future = sender.submit(send, transport, batch.to_send, recorder) if batch.to_send else None
             try:
-                upcoming = _prepare(factory, transport, settings, now, renderers, handed=future is None)
+                upcoming = _prepare(factory, transport, settings, now, renderers)
             finally:
                 if future is not None:  # recorded before anything else, even if preparing the next batch failed
                     recorder.finish(future.result())

@@ -60,7 +60,6 @@ class Batch:
     attempts: dict[int, int]
     now: dt.datetime
     lease: dt.datetime  # the lease_until written by the claim (the hand-off checks nobody else took the rows)
-    handed: bool  # False: claimed while another batch was with the provider, marked CLAIMED until handed over
 
 
 # One statement per report whatever the outcomes: a row per email, its own values. Only a row still waiting for

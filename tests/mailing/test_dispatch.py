@@ -212,7 +212,7 @@ def test_lease_expiry_is_ambiguous_then_retry_without_event(db, app, settings):
     db.commit()
     factory = app.state.session_factory
     with factory() as s:
-        dispatch._claim(s, NOW, 10)
+        dispatch._claim(s, NOW, 10, handed=True)  # as the dispatcher leaves it once its request went out
         s.commit()
     assert _status(db, msg).status == m.OutboxStatus.SENDING
     after_lease = NOW + dispatch.LEASE + dt.timedelta(seconds=1)

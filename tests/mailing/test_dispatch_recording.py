@@ -211,7 +211,7 @@ def test_a_webhook_event_within_the_wait_settles_the_ambiguous_row_for_good(db, 
     ids = _rows(db, 2)
     factory = app.state.session_factory
     with factory() as s:
-        dispatch._claim(s, NOW, 2)
+        dispatch._claim(s, NOW, 2, handed=True)
         dispatch.settle(s, NOW + settlement.LEASE + dt.timedelta(seconds=1))
         webhooks.process_events(s, [{"event": "dropped", "sg_event_id": "d", "crm_outbox_id": str(ids[0])}], NOW)
         s.commit()
@@ -253,3 +253,43 @@ def test_transports_with_and_without_report_are_recorded(db, app, settings, acce
     factory = app.state.session_factory
     stats = dispatch.drain(factory, New() if accepts else Old(), settings, NOW, renderers=EXTENSIONS.deferred_renderers)
     assert stats.sent == 3 and set(_statuses(factory, ids).values()) == {m.OutboxStatus.SENT}
+
+
+def test_a_report_is_written_while_the_next_batch_is_being_rendered(db, app, settings):
+    """The claim commits before rendering, so on SQLite the write lock is free while the next batch renders and
+    the batch in flight is recorded at once (before, its report waited for the whole preparation)."""
+    import threading
+
+    from crm.mailing.render import RenderedEmail
+
+    db.execute(
+        insert(m.OutboxMessage),
+        [
+            {"idempotency_key": f"slow{i}", "kind": "slow", "recipient": f"s{i}@example.org", "next_attempt_at": NOW}
+            for i in range(4)
+        ],
+    )
+    db.commit()
+    rendering, reported = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def render(session, rows, settings, now):
+        if any(r.id > 2 for r in rows):  # the batch prepared while the first is with the provider
+            rendering.set()
+            waited.append(reported.wait(timeout=5))
+        return {r.id: (RenderedEmail(subject="s", text="t", html="<p>h</p>"), {}) for r in rows}
+
+    class Reports:
+        name = "reports"
+
+        def send_many(self, emails, report=None):
+            results = [SendResult(SendOutcome.SENT, provider_message_id="p")] * len(emails)
+            if not rendering.is_set():  # the provider answers while the next batch is being rendered
+                rendering.wait(timeout=5)
+            report(list(zip(emails, results, strict=True)))
+            reported.set()
+            return results
+
+    factory = app.state.session_factory
+    stats = dispatch.drain(factory, Reports(), settings.replace(outbox_batch_size=2), NOW, renderers={"slow": render})
+    assert waited == [True] and stats.sent == 4
