@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.mailing.outbox import enqueue
+from tests.events.factories import event as f_event
 
 
 def _queue(db, app, key: str, kind: str, template: str) -> int:
@@ -51,3 +52,27 @@ def test_the_admin_header_links_to_the_public_site(admin_client):
     page = admin_client.get("/admin")
     assert 'class="wrap header-row header-admin"' in page.text
     assert '<a href="/">Public site</a>' in page.text
+
+
+def test_an_event_page_says_its_timings_in_words_and_folds_the_calendar_uid(admin_client, app, db):
+    e = f_event(db, app, reminder_offsets_hours=[168, 24], offer_hold_hours=48, offers_stop_hours=24)
+    db.commit()
+    page = admin_client.get(f"/admin/events/{e.id}")
+    assert page.status_code == 200
+    assert "7 days and 24 hours before the start" in page.text and "168 h" not in page.text
+    assert "held for 2 days; no offers in the last 24 hours" in page.text
+    folded = page.text.split("<summary>Technical details</summary>", 1)
+    assert len(folded) == 2 and e.uid in folded[1] and e.uid not in folded[0]
+
+
+def test_a_subscriber_page_and_badges_use_words(admin_client, db):
+    sub = m.Subscription(email="sam@example.org", name="Sam", mailings=["funding_digest"])
+    db.add(sub)
+    db.commit()
+    page = admin_client.get(f"/admin/subscribers/{sub.id}")
+    assert page.status_code == 200
+    assert "<dd>All topics</dd>" in page.text and "<dd>The whole UK</dd>" in page.text
+    assert ">No</dd>" in page.text and "<dd>Not confirmed</dd>" in page.text
+    assert '<span class="badge badge-pending">Pending</span>' in page.text
+    listing = admin_client.get("/admin/subscribers")
+    assert '<span class="badge badge-pending">Pending</span>' in listing.text

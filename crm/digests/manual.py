@@ -39,7 +39,7 @@ class Choice:
     @property
     def label(self) -> str:
         word = FREQUENCY_WORDS.get(self.period.frequency, self.period.frequency)
-        when = f"{self.period.due_at:%d %B %Y}"
+        when = f"{self.period.due_at.day} {self.period.due_at:%B %Y}"  # "7 December 2026", as on every page
         if self.early:
             return f"The next {word} digest ({self.period.key}, due {when}), sent early"
         return f"The latest {word} digest ({self.period.key}, due {when})"
