@@ -109,7 +109,7 @@ def describe(changes: dict[str, Any], names: dict[str, dict[int, str]] | None = 
     London)", "Topics: added Carers; removed Psychosis", "Members: added Mind (VCSE side, partner)"."""
     names = names or {}
     lines = []
-    for field, change in changes.items():
+    for field, change in sorted(changes.items()):  # PostgreSQL's jsonb keeps keys in its own order
         name = label(field)
         if not (isinstance(change, list) and len(change) == 2):
             lines.append(f"{name}: {_value(field, change, names)}")

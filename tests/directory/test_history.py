@@ -33,15 +33,15 @@ def test_describe_reads_like_a_sentence(db) -> None:
         },
         names,
     )
-    assert lines == [
+    assert lines == [  # in field order, the same on both databases
+        "Members: added Mind (VCSE side, partner)",
+        "Parent organisation: set to #999999 (since deleted)",
         "Region: London → South East",
+        "Start date: set to 31 January 2027",
+        "Topics: added Psychosis",
         "User-led: no → yes",
         "VCSE category: set to Open consultative group",
         "Website: cleared (was https://old.example.org)",
-        "Topics: added Psychosis",
-        "Members: added Mind (VCSE side, partner)",
-        "Start date: set to 31 January 2027",
-        "Parent organisation: set to #999999 (since deleted)",
     ]
 
 
