@@ -1,0 +1,112 @@
+"""The timeline in the words a person uses: "Email sent", "Subscribed", "Answered yes", never a stored key."""
+
+from __future__ import annotations
+
+# The kinds a timeline can be filtered by, in the order the filter offers them.
+KINDS: dict[str, str] = {
+    "email": "Emails",
+    "consent": "Subscriptions and consent",
+    "invitation": "Invitations",
+    "rsvp": "Answers to invitations",
+    "attendance": "Attendance",
+    "internship": "Internship interest",
+    "partnership": "Partnership activity",
+    "edit": "Imports and edits",
+    "note": "Notes",
+    "task": "Tasks",
+}
+
+EMAIL = {
+    "sent": "Email sent",
+    "queued": "Email waiting to be sent",
+    "sending": "Email waiting to be sent",
+    "retry": "Email waiting to be sent again",
+    "failed": "Email could not be sent",
+    "suppressed": "Email not sent: the address is blocked",
+    "ambiguous": "Email may not have been sent",
+    "cancelled": "Email cancelled before sending",
+}
+CONSENT = {
+    "subscribe": "Subscribed",
+    "confirm": "Confirmed their subscription",
+    "preferences": "Changed what they receive",
+    "pause": "Paused emails",
+    "resume": "Resumed emails",
+    "unsubscribe": "Unsubscribed",
+    "unsubscribe_all": "Unsubscribed from everything",
+    "bounce": "Emails stopped: their address bounced",
+    "complaint": "Emails stopped: they reported an email as spam",
+    "admin": "Subscription changed by the fellow",
+}
+ANSWERS = {"yes": "Answered yes", "no": "Answered no", "maybe": "Answered maybe"}
+ACTIVITY = {
+    "meeting": "Partnership meeting",
+    "call": "Partnership call",
+    "email": "Partnership email",
+    "event": "Partnership event",
+    "note": "Partnership note",
+}
+EDITS = {
+    "created": "Added",
+    "create": "Added",
+    "updated": "Edited",
+    "update": "Edited",
+    "imported": "Imported",
+    "import": "Imported",
+    "merged": "Merged",
+    "linked": "Linked to an organisation",
+    "unlinked": "Unlinked from an organisation",
+    "deleted": "Deleted",
+    "undone": "Import undone",
+}
+DELIVERY = {
+    "processed": "",
+    "delivered": "Delivered",
+    "open": "Opened",
+    "click": "Clicked a link",
+    "bounce": "Bounced",
+    "dropped": "Not delivered (dropped by the provider)",
+    "deferred": "Delivery delayed",
+    "spamreport": "Reported as spam",
+    "unsubscribe": "Unsubscribed from the email",
+    "group_unsubscribe": "Unsubscribed from the email",
+}
+
+
+def _words(key: str) -> str:
+    text = (key or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def label(kind: str, action: str, detail: str = "") -> str:
+    """The item's heading: what happened, in plain words."""
+    if kind == "email":
+        return EMAIL.get(action, "Email")
+    if kind == "consent":
+        return CONSENT.get(action, "Subscription changed")
+    if kind == "invitation":
+        return "Invited to an event"
+    if kind == "rsvp":
+        if action == "yes" and detail == "waitlisted":
+            return "Answered yes: on the waiting list"
+        return ANSWERS.get(action, "Answered")
+    if kind == "attendance":
+        return "Attended" if action == "yes" else "Did not attend"
+    if kind == "internship":
+        return "Registered interest in an internship"
+    if kind == "partnership":
+        return ACTIVITY.get(action, "Partnership activity")
+    if kind == "edit":
+        return EDITS.get(action, _words(action) or "Changed")
+    if kind == "note":
+        return "Note"
+    if kind == "task":
+        return "Task done" if action == "done" else "Task"
+    return _words(kind)
+
+
+def delivery(event: str, bounce_type: str) -> str:
+    """A provider's delivery report in words ("" for reports a person does not need, like "processed")."""
+    if event == "bounce" and bounce_type == "blocked":
+        return "Blocked by the receiving server"
+    return DELIVERY.get(event, _words(event))

@@ -1,0 +1,113 @@
+"""The timeline query: every source in plain words, newest first, filtered by kind, keyset pages both ways, and a
+statement count that does not grow with the page."""
+
+from __future__ import annotations
+
+from crm.timeline.query import Owner, decode_cursor, timeline
+from tests import factories
+from tests.timeline.helpers import every_source, fellow
+
+CONTACT_LABELS = [
+    "Note",
+    "Task",
+    "Edited",
+    "Partnership meeting",
+    "Registered interest in an internship",
+    "Attended",
+    "Answered yes",
+    "Invited to an event",
+    "Subscribed",
+    "Email sent",
+]
+
+
+def _setup(db):
+    org = factories.organisation(db, "Mind in Camden")
+    person = factories.contact(db, "Jo Bloggs", "jo@example.org", organisation=org)
+    user = fellow(db)
+    made = every_source(db, person, org, user)
+    db.commit()
+    return person, org, user, made
+
+
+def test_every_source_appears_with_its_plain_label_newest_first(db):
+    person, _org, _, made = _setup(db)
+    page = timeline(db, Owner(contact_id=person.id, contact_email=person.email))
+    assert [i.label for i in page.items] == CONTACT_LABELS
+    by_label = {i.label: i for i in page.items}
+    assert by_label["Email sent"].title.startswith("Your funding digest")
+    assert by_label["Email sent"].lines == ["Delivered", "Opened", "Clicked a link"]
+    assert by_label["Edited"].lines == ["Job title: set to Researcher"]
+    assert by_label["Task"].task.owner_name == "Fellow"
+    assert by_label["Partnership meeting"].link_id == made["partnership"].id
+    assert page.next_cursor is None and page.prev_cursor is None
+
+
+def test_organisation_timeline_gathers_its_people_and_its_own_records(db):
+    _person, org, _, _ = _setup(db)
+    page = timeline(db, Owner(organisation_id=org.id))
+    labels = [i.label for i in page.items]
+    assert labels == [
+        "Note",
+        "Task",
+        "Imported",
+        "Partnership meeting",
+        "Registered interest in an internship",
+        "Attended",
+        "Answered yes",
+        "Invited to an event",
+        "Subscribed",
+        "Email sent",
+    ]
+    assert next(i.title for i in page.items if i.kind == "note").startswith("Office moves")
+    assert {i.who for i in page.items if i.kind in {"email", "invitation"}} == {"Jo Bloggs"}
+
+
+def test_filter_by_kind(db):
+    person, _, _, _ = _setup(db)
+    owner = Owner(contact_id=person.id, contact_email=person.email)
+    assert [i.label for i in timeline(db, owner, kinds=["email", "note"]).items] == ["Note", "Email sent"]
+    assert [i.kind for i in timeline(db, owner, kinds=["rsvp"]).items] == ["rsvp"]
+    assert len(timeline(db, owner, kinds=["nonsense"]).items) == 10  # an unknown kind filters nothing out
+
+
+def test_keyset_pages_forwards_and_backwards_over_ties(db):
+    person, org, user, _ = _setup(db)
+    every_source(db, person, org, user, base=0)  # a second set at the very same times: ties on occurred_at
+    every_source(db, person, org, user, base=30)
+    db.commit()
+    owner = Owner(contact_id=person.id, contact_email=person.email)
+    everything = [(i.kind, i.id) for i in timeline(db, owner, page_size=100).items]
+    assert len(everything) == 30
+    pages, cursor = [], ""
+    while True:
+        page = timeline(db, owner, cursor=cursor, page_size=7)
+        pages.append(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [(i.kind, i.id) for p in pages for i in p.items] == everything
+    assert pages[0].prev_cursor is None and all(p.prev_cursor for p in pages[1:])
+    # Backwards from the last page gives the same pages in reverse.
+    back, page = [], pages[-1]
+    while page.prev_cursor:
+        page = timeline(db, owner, cursor=page.prev_cursor, page_size=7)
+        back.append([(i.kind, i.id) for i in page.items])
+    assert back == [[(i.kind, i.id) for i in p.items] for p in reversed(pages[:-1])]
+    assert decode_cursor("garbage") is None
+    assert [(i.kind, i.id) for i in timeline(db, owner, cursor="garbage", page_size=7).items] == everything[:7]
+
+
+def test_statement_count_is_the_same_for_5_and_50_items(db, count_queries):
+    person, org, user, _ = _setup(db)
+    for base in range(20, 200, 20):
+        every_source(db, person, org, user, base=base)
+    db.commit()
+    owner = Owner(contact_id=person.id, contact_email=person.email)
+    counts = {}
+    for size in (10, 50):
+        with count_queries() as q:
+            page = timeline(db, owner, page_size=size)
+        assert len(page.items) == size and {i.kind for i in page.items} >= {"email", "edit", "task"}
+        counts[size] = q.count
+    assert counts[10] == counts[50] <= 5, counts
