@@ -17,6 +17,7 @@ from crm.partnerships.queries import ROW_COLUMNS
 from crm.partnerships.rules import LIVE_STAGES, activity_ref, health_clause, today_london
 from crm.settings import Settings
 from crm.timefmt import LONDON
+from crm.timeline.notes import overdue_tasks
 
 
 @dataclasses.dataclass
@@ -24,10 +25,11 @@ class Nudge:
     turned_quiet: list[Any]
     turned_dormant: list[Any]
     overdue: list[Any]
+    overdue_tasks: list[Any] = dataclasses.field(default_factory=list)  # the timeline's open tasks past their date
 
     @property
     def empty(self) -> bool:
-        return not (self.turned_quiet or self.turned_dormant or self.overdue)
+        return not (self.turned_quiet or self.turned_dormant or self.overdue or self.overdue_tasks)
 
 
 def collect_nudges(session: Session, *, now: dt.datetime, settings: Settings) -> Nudge:
@@ -57,7 +59,8 @@ def collect_nudges(session: Session, *, now: dt.datetime, settings: Settings) ->
             .order_by(m.Partnership.next_step_due, m.Partnership.id)
         )
     )
-    return Nudge(turned_quiet=quiet, turned_dormant=dormant, overdue=overdue)
+    tasks = overdue_tasks(session, now=now)
+    return Nudge(turned_quiet=quiet, turned_dormant=dormant, overdue=overdue, overdue_tasks=tasks)
 
 
 def iso_week_key(now: dt.datetime) -> str:
@@ -88,11 +91,26 @@ def send_weekly_nudge(session: Session, renderer: EmailRenderer, settings: Setti
             "url": f"{base}/admin/partnerships/{row.id}",
         }
 
+    def task_item(row: Any) -> dict[str, Any]:
+        section, record_id, record = (
+            ("contacts", row.contact_id, row.contact_name)
+            if row.contact_id
+            else ("organisations", row.organisation_id, row.organisation_name)
+        )
+        return {
+            "title": row.title,
+            "record": record,
+            "owner": row.owner_name or row.owner_email or "nobody",
+            "due": row.due_date.strftime("%-d %B %Y"),
+            "url": f"{base}/admin/{section}/{record_id}/timeline",
+        }
+
     context = {
         "week": week,
         "turned_quiet": [item(r) for r in nudge.turned_quiet],
         "turned_dormant": [item(r) for r in nudge.turned_dormant],
         "overdue": [item(r) for r in nudge.overdue],
+        "overdue_tasks": [task_item(t) for t in nudge.overdue_tasks],
         "quiet_days": settings.partnership_quiet_days,
         "dormant_days": settings.partnership_dormant_days,
         "list_url": f"{base}/admin/partnerships",
