@@ -446,6 +446,9 @@ def main() -> None:
         print(line(r, args.n))
     ours, floor = medians["ours"], medians["floor"]
     rate, cpu, sql = args.n / ours["elapsed_s"], ours["cpu_s"] / args.n, ours["sql"] / args.n
+    print(
+        f"  ours / floor: rate {rate * floor['elapsed_s'] / args.n:.2f}x, CPU per email {ours['cpu_s'] / floor['cpu_s']:.2f}x"
+    )
     print(f"  peer, quoted: {PEER}")
     print(
         f"  targets: rate >= {TARGET_RATE:.0f}/s: {'met' if rate >= TARGET_RATE else 'NOT met'} ({rate:.0f}/s); "
