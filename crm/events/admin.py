@@ -4,7 +4,7 @@ requests, and the saved contact lists invitations can be sent to."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
@@ -15,7 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events import attendees, audience, checkin, contact_lists, forms, guests, lifecycle, listing, rsvp, views
+from crm.events import (
+    attendees,
+    audience,
+    by_address,
+    checkin,
+    contact_lists,
+    forms,
+    guests,
+    lifecycle,
+    listing,
+    rsvp,
+    views,
+)
 from crm.events.mail import when_text
 from crm.history import history
 from crm.listing import ListParams
@@ -196,6 +208,22 @@ def _audience_context(db: Session, event: m.Event, flt: audience.AudienceFilter,
     }
 
 
+@post("/events/{event_id:int}/audience/addresses", sync_to_thread=False)
+def admin_audience_addresses(db: DB, user: CurrentUser, event_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    """People by email address: known ones found, new ones made private contacts, then the usual preview (a GET)
+    with them chosen. With any address that is not one, nothing is created and the page says which."""
+    event = get_or_404(db, m.Event, event_id, "No such event.")
+    form = Form(data)
+    text = form.str("addresses", max_length=100_000)
+    found = by_address.contacts_for(db, user, by_address.parse(text), note=f"Invited by address to {event.title}")
+    if found.problems or not found.contact_ids:
+        problems = found.problems or ["Enter at least one email address."]
+        context = _audience_context(db, event, audience.AudienceFilter(), address_problems=problems, addresses=text)
+        return Template("admin/audience.html", context=context, status_code=422)
+    query = urlencode([("contact", c) for c in found.contact_ids])
+    return Redirect(f"/admin/events/{event.id}/audience?{query}", status_code=303)
+
+
 @get("/events/{event_id:int}/audience", sync_to_thread=False)
 def admin_audience(request: Request[Any, Any, Any], db: DB, event_id: FromPath[int]) -> Template:
     event = get_or_404(db, m.Event, event_id, "No such event.")
@@ -338,6 +366,7 @@ route_handlers: list[Any] = admin_area(
         admin_publish,
         admin_cancel_page,
         admin_cancel,
+        admin_audience_addresses,
         admin_audience,
         admin_send,
         admin_csv,

@@ -10,17 +10,28 @@ from litestar import Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events import attendees, lifecycle, listing, rsvp, views
-from crm.events.schemas import EventIn, EventOut, EventPage, EventPatch, InvitationList, InvitationOut
+from crm.api.openapi import PUBLIC_READ
+from crm.events import attendees, audience, by_address, lifecycle, listing, rsvp, views
+from crm.events.schemas import (
+    EventIn,
+    EventOut,
+    EventPage,
+    EventPatch,
+    InvitationList,
+    InvitationOut,
+    InvitationsIn,
+    InvitationsSent,
+)
 from crm.listing import ListParams
+from crm.validation import split_url
 from crm.web.areas import api_area
 from crm.web.auth import Principal, admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
-from crm.api.openapi import PUBLIC_READ
 from crm.web.pages import api_page, get_or_404
 
 
@@ -106,7 +117,9 @@ def _validate_api(db: Session, values: dict[str, Any]) -> dict[str, str]:
     funding = getattr(m, "FundingCall", None)
     if values.get("funding_call_id") and funding is not None and db.get(funding, values["funding_call_id"]) is None:
         errors["funding_call_id"] = "No such funding call."
-    if values.get("online_url") and not str(values["online_url"]).startswith(("https://", "http://")):
+    online = str(values.get("online_url") or "")
+    parts = split_url(online) if online else None
+    if online and (parts is None or parts.scheme not in {"https", "http"} or not parts.netloc):
         errors["online_url"] = "Must start with https://."
     offsets = values.get("reminder_offsets_hours")
     if offsets is not None and any((not isinstance(h, int)) or h < 1 or h > 1440 for h in offsets):
@@ -185,6 +198,62 @@ def api_invitations(db: DB, event_id: FromPath[int]) -> InvitationList:
     return InvitationList(event_id=event.id, counts=rsvp.answer_counts(db, event.id), items=items)
 
 
+@post(
+    "/{event_id:int}/invitations",
+    sync_to_thread=False,
+    guards=[admin_guard],
+    summary="Invite contacts, a list or email addresses",
+    status_code=200,
+)
+def api_invite(
+    state: State, db: DB, user: CurrentUser, event_id: FromPath[int], data: JSONBody[InvitationsIn]
+) -> InvitationsSent:
+    event = get_or_404(db, m.Event, event_id, "No such event.")
+    errors: dict[str, str] = {}
+    ids = sorted(set(data.contact_ids))
+    if ids and len(set(db.scalars(select(m.Contact.id).where(m.Contact.id.in_(ids))))) != len(ids):
+        errors["contact_ids"] = "Some of these contacts do not exist."
+    if data.list_id is not None and db.get(m.ContactList, data.list_id) is None:
+        errors["list_id"] = "No such contact list."
+    entries = [pair for text in data.emails for pair in by_address.parse(text)]
+    found = by_address.contacts_for(db, user, entries, note=f"Invited to {event.title}")
+    if found.problems:
+        errors["emails"] = "; ".join(found.problems)[:500]
+    if not (ids or data.list_id or data.emails):
+        errors["contact_ids"] = "Name at least one contact, a list or an email address."
+    if errors:
+        raise unprocessable(errors)
+    people = tuple(sorted(set(ids) | set(found.contact_ids)))
+    flt = audience.AudienceFilter(list_id=data.list_id, contact_ids=people)
+    if data.list_id and people:
+        # A list and particular people are two groups: invite each (filters in one AudienceFilter narrow each other).
+        results = [
+            _send(state, db, user, event, audience.AudienceFilter(list_id=data.list_id)),
+            _send(state, db, user, event, audience.AudienceFilter(contact_ids=people)),
+        ]
+    else:
+        results = [_send(state, db, user, event, flt)]
+    excluded: dict[str, int] = {}
+    for r in results:
+        for reason, n in r.preview.excluded.items():
+            excluded[reason] = excluded.get(reason, 0) + n
+    return InvitationsSent(
+        invited=sum(r.invited for r in results),
+        matched=sum(r.preview.matched for r in results),
+        excluded=excluded,
+        queued_later=sum(r.deferred for r in results),
+    )
+
+
+def _send(
+    state: State, db: Session, user: Principal | None, event: m.Event, flt: audience.AudienceFilter
+) -> audience.SendResult:
+    try:
+        return audience.send(db, views.mailer(state), user, event, flt, views.now())
+    except lifecycle.EventProblem as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+
+
 route_handlers: list[Any] = api_area(
-    "/api/v1/events", [api_list, api_get, api_create, api_update, api_invitations], tag="events"
+    "/api/v1/events", [api_list, api_get, api_create, api_update, api_invitations, api_invite], tag="events"
 )

@@ -41,6 +41,7 @@ class AudienceFilter:
     past_attendance: str = ""  # "", "attended" (came to any past event), "never"
     list_id: int | None = None
     everyone: bool = False
+    contact_ids: tuple[int, ...] = ()  # particular people (invited by address, or named by the API)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> AudienceFilter:
@@ -64,6 +65,7 @@ class AudienceFilter:
             past_attendance=attendance if attendance in {"attended", "never"} else "",
             list_id=lists[0] if lists else None,
             everyone=(many("everyone") or [""])[0] in {"1", "on", "true", "yes"},
+            contact_ids=ints("contact"),
         )
 
     @property
@@ -76,6 +78,7 @@ class AudienceFilter:
             or self.past_attendance
             or self.list_id
             or self.everyone
+            or self.contact_ids
         )
 
     def as_query(self) -> list[tuple[str, Any]]:
@@ -88,6 +91,7 @@ class AudienceFilter:
             pairs.append(("list_id", self.list_id))
         if self.everyone:
             pairs.append(("everyone", "1"))
+        pairs += [("contact", c) for c in self.contact_ids]
         return pairs
 
     def describe(self) -> dict[str, Any]:
@@ -127,6 +131,8 @@ def _conditions(f: AudienceFilter, event_id: int) -> list[Any]:
         conds.append(attended if f.past_attendance == "attended" else ~attended)
     if f.list_id:
         conds.append(exists().where(m.ContactListMember.contact_id == c.id, m.ContactListMember.list_id == f.list_id))
+    if f.contact_ids:
+        conds.append(c.id.in_(f.contact_ids))
     return conds
 
 

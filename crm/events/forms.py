@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.timefmt import LONDON, local_input, parse_local
-from crm.validation import Form
+from crm.validation import Form, split_url
 
 
 def form_data(event: m.Event) -> dict[str, Any]:
@@ -80,7 +79,8 @@ def parse_event_form(session: Session, form: Form) -> dict[str, Any]:
         "all_day": form.bool("all_day"),
         "allow_requests": form.bool("allow_requests"),
     }
-    if values["online_url"] and urlsplit(values["online_url"]).scheme not in {"https", "http"}:
+    parts = split_url(values["online_url"]) if values["online_url"] else None
+    if values["online_url"] and (parts is None or parts.scheme not in {"https", "http"} or not parts.netloc):
         form.add_error("online_url", "Enter the online link as a web address starting with https://.")
     if values["all_day"]:
         start_day = _day(form, "starts_at", "Start", required=True)

@@ -110,3 +110,20 @@ class InvitationList(msgspec.Struct):
     event_id: int
     counts: dict[str, int]
     items: list[InvitationOut]
+
+
+class InvitationsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Invite people: directory contacts by id, a saved contact list, and/or email addresses (a new address becomes
+    a private contact). The same rules as the audience page: nobody is invited twice, and suppressed or withdrawn
+    addresses are left out (counted in ``excluded``). Repeating the request invites nobody new."""
+
+    contact_ids: list[int] = msgspec.field(default_factory=list)
+    list_id: int | None = None
+    emails: list[str] = msgspec.field(default_factory=list)
+
+
+class InvitationsSent(msgspec.Struct):
+    invited: int  # invitations created by this request
+    matched: int  # people the request named (before exclusions)
+    excluded: dict[str, int]  # reason -> how many were left out (already-invited, unsubscribed, bounced, ...)
+    queued_later: int  # invitations whose email the worker queues in the background (large requests)
