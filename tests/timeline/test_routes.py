@@ -194,3 +194,9 @@ def test_unknown_records_are_404(admin_client):
     assert admin_client.get("/admin/organisations/999999/timeline").status_code == 404
     assert admin_client.get("/admin/tasks/999999/edit").status_code == 404
     assert post_form(admin_client, "/admin/tasks/999999/complete", {}).status_code == 404
+
+
+def test_contact_and_organisation_pages_link_to_their_timeline(admin_client, db):
+    org, person = _people(db)
+    assert f'href="/admin/contacts/{person.id}/timeline"' in admin_client.get(f"/admin/contacts/{person.id}").text
+    assert f'href="/admin/organisations/{org.id}/timeline"' in admin_client.get(f"/admin/organisations/{org.id}").text
