@@ -21,7 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from crm.api.openapi import document_problem_responses
+from crm.api.openapi import StrictStructSchemaPlugin, document_problem_responses
 from crm.db import create_db_engine, create_session_factory
 from crm.domains import EXTENSIONS, all_routes
 from crm.mailing.render import EmailRenderer
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[AuthMiddleware()],
         before_send=[add_security_headers],
+        plugins=[StrictStructSchemaPlugin()],  # additionalProperties: false where msgspec forbids unknown fields
         before_request=guard_api_body,  # API bodies: 413 when too large, 400 when nested too deeply
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
 from crm.web.auth import Principal, signed_in_guard
@@ -25,7 +26,13 @@ class Me(msgspec.Struct):
     via: str
 
 
-@get("/health", sync_to_thread=False, tags=["system"])
+@get(
+    "/health",
+    sync_to_thread=False,
+    tags=["system"],
+    security=[{}],  # monitors call it without a key
+    responses={503: ResponseSpec(data_container=Health, description="The database cannot be reached")},
+)
 def health(state: State) -> Response[Health]:
     """Database connectivity; 503 when the database cannot be reached."""
     try:

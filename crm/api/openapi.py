@@ -1,17 +1,44 @@
-"""Document the RFC 9457 problem responses the API really sends, so clients (and schemathesis) can rely on the
-OpenAPI document: 400 everywhere (as problem+json, not Litestar's default JSON body), 401/403 on operations
-that need a signed-in user or key (a guard, a write, or a handler that asks who the user is), 404 where a path
-names a record, 409/422 where a write can conflict or fail validation. Called once by ``create_app``; idempotent."""
+"""Make /schema/openapi.json say what the API really does, so clients (and schemathesis) can rely on it.
+
+- Problem responses (RFC 9457, problem+json): 400 everywhere (a malformed parameter or body, an id the database
+  cannot hold); 401/403 where a guard, a write or the handler itself may refuse; 404 where a path names a record;
+  409/422 on writes; 413 on every method ``crm.web.bodies.guard_api_body`` reads a body for (it answers 413 over
+  ``API_MAX_BODY_BYTES`` and 400 for JSON nested too deeply).
+- ``additionalProperties: false`` on every msgspec Struct declared with ``forbid_unknown_fields=True`` (msgspec
+  refuses the unknown field, so the document must not allow it); read from the struct's own config, never listed.
+- Record ids in paths run from 1 to ``MAX_ID`` (PostgreSQL ``integer`` keys): outside it no record exists (404)
+  or the database cannot hold the number (400).
+- ``PUBLIC_READ``: the security requirement of reads anyone may make (an API key only shows more).
+- ``OPTIONS`` answers ``Allow`` with every method of its path (see ``correct_options_allow``).
+
+``document_problem_responses`` is called once by ``create_app``; idempotent.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Operation
+from litestar.routes import HTTPRoute
 
+from crm.web.bodies import METHODS_WITH_BODIES
 from crm.web.errors import PROBLEM_JSON, TITLES
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
+    from litestar.typing import FieldDefinition
+
+SECURITY_SCHEME = "BearerToken"
+# Anyone may call it; with a key the caller may see more (admins see unlisted records). The empty requirement
+# overrides the document's global ``security`` for this operation.
+PUBLIC_READ: list[dict[str, list[str]]] = [{}, {SECURITY_SCHEME: []}]
+MAX_ID = 2**31 - 1  # primary keys are PostgreSQL ``integer``; SQLite holds more but the API is the same on both
 
 
 class FieldError(msgspec.Struct):
@@ -28,6 +55,31 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str
     instance: str | None = None
     errors: list[FieldError] | None = None
+
+
+class StrictStructSchemaPlugin(StructSchemaPlugin):
+    """Litestar documents every Struct as open to extra properties; msgspec refuses them (a 400) when the struct
+    says ``forbid_unknown_fields=True``. Registered before Litestar's own struct plugin, so it wins."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
+@dataclass
+class ApiOperation(Operation):
+    """An operation whose integer path parameters (record ids) carry the range of ids that can exist."""
+
+    def to_schema(self) -> dict[str, Any]:
+        document = super().to_schema()
+        for parameter in document.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter.get("in") == "path" and schema.get("type") == "integer":
+                schema.setdefault("minimum", 1)
+                schema.setdefault("maximum", MAX_ID)
+        return document
 
 
 def _spec(status: int) -> ResponseSpec:
@@ -49,9 +101,30 @@ def document_problem_responses(app: Litestar) -> None:
                 statuses.add(404)
             if writes:
                 statuses |= {409, 422}
+            if methods & METHODS_WITH_BODIES:
+                statuses.add(413)
             existing: dict[int, Any] = dict(handler.responses or {})
             for status in statuses:
                 current = existing.get(status)
                 if current is None or (status == 400 and current.media_type != PROBLEM_JSON):
                     existing[status] = _spec(status)
             handler.responses = existing
+            handler.operation_class = ApiOperation
+    correct_options_allow(app)
+
+
+def correct_options_allow(app: Litestar) -> None:
+    """Litestar builds a path's automatic ``OPTIONS`` handler with the route that first registered the path; when
+    a second router adds methods to it (public reads and key-only writes live on different routers), the handler
+    still reads the first route's methods and answers e.g. ``Allow: GET, OPTIONS`` on a path that takes POST.
+    Point each automatic handler at the route that now serves the path."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
+            continue
+        handler = route.route_handler_map["OPTIONS"][0]
+        fn = getattr(handler.fn, "__func__", handler.fn)
+        if fn.__name__ != "options_handler" or not fn.__closure__:
+            continue  # an OPTIONS handler of our own
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__, strict=True):
+            if name == "self" and isinstance(cell.cell_contents, HTTPRoute):
+                cell.cell_contents = route

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm.api.openapi import PUBLIC_READ
 from crm.directory import contacts, organisations, schemas, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.views import contact_or_404, list_params, org_or_404
@@ -83,7 +84,7 @@ def _visible_org(db: Session, user: Principal | None, org_id: int) -> m.Organisa
     return org
 
 
-@get("/organisations", sync_to_thread=False)
+@get("/organisations", sync_to_thread=False, security=PUBLIC_READ)
 def api_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> schemas.OrganisationPage:
     """Organisations (approved and public ones unless an admin asks). Filters: q, kind, category, topic, region,
     user_led, lived_experience_led (admins also status, visibility); sort; cursor; page_size (max 100)."""
@@ -104,7 +105,7 @@ def api_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> 
     )
 
 
-@get("/organisations/{org_id:int}", sync_to_thread=False)
+@get("/organisations/{org_id:int}", sync_to_thread=False, security=PUBLIC_READ)
 def api_org_get(db: DB, user: CurrentUser, org_id: FromPath[int]) -> schemas.Organisation:
     return _org_out(_visible_org(db, user, org_id))
 
@@ -223,13 +224,13 @@ def _topic_out(t: Any) -> schemas.Topic:
     return schemas.Topic(id=t.id, slug=t.slug, name=t.name, description=t.description)
 
 
-@get("/topics", sync_to_thread=False)
+@get("/topics", sync_to_thread=False, security=PUBLIC_READ)
 def api_topic_list(db: DB) -> list[schemas.Topic]:
     """The topic vocabulary (public)."""
     return [_topic_out(t) for t in db.scalars(select(m.Topic).order_by(m.Topic.name))]
 
 
-@get("/topics/{topic_id:int}", sync_to_thread=False)
+@get("/topics/{topic_id:int}", sync_to_thread=False, security=PUBLIC_READ)
 def api_topic_get(db: DB, topic_id: FromPath[int]) -> schemas.Topic:
     return _topic_out(get_or_404(db, m.Topic, topic_id, "No such topic."))
 

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.api.openapi import PUBLIC_READ
 from crm.funding import forms as ff
 from crm.funding import queries
 from crm.funding import schemas as sc
@@ -65,7 +66,7 @@ def _is_admin(user: Principal | None) -> bool:
     return user is not None and user.has_role(m.Role.ADMIN)
 
 
-@get("/", sync_to_thread=False, summary="List funding calls")
+@get("/", sync_to_thread=False, summary="List funding calls", security=PUBLIC_READ)
 def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> sc.FundingCallPage:
     """Published calls still open, nearest deadline first, with the filters of /funding-calls (``q``, ``topic``,
     ``region``, ``funder`` by slug, ``vcse``=1, ``weeks``, ``min_amount``, ``max_amount``, ``sort``) and keyset
@@ -93,7 +94,7 @@ def _summary(r: Any, base_url: str) -> sc.FundingCallSummary:
     )
 
 
-@get("/{call_id:int}", sync_to_thread=False, summary="Get a funding call")
+@get("/{call_id:int}", sync_to_thread=False, summary="Get a funding call", security=PUBLIC_READ)
 def api_get(db: DB, settings: AppSettings, user: CurrentUser, call_id: FromPath[int]) -> sc.FundingCallOut:
     call = queries.load_call(db, call_id=call_id)
     if call is None or (call.status == m.CallStatus.DRAFT and not _is_admin(user)):

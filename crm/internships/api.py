@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.api.openapi import PUBLIC_READ
 from crm.internships import services, views
 from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, InternshipPage, InternshipPatch
 from crm.listing import ListParams
@@ -67,7 +68,7 @@ def _api_detail(db: Session, settings: Any, user: Principal | None, internship_i
     return _out(db, settings, detail, private=private)
 
 
-@get("/", sync_to_thread=False, summary="List internships")
+@get("/", sync_to_thread=False, summary="List internships", security=PUBLIC_READ)
 def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> InternshipPage:
     """Published listings that are still open, with the same filters as /internships (``direction``, ``topic``,
     ``region``, ``mode``, ``paid``, ``hours``, ``closing_within``, ``stage``, ``q``, ``sort``=closing|newest)
@@ -113,7 +114,7 @@ def _out_row(base: str, r: Any, *, counted: bool = False) -> InternshipOut:
     )
 
 
-@get("/{internship_id:int}", sync_to_thread=False, summary="Get one internship")
+@get("/{internship_id:int}", sync_to_thread=False, summary="Get one internship", security=PUBLIC_READ)
 def api_get(db: DB, settings: AppSettings, user: CurrentUser, internship_id: FromPath[int]) -> InternshipOut:
     """Public for published, closed and filled listings; drafts and submitted ones only for their host's
     editors and the fellow (who also see the host contact and the number of registrations of interest)."""
