@@ -16,7 +16,9 @@ from crm.accounts.principal import Principal
 from crm.errors import FieldErrors
 from crm.internships.lifecycle import email_host
 from crm.internships.rules import CONSENT_WORDING, Status, TransitionError, _bool, _text, require_org
+from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
+from crm.timefmt import format_date
 from crm.validation import normalise_email
 
 
@@ -105,6 +107,24 @@ def register_interest(
             note=note,
             admin_url=f"{base_url.rstrip('/')}/admin/internships/{internship.id}",
         )
+    # The applicant's receipt: what they registered for, who now has their details, and what happens next.
+    enqueue(
+        session,
+        renderer,
+        key=f"internship-receipt:{internship.id}:{email}",
+        kind="internship_interest_receipt",
+        to=email,
+        to_name=name,
+        context={
+            "name": name,
+            "internship_title": internship.title,
+            "host_name": host_name,
+            "closing_date": format_date(internship.closing_date),
+            "internship_url": f"{base_url.rstrip('/')}/internships/{internship.slug}",
+            "host_told": bool(internship.host_contact_email),
+            "note": note,
+        },
+    )
     return InterestResult(created=True, interest_id=row[0])
 
 

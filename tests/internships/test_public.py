@@ -234,6 +234,12 @@ def test_register_interest_once_emails_host_and_stays_private(client, db):
     assert "Ada Example" in mails[0].text_body and "ada@example.org" in mails[0].text_body and not mails[0].bulk
     public = client.get(f"/internships/{i.slug}").text + client.get("/internships").text
     assert "Ada" not in public and "ada@example.org" not in public
+    # The applicant gets a receipt (once), saying who has their details now.
+    receipts = db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.kind == "internship_interest_receipt")).all()
+    assert [r.recipient for r in receipts] == ["ada@example.org"]
+    assert "Interest test" in receipts[0].subject and "We have sent your name and email address and your note" in (
+        receipts[0].text_body
+    )
 
 
 def test_register_interest_needs_consent_and_rerenders_values(client, db):
