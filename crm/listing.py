@@ -51,6 +51,19 @@ class Sorts:
     def choices(self) -> list[tuple[str, str]]:
         return [(o.key, o.label) for o in self.options.values()]
 
+    def header(self, current: str, *keys: str) -> tuple[str, str]:
+        """A sortable column header: (its ``aria-sort``, the sort its link asks for), ("", "") when the list offers
+        none of ``keys``. ``keys`` are the column's sorts in the order clicks cycle through them (``"name", "-name"``):
+        the header of the list's current sort links to the next one, any other header to its first."""
+        offered = [k for k in keys if k in self.options]
+        if not offered:
+            return "", ""
+        current = current if current in self.options else self.default.key
+        if current not in offered:
+            return "none", offered[0]
+        state = "descending" if self.options[current].descending else "ascending"
+        return state, offered[(offered.index(current) + 1) % len(offered)]
+
     def with_relevance(self, score: ColumnElement[Any] | None) -> Sorts:
         """While searching, "Best match" (the search score, highest first) comes first and is the default."""
         if score is None:

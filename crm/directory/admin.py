@@ -35,7 +35,7 @@ OWN_NOTICES = {"saved": "Changes saved."}
 @get("/organisations", sync_to_thread=False)
 def admin_org_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = list_params(request, organisations.ADMIN_ORG_FILTERS)
-    page = organisations.list_organisations(db, params, public=False)
+    page = organisations.list_organisations(db, params, public=False, count=True)
     _, sorts = organisations.organisation_list_query(db, params, public=False)
     return list_page(
         request,

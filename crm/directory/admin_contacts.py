@@ -43,7 +43,7 @@ CONTACT_NOTICES = {
 @get("/contacts", sync_to_thread=False)
 def admin_contact_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = list_params(request, contacts.CONTACT_FILTERS)
-    page = contacts.list_contacts(db, params)
+    page = contacts.list_contacts(db, params, count=True)
     _, sorts = contacts.contact_list_query(db, params)
     return list_page(
         request,

@@ -185,7 +185,7 @@ def contact_list_query(session: Session, params: ListParams) -> tuple[Select[Any
     return query, sorts
 
 
-def list_contacts(session: Session, params: ListParams) -> Page:
+def list_contacts(session: Session, params: ListParams, *, count: bool = False) -> Page:
     query, sorts = contact_list_query(session, params)
     return keyset_page(
         session,
@@ -194,6 +194,7 @@ def list_contacts(session: Session, params: ListParams) -> Page:
         id_column=m.Contact.id,
         cursor=params.cursor,
         page_size=params.page_size,
+        count=count,
     )
 
 

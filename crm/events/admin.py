@@ -60,7 +60,7 @@ def _form_page(db: Session, form: Form, event: m.Event | None) -> Template:
 @get("/events", sync_to_thread=False)
 def admin_events(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=listing.ADMIN_FILTERS)
-    page = listing.admin_list(db, params, views.now())
+    page = listing.admin_list(db, params, views.now(), count=True)
     context = {
         "page": page,
         "params": params,

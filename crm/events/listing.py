@@ -64,7 +64,7 @@ def public_list(session: Session, params: ListParams, now: dt.datetime, *, count
     return fetch_page(session, query, params, PUBLIC_SORTS, id_column=E.id, count=count)
 
 
-def admin_list(session: Session, params: ListParams, now: dt.datetime) -> Page:
+def admin_list(session: Session, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:
     yes = (
         select(func.count())
         .where(m.Invitation.event_id == E.id, m.Invitation.status == m.InvitationStatus.YES)
@@ -81,4 +81,4 @@ def admin_list(session: Session, params: ListParams, now: dt.datetime) -> Page:
         query = query.where(E.ends_at > now)
     elif when == "past":
         query = query.where(E.ends_at <= now)
-    return fetch_page(session, query, params, ADMIN_SORTS, id_column=E.id)
+    return fetch_page(session, query, params, ADMIN_SORTS, id_column=E.id, count=count)

@@ -49,7 +49,7 @@ def _to_call(call: m.FundingCall) -> Redirect:
 def admin_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.ADMIN_FILTERS)
     now = _now()
-    page = queries.list_calls(db, params, now=now, public=False)
+    page = queries.list_calls(db, params, now=now, public=False, count=True)
     context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "statuses": list(m.CallStatus)}
     return list_page(
         request,

@@ -77,7 +77,7 @@ def _to_detail(internship: m.Internship, notice: str) -> Redirect:
 def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     actor = views.actor(user)
     params = ListParams.from_query(request.query_params.dict(), filter_names=("status",))
-    page = services.admin_list(db, actor, params)
+    page = services.admin_list(db, actor, params, count=True)
     context = {
         **views.common_context(),
         "page": page,

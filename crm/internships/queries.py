@@ -303,7 +303,7 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime, count
     return fetch_page(session, query, params, sorts, id_column=I.id, floor=(I.closes_at, now), count=count)
 
 
-def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
+def admin_list(session: Session, actor: Principal, params: ListParams, *, count: bool = False) -> Page:
     """The fellow sees every listing, an editor their organisation's; with interest counts, one statement."""
     counts = (
         select(func.count(m.InternshipInterest.id))
@@ -318,7 +318,7 @@ def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
     if status in {s.value for s in Status}:
         query = query.where(I.status == status)
     query, sorts = _searched(session, query, params.q, ADMIN_SORTS)
-    return fetch_page(session, query, params, sorts, id_column=I.id)
+    return fetch_page(session, query, params, sorts, id_column=I.id, count=count)
 
 
 def filter_options(session: Session) -> tuple[list[Any], list[Any]]:

@@ -95,7 +95,7 @@ def outbox_resend(db: DB, user: CurrentUser, message_id: FromPath[int]) -> Redir
 @get("/admin/subscribers", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def subscribers_list(request: Request[Any, Any, Any], db: DB) -> Template:
     params = ListParams.from_query(dict(request.query_params), filter_names=list(queries.SUBSCRIBER_FILTERS))
-    page = queries.subscribers_page(db, params)
+    page = queries.subscribers_page(db, params, count=True)
     context = {
         "page": page,
         "params": params,

@@ -85,7 +85,7 @@ SUBSCRIBER_SORTS = Sorts(
 SUBSCRIBER_FILTERS = ("status", "mailing")
 
 
-def subscribers_page(session: Session, params: ListParams) -> Page:
+def subscribers_page(session: Session, params: ListParams, *, count: bool = False) -> Page:
     """Subscribers matching the search (address, name or organisation) and the status and mailing filters."""
     query = select(
         m.Subscription.id,
@@ -113,7 +113,7 @@ def subscribers_page(session: Session, params: ListParams) -> Page:
     mailing = params.filters.get("mailing", "")
     if mailing in {x.value for x in m.Mailing}:
         query = query.where(mailing_filter(mailing))
-    return fetch_page(session, query, params, SUBSCRIBER_SORTS, id_column=m.Subscription.id)
+    return fetch_page(session, query, params, SUBSCRIBER_SORTS, id_column=m.Subscription.id, count=count)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ def _helpers(settings: Settings, now: dt.datetime) -> dict[str, Any]:
 def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, settings: AppSettings) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.FILTERS)
     now = views.now()
-    page = queries.list_partnerships(db, params, now=now, settings=settings, actor=user)
+    page = queries.list_partnerships(db, params, now=now, settings=settings, actor=user, count=True)
     members = queries.member_names(db, [r.id for r in page.items])
     context = {**_helpers(settings, now), "page": page, "params": params, "sorts": queries.SORTS, "members": members}
     return list_page(

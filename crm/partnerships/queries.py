@@ -124,7 +124,13 @@ def _int(value: Any) -> int | None:
 
 
 def list_partnerships(
-    session: Session, params: ListParams, *, now: dt.datetime, settings: Settings, actor: Principal | None
+    session: Session,
+    params: ListParams,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    actor: Principal | None,
+    count: bool = False,
 ) -> Page:
     """The partnerships ``actor`` may see (``rules.may_see``), filtered, sorted and keyset-paged."""
     return keyset_page(
@@ -134,6 +140,7 @@ def list_partnerships(
         id_column=m.Partnership.id,
         cursor=params.cursor,
         page_size=params.page_size,
+        count=count,
     )
 
 
