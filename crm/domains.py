@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from crm.accounts import commands as accounts_commands
 from crm.accounts import pages as accounts_pages
 from crm.api import health
+from crm.bulk import admin as bulk_admin
 from crm.dashboard import admin as dashboard_admin
 from crm.dashboard import commands as dashboard_commands
 from crm.dashboard import jobs as dashboard_jobs
@@ -33,6 +34,7 @@ from crm.digests import pages as digests_pages
 from crm.digests.render import render_claimed
 from crm.directory import admin as directory_admin
 from crm.directory import admin_contacts as directory_admin_contacts
+from crm.directory import admin_merge as directory_admin_merge
 from crm.directory import api as directory_api
 from crm.directory import commands as directory_commands
 from crm.directory import demo as directory_demo
@@ -120,7 +122,9 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("accounts", routes=accounts_pages.route_handlers, commands=accounts_commands.commands),
     Domain(
         "directory",
-        routes=_routes(directory_pages, directory_admin, directory_admin_contacts, directory_api),
+        routes=_routes(
+            directory_pages, directory_admin, directory_admin_contacts, directory_admin_merge, directory_api
+        ),
         commands=directory_commands.commands,
         seed=directory_demo.seed,
     ),
@@ -183,6 +187,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("privacy", routes=_routes(privacy_admin), commands=privacy_commands.commands, jobs=privacy_jobs.JOBS),
     # A contact's or organisation's timeline, and the notes and tasks the fellow adds (overdue ones join the nudge).
     Domain("timeline", routes=_routes(timeline_admin)),
+    # Bulk actions on the admin organisation and contact lists (topics, contact lists, CSV of a selection).
+    Domain("bulk", routes=_routes(bulk_admin)),
 )
 
 

@@ -1,9 +1,11 @@
 """Likely duplicates, and merging two records into one.
 
-Merging keeps the surviving record's values and fills its empty fields from the other; moves affiliations,
-topics, regions and the audit history; re-points every other table that refers to the merged record (found from
-the models' foreign keys, so subscriptions, funding calls, events… follow without the directory knowing them);
-then deletes the merged record and records a "merged" audit entry on the survivor.
+Merging keeps one record with the values the person chose field by field (``merge_fields``; without choices the
+survivor's values, its empty ones filled from the other, lists joined); moves affiliations, topics, regions and the
+audit history; re-points every other table that refers to the merged record (found from the models' foreign keys,
+so subscriptions, funding calls, events… follow without the directory knowing them); then deletes the merged record.
+Both records' values go in the audit trail, and a ``RecordMerge`` keeps the dropped row, both records' links and
+exactly which rows moved, so ``merge_undo`` can put them back for 30 days.
 
 A domain that needs more than re-pointing a foreign key (for example to resolve a uniqueness clash) declares
 ``merge_contacts`` and/or ``merge_organisations`` hooks ``(session, keep_id, drop_id)`` in the manifest; they arrive
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, select, update
@@ -24,6 +26,7 @@ from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory import contacts, organisations
+from crm.directory import merge_fields as fields
 from crm.directory.errors import DirectoryError
 from crm.extensions import Extensions, MergeHook
 
@@ -35,14 +38,23 @@ _OWN = {"affiliations", "organisation_topics", "contact_topics", "contact_region
 _NOISE = {"the", "ltd", "limited", "cic", "uk", "and", "of", "charity", "cio", "inc", "org"}
 
 
-def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) -> None:
+def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) -> list[list[Any]]:
+    """Point every other table's reference to the dropped record at the survivor; returns the rows moved as
+    ``[table, {primary key}, column]`` so undo moves exactly those back."""
+    moved: list[list[Any]] = []
     for table in m.Base.metadata.sorted_tables:
         if table.name in _OWN:
             continue
         for fk in table.foreign_keys:
             if fk.column.table.name == target_table and fk.column.name == "id":
                 col = fk.parent
+                pk = list(table.primary_key.columns)
+                rows = session.execute(select(*pk).where(col == drop_id)).all()
+                if not rows:
+                    continue
+                moved += [[table.name, {c.name: v for c, v in zip(pk, r, strict=True)}, col.name] for r in rows]
                 session.execute(update(table).where(col == drop_id).values({col.name: keep_id}))
+    return moved
 
 
 def _the_pair(session: Session, model: type[T], keep_id: int, drop_id: int, noun: str) -> tuple[T, T]:
@@ -55,13 +67,18 @@ def _the_pair(session: Session, model: type[T], keep_id: int, drop_id: int, noun
     return keep, drop
 
 
-def _move_the_rest(session: Session, hooks: Sequence[MergeHook], model: Any, entity: str, keep: Any, drop: Any) -> None:
+def _move_the_rest(
+    session: Session, hooks: Sequence[MergeHook], model: Any, entity: str, keep: Any, drop: Any
+) -> dict[str, Any]:
     """After the record's own links moved: other domains' hooks, every foreign key, the audit history; then the
-    merged record goes and the survivor is re-read."""
+    merged record goes and the survivor is re-read. Returns what moved (for undo)."""
     keep_id, drop_id = keep.id, drop.id
     for hook in hooks:
         hook(session, keep_id, drop_id)
-    _repoint(session, model.__tablename__, keep_id, drop_id)
+    moved = _repoint(session, model.__tablename__, keep_id, drop_id)
+    audit_ids = list(
+        session.scalars(select(m.AuditEntry.id).where(m.AuditEntry.entity == entity, m.AuditEntry.entity_id == drop_id))
+    )
     session.execute(
         update(m.AuditEntry)
         .where(m.AuditEntry.entity == entity, m.AuditEntry.entity_id == drop_id)
@@ -71,6 +88,7 @@ def _move_the_rest(session: Session, hooks: Sequence[MergeHook], model: Any, ent
     session.execute(delete(model).where(model.id == drop_id))
     session.flush()
     session.refresh(keep)
+    return {"moved": moved, "audit_ids": audit_ids}
 
 
 def _name_key(name: str) -> str:
@@ -155,96 +173,159 @@ def duplicate_contacts(session: Session, limit: int = 200) -> list[dict[str, Any
 
 # -------------------------------------------------------------------------------------------------------- merge
 
-ORG_FILL = [
-    "vcse_category",
-    "description",
-    "website",
-    "website_domain",
-    "public_email",
-    "region_id",
-    "postcode",
-    "charity_number",
-    "company_number",
-    "parent_id",
-]
+
+class StaleMerge(DirectoryError):
+    """One of the records changed after the comparison the person chose from: their choices may no longer hold."""
+
+
+def _choose(kind: str, choice: str, keep_id: int, drop_id: int, kv: Any, dv: Any) -> Any:
+    if choice == str(keep_id):
+        return kv
+    if choice == str(drop_id):
+        return dv
+    if choice == "both" and kind == "list":
+        return sorted(set(kv) | set(dv))
+    if choice == "both" and kind == "text":
+        return "\n\n".join(v for v in dict.fromkeys([kv, dv]) if v)
+    raise DirectoryError("Choose, for every field, which record's value to keep.")
+
+
+def _column_value(model: Any, field: str, value: Any) -> Any:
+    enum_class = getattr(model.__table__.c[field].type, "enum_class", None)
+    return enum_class(value) if enum_class is not None and value is not None else value
+
+
+def _affiliations(session: Session, column: Any, record_id: int) -> list[dict[str, Any]]:
+    table = m.Affiliation.__table__
+    return [dict(r) for r in session.execute(select(table).where(column == record_id)).mappings()]
+
+
+def _merge(
+    session: Session,
+    hooks: Sequence[MergeHook],
+    actor: Principal | None,
+    entity: str,
+    keep_id: int,
+    drop_id: int,
+    choices: Mapping[str, str] | None,
+    expected: str | None,
+) -> Any:
+    model = fields.model_for(entity)
+    keep, drop = _the_pair(session, model, keep_id, drop_id, entity)
+    kv, dv = fields.values_of(session, entity, keep_id), fields.values_of(session, entity, drop_id)
+    if expected is not None and expected not in (fields.stamp(kv, dv), fields.stamp(dv, kv)):
+        raise StaleMerge("One of the records was changed after you compared them. Look at them again and choose.")
+    snapshot = organisations.org_snapshot if entity == "organisation" else contacts.contact_snapshot
+    keep_before, drop_before = snapshot(session, keep), snapshot(session, drop)
+    own = m.Affiliation.organisation_id if entity == "organisation" else m.Affiliation.contact_id
+    data: dict[str, Any] = {
+        "keep_row": fields.row_of(session, model, keep_id),
+        "drop_row": fields.row_of(session, model, drop_id),
+        "keep_values": kv,
+        "drop_values": dv,
+        "keep_affiliations": _affiliations(session, own, keep_id),
+        "drop_affiliations": _affiliations(session, own, drop_id),
+    }
+    chosen: dict[str, Any] = {}
+    for field, kind in fields.fields_for(entity):
+        choice = (choices or {}).get(field) or fields.default_choice(kind, keep_id, drop_id, kv[field], dv[field])
+        chosen[field] = _choose(kind, choice, keep_id, drop_id, kv[field], dv[field])
+    for field, kind in fields.fields_for(entity):
+        if kind == "list":
+            table, own_col, other = fields.LISTS[entity][field]
+            session.execute(delete(table).where(table.c[own_col] == keep_id))
+            if chosen[field]:
+                session.execute(table.insert(), [{own_col: keep_id, other: v} for v in chosen[field]])
+            continue
+        value = chosen[field]
+        if field == "parent_id" and value in (keep_id, drop_id):
+            value = None  # a record cannot be its own parent
+        if field == "email" and value and value == dv[field]:
+            drop.email = None  # unique: the dropped record lets go of it first
+            session.flush()
+        setattr(keep, field, _column_value(model, field, value))
+        if field == "website":
+            keep.website_domain = organisations.website_domain(value or "")
+        if field == "name" and entity == "organisation":
+            keep.name_normalised = organisations.normalise_name(value)
+    session.flush()
+    moved_affiliations = _move_affiliations(session, entity, keep_id, drop_id)
+    data.update(_move_the_rest(session, hooks, model, entity, keep, drop))
+    data["moved_affiliations"] = moved_affiliations
+    data["keep_after"] = fields.values_of(session, entity, keep_id)
+    drop_name = drop_before["name"]
+    record = m.RecordMerge(
+        entity=entity,
+        keep_id=keep_id,
+        drop_id=drop_id,
+        drop_name=drop_name[:300],
+        user_id=actor.id if actor and actor.id > 0 else None,
+        actor=actor.email if actor else "system",
+        data=data,
+    )
+    session.add(record)
+    session.flush()
+    extra = f" <{dv['email']}>" if entity == "contact" and dv.get("email") else ""
+    changes = audit.diff(keep_before, snapshot(session, keep))
+    audit.record(
+        session, actor, "merged", entity, keep_id, summary=f"merged in #{drop_id} {drop_name}{extra}", changes=changes
+    )
+    # The dropped record's values, as they were, under its own number (a deletion's entry has the same shape).
+    audit.record(
+        session,
+        actor,
+        "merged into",
+        entity,
+        drop_id,
+        summary=f"merged into #{keep_id} {keep.name} (merge {record.id})",
+        changes=audit.diff(drop_before, {}),
+    )
+    return keep
+
+
+def _move_affiliations(session: Session, entity: str, keep_id: int, drop_id: int) -> list[int]:
+    """Move the dropped record's links to people or organisations the survivor does not already have; the ids
+    moved are returned for undo (the others go with the dropped record, and undo recreates them)."""
+    a = m.Affiliation
+    if entity == "organisation":
+        mine, theirs = a.organisation_id, a.contact_id
+    else:
+        mine, theirs = a.contact_id, a.organisation_id
+    linked = select(theirs).where(mine == keep_id)
+    where = and_(mine == drop_id, theirs.not_in(linked))
+    ids = list(session.scalars(select(a.id).where(where)))
+    values: dict[str, Any] = {mine.name: keep_id}
+    if entity == "contact" and session.scalar(select(a.id).where(a.contact_id == keep_id, a.is_primary.is_(True))):
+        values["is_primary"] = False
+    if ids:
+        session.execute(update(a).where(a.id.in_(ids)).values(values).execution_options(synchronize_session=False))
+    if entity == "contact":
+        contacts.ensure_one_primary(session, keep_id)
+    return ids
 
 
 def merge_organisations(
-    session: Session, ext: Extensions, actor: Principal | None, keep_id: int, drop_id: int
+    session: Session,
+    ext: Extensions,
+    actor: Principal | None,
+    keep_id: int,
+    drop_id: int,
+    choices: Mapping[str, str] | None = None,
+    expected: str | None = None,
 ) -> m.Organisation:
-    keep, drop = _the_pair(session, m.Organisation, keep_id, drop_id, "organisation")
-    before = organisations.org_snapshot(session, keep)
-    for field in ORG_FILL:
-        if (
-            not getattr(keep, field)
-            and getattr(drop, field)
-            and not (field == "parent_id" and drop.parent_id == keep.id)
-        ):
-            setattr(keep, field, getattr(drop, field))
-    keep.user_led = keep.user_led or drop.user_led
-    keep.lived_experience_led = keep.lived_experience_led or drop.lived_experience_led
-    if drop.review_status == m.ReviewStatus.APPROVED and keep.review_status != m.ReviewStatus.APPROVED:
-        keep.review_status = m.ReviewStatus.APPROVED
-    drop_name = drop.name
-    session.flush()
-    # Topics: union.
-    ot = m.organisation_topics
-    have = set(session.scalars(select(ot.c.topic_id).where(ot.c.organisation_id == keep_id)))
-    extra = [t for t in session.scalars(select(ot.c.topic_id).where(ot.c.organisation_id == drop_id)) if t not in have]
-    if extra:
-        session.execute(ot.insert(), [{"organisation_id": keep_id, "topic_id": t} for t in extra])
-    # Affiliations: move those whose contact is not already linked to the survivor.
-    linked = select(m.Affiliation.contact_id).where(m.Affiliation.organisation_id == keep_id)
-    session.execute(
-        update(m.Affiliation)
-        .where(m.Affiliation.organisation_id == drop_id, m.Affiliation.contact_id.not_in(linked))
-        .values(organisation_id=keep_id)
-        .execution_options(synchronize_session=False)
-    )
-    _move_the_rest(session, ext.merge_organisations, m.Organisation, "organisation", keep, drop)
-    changes = audit.diff(before, organisations.org_snapshot(session, keep))
-    audit.record(
-        session, actor, "merged", "organisation", keep_id, summary=f"merged in #{drop_id} {drop_name}", changes=changes
-    )
-    return keep
+    """``choices``: field → the id of the record whose value to keep, or "both" (lists, texts); a field left out
+    takes the default the page shows. ``expected``: the comparison's fingerprint; a mismatch raises StaleMerge."""
+    return _merge(session, ext.merge_organisations, actor, "organisation", keep_id, drop_id, choices, expected)
 
 
-CONTACT_FILL = ("phone", "job_title", "career_stage", "notes")
-
-
-def merge_contacts(session: Session, ext: Extensions, actor: Principal | None, keep_id: int, drop_id: int) -> m.Contact:
-    keep, drop = _the_pair(session, m.Contact, keep_id, drop_id, "contact")
-    before = contacts.contact_snapshot(session, keep)
-    for field in CONTACT_FILL:
-        if not getattr(keep, field) and getattr(drop, field):
-            setattr(keep, field, getattr(drop, field))
-    drop_email, drop_name = drop.email, drop.name
-    if drop.notes and keep.notes and drop.notes not in keep.notes:
-        keep.notes = f"{keep.notes}\n\n{drop.notes}"
-    if not keep.email and drop_email:
-        drop.email = None
-        session.flush()
-        keep.email = drop_email
-    session.flush()
-    for table, col in ((m.contact_topics, "topic_id"), (m.contact_regions, "region_id")):
-        have = set(session.scalars(select(table.c[col]).where(table.c.contact_id == keep_id)))
-        extra = [v for v in session.scalars(select(table.c[col]).where(table.c.contact_id == drop_id)) if v not in have]
-        if extra:
-            session.execute(table.insert(), [{"contact_id": keep_id, col: v} for v in extra])
-    keep_has_primary = session.scalar(
-        select(m.Affiliation.id).where(m.Affiliation.contact_id == keep_id, m.Affiliation.is_primary.is_(True))
-    )
-    linked = select(m.Affiliation.organisation_id).where(m.Affiliation.contact_id == keep_id)
-    moved = update(m.Affiliation).where(
-        and_(m.Affiliation.contact_id == drop_id, m.Affiliation.organisation_id.not_in(linked))
-    )
-    values: dict[str, Any] = {"contact_id": keep_id}
-    if keep_has_primary:
-        values["is_primary"] = False
-    session.execute(moved.values(values).execution_options(synchronize_session=False))
-    contacts.ensure_one_primary(session, keep_id)
-    _move_the_rest(session, ext.merge_contacts, m.Contact, "contact", keep, drop)
-    changes = audit.diff(before, contacts.contact_snapshot(session, keep))
-    summary = f"merged in #{drop_id} {drop_name}" + (f" <{drop_email}>" if drop_email else "")
-    audit.record(session, actor, "merged", "contact", keep_id, summary=summary, changes=changes)
-    return keep
+def merge_contacts(
+    session: Session,
+    ext: Extensions,
+    actor: Principal | None,
+    keep_id: int,
+    drop_id: int,
+    choices: Mapping[str, str] | None = None,
+    expected: str | None = None,
+) -> m.Contact:
+    """As ``merge_organisations``, for people."""
+    return _merge(session, ext.merge_contacts, actor, "contact", keep_id, drop_id, choices, expected)

@@ -29,6 +29,7 @@ from crm.models.internships import *  # noqa: F403
 
 # Domain model modules: each lists its models in ``__all__`` (F403/F405: deliberate re-export point).
 from crm.models.mailing import *  # noqa: F403
+from crm.models.merges import *  # noqa: F403
 from crm.models.outbox import EmailParts, OutboxMessage, OutboxStatus, Suppression, email_parts, pack_sent
 from crm.models.partnerships import *  # noqa: F403
 from crm.models.privacy import *  # noqa: F403
