@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from crm.accounts import commands as accounts_commands
 from crm.accounts import pages as accounts_pages
 from crm.api import health
+from crm.bulk import admin as bulk_admin
 from crm.dashboard import admin as dashboard_admin
 from crm.dashboard import commands as dashboard_commands
 from crm.dashboard import jobs as dashboard_jobs
@@ -186,6 +187,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("privacy", routes=_routes(privacy_admin), commands=privacy_commands.commands, jobs=privacy_jobs.JOBS),
     # A contact's or organisation's timeline, and the notes and tasks the fellow adds (overdue ones join the nudge).
     Domain("timeline", routes=_routes(timeline_admin)),
+    # Bulk actions on the admin organisation and contact lists (topics, contact lists, CSV of a selection).
+    Domain("bulk", routes=_routes(bulk_admin)),
 )
 
 

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.bulk import actions as bulk
 from crm.directory import contacts, export, organisations, sections, submissions, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
@@ -42,7 +43,11 @@ def admin_org_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "admin/organisations.html",
         "admin/organisations_results.html",
         {"page": page, "params": params, "sorts": sorts, **choices()},
-        page_only=lambda: {**menus(db), "statuses": [s.value for s in m.ReviewStatus]},
+        page_only=lambda: {
+            **menus(db),
+            "statuses": [s.value for s in m.ReviewStatus],
+            "bulk_actions": bulk.ORGANISATIONS.actions,
+        },
     )
 
 

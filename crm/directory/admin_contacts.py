@@ -18,6 +18,7 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.bulk import actions as bulk
 from crm.directory import contacts, export, importer, merge, organisations
 from crm.directory.errors import DirectoryError
 from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
@@ -50,7 +51,11 @@ def admin_contact_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "admin/contacts.html",
         "admin/contacts_results.html",
         {"page": page, "params": params, "sorts": sorts, **choices()},
-        page_only=lambda: menus(db),
+        page_only=lambda: {
+            **menus(db),
+            "bulk_actions": bulk.CONTACTS.actions,
+            "contact_lists": bulk.contact_list_choices(db),
+        },
     )
 
 

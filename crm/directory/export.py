@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -50,11 +50,16 @@ def _batches(session: Session, query: Any, id_column: Any) -> Iterator[Any]:
         last = rows[-1].id
 
 
-def organisation_rows(session: Session, params: ListParams, *, public: bool) -> Iterator[list[str]]:
+def organisation_rows(
+    session: Session, params: ListParams, *, public: bool, ids: Sequence[int] | None = None
+) -> Iterator[list[str]]:
+    """The list's rows; ``ids`` keeps only those (a bulk selection)."""
     o = m.Organisation
     query, _ = organisation_list_query(
         session, params, public=public, extra_columns=(o.public_email, o.postcode, o.charity_number)
     )
+    if ids is not None:
+        query = query.where(o.id.in_(list(ids)))
     header = PUBLIC_ORG_HEADER if public else ORG_HEADER
     yield header
     for r in _batches(session, query, o.id):
@@ -78,8 +83,11 @@ def organisation_rows(session: Session, params: ListParams, *, public: bool) -> 
         yield [safe_cell(full[c]) for c in header]
 
 
-def contact_rows(session: Session, params: ListParams) -> Iterator[list[str]]:
+def contact_rows(session: Session, params: ListParams, ids: Sequence[int] | None = None) -> Iterator[list[str]]:
+    """The list's rows; ``ids`` keeps only those (a bulk selection)."""
     query, _ = contact_list_query(session, params)
+    if ids is not None:
+        query = query.where(m.Contact.id.in_(list(ids)))
     yield CONTACT_HEADER
     for r in _batches(session, query, m.Contact.id):
         yield [safe_cell(v) for v in (r.name, r.email, r.phone, r.job_title, r.career_stage, r.organisation_name)]

@@ -1,0 +1,81 @@
+"""The bulk-action forms under the admin organisation and contact lists: POST the selection and an action; a
+change to more than 100 records first shows a confirmation page (the count and the first names), an export
+answers the CSV of the selection, a change shows what it did with a link back to the list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import post
+from litestar.datastructures import State
+from litestar.response import Redirect, Stream, Template
+from sqlalchemy.orm import Session
+
+from crm.accounts.principal import Principal
+from crm.bulk import actions
+from crm.bulk.actions import Kind
+from crm.directory import export
+from crm.directory.views import csv_response
+from crm.errors import FieldErrors
+from crm.web.areas import admin_area
+from crm.web.deps import DB, CurrentUser
+from crm.web.forms import FormBody
+
+
+def _refused(kind: Kind, form: dict[str, Any], message: str) -> Template:
+    return Template(
+        "admin/bulk_done.html",
+        context={"kind": kind, "message": message, "back": _back(kind, form), "refused": True},
+        status_code=422,
+    )
+
+
+def _back(kind: Kind, form: dict[str, Any]) -> str:
+    query = str(form.get("query", ""))[:4000]
+    return f"{kind.url}?{query}" if query else kind.url
+
+
+def _run(kind: Kind, db: Session, user: Principal, state: State, form: dict[str, Any]) -> Template | Stream | Redirect:
+    action = str(form.get("action", ""))
+    if action not in kind.actions:
+        return _refused(kind, form, "Choose an action.")
+    try:
+        selection = actions.select_records(db, kind, form)
+        if action == "export":
+            ids = selection.ids
+            if kind is actions.ORGANISATIONS:
+                rows = lambda s: export.organisation_rows(s, actions.list_params(kind, ""), public=False, ids=ids)  # noqa: E731
+            else:
+                rows = lambda s: export.contact_rows(s, actions.list_params(kind, ""), ids)  # noqa: E731
+            return csv_response(state, rows, f"{kind.plural}-selection.csv")
+        if actions.needs_confirmation(action, selection, bool(form.get("confirm"))):
+            fields = {k: v for k, v in form.items() if k not in {"_csrf_token", "confirm"}}
+            return Template(
+                "admin/bulk_confirm.html",
+                context={"kind": kind, "selection": selection, "action": kind.actions[action], "fields": fields,
+                         "back": _back(kind, form)},
+            )  # fmt: skip
+        if action == "add_to_list":
+            n = actions.add_to_contact_list(db, user, selection, form.get("list"))
+            message = f"{n} of {selection.count} contacts added to the list ({selection.count - n} were in it already)."
+        else:
+            add = action == "add_topic"
+            n = actions.change_topic(db, user, kind, selection, form.get("topic"), add=add)
+            done = "now have the topic" if add else "no longer have the topic"
+            message = f"{n} of {selection.count} {kind.plural} changed: they {done}."
+    except FieldErrors as exc:
+        return _refused(kind, form, " ".join(exc.errors.values()))
+    return Template("admin/bulk_done.html", context={"kind": kind, "message": message, "back": _back(kind, form)})
+
+
+@post("/organisations/bulk", status_code=200, sync_to_thread=False)
+def bulk_organisations(db: DB, user: CurrentUser, state: State, data: FormBody) -> Template | Stream | Redirect:
+    return _run(actions.ORGANISATIONS, db, user, state, data)
+
+
+@post("/contacts/bulk", status_code=200, sync_to_thread=False)
+def bulk_contacts(db: DB, user: CurrentUser, state: State, data: FormBody) -> Template | Stream | Redirect:
+    return _run(actions.CONTACTS, db, user, state, data)
+
+
+route_handlers: list[Any] = admin_area("/admin", [bulk_organisations, bulk_contacts])
