@@ -59,6 +59,7 @@ PLACEHOLDERS: dict[str, tuple[Any, ...]] = {
     "partnership_id": (m.Partnership.id,),
     "subscription_id": (m.Subscription.id,),
     "message_id": (m.OutboxMessage.id,),
+    "contact_list_id": (m.ContactList.id,),
 }
 
 
