@@ -159,6 +159,9 @@ class DigestRenderer:
         self._shells: dict[tuple[str, str], Shells] = {}
         self.postal = settings.mail_postal_address
         self._mailto = settings.unsubscribe_mailto
+        # Links are the base URL and the token, whose characters need no escaping in HTML; a base URL that does
+        # (an "&" in it) gets its links escaped for the HTML part.
+        self._escape_links = str(escape(self.base_url)) != self.base_url
         self._lock = threading.Lock()
 
     def _fragment(self, catalogue: Catalogue, section: Section, item: Any) -> Fragment:
@@ -318,7 +321,7 @@ class DigestRenderer:
         )
         html = shell.html.fill(
             dict(
-                links,
+                {k: str(escape(v)) for k, v in links.items()} if self._escape_links else links,
                 name_part=escape(name_part),
                 summary=escape(text_summary),
                 sections_html="".join(html_sections),

@@ -174,3 +174,13 @@ def test_claims_render_from_core_rows_with_one_renderer_and_an_edited_item_rende
     assert "Edited title" in second[0].text and "Original title" not in second[0].text + second[0].html
     assert second[0].html.count(sub.email) == 0  # the address only appears inside the signed token
     assert len(render._RENDERERS) == 1
+
+
+def test_links_are_escaped_in_html_when_the_base_url_needs_it(db, settings) -> None:
+    import dataclasses
+
+    odd = dataclasses.replace(settings, base_url="https://example.org/crm?a=1&b=2")
+    sub, _call, mail = _digest_for(db, odd, "amp@example.org")
+    token = Signer(odd).digest_token(sub.id, sub.email)
+    assert f"https://example.org/crm?a=1&amp;b=2/u/{token}" in mail.html
+    assert "?a=1&b=2/u/" not in mail.html and f"https://example.org/crm?a=1&b=2/u/{token}" in mail.text
