@@ -3,6 +3,9 @@ statement count that does not grow with the page."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from crm import models as m
 from crm.timeline.query import Owner, decode_cursor, timeline
 from tests import factories
 from tests.timeline.helpers import every_source, fellow
@@ -114,3 +117,26 @@ def test_statement_count_is_the_same_for_5_and_50_items(db, count_queries):
         counts[(size, bool(kinds))] = q.count
     print("timeline statements per page", counts)
     assert set(counts.values()) == {4}, counts
+
+
+def test_merging_two_contacts_keeps_both_notes_and_tasks_on_the_survivor(db):
+    from crm.directory import merge
+    from crm.domains import EXTENSIONS
+
+    keep = factories.contact(db, "Jo Bloggs", "jo@example.org")
+    drop = factories.contact(db, "Jo Bloggs (old)", "jo.old@example.org")
+    user = fellow(db)
+    db.add_all(
+        [
+            m.TimelineNote(contact_id=keep.id, body="Kept note", author="Fellow"),
+            m.TimelineNote(contact_id=drop.id, body="Note on the duplicate", author="Fellow"),
+            m.TimelineTask(
+                contact_id=drop.id, title="Task on the duplicate", due_date=dt.date(2026, 12, 1), owner_id=user.id
+            ),
+        ]
+    )
+    db.commit()
+    merge.merge_contacts(db, EXTENSIONS, None, keep.id, drop.id)
+    db.commit()
+    page = timeline(db, Owner(contact_id=keep.id, contact_email=keep.email), kinds=["note", "task"])
+    assert sorted(i.title for i in page.items) == ["Kept note", "Note on the duplicate", "Task on the duplicate"]
