@@ -6,8 +6,8 @@
   ``API_MAX_BODY_BYTES`` and 400 for JSON nested too deeply).
 - ``additionalProperties: false`` on every msgspec Struct declared with ``forbid_unknown_fields=True`` (msgspec
   refuses the unknown field, so the document must not allow it); read from the struct's own config, never listed.
-- Record ids in paths run from 1 to ``MAX_ID`` (PostgreSQL ``integer`` keys): outside it no record exists (404)
-  or the database cannot hold the number (400).
+- Record ids in paths (and ``*_id``/``*_ids`` fields of bodies) run from 1 to ``MAX_ID`` (PostgreSQL ``integer``
+  keys): outside it no record exists (404/422) or the database cannot hold the number (400).
 - ``PUBLIC_READ``: the security requirement of reads anyone may make (an API key only shows more).
 - ``OPTIONS`` answers ``Allow`` with every method of its path (see ``correct_options_allow``).
 
@@ -23,7 +23,7 @@ import msgspec
 from litestar import Litestar
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Operation
+from litestar.openapi.spec import OpenAPIType, Operation
 from litestar.routes import HTTPRoute
 
 from crm.web.bodies import METHODS_WITH_BODIES
@@ -65,7 +65,22 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
         schema = super().to_openapi_schema(field_definition, schema_creator)
         if field_definition.type_.__struct_config__.forbid_unknown_fields:
             schema.additional_properties = False
+        for name, prop in (schema.properties or {}).items():
+            if name.endswith(("_id", "_ids")):
+                _bound_ids(prop)
         return schema
+
+
+def _bound_ids(schema: Any) -> None:
+    """A record reference (``host_organisation_id``, ``topic_ids``...) in a body has the range of a key: beyond it
+    PostgreSQL cannot even compare it (a 400) while SQLite finds no such record, so the document says 1..MAX_ID."""
+    if getattr(schema, "type", None) == OpenAPIType.INTEGER:
+        schema.minimum = 1 if schema.minimum is None else schema.minimum
+        schema.maximum = MAX_ID if schema.maximum is None else schema.maximum
+    for inner in [*(getattr(schema, "one_of", None) or []), *(getattr(schema, "any_of", None) or [])]:
+        _bound_ids(inner)
+    if getattr(schema, "items", None) is not None:
+        _bound_ids(schema.items)
 
 
 @dataclass

@@ -109,3 +109,11 @@ def test_options_allows_every_method_of_its_path(app, document):
             response = client.options(url)
             assert response.status_code == 204, (url, response.status_code)
             assert set(response.headers["allow"].split(", ")) == documented, url
+
+
+def test_record_references_in_bodies_are_bounded_like_the_ids_they_name(document):
+    invite = document["components"]["schemas"]["EventIn"]["properties"]
+    bounded = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    assert bounded in invite["host_organisation_id"]["oneOf"]
+    assert document["components"]["schemas"]["MemberIn"]["properties"]["organisation_id"]["oneOf"][0] == bounded
+    assert "maximum" not in invite["capacity"]["oneOf"][0]  # not a record id: what the rules allow, not a key
