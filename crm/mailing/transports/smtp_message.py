@@ -194,12 +194,7 @@ class MessageBuilder:
         mostly non-ASCII text (smaller than ``=XX`` escapes)."""
         data = _lines(text)
         ascii_only = text.isascii()
-        if (
-            (ascii_only or eight_bit)
-            and _lines_fit(data)
-            and b"\x00" not in data
-            and self._marker not in data
-        ):
+        if (ascii_only or eight_bit) and _lines_fit(data) and b"\x00" not in data and self._marker not in data:
             return ("7bit" if ascii_only else "8bit"), data
         if not ascii_only and len(data.translate(None, _ASCII_BYTES)) * 4 > len(data):
             return "base64", _base64_lines(data)
