@@ -11,6 +11,13 @@ from crm.models.mailing import MAILING_LABELS, Mailing
 
 _MAILINGS = {m.value: label for m, label in MAILING_LABELS.items()}
 _ACRONYMS = {"vcse": "VCSE", "nhs": "NHS", "api": "API", "csv": "CSV", "rsvp": "RSVP"}
+# Keys whose words alone would not say what they are (kinds of email, by their template's name).
+_WORDS = {
+    "sign_in": "Sign-in link",
+    "subscription_confirm": "Subscription confirmation",
+    "subscription_manage": "Link to manage a subscription",
+    "event_offer": "Event place offered (waitlist)",
+}
 
 
 def plain(value: Any) -> str:
@@ -20,6 +27,8 @@ def plain(value: Any) -> str:
     raw = str(value.value if isinstance(value, enum.Enum) else value)
     if raw in _MAILINGS:
         return _MAILINGS[raw]
+    if raw in _WORDS:
+        return _WORDS[raw]
     words = [_ACRONYMS.get(w.lower(), w) for w in raw.replace("_", " ").replace("-", " ").split()]
     text = " ".join(words)
     return text[:1].upper() + text[1:]

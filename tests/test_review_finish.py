@@ -25,8 +25,8 @@ def test_the_outbox_names_each_kind_and_filters_by_it(admin_client, app, db):
     _queue(db, app, "b", "event_cancel", "sign_in")  # a kind whose template has another name
     page = admin_client.get("/admin/mail")
     assert page.status_code == 200
-    assert ">Sign in</td>" in page.text and ">sign_in<" not in page.text
-    assert '<option value="sign_in">Sign in</option>' in page.text
+    assert ">Sign-in link</td>" in page.text and ">sign_in<" not in page.text
+    assert '<option value="sign_in">Sign-in link</option>' in page.text
     assert '<option value="event_cancelled">Event cancelled</option>' in page.text
     assert ">Queued</span>" in page.text  # the status badge in words, not "queued"
 
@@ -41,7 +41,7 @@ def test_a_message_page_keeps_the_technical_details_folded(admin_client, app, db
     row = db.scalar(select(m.OutboxMessage).where(m.OutboxMessage.id == message_id))
     page = admin_client.get(f"/admin/mail/{message_id}")
     assert page.status_code == 200
-    assert "<dt>Kind</dt><dd>Sign in</dd>" in page.text
+    assert "<dt>Kind</dt><dd>Sign-in link</dd>" in page.text
     assert "Not reported yet" in page.text and "no provider event yet" not in page.text
     assert "<dt>Last error</dt>" not in page.text  # shown only when there is one
     folded = page.text.split("<summary>Technical details</summary>", 1)
