@@ -75,6 +75,13 @@ def _revert_kept(session: Session, merge: m.RecordMerge, notes: list[str]) -> No
         if now[field] != after[field]:
             notes.append(f"{fields.label(field)} of the kept record was changed after the merge: the new value stays.")
             continue
+        if field in ("parent_id", "region_id") and before[field] is not None:
+            target = m.Region if field == "region_id" else m.Organisation
+            if before[field] == merge.drop_id:
+                continue  # pointed at the dropped record: set once it is back (``_restore_dropped``)
+            if session.scalar(select(target.id).where(target.id == before[field])) is None:
+                notes.append(f"{fields.label(field)} of the kept record was deleted since: it stays empty.")
+                continue
         values[field] = before[field]
         if field == "website":
             values["website_domain"] = row["website_domain"]
@@ -114,6 +121,13 @@ def _restore_dropped(session: Session, merge: m.RecordMerge, notes: list[str]) -
     restored = session.execute(model.__table__.insert().values(row)).inserted_primary_key[0]
     if restored != merge.drop_id:
         notes.append(f"It came back as number {restored} (its old number had been used again).")
+    keep_parent = merge.data["keep_values"].get("parent_id")
+    if merge.entity == "organisation" and keep_parent == merge.drop_id:  # the kept record was the dropped one's child
+        session.execute(
+            update(m.Organisation)
+            .where(m.Organisation.id == merge.keep_id, m.Organisation.parent_id.is_(None))
+            .values(parent_id=restored)
+        )
     for field, (table, own, other) in fields.LISTS[merge.entity].items():
         wanted = set(merge.data["drop_values"][field])
         _insert_links(session, table, own, other, restored, wanted)

@@ -208,3 +208,32 @@ def test_bad_input_is_a_message_never_a_500(admin_client, db):
     db.commit()
     r = post_form(admin_client, f"/admin/merges/{record_id}/undo", {})
     assert r.status_code == 400 and "kept record has been deleted" in r.text
+
+
+def test_a_child_merged_with_its_parent_and_undone_is_its_child_again(admin_client, db):
+    parent = factories.organisation_via_form(db, "Mind in Somewhere")
+    child = factories.organisation_via_form(db, "Mind in Somewhere (branch)", parent=parent.slug)
+    db.commit()
+    child_id, parent_id = child.id, parent.id
+    page = admin_client.get(f"/admin/merge/organisations?a={child_id}&b={parent_id}")
+    form = {"a": child_id, "b": parent_id, "keep": child_id, "stamp": _stamp(page.text), "f_name": parent_id}
+    assert post_form(admin_client, "/admin/merge/organisations", form, follow_redirects=False).status_code == 303
+    db.expire_all()
+    assert db.get(m.Organisation, child_id).parent_id is None  # never its own parent
+    record_id = db.scalar(select(m.RecordMerge.id))
+    assert post_form(admin_client, f"/admin/merges/{record_id}/undo", {}, follow_redirects=False).status_code == 303
+    db.expire_all()
+    kept = db.get(m.Organisation, child_id)
+    assert kept.parent_id == parent_id and kept.name == "Mind in Somewhere (branch)"
+    assert db.get(m.Organisation, parent_id).name == "Mind in Somewhere"
+
+
+def test_contact_pages_and_the_duplicates_list_lead_to_the_field_by_field_comparison(admin_client, db):
+    a = factories.contact_via_form(db, "Jo Bloggs", "jo1@example.org")
+    b = factories.contact_via_form(db, "jo bloggs", "jo2@example.org")
+    db.commit()
+    page = admin_client.get(f"/admin/contacts/{a.id}").text
+    assert 'action="/admin/merge/contacts"' in page and "Find the other contact" in page
+    assert f"/admin/merge/contacts?a={a.id}&amp;b={b.id}" in admin_client.get("/admin/duplicates").text
+    compare = admin_client.get(f"/admin/merge/contacts?a={a.id}&b={b.id}").text
+    assert "jo1@example.org" in compare and "jo2@example.org" in compare and 'name="f_email"' in compare
