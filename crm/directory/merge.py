@@ -268,7 +268,13 @@ def _merge(
     extra = f" <{dv['email']}>" if entity == "contact" and dv.get("email") else ""
     changes = audit.diff(keep_before, snapshot(session, keep))
     audit.record(
-        session, actor, "merged", entity, keep_id, summary=f"merged in #{drop_id} {drop_name}{extra}", changes=changes
+        session,
+        actor,
+        "merged",
+        entity,
+        keep_id,
+        summary=f"merged in #{drop_id} {drop_name}{extra} (merge {record.id})",
+        changes=changes,
     )
     # The dropped record's values, as they were, under its own number (a deletion's entry has the same shape).
     audit.record(

@@ -82,6 +82,13 @@ def _revert_kept(session: Session, merge: m.RecordMerge, notes: list[str]) -> No
             if session.scalar(select(target.id).where(target.id == before[field])) is None:
                 notes.append(f"{fields.label(field)} of the kept record was deleted since: it stays empty.")
                 continue
+        if (
+            field == "email"
+            and before[field]
+            and session.scalar(select(m.Contact.id).where(m.Contact.email == before[field], m.Contact.id != keep_id))
+        ):
+            notes.append(f"The kept record's old email {before[field]} now belongs to another contact: not put back.")
+            continue
         values[field] = before[field]
         if field == "website":
             values["website_domain"] = row["website_domain"]

@@ -237,3 +237,28 @@ def test_contact_pages_and_the_duplicates_list_lead_to_the_field_by_field_compar
     assert f"/admin/merge/contacts?a={a.id}&amp;b={b.id}" in admin_client.get("/admin/duplicates").text
     compare = admin_client.get(f"/admin/merge/contacts?a={a.id}&b={b.id}").text
     assert "jo1@example.org" in compare and "jo2@example.org" in compare and 'name="f_email"' in compare
+
+
+def test_undo_never_takes_an_email_address_another_contact_now_has(admin_client, db):
+    first = factories.contact_via_form(db, "Robin Old", "robin@old.example.org")
+    second = factories.contact_via_form(db, "Robin New", "robin@new.example.org")
+    db.commit()
+    a_id, b_id = first.id, second.id
+    page = admin_client.get(f"/admin/merge/contacts?a={a_id}&b={b_id}")
+    form = {"a": a_id, "b": b_id, "keep": b_id, "stamp": _stamp(page.text), "f_email": a_id, "f_name": b_id}
+    r = post_form(admin_client, "/admin/merge/contacts", form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/contacts/{b_id}?notice=merged"  # kept the second
+    db.expire_all()
+    assert db.get(m.Contact, a_id) is None and db.get(m.Contact, b_id).email == "robin@old.example.org"
+    assert "(merge " in admin_client.get(f"/admin/contacts/{b_id}").text  # the history names the merge
+    factories.contact_via_form(db, "Someone Else", "robin@new.example.org")  # the kept one's old address, taken
+    db.commit()
+    record_id = db.scalar(select(m.RecordMerge.id))
+    assert post_form(admin_client, f"/admin/merges/{record_id}/undo", {}, follow_redirects=False).status_code == 303
+    db.expire_all()
+    kept, back = db.get(m.Contact, b_id), db.get(m.Contact, a_id)
+    assert kept.email == "robin@old.example.org" and kept.name == "Robin New"
+    assert back is not None and back.name == "Robin Old" and back.email is None
+    notes = " ".join(db.get(m.RecordMerge, record_id).undo_notes)
+    assert "robin@new.example.org now belongs to another contact" in notes
+    assert "robin@old.example.org now belongs to another contact" in notes
