@@ -92,6 +92,7 @@ from crm.public import pages as public_pages
 from crm.scheduling import ScheduledJob
 from crm.settings import Settings
 from crm.timeline import admin as timeline_admin
+from crm.views_saved import admin as views_saved_admin
 
 Seeder = Callable[[Session, Settings], None]
 
@@ -189,6 +190,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("timeline", routes=_routes(timeline_admin)),
     # Bulk actions on the admin organisation and contact lists (topics, contact lists, CSV of a selection).
     Domain("bulk", routes=_routes(bulk_admin)),
+    # Saved views: a user's named sets of filters on the admin lists.
+    Domain("views_saved", routes=_routes(views_saved_admin)),
 )
 
 

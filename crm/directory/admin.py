@@ -20,6 +20,7 @@ from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
 from crm.directory.views import choices, csv_response, list_params, menus, org_or_404
 from crm.history import history
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, CurrentUser, Ext
@@ -34,7 +35,7 @@ OWN_NOTICES = {"saved": "Changes saved."}
 
 
 @get("/organisations", sync_to_thread=False)
-def admin_org_list(request: Request[Any, Any, Any], db: DB) -> Template:
+def admin_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     params = list_params(request, organisations.ADMIN_ORG_FILTERS)
     page = organisations.list_organisations(db, params, public=False, count=True)
     _, sorts = organisations.organisation_list_query(db, params, public=False)
@@ -47,6 +48,7 @@ def admin_org_list(request: Request[Any, Any, Any], db: DB) -> Template:
             **menus(db),
             "statuses": [s.value for s in m.ReviewStatus],
             "bulk_actions": bulk.ORGANISATIONS.actions,
+            "my_views": saved.views_for(db, user, "organisations"),
         },
     )
 

@@ -24,6 +24,7 @@ from crm.directory.errors import DirectoryError
 from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
 from crm.history import history
 from crm.imports import batches
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser, Ext
 from crm.web.forms import Form, FormBody, MultipartBody
@@ -42,7 +43,7 @@ CONTACT_NOTICES = {
 
 
 @get("/contacts", sync_to_thread=False)
-def admin_contact_list(request: Request[Any, Any, Any], db: DB) -> Template:
+def admin_contact_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     params = list_params(request, contacts.CONTACT_FILTERS)
     page = contacts.list_contacts(db, params, count=True)
     _, sorts = contacts.contact_list_query(db, params)
@@ -55,6 +56,7 @@ def admin_contact_list(request: Request[Any, Any, Any], db: DB) -> Template:
             **menus(db),
             "bulk_actions": bulk.CONTACTS.actions,
             "contact_lists": bulk.contact_list_choices(db),
+            "my_views": saved.views_for(db, user, "contacts"),
         },
     )
 

@@ -31,6 +31,7 @@ from crm.events import (
 from crm.events.mail import when_text
 from crm.history import history
 from crm.listing import ListParams
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.downloads import CSV, download
@@ -58,7 +59,7 @@ def _form_page(db: Session, form: Form, event: m.Event | None) -> Template:
 
 
 @get("/events", sync_to_thread=False)
-def admin_events(request: Request[Any, Any, Any], db: DB) -> Template:
+def admin_events(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=listing.ADMIN_FILTERS)
     page = listing.admin_list(db, params, views.now(), count=True)
     context = {
@@ -68,7 +69,13 @@ def admin_events(request: Request[Any, Any, Any], db: DB) -> Template:
         "statuses": list(m.EventStatus),
         "when": when_text,
     }
-    return list_page(request, "admin/events.html", "admin/events_results.html", context)
+    return list_page(
+        request,
+        "admin/events.html",
+        "admin/events_results.html",
+        context,
+        page_only=lambda: {"my_views": saved.views_for(db, user, "events")},
+    )
 
 
 @get("/events/new", sync_to_thread=False)

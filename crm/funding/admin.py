@@ -23,6 +23,7 @@ from crm.funding.views import now as _now
 from crm.history import history
 from crm.listing import ListParams
 from crm.partnerships import changes, rules
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody, MultipartBody
@@ -46,7 +47,7 @@ def _to_call(call: m.FundingCall) -> Redirect:
 
 
 @get("/", sync_to_thread=False)
-def admin_list(request: Request[Any, Any, Any], db: DB) -> Template:
+def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.ADMIN_FILTERS)
     now = _now()
     page = queries.list_calls(db, params, now=now, public=False, count=True)
@@ -56,7 +57,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "admin/funding_list.html",
         "admin/funding_results.html",
         context,
-        page_only=lambda: queries.filter_choices(db),
+        page_only=lambda: {**queries.filter_choices(db), "my_views": saved.views_for(db, user, "funding-calls")},
     )
 
 

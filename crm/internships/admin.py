@@ -17,6 +17,7 @@ from crm import models as m
 from crm.history import history
 from crm.internships import services, views
 from crm.listing import ListParams
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, CurrentUser
@@ -86,7 +87,13 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Te
         "statuses": list(m.InternshipStatus),
         "is_fellow": services.is_fellow(actor),
     }
-    return list_page(request, "admin/internship_list.html", "admin/internship_results.html", context)
+    return list_page(
+        request,
+        "admin/internship_list.html",
+        "admin/internship_results.html",
+        context,
+        page_only=lambda: {"my_views": saved.views_for(db, user, "internships")},
+    )
 
 
 @get("/new", sync_to_thread=False)

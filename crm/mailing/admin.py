@@ -15,6 +15,7 @@ from crm.mailing import outbox, queries
 from crm.mailing import subscriptions as subs
 from crm.mailing.consent import CONSENT_TEXTS
 from crm.plainwords import plain
+from crm.views_saved import saved
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody
@@ -93,7 +94,7 @@ def outbox_resend(db: DB, user: CurrentUser, message_id: FromPath[int]) -> Redir
 
 
 @get("/admin/subscribers", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
-def subscribers_list(request: Request[Any, Any, Any], db: DB) -> Template:
+def subscribers_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     params = ListParams.from_query(dict(request.query_params), filter_names=list(queries.SUBSCRIBER_FILTERS))
     page = queries.subscribers_page(db, params, count=True)
     context = {
@@ -104,7 +105,13 @@ def subscribers_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "mailing_choices": [(x.value, x.label) for x in m.Mailing],
         "labels": {x.value: x.label for x in m.Mailing},
     }
-    return list_page(request, "admin/subscribers.html", "admin/subscribers_results.html", context)
+    return list_page(
+        request,
+        "admin/subscribers.html",
+        "admin/subscribers_results.html",
+        context,
+        page_only=lambda: {"my_views": saved.views_for(db, user, "subscribers")},
+    )
 
 
 @get("/admin/subscribers/{sub_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)

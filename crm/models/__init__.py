@@ -33,6 +33,7 @@ from crm.models.merges import *  # noqa: F403
 from crm.models.outbox import EmailParts, OutboxMessage, OutboxStatus, Suppression, email_parts, pack_sent
 from crm.models.partnerships import *  # noqa: F403
 from crm.models.privacy import *  # noqa: F403
+from crm.models.saved_views import *  # noqa: F403
 from crm.models.timeline import *  # noqa: F403
 
 __all__ = [

@@ -20,6 +20,7 @@ from crm.partnerships import changes, queries, rules, views
 from crm.partnerships import forms as pf
 from crm.settings import Settings
 from crm.timefmt import LONDON
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
@@ -60,7 +61,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, setti
         "admin/partnership_list.html",
         "admin/partnership_results.html",
         context,
-        page_only=lambda: queries.choices(db, user),
+        page_only=lambda: {**queries.choices(db, user), "my_views": saved.views_for(db, user, "partnerships")},
     )
 
 
