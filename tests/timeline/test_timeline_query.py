@@ -8,7 +8,7 @@ import datetime as dt
 from crm import models as m
 from crm.timeline.query import Owner, decode_cursor, timeline
 from tests import factories
-from tests.timeline.helpers import every_source, fellow
+from tests.timeline.helpers import at, email, every_source, fellow
 
 CONTACT_LABELS = [
     "Note",
@@ -78,10 +78,23 @@ def test_keyset_pages_forwards_and_backwards_over_ties(db):
     person, org, user, _ = _setup(db)
     every_source(db, person, org, user, base=0)  # a second set at the very same times: ties on occurred_at
     every_source(db, person, org, user, base=30)
+    # Different kinds at one instant, so page boundaries fall inside a tie across kinds.
+    for n in range(4):
+        email(db, person, 25, subject=f"Same minute {n}")
+        db.add(m.TimelineNote(contact_id=person.id, body=f"Same minute note {n}", author="Fellow", created_at=at(25)))
+        db.add(
+            m.TimelineTask(
+                contact_id=person.id,
+                title=f"Same minute task {n}",
+                due_date=dt.date(2026, 12, 1),
+                owner_id=user.id,
+                created_at=at(25),
+            )
+        )
     db.commit()
     owner = Owner(contact_id=person.id, contact_email=person.email)
     everything = [(i.kind, i.id) for i in timeline(db, owner, page_size=100).items]
-    assert len(everything) == 30
+    assert len(everything) == 42
     pages, cursor = [], ""
     while True:
         page = timeline(db, owner, cursor=cursor, page_size=7)
