@@ -16,6 +16,7 @@ from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.directory import merge, merge_undo
@@ -111,6 +112,7 @@ def admin_merge_apply(db: DB, ext: Ext, user: CurrentUser, kind: FromPath[str], 
     except merge.StaleMerge as exc:
         return _page(db, kind, a_id, b_id, error=str(exc), status=409)
     except DirectoryError as exc:
+        db.rollback()  # a refusal can come half-way (a clash found after the fields were set): none of it stays
         return _page(db, kind, a_id, b_id, error=str(exc), status=400, chosen=chosen)
     return Redirect(f"/admin/{kind}/{keep_id}?notice=merged", status_code=303)
 
@@ -180,7 +182,12 @@ def admin_merge_undo(db: DB, user: CurrentUser, merge_id: FromPath[int]) -> Temp
     except NotFound as exc:
         raise NotFoundException(str(exc)) from exc
     except DirectoryError as exc:
+        db.rollback()
         return _merge_page(db, merge_id, refused=str(exc), status=400)
+    except IntegrityError:
+        db.rollback()  # a clash with something made since the merge: nothing of the undo stays
+        refused = "The merge could not be undone: something made since clashes with what it would bring back."
+        return _merge_page(db, merge_id, refused=refused, status=409)
     return Redirect(f"/admin/merges/{merge_id}?notice=undone", status_code=303)
 
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -48,6 +48,12 @@ def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) ->
         for fk in table.foreign_keys:
             if fk.column.table.name == target_table and fk.column.name == "id":
                 col = fk.parent
+                clashes = _clashes(session, table, col, keep_id, drop_id)
+                if clashes:
+                    raise DirectoryError(
+                        f"Both records have {table.name.replace('_', ' ')} for the same thing ({clashes}), which "
+                        "cannot be joined: remove one of each pair first, then merge. Nothing was changed."
+                    )
                 pk = list(table.primary_key.columns)
                 rows = session.execute(select(*pk).where(col == drop_id)).all()
                 if not rows:
@@ -55,6 +61,22 @@ def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) ->
                 moved += [[table.name, {c.name: v for c, v in zip(pk, r, strict=True)}, col.name] for r in rows]
                 session.execute(update(table).where(col == drop_id).values({col.name: keep_id}))
     return moved
+
+
+def _clashes(session: Session, table: Any, col: Any, keep_id: int, drop_id: int) -> int:
+    """How many of the dropped record's rows in ``table`` would break a unique key once pointed at the survivor
+    (both invited to one event, both in one list); a domain's merge hook may resolve them first."""
+    found = 0
+    keys = [c.columns for c in table.constraints if isinstance(c, UniqueConstraint | PrimaryKeyConstraint)]
+    keys += [i.columns for i in table.indexes if i.unique]
+    for columns in keys:
+        if col.name not in columns:
+            continue
+        other = table.alias("other")
+        same = [other.c[c.name] == table.c[c.name] for c in columns if c.name != col.name]
+        twin = select(other.c[col.name]).where(other.c[col.name] == keep_id, *same).exists()
+        found += session.scalar(select(func.count()).select_from(table).where(col == drop_id, twin)) or 0
+    return found
 
 
 def _the_pair(session: Session, model: type[T], keep_id: int, drop_id: int, noun: str) -> tuple[T, T]:

@@ -191,7 +191,7 @@ def _restore_moved(session: Session, merge: m.RecordMerge, restored: int, notes:
     gone: dict[str, int] = {}
     for name, pk, column in merge.data.get("moved", []):
         table = tables[name]
-        key = and_(*[table.c[k] == v for k, v in pk.items()])
+        key = and_(*[table.c[k] == v for k, v in pk.items() if k != column])  # a moved key column now holds keep_id
         done = session.execute(
             update(table).where(key, table.c[column] == merge.keep_id).values({column: restored})
         ).rowcount

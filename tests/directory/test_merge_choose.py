@@ -262,3 +262,37 @@ def test_undo_never_takes_an_email_address_another_contact_now_has(admin_client,
     notes = " ".join(db.get(m.RecordMerge, record_id).undo_notes)
     assert "robin@new.example.org now belongs to another contact" in notes
     assert "robin@old.example.org now belongs to another contact" in notes
+
+
+def test_rows_keyed_by_the_record_move_and_come_back_and_a_clash_is_refused_with_nothing_changed(admin_client, db):
+    a = factories.contact_via_form(db, "Lee One", "lee1@example.org")
+    b = factories.contact_via_form(db, "Lee Two", "lee2@example.org")
+    both, only_b = m.ContactList(name="Both in it"), m.ContactList(name="Only Lee Two")
+    db.add_all([both, only_b])
+    db.flush()
+    db.add_all(
+        [m.ContactListMember(list_id=only_b.id, contact_id=b.id), m.ContactListMember(list_id=both.id, contact_id=b.id)]
+    )
+    db.add(m.ContactListMember(list_id=both.id, contact_id=a.id))
+    db.commit()
+    a_id, b_id, both_id, only_id = a.id, b.id, both.id, only_b.id
+    page = admin_client.get(f"/admin/merge/contacts?a={a_id}&b={b_id}")
+    form = {"a": a_id, "b": b_id, "keep": a_id, "stamp": _stamp(page.text), "f_name": b_id}
+    r = post_form(admin_client, "/admin/merge/contacts", form)
+    assert r.status_code == 400 and "contact list members" in r.text and "Nothing was changed" in r.text
+    db.expire_all()
+    assert db.get(m.Contact, b_id) is not None and db.get(m.Contact, a_id).name == "Lee One"  # rolled back
+    assert db.scalar(select(m.RecordMerge.id)) is None
+    # Once the clash is resolved, the list membership (whose key holds the contact) moves, and undo moves it back.
+    db.execute(m.ContactListMember.__table__.delete().where(m.ContactListMember.list_id == both_id))
+    db.commit()
+    page = admin_client.get(f"/admin/merge/contacts?a={a_id}&b={b_id}")
+    form["stamp"] = _stamp(page.text)
+    assert post_form(admin_client, "/admin/merge/contacts", form, follow_redirects=False).status_code == 303
+    members = select(m.ContactListMember.contact_id).where(m.ContactListMember.list_id == only_id)
+    assert list(db.scalars(members)) == [a_id]
+    record_id = db.scalar(select(m.RecordMerge.id))
+    assert post_form(admin_client, f"/admin/merges/{record_id}/undo", {}, follow_redirects=False).status_code == 303
+    db.expire_all()
+    assert list(db.scalars(members)) == [b_id]
+    assert db.get(m.RecordMerge, record_id).undo_notes == []
