@@ -144,15 +144,15 @@ def _consent_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
 
 def _invitations_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
     i = m.Invitation
-    at = func.coalesce(i.invited_at, i.created_at)
-    cols = _columns(at, "invitation", i.id, i.status, m.Event.title, i.source, m.Contact.name, m.Event.id)
+    # ``invited_at`` is set when the invitation goes out (an audience member not yet sent one has none).
+    cols = _columns(i.invited_at, "invitation", i.id, i.status, m.Event.title, i.source, m.Contact.name, m.Event.id)
     query = (
         select(*cols)
         .join(m.Event, m.Event.id == i.event_id)
         .join(m.Contact, m.Contact.id == i.contact_id)
-        .where(i.contact_id.in_(_contact_ids(owner)))
+        .where(i.contact_id.in_(_contact_ids(owner)), i.invited_at.is_not(None))
     )
-    return query, at, i.id
+    return query, i.invited_at, i.id
 
 
 def _answers_source(owner: Owner) -> tuple[Select[Any], Any, Any]:

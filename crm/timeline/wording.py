@@ -85,7 +85,7 @@ def label(kind: str, action: str, detail: str = "") -> str:
     if kind == "consent":
         return CONSENT.get(action, "Subscription changed")
     if kind == "invitation":
-        return "Invited to an event"
+        return "Came to an event without an invitation" if detail == "walk-in" else "Invited to an event"
     if kind == "rsvp":
         if action == "yes" and detail == "waitlisted":
             return "Answered yes: on the waiting list"

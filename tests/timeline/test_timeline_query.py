@@ -153,3 +153,19 @@ def test_merging_two_contacts_keeps_both_notes_and_tasks_on_the_survivor(db):
     db.commit()
     page = timeline(db, Owner(contact_id=keep.id, contact_email=keep.email), kinds=["note", "task"])
     assert sorted(i.title for i in page.items) == ["Kept note", "Note on the duplicate", "Task on the duplicate"]
+
+
+def test_an_invitation_not_yet_sent_is_not_on_the_timeline_and_a_walk_in_says_so(db):
+    person, _, _, made = _setup(db)
+    other = m.Event(uid="evt-x@x", title="Later event", slug="later", starts_at=at(500), ends_at=at(560))
+    walk = m.Event(uid="evt-w@x", title="Open day", slug="open-day", starts_at=at(600), ends_at=at(660))
+    db.add_all([other, walk])
+    db.flush()
+    db.add(m.Invitation(event_id=other.id, contact_id=person.id))  # in the audience, not yet sent
+    db.add(m.Invitation(event_id=walk.id, contact_id=person.id, source="walk-in", invited_at=at(610), attended=True))
+    db.commit()
+    items = timeline(db, Owner(contact_id=person.id, contact_email=person.email), kinds=["invitation"]).items
+    assert [(i.label, i.title) for i in items] == [
+        ("Came to an event without an invitation", "Open day"),
+        ("Invited to an event", made["event"].title),
+    ]
