@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
+from email.utils import formataddr
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -102,6 +103,7 @@ def register_interest(
             host_name,
             key=f"internship-interest:{internship.id}:{email}",
             kind="internship_interest",
+            reply_to=formataddr((name, email)),
             name=name,
             email=email,
             note=note,

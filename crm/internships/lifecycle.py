@@ -25,9 +25,11 @@ def email_host(
     *,
     key: str,
     kind: str,
+    reply_to: str = "",
     **context: Any,
 ) -> None:
-    """An email (template named ``kind``) to the listing's host contact, who is greeted by name, about the listing."""
+    """An email (template named ``kind``) to the listing's host contact, who is greeted by name, about the listing;
+    ``reply_to`` (an applicant) is where the host's reply goes, instead of the product's own address."""
     enqueue(
         session,
         renderer,
@@ -35,6 +37,7 @@ def email_host(
         kind=kind,
         to=internship.host_contact_email,
         to_name=internship.host_contact_name,
+        headers={"Reply-To": reply_to} if reply_to else None,
         context={
             "internship_title": internship.title,
             "host_name": host_name,

@@ -232,6 +232,7 @@ def test_register_interest_once_emails_host_and_stays_private(client, db):
     mails = db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.kind == "internship_interest")).all()
     assert len(mails) == 1 and mails[0].recipient == "host.contact@example.org"
     assert "Ada Example" in mails[0].text_body and "ada@example.org" in mails[0].text_body and not mails[0].bulk
+    assert mails[0].headers == {"Reply-To": "Ada Example <ada@example.org>"}  # the host's reply reaches the applicant
     public = client.get(f"/internships/{i.slug}").text + client.get("/internships").text
     assert "Ada" not in public and "ada@example.org" not in public
     # The applicant gets a receipt (once), saying who has their details now.

@@ -157,14 +157,17 @@ def _envelope(settings: Settings, kind: str) -> dict[str, Any]:
 def build_payload(email: OutgoingEmail, settings: Settings) -> dict[str, Any]:
     """The Mail Send body for one message: text/plain, then text/html, then any calendar part."""
     personalization: dict[str, Any] = {"to": [_recipient(email)], "custom_args": _custom_args(email)}
-    if email.headers:
-        personalization["headers"] = dict(email.headers)
+    headers = {k: v for k, v in email.headers.items() if k.lower() != "reply-to"}
+    if headers:
+        personalization["headers"] = headers
     extra_content, attachments = _calendar_parts(email)
     content = [{"type": "text/plain", "value": email.text or " "}]
     if email.html:
         content.append({"type": "text/html", "value": email.html})
     content.extend(extra_content)
     payload = _envelope(settings, email.kind)
+    if own := next((v for k, v in email.headers.items() if k.lower() == "reply-to"), ""):
+        payload["reply_to"] = _address(own)  # SendGrid takes Reply-To only here, never among the headers
     payload.update(
         {"personalizations": [personalization], "subject": email.subject or "(no subject)", "content": content}
     )
@@ -188,7 +191,7 @@ def substitution_size(email: OutgoingEmail) -> int:
 
 def batchable(email: OutgoingEmail, encoded: bytes | None = None) -> bool:
     """Bulk, no per-recipient attachment, and small enough for one personalization's substitutions."""
-    if not email.bulk or email.attachments:
+    if not email.bulk or email.attachments or any(k.lower() == "reply-to" for k in email.headers):
         return False
     return len(encoded if encoded is not None else encoded_substitutions(email)) <= SUBSTITUTION_LIMIT
 

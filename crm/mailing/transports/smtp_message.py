@@ -176,11 +176,11 @@ class MessageBuilder:
         self.settings = settings
         from_name, self.envelope_from = parseaddr(settings.mail_from)
         self.domain = message_id_domain(settings)
-        constant = [address_header("From", from_name, self.envelope_from)]
-        if settings.mail_reply_to:
-            constant.append(address_header("Reply-To", *parseaddr(settings.mail_reply_to)))
-        constant.append("MIME-Version: 1.0")
-        self._constant = "\r\n".join(constant)
+        self._constant = "\r\n".join([address_header("From", from_name, self.envelope_from), "MIME-Version: 1.0"])
+        # The site's Reply-To, unless a message names its own (an interest email: replies go to the applicant).
+        self._reply_to = (
+            address_header("Reply-To", *parseaddr(settings.mail_reply_to)) if settings.mail_reply_to else ""
+        )
         token = secrets.token_hex(12)
         self._marker = f"=_{token}".encode("ascii")
         self._mixed = f"=_{token}.m"
@@ -249,9 +249,17 @@ class MessageBuilder:
             f"Message-ID: {message_id}",
             f"X-CRM-Outbox-Id: {int(email.outbox_id)}",
         ]
+        own_reply_to = next((v for k, v in email.headers.items() if k.lower() == "reply-to"), "")
+        if own_reply_to:
+            _refuse_newlines(own_reply_to, "Reply-To")
+            lines.append(address_header("Reply-To", *parseaddr(own_reply_to)))
+        elif self._reply_to:
+            lines.append(self._reply_to)
         for name, value in email.headers.items():
             if not _HEADER_NAME.fullmatch(name):
                 raise ValueError(f"header name {name!r} is not a header name")
+            if name.lower() == "reply-to":
+                continue
             if name.lower() in TRANSPORT_HEADERS:
                 raise ValueError(f"header {name} is written by the transport, not the outbox row")
             if name.lower() in VERBATIM_HEADERS:
