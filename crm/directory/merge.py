@@ -48,12 +48,7 @@ def _repoint(session: Session, target_table: str, keep_id: int, drop_id: int) ->
         for fk in table.foreign_keys:
             if fk.column.table.name == target_table and fk.column.name == "id":
                 col = fk.parent
-                clashes = _clashes(session, table, col, keep_id, drop_id)
-                if clashes:
-                    raise DirectoryError(
-                        f"Both records have {table.name.replace('_', ' ')} for the same thing ({clashes}), which "
-                        "cannot be joined: remove one of each pair first, then merge. Nothing was changed."
-                    )
+                _refuse_clash(session, table, col, keep_id, drop_id)
                 pk = list(table.primary_key.columns)
                 rows = session.execute(select(*pk).where(col == drop_id)).all()
                 if not rows:
@@ -77,6 +72,25 @@ def _clashes(session: Session, table: Any, col: Any, keep_id: int, drop_id: int)
         twin = select(other.c[col.name]).where(other.c[col.name] == keep_id, *same).exists()
         found += session.scalar(select(func.count()).select_from(table).where(col == drop_id, twin)) or 0
     return found
+
+
+def _refuse_clash(session: Session, table: Any, col: Any, keep_id: int, drop_id: int) -> None:
+    clashes = _clashes(session, table, col, keep_id, drop_id)
+    if clashes:
+        raise DirectoryError(
+            f"Both records have {table.name.replace('_', ' ')} for the same thing ({clashes}), which "
+            "cannot be joined: remove one of each pair first, then merge. Nothing was changed."
+        )
+
+
+def _refuse_clashes(session: Session, target_table: str, keep_id: int, drop_id: int) -> None:
+    """Before anything changes, so a refusal leaves both records as they were whoever calls the merge."""
+    for table in m.Base.metadata.sorted_tables:
+        if table.name in _OWN:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == target_table and fk.column.name == "id":
+                _refuse_clash(session, table, fk.parent, keep_id, drop_id)
 
 
 def _the_pair(session: Session, model: type[T], keep_id: int, drop_id: int, noun: str) -> tuple[T, T]:
@@ -237,6 +251,8 @@ def _merge(
     kv, dv = fields.values_of(session, entity, keep_id), fields.values_of(session, entity, drop_id)
     if expected is not None and expected not in (fields.stamp(kv, dv), fields.stamp(dv, kv)):
         raise StaleMerge("One of the records was changed after you compared them. Look at them again and choose.")
+    if not hooks:  # a domain's hook may resolve a clash; without one, refuse before changing anything
+        _refuse_clashes(session, model.__tablename__, keep_id, drop_id)
     snapshot = organisations.org_snapshot if entity == "organisation" else contacts.contact_snapshot
     keep_before, drop_before = snapshot(session, keep), snapshot(session, drop)
     own = m.Affiliation.organisation_id if entity == "organisation" else m.Affiliation.contact_id

@@ -10,7 +10,11 @@ import re
 from sqlalchemy import select, update
 
 from crm import models as m
+from crm.directory import merge
+from crm.directory import merge_fields as fields
 from crm.directory.contacts import add_affiliation, organisation_contacts
+from crm.directory.errors import DirectoryError
+from crm.domains import EXTENSIONS
 from tests import factories
 from tests.conftest import post_form
 
@@ -296,3 +300,24 @@ def test_rows_keyed_by_the_record_move_and_come_back_and_a_clash_is_refused_with
     db.expire_all()
     assert list(db.scalars(members)) == [b_id]
     assert db.get(m.RecordMerge, record_id).undo_notes == []
+
+
+def test_a_refused_merge_changes_nothing_whoever_calls_it(db):
+    a = factories.contact_via_form(db, "Kim One", None, topics=["carers"])
+    b = factories.contact_via_form(db, "Kim Two", "kim@example.org", topics=["trauma"])
+    shared = m.ContactList(name="Shared")
+    db.add(shared)
+    db.flush()
+    db.add_all([m.ContactListMember(list_id=shared.id, contact_id=c.id) for c in (a, b)])
+    db.commit()
+    try:
+        merge.merge_contacts(db, EXTENSIONS, None, a.id, b.id)
+    except DirectoryError as exc:
+        assert "contact list members" in str(exc)
+    else:
+        raise AssertionError("the clash was merged")
+    db.commit()  # as the older keep-one route does after a refusal
+    db.expire_all()
+    kept = db.get(m.Contact, a.id)
+    assert kept.email is None and db.get(m.Contact, b.id) is not None
+    assert fields.values_of(db, "contact", a.id)["topics"] == [_topic_id(db, "carers")]
