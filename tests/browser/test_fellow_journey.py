@@ -40,7 +40,7 @@ def test_fellow_edits_approves_and_publishes(page, live):
     expect(page).to_have_url(re.compile(rf"/admin/organisations/{org_id}\?notice=saved$"))
     expect(page.get_by_text(description, exact=True)).to_be_visible()
     history = page.locator("section[aria-labelledby=history-h]")
-    expect(history).to_contain_text("description")
+    expect(history).to_contain_text("Description")
     expect(history).to_contain_text("Weekly peer support walks")
 
     # 2. Approve the first group waiting for review: it becomes findable and its submitter is emailed.
