@@ -19,14 +19,13 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.bulk import actions as bulk
-from crm.directory import contacts, export, importer, merge, organisations
-from crm.directory.errors import DirectoryError
+from crm.directory import contacts, export, importer, merge
 from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
 from crm.history import history
 from crm.imports import batches
 from crm.views_saved import saved
 from crm.web.areas import admin_area
-from crm.web.deps import DB, CurrentUser, Ext
+from crm.web.deps import DB, CurrentUser
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.pages import attempt, form_page_as, get_or_404, list_page
 from crm.web.pages import notice as notice_text
@@ -282,56 +281,13 @@ def admin_duplicates(db: DB) -> Template:
     )
 
 
-def _merge_pair(db: Session, kind: str, a: int | None, b: int | None) -> tuple[Any, Any]:
-    getter = organisations.get_organisation if kind == "organisations" else contacts.get_contact
-    first = getter(db, a) if a else None
-    second = getter(db, b) if b else None
-    if first is None or second is None:
-        raise NotFoundException("One of these records no longer exists.")
-    return first, second
-
-
 @get("/duplicates/{kind:str}/merge", sync_to_thread=False)
-def admin_merge_page(
-    db: DB, kind: FromPath[str], a: FromQuery[int | None] = None, b: FromQuery[int | None] = None
-) -> Template:
+def admin_merge_page(kind: FromPath[str], a: FromQuery[int | None] = None, b: FromQuery[int | None] = None) -> Redirect:
+    """The older address of the comparison: merging is chosen field by field at /admin/merge/<kind> (admin_merge)."""
     if kind not in {"organisations", "contacts"}:
         raise NotFoundException("No such record type.")
-    if a is not None and a == b:
-        return Template(
-            "admin/duplicates_merge.html",
-            context={"kind": kind, "error": "A record cannot be merged into itself.", "a": None, "b": None},
-            status_code=400,
-        )
-    first, second = _merge_pair(db, kind, a, b)
-    return Template("admin/duplicates_merge.html", context={"kind": kind, "a": first, "b": second, "error": ""})
-
-
-@post("/duplicates/{kind:str}/merge", sync_to_thread=False)
-def admin_merge(db: DB, ext: Ext, user: CurrentUser, kind: FromPath[str], data: FormBody) -> Template | Redirect:
-    if kind not in {"organisations", "contacts"}:
-        raise NotFoundException("No such record type.")
-    form = Form(data)
-    keep = form.int("keep", required=True, label="Record to keep")
-    drop = form.int("drop", label="Record to merge")
-    if drop is None:  # the compare page sends the pair and which one to keep
-        pair = [int(x) for x in form.str("pair", max_length=50).split(",") if x.strip().isdigit()]
-        others = [x for x in pair if x != keep]
-        drop = others[0] if len(pair) == 2 and others else keep
-    try:
-        if not form.ok or keep is None or drop is None:
-            raise DirectoryError("Choose which record to keep.")
-        if kind == "organisations":
-            merge.merge_organisations(db, ext, user, keep, drop)
-        else:
-            merge.merge_contacts(db, ext, user, keep, drop)
-    except DirectoryError as exc:
-        return Template(
-            "admin/duplicates_merge.html",
-            context={"kind": kind, "error": str(exc), "a": None, "b": None},
-            status_code=400,
-        )
-    return Redirect(f"/admin/{kind}/{keep}?notice=merged", status_code=303)
+    query = "&".join(f"{k}={v}" for k, v in (("a", a), ("b", b)) if v is not None)
+    return Redirect(f"/admin/merge/{kind}?{query}", status_code=303)
 
 
 route_handlers: list[Any] = admin_area(
@@ -355,6 +311,5 @@ route_handlers: list[Any] = admin_area(
         admin_import_confirm,
         admin_duplicates,
         admin_merge_page,
-        admin_merge,
     ],
 )

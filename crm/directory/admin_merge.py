@@ -2,8 +2,8 @@
 page with both records' values as they were, and its undo (30 days).
 
 Why its own module and URLs (``/admin/merge/…``, ``/admin/merges/…``): the choosing, the fingerprint that refuses a
-stale form and the undo make a flow of their own; the older "keep one, fill the gaps" pair of routes in
-``admin_contacts`` is what this replaces.
+stale form and the undo make a flow of their own; it replaces the older "keep one, fill the gaps" routes (their
+compare address in ``admin_contacts`` now redirects here).
 """
 
 from __future__ import annotations

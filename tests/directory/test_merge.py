@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from crm import models as m
@@ -53,12 +55,13 @@ def test_merge_organisations_keeps_links_topics_and_history(admin_client, db):
     add_affiliation(db, None, p2, drop, "Trustee", False)
     db.commit()
     keep_id, drop_id = keep.id, drop.id
-    page = admin_client.get(f"/admin/duplicates/organisations/merge?a={keep_id}&b={drop_id}")
+    page = admin_client.get(f"/admin/duplicates/organisations/merge?a={keep_id}&b={drop_id}")  # the older address
     assert "Keep Org" in page.text and "Drop Org" in page.text
+    stamp = re.search(r'name="stamp" value="([0-9a-f]+)"', page.text).group(1)
     r = post_form(
         admin_client,
-        "/admin/duplicates/organisations/merge",
-        {"keep": keep_id, "pair": f"{keep_id},{drop_id}"},
+        "/admin/merge/organisations",
+        {"a": keep_id, "b": drop_id, "keep": keep_id, "stamp": stamp},  # the defaults: fill the gaps, join lists
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == f"/admin/organisations/{keep_id}?notice=merged"
@@ -93,11 +96,16 @@ def test_merge_contacts_keeps_affiliations_subscriptions_and_refuses_self(admin_
         sub_id = sub.id
     db.commit()
     keep_id, drop_id = keep.id, drop.id
-    r = post_form(admin_client, "/admin/duplicates/contacts/merge", {"keep": keep_id, "drop": keep_id})
+    r = post_form(admin_client, "/admin/merge/contacts", {"a": keep_id, "b": keep_id, "keep": keep_id})
     assert r.status_code == 400 and "cannot be merged into itself" in r.text
     assert admin_client.get(f"/admin/duplicates/contacts/merge?a={keep_id}&b={keep_id}").status_code == 400
+    page = admin_client.get(f"/admin/merge/contacts?a={keep_id}&b={drop_id}")
+    stamp = re.search(r'name="stamp" value="([0-9a-f]+)"', page.text).group(1)
     r = post_form(
-        admin_client, "/admin/duplicates/contacts/merge", {"keep": keep_id, "drop": drop_id}, follow_redirects=False
+        admin_client,
+        "/admin/merge/contacts",
+        {"a": keep_id, "b": drop_id, "keep": keep_id, "stamp": stamp},
+        follow_redirects=False,
     )
     assert r.status_code == 303
     db.expire_all()
