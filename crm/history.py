@@ -42,6 +42,34 @@ LABELS = {
     "career_stage": "Career stage",
     "job_title": "Job title",
     "is_primary": "Primary organisation",
+    "funder_id": "Funder",
+    "host_organisation_id": "Host organisation",
+    "amount_min": "Smallest amount",
+    "amount_max": "Largest amount",
+    "requires_vcse_partner": "Needs a VCSE partner",
+    "vcse_can_be_co_lead": "A VCSE can co-lead",
+    "lead_must_be_academic": "Lead must be an academic institution",
+    "lead_must_be_vcse": "Lead must be a VCSE",
+    "url": "Web address",
+    "external_ref": "External reference",
+    "opens_at": "Opens",
+    "next_deadline_at": "Next deadline",
+    "last_deadline_at": "Last deadline",
+    "reminder_offsets_hours": "Reminders (hours before the start)",
+    "offer_hold_hours": "Hours to accept a waitlist offer",
+    "offers_stop_hours": "No waitlist offers in the last (hours)",
+    "vcse_min_percent": "Places kept for VCSE staff (%)",
+    "rsvp_deadline": "Answer by",
+    "online_url": "Online link",
+    "allow_requests": "Requests for a place",
+    "all_day": "All day",
+    "starts_at": "Starts",
+    "ends_at": "Ends",
+    "stipend_pence": "Stipend",
+    "hours_per_week": "Hours a week",
+    "closing_date": "Closing date",
+    "apply_url": "Apply at",
+    "apply_email": "Apply by email",
 }
 # Links stored as ids, and the column that names the linked record.
 LINKS: dict[str, Any] = {
@@ -50,7 +78,11 @@ LINKS: dict[str, Any] = {
     "organisation_id": (m.Organisation, m.Organisation.name),
     "contact_id": (m.Contact, m.Contact.name),
     "funding_call_id": (m.FundingCall, m.FundingCall.title),
+    "funder_id": (m.Organisation, m.Organisation.name),
+    "host_organisation_id": (m.Organisation, m.Organisation.name),
 }
+MONEY = {"amount_min", "amount_max"}  # whole pounds
+PENCE = {"stipend_pence"}
 EMPTY = (None, "", "(empty)", [], {})
 # Fields holding a stored key ("open-consultative-group", "exploring"), shown in words.
 KEYS = {"kind", "vcse_category", "stage", "visibility", "review_status", "career_stage", "status", "side", "health"}
@@ -148,6 +180,10 @@ def _value(field: str, value: Any, names: dict[str, dict[int, str]]) -> str:
         return "yes" if value else "no"
     if field in LINKS and isinstance(value, int):
         return names.get(field, {}).get(value) or f"#{value} (since deleted)"
+    if field in MONEY and isinstance(value, int):
+        return f"£{value:,}"
+    if field in PENCE and isinstance(value, int):
+        return f"£{value / 100:,.2f}"
     if isinstance(value, list):
         return ", ".join(_item(field, v) for v in value) or "–"
     if isinstance(value, dict):

@@ -31,3 +31,28 @@ def test_a_contacts_subscriptions_read_as_words(admin_client, db):
     page = admin_client.get(f"/admin/contacts/{contact.id}").text
     assert "Active: Funding-call digest, Internship alerts (monthly)" in page
     assert "funding_digest" not in page
+
+
+def test_a_funding_calls_history_names_the_funder_and_amounts_in_pounds(admin_client, db):
+    from crm import history
+
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    db.commit()
+    names = history.linked_names(db, [{"funder_id": [None, funder.id]}])
+    lines = history.describe(
+        {"funder_id": [None, funder.id], "amount_max": [None, 40000], "lead_must_be_vcse": [False, True]}, names
+    )
+    assert lines == [
+        "Largest amount: set to £40,000",
+        "Funder: set to Northfield Trust",
+        "Lead must be a VCSE: no → yes",
+    ]
+
+
+def test_the_audit_log_names_fields_in_words(admin_client, db):
+    from crm import audit
+
+    audit.record(db, None, "updated", "funding_call", 1, summary="A call", changes={"region_id": [None, 1]})
+    db.commit()
+    page = admin_client.get("/admin/audit").text
+    assert "<td>Region</td>" in page and "region_id" not in page and "Funding call 1" in page

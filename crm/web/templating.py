@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from crm.funding.labels import amount_label, countdown
+from crm.history import label as field_label
 from crm.plainwords import mailing_names, plain
 from crm.settings import PROJECT_ROOT
 from crm.timefmt import format_date, format_datetime
@@ -51,6 +52,7 @@ def _filters(env: Environment) -> None:
     env.filters["date"] = format_date
     env.filters["amount"] = amount_label  # {{ call.amount_min | amount(call.amount_max) }}
     env.filters["countdown"] = countdown  # {{ call.next_deadline_at | countdown(now) }}
+    env.filters["field_label"] = field_label  # {{ "region_id" | field_label }} -> "Region"
     env.filters["plain"] = plain  # {{ sub.frequency | plain }} -> "Weekly"
     env.filters["mailings"] = mailing_names  # {{ sub.mailings | mailings }} -> "Funding-call digest, Event news"
     env.filters["options"] = options  # {{ select(form, "topic", "Topic", topics | options("id", "name")) }}
