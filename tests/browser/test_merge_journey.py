@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from crm import models as m
 from tests import factories
+from tests.browser.a11y import horizontal_overflow, serious_violations, unreadable_controls
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +36,7 @@ def test_fellow_searches_compares_chooses_merges_and_undoes(page, live, signed_i
     expect(page.get_by_role("heading", level=1)).to_have_text("Merge two organisations")
     expect(page.get_by_role("table")).to_contain_text("Peer support by the river.")
     expect(page.get_by_role("table")).to_contain_text("A network.")
+    assert _problems(page) == []  # the comparison: axe, readable controls, no overflow at this width
     page.locator(f'input[name="f_name"][value="{b_id}"]').check()
     page.locator(f'input[name="f_description"][value="{a_id}"]').check()
     page.get_by_role("button", name="Merge").click()
@@ -46,6 +48,7 @@ def test_fellow_searches_compares_chooses_merges_and_undoes(page, live, signed_i
     page.get_by_role("link", name=re.compile("Merges into this record")).click()
     page.get_by_role("link", name=re.compile(r"^Merge \d+$")).first.click()
     expect(page.get_by_role("table")).to_contain_text("A network.")  # the dropped record's values, kept
+    assert _problems(page) == []
     page.get_by_role("button", name="Undo this merge").click()
     expect(page.get_by_role("status")).to_have_text("The merge was undone.")
     expect(page.get_by_text("Everything the merge changed was put back.")).to_be_visible()
@@ -56,3 +59,7 @@ def test_fellow_searches_compares_chooses_merges_and_undoes(page, live, signed_i
     expect(page.get_by_role("heading", level=1)).to_contain_text("Riverside Voices")
     expect(page.get_by_role("heading", level=1)).not_to_contain_text("Network")
     assert page.console.errors == []
+
+
+def _problems(page) -> list[str]:
+    return serious_violations(page) + unreadable_controls(page) + horizontal_overflow(page)
