@@ -126,7 +126,7 @@ def validate_organisation(
     """Check an organisation's fields; returns cleaned values (with ``topic_ids``) and the form with messages."""
     form = Form(dict(data))
     values: dict[str, Any] = {}
-    values["name"] = form.line("name", required=True, max_length=300, label="Name")
+    values["name"] = form.line("name", required=True, max_length=300, label="Organisation name")
     values["kind"] = form.choice("kind", [k.value for k in m.OrgKind], required=True, label="Kind") or None
     values["vcse_category"] = form.choice("vcse_category", [c.value for c in m.VcseCategory], label="Category") or None
     values["user_led"] = form.bool("user_led")

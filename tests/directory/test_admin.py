@@ -30,7 +30,7 @@ def test_admin_pages_need_an_admin(client, db, settings):
 def test_organisation_create_edit_delete_with_history(admin_client, db):
     client = admin_client
     r = post_form(client, "/admin/organisations/new", {"name": "", "kind": "vcse", "description": "keep this text"})
-    assert r.status_code == 400 and "Name is required" in r.text and "keep this text" in r.text
+    assert r.status_code == 400 and "Organisation name is required" in r.text and "keep this text" in r.text
     r = post_form(client, "/admin/organisations/new", {"name": "N" * 10_000, "kind": "vcse"})
     assert r.status_code == 400 and "at most 300 characters" in r.text
     r = post_form(

@@ -130,7 +130,7 @@ def test_add_your_group_creates_a_submission_and_keeps_values_on_error(client, d
         },
     )
     assert r.status_code == 400
-    assert "Name must be at most 300 characters" in r.text and "Keep me" in r.text
+    assert "Organisation name must be at most 300 characters" in r.text and "Keep me" in r.text
     assert "valid email" in r.text
     r = post_form(
         client,
