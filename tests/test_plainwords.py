@@ -56,3 +56,24 @@ def test_the_audit_log_names_fields_in_words(admin_client, db):
     db.commit()
     page = admin_client.get("/admin/audit").text
     assert "<td>Region</td>" in page and "region_id" not in page and "Funding call 1" in page
+
+
+def test_the_consent_log_names_topics_and_regions(admin_client, db):
+    sub = m.Subscription(email="ada@example.org", mailings=["funding_digest"], status=m.SubscriptionStatus.ACTIVE)
+    db.add(sub)
+    db.flush()
+    region = factories.region(db, "UK-wide")
+    topic = factories.topic(db, "Carers")
+    db.add(
+        m.ConsentEntry(
+            subscription_id=sub.id,
+            email=sub.email,
+            action=m.ConsentAction.SUBSCRIBE,
+            mailings=["funding_digest"],
+            topics=[topic.slug],
+            regions=[region.slug],
+        )
+    )
+    db.commit()
+    page = admin_client.get(f"/admin/subscribers/{sub.id}").text
+    assert "topics: Carers; regions: UK-wide" in page and f"regions: {region.slug}" not in page

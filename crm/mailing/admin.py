@@ -126,6 +126,8 @@ def subscriber_detail(db: DB, sub_id: FromPath[int]) -> Template:
             "suppression": record.suppression,
             "labels": {x.value: x.label for x in m.Mailing},
             "consent_texts": CONSENT_TEXTS,
+            # The consent log keeps the topics and regions chosen as slugs; the page names them.
+            "names": queries.topic_and_region_names(db),
         },
     )
 

@@ -158,3 +158,10 @@ def suppressions(session: Session, *, include_lifted: bool) -> list[m.Suppressio
     if not include_lifted:
         query = query.where(m.Suppression.lifted_at.is_(None))
     return list(session.scalars(query))
+
+
+def topic_and_region_names(session: Session) -> dict[str, str]:
+    """Slug -> name for every topic and region (a few dozen rows), for pages that show stored slugs."""
+    regions = session.execute(select(m.Region.slug, m.Region.name)).all()
+    topics = session.execute(select(m.Topic.slug, m.Topic.name)).all()
+    return {slug: name for slug, name in [*regions, *topics]}
