@@ -189,11 +189,9 @@ class DigestRenderer:
         html = self._html_env.get_template(f"{name}.html").render(ctx)
         text = self._text_env.get_template(f"{name}.txt").render(ctx)
         if section.key == "internships":
-            # The internships domain's section template has no "not relevant" link: add ours after each item.
-            html = (
-                _strip_heading_html(html)
-                + f'<p><a href="{nr_url}" style="color:#3d4a43;font-size:13px;">Not relevant to me</a></p>\n'
-            )
+            # The internships domain's item card carries the "not relevant" link inside it (given ``nr_url``), so
+            # it reads as this placement's; the text part gets ours after each item.
+            html = _strip_heading_html(html)
             text = _strip_heading_text(text).rstrip("\n") + f"\nNot relevant? {nr_url}\n"
         size = len(json.dumps(html, ensure_ascii=False)) + len(json.dumps(text, ensure_ascii=False))
         size += 2 * (TOKEN_LENGTH - len(NR_PLACEHOLDER))

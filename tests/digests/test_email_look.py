@@ -38,3 +38,6 @@ def test_links_share_one_brand_colour_across_sections(db, settings) -> None:
     )
     assert len(titles) == 3
     assert all(style == "" or f"color:{BRAND}" in style for style, _ in titles), titles
+    # The internship's "not relevant" link sits inside its card, so it reads as that placement's.
+    card = html[html.index("Remote placement") :]
+    assert card.index("Not relevant to me") < card.index("</table>")
