@@ -74,7 +74,10 @@ def test_sample_csv_preview_lists_every_problem_and_writes_nothing(admin_client,
     # A second import matches what the first created.
     r = _upload(admin_client, SAMPLE.read_bytes())
     # A second import of the same file matches what the first created and changes nothing.
-    assert "0 new and 0 updated organisations, 0 new and 0 updated contacts, 0 new links; 10 matched records unchanged" in r.text
+    assert (
+        "0 new and 0 updated organisations, 0 new and 0 updated contacts, 0 new links; 10 matched records unchanged"
+        in r.text
+    )
     assert "matches existing (no change)" in r.text
 
 
