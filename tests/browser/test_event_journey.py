@@ -41,10 +41,10 @@ def test_fellow_creates_publishes_and_invites(page, live):
     expect(page).to_have_url(re.compile(r"/admin/events/\d+\?notice=created$"))
     event_id = int(re.search(r"/admin/events/(\d+)", page.url).group(1))
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
-    expect(page.get_by_role("heading", level=1)).to_contain_text("draft")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Draft")
 
     page.get_by_role("button", name="Publish").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("published")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Published")
 
     page.get_by_role("link", name="Invite people").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
