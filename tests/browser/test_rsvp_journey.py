@@ -1,5 +1,6 @@
 """Journey, by keyboard alone: an invitee opens the invitation link from the email in the outbox, answers
-"Maybe", then changes the answer to "Yes" with a note; the invitation records the answer."""
+"Maybe", then changes the answer to "Yes" with a note; the invitation records the answer, and a yes with a place
+gets the "You have a place" confirmation with the updated calendar (issue 20.2)."""
 
 from __future__ import annotations
 
@@ -62,4 +63,18 @@ def test_invitee_answers_an_invitation_by_keyboard(page, live):
     assert invitation is not None
     assert invitation.status in (m.InvitationStatus.YES, m.InvitationStatus.WAITLISTED)
     assert invitation.note == "Step-free access, please."
+    with live.session() as s:
+        confirmations = list(
+            s.scalars(
+                select(m.OutboxMessage).where(
+                    m.OutboxMessage.kind == "event_confirmation", m.OutboxMessage.recipient == email
+                )
+            )
+        )
+    if invitation.status == m.InvitationStatus.YES:
+        [confirmation] = confirmations
+        assert confirmation.subject.startswith("You have a place")
+        assert "PARTSTAT=ACCEPTED" in confirmation.attachments[0]["content"].replace("\r\n ", "")
+    else:  # on the waitlist: no place, so no confirmation yet
+        assert confirmations == []
     assert page.console.errors == []
