@@ -23,6 +23,13 @@ from crm.accounts import commands as accounts_commands
 from crm.accounts import pages as accounts_pages
 from crm.api import health
 from crm.bulk import admin as bulk_admin
+from crm.campaigns import admin as campaigns_admin
+from crm.campaigns import admin_audience as campaigns_admin_audience
+from crm.campaigns import admin_report as campaigns_admin_report
+from crm.campaigns import admin_sending as campaigns_admin_sending
+from crm.campaigns import api as campaigns_api
+from crm.campaigns import jobs as campaigns_jobs
+from crm.campaigns import pages as campaigns_pages
 from crm.dashboard import admin as dashboard_admin
 from crm.dashboard import commands as dashboard_commands
 from crm.dashboard import jobs as dashboard_jobs
@@ -181,6 +188,19 @@ DOMAINS: tuple[Domain, ...] = (
         jobs=digests_jobs.JOBS,
         seed=digests_demo.seed,
         deferred_renderers={"digest": render_claimed},
+    ),
+    # The fellow's campaigns: write, choose the audience, test, schedule, send; news; figures (issue 16).
+    Domain(
+        "campaigns",
+        routes=_routes(
+            campaigns_pages,
+            campaigns_admin,
+            campaigns_admin_audience,
+            campaigns_admin_sending,
+            campaigns_admin_report,
+            campaigns_api,
+        ),
+        jobs=campaigns_jobs.JOBS,
     ),
     Domain(
         "dashboard", routes=_routes(dashboard_admin), commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS

@@ -6,6 +6,7 @@ Each aggregate has its own module; a domain added later adds its module here (on
 from crm.models.accounts import ROLE_RANK, ApiKey, Role, SignInToken, User, UserSession
 from crm.models.audit import AuditEntry
 from crm.models.base import Base, utcnow
+from crm.models.campaigns import *  # noqa: F403
 from crm.models.digests import *  # noqa: F403
 from crm.models.directory import (
     Affiliation,

@@ -35,6 +35,7 @@ class Mailing(enum.StrEnum):
     FUNDING_DIGEST = "funding_digest"
     INTERNSHIP_ALERTS = "internship_alerts"
     EVENT_NEWS = "event_news"
+    NEWS = "news"  # news and announcements: the fellow's campaigns published as news (issue 16)
 
     @property
     def label(self) -> str:
@@ -45,6 +46,7 @@ MAILING_LABELS = {
     Mailing.FUNDING_DIGEST: "Funding-call digest",
     Mailing.INTERNSHIP_ALERTS: "Internship alerts",
     Mailing.EVENT_NEWS: "Event news",
+    Mailing.NEWS: "News and announcements",
 }
 
 

@@ -1,0 +1,5 @@
+"""Test, schedule, send and cancel a campaign."""
+
+from __future__ import annotations
+
+route_handlers: list[object] = []
