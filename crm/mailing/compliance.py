@@ -27,6 +27,7 @@ from crm.settings import Settings
 from crm.tokens import Signer
 
 __all__ = [
+    "CONTACT_STREAM",
     "DIGEST_MAILINGS",
     "DIGEST_STREAM",
     "bulk_context",
@@ -39,6 +40,9 @@ __all__ = [
 
 
 DIGEST_STREAM = "digest"
+# Campaign emails to directory contacts (legitimate interest, not a subscription): their own stream, so one click
+# stops the fellow's emails to that address and nothing else (issue 16). Campaigns to subscribers use a mailing.
+CONTACT_STREAM = "from_the_fellow"
 # The mailings a digest is built from (a test checks this equals crm.digests.sections.DIGEST_MAILINGS; mailing
 # sits below the digests domain, so it cannot import it).
 DIGEST_MAILINGS = frozenset(
@@ -56,6 +60,8 @@ def stream_label(stream: str | None) -> str:
         return ""
     if stream == DIGEST_STREAM:
         return "the Roundtable digest"
+    if stream == CONTACT_STREAM:
+        return "emails from the Roundtable fellow"
     try:
         return m.Mailing(stream).label
     except ValueError:
