@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.models.base import Base, Timestamped, link_table, str_enum, utcnow
 
 __all__ = [
+    "InterestStatus",
     "Internship",
     "InternshipDirection",
     "InternshipInterest",
@@ -60,6 +61,20 @@ class InternshipStatus(enum.StrEnum):
     PUBLISHED = "published"
     CLOSED = "closed"
     FILLED = "filled"
+
+
+class InterestStatus(enum.StrEnum):
+    """Where a registration of interest stands, as the host or the fellow marks it."""
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    SHORTLISTED = "shortlisted"
+    DECLINED = "declined"
+    OFFERED = "offered"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
 
 
 internship_topics = link_table("internship_topics", "internship_id", "internships", "topic")
@@ -111,6 +126,12 @@ class Internship(Timestamped, Base):
     review_note: Mapped[str] = mapped_column(String(1000), default="")
     reminder_sent_at: Mapped[dt.datetime | None]
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Posted by the host through the public form (/internships/offer), without an account: on approval the host
+    # contact gets the private manage link.
+    host_posted: Mapped[bool] = mapped_column(default=False)
+    # The secret inside the host's signed manage link: a new key revokes every link sent before; "" = none issued.
+    manage_key: Mapped[str] = mapped_column(String(64), default="")
+    manage_link_sent_at: Mapped[dt.datetime | None]
 
 
 class InternshipInterest(Base):
@@ -127,3 +148,8 @@ class InternshipInterest(Base):
     consent_wording: Mapped[str] = mapped_column(String(500), default="")
     consented_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[InterestStatus] = mapped_column(str_enum(InterestStatus), default=InterestStatus.NEW)
+    status_changed_at: Mapped[dt.datetime | None]
+    # The last status the applicant was emailed about, and when ("" / None: never told).
+    notified_status: Mapped[str] = mapped_column(String(40), default="")
+    notified_at: Mapped[dt.datetime | None]
