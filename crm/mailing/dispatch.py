@@ -31,7 +31,7 @@ from crm.mailing.recording import Batch, DispatchStats, Recorder, backoff, send
 from crm.mailing.settlement import CLAIMED, HANDED, LEASE, SETTLE_AFTER, settle
 from crm.mailing.subscriptions import withdrawn_among
 from crm.mailing.suppression import forms_by_key
-from crm.mailing.transports.base import OutgoingEmail, Transport
+from crm.mailing.transports.base import OutgoingEmail, SendOptions, Transport
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.dispatch")
@@ -39,6 +39,7 @@ log = logging.getLogger("crm.mail.dispatch")
 __all__ = ["LEASE", "SETTLE_AFTER", "DispatchStats", "backoff", "drain", "settle"]
 DUE_STATUSES = (m.OutboxStatus.QUEUED, m.OutboxStatus.RETRY)
 _OUTBOX = m.OutboxMessage.__table__
+NO_OPTIONS = SendOptions()
 # What the dispatcher and the deferred renderers read of a claimed row (light Core rows, not ORM objects).
 CLAIM_COLUMNS = tuple(
     _OUTBOX.c[name]
@@ -227,12 +228,14 @@ def _prepare(
                 suppressed.append({"b_id": r.id, "b_error": why})
                 continue
             subject, text, html, headers = r.subject, r.text_body or "", r.html_body or "", dict(r.headers or {})
+            options = NO_OPTIONS
             if r.id in deferred:
                 outcome = deferred[r.id]
                 if isinstance(outcome, str):
                     unrenderable.append({"b_id": r.id, "b_error": outcome})
                     continue
-                rendered, extra_headers = outcome
+                rendered, extra_headers, *more = outcome  # (rendered, headers[, SendOptions]): not in the copy
+                options = more[0] if more else NO_OPTIONS
                 subject, text, html = rendered.subject, rendered.text, rendered.html
                 headers.update(extra_headers)
                 copies.append(
@@ -250,6 +253,8 @@ def _prepare(
                     headers=headers,
                     attachments=list(r.attachments or []),
                     bulk=r.bulk,
+                    tracking=options.tracking,
+                    from_name=options.from_name,
                 )
             )
         if copies:

@@ -307,6 +307,7 @@ def _stream_context(state: State, email: str, stream: str | None) -> dict[str, A
     return {
         "mailing_label": compliance.stream_label(stream),
         "is_digest": stream == compliance.DIGEST_STREAM,
+        "is_contact_stream": stream == compliance.CONTACT_STREAM,  # a phrase of its own ("emails from …")
         "preferences_url": compliance.preferences_url(state.signer, settings, email),
         "everything_path": "" if stream is None else f"/u/{compliance.unsubscribe_token(state.signer, email, None)}",
     }

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import diff, record
-from crm.mailing.compliance import DIGEST_MAILINGS, DIGEST_STREAM, preferences_url
+from crm.mailing.compliance import CONTACT_STREAM, DIGEST_MAILINGS, DIGEST_STREAM, preferences_url
 from crm.mailing.consent import How, log_consent
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
@@ -305,6 +305,14 @@ def unsubscribe(
     now = now or dt.datetime.now(dt.UTC)
     email = email.strip().lower()
     sub = by_email(session, email, load=True)
+    if sub is None and mailing == CONTACT_STREAM:
+        # The fellow's emails to a directory contact (legitimate interest): the consent log records the withdrawal
+        # (the audience and the dispatcher read it through ``withdrawn_among``); no suppression, which would also
+        # stop event invitations ("unsubscribe from everything" stays on the confirmation page for that).
+        if withdrew(session, email, mailing):
+            return UnsubscribeResult.ALREADY
+        log_consent(session, None, email, m.ConsentAction.UNSUBSCRIBE, how, mailings=[mailing])
+        return UnsubscribeResult.DONE
     if sub is None:
         contact = session.scalar(select(m.Contact.id).where(m.Contact.email == email))
         if contact is None:
@@ -348,19 +356,21 @@ def unsubscribe(
     return UnsubscribeResult.DONE
 
 
+_ENDED = frozenset({m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED})
+
+
 def withdrew(session: Session, email: str, mailing: str) -> bool:
-    """Whether the subscriber at ``email`` stopped ``mailing``'s emails: their subscription ended, or it lacks
-    ``mailing`` and the consent log shows they withdrew it (rather than never choosing it). Addresses with no
-    subscription are stopped by the suppression list instead."""
+    """Whether the address stopped ``mailing``'s emails: their subscription ended, or it lacks ``mailing`` (or
+    there is none: a directory contact who left the fellow's emails, ``CONTACT_STREAM``) and the consent log shows
+    they withdrew it (rather than never choosing it). Other addresses without a subscription are stopped by the
+    suppression list."""
     email = email.strip().lower()
     row = session.execute(
         select(m.Subscription.status, m.Subscription.mailings).where(m.Subscription.email == email)
     ).first()
-    if row is None:
-        return False
-    if row.status in {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}:
+    if row is not None and row.status in _ENDED:
         return True
-    if mailing in (row.mailings or []):
+    if row is not None and mailing in (row.mailings or []):
         return False
     return (
         session.scalar(
@@ -388,9 +398,9 @@ def withdrawn_among(session: Session, emails: Iterable[str], mailing: str) -> se
                 m.Subscription.email.in_(chunk)
             )
         ).all()
-        ended = {m.SubscriptionStatus.UNSUBSCRIBED, m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}
-        out |= {r.email for r in rows if r.status in ended}
-        lacking = [r.email for r in rows if r.status not in ended and mailing not in (r.mailings or [])]
+        out |= {r.email for r in rows if r.status in _ENDED}
+        lacking = [r.email for r in rows if r.status not in _ENDED and mailing not in (r.mailings or [])]
+        lacking += sorted(set(chunk) - {r.email for r in rows})  # no subscription: the consent log alone
         if lacking:
             out |= set(
                 session.scalars(

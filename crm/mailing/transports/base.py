@@ -21,6 +21,20 @@ class OutgoingEmail:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     attachments: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     bulk: bool = False
+    # The provider's own open/click tracking for this message ({"opens", "clicks"}; campaigns that ask for it).
+    # Never a header and never in the stored copy: SendGrid turns it into tracking_settings, SMTP ignores it.
+    tracking: frozenset[str] = frozenset()
+    # The From display name for this message ("" = the site's, from CRM_MAIL_FROM); the address never changes.
+    from_name: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendOptions:
+    """What a deferred renderer may ask of the transport for one message besides its parts and headers: returned
+    as a third element, ``(RenderedEmail, headers, SendOptions)``; the dispatcher copies it onto ``OutgoingEmail``."""
+
+    tracking: frozenset[str] = frozenset()
+    from_name: str = ""
 
 
 class SendOutcome(enum.StrEnum):

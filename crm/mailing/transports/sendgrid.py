@@ -141,17 +141,28 @@ def _calendar_parts(email: OutgoingEmail) -> tuple[list[dict[str, str]], list[di
     return content, attachments
 
 
-def _envelope(settings: Settings, kind: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {"from": _address(settings.mail_from)}
+def _envelope(settings: Settings, email: OutgoingEmail) -> dict[str, Any]:
+    """What a request shares: From (the message's own display name, if any), Reply-To, category, tracking (off
+    unless the message asks for SendGrid's open or click tracking: a campaign's choice)."""
+    sender = _address(settings.mail_from)
+    if name := _clean_name(email.from_name):
+        sender["name"] = name
+    payload: dict[str, Any] = {"from": sender}
     if settings.mail_reply_to:
         payload["reply_to"] = _address(settings.mail_reply_to)
-    payload["categories"] = [_category(kind)]
+    payload["categories"] = [_category(email.kind)]
+    clicks = "clicks" in email.tracking
     payload["tracking_settings"] = {
         "subscription_tracking": {"enable": False},
-        "click_tracking": {"enable": False, "enable_text": False},
-        "open_tracking": {"enable": False},
+        "click_tracking": {"enable": clicks, "enable_text": clicks},
+        "open_tracking": {"enable": "opens" in email.tracking},
     }
     return payload
+
+
+def _group(email: OutgoingEmail) -> tuple[str, frozenset[str], str]:
+    """Messages that may share one request: the same kind, tracking and sender name."""
+    return email.kind, email.tracking, email.from_name
 
 
 def build_payload(email: OutgoingEmail, settings: Settings) -> dict[str, Any]:
@@ -165,7 +176,7 @@ def build_payload(email: OutgoingEmail, settings: Settings) -> dict[str, Any]:
     if email.html:
         content.append({"type": "text/html", "value": email.html})
     content.extend(extra_content)
-    payload = _envelope(settings, email.kind)
+    payload = _envelope(settings, email)
     if own := next((v for k, v in email.headers.items() if k.lower() == "reply-to"), ""):
         payload["reply_to"] = _address(own)  # SendGrid takes Reply-To only here, never among the headers
     payload.update(
@@ -203,8 +214,8 @@ def build_batch_payload(
     ``encoded``, the substitutions already encoded by ``plan_requests``, as ``msgspec.Raw``)."""
     if not emails or len(emails) > MAX_PERSONALIZATIONS:
         raise ValueError(f"a batch holds 1 to {MAX_PERSONALIZATIONS} messages, not {len(emails)}")
-    if len({e.kind for e in emails}) != 1:
-        raise ValueError("a batch holds messages of one kind")
+    if len({_group(e) for e in emails}) != 1:
+        raise ValueError("a batch holds messages of one kind, tracking and sender name")
     if len({e.to for e in emails}) != len(emails):
         raise ValueError("the same address twice in one batch")
     if encoded is not None and len(encoded) != len(emails):
@@ -220,7 +231,7 @@ def build_batch_payload(
         if email.headers:
             p["headers"] = dict(email.headers)
         personalizations.append(p)
-    payload = _envelope(settings, emails[0].kind)
+    payload = _envelope(settings, emails[0])
     payload.update(
         {
             "personalizations": personalizations,
@@ -262,22 +273,23 @@ class _Request:
 
 
 def plan_requests(emails: list[OutgoingEmail]) -> list[_Request]:
-    """Batch bulk messages of the same kind (≤1,000, distinct addresses); everything else one per request."""
+    """Batch bulk messages of the same kind, tracking and sender (≤1,000, distinct addresses); everything else one
+    per request."""
     requests: list[_Request] = []
-    open_batches: dict[str, tuple[list[OutgoingEmail], list[bytes], set[str]]] = {}
+    open_batches: dict[tuple[str, frozenset[str], str], tuple[list[OutgoingEmail], list[bytes], set[str]]] = {}
     for email in emails:
         encoded = encoded_substitutions(email) if email.bulk and not email.attachments else None
         if encoded is None or not batchable(email, encoded):
             requests.append(_Request([email], batch=False))
             continue
-        group, parts, seen = open_batches.get(email.kind, ([], [], set()))
+        group, parts, seen = open_batches.get(_group(email), ([], [], set()))
         if email.to in seen or len(group) >= MAX_PERSONALIZATIONS:
             requests.append(_Request(group, batch=True, encoded=parts))
             group, parts, seen = [], [], set()
         group.append(email)
         parts.append(encoded)
         seen.add(email.to)
-        open_batches[email.kind] = (group, parts, seen)
+        open_batches[_group(email)] = (group, parts, seen)
     for group, parts, _ in open_batches.values():
         if group:
             requests.append(_Request(group, batch=True, encoded=parts))

@@ -240,10 +240,15 @@ class MessageBuilder:
 
     # --- the message -------------------------------------------------------------------------------------------
 
+    def _own_from(self, name: str) -> str:
+        """From with the message's own display name (a campaign's sender name), the site's address."""
+        _refuse_newlines(name, "sender name")
+        return "\r\n".join([address_header("From", name, self.envelope_from), "MIME-Version: 1.0"])
+
     def headers(self, email: OutgoingEmail, message_id: str, now: dt.datetime | None = None) -> list[str]:
         lines = [
             f"Date: {format_datetime(now or dt.datetime.now(dt.UTC))}",
-            self._constant,
+            self._own_from(email.from_name) if email.from_name else self._constant,
             address_header("To", email.to_name, email.to),
             unstructured("Subject", email.subject),
             f"Message-ID: {message_id}",
