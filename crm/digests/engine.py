@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy import String, Text, cast, func, literal_column, select, type_coerce, update
+from sqlalchemy import String, Text, cast, func, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
@@ -34,6 +34,7 @@ from crm.digests.builder import primary_mailing, select_items
 from crm.digests.periods import Period
 from crm.digests.render import renderer_for
 from crm.digests.sections import DIGEST_MAILINGS, SECTIONS, Catalogue, SubscriberView
+from crm.digests.sections.base import string_agg
 from crm.settings import Settings
 
 log = logging.getLogger("crm.digests")
@@ -71,14 +72,20 @@ class RunStats:
         )
 
 
-def _agg(dialect: str, expr: Any) -> Any:
-    if dialect == "postgresql":
-        return func.string_agg(cast(expr, String), literal_column("','"))
-    return func.group_concat(expr, ",")
+_agg = string_agg
 
 
-def batch_query(dialect: str, frequency: str, after: int, limit: int, only_id: int | None = None) -> Any:
-    """Active subscriptions of ``frequency`` after id ``after`` (or the one subscription ``only_id``, any state)."""
+def batch_query(
+    dialect: str,
+    frequency: str,
+    after: int,
+    limit: int,
+    only_id: int | None = None,
+    since: dt.datetime | None = None,
+) -> Any:
+    """Active subscriptions of ``frequency`` after id ``after`` (or the one subscription ``only_id``, any state),
+    with what each section asks to know per subscriber (``Section.batch_columns``; ``since``: the period's start).
+    """
     S = m.Subscription
     st, sr = m.subscription_topics.c, m.subscription_regions.c
     L, H = m.DigestDelivery, m.DigestHiddenItem
@@ -113,6 +120,7 @@ def batch_query(dialect: str, frequency: str, after: int, limit: int, only_id: i
         regions.label("regions"),
         sent.label("sent"),
         hidden.label("hidden"),
+        *(column.label(label) for s in SECTIONS for label, column in s.batch_columns(dialect, since).items()),
     )
     if only_id is not None:
         return query.where(S.id == only_id)
@@ -153,7 +161,7 @@ def subscriber_view(row: Any) -> SubscriberView:
     filters = _decoded(row.filters)
     filters = filters if isinstance(filters, dict) else {}
     mailings = _decoded(row.mailings)
-    return SubscriberView(
+    view = SubscriberView(
         id=row.id,
         email=row.email,
         name=" ".join((row.name or "").split())[:200],
@@ -166,10 +174,13 @@ def subscriber_view(row: Any) -> SubscriberView:
         sent=_pairs(row.sent),
         hidden=_pairs(row.hidden),
     )
+    for section in SECTIONS:
+        section.absorb(view, row)
+    return view
 
 
-def load_catalogue(session: Session, now: dt.datetime, base_url: str) -> Catalogue:
-    catalogue = Catalogue(session, now, base_url)
+def load_catalogue(session: Session, now: dt.datetime, base_url: str, since: dt.datetime | None = None) -> Catalogue:
+    catalogue = Catalogue(session, now, base_url, since)
     for section in SECTIONS:
         section.load(catalogue)
     catalogue.release_session()
@@ -281,7 +292,7 @@ def run_period(
         stats.run_id = run.id
         stats.resumed_after = resume
     with factory() as session:
-        catalogue = load_catalogue(session, now, settings.base_url)
+        catalogue = load_catalogue(session, now, settings.base_url, period.starts_at)
         session.rollback()
     # Item fragments are rendered once here so the builder knows each item's size (the SendGrid budget).
     size_of = (render_at_build or renderer_for(settings)).sizer(catalogue)
@@ -299,7 +310,8 @@ def run_period(
     try:
         while True:
             with factory() as session:
-                rows = session.execute(batch_query(dialect, period.frequency, after, batch_size)).all()
+                query = batch_query(dialect, period.frequency, after, batch_size, since=period.starts_at)
+                rows = session.execute(query).all()
                 session.rollback()  # end the read transaction before writing (SQLite: let writers in)
             if not rows:
                 break

@@ -44,6 +44,12 @@ class Period:
             return f"week of {local.day} {local:%B %Y}"
         return f"{local:%B %Y}"
 
+    @property
+    def starts_at(self) -> dt.datetime:
+        """The previous period's cut-off: what was published after it and up to this cut-off is this period's
+        news (``crm.digests.sections.news``)."""
+        return self.previous().due_at
+
     def is_too_late(self, now: dt.datetime) -> bool:
         return now - self.due_at > MAX_LATENESS
 
@@ -52,6 +58,13 @@ class Period:
             return weekly_period((self.due_at.astimezone(LONDON) + dt.timedelta(days=7)).date())
         local = self.due_at.astimezone(LONDON).date()
         year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        return monthly_period(year, month)
+
+    def previous(self) -> Period:
+        if self.frequency == WEEKLY:
+            return weekly_period((self.due_at.astimezone(LONDON) - dt.timedelta(days=7)).date())
+        local = self.due_at.astimezone(LONDON).date()
+        year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
         return monthly_period(year, month)
 
 

@@ -46,12 +46,14 @@ SECTION_TEMPLATES = {
     "calls_closing": "email/_section_calls",
     "events": "email/_section_events",
     "internships": "email/_section_internships",
+    "news": "email/_section_news",
 }
 ITEM_WORDS = {
     "calls_new": ("new funding call", "new funding calls"),
     "calls_closing": ("call closing soon", "calls closing soon"),
     "events": ("event", "events"),
     "internships": ("internship", "internships"),
+    "news": ("news item", "news items"),
 }
 WHY = "You get this because you subscribed to Roundtable's {frequency} digest and confirmed your address."
 

@@ -66,9 +66,9 @@ class Preview:
     reason: str = ""
 
 
-def _view(session: Session, sub_id: int) -> Any:
+def _view(session: Session, sub_id: int, since: dt.datetime | None = None) -> Any:
     dialect = session.get_bind().dialect.name
-    return session.execute(engine.batch_query(dialect, "", 0, 1, only_id=sub_id)).first()
+    return session.execute(engine.batch_query(dialect, "", 0, 1, only_id=sub_id, since=since)).first()
 
 
 def preview(
@@ -80,7 +80,7 @@ def preview(
     if sub is None:
         return None
     period = latest_due(sub.frequency.value if sub.frequency else WEEKLY, now).next()
-    row = _view(session, subscription_id)
+    row = _view(session, subscription_id, period.starts_at)
     view = engine.subscriber_view(row)
     if not sub.is_receiving:
         reason = f"This subscription is {sub.status.value}, so it gets no digest."
@@ -88,7 +88,7 @@ def preview(
         reason = "This subscription has no digest mailings chosen."
     else:
         reason = ""
-    catalogue = Catalogue(session, now, settings.base_url)
+    catalogue = Catalogue(session, now, settings.base_url, period.starts_at)
     for section in SECTIONS:
         section.load(catalogue)
     # Preview what the next digest would hold if it were built now (items published until now count).

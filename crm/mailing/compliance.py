@@ -46,7 +46,12 @@ CONTACT_STREAM = "from_the_fellow"
 # The mailings a digest is built from (a test checks this equals crm.digests.sections.DIGEST_MAILINGS; mailing
 # sits below the digests domain, so it cannot import it).
 DIGEST_MAILINGS = frozenset(
-    {m.Mailing.FUNDING_DIGEST.value, m.Mailing.INTERNSHIP_ALERTS.value, m.Mailing.EVENT_NEWS.value}
+    {
+        m.Mailing.FUNDING_DIGEST.value,
+        m.Mailing.INTERNSHIP_ALERTS.value,
+        m.Mailing.EVENT_NEWS.value,
+        m.Mailing.NEWS.value,  # the digest's News section (issue 16)
+    }
 )
 # Mailings that only ever appeared in digests' links before the digest stream existed (``primary_mailing``):
 # such a link was in a digest, so it stops the digest. ``event_news`` links also came from event emails, so

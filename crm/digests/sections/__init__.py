@@ -10,9 +10,12 @@ from crm.digests.sections.base import Catalogue, Section, SubscriberView
 from crm.digests.sections.events import UpcomingEvents
 from crm.digests.sections.funding import ClosingSoon, NewCalls
 from crm.digests.sections.internships import OpenInternships
+from crm.digests.sections.news import News
 
-SECTIONS: tuple[Section, ...] = (NewCalls(), ClosingSoon(), UpcomingEvents(), OpenInternships())
-SELECTION_ORDER: tuple[Section, ...] = (SECTIONS[1], SECTIONS[0], SECTIONS[2], SECTIONS[3])
+# News (the fellow's campaigns published as news, issue 16) comes last: a digest's outbox row keeps naming its
+# first section's mailing (``primary_mailing``) as before.
+SECTIONS: tuple[Section, ...] = (NewCalls(), ClosingSoon(), UpcomingEvents(), OpenInternships(), News())
+SELECTION_ORDER: tuple[Section, ...] = (SECTIONS[1], SECTIONS[0], SECTIONS[2], SECTIONS[3], SECTIONS[4])
 BY_KEY = {s.key: s for s in SECTIONS}
 DIGEST_MAILINGS = frozenset(s.mailing for s in SECTIONS)
 

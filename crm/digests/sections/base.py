@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sqlalchemy import String, cast, func, literal_column
 from sqlalchemy.orm import Session
 
 
@@ -41,9 +42,12 @@ class SubscriberView:
 class Catalogue:
     """The open items of one run (or one dispatch tick), loaded once and shared by every section."""
 
-    def __init__(self, session: Session, now: dt.datetime, base_url: str) -> None:
+    def __init__(self, session: Session, now: dt.datetime, base_url: str, since: dt.datetime | None = None) -> None:
         self.session = session
         self.now = now
+        # The start of the run's period (the previous period's cut-off), for sections whose items belong to one
+        # period (news); None when rendering at dispatch, where items are looked up by id.
+        self.since = since
         self.base_url = base_url.rstrip("/")
         self._loaded: dict[str, Any] = {}
         # Subscribers with the same filters share candidate lists (Zipf-skewed topics make this common).
@@ -124,9 +128,25 @@ class Section:
     def ledger_kinds(self) -> tuple[str, ...]:
         return (self.ledger_kind,)
 
+    def batch_columns(self, dialect: str, since: dt.datetime | None) -> dict[str, Any]:
+        """What this section must know per subscriber beyond the common fields: labelled correlated scalar
+        subqueries (on ``m.Subscription``) that the engine adds to its one batch SELECT, so a section never costs a
+        statement per batch. ``since`` is the period's start (None: any time). Labels must be unique."""
+        return {}
+
+    def absorb(self, view: SubscriberView, row: Any) -> None:
+        """Read this section's ``batch_columns`` from a batch row into the subscriber's view."""
+
     def fragment_context(self, item: Any) -> dict[str, Any]:
         """What ``email/_section_<key>_item.(html|txt)`` needs for one item (rendered once per run)."""
         return {"it": item}
+
+
+def string_agg(dialect: str, expr: Any) -> Any:
+    """A comma-separated aggregate of ``expr`` (the batch SELECT's correlated lists: topics, ledger...)."""
+    if dialect == "postgresql":
+        return func.string_agg(cast(expr, String), literal_column("','"))
+    return func.group_concat(expr, ",")
 
 
 def clip(text: str | None, limit: int) -> str:
