@@ -70,6 +70,12 @@ LABELS = {
     "closing_date": "Closing date",
     "apply_url": "Apply at",
     "apply_email": "Apply by email",
+    "preheader": "Preview text",
+    "cta_label": "Button label",
+    "cta_url": "Button link",
+    "track_opens": "Let SendGrid count opens",
+    "track_clicks": "Let SendGrid count clicks",
+    "publish_as_news": "Also publish on the news page",
 }
 # Links stored as ids, and the column that names the linked record.
 LINKS: dict[str, Any] = {
