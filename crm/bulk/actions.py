@@ -1,4 +1,4 @@
-"""Bulk actions on the admin organisation and contact lists (issue 17.4): which records a selection means, and
+"""Bulk actions on the admin lists (issue 17.4; the lists are declared in ``crm.bulk.kinds``): which records a selection means, and
 the changes made to them (add or remove a topic, add contacts to a contact list), each audited on every record
 it changed so the record's own history shows it.
 
@@ -9,62 +9,31 @@ A selection is the rows ticked on a page, every row of the page, or every row ma
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import enum
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.directory import contacts, organisations
+from crm.bulk.kinds import CONTACTS, Kind, Scope
+from crm.directory.export import safe_cell
 from crm.errors import FieldErrors
 from crm.listing import COUNT_CAP, ListParams
+from crm.plainwords import plain
+from crm.timefmt import format_datetime
 
 CONFIRM_OVER = 100
 MAX_SELECTION = COUNT_CAP
 NAMES_SHOWN = 10
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Kind:
-    """One list bulk actions work on."""
-
-    name: str  # audit entity
-    plural: str
-    url: str
-    model: Any
-    links: Table  # the topic link table
-    link_column: str
-    actions: Mapping[str, str]  # action key -> label
-
-
-ORGANISATIONS = Kind(
-    "organisation",
-    "organisations",
-    "/admin/organisations",
-    m.Organisation,
-    m.organisation_topics,
-    "organisation_id",
-    {"add_topic": "Add a topic", "remove_topic": "Remove a topic", "export": "Download as CSV"},
-)
-CONTACTS = Kind(
-    "contact",
-    "contacts",
-    "/admin/contacts",
-    m.Contact,
-    m.contact_topics,
-    "contact_id",
-    {
-        "add_to_list": "Add to a contact list",
-        "add_topic": "Add a topic",
-        "remove_topic": "Remove a topic",
-        "export": "Download as CSV",
-    },
-)
 CHANGES = {"add_topic", "remove_topic", "add_to_list"}
 
 
@@ -90,27 +59,23 @@ def _ints(values: Sequence[Any]) -> list[int]:
 
 def list_params(kind: Kind, query: str) -> ListParams:
     """The list's filters as the form carried them (its query string), without the page's cursor."""
-    filters = organisations.ADMIN_ORG_FILTERS if kind is ORGANISATIONS else contacts.CONTACT_FILTERS
+    filters = kind.filters
     parsed = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(query[:4000]).items()}
     parsed.pop("cursor", None)
     return ListParams.from_query(parsed, filter_names=filters)
 
 
-def _matching_ids(session: Session, kind: Kind, params: ListParams) -> list[int]:
-    if kind is ORGANISATIONS:
-        query, _ = organisations.organisation_list_query(session, params, public=False)
-    else:
-        query, _ = contacts.contact_list_query(session, params)
-    sub = query.subquery()
+def _matching_ids(session: Session, kind: Kind, params: ListParams, scope: Scope) -> list[int]:
+    sub = kind.matching(session, params, scope).subquery()
     return list(session.scalars(select(sub.c.id).limit(MAX_SELECTION + 1)))
 
 
-def select_records(session: Session, kind: Kind, form: Mapping[str, Any]) -> Selection:
+def select_records(session: Session, kind: Kind, form: Mapping[str, Any], scope: Scope) -> Selection:
     """The records the form chose: ``all_matching`` (the list's filters in ``query``), else ``all_page`` (every
     row of the page shown, ``page_ids``), else the ticked ``ids``. Ids that are not (or no longer) records are
     dropped; none left, or more than ``MAX_SELECTION``, is a refusal."""
     if form.get("all_matching"):
-        ids = _matching_ids(session, kind, list_params(kind, str(form.get("query", ""))))
+        ids = _matching_ids(session, kind, list_params(kind, str(form.get("query", ""))), scope)
         if len(ids) > MAX_SELECTION:
             raise FieldErrors(
                 {"ids": f"More than {MAX_SELECTION:,} {kind.plural} match: narrow the filters and try again."}
@@ -119,11 +84,18 @@ def select_records(session: Session, kind: Kind, form: Mapping[str, Any]) -> Sel
         raw = form.get("page_ids" if form.get("all_page") else "ids", [])
         ids = _ints(raw if isinstance(raw, list) else [raw])[:MAX_SELECTION]
     model = kind.model
-    found = (
-        list(session.execute(select(model.id, model.name).where(model.id.in_(ids)).order_by(model.name, model.id)))
-        if ids
-        else []
-    )
+    if not ids:
+        found = []
+    else:
+        # Only records the list itself could show (an editor's own partnerships or internships, say).
+        shown = kind.matching(session, list_params(kind, ""), scope).subquery()
+        found = list(
+            session.execute(
+                select(model.id, kind.label.label("name"))
+                .where(model.id.in_(ids), model.id.in_(select(shown.c.id)))
+                .order_by(kind.label, model.id)
+            )
+        )
     if kind is CONTACTS:
         erased = set(
             session.scalars(select(m.Contact.id).where(m.Contact.id.in_(ids), m.Contact.erased_at.isnot(None)))
@@ -147,6 +119,7 @@ def _topic(session: Session, topic_id: Any) -> m.Topic:
 
 
 def _topic_names(session: Session, kind: Kind, ids: list[int]) -> dict[int, list[str]]:
+    assert kind.links is not None
     column = kind.links.c[kind.link_column]
     out: dict[int, list[str]] = defaultdict(list)
     for record_id, name in session.execute(
@@ -161,6 +134,8 @@ def change_topic(
 ) -> int:
     """Add the topic to (or remove it from) every selected record that lacks (has) it; how many changed. Each
     changed record gets an audit entry with its topics before and after."""
+    if kind.links is None:
+        raise FieldErrors({"topic": f"{kind.plural.capitalize()} have no topics."})
     topic = _topic(session, topic_id)
     before = _topic_names(session, kind, selection.ids)
     column = kind.links.c[kind.link_column]
@@ -211,9 +186,39 @@ def add_to_contact_list(session: Session, actor: Principal | None, selection: Se
     return len(new_ids)
 
 
+def offered(kind: Kind, actor: Principal | None) -> Mapping[str, str]:
+    """The bulk actions a list shows this user: the fellow's (admins) only, as the bulk routes are."""
+    return kind.actions if actor is not None and actor.is_admin else {}
+
+
 def topic_choices(session: Session) -> list[Any]:
     return list(session.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name)))
 
 
 def contact_list_choices(session: Session) -> list[Any]:
     return list(session.execute(select(m.ContactList.id, m.ContactList.name).order_by(m.ContactList.name)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return format_datetime(value, "%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "; ".join(plain(v) for v in value)
+    if isinstance(value, enum.Enum):
+        return plain(value)
+    return safe_cell(value)
+
+
+def selection_rows(session: Session, kind: Kind, ids: Sequence[int]) -> Iterator[list[str]]:
+    """The CSV of a selection on a list whose kind declares its columns: a header, then one row per record in the
+    order the confirmation page names them, read 1,000 ids per statement."""
+    if kind.export is None:
+        raise ValueError(f"{kind.plural} have their own export")
+    query = kind.export()
+    yield [c.name for c in query.selected_columns]
+    for start in range(0, len(ids), 1000):
+        chunk = list(ids[start : start + 1000])
+        for row in session.execute(query.where(kind.model.id.in_(chunk)).order_by(kind.label, kind.model.id)):
+            yield [_cell(v) for v in row]

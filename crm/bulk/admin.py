@@ -1,9 +1,10 @@
-"""The bulk-action forms under the admin organisation and contact lists: POST the selection and an action; a
-change to more than 100 records first shows a confirmation page (the count and the first names), an export
-answers the CSV of the selection, a change shows what it did with a link back to the list."""
+"""The bulk-action forms under the admin lists (``crm.bulk.kinds``): POST the selection and an action; a change to
+more than 100 records first shows a confirmation page (the count and the first names), an export answers the CSV
+of the selection, a change shows what it did with a link back to the list. One handler per list, made here."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import post
@@ -12,13 +13,13 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
 from crm.accounts.principal import Principal
-from crm.bulk import actions
-from crm.bulk.actions import Kind
+from crm.bulk import actions, kinds
+from crm.bulk.kinds import Kind, Scope
 from crm.directory import export
 from crm.directory.views import csv_response
 from crm.errors import FieldErrors
 from crm.web.areas import admin_area
-from crm.web.deps import DB, CurrentUser
+from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import FormBody
 
 
@@ -35,19 +36,26 @@ def _back(kind: Kind, form: dict[str, Any]) -> str:
     return f"{kind.url}?{query}" if query else kind.url
 
 
-def _run(kind: Kind, db: Session, user: Principal, state: State, form: dict[str, Any]) -> Template | Stream | Redirect:
+def _export(kind: Kind, ids: list[int]) -> Any:
+    """How the selection's CSV rows are read (in the download's own session)."""
+    if kind is kinds.ORGANISATIONS:
+        return lambda s: export.organisation_rows(s, actions.list_params(kind, ""), public=False, ids=ids)
+    if kind is kinds.CONTACTS:
+        return lambda s: export.contact_rows(s, actions.list_params(kind, ""), ids)
+    return lambda s: actions.selection_rows(s, kind, ids)
+
+
+def _run(
+    kind: Kind, db: Session, user: Principal, state: State, settings: Any, form: dict[str, Any]
+) -> Template | Stream | Redirect:
     action = str(form.get("action", ""))
     if action not in kind.actions:
         return _refused(kind, form, "Choose an action.")
     try:
-        selection = actions.select_records(db, kind, form)
+        selection = actions.select_records(db, kind, form, Scope(dt.datetime.now(dt.UTC), settings, user))
         if action == "export":
-            ids = selection.ids
-            if kind is actions.ORGANISATIONS:
-                rows = lambda s: export.organisation_rows(s, actions.list_params(kind, ""), public=False, ids=ids)  # noqa: E731
-            else:
-                rows = lambda s: export.contact_rows(s, actions.list_params(kind, ""), ids)  # noqa: E731
-            return csv_response(state, rows, f"{kind.plural}-selection.csv")
+            filename = f"{kind.plural.replace(' ', '-')}-selection.csv"
+            return csv_response(state, _export(kind, selection.ids), filename)
         if actions.needs_confirmation(action, selection, bool(form.get("confirm"))):
             fields = {k: v for k, v in form.items() if k not in {"_csrf_token", "confirm"}}
             return Template(
@@ -68,14 +76,14 @@ def _run(kind: Kind, db: Session, user: Principal, state: State, form: dict[str,
     return Template("admin/bulk_done.html", context={"kind": kind, "message": message, "back": _back(kind, form)})
 
 
-@post("/organisations/bulk", status_code=200, sync_to_thread=False)
-def bulk_organisations(db: DB, user: CurrentUser, state: State, data: FormBody) -> Template | Stream | Redirect:
-    return _run(actions.ORGANISATIONS, db, user, state, data)
+def _handler(key: str, kind: Kind) -> Any:
+    @post(f"{kind.url.removeprefix('/admin')}/bulk", status_code=200, sync_to_thread=False, name=f"bulk-{key}")
+    def bulk(
+        db: DB, user: CurrentUser, state: State, settings: AppSettings, data: FormBody
+    ) -> Template | Stream | Redirect:
+        return _run(kind, db, user, state, settings, data)
+
+    return bulk
 
 
-@post("/contacts/bulk", status_code=200, sync_to_thread=False)
-def bulk_contacts(db: DB, user: CurrentUser, state: State, data: FormBody) -> Template | Stream | Redirect:
-    return _run(actions.CONTACTS, db, user, state, data)
-
-
-route_handlers: list[Any] = admin_area("/admin", [bulk_organisations, bulk_contacts])
+route_handlers: list[Any] = admin_area("/admin", [_handler(key, kind) for key, kind in kinds.KINDS.items()])

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.directory import contacts, export, organisations, sections, submissions, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
@@ -47,7 +47,7 @@ def admin_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -
         page_only=lambda: {
             **menus(db),
             "statuses": [s.value for s in m.ReviewStatus],
-            "bulk_actions": bulk.ORGANISATIONS.actions,
+            "bulk_actions": bulk_kinds.ORGANISATIONS.actions,
             "my_views": saved.views_for(db, user, "organisations"),
         },
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.directory import contacts, export, importer, merge
 from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
 from crm.history import history
@@ -53,7 +54,7 @@ def admin_contact_list(request: Request[Any, Any, Any], db: DB, user: CurrentUse
         {"page": page, "params": params, "sorts": sorts, **choices()},
         page_only=lambda: {
             **menus(db),
-            "bulk_actions": bulk.CONTACTS.actions,
+            "bulk_actions": bulk_kinds.CONTACTS.actions,
             "contact_lists": bulk.contact_list_choices(db),
             "my_views": saved.views_for(db, user, "contacts"),
         },

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.events import (
     attendees,
     audience,
@@ -68,6 +70,7 @@ def admin_events(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> 
         "sorts": listing.ADMIN_SORTS,
         "statuses": list(m.EventStatus),
         "when": when_text,
+        "bulk_actions": bulk.offered(bulk_kinds.EVENTS, user),
     }
     return list_page(
         request,

@@ -65,6 +65,11 @@ def public_list(session: Session, params: ListParams, now: dt.datetime, *, count
 
 
 def admin_list(session: Session, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:
+    return fetch_page(session, admin_query(params, now), params, ADMIN_SORTS, id_column=E.id, count=count)
+
+
+def admin_query(params: ListParams, now: dt.datetime) -> Select[Any]:
+    """The admin list's query: search and filters, answer counts (also every id a bulk action selects)."""
     yes = (
         select(func.count())
         .where(m.Invitation.event_id == E.id, m.Invitation.status == m.InvitationStatus.YES)
@@ -81,4 +86,4 @@ def admin_list(session: Session, params: ListParams, now: dt.datetime, *, count:
         query = query.where(E.ends_at > now)
     elif when == "past":
         query = query.where(E.ends_at <= now)
-    return fetch_page(session, query, params, ADMIN_SORTS, id_column=E.id, count=count)
+    return query

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from crm import csvimport
 from crm import models as m
+from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.funding import forms as ff
 from crm.funding import import_values, importer, queries
 from crm.funding import services as fs
@@ -51,13 +53,24 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Te
     params = ListParams.from_query(request.query_params.dict(), filter_names=queries.ADMIN_FILTERS)
     now = _now()
     page = queries.list_calls(db, params, now=now, public=False, count=True)
-    context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "statuses": list(m.CallStatus)}
+    context = {
+        "page": page,
+        "params": params,
+        "sorts": page.sorts,
+        "now": now,
+        "statuses": list(m.CallStatus),
+        "bulk_actions": bulk.offered(bulk_kinds.FUNDING_CALLS, user),
+    }
     return list_page(
         request,
         "admin/funding_list.html",
         "admin/funding_results.html",
         context,
-        page_only=lambda: {**queries.filter_choices(db), "my_views": saved.views_for(db, user, "funding-calls")},
+        page_only=lambda: {
+            **queries.filter_choices(db),
+            "my_views": saved.views_for(db, user, "funding-calls"),
+            "bulk_topics": bulk.topic_choices(db),
+        },
     )
 
 

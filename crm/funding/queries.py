@@ -142,13 +142,21 @@ def list_calls(
 ) -> Page:
     """One statement per page (two with ``count``); words in ``q`` go through the full-text index (capped, see
     crm.search)."""
+    query, sorts = searched_query(session, params, now=now, public=public)
+    return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id, count=count)
+
+
+def searched_query(
+    session: Session, params: ListParams, *, now: dt.datetime, public: bool
+) -> tuple[Select[Any], Sorts]:
+    """The list's query with its search joined, and the sorts it offers (also every id a bulk action selects)."""
     sorts = PUBLIC_SORTS if public else ADMIN_SORTS
     query = list_query(params, now=now, public=public)
     found = search.matches(session, search.FUNDING_CALLS, params.q) if params.q else None
     if found is not None:
         query = query.join(found, found.c.id == m.FundingCall.id)
         sorts = sorts.with_relevance(found.c.score)
-    return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id, count=count)
+    return query, sorts
 
 
 FUNDER_CHOICES = 300

@@ -14,6 +14,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.history import history
 from crm.internships import services, views
 from crm.listing import ListParams
@@ -86,13 +88,14 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Te
         "sorts": page.sorts,
         "statuses": list(m.InternshipStatus),
         "is_fellow": services.is_fellow(actor),
+        "bulk_actions": bulk.offered(bulk_kinds.INTERNSHIPS, user),
     }
     return list_page(
         request,
         "admin/internship_list.html",
         "admin/internship_results.html",
         context,
-        page_only=lambda: {"my_views": saved.views_for(db, user, "internships")},
+        page_only=lambda: {"my_views": saved.views_for(db, user, "internships"), "bulk_topics": bulk.topic_choices(db)},
     )
 
 

@@ -305,6 +305,12 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime, count
 
 def admin_list(session: Session, actor: Principal, params: ListParams, *, count: bool = False) -> Page:
     """The fellow sees every listing, an editor their organisation's; with interest counts, one statement."""
+    query, sorts = admin_query(session, actor, params)
+    return fetch_page(session, query, params, sorts, id_column=I.id, count=count)
+
+
+def admin_query(session: Session, actor: Principal, params: ListParams) -> tuple[Any, Sorts]:
+    """The admin list's query and sorts (also every id a bulk action selects)."""
     counts = (
         select(func.count(m.InternshipInterest.id))
         .where(m.InternshipInterest.internship_id == I.id)
@@ -317,8 +323,7 @@ def admin_list(session: Session, actor: Principal, params: ListParams, *, count:
     status = _text(params.filters.get("status"))
     if status in {s.value for s in Status}:
         query = query.where(I.status == status)
-    query, sorts = _searched(session, query, params.q, ADMIN_SORTS)
-    return fetch_page(session, query, params, sorts, id_column=I.id, count=count)
+    return _searched(session, query, params.q, ADMIN_SORTS)
 
 
 def filter_options(session: Session) -> tuple[list[Any], list[Any]]:

@@ -10,6 +10,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from crm import models as m
+from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.listing import ListParams
 from crm.mailing import outbox, queries
 from crm.mailing import subscriptions as subs
@@ -104,13 +106,14 @@ def subscribers_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser)
         "statuses": [s.value for s in m.SubscriptionStatus],
         "mailing_choices": [(x.value, x.label) for x in m.Mailing],
         "labels": {x.value: x.label for x in m.Mailing},
+        "bulk_actions": bulk.offered(bulk_kinds.SUBSCRIBERS, user),
     }
     return list_page(
         request,
         "admin/subscribers.html",
         "admin/subscribers_results.html",
         context,
-        page_only=lambda: {"my_views": saved.views_for(db, user, "subscribers")},
+        page_only=lambda: {"my_views": saved.views_for(db, user, "subscribers"), "bulk_topics": bulk.topic_choices(db)},
     )
 
 

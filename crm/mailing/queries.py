@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
@@ -87,6 +87,12 @@ SUBSCRIBER_FILTERS = ("status", "mailing")
 
 def subscribers_page(session: Session, params: ListParams, *, count: bool = False) -> Page:
     """Subscribers matching the search (address, name or organisation) and the status and mailing filters."""
+    query = subscribers_query(params)
+    return fetch_page(session, query, params, SUBSCRIBER_SORTS, id_column=m.Subscription.id, count=count)
+
+
+def subscribers_query(params: ListParams) -> Select[Any]:
+    """The subscriber list's query (also every id a bulk action selects)."""
     query = select(
         m.Subscription.id,
         m.Subscription.email,
@@ -113,7 +119,7 @@ def subscribers_page(session: Session, params: ListParams, *, count: bool = Fals
     mailing = params.filters.get("mailing", "")
     if mailing in {x.value for x in m.Mailing}:
         query = query.where(mailing_filter(mailing))
-    return fetch_page(session, query, params, SUBSCRIBER_SORTS, id_column=m.Subscription.id, count=count)
+    return query
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.history import history
 from crm.listing import ListParams
 from crm.partnerships import changes, queries, rules, views
@@ -55,13 +57,24 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, setti
     now = views.now()
     page = queries.list_partnerships(db, params, now=now, settings=settings, actor=user, count=True)
     members = queries.member_names(db, [r.id for r in page.items])
-    context = {**_helpers(settings, now), "page": page, "params": params, "sorts": queries.SORTS, "members": members}
+    context = {
+        **_helpers(settings, now),
+        "page": page,
+        "params": params,
+        "sorts": queries.SORTS,
+        "members": members,
+        "bulk_actions": bulk.offered(bulk_kinds.PARTNERSHIPS, user),
+    }
     return list_page(
         request,
         "admin/partnership_list.html",
         "admin/partnership_results.html",
         context,
-        page_only=lambda: {**queries.choices(db, user), "my_views": saved.views_for(db, user, "partnerships")},
+        page_only=lambda: {
+            **queries.choices(db, user),
+            "my_views": saved.views_for(db, user, "partnerships"),
+            "bulk_topics": bulk.topic_choices(db),
+        },
     )
 
 
