@@ -38,6 +38,7 @@ LINKS = {
     "internship": "/admin/internships/{}",
     "partnership": "/admin/partnerships/{}",
     "consent": "/admin/subscribers/{}",
+    "email": "/admin/campaigns/{}/report",  # only a campaign's email carries a link (its campaign)
 }
 
 

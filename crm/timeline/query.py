@@ -129,11 +129,20 @@ Source = Callable[[Owner], tuple[Select[Any], Any, Any]]
 
 
 def _emails_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
-    o = m.OutboxMessage
+    """Every email to the owner's addresses; a campaign's email links to the campaign's report and is titled with
+    the campaign's subject until the dispatcher stores the one it sent (its outbox row has no subject before)."""
+    o, r, c = m.OutboxMessage, m.CampaignRecipient, m.Campaign
     at = func.coalesce(o.sent_at, o.created_at)
     who = func.coalesce(func.nullif(o.recipient_name, ""), o.recipient)
-    cols = _columns(at, "email", o.id, o.status, o.subject, o.delivery_status, who, null())
-    return select(*cols).where(o.recipient.in_(_emails(owner))), at, o.id
+    title = func.coalesce(func.nullif(o.subject, ""), c.subject, "")
+    cols = _columns(at, "email", o.id, o.status, title, o.delivery_status, who, r.campaign_id)
+    query = (
+        select(*cols)
+        .outerjoin(r, r.outbox_id == o.id)
+        .outerjoin(c, c.id == r.campaign_id)
+        .where(o.recipient.in_(_emails(owner)))
+    )
+    return query, at, o.id
 
 
 def _consent_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
