@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.campaigns.markdown import to_text
 from crm.directory.reference import slugify
 from crm.errors import FieldErrors, NotFound
 from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
@@ -33,6 +35,8 @@ WENT_OUT = (m.CampaignStatus.SENDING, m.CampaignStatus.SENT)
 SLUG_LENGTH = 120
 FEED_SIZE = 50
 SUMMARY_LENGTH = 280
+_UNDERLINE = re.compile(r"[=-]{3,}")
+_STRONG = re.compile(r"\*([^*\s](?:[^*]*[^*\s])?)\*")
 
 SORTS = Sorts(
     SortOption("newest", "Newest first", C.published_at, descending=True),
@@ -116,9 +120,9 @@ def summary_of(preheader: str, body: str, limit: int = SUMMARY_LENGTH) -> str:
     """The line shown under a headline: the preheader the fellow wrote, else the start of the body as text."""
     text = " ".join((preheader or "").split())
     if not text:
-        from crm.campaigns.markdown import to_text
-
-        text = " ".join(to_text(body or "").split())
+        # The plain-text reading without what only suits a text email: headings' underlines, *strong* marks.
+        lines = [line for line in to_text(body or "").splitlines() if not _UNDERLINE.fullmatch(line.strip())]
+        text = _STRONG.sub(r"\1", " ".join(" ".join(lines).split()))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
