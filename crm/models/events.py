@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models.base import Base, Timestamped, str_enum, utcnow
@@ -17,6 +17,8 @@ __all__ = [
     "ContactListMember",
     "Event",
     "EventStatus",
+    "Introduction",
+    "IntroductionStatus",
     "Invitation",
     "InvitationStatus",
     "PlaceRequest",
@@ -72,6 +74,8 @@ class Event(Timestamped, Base):
     # Sector balance: at least this share (percent) of places is kept for VCSE staff.
     vcse_min_percent: Mapped[int | None]
     allow_requests: Mapped[bool] = mapped_column(default=False)
+    # Speed networking format (issue 20.5): rounds of pairings that mix VCSE and academic attendees.
+    speed_networking: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[EventStatus] = mapped_column(str_enum(EventStatus), default=EventStatus.DRAFT)
     # iTIP SEQUENCE: bumped on every change attendees' calendars must see (time, place, cancellation).
     sequence: Mapped[int] = mapped_column(default=0)
@@ -102,6 +106,41 @@ class Invitation(Base):
     waitlisted_at: Mapped[dt.datetime | None]
     offer_expires_at: Mapped[dt.datetime | None]
     attended: Mapped[bool | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Chosen at RSVP (issue 20.5), both off unless the person ticks them: show my name and organisation to other
+    # attendees; introduce me after the event to people with complementary interests (and what I am looking for).
+    share_with_attendees: Mapped[bool] = mapped_column(default=False, server_default=false())
+    wants_introductions: Mapped[bool] = mapped_column(default=False, server_default=false())
+    looking_for: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+
+class IntroductionStatus(enum.StrEnum):
+    PROPOSED = "proposed"  # the product's suggestion, waiting for the fellow
+    APPROVED = "approved"  # the fellow agreed; the emails go out when she sends the approved ones
+    DISMISSED = "dismissed"
+    SENT = "sent"
+
+
+class Introduction(Base):
+    """A pair of attendees the product proposes to introduce after an event (both opted in); the fellow decides."""
+
+    __tablename__ = "event_introductions"
+    __table_args__ = (
+        UniqueConstraint("event_id", "first_invitation_id", "second_invitation_id", name="uq_event_introductions_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    first_invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    second_invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(default=0)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)  # why, in plain words
+    status: Mapped[IntroductionStatus] = mapped_column(
+        str_enum(IntroductionStatus), default=IntroductionStatus.PROPOSED
+    )
+    decided_by: Mapped[str] = mapped_column(String(320), default="")
+    decided_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
