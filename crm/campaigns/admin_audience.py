@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ def _context(db: Session, campaign: m.Campaign, segment: Segment, *, show_previe
 
 
 @get("/campaigns/{campaign_id:int}/audience", sync_to_thread=False)
-def campaign_audience(db: DB, campaign_id: FromPath[int], saved: str = "") -> Template:
+def campaign_audience(db: DB, campaign_id: FromPath[int], saved: FromQuery[str] = "") -> Template:
     campaign = get_or_404(db, m.Campaign, campaign_id, "No such campaign.")
     segment = Segment.from_json(campaign.audience)
     context = _context(db, campaign, segment, show_preview=True)
