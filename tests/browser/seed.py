@@ -60,6 +60,11 @@ PLACEHOLDERS: dict[str, tuple[Any, ...]] = {
     "subscription_id": (m.Subscription.id,),
     "message_id": (m.OutboxMessage.id,),
     "contact_list_id": (m.ContactList.id,),
+    "news_slug": (
+        m.Campaign.news_slug,
+        m.Campaign.published_at.is_not(None),
+        m.Campaign.status.in_((m.CampaignStatus.SENDING, m.CampaignStatus.SENT)),
+    ),
 }
 
 
