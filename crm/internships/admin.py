@@ -17,7 +17,7 @@ from crm import models as m
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
 from crm.history import history
-from crm.internships import services, views
+from crm.internships import admin_hosts, hosting, services, views
 from crm.listing import ListParams
 from crm.views_saved import saved
 from crm.web.areas import admin_area
@@ -27,7 +27,14 @@ from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page, list_page
 from crm.web.pages import notice as notice_text
 
-NOTICES = {"saved": "Saved.", "status": "Status changed."}
+NOTICES = {
+    "saved": "Saved.",
+    "status": "Status changed.",
+    "told": "Status changed, and the applicant has been emailed.",
+    "status-refused": "Choose new, contacted, shortlisted, declined or offered.",
+    "link-sent": "A new manage link is on its way to the host. Earlier links no longer work.",
+    "no-host-email": "This listing has no host email address, so no link was sent.",
+}
 
 
 def _selected(raw: Any) -> set[str]:
@@ -63,6 +70,8 @@ def _detail_page(
             "d": detail,
             "i": detail.internship,
             "interests": services.interests_for(db, actor, detail.internship),
+            "statuses": list(m.InterestStatus),
+            "host_waiting": hosting.host_waiting_review(db, detail.internship),
             "history": history(db, "internship", internship_id),
             "is_fellow": services.is_fellow(actor),
             "notice": notice,
@@ -196,6 +205,15 @@ def admin_action(
 
 route_handlers: list[Any] = admin_area(
     "/admin/internships",
-    [admin_list, admin_new, admin_create, admin_detail, admin_edit, admin_update, admin_action],
+    [
+        admin_list,
+        admin_new,
+        admin_create,
+        admin_detail,
+        admin_edit,
+        admin_update,
+        admin_action,
+        *admin_hosts.handlers,
+    ],
     guard=editor_guard,
 )

@@ -183,7 +183,10 @@ def api_interests(db: DB, user: CurrentUser, internship_id: FromPath[int]) -> li
     actor = views.actor(user)
     internship = services.get_internship(db, internship_id)
     rows = services.interests_for(db, actor, internship)
-    return [InterestOut(id=r.id, name=r.name, email=r.email, note=r.note, created_at=r.created_at) for r in rows]
+    return [
+        InterestOut(id=r.id, name=r.name, email=r.email, note=r.note, created_at=r.created_at, status=r.status.value)
+        for r in rows
+    ]
 
 
 route_handlers: list[Any] = api_area(

@@ -77,8 +77,10 @@ def validate(
     now: dt.datetime,
     existing: m.Internship | None = None,
     partial: bool = False,
+    host_required: bool = True,
 ) -> InternshipData:
-    """Check a submitted listing. ``partial`` (API PATCH) keeps the existing value of every absent field.
+    """Check a submitted listing. ``partial`` (API PATCH) keeps the existing value of every absent field;
+    ``host_required=False`` skips the host organisation menu (a host's public form names the organisation instead).
 
     Returns the cleaned data, or raises ``FieldErrors`` with a message for every bad field; nothing is written here.
     """
@@ -106,7 +108,7 @@ def validate(
         data.title = line("title", 200, "Use a single line of at most 200 characters.")
         if not data.title:
             errors["title"] = "Enter a title."
-    if given("host_organisation_id"):
+    if host_required and given("host_organisation_id"):
         value = _text(raw.get("host_organisation_id"))
         data.host_organisation_id = _chosen_id(session, m.Organisation, value)
         if not value:

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from email.utils import formataddr
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.errors import FieldErrors
+from crm.internships.interest_status import interest_rows
 from crm.internships.lifecycle import email_host
 from crm.internships.rules import CONSENT_WORDING, Status, TransitionError, _bool, _text, require_org
 from crm.mailing.outbox import enqueue
@@ -131,17 +132,6 @@ def register_interest(
 
 
 def interests_for(session: Session, actor: Principal, internship: m.Internship) -> list[Any]:
+    """A listing's registrations with their statuses, for the fellow and the host organisation's editors."""
     require_org(actor, internship.host_organisation_id)
-    return list(
-        session.execute(
-            select(
-                m.InternshipInterest.id,
-                m.InternshipInterest.name,
-                m.InternshipInterest.email,
-                m.InternshipInterest.note,
-                m.InternshipInterest.created_at,
-            )
-            .where(m.InternshipInterest.internship_id == internship.id)
-            .order_by(m.InternshipInterest.id)
-        )
-    )
+    return interest_rows(session, internship.id)

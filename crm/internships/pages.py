@@ -14,13 +14,13 @@ from litestar.response import Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.internships import services, views
+from crm.internships import host_pages, services, views
 from crm.internships.alerts import subscribe_url
 from crm.internships.feed import atom_feed
 from crm.internships.jsonld import job_posting_jsonld
 from crm.listing import ListParams
 from crm.tokens import TokenError
-from crm.web.deps import DB, AppSettings, CurrentUser, client_ip
+from crm.web.deps import DB, AppSettings, client_ip
 from crm.web.downloads import ATOM, download
 from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page, list_page
@@ -73,13 +73,6 @@ def _detail_context(db: Session, settings: Any, slug: str, **extra: Any) -> dict
         "consent_wording": services.CONSENT_WORDING,
         **extra,
     }
-
-
-@get("/internships/offer", sync_to_thread=False)
-def offer_page(user: CurrentUser) -> Template:
-    """For hosts: how to offer a placement (editors post from the admin; others ask the fellow)."""
-    can_post = user is not None and (user.is_admin or (user.has_role(m.Role.EDITOR) and user.organisation_id))
-    return Template("public/internship_offer.html", context={"can_post": can_post})
 
 
 @get("/internships/{slug:str}", sync_to_thread=False)
@@ -164,7 +157,7 @@ def host_confirm(state: State, db: DB, slug: FromPath[str], data: FormBody) -> T
 route_handlers: list[Any] = [
     internship_list,
     internship_feed,
-    offer_page,
+    *host_pages.route_handlers,  # "Offer an internship" and the host's manage link
     internship_page,
     register_interest,
     host_confirm_page,

@@ -105,3 +105,4 @@ class InterestOut(msgspec.Struct):
     email: str
     note: str
     created_at: dt.datetime
+    status: str = "new"  # new / contacted / shortlisted / declined / offered

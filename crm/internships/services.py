@@ -190,7 +190,10 @@ def transition(
     *,
     now: dt.datetime,
     note: str = "",
+    by: Principal | None = None,
 ) -> m.Internship:
+    """Move a listing to another status. ``actor`` None skips the permission checks (jobs, a host's signed link);
+    ``by`` then names who acted in the audit trail (the host through their link) instead of "system"."""
     if action not in TRANSITIONS:
         raise TransitionError("Unknown action.")
     sources, target, fellow_only = TRANSITIONS[action]
@@ -219,7 +222,7 @@ def transition(
     changes = {"status": [before, target.value]}
     if note:
         changes["review_note"] = [None, note[:1000]]
-    audit.record(session, actor, action, "internship", internship.id, summary=internship.title, changes=changes)
+    audit.record(session, actor or by, action, "internship", internship.id, summary=internship.title, changes=changes)
     return internship
 
 

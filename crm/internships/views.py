@@ -12,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.internships import services
+from crm.internships import hosting, services
 from crm.web.auth import Principal
 
 
@@ -41,9 +41,15 @@ def actor(user: Principal | None) -> Principal:
 def notify(
     state: State, db: Session, internship: m.Internship, before: m.InternshipStatus | None, action: str = ""
 ) -> None:
-    """Moderation emails: the fellow when a listing starts waiting for approval, the poster when reviewed."""
+    """Moderation emails: the fellow when a listing starts waiting for approval, the poster when reviewed (a host
+    who posted through the public form gets their private manage link)."""
     base_url = state.settings.base_url
     if internship.status == m.InternshipStatus.SUBMITTED and before != m.InternshipStatus.SUBMITTED:
         services.notify_submitted(db, state.renderer, internship, base_url)
     if action in {"approve", "reject"}:
         services.notify_reviewed(db, state.renderer, internship, action, base_url)
+        if internship.host_posted:
+            reason = "approved" if action == "approve" else "returned"
+            hosting.send_manage_link(
+                db, state.renderer, state.signer, internship, base_url=base_url, now=now(), reason=reason
+            )

@@ -22,41 +22,36 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD / DROP COLUMN, never batch mode: on SQLite a batch "move and copy" recreates the table, which would drop
+# the triggers that keep the internships' full-text index (migration 0010).
+_INTERNSHIPS = [
+    sa.Column("host_posted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("manage_key", sa.String(length=64), nullable=False, server_default=""),
+    sa.Column("manage_link_sent_at", crm.models.base.UTCDateTime(timezone=True), nullable=True),
+]
+_STATUSES = ("new", "contacted", "shortlisted", "declined", "offered")
+_INTERESTS = [
+    sa.Column(
+        "status",
+        sa.Enum(*_STATUSES, name="intereststatus", native_enum=False, length=40),
+        nullable=False,
+        server_default="new",
+    ),
+    sa.Column("status_changed_at", crm.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column("notified_status", sa.String(length=40), nullable=False, server_default=""),
+    sa.Column("notified_at", crm.models.base.UTCDateTime(timezone=True), nullable=True),
+]
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("internships", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("host_posted", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column("manage_key", sa.String(length=64), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("manage_link_sent_at", crm.models.base.UTCDateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("internship_interests", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "status",
-                sa.Enum(
-                    "new",
-                    "contacted",
-                    "shortlisted",
-                    "declined",
-                    "offered",
-                    name="intereststatus",
-                    native_enum=False,
-                    length=40,
-                ),
-                nullable=False,
-                server_default="new",
-            )
-        )
-        batch_op.add_column(sa.Column("status_changed_at", crm.models.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("notified_status", sa.String(length=40), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("notified_at", crm.models.base.UTCDateTime(timezone=True), nullable=True))
+    for column in _INTERNSHIPS:
+        op.add_column("internships", column)
+    for column in _INTERESTS:
+        op.add_column("internship_interests", column)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("internship_interests", schema=None) as batch_op:
-        batch_op.drop_column("notified_at")
-        batch_op.drop_column("notified_status")
-        batch_op.drop_column("status_changed_at")
-        batch_op.drop_column("status")
-    with op.batch_alter_table("internships", schema=None) as batch_op:
-        batch_op.drop_column("manage_link_sent_at")
-        batch_op.drop_column("host_posted")
-        batch_op.drop_column("manage_key")
+    for column in reversed(_INTERESTS):
+        op.drop_column("internship_interests", column.name)
+    for column in reversed(_INTERNSHIPS):
+        op.drop_column("internships", column.name)
