@@ -11,8 +11,15 @@
       }
     } catch (e) { /* not readable: keep the stylesheet's height */ }
   }
-  document.querySelectorAll("iframe.mail-frame").forEach(function (frame) {
-    frame.addEventListener("load", function () { fit(frame); });
-    if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
-  });
+  function watch(root) {
+    root.querySelectorAll("iframe.mail-frame").forEach(function (frame) {
+      if (frame.dataset.fitted) { return; }
+      frame.dataset.fitted = "1";
+      frame.addEventListener("load", function () { fit(frame); });
+      if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
+    });
+  }
+  watch(document);
+  // A preview swapped in by htmx (the campaign form's live preview) brings a new frame.
+  document.addEventListener("htmx:load", function (event) { watch(event.target.parentNode || document); });
 })();
