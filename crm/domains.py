@@ -28,6 +28,7 @@ from crm.campaigns import admin_audience as campaigns_admin_audience
 from crm.campaigns import admin_report as campaigns_admin_report
 from crm.campaigns import admin_sending as campaigns_admin_sending
 from crm.campaigns import api as campaigns_api
+from crm.campaigns import delivery as campaigns_delivery
 from crm.campaigns import jobs as campaigns_jobs
 from crm.campaigns import pages as campaigns_pages
 from crm.dashboard import admin as dashboard_admin
@@ -48,6 +49,7 @@ from crm.directory import demo as directory_demo
 from crm.directory import pages as directory_pages
 from crm.events import admin as events_admin
 from crm.events import admin_checkin as events_admin_checkin
+from crm.events import admin_networking as events_admin_networking
 from crm.events import api as events_api
 from crm.events import demo as events_demo
 from crm.events import inbound_routes as events_inbound_routes
@@ -165,7 +167,14 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "events",
-        routes=_routes(events_pages, events_admin, events_admin_checkin, events_api, events_inbound_routes),
+        routes=_routes(
+            events_pages,
+            events_admin,
+            events_admin_checkin,
+            events_admin_networking,
+            events_api,
+            events_inbound_routes,
+        ),
         jobs=events_jobs.JOBS,
         seed=events_demo.seed,
         public_sections=events_sections.public_sections,
@@ -201,6 +210,7 @@ DOMAINS: tuple[Domain, ...] = (
             campaigns_api,
         ),
         jobs=campaigns_jobs.JOBS,
+        deferred_renderers={"campaign": campaigns_delivery.render_claimed},
     ),
     Domain(
         "dashboard", routes=_routes(dashboard_admin), commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS

@@ -62,6 +62,7 @@ LABELS = {
     "rsvp_deadline": "Answer by",
     "online_url": "Online link",
     "allow_requests": "Requests for a place",
+    "speed_networking": "Speed networking",
     "all_day": "All day",
     "starts_at": "Starts",
     "ends_at": "Ends",

@@ -19,6 +19,19 @@ from crm.timefmt import format_datetime
 S = m.InvitationStatus
 
 
+def primary_organisation(invitation: Any = m.Invitation) -> Any:
+    """The name of the invited person's primary organisation (else their first), as a correlated subquery."""
+    return (
+        select(m.Organisation.name)
+        .join(m.Affiliation, m.Affiliation.organisation_id == m.Organisation.id)
+        .where(m.Affiliation.contact_id == invitation.contact_id)
+        .order_by(m.Affiliation.is_primary.desc(), m.Affiliation.id)
+        .limit(1)
+        .correlate(invitation)
+        .scalar_subquery()
+    )
+
+
 def attendee_rows(
     session: Session,
     event_id: int,
@@ -28,15 +41,7 @@ def attendee_rows(
 ) -> list[Any]:
     """Invitations with the contact's name, email and primary organisation (one statement); ``q`` keeps those whose
     name, email or organisation contains it."""
-    primary_org = (
-        select(m.Organisation.name)
-        .join(m.Affiliation, m.Affiliation.organisation_id == m.Organisation.id)
-        .where(m.Affiliation.contact_id == m.Invitation.contact_id)
-        .order_by(m.Affiliation.is_primary.desc(), m.Affiliation.id)
-        .limit(1)
-        .correlate(m.Invitation)
-        .scalar_subquery()
-    )
+    primary_org = primary_organisation()
     query = (
         select(
             m.Invitation.id,

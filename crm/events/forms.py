@@ -27,6 +27,7 @@ def form_data(event: m.Event) -> dict[str, Any]:
         "rsvp_deadline": local_input(event.rsvp_deadline),
         "vcse_min_percent": "" if not event.vcse_min_percent else str(event.vcse_min_percent),
         "allow_requests": "on" if event.allow_requests else "",
+        "speed_networking": "on" if event.speed_networking else "",
         "reminders": ", ".join(str(h) for h in event.reminder_offsets_hours or []),
         "offer_hold_hours": str(event.offer_hold_hours),
         "offers_stop_hours": str(event.offers_stop_hours),
@@ -78,6 +79,7 @@ def parse_event_form(session: Session, form: Form) -> dict[str, Any]:
         "online_url": form.line("online_url", max_length=500),
         "all_day": form.bool("all_day"),
         "allow_requests": form.bool("allow_requests"),
+        "speed_networking": form.bool("speed_networking"),
     }
     parts = split_url(values["online_url"]) if values["online_url"] else None
     if values["online_url"] and (parts is None or parts.scheme not in {"https", "http"} or not parts.netloc):

@@ -37,6 +37,7 @@ EDITABLE = (
     "rsvp_deadline",
     "vcse_min_percent",
     "allow_requests",
+    "speed_networking",
     "reminder_offsets_hours",
     "offer_hold_hours",
     "offers_stop_hours",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.events import guests, lifecycle, listing, rsvp, views
+from crm.events import guests, lifecycle, listing, networking, rsvp, views
 from crm.events.calendar_links import links_for, map_link
 from crm.events.mail import host_name, when_text
 from crm.listing import ListParams
@@ -115,6 +115,7 @@ def _rsvp_context(
         "when": when_text(event),
         "position": rsvp.waitlist_position(db, invitation),
         "closed": rsvp.answer_window_problem(event, views.now()),
+        "going": networking.whos_going(db, event.id, invitation),
         **extra,
     }
 
@@ -146,6 +147,8 @@ def rsvp_answer(
     form = Form(data)
     answer = form.choice("answer", set(rsvp.ANSWERS), required=True, label="answer")
     note = form.str("note", max_length=2000, label="Note")
+    share, introduce = form.bool("share_with_attendees"), form.bool("wants_introductions")
+    looking_for = form.line("looking_for", max_length=networking.LOOKING_FOR_MAX, label="What you are looking for")
     try:
         event, invitation, contact = guests.read_rsvp(db, state.signer, token)
     except rsvp.RsvpProblem as exc:
@@ -158,6 +161,7 @@ def rsvp_answer(
     except rsvp.RsvpProblem as exc:
         context = _rsvp_context(db, state, event, invitation, token, problem=str(exc), chosen="", name=contact.name)
         return Template("public/rsvp.html", context=context, status_code=409, headers=TOKEN_HEADERS)
+    networking.save_choices(invitation, share=share, introduce=introduce, looking_for=looking_for)
     context = _rsvp_context(db, state, event, invitation, token, outcome=outcome, chosen="", name=contact.name)
     return Template("public/rsvp.html", context=context, headers=TOKEN_HEADERS)
 
