@@ -16,6 +16,7 @@ PUBLIC_PAGES = [
     "/funding-calls",
     "/events",
     "/internships",
+    "/news",
     "/privacy",
     "/subscribe",
     "/add-your-group",
@@ -49,7 +50,7 @@ def test_a_record_page_is_described_by_its_own_words(client, db):
     assert html.unescape(description) == "Peer support groups for people who hear voices, in Leeds."
 
 
-PUBLIC_LISTS = ["/organisations", "/funding-calls", "/events", "/internships"]
+PUBLIC_LISTS = ["/organisations", "/funding-calls", "/events", "/internships", "/news"]
 
 
 @pytest.mark.parametrize("path", PUBLIC_LISTS)
