@@ -187,7 +187,7 @@ def campaign_duplicate(db: DB, user: CurrentUser, campaign_id: FromPath[int]) ->
     return Redirect(f"{BASE}/{copy.id}/edit?notice=duplicated", status_code=303)
 
 
-@post("/preview", sync_to_thread=False)
+@post("/preview", sync_to_thread=False, status_code=200)
 def campaign_preview(
     request: Request[Any, Any, Any], db: DB, state: State, user: CurrentUser, data: FormBody
 ) -> Template:
@@ -212,6 +212,12 @@ def campaign_preview_frame(state: State, t: FromQuery[str] = "") -> Response[Any
     return framed_email(previews.render(state.renderer, data, name=name).html)
 
 
+@post("/preview/frame", sync_to_thread=False, status_code=200)
+def campaign_preview_frame_posted(state: State, user: CurrentUser, data: FormBody) -> Response[Any]:
+    """The frame's HTML for a body too long to carry in a URL: the preview's form posts the values into it."""
+    return framed_email(previews.render(state.renderer, previews.read(data)[0], name=_name(user)).html)
+
+
 route_handlers: list[Any] = admin_area(
     BASE,
     [
@@ -225,5 +231,6 @@ route_handlers: list[Any] = admin_area(
         campaign_duplicate,
         campaign_preview,
         campaign_preview_frame,
+        campaign_preview_frame_posted,
     ],
 )

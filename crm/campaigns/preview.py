@@ -4,7 +4,8 @@ The preview is rendered by the same code as the real email (``crm.campaigns.rend
 per-recipient parts (the fellow's own name, a subscriber's reason, links that lead nowhere). Its HTML is shown in
 the outbox viewer's sandboxed frame, which loads a URL of its own; so that the preview needs no stored state,
 the frame's URL carries the form's values signed (and compressed) in a token that lasts an hour
-(``frame_token`` / ``from_token``). A body too long for a URL (``MAX_TOKEN``) is previewed once saved instead.
+(``frame_token`` / ``from_token``). A body too long for a URL (``MAX_TOKEN``) has its values posted into the frame
+at a press instead (the fragment's own small form).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from crm import models as m
 from crm.campaigns.campaigns import FIELDS, CampaignData, read
+
+__all__ = ["MAX_TOKEN", "Preview", "from_token", "preview", "read", "render", "sample_values", "transient"]
 from crm.campaigns.render import render_campaign
 from crm.mailing.render import EmailRenderer, RenderedEmail
 from crm.settings import Settings
