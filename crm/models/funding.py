@@ -4,6 +4,11 @@
 ``crm.funding.services`` (on every save and by the hourly job), so public lists sort by nearest deadline with an
 index and no join. ``next_deadline_at`` is the earliest deadline still in the future, or the last deadline once
 all have passed (so it is never NULL for a call that has deadlines, which keyset paging needs).
+
+Whom a call suits (issue 19): ``funding_type``, ``application_effort`` and four yes/no answers. Every one of them is
+nullable and NULL means "not stated": a funder that says nothing about unregistered groups has not said "no", so
+the answers are tri-state (``True`` / ``False`` / ``None``) rather than false by default. The rule built on them
+("suits small user-led groups") is ``crm.funding.fit``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from crm.models.base import Base, Timestamped, link_table, str_enum
 from crm.models.directory import Organisation, Region, Topic
 
 __all__ = [
+    "ApplicationEffort",
     "CallStatus",
     "FundingCall",
     "FundingCallDeadline",
+    "FundingType",
     "funding_call_regions",
     "funding_call_topics",
 ]
@@ -30,6 +37,25 @@ class CallStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     CLOSED = "closed"
+
+
+class FundingType(enum.StrEnum):
+    """What the money is for (the funder's own category). NULL on a call: not stated."""
+
+    CORE = "core"
+    PROJECT = "project"
+    CAPACITY_BUILDING = "capacity-building"
+    SMALL_GRANT = "small-grant"
+    FELLOWSHIP_OR_TRAINING = "fellowship-or-training"
+    IN_KIND = "in-kind"
+
+
+class ApplicationEffort(enum.StrEnum):
+    """How much work applying takes, as the fellow judges it. NULL on a call: not stated."""
+
+    LIGHT = "light"
+    STANDARD = "standard"
+    HEAVY = "heavy"
 
 
 funding_call_topics = link_table("funding_call_topics", "call_id", "funding_calls", "topic")
@@ -67,6 +93,13 @@ class FundingCall(Timestamped, Base):
     vcse_can_be_co_lead: Mapped[bool] = mapped_column(default=False)
     lead_must_be_academic: Mapped[bool] = mapped_column(default=False)
     lead_must_be_vcse: Mapped[bool] = mapped_column(default=False)
+    # Whom the call suits (NULL everywhere = not stated; see the module docstring and crm.funding.fit).
+    funding_type: Mapped[FundingType | None] = mapped_column(str_enum(FundingType))
+    application_effort: Mapped[ApplicationEffort | None] = mapped_column(str_enum(ApplicationEffort))
+    open_to_unregistered: Mapped[bool | None]
+    open_to_user_led: Mapped[bool | None]
+    match_funding_required: Mapped[bool | None]
+    lived_experience_payment: Mapped[bool | None]  # payment for lived-experience involvement allowed
     status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus), default=CallStatus.DRAFT)
     published_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
