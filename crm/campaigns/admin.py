@@ -99,7 +99,14 @@ def _limits() -> dict[str, int]:
 
 
 def _detail_page(
-    db: Session, state: State, campaign: m.Campaign, *, notice: str = "", error: str = "", status_code: int = 200
+    db: Session,
+    state: State,
+    user: Any,
+    campaign: m.Campaign,
+    *,
+    notice: str = "",
+    error: str = "",
+    status_code: int = 200,
 ) -> Template:
     original = db.get(m.Campaign, campaign.duplicated_from_id) if campaign.duplicated_from_id else None
     return Template(
@@ -108,7 +115,7 @@ def _detail_page(
             **_common(),
             "c": campaign,
             "original": original,
-            "text": _saved_email(state, campaign, None).text,
+            "text": _saved_email(state, campaign, user).text,
             "history": history(db, service.ENTITY, campaign.id),
             "notice": notice,
             "error": error,
@@ -137,9 +144,11 @@ def campaign_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Red
 
 
 @get("/{campaign_id:int}", sync_to_thread=False)
-def campaign_detail(db: DB, state: State, campaign_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
+def campaign_detail(
+    db: DB, state: State, user: CurrentUser, campaign_id: FromPath[int], notice: FromQuery[str] = ""
+) -> Template:
     campaign = get_or_404(db, m.Campaign, campaign_id, "No campaign with this id.")
-    return _detail_page(db, state, campaign, notice=notice_text(notice, NOTICES))
+    return _detail_page(db, state, user, campaign, notice=notice_text(notice, NOTICES))
 
 
 @get("/{campaign_id:int}/email", sync_to_thread=False)
@@ -148,20 +157,22 @@ def campaign_email(db: DB, state: State, user: CurrentUser, campaign_id: FromPat
     return framed_email(_saved_email(state, campaign, user).html)
 
 
-def _refused(db: Session, state: State, campaign: m.Campaign) -> Template:
+def _refused(db: Session, state: State, user: Any, campaign: m.Campaign) -> Template:
     """The campaign's page saying why it can no longer change (409), instead of a form that could not be saved."""
     try:
         states.ensure_editable(campaign)
     except FieldErrors as exc:
-        return _detail_page(db, state, campaign, error=exc.errors.get("campaign", ""), status_code=409)
+        return _detail_page(db, state, user, campaign, error=exc.errors.get("campaign", ""), status_code=409)
     raise AssertionError("only called for a campaign that cannot change")
 
 
 @get("/{campaign_id:int}/edit", sync_to_thread=False)
-def campaign_edit(db: DB, state: State, campaign_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
+def campaign_edit(
+    db: DB, state: State, user: CurrentUser, campaign_id: FromPath[int], notice: FromQuery[str] = ""
+) -> Template:
     campaign = get_or_404(db, m.Campaign, campaign_id, "No campaign with this id.")
     if not states.is_editable(campaign):
-        return _refused(db, state, campaign)
+        return _refused(db, state, user, campaign)
     form = Form(service.CampaignData.of(campaign).form_values())
     return _form_page(form, campaign=campaign, notice=notice_text(notice, NOTICES))
 
@@ -175,7 +186,7 @@ def campaign_update(
     changed = attempt(form, lambda: service.update_draft(db, user, campaign, service.validate(data), now=_now()))
     if changed is None:
         if "campaign" in form.errors:  # sending started since the form was opened
-            return _refused(db, state, campaign)
+            return _refused(db, state, user, campaign)
         return _form_page(form, campaign=campaign)
     return Redirect(f"{BASE}/{campaign.id}?notice=saved", status_code=303)
 

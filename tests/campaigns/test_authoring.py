@@ -214,7 +214,7 @@ def test_the_preview_shows_sanitised_html_in_the_frame_and_the_text_part(admin_c
     form = {
         **GOOD,
         "body": "# Briefing\n\nRead [this](javascript:alert(1)) and [the call](https://mrc.example/call).\n\n"
-        "<script>alert(1)</script>\n\n- one\n- two",
+        "<script>alert(1)</script>\n\n- one\n- two\n\n![The panel at the briefing](https://example.org/panel.jpg)",
     }
     response = post_form(admin_client, "/admin/campaigns/preview", form, headers={"HX-Request": "true"})
     assert response.status_code == 200
@@ -236,6 +236,7 @@ def test_the_preview_shows_sanitised_html_in_the_frame_and_the_text_part(admin_c
     assert "javascript:" not in frame.text and "<script" not in frame.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in frame.text
     assert 'href="https://mrc.example/call"' in frame.text
+    assert "Picture: The panel at the briefing" in frame.text and "<img" not in frame.text  # nothing from the web
     assert db.scalar(select(func.count()).select_from(m.Campaign)) == 0  # a preview saves nothing
 
     tampered = admin_client.get(src[:-3] + "abc")
