@@ -175,6 +175,11 @@ def manage_url(signer: Any, internship: m.Internship, base_url: str) -> str:
     return f"{base_url.rstrip('/')}/internships/manage/{internship.id}?token={token}"
 
 
+def host_link(signer: Any, internship: m.Internship, base_url: str) -> str:
+    """The manage link for emails to a host who posted without an account ("" for listings posted in the admin)."""
+    return manage_url(signer, internship, base_url) if internship.host_posted and internship.manage_key else ""
+
+
 def send_manage_link(
     session: Session,
     renderer: EmailRenderer,

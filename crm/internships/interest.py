@@ -77,8 +77,12 @@ def register_interest(
     host_name: str,
     base_url: str,
     now: dt.datetime,
+    manage_url: str = "",
 ) -> InterestResult:
-    """One record per (internship, email): a second registration changes nothing and sends nothing."""
+    """One record per (internship, email): a second registration changes nothing and sends nothing.
+
+    ``manage_url`` is the host's private manage link (a host who posted without an account): their email links
+    there instead of to the admin page, which needs a sign-in they do not have."""
     if internship.status != Status.PUBLISHED or internship.closes_at <= now:
         raise TransitionError("This internship is no longer taking registrations of interest.")
     row = session.execute(
@@ -109,6 +113,7 @@ def register_interest(
             email=email,
             note=note,
             admin_url=f"{base_url.rstrip('/')}/admin/internships/{internship.id}",
+            manage_url=manage_url,
         )
     # The applicant's receipt: what they registered for, who now has their details, and what happens next.
     enqueue(

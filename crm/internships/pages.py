@@ -14,7 +14,7 @@ from litestar.response import Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.internships import host_pages, services, views
+from crm.internships import host_pages, hosting, services, views
 from crm.internships.alerts import subscribe_url
 from crm.internships.feed import atom_feed
 from crm.internships.jsonld import job_posting_jsonld
@@ -107,6 +107,7 @@ def register_interest(
             host_name=detail.host_name,
             base_url=settings.base_url,
             now=views.now(),
+            manage_url=hosting.host_link(state.signer, detail.internship, settings.base_url),
         )
     except services.TransitionError as exc:
         form.add_error("email", str(exc))

@@ -335,3 +335,18 @@ def test_an_expired_link_offers_a_new_one_sent_to_the_host_address_only(client, 
     # Asking for a listing that does not exist looks the same and sends nothing.
     assert post_form(client, "/internships/manage/999999/new-link").status_code in (200, 429)
     assert len(outbox(db, "internship_host_link")) == before + 3
+
+
+def test_the_interest_email_to_a_host_without_an_account_links_the_manage_page(client, db, settings):
+    internship, _ = approved(client, db, settings)
+    response = post_form(
+        client,
+        f"/internships/{internship.slug}/interest",
+        {"name": "Nia Example", "email": "nia@example.org", "note": "Hello", "consent": "1"},
+    )
+    assert response.status_code == 200
+    [message] = outbox(db, "internship_interest")
+    assert "(sign-in needed)" not in message.text_body and "no sign-in needed" in message.text_body
+    page = client.get(manage_link(message))
+    assert page.status_code == 200 and "nia@example.org" in page.text
+    assert_valid_payload(message, settings)
