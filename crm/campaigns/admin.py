@@ -40,6 +40,10 @@ from crm.web.security import framed_email
 
 BASE = "/admin/campaigns"
 FRAME_PATH = f"{BASE}/preview/frame"
+EXPIRED = (
+    '<!doctype html><html lang="en-GB"><head><meta charset="utf-8"><title>Preview expired</title></head>'
+    "<body><p>This preview has expired. Press “Preview” again.</p></body></html>"
+)
 NOTICES = {
     "saved": "Draft saved.",
     "created": "Draft saved. Choose its audience next, or keep writing.",
@@ -218,7 +222,7 @@ def campaign_preview(
 def campaign_preview_frame(state: State, t: FromQuery[str] = "") -> Response[Any]:
     found = previews.from_token(state.settings, t[:20_000])
     if found is None:
-        return framed_email("<p>This preview has expired. Press “Preview” again.</p>")
+        return framed_email(EXPIRED)
     data, name = found
     return framed_email(previews.render(state.renderer, data, name=name).html)
 
