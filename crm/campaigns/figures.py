@@ -288,20 +288,23 @@ def latest_status(outbox_status: str | None, report: str, opens: int, clicks: in
 
 
 def recipient_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
-    """The header, then one row per recipient (in the order they were recorded), two statements per 1,000."""
+    """The header, then one row per recipient by email address, two statements per 1,000.
+
+    Keyset on ``(campaign_id, email)``, the unique index's own order: keyed on the id instead, SQLite read the
+    index and sorted the whole campaign again for every batch (27 s for 100,000 recipients)."""
     yield CSV_HEADER
-    last = 0
+    last = ""
     while True:
         batch = session.execute(
-            select(R.id, R.email, R.name, R.part, R.outbox_id, OB.status, OB.delivery_status, OB.delivered_at)
+            select(R.email, R.name, R.part, R.outbox_id, OB.status, OB.delivery_status, OB.delivered_at)
             .outerjoin(OB, OB.id == R.outbox_id)
-            .where(R.campaign_id == campaign_id, R.id > last)
-            .order_by(R.id)
+            .where(R.campaign_id == campaign_id, R.email > last)
+            .order_by(R.campaign_id, R.email)
             .limit(CSV_BATCH)
         ).all()
         if not batch:
             return
-        last = batch[-1].id
+        last = batch[-1].email
         engagement = _engagement(session, [r.outbox_id for r in batch if r.outbox_id is not None])
         for r in batch:
             opens, clicks, first_open, last_click = engagement.get(r.outbox_id, (0, 0, None, None))
@@ -334,7 +337,8 @@ def _engagement(session: Session, outbox_ids: Sequence[int]) -> dict[int, tuple[
             type_coerce(func.min(case((is_open, E.occurred_at))), UTCDateTime()),
             type_coerce(func.max(case((is_click, E.occurred_at))), UTCDateTime()),
         )
-        .where(E.outbox_id.in_(list(outbox_ids)), E.event.in_(("open", "click")))
+        # No condition on the event's kind: SQLite then chose the index on ``event`` over the one on ``outbox_id``.
+        .where(E.outbox_id.in_(list(outbox_ids)))
         .group_by(E.outbox_id)
     )
     return {row[0]: (row[1], row[2], row[3], row[4]) for row in session.execute(query)}
