@@ -47,6 +47,7 @@ class _Process:
         self.renderer = EmailRenderer(settings)
         self.signer = Signer(settings)
         self.host = urlsplit(settings.base_url).hostname or "localhost"
+        self.base = settings.base_url.rstrip("/")
         self.shells: dict[tuple[int, Any], tuple[CampaignShell, str, SendOptions]] = {}
         self.lock = threading.Lock()
 
@@ -71,10 +72,11 @@ class _Process:
         shell, view_url, options = self.shell(campaign)
         email, stream = row.recipient, row.mailing or compliance.CONTACT_STREAM
         s, signer = self.settings, self.signer
-        headers = compliance.list_unsubscribe_headers(signer, s, email, stream)
+        token = compliance.unsubscribe_token(signer, email, stream)  # signed once: footer link and header
+        headers = compliance.list_unsubscribe_for(s, token)
         values = {
             "name": row.recipient_name or "",
-            "unsubscribe_url": compliance.unsubscribe_url(signer, s, email, stream),
+            "unsubscribe_url": f"{self.base}/u/{token}",
             "unsubscribe_all_url": compliance.unsubscribe_url(signer, s, email, None),
             "preferences_url": compliance.preferences_url(signer, s, email),
             "why_text": str(context.get("why") or ""),

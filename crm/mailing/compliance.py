@@ -31,6 +31,7 @@ __all__ = [
     "DIGEST_MAILINGS",
     "DIGEST_STREAM",
     "bulk_context",
+    "list_unsubscribe_for",
     "list_unsubscribe_headers",
     "preferences_url",
     "stream_label",
@@ -108,7 +109,12 @@ def preferences_url(signer: Signer, settings: Settings, email: str) -> str:
 
 
 def list_unsubscribe_headers(signer: Signer, settings: Settings, email: str, mailing: str | None) -> dict[str, str]:
-    token = unsubscribe_token(signer, email, mailing)
+    return list_unsubscribe_for(settings, unsubscribe_token(signer, email, mailing))
+
+
+def list_unsubscribe_for(settings: Settings, token: str) -> dict[str, str]:
+    """The RFC 8058 headers for an unsubscribe token already signed (a renderer that also puts it in the footer
+    signs it once)."""
     https = f"{_base(settings)}/u/{token}"
     values = [f"<{https}>"]
     if settings.unsubscribe_mailto:
