@@ -126,7 +126,10 @@ def test_the_fellow_and_the_host_editor_change_statuses_in_the_admin(client, db,
     interest_id = interest(db, internship)
     sign_in(client, db, settings, "fellow@example.org", m.Role.ADMIN)
     page = client.get(f"/admin/internships/{internship.id}")
-    assert "Status for Ada Applicant" in page.text and "Save status for Ada Applicant" in page.text
+    assert (
+        "Status for Ada Applicant" in page.text
+        and 'Save status<span class="visually-hidden"> for Ada Applicant' in page.text
+    )
     done = post_form(
         client,
         f"/admin/internships/{internship.id}/interests/{interest_id}",
