@@ -77,6 +77,13 @@ LABELS = {
     "track_opens": "Let SendGrid count opens",
     "track_clicks": "Let SendGrid count clicks",
     "publish_as_news": "Also publish on the news page",
+    # Funding calls: whom they suit (issue 19).
+    "funding_type": "Type of funding",
+    "application_effort": "Application effort",
+    "open_to_unregistered": "Open to unregistered groups",
+    "open_to_user_led": "Open to user-led groups",
+    "match_funding_required": "Match funding required",
+    "lived_experience_payment": "Pays for lived-experience involvement",
 }
 # Links stored as ids, and the column that names the linked record.
 LINKS: dict[str, Any] = {
@@ -93,6 +100,7 @@ PENCE = {"stipend_pence"}
 EMPTY = (None, "", "(empty)", [], {})
 # Fields holding a stored key ("open-consultative-group", "exploring"), shown in words.
 KEYS = {"kind", "vcse_category", "stage", "visibility", "review_status", "career_stage", "status", "side", "health"}
+KEYS |= {"funding_type", "application_effort"}  # funding calls (issue 19)
 ACRONYMS = {"vcse": "VCSE", "nhs": "NHS", "uk": "UK"}
 SIDES = {"academic": "academic side", "vcse": "VCSE side"}
 LONG = 80  # longer texts are shortened: the record's page shows them in full

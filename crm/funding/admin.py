@@ -16,8 +16,8 @@ from crm import csvimport
 from crm import models as m
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
+from crm.funding import fit, import_values, importer, queries
 from crm.funding import forms as ff
-from crm.funding import import_values, importer, queries
 from crm.funding import services as fs
 from crm.funding.matching import suggest_partners
 from crm.funding.views import call_or_404
@@ -137,7 +137,15 @@ def admin_status(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBo
 def _detail_page(
     db: Session, call: m.FundingCall, partnerships: list[Any], status_code: int = 200, **extra: Any
 ) -> Template:
-    context = {"call": call, "now": _now(), "partnerships": partnerships, "history": history(db, fs.ENTITY, call.id)}
+    context = {
+        "call": call,
+        "now": _now(),
+        "partnerships": partnerships,
+        "history": history(db, fs.ENTITY, call.id),
+        "fit_facts": fit.facts(call),
+        "suits": fit.call_suits(call),
+        "suits_label": fit.SUITS_LABEL,
+    }
     return Template("admin/funding_detail.html", context={**context, **extra}, status_code=status_code)
 
 
@@ -160,7 +168,13 @@ def admin_matches(db: DB, call_id: FromPath[int]) -> Template:
     call = call_or_404(db, call_id)
     return Template(
         "admin/matching.html",
-        context={"call": call, "suggestions": suggest_partners(db, call), "vcse_flags": call.requires_vcse_partner},
+        context={
+            "call": call,
+            "suggestions": suggest_partners(db, call),
+            "vcse_flags": call.requires_vcse_partner,
+            "suits": fit.call_suits(call),
+            "suits_reason": fit.SUITS_REASON,
+        },
     )
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
+from crm.funding import fit, queries
 from crm.funding import forms as ff
-from crm.funding import queries
 from crm.funding import schemas as sc
 from crm.funding import services as fs
 from crm.funding.matching import suggest_partners
@@ -54,6 +54,13 @@ def _out(call: m.FundingCall, base_url: str) -> sc.FundingCallOut:
         vcse_can_be_co_lead=call.vcse_can_be_co_lead,
         lead_must_be_academic=call.lead_must_be_academic,
         lead_must_be_vcse=call.lead_must_be_vcse,
+        funding_type=call.funding_type.value if call.funding_type else None,  # type: ignore[arg-type]
+        application_effort=call.application_effort.value if call.application_effort else None,  # type: ignore[arg-type]
+        open_to_unregistered=call.open_to_unregistered,
+        open_to_user_led=call.open_to_user_led,
+        match_funding_required=call.match_funding_required,
+        lived_experience_payment=call.lived_experience_payment,
+        suits_small_user_led=fit.call_suits(call),
         status=call.status.value,
         published_at=call.published_at,
         external_ref=call.external_ref,
@@ -69,7 +76,9 @@ def _is_admin(user: Principal | None) -> bool:
 @get("/", sync_to_thread=False, summary="List funding calls", security=PUBLIC_READ)
 def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> sc.FundingCallPage:
     """Published calls still open, nearest deadline first, with the filters of /funding-calls (``q``, ``topic``,
-    ``region``, ``funder`` by slug, ``vcse``=1, ``weeks``, ``min_amount``, ``max_amount``, ``sort``) and keyset
+    ``region``, ``funder`` by slug, ``vcse``=1, ``suits``=1 (calls that suit small user-led groups: core funding or
+    a small grant, open to unregistered or user-led groups, light application), ``weeks``, ``min_amount``,
+    ``max_amount``, ``sort``) and keyset
     paging: pass ``next_cursor`` back as ``cursor``. Admins may pass ``status`` (draft, published, closed) to see
     every call."""
     query = request.query_params.dict()
@@ -91,6 +100,9 @@ def _summary(r: Any, base_url: str) -> sc.FundingCallSummary:
         amount_min=r.amount_min,
         amount_max=r.amount_max,
         requires_vcse_partner=r.requires_vcse_partner,
+        funding_type=r.funding_type.value if r.funding_type else None,
+        application_effort=r.application_effort.value if r.application_effort else None,
+        suits_small_user_led=fit.call_suits(r),
     )
 
 
@@ -129,6 +141,7 @@ def _input_from_api(db: Session, data: sc.FundingCallIn, base: fs.CallInput) -> 
         "amount_max",
         "external_ref",
         *ff.FLAGS,
+        *fit.FIT_FIELDS,
     ):
         if name in values:
             setattr(out, name, values[name])
@@ -193,6 +206,12 @@ def _input_from_call(call: m.FundingCall) -> fs.CallInput:
         lead_must_be_academic=call.lead_must_be_academic,
         lead_must_be_vcse=call.lead_must_be_vcse,
         external_ref=call.external_ref,
+        funding_type=call.funding_type.value if call.funding_type else None,
+        application_effort=call.application_effort.value if call.application_effort else None,
+        open_to_unregistered=call.open_to_unregistered,
+        open_to_user_led=call.open_to_user_led,
+        match_funding_required=call.match_funding_required,
+        lived_experience_payment=call.lived_experience_payment,
     )
 
 

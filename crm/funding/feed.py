@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crm.feeds import Entry, Feed, atom_feed
+from crm.funding import fit
 from crm.funding.labels import amount_label
 from crm.timefmt import format_datetime
 
@@ -25,6 +26,8 @@ def _entry(r: Any) -> Entry:
         facts.append(amount)
     if r.requires_vcse_partner:
         facts.append("needs a VCSE partner")
+    if fit.call_suits(r):
+        facts.append(fit.SUITS_LABEL.lower())
     return Entry(
         title=f"{r.title} — {r.funder_name}",
         path=f"/funding-calls/{r.slug}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm import models as m
+from crm.funding import fit
 from crm.funding import services as fs
 from crm.timefmt import LONDON, local_input
 from crm.validation import Form, rows_shown
@@ -56,8 +57,19 @@ def parse_call_form(form: Form) -> fs.CallInput:
         region_ids=_ints(form.getlist("region_ids"), form, "region_ids"),
         external_ref=form.line("external_ref", max_length=200, label="External reference") or None,
         **{flag: form.bool(flag) for flag in FLAGS},
+        funding_type=form.choice("funding_type", {t.value for t in m.FundingType}, label="type of funding") or None,
+        application_effort=form.choice(
+            "application_effort", {e.value for e in m.ApplicationEffort}, label="application effort"
+        )
+        or None,
+        **{name: _answer(form, name) for name in fit.ANSWERS},
     )
     return data
+
+
+def _answer(form: Form, name: str) -> bool | None:
+    """A yes / no / not-stated select (blank = not stated)."""
+    return fit.answer_from_form(form.choice(name, {"yes", "no"}, label=fit.ANSWER_LABELS[name]))
 
 
 def form_values(call: m.FundingCall) -> dict[str, Any]:
@@ -77,6 +89,10 @@ def form_values(call: m.FundingCall) -> dict[str, Any]:
     }
     for flag in FLAGS:
         values[flag] = "1" if getattr(call, flag) else ""
+    values["funding_type"] = call.funding_type.value if call.funding_type else ""
+    values["application_effort"] = call.application_effort.value if call.application_effort else ""
+    for name in fit.ANSWERS:
+        values[name] = fit.answer_for_form(getattr(call, name))
     for i, d in enumerate(call.deadlines[:MAX_DEADLINE_ROWS]):
         values[f"deadline_label_{i}"] = d.label
         values[f"deadline_at_{i}"] = local_input(d.due_at)

@@ -4,7 +4,8 @@ same rules as the form (``crm.funding.services``).
 
 Values: text as text; ``funder`` the organisation id; ``opens`` an ISO date (UK); ``deadlines`` a list of
 ``Label=2027-01-31 17:00`` (UK time, ordered by time, the CSV's own syntax); amounts whole pounds; ``topics`` and
-``regions`` sorted ids; flags booleans; ``status`` its value.
+``regions`` sorted ids; flags booleans; ``status`` its value; ``funding_type`` and ``application_effort`` their
+stored values and the yes/no answers on whom a call suits booleans, each None when not stated.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.csvimport import Field, show
+from crm.funding import fit
 from crm.funding import services as fs
 from crm.timefmt import LONDON
 
@@ -41,6 +43,7 @@ FIELDS = (
     Field("lead_must_be_academic", "lead_must_be_academic", "The lead must be academic"),
     Field("lead_must_be_vcse", "lead_must_be_vcse", "The lead must be a VCSE"),
     Field("status", "status", "Status"),
+    *(Field(name, name, label) for name, label in fit.FIELD_LABELS.items()),
 )
 LABELS = {f.name: f.label for f in FIELDS}
 REPLACEABLE = {
@@ -61,11 +64,17 @@ REPLACEABLE = {
     "lead_must_be_academic": "'the lead must be academic' answers",
     "lead_must_be_vcse": "'the lead must be a VCSE' answers",
     "status": "statuses",
+    "funding_type": "types of funding",
+    "application_effort": "application efforts",
+    "open_to_unregistered": "'open to unregistered groups' answers",
+    "open_to_user_led": "'open to user-led groups' answers",
+    "match_funding_required": "'match funding required' answers",
+    "lived_experience_payment": "'pays for lived-experience involvement' answers",
 }
 EMPTY: dict[str, Any] = {
     "external_ref": None, "title": "", "funder": None, "url": "", "summary": "", "eligibility": "", "opens": None,
     "deadlines": [], "amount_min": None, "amount_max": None, "topics": [], "regions": [],
-    **dict.fromkeys(FLAGS, False), "status": m.CallStatus.DRAFT.value,
+    **dict.fromkeys(FLAGS, False), "status": m.CallStatus.DRAFT.value, **dict.fromkeys(fit.FIT_FIELDS),
 }  # fmt: skip
 
 
@@ -113,6 +122,9 @@ def call_values(session: Session, call: m.FundingCall) -> dict[str, Any]:
         "regions": sorted(regions),
         **{flag: bool(getattr(call, flag)) for flag in FLAGS},
         "status": call.status.value,
+        "funding_type": call.funding_type.value if call.funding_type else None,
+        "application_effort": call.application_effort.value if call.application_effort else None,
+        **{name: getattr(call, name) for name in fit.ANSWERS},
     }
 
 
@@ -137,6 +149,9 @@ def to_input(values: Mapping[str, Any]) -> fs.CallInput:
         region_ids=list(v["regions"]),
         external_ref=v["external_ref"] or None,
         **{flag: bool(v[flag]) for flag in FLAGS},
+        funding_type=v["funding_type"],
+        application_effort=v["application_effort"],
+        **{name: v[name] for name in fit.ANSWERS},
     )
 
 
@@ -147,6 +162,10 @@ def describe(names: Mapping[str, Mapping[int, str]], field: str, value: Any) -> 
         return show([table.get(v, f"#{v}") for v in value] if isinstance(value, list) else table.get(value, value))
     if field.startswith("amount_") and isinstance(value, int):
         return f"£{value:,}"
+    if field == "funding_type" and value:
+        return fit.type_words(value)
+    if field == "application_effort" and value:
+        return fit.effort_words(value)
     return show(value)
 
 

@@ -20,6 +20,11 @@ regions, requires_vcse_partner, vcse_can_be_co_lead, lead_must_be_academic, lead
 * ``topics`` / ``regions``: names, slugs (or region codes) separated by ``;``.
 * flags: yes/no (blank: no for a new call, unchanged for a matched one). ``status``: draft (default for a new call),
   published or closed.
+* whom the call suits (``crm.funding.fit``): ``funding_type`` (core, project, capacity-building, small grant,
+  fellowship or training, in kind; the words or the stored values), ``application_effort`` (light, standard,
+  heavy) and ``open_to_unregistered``, ``open_to_user_led``, ``match_funding_required``,
+  ``lived_experience_payment`` as yes/no. Blank or "not stated": not stated for a new call, unchanged for a matched
+  one (an import never clears an answer; the form does).
 
 Reading (UTF-8 or Excel's Windows-1252, header names as keys, row numbers as spreadsheets count them), the report,
 the old → new plan and yes/no values come from ``crm.csvimport``, shared with the directory's import; the plain
@@ -43,6 +48,7 @@ from crm import csvimport
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.csvimport import plan_changes
+from crm.funding import fit
 from crm.funding import import_values as iv
 from crm.funding import services as fs
 from crm.imports import batches
@@ -65,6 +71,7 @@ COLUMNS = (
     "lead_must_be_academic",
     "lead_must_be_vcse",
     "status",
+    *fit.FIT_FIELDS,
 )
 REQUIRED = ("title", "funder", "deadlines")
 FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")
@@ -209,12 +216,39 @@ def _parse_row(values: dict[str, str], lookups: _Lookups, result: RowResult) -> 
                 err(column, "must be yes or no")
             else:
                 out[column] = answer
+    _parse_fit(values, out, err)
     status = values.get("status", "").lower()
     if status and status not in {s.value for s in m.CallStatus}:
         err("status", "must be draft, published or closed")
     elif status:
         out["status"] = status
     return out
+
+
+def _parse_fit(values: dict[str, str], out: dict[str, Any], err: Callable[[str, str], None]) -> None:
+    """The columns on whom a call suits: words or stored values; blank / "not stated" leave them out."""
+    for column, read, expected in (
+        ("funding_type", fit.funding_type_from_text, "core, project, capacity building, small grant, "
+         "fellowship or training, in kind or not stated"),
+        ("application_effort", fit.effort_from_text, "light, standard, heavy or not stated"),
+    ):  # fmt: skip
+        raw = values.get(column, "")
+        try:
+            value = read(raw)
+        except ValueError:
+            err(column, f"“{raw[:60]}” is not a choice: use {expected}")
+            continue
+        if value is not None:
+            out[column] = value
+    for column in fit.ANSWERS:
+        raw = values.get(column, "").strip()
+        if raw.lower() in fit.NOT_STATED_WORDS:
+            continue
+        answer = csvimport.yes_no(raw)
+        if answer is None:
+            err(column, "must be yes, no or not stated")
+        else:
+            out[column] = answer
 
 
 def run_import(
@@ -399,6 +433,12 @@ def template_csv() -> str:
             "no",
             "no",
             "published",
+            "project",
+            "standard",
+            "yes",
+            "yes",
+            "no",
+            "not stated",
         ]
     )
     return out.getvalue()

@@ -9,7 +9,8 @@ Scoring (documented in docs/funding.md so the fellow can read why an organisatio
 - region: the organisation's region is one of the call's: +3; the call is UK-wide (or names no region) or the
   organisation works UK-wide: +1
 - VCSE category known: +1; a free-standing organisation when the call lets a VCSE co-lead or lead: +1 more
-- lived-experience-led: +2; user-led: +1
+- lived-experience-led: +2; user-led: +1, or +4 when the call suits small user-led groups (``crm.funding.fit``:
+  core funding or a small grant, open to unregistered or user-led groups, light application), with that reason
 - already partners with an academic organisation on a similar topic (a partnership sharing a topic with the
   call): +4; partners with an academic on other topics: +1
 
@@ -27,6 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from crm import models as m
+from crm.funding import fit
+
+USER_LED_SUITED = 4  # a user-led group on a call that suits small user-led groups (instead of +1)
 
 CATEGORY_LABELS = {
     m.VcseCategory.OPEN_CONSULTATIVE: "open consultative group",
@@ -43,6 +47,7 @@ class CallFacts:
     region_ids: frozenset[int]
     uk_wide_region_id: int | None
     vcse_can_lead: bool  # vcse_can_be_co_lead or lead_must_be_vcse
+    suits_small_user_led: bool = False  # crm.funding.fit's rule: user-led groups rank higher
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,7 +125,10 @@ def rank(
         if c.lived_experience_led:
             score += 2
             reasons.append("Led by people with lived experience")
-        if c.user_led:
+        if c.user_led and call.suits_small_user_led:
+            score += USER_LED_SUITED
+            reasons.append(f"User-led, and this call suits small user-led groups ({fit.SUITS_REASON})")
+        elif c.user_led:
             score += 1
             reasons.append("User-led")
         if similar:
@@ -172,6 +180,7 @@ def load_facts(session: Session, call: m.FundingCall) -> tuple[CallFacts, list[C
         region_ids=frozenset(r.id for r in region_rows if r.call_id is not None),
         uk_wide_region_id=uk_wide,
         vcse_can_lead=call.vcse_can_be_co_lead or call.lead_must_be_vcse,
+        suits_small_user_led=fit.call_suits(call),
     )
     vcse = (m.Organisation.kind == m.OrgKind.VCSE) & (m.Organisation.review_status == m.ReviewStatus.APPROVED)
     orgs = list(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.calendar import CalendarEvent, build_calendar
-from crm.funding import queries
+from crm.funding import fit, queries
 from crm.funding.feed import calls_feed
 from crm.funding.views import now as _now
 from crm.listing import ListParams
@@ -29,7 +29,17 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
     now = _now()
     problems = queries.filter_problems(params.filters)
     page = queries.list_calls(db, params, now=now, public=True, count=True)
-    context = {"page": page, "params": params, "sorts": page.sorts, "now": now, "problems": problems}
+    context = {
+        "page": page,
+        "params": params,
+        "sorts": page.sorts,
+        "now": now,
+        "problems": problems,
+        "suits_label": fit.SUITS_LABEL,
+        "suits_reason": fit.SUITS_REASON,
+        "suits": fit.call_suits,
+        "type_words": fit.type_words,
+    }
     return list_page(
         request,
         "public/funding_list.html",
@@ -64,6 +74,10 @@ def public_call(db: DB, user: CurrentUser, slug: FromPath[str]) -> Template:
             "now": now,
             "open": queries.is_open(call, now),
             "upcoming": queries.upcoming_deadlines(call, now),
+            "fit_facts": fit.facts(call),
+            "suits": fit.call_suits(call),
+            "suits_label": fit.SUITS_LABEL,
+            "suits_reason": fit.SUITS_REASON,
         },
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
+from crm.funding import fit
 from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 
@@ -46,7 +47,7 @@ ADMIN_SORTS = Sorts(
     SortOption("title", "Title", m.FundingCall.title_normalised),
 )
 
-PUBLIC_FILTERS = ("topic", "region", "funder", "vcse", "weeks", "min_amount", "max_amount")
+PUBLIC_FILTERS = ("topic", "region", "funder", "vcse", "weeks", "min_amount", "max_amount", fit.FILTER)
 ADMIN_FILTERS = (*PUBLIC_FILTERS, "status")
 
 
@@ -93,6 +94,10 @@ def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[
         m.FundingCall.amount_max,
         m.FundingCall.requires_vcse_partner,
         m.FundingCall.summary,
+        m.FundingCall.funding_type,
+        m.FundingCall.application_effort,
+        m.FundingCall.open_to_unregistered,
+        m.FundingCall.open_to_user_led,
         funder.name.label("funder_name"),
         funder.slug.label("funder_slug"),
     ).join(funder, funder.id == m.FundingCall.funder_id)
@@ -122,6 +127,8 @@ def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[
         query = query.where(funder.slug == funder_slug)
     if f.get("vcse") in {"1", "yes", "on", "true"}:
         query = query.where(m.FundingCall.requires_vcse_partner.is_(True))
+    if fit.wants_suits(f):
+        query = query.where(fit.suits_condition())
     weeks = _int(f.get("weeks"))
     if weeks is not None and 0 < weeks <= 104:
         query = query.where(
@@ -188,8 +195,12 @@ def filter_choices(session: Session) -> dict[str, Any]:
 
 
 def form_menus(session: Session) -> dict[str, list[Any]]:
-    """The call form's menus: funders (see ``funder_choices``), topics by name, regions in display order."""
+    """The call form's menus: funders (see ``funder_choices``), topics by name, regions in display order, and the
+    words for whom a call suits (no statement)."""
     return {
+        "funding_types": [(t.value, label) for t, label in fit.TYPE_LABELS.items()],
+        "efforts": [(e.value, label) for e, label in fit.EFFORT_LABELS.items()],
+        "answers": list(fit.ANSWER_LABELS.items()),
         "funders": funder_choices(session),
         "topics": list(session.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name))),
         "regions": list(session.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position))),
@@ -251,24 +262,28 @@ def published_for_funder(session: Session, organisation_id: int, now: dt.datetim
 
 
 def feed_calls(session: Session, now: dt.datetime, limit: int = 50) -> list[Any]:
-    """The newest published calls still open (the feed): one statement, funder name joined."""
-    return list(
-        session.execute(
-            select(
-                m.FundingCall.title,
-                m.FundingCall.slug,
-                m.FundingCall.summary,
-                m.FundingCall.next_deadline_at,
-                m.FundingCall.amount_min,
-                m.FundingCall.amount_max,
-                m.FundingCall.requires_vcse_partner,
-                m.FundingCall.published_at,
-                m.FundingCall.updated_at,
-                m.Organisation.name.label("funder_name"),
-            )
-            .join(m.Organisation, m.Organisation.id == m.FundingCall.funder_id)
-            .where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
-            .order_by(m.FundingCall.published_at.desc(), m.FundingCall.id.desc())
-            .limit(limit)
+    """The newest published calls still open (the feed): one statement, funder name joined; the columns of
+    ``crm.funding.fit``'s rule so an entry can say the call suits small user-led groups."""
+    query = (
+        select(
+            m.FundingCall.title,
+            m.FundingCall.slug,
+            m.FundingCall.summary,
+            m.FundingCall.next_deadline_at,
+            m.FundingCall.amount_min,
+            m.FundingCall.amount_max,
+            m.FundingCall.requires_vcse_partner,
+            m.FundingCall.published_at,
+            m.FundingCall.updated_at,
+            m.FundingCall.funding_type,
+            m.FundingCall.application_effort,
+            m.FundingCall.open_to_unregistered,
+            m.FundingCall.open_to_user_led,
+            m.Organisation.name.label("funder_name"),
         )
+        .join(m.Organisation, m.Organisation.id == m.FundingCall.funder_id)
+        .where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
+        .order_by(m.FundingCall.published_at.desc(), m.FundingCall.id.desc())
+        .limit(limit)
     )
+    return list(session.execute(query))

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import msgspec
 
 UNSET = msgspec.UNSET
+# The stored values of crm.models.FundingType and ApplicationEffort (a test checks they agree), as literals so
+# the OpenAPI document lists them and a bad value is a 400 naming the field.
+FundingType = Literal["core", "project", "capacity-building", "small-grant", "fellowship-or-training", "in-kind"]
+ApplicationEffort = Literal["light", "standard", "heavy"]
 
 
 class Deadline(msgspec.Struct):
@@ -36,6 +41,14 @@ class FundingCallOut(msgspec.Struct):
     vcse_can_be_co_lead: bool
     lead_must_be_academic: bool
     lead_must_be_vcse: bool
+    # Whom the call suits; null = not stated (see FitIn for the values).
+    funding_type: FundingType | None
+    application_effort: ApplicationEffort | None
+    open_to_unregistered: bool | None
+    open_to_user_led: bool | None
+    match_funding_required: bool | None
+    lived_experience_payment: bool | None
+    suits_small_user_led: bool
     status: str
     published_at: dt.datetime | None
     external_ref: str | None
@@ -54,6 +67,9 @@ class FundingCallSummary(msgspec.Struct):
     amount_min: int | None
     amount_max: int | None
     requires_vcse_partner: bool
+    funding_type: FundingType | None
+    application_effort: ApplicationEffort | None
+    suits_small_user_led: bool
 
 
 class FundingCallPage(msgspec.Struct):
@@ -71,6 +87,8 @@ class FundingCallIn(msgspec.Struct, forbid_unknown_fields=True):
     """Create (``title``, ``funder_id`` and ``deadlines`` required) or PATCH (every field optional).
 
     Topics and regions by slug. ``status`` is draft, published or closed. Deadlines replace the existing ones.
+    Whom the call suits: ``funding_type`` (core, project, capacity-building, small-grant, fellowship-or-training,
+    in-kind), ``application_effort`` (light, standard, heavy) and the yes/no answers; null means not stated.
     """
 
     title: str | msgspec.UnsetType = UNSET
@@ -90,6 +108,12 @@ class FundingCallIn(msgspec.Struct, forbid_unknown_fields=True):
     lead_must_be_vcse: bool | msgspec.UnsetType = UNSET
     status: str | msgspec.UnsetType = UNSET
     external_ref: str | msgspec.UnsetType | None = UNSET
+    funding_type: FundingType | msgspec.UnsetType | None = UNSET
+    application_effort: ApplicationEffort | msgspec.UnsetType | None = UNSET
+    open_to_unregistered: bool | msgspec.UnsetType | None = UNSET
+    open_to_user_led: bool | msgspec.UnsetType | None = UNSET
+    match_funding_required: bool | msgspec.UnsetType | None = UNSET
+    lived_experience_payment: bool | msgspec.UnsetType | None = UNSET
 
 
 class Suggestion(msgspec.Struct):

@@ -22,6 +22,7 @@ from crm.db import batched
 from crm.directory.reference import free_slug, slugify
 from crm.directory.taxonomy import linked_names, set_links
 from crm.errors import FieldErrors
+from crm.funding.fit import ANSWERS
 from crm.timefmt import LONDON
 
 MAX_AMOUNT = 2_000_000_000
@@ -56,6 +57,13 @@ class CallInput:
     lead_must_be_academic: bool = False
     lead_must_be_vcse: bool = False
     external_ref: str | None = None
+    # Whom the call suits (crm.funding.fit): stored values or None, and yes / no / None (not stated).
+    funding_type: str | None = None
+    application_effort: str | None = None
+    open_to_unregistered: bool | None = None
+    open_to_user_led: bool | None = None
+    match_funding_required: bool | None = None
+    lived_experience_payment: bool | None = None
 
 
 def normalise_title(title: str) -> str:
@@ -120,6 +128,10 @@ def validate_call(
         errors["opens_at"] = "The opening date must be before the last deadline."
     if data.lead_must_be_academic and data.lead_must_be_vcse:
         errors["lead_must_be_vcse"] = "The lead cannot have to be both an academic institution and a VCSE."
+    if data.funding_type is not None and data.funding_type not in {t.value for t in m.FundingType}:
+        errors["funding_type"] = "Choose a type of funding from the list (or leave it as not stated)."
+    if data.application_effort is not None and data.application_effort not in {e.value for e in m.ApplicationEffort}:
+        errors["application_effort"] = "Choose light, standard or heavy (or leave it as not stated)."
     if data.external_ref:
         if len(data.external_ref) > 200:
             errors["external_ref"] = "The external reference must be at most 200 characters."
@@ -200,6 +212,9 @@ def snapshot(session: Session, call: m.FundingCall) -> dict[str, Any]:
         "lead_must_be_vcse": call.lead_must_be_vcse,
         "status": call.status.value if call.status else None,
         "external_ref": call.external_ref,
+        "funding_type": call.funding_type.value if call.funding_type else None,
+        "application_effort": call.application_effort.value if call.application_effort else None,
+        **{name: getattr(call, name) for name in ANSWERS},
     }
 
 
@@ -220,6 +235,10 @@ def _apply(session: Session, call: m.FundingCall, data: CallInput, now: dt.datet
     call.lead_must_be_academic = data.lead_must_be_academic
     call.lead_must_be_vcse = data.lead_must_be_vcse
     call.external_ref = (data.external_ref or "").strip() or None
+    call.funding_type = m.FundingType(data.funding_type) if data.funding_type else None
+    call.application_effort = m.ApplicationEffort(data.application_effort) if data.application_effort else None
+    for name in ANSWERS:
+        setattr(call, name, getattr(data, name))
     _sync_deadline_columns(call, [d.due_at for d in data.deadlines], now)
     if call.id is None:
         call.slug = _unique_slug(session, call.title)

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from crm import models as m
+from crm.funding.fit import DIGEST_KEY, digest_wants_suits, funding_filters_from_form
 from crm.internships.alerts import internship_filters_from_form, stored_filters
 from crm.mailing import compliance, consent, queries
 from crm.mailing import subscriptions as subs
@@ -44,7 +45,8 @@ def _reference(db: DB) -> dict[str, Any]:
     }
 
 
-def _choices(form: Form, *, require_mailing: bool = True) -> subs.Choices:
+def _choices(form: Form, *, require_mailing: bool = True, stored: dict[str, Any] | None = None) -> subs.Choices:
+    """The form's choices; ``stored`` is the subscription's current ``filters`` (the preference centre)."""
     mailings = form.getlist("mailings")
     valid = {x.value for x in m.Mailing}
     if any(x not in valid for x in mailings):
@@ -65,6 +67,11 @@ def _choices(form: Form, *, require_mailing: bool = True) -> subs.Choices:
     mailing_filters: dict[str, Any] = {}
     if m.Mailing.INTERNSHIP_ALERTS.value in mailings:
         mailing_filters[m.Mailing.INTERNSHIP_ALERTS.value] = internship_filters_from_form(form)
+    if m.Mailing.FUNDING_DIGEST.value in mailings:  # "only calls that suit small user-led groups" (issue 19)
+        funding = funding_filters_from_form(form)
+        # Stored when chosen, or to clear an earlier choice: saving unchanged choices stays "Nothing changed".
+        if funding or m.Mailing.FUNDING_DIGEST.value in (stored or {}):
+            mailing_filters[m.Mailing.FUNDING_DIGEST.value] = funding
     return subs.Choices(
         mailing_filters=mailing_filters,
         mailings=mailings,
@@ -230,6 +237,7 @@ PREFILL_FIELDS = {
     "paid",
     "hours",
     "stage",
+    DIGEST_KEY,
 }
 
 
@@ -247,6 +255,7 @@ def _form_from(sub: m.Subscription) -> Form:
             "regions": [str(r.id) for r in sub.regions],
             "frequency": str(sub.frequency),
             "only_vcse_partner_calls": "on" if sub.only_vcse_partner_calls else "",
+            DIGEST_KEY: "on" if digest_wants_suits(sub.filters) else "",
             "funders": [str(i) for i in sub.funder_ids or []],
         }
     )
@@ -283,7 +292,7 @@ def preferences_submit(
         return _preferences_page(db, sub, token, _form_from(sub), notice)
     if sub.status not in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
         form.add_error("mailings", "This subscription is not active. Use the subscribe page to start again.")
-    choices = _choices(form, require_mailing=False)
+    choices = _choices(form, require_mailing=False, stored=sub.filters)
     if not form.ok:
         return _preferences_page(db, sub, token, form)
     changed = subs.update_preferences(db, sub, choices, how)

@@ -4,7 +4,10 @@ Both read the same open calls, loaded once per run with two statements (calls wi
 call↔topic and call↔region links plus the UK-wide region in one UNION ALL). Matching is in memory: a call
 matches when it shares a topic with the subscriber (no topics on either side = any), is in one of their regions
 (a UK-wide call, or a call without regions, matches everyone; no regions chosen = anywhere), comes from one of
-their funders (none chosen = any), and needs a VCSE partner if they asked for only those.
+their funders (none chosen = any), needs a VCSE partner if they asked for only those, and suits small user-led
+groups (``crm.funding.fit``) if they asked for only those in the preference centre
+(``Subscription.filters["funding_digest"]["suits_small_user_led"]``). That choice reads columns of the same load:
+no statement more.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import literal, or_, select, union_all
 
 from crm import models as m
 from crm.digests.sections.base import Catalogue, Item, Section, SubscriberView, clip
+from crm.funding import fit
 from crm.funding.labels import amount_label
 from crm.timefmt import format_datetime
 
@@ -38,6 +42,7 @@ class CallItem(Item):
         "published_at",
         "rank",
         "regions",
+        "suits",
         "title",
         "topics",
         "uk_wide",
@@ -68,6 +73,7 @@ class Calls:
         """Matching calls, newest first (or soonest deadline first), produced lazily: a digest needs only a few."""
         index = self.closing if closing else self.new
         regions, funders, only_vcse = sub.regions, sub.funders, sub.only_vcse
+        only_suits = fit.digest_wants_suits(sub.filters)
         last = -1
         for c in index.merged(sub.topics):
             if c.id == last:
@@ -78,6 +84,8 @@ class Calls:
             if funders and c.funder_id not in funders:
                 continue
             if only_vcse and not c.needs_vcse:
+                continue
+            if only_suits and not c.suits:
                 continue
             yield c
 
@@ -120,6 +128,10 @@ def load_calls(cat: Catalogue) -> Calls:
             C.next_deadline_at,
             C.requires_vcse_partner,
             C.published_at,
+            C.funding_type,
+            C.application_effort,
+            C.open_to_unregistered,
+            C.open_to_user_led,
         )
         .join(m.Organisation, m.Organisation.id == C.funder_id, isouter=True)
         .where(
@@ -163,6 +175,7 @@ def load_calls(cat: Catalogue) -> Calls:
             deadline=r.next_deadline_at,
             deadline_label=format_datetime(r.next_deadline_at) if r.next_deadline_at else "",
             needs_vcse=bool(r.requires_vcse_partner),
+            suits=fit.call_suits(r),
             published_at=r.published_at,
             topics=frozenset(topics.get(r.id, ())),
             regions=call_regions,
@@ -182,6 +195,10 @@ class _CallSection(Section):
 
     def items(self, catalogue: Catalogue) -> dict[int, Any]:
         return self.open_items(catalogue).items
+
+    def cache_key(self, sub: SubscriberView) -> Any:
+        # The preference-centre choice "only calls that suit small user-led groups" changes the candidates too.
+        return (*sub.match_key, fit.digest_wants_suits(sub.filters))
 
 
 class NewCalls(_CallSection):
