@@ -1,0 +1,160 @@
+"""The map's figures for one measure and topic: twelve tiles with a count, a rate per 100,000 people and a colour
+band, what counts everywhere or apart, and how many organisations have no region.
+
+Two statements whatever the data size: the reference rows (topics, regions and the organisations without a region,
+in one UNION ALL) and the measure's own grouped query (``crm.map.measures``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.map import measures
+from crm.map.measures import Measure, org_scope
+from crm.map.population import POPULATION, RELEASE, YEAR, per_100k
+
+SCALES = {"rate": "People: per 100,000 residents", "count": "Count"}
+BANDS = 4  # colour bands above "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tile:
+    code: str
+    name: str
+    slug: str
+    count: int
+    rate: float | None
+    band: int  # 0 (none) .. BANDS
+    link: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    band: int
+    label: str  # "1.5 to 3.0 per 100,000"
+
+
+@dataclasses.dataclass(frozen=True)
+class MapView:
+    measure: Measure
+    measures: list[Measure]
+    scale: str
+    topics: list[Any]
+    topic: Any | None
+    tiles: list[Tile]
+    national: int
+    unplaced: int
+    orgs_without_region: int
+    legend: list[Band]
+    admin: bool
+    source: str = RELEASE
+    year: str = YEAR
+
+    @property
+    def total_in_tiles(self) -> int:
+        return sum(t.count for t in self.tiles)
+
+    @property
+    def groups(self) -> dict[str, list[Measure]]:
+        """The measures by group, for the select's optgroups."""
+        out: dict[str, list[Measure]] = {}
+        for measure in self.measures:
+            out.setdefault(measure.group, []).append(measure)
+        return out
+
+
+def reference_rows(session: Session, *, public: bool) -> tuple[list[Any], list[Any], int]:
+    """Topics (by name), regions (display order, with codes) and organisations without a region: one statement."""
+    o = m.Organisation
+    topics = select(
+        literal("topic").label("kind"),
+        m.Topic.id,
+        m.Topic.slug,
+        m.Topic.name,
+        literal("").label("code"),
+        literal(0).label("pos"),
+    )
+    regions = select(literal("region"), m.Region.id, m.Region.slug, m.Region.name, m.Region.code, m.Region.position)
+    unplaced = select(literal("unplaced"), func.count(), literal(""), literal(""), literal(""), literal(0)).where(
+        o.region_id.is_(None), org_scope(public)
+    )
+    rows = list(session.execute(union_all(topics, regions, unplaced)))
+    return (
+        sorted((r for r in rows if r.kind == "topic"), key=lambda r: r.name),
+        sorted((r for r in rows if r.kind == "region"), key=lambda r: (r.pos, r.name)),
+        next((int(r.id) for r in rows if r.kind == "unplaced"), 0),
+    )
+
+
+def band_of(value: float, biggest: float) -> int:
+    """0 for nothing, else 1..BANDS by equal steps up to the biggest value."""
+    if value <= 0 or biggest <= 0:
+        return 0
+    return max(1, min(BANDS, math.ceil(BANDS * value / biggest - 1e-9)))
+
+
+def legend(biggest: float, scale: str) -> list[Band]:
+    """What each colour band means, in numbers (bands no whole count can fall in are left out)."""
+    out = [Band(0, "None")]
+    if biggest <= 0:
+        return out
+    for band in range(1, BANDS + 1):
+        low, high = biggest * (band - 1) / BANDS, biggest * band / BANDS
+        if scale == "count":
+            first, last = math.floor(low) + 1, math.floor(high + 1e-9)
+            if first > last:
+                continue
+            out.append(Band(band, f"{first}" if first == last else f"{first} to {last}"))
+        else:
+            out.append(Band(band, f"more than {low:.1f} up to {high:.1f} per 100,000"))
+    return out
+
+
+def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt.datetime) -> MapView:
+    """The map for ``measure``, ``topic`` (a slug) and ``scale`` from the query string; unknown values fall back to
+    the defaults (they come from select menus)."""
+    public = not admin
+    measure = measures.pick(query.get("measure"), admin)
+    scale = query.get("scale") if query.get("scale") in SCALES else "rate"
+    topics, regions, orgs_without_region = reference_rows(session, public=public)
+    topic = next((t for t in topics if t.slug == query.get("topic")), None)
+    uk_id = next((r.id for r in regions if r.code == "UK"), None)
+    counts = measures.count(session, measure, public=public, topic_id=topic.id if topic else None, uk_id=uk_id, now=now)
+    everywhere = counts.national if measure.national_everywhere else 0
+    raw = [(r, counts.by_region.get(r.id, 0) + everywhere) for r in regions if r.code in POPULATION]
+    values = [(n if scale == "count" else per_100k(n, r.code) or 0.0) for r, n in raw]
+    biggest = max(values, default=0)
+    topic_slug = topic.slug if topic else ""
+    tiles = [
+        Tile(
+            code=r.code,
+            name=r.name,
+            slug=r.slug,
+            count=n,
+            rate=per_100k(n, r.code),
+            band=band_of(value, biggest),
+            link=measure.link(r.slug, topic_slug, admin),
+        )
+        for (r, n), value in zip(raw, values, strict=True)
+    ]
+    return MapView(
+        measure=measure,
+        measures=measures.available(admin),
+        scale=scale,
+        topics=topics,
+        topic=topic,
+        tiles=tiles,
+        national=counts.national,
+        unplaced=counts.unplaced,
+        orgs_without_region=orgs_without_region,
+        legend=legend(biggest, scale),
+        admin=admin,
+    )
