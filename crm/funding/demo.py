@@ -1,5 +1,9 @@
 """Demo funding calls: open, closing soon and closed, across funders, topics and regions. Invented calls only.
 
+Every funding type and application effort appears, some calls leave whom they suit "not stated", and a few open
+calls suit small user-led groups (``crm.funding.fit``), so the filter, the digest choice and the partner ranking
+have something to show.
+
 Runs after the directory's demo and uses its funders (organisations of kind "funder"); when there are none it
 adds a few invented funders itself.
 """
@@ -29,7 +33,17 @@ CALLS = [
         (100_000, 400_000),
         ["Psychosis", "Peer support"],
         ["UK-wide"],
-        {"requires_vcse_partner": True, "vcse_can_be_co_lead": True, "lead_must_be_academic": True},
+        {
+            "requires_vcse_partner": True,
+            "vcse_can_be_co_lead": True,
+            "lead_must_be_academic": True,
+            "funding_type": "project",
+            "application_effort": "heavy",
+            "open_to_unregistered": False,
+            "open_to_user_led": True,
+            "match_funding_required": False,
+            "lived_experience_payment": True,
+        },
         "published",
     ),
     (
@@ -39,7 +53,15 @@ CALLS = [
         (5_000, 25_000),
         ["Carers"],
         ["North West", "Yorkshire and The Humber"],
-        {"lead_must_be_vcse": True},
+        {
+            "lead_must_be_vcse": True,
+            "funding_type": "small-grant",
+            "application_effort": "light",
+            "open_to_unregistered": True,
+            "open_to_user_led": True,
+            "match_funding_required": False,
+            "lived_experience_payment": True,
+        },
         "published",
     ),
     (
@@ -49,7 +71,14 @@ CALLS = [
         (50_000, 150_000),
         ["Children and young people", "Digital mental health"],
         ["London", "South East"],
-        {"requires_vcse_partner": True, "vcse_can_be_co_lead": True},
+        {
+            "requires_vcse_partner": True,
+            "vcse_can_be_co_lead": True,
+            "funding_type": "capacity-building",
+            "application_effort": "standard",
+            "open_to_unregistered": False,
+            "match_funding_required": True,
+        },
         "published",
     ),
     (
@@ -69,7 +98,15 @@ CALLS = [
         (10_000, 30_000),
         ["Racialised communities", "Crisis care"],
         ["UK-wide"],
-        {"requires_vcse_partner": True, "lead_must_be_vcse": True},
+        {
+            "requires_vcse_partner": True,
+            "lead_must_be_vcse": True,
+            "funding_type": "core",
+            "application_effort": "light",
+            "open_to_user_led": True,
+            "match_funding_required": False,
+            "lived_experience_payment": True,
+        },
         "published",
     ),
     (
@@ -79,7 +116,7 @@ CALLS = [
         (None, 75_000),
         ["Perinatal mental health"],
         ["East Midlands", "West Midlands"],
-        {},
+        {"funding_type": "project", "application_effort": "standard"},
         "draft",
     ),
     (
@@ -89,8 +126,45 @@ CALLS = [
         (15_000, 40_000),
         ["Housing and homelessness"],
         ["UK-wide"],
-        {"requires_vcse_partner": True},
+        {
+            "requires_vcse_partner": True,
+            "funding_type": "project",
+            "application_effort": "standard",
+            "open_to_unregistered": False,
+        },
         "closed",
+    ),
+    (
+        "Peer support groups: core costs",
+        3,
+        [("Expression of interest", 18)],
+        (1_000, 10_000),
+        ["Peer support"],
+        ["UK-wide"],
+        {
+            "funding_type": "core",
+            "application_effort": "light",
+            "open_to_unregistered": True,
+            "open_to_user_led": True,
+            "match_funding_required": False,
+            "lived_experience_payment": True,
+        },
+        "published",
+    ),
+    (
+        "Meeting rooms and mentoring for survivor-led groups",
+        1,
+        [("Request", 35)],
+        (None, None),
+        ["Peer support", "Crisis care"],
+        ["London", "North West"],
+        {
+            "funding_type": "in-kind",
+            "application_effort": "light",
+            "open_to_unregistered": True,
+            "open_to_user_led": True,
+        },
+        "published",
     ),
     (
         "Eating disorders lived-experience fellowships",
@@ -99,7 +173,12 @@ CALLS = [
         (30_000, 60_000),
         ["Eating disorders"],
         ["London"],
-        {"vcse_can_be_co_lead": True},
+        {
+            "vcse_can_be_co_lead": True,
+            "funding_type": "fellowship-or-training",
+            "application_effort": "standard",
+            "lived_experience_payment": True,
+        },
         "closed",
     ),
 ]

@@ -9,7 +9,7 @@ import msgspec
 
 UNSET = msgspec.UNSET
 # The stored values of crm.models.FundingType and ApplicationEffort (a test checks they agree), as literals so
-# the OpenAPI document lists them and a bad value is a 400 naming the field.
+# the OpenAPI document lists them and a bad value is a 422 naming the field.
 FundingType = Literal["core", "project", "capacity-building", "small-grant", "fellowship-or-training", "in-kind"]
 ApplicationEffort = Literal["light", "standard", "heavy"]
 
