@@ -104,5 +104,5 @@ def preview(renderer: EmailRenderer, values: Mapping[str, Any], *, name: str, fr
     """The preview of a form's values, with its problems; ``frame_path`` is the frame handler's path."""
     data, errors = read(values)
     token = frame_token(renderer.settings, data, name=name)
-    frame_url = f"{frame_path}?t={token}" if len(token) <= MAX_TOKEN else ""
+    frame_url = f"{frame_path}/{token}" if len(token) <= MAX_TOKEN else ""
     return Preview(data=data, errors=errors, email=render(renderer, data, name=name), frame_url=frame_url)

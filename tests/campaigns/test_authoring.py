@@ -341,7 +341,7 @@ def test_a_body_too_long_for_the_frame_url_is_posted_into_the_frame(
     monkeypatch.setattr(preview, "MAX_TOKEN", 10)
     response = post_form(admin_client, "/admin/campaigns/preview", GOOD, headers={"HX-Request": "true"})
     assert 'target="campaign-preview-frame"' in response.text and 'name="campaign-preview-frame"' in response.text
-    assert "Show the HTML part" in response.text and "/admin/campaigns/preview/frame?t=" not in response.text
+    assert "Show the HTML part" in response.text and "/admin/campaigns/preview/frame/" not in response.text
     frame = post_form(admin_client, "/admin/campaigns/preview/frame", GOOD)
     assert frame.status_code == 200 and "sandbox" in frame.headers["content-security-policy"]
     assert re.search(r"<h1[^>]*>The MRC call is out</h1>", frame.text) and ">Book a place</a>" in frame.text
