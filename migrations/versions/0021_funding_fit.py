@@ -24,29 +24,21 @@ EFFORTS = ("light", "standard", "heavy")
 ANSWERS = ("open_to_unregistered", "open_to_user_led", "match_funding_required", "lived_experience_payment")
 
 
+def _columns() -> list[sa.Column]:
+    return [
+        sa.Column("funding_type", sa.Enum(*FUNDING_TYPES, name="fundingtype", native_enum=False, length=40)),
+        sa.Column("application_effort", sa.Enum(*EFFORTS, name="applicationeffort", native_enum=False, length=40)),
+        *(sa.Column(name, sa.Boolean(), nullable=True) for name in ANSWERS),
+    ]
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("funding_calls", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "funding_type",
-                sa.Enum(*FUNDING_TYPES, name="fundingtype", native_enum=False, length=40),
-                nullable=True,
-            )
-        )
-        batch_op.add_column(
-            sa.Column(
-                "application_effort",
-                sa.Enum(*EFFORTS, name="applicationeffort", native_enum=False, length=40),
-                nullable=True,
-            )
-        )
-        for name in ANSWERS:
-            batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=True))
+    # Plain ADD COLUMN (no batch "move and copy" on SQLite, which would drop the triggers that keep the calls'
+    # full-text index of 0010 in step).
+    for column in _columns():
+        op.add_column("funding_calls", column)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("funding_calls", schema=None) as batch_op:
-        for name in reversed(ANSWERS):
-            batch_op.drop_column(name)
-        batch_op.drop_column("application_effort")
-        batch_op.drop_column("funding_type")
+    for column in reversed(_columns()):
+        op.drop_column("funding_calls", column.name)
