@@ -308,3 +308,17 @@ def test_preference_centre_stores_and_clears_the_choice(app, client, db, setting
     assert "Your choices are saved." in cleared.text
     db.expire_all()
     assert db.get(m.Subscription, sub.id).filters == {"funding_digest": {}}
+
+
+def test_the_fellow_sees_the_choice_on_the_subscriber_page(admin_client, db):
+    sub = m.Subscription(
+        email="picky@example.org",
+        mailings=["funding_digest"],
+        funder_ids=[],
+        filters={"funding_digest": {"suits_small_user_led": True}},
+        status=m.SubscriptionStatus.ACTIVE,
+    )
+    db.add(sub)
+    db.commit()
+    page = admin_client.get(f"/admin/subscribers/{sub.id}").text
+    assert "Only calls that suit small user-led groups</dt><dd>Yes" in page
