@@ -134,6 +134,13 @@ def _saved_email(state: State, campaign: m.Campaign, user: Any) -> RenderedEmail
     return previews.render(state.renderer, service.CampaignData.of(campaign), name=_name(user))
 
 
+def _after_save(data: dict[str, Any], campaign: m.Campaign, notice: str) -> Redirect:
+    """To the campaign's page, or back to the form with "Save and keep writing" (the draft saved on each press)."""
+    if data.get("then") == "edit":
+        return Redirect(f"{BASE}/{campaign.id}/edit?notice=saved", status_code=303)
+    return Redirect(f"{BASE}/{campaign.id}?notice={notice}", status_code=303)
+
+
 @get("/new", sync_to_thread=False)
 def campaign_new(user: CurrentUser) -> Template:
     return _form_page(Form({"sender_name": _name(user)}), campaign=None)
@@ -145,7 +152,7 @@ def campaign_create(db: DB, user: CurrentUser, data: FormBody) -> Template | Red
     created = attempt(form, lambda: service.create_draft(db, user, service.validate(data), now=_now()))
     if created is None:
         return _form_page(form, campaign=None)
-    return Redirect(f"{BASE}/{created.id}?notice=created", status_code=303)
+    return _after_save(data, created, "created")
 
 
 @get("/{campaign_id:int}", sync_to_thread=False)
@@ -193,7 +200,7 @@ def campaign_update(
         if "campaign" in form.errors:  # sending started since the form was opened
             return _refused(db, state, user, campaign)
         return _form_page(form, campaign=campaign)
-    return Redirect(f"{BASE}/{campaign.id}?notice=saved", status_code=303)
+    return _after_save(data, campaign, "saved")
 
 
 @post("/{campaign_id:int}/duplicate", sync_to_thread=False)

@@ -139,6 +139,13 @@ def test_editing_a_draft_records_old_and_new_values_in_plain_words(admin_client:
     assert "Button link: set to https://example.org/book" in text
     assert "Also publish on the news page: no → yes" in text
 
+    # "Save and keep writing" saves and comes back to the form.
+    again = post_form(
+        admin_client, f"/admin/campaigns/{campaign.id}/edit", {**changed, "then": "edit"}, follow_redirects=False
+    )
+    assert again.headers["location"] == f"/admin/campaigns/{campaign.id}/edit?notice=saved"
+    assert "Draft saved." in admin_client.get(again.headers["location"]).text
+
     # Saving again without a change writes no history entry.
     post_form(admin_client, f"/admin/campaigns/{campaign.id}/edit", changed)
     assert db.scalar(select(func.count()).select_from(m.AuditEntry).where(m.AuditEntry.entity == "campaign")) == 1
