@@ -167,8 +167,8 @@ def summary(session: Session) -> str:
     t = g.totals()
     return (
         f"Of {g.pairs} topic and region pairs, {t['user_led']} have no user-led group, {t['academic']} no "
-        f"academic partner, {t['partnership']} no live partnership, and in {t['demand']} subscribers outnumber "
-        "the groups that could answer them."
+        f"academic partner, {t['partnership']} no live partnership, and {t['demand']} "
+        f"{'has' if t['demand'] == 1 else 'have'} more subscribers than groups that could answer them."
     )
 
 

@@ -286,7 +286,7 @@ def _measures() -> list[Measure]:
             count_calls,
             _list("/funding-calls", "/admin/funding-calls"),
             national_everywhere=True,
-            national_label="UK-wide calls (no region, or UK-wide), in every region",
+            national_label="UK-wide calls (those naming no region, or UK-wide)",
         ),
         Measure(
             "events",
@@ -296,7 +296,7 @@ def _measures() -> list[Measure]:
             count_events,
             _fixed("/events"),
             national_everywhere=True,
-            national_label="Hosted by UK-wide organisations, in every region",
+            national_label="events hosted by UK-wide organisations",
             unplaced_label="Host has no region, or no host",
         ),
         Measure(
@@ -307,7 +307,7 @@ def _measures() -> list[Measure]:
             count_internships,
             _list("/internships"),
             national_everywhere=True,
-            national_label="UK-wide internships, in every region",
+            national_label="UK-wide internships",
         ),
         Measure(
             "partnerships",
@@ -345,7 +345,7 @@ def _measures() -> list[Measure]:
             _fixed("/admin/subscribers"),
             admin_only=True,
             national_everywhere=True,
-            national_label="Chose no region or UK-wide, in every region",
+            national_label="subscribers who chose no region, or UK-wide",
         )
     )
     return out

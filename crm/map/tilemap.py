@@ -68,12 +68,17 @@ def _strip(prefix: str, band: int, x: float, y: float, width: float, height: flo
 
 
 def rate_text(rate: float | None) -> str:
-    return "" if rate is None else f"{rate:.1f}"
+    """One decimal place; two below 0.1, so a handful of groups in a big region does not read as none."""
+    if rate is None:
+        return ""
+    if 0 < rate < 0.1:
+        return f"{rate:.2f}"
+    return f"{rate:,.1f}"
 
 
 def describe(view: MapView, tiles: Sequence[Tile]) -> str:
     """Every figure as one sentence for ``<desc>``."""
-    figures = "; ".join(f"{t.name}: {t.count}, {rate_text(t.rate)} per 100,000 people" for t in tiles)
+    figures = "; ".join(f"{t.name}: {t.count:,}, {rate_text(t.rate)} per 100,000 people" for t in tiles)
     return f"{title(view)}. {figures}."
 
 
@@ -103,8 +108,8 @@ def tile_map(view: MapView) -> Markup:
             f'stroke-width="1"/>'
             f'<text x="{mid}" y="{y + 22}" text-anchor="middle" font-size="15" font-weight="600" '
             f'fill="{ink}">{escape(short)}</text>'
-            f'<text x="{mid}" y="{y + 58}" text-anchor="middle" font-size="28" font-weight="700" '
-            f'fill="{ink}">{t.count}</text>'
+            f'<text x="{mid}" y="{y + 58}" text-anchor="middle" font-size="{28 if t.count < 1_000_000 else 20}" '
+            f'font-weight="700" fill="{ink}">{t.count:,}</text>'
             f'<text x="{mid}" y="{y + 82}" text-anchor="middle" font-size="14" fill="{ink}">'
             f"{escape(rate_text(t.rate))} per 100k</text>"
             f"{_strip(uid, t.band, x + 10, y + TILE - 24, TILE - 20, 14)}</g>"
