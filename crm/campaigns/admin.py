@@ -84,13 +84,10 @@ def _form_page(
     campaign: m.Campaign | None,
     preview: previews.Preview | None = None,
     notice: str = "",
-    status_code: int | None = None,
 ) -> Template:
+    """The writing form: 200, or 422 when it comes back with messages (a preview is never a refusal)."""
     context = {**_common(), "c": campaign, "preview": preview, "max": _limits(), "notice": notice}
-    page = form_page("admin/campaign_form.html", context, form=form)
-    if status_code is not None:
-        page.status_code = status_code
-    return page
+    return form_page("admin/campaign_form.html", context, form=form)
 
 
 def _limits() -> dict[str, int]:
@@ -223,7 +220,7 @@ def campaign_preview(
     if raw_id.isdigit():
         campaign = get_or_404(db, m.Campaign, int(raw_id), "No campaign with this id.")
     form = Form(data)
-    return _form_page(form, campaign=campaign, preview=result, status_code=200)
+    return _form_page(form, campaign=campaign, preview=result)
 
 
 @get("/preview/frame/{token:str}", sync_to_thread=False)
