@@ -217,6 +217,8 @@ def seed(session: Session, settings: Settings) -> None:
             published_at=now - dt.timedelta(days=20 - n) if status in (S.PUBLISHED, S.CLOSED, S.FILLED) else None,
             submitted_at=now - dt.timedelta(days=1) if status == S.SUBMITTED else None,
             closed_at=now - dt.timedelta(days=2) if status in (S.CLOSED, S.FILLED) else None,
+            # The first listing waiting for approval came through the public form, as a host without an account.
+            host_posted=title == "Housing and mental health interviews",
         )
         session.add(internship)
         session.flush()
@@ -228,8 +230,11 @@ def seed(session: Session, settings: Settings) -> None:
                 insert(m.internship_career_stages), [{"internship_id": internship.id, "stage": s} for s in stages]
             )
         created.append(internship)
+    statuses = [m.InterestStatus.SHORTLISTED, m.InterestStatus.CONTACTED, m.InterestStatus.NEW]
     for internship in created[:2]:
-        for name, email, note in INTERESTS[: 3 if internship is created[0] else 1]:
+        for (name, email, note), status in zip(
+            INTERESTS[: 3 if internship is created[0] else 1], statuses, strict=False
+        ):
             session.add(
                 m.InternshipInterest(
                     internship_id=internship.id,
@@ -238,6 +243,7 @@ def seed(session: Session, settings: Settings) -> None:
                     note=note,
                     consent_wording="Demo data",
                     consented_at=now,
+                    status=status if internship is created[0] else m.InterestStatus.NEW,
                 )
             )
     # A host editor scoped to the first VCSE host, to try the editor's view.
