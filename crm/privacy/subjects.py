@@ -243,6 +243,8 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
                 m.InternshipInterest.note,
                 m.InternshipInterest.consent_wording,
                 m.InternshipInterest.consented_at,
+                m.InternshipInterest.status,  # where the host says it stands, and what the person was told
+                m.InternshipInterest.notified_status,
             )
             .join(m.Internship, m.Internship.id == m.InternshipInterest.internship_id)
             .where(m.InternshipInterest.email == email),
