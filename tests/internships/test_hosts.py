@@ -119,7 +119,7 @@ def test_a_posted_placement_waits_for_the_fellow_and_is_not_public(client, db, s
     assert entry.actor == hosting.HOST.email
 
 
-def test_an_organisation_already_in_the_directory_is_used(client, db):
+def test_an_organisation_already_in_the_directory_is_used(client, db, settings):
     org = factories.organisation(db, "Leeds Institute of Health Research", m.OrgKind.ACADEMIC)
     db.commit()
     before = db.scalar(select(func.count()).select_from(m.Organisation))
@@ -128,6 +128,17 @@ def test_an_organisation_already_in_the_directory_is_used(client, db):
     )
     assert internship.host_organisation_id == org.id
     assert db.scalar(select(func.count()).select_from(m.Organisation)) == before
+    sign_in(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    page = client.get(f"/admin/internships/{internship.id}")
+    assert "already in the directory: check that they may post for it" in page.text
+
+
+def test_the_fellow_sees_that_a_new_organisation_also_waits_for_review(client, db, settings):
+    internship = posted(client, db)
+    sign_in(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    page = client.get(f"/admin/internships/{internship.id}")
+    assert "Posted by the host through the public form" in page.text and "directory's review queue" in page.text
+    assert "Riverside Carers Network" in client.get("/admin/review").text
 
 
 def test_bad_input_re_renders_with_messages_and_stores_nothing(client, db):
