@@ -72,6 +72,12 @@ def org_scope(public: bool) -> ColumnElement[bool]:
     return m.Organisation.review_status == m.ReviewStatus.APPROVED
 
 
+def tagged(owner_column: Any, links: Any, ctx: dict[str, Any]) -> Select[Any]:
+    """The ids tagged with the chosen topic: an IN list the database drives from the link table's topic index
+    (a correlated EXISTS would be checked once per row of the whole table)."""
+    return select(owner_column).where(links.c.topic_id == ctx["topic_id"])
+
+
 def _grouped(session: Session, query: Select[Any], uk_id: int | None) -> Counts:
     """``(region_id, n)`` rows into Counts: the UK-wide region's rows are ``national``, NULL is ``unplaced``."""
     by_region: dict[int, int] = {}
@@ -91,7 +97,7 @@ def organisations_counter(*conditions: Any) -> Callable[[Session, dict[str, Any]
         o, ot = m.Organisation, m.organisation_topics
         query = select(o.region_id, func.count()).where(org_scope(ctx["public"]), *conditions)
         if ctx["topic_id"]:
-            query = query.where(exists().where(ot.c.organisation_id == o.id, ot.c.topic_id == ctx["topic_id"]))
+            query = query.where(o.id.in_(tagged(ot.c.organisation_id, ot, ctx)))
         return _grouped(session, query.group_by(o.region_id), ctx["uk_id"])
 
     return count
@@ -139,7 +145,7 @@ def count_calls(session: Session, ctx: dict[str, Any]) -> Counts:
     c, ct = m.FundingCall, m.funding_call_topics
     scope: list[Any] = [c.status == m.CallStatus.PUBLISHED, c.last_deadline_at > ctx["now"]]
     if ctx["topic_id"]:
-        scope.append(exists().where(ct.c.call_id == c.id, ct.c.topic_id == ctx["topic_id"]))
+        scope.append(c.id.in_(tagged(ct.c.call_id, ct, ctx)))
     links = m.funding_call_regions
     return _national_or_specific(session, c, links, links.c.call_id, scope, ctx["uk_id"])
 
@@ -148,7 +154,7 @@ def count_subscribers(session: Session, ctx: dict[str, Any]) -> Counts:
     s, st = m.Subscription, m.subscription_topics
     scope: list[Any] = [s.status == m.SubscriptionStatus.ACTIVE]
     if ctx["topic_id"]:
-        scope.append(exists().where(st.c.subscription_id == s.id, st.c.topic_id == ctx["topic_id"]))
+        scope.append(s.id.in_(tagged(st.c.subscription_id, st, ctx)))
     links = m.subscription_regions
     return _national_or_specific(session, s, links, links.c.subscription_id, scope, ctx["uk_id"])
 
@@ -158,9 +164,15 @@ def count_subscribers(session: Session, ctx: dict[str, Any]) -> Counts:
 
 def count_internships(session: Session, ctx: dict[str, Any]) -> Counts:
     i, it = m.Internship, m.internship_topics
-    query = select(i.region_id, func.count()).where(i.status == m.InternshipStatus.PUBLISHED, i.closes_at > ctx["now"])
+    is_open = (i.status == m.InternshipStatus.PUBLISHED, i.closes_at > ctx["now"])
     if ctx["topic_id"]:
-        query = query.where(exists().where(it.c.internship_id == i.id, it.c.topic_id == ctx["topic_id"]))
+        query = select(i.region_id, func.count()).where(*is_open, i.id.in_(tagged(it.c.internship_id, it, ctx)))
+    else:
+        # The open ids come from the (status, closes_at, id) index and the regions from the region_id index, so
+        # no table row is read: ``id + 0`` stops SQLite from looking each id up by rowid instead (5x faster on the
+        # benchmark database; PostgreSQL makes it a hash semi-join).
+        open_ids = select(i.id).where(*is_open)
+        query = select(i.region_id, func.count()).where((i.id + 0).in_(open_ids))
     return _grouped(session, query.group_by(i.region_id), ctx["uk_id"])
 
 
@@ -173,7 +185,7 @@ def count_events(session: Session, ctx: dict[str, Any]) -> Counts:
         .where(e.status == m.EventStatus.PUBLISHED, e.ends_at > ctx["now"])
     )
     if ctx["topic_id"]:
-        query = query.where(exists().where(ot.c.organisation_id == host.id, ot.c.topic_id == ctx["topic_id"]))
+        query = query.where(host.id.in_(tagged(ot.c.organisation_id, ot, ctx)))
     return _grouped(session, query.group_by(host.region_id), ctx["uk_id"])
 
 
@@ -199,7 +211,7 @@ def partnerships_counter(stages: tuple[m.PartnershipStage, ...]) -> Callable[[Se
             .where(p.stage.in_(stages))
         )
         if ctx["topic_id"]:
-            query = query.where(exists().where(pt.c.partnership_id == p.id, pt.c.topic_id == ctx["topic_id"]))
+            query = query.where(p.id.in_(tagged(pt.c.partnership_id, pt, ctx)))
         return _grouped(session, query.group_by(o.region_id), ctx["uk_id"])
 
     return count
