@@ -30,6 +30,7 @@ from crm.directory.organisations import clean_website, create_organisation, norm
 from crm.errors import FieldErrors, NotFound
 from crm.internships import services
 from crm.internships.checks import InternshipData, current_data
+from crm.internships.lifecycle import MANAGE_PURPOSE, manage_url
 from crm.internships.rules import Status, TransitionError, _text, closes_at_for, london_today
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
@@ -37,7 +38,6 @@ from crm.timefmt import format_date
 from crm.tokens import INVALID, PURPOSES, TokenError
 from crm.validation import Form
 
-MANAGE_PURPOSE = "internship-manage"
 HOST_FORM_LIMIT_PER_HOUR = 5  # per connection, like /add-your-group
 NEW_LINK_LIMIT_PER_HOUR = 3  # per listing: a fresh link only ever goes to the listing's own host address
 LONGEST_EXTENSION = dt.timedelta(days=366)
@@ -166,13 +166,6 @@ def submit_host_post(
 
 # ---------------------------------------------------------------------------------------------------------------
 # The manage link
-
-
-def manage_url(signer: Any, internship: m.Internship, base_url: str) -> str:
-    if not internship.manage_key:
-        internship.manage_key = secrets.token_urlsafe(24)
-    token = signer.sign(MANAGE_PURPOSE, {"i": internship.id, "k": internship.manage_key})
-    return f"{base_url.rstrip('/')}/internships/manage/{internship.id}?token={token}"
 
 
 def host_link(signer: Any, internship: m.Internship, base_url: str) -> str:

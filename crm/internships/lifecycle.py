@@ -4,6 +4,7 @@ moderation emails."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -15,6 +16,8 @@ from crm.errors import NotFound
 from crm.internships.rules import REMINDER_LEAD, I, Status
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
+
+MANAGE_PURPOSE = "internship-manage"  # crm.tokens.PURPOSES: a host's private link to manage their listing
 
 
 def email_host(
@@ -45,6 +48,14 @@ def email_host(
             **context,
         },
     )
+
+
+def manage_url(signer: Any, internship: m.Internship, base_url: str) -> str:
+    """The host's private manage link (crm.internships.hosting); a listing without a key gets one."""
+    if not internship.manage_key:
+        internship.manage_key = secrets.token_urlsafe(24)
+    token = signer.sign(MANAGE_PURPOSE, {"i": internship.id, "k": internship.manage_key})
+    return f"{base_url.rstrip('/')}/internships/manage/{internship.id}?token={token}"
 
 
 def close_expired(session: Session, *, now: dt.datetime) -> int:
@@ -109,6 +120,8 @@ def send_closing_reminders(
             kind="internship_reminder",
             closing_date=internship.closing_date,
             host_url=f"{base_url.rstrip('/')}/internships/{internship.slug}/host?token={token}",
+            # A host without an account can extend the closing date from their private page.
+            manage_url=manage_url(signer, internship, base_url) if internship.host_posted else "",
             page_url=f"{base_url.rstrip('/')}/internships/{internship.slug}",
         )
         internship.reminder_sent_at = now

@@ -361,3 +361,22 @@ def test_the_interest_email_to_a_host_without_an_account_links_the_manage_page(c
     page = client.get(manage_link(message))
     assert page.status_code == 200 and "nia@example.org" in page.text
     assert_valid_payload(message, settings)
+
+
+def test_the_closing_reminder_to_a_host_without_an_account_offers_the_manage_link(client, db, settings):
+    from crm.internships.jobs import remind_hosts
+    from crm.runtime import Runtime
+
+    internship, _ = approved(
+        client, db, settings, closing_date=(london_today(now()) + dt.timedelta(days=6)).isoformat()
+    )
+    ctx = Runtime(settings)
+    try:
+        assert remind_hosts(ctx, now=now()) == 1
+    finally:
+        ctx.engine.dispose()
+    [message] = outbox(db, "internship_reminder")
+    assert "Need more time?" in message.text_body
+    page = client.get(manage_link(message))
+    assert page.status_code == 200 and "Extend the closing date" in page.text
+    assert internship.host_posted
