@@ -322,3 +322,9 @@ def test_the_fellow_sees_the_choice_on_the_subscriber_page(admin_client, db):
     db.commit()
     page = admin_client.get(f"/admin/subscribers/{sub.id}").text
     assert "Only calls that suit small user-led groups</dt><dd>Yes" in page
+
+
+def test_admin_list_filters_suitable_calls_too(admin_client, db):
+    _, small, _core, heavy, _silent = _calls(db)
+    page = admin_client.get("/admin/funding-calls?suits=1").text
+    assert 'name="suits"' in page and small.title in page and heavy.title not in page
