@@ -313,3 +313,35 @@ def test_2500_recipients_go_out_through_sendgrid_in_3_requests(db, settings) -> 
         assert all(
             p["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for p in body["personalizations"]
         )
+
+
+def test_queueing_costs_two_statements_per_1000_whatever_n(db, count_queries) -> None:
+    c = campaign(db)
+    c.status = m.CampaignStatus.SENDING
+    db.flush()
+
+    def people(start: int, n: int) -> list[Recipient]:
+        return [
+            Recipient(f"q{i}@example.org", "", "subscribers", None, None, NEWS, "Because.")
+            for i in range(start, start + n)
+        ]
+
+    with count_queries() as small:
+        queueing.queue_recipients(db, c.id, people(0, 2000), now())
+    with count_queries() as large:
+        queueing.queue_recipients(db, c.id, people(2000, 4000), now())
+    assert (small.count, large.count) == (4, 8)
+    with count_queries() as again:  # a resumed run: the same rows again insert nothing
+        stats = queueing.queue_recipients(db, c.id, people(0, 6000), now())
+    assert again.count == 12 and (stats.queued, stats.already) == (0, 6000)
+    assert count(db, m.OutboxMessage) == 6000 == count(db, m.CampaignRecipient)
+
+
+def test_a_refusal_on_a_sent_campaign_is_named_on_the_page(admin_client, db) -> None:
+    reader(db, "ann@example.org")
+    c = campaign(db)
+    sending.send_now(db, c, now())
+    db.commit()
+    page = post_form(admin_client, f"/admin/campaigns/{c.id}/send/cancel")
+    assert page.status_code == 422 and 'href="#f-campaign"' in page.text and 'id="f-campaign"' in page.text
+    assert "not scheduled: nothing to cancel" in page.text
