@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.services import active_admins, email_admins
 from crm.mailing.render import EmailRenderer
+from crm.map import gaps
 from crm.settings import Settings
 from crm.timefmt import LONDON
 
@@ -100,6 +101,7 @@ class ImpactReport:
     internships_posted: int
     internships_filled: int
     vcse_by_region: dict[str, int]
+    gaps: str = ""  # today's gaps across topics and regions, one sentence (crm.map.gaps.summary); page only
 
     @property
     def vcse_engaged(self) -> int:
@@ -124,7 +126,7 @@ class ImpactReport:
 
 
 def impact_report(session: Session, period: Period, *, now: dt.datetime) -> ImpactReport:
-    """Six statements whatever the data size."""
+    """Seven statements whatever the data size (the last is the gaps summary, as of now, not for the period)."""
     since, until = period.since, period.until
     p = m.Partnership
 
@@ -202,6 +204,7 @@ def impact_report(session: Session, period: Period, *, now: dt.datetime) -> Impa
         internships_posted=int(internships_row[0] or 0),
         internships_filled=int(internships_row[1] or 0),
         vcse_by_region=vcse_by_region,
+        gaps=gaps.summary(session),
     )
 
 

@@ -10,7 +10,7 @@ region (UK-wide ones are not counted in a region: they do not say where they wor
 - **demand outnumbers groups**: more active subscribers who chose both the topic and the region than charities
   and community groups (VCSE organisations) that could answer them.
 
-Four statements whatever the data size: the reference rows and one grouped query per source.
+Two statements whatever the data size: the reference rows, and one UNION ALL of a grouped query per source.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -92,18 +92,15 @@ class Grid:
         return len(self.rows) * len(self.regions)
 
 
-def _pairs(session: Session, query: Any) -> dict[tuple[int, int], tuple[int, ...]]:
-    return {(int(r[0]), int(r[1])): tuple(int(v or 0) for v in r[2:]) for r in session.execute(query)}
-
-
-def grid(session: Session, *, sort: str | None = None) -> Grid:
-    """The whole grid, topics sorted by ``sort`` (a key of SORTS; anything else is A to Z)."""
-    topics, regions, _ = reference_rows(session, public=False)
-    regions = [r for r in regions if r.code in POPULATION]
-    o, ot = m.Organisation, m.organisation_topics
-    orgs = _pairs(
-        session,
+def _sources(session: Session, *, with_topic_count: bool = False) -> dict[str, dict[tuple[int, int], tuple[int, ...]]]:
+    """The three sources grouped by (topic, region) in one UNION ALL statement, keyed "orgs", "partnerships" and
+    "subscribers"; ``with_topic_count`` adds the number of topics under "topics" (for the summary's total)."""
+    o, ot, r = m.Organisation, m.organisation_topics, m.Region
+    in_a_region = r.code.in_(sorted(POPULATION))
+    zero = literal(0)
+    orgs = (
         select(
+            literal("orgs").label("source"),
             ot.c.topic_id,
             o.region_id,
             func.count().filter(o.user_led.is_(True)),
@@ -111,46 +108,59 @@ def grid(session: Session, *, sort: str | None = None) -> Grid:
             func.count().filter(o.kind == m.OrgKind.VCSE),
         )
         .join_from(o, ot, ot.c.organisation_id == o.id)
-        .where(org_scope(False), o.region_id.is_not(None))
-        .group_by(ot.c.topic_id, o.region_id),
+        .join(r, r.id == o.region_id)
+        .where(org_scope(False), in_a_region)
+        .group_by(ot.c.topic_id, o.region_id)
     )
     p, pm, pt = m.Partnership, m.PartnershipMember, m.partnership_topics
-    partnerships = _pairs(
-        session,
-        select(pt.c.topic_id, o.region_id, func.count(func.distinct(p.id)))
+    partnerships = (
+        select(literal("partnerships"), pt.c.topic_id, o.region_id, func.count(func.distinct(p.id)), zero, zero)
         .select_from(p)
         .join(pt, pt.c.partnership_id == p.id)
         .join(pm, pm.partnership_id == p.id)
         .join(o, o.id == pm.organisation_id)
-        .where(p.stage.in_(LIVE_STAGES), o.region_id.is_not(None))
-        .group_by(pt.c.topic_id, o.region_id),
+        .join(r, r.id == o.region_id)
+        .where(p.stage.in_(LIVE_STAGES), in_a_region)
+        .group_by(pt.c.topic_id, o.region_id)
     )
     s, st, sr = m.Subscription, m.subscription_topics, m.subscription_regions
-    subscribers = _pairs(
-        session,
-        select(st.c.topic_id, sr.c.region_id, func.count(func.distinct(s.id)))
+    subscribers = (
+        select(literal("subscribers"), st.c.topic_id, sr.c.region_id, func.count(func.distinct(s.id)), zero, zero)
         .select_from(s)
         .join(st, st.c.subscription_id == s.id)
         .join(sr, sr.c.subscription_id == s.id)
-        .where(s.status == m.SubscriptionStatus.ACTIVE)
-        .group_by(st.c.topic_id, sr.c.region_id),
+        .join(r, r.id == sr.c.region_id)
+        .where(s.status == m.SubscriptionStatus.ACTIVE, in_a_region)
+        .group_by(st.c.topic_id, sr.c.region_id)
     )
-    rows = []
-    for topic in topics:
-        cells = []
-        for region in regions:
-            key = (topic.id, region.id)
-            user_led, academic, vcse = orgs.get(key, (0, 0, 0))
-            cells.append(
-                Cell(
-                    user_led=user_led,
-                    academic=academic,
-                    vcse=vcse,
-                    partnerships=partnerships.get(key, (0,))[0],
-                    subscribers=subscribers.get(key, (0,))[0],
-                )
-            )
-        rows.append(Row(topic, cells))
+    arms = [orgs, partnerships, subscribers]
+    if with_topic_count:
+        arms.append(select(literal("topics"), func.count(), zero, zero, zero, zero).select_from(m.Topic))
+    out: dict[str, dict[tuple[int, int], tuple[int, ...]]] = {
+        "orgs": {}, "partnerships": {}, "subscribers": {}, "topics": {}
+    }  # fmt: skip
+    for row in session.execute(union_all(*arms)):
+        out[row[0]][(int(row[1]), int(row[2]))] = tuple(int(v or 0) for v in row[3:])
+    return out
+
+
+def _cell(sources: dict[str, dict[tuple[int, int], tuple[int, ...]]], key: tuple[int, int]) -> Cell:
+    user_led, academic, vcse = sources["orgs"].get(key, (0, 0, 0))
+    return Cell(
+        user_led=user_led,
+        academic=academic,
+        vcse=vcse,
+        partnerships=sources["partnerships"].get(key, (0,))[0],
+        subscribers=sources["subscribers"].get(key, (0,))[0],
+    )
+
+
+def grid(session: Session, *, sort: str | None = None) -> Grid:
+    """The whole grid, topics sorted by ``sort`` (a key of SORTS; anything else is A to Z). Two statements."""
+    topics, regions, _ = reference_rows(session, public=False)
+    regions = [r for r in regions if r.code in POPULATION]
+    sources = _sources(session)
+    rows = [Row(topic, [_cell(sources, (topic.id, region.id)) for region in regions]) for topic in topics]
     sort = sort if sort in SORTS else "topic"
     if sort == "most":
         rows.sort(key=lambda r: (-r.gap_count, r.topic.name))
@@ -160,13 +170,22 @@ def grid(session: Session, *, sort: str | None = None) -> Grid:
 
 
 def summary(session: Session) -> str:
-    """One line for the impact report: how many topic x region pairs have each kind of gap."""
-    g = grid(session)
-    if not g.pairs:
-        return "No topics or regions yet."
-    t = g.totals()
+    """One line for the impact report: how many topic x region pairs have each kind of gap. One statement: a pair
+    missing from every source has the three "no ..." gaps, so only the pairs the sources name need looking at."""
+    sources = _sources(session, with_topic_count=True)
+    topics = next(iter(sources["topics"]), (0, 0))[0]  # that arm's one row is keyed (number of topics, 0)
+    pairs = topics * len(POPULATION)
+    if not pairs:
+        return "No topics yet."
+    named = set(sources["orgs"]) | set(sources["partnerships"]) | set(sources["subscribers"])
+    t = dict.fromkeys(GAP_KINDS, 0)
+    for key in named:
+        for kind in _cell(sources, key).gaps:
+            t[kind] += 1
+    for kind in ("user_led", "academic", "partnership"):
+        t[kind] += pairs - len(named)
     return (
-        f"Of {g.pairs} topic and region pairs, {t['user_led']} have no user-led group, {t['academic']} no "
+        f"Of {pairs} topic and region pairs, {t['user_led']} have no user-led group, {t['academic']} no "
         f"academic partner, {t['partnership']} no live partnership, and {t['demand']} "
         f"{'has' if t['demand'] == 1 else 'have'} more subscribers than groups that could answer them."
     )

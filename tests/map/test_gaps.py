@@ -55,7 +55,7 @@ def test_sorts_page_csv_and_statements(db, admin_client, count_queries):
     assert gaps.grid(db, sort="most").rows[-1].topic.name == "Psychosis"
     with count_queries() as q:
         page = admin_client.get("/admin/map/gaps?sort=most")
-    assert page.status_code == 200 and q.count == 5  # session, reference rows, three grouped queries
+    assert page.status_code == 200 and q.count == 3  # session, reference rows, the three sources in one
     assert "Subscribers outnumber groups" in page.text
     response = admin_client.get("/admin/map/gaps.csv")
     assert response.headers["content-type"].startswith("text/csv")
@@ -65,10 +65,19 @@ def test_sorts_page_csv_and_statements(db, admin_client, count_queries):
     assert len(rows) == 12 * len(gaps.grid(db).rows)
 
 
-def test_summary_line(db):
+def test_summary_line(db, count_queries):
     _data(db)
-    line = gaps.summary(db)
+    with count_queries(db.get_bind()) as q:
+        line = gaps.summary(db)
+    assert q.count == 1
     assert line == (
         "Of 288 topic and region pairs, 287 have no user-led group, 287 no academic partner, 287 no live "
         "partnership, and 1 has more subscribers than groups that could answer them."
     )
+
+
+def test_the_impact_report_carries_the_summary(db, admin_client):
+    _data(db)
+    html = admin_client.get("/admin/reports").text
+    assert "Where the gaps are today" in html and "1 has more subscribers than groups" in html
+    assert 'href="/admin/map/gaps"' in html
