@@ -2,8 +2,8 @@
 
 New and edited organisations get theirs as they are saved (``crm.directory.organisations.clean_identifiers``, the
 one check shared by the forms, the API and the CSV import); this is for rows saved before that, or imported with a
-postcode and no region. The region comes from the same table (``crm.directory.postcode_regions``: postcode area ->
-ITL1 region, with the cross-border areas noted there). An organisation that already has a region is never changed.
+postcode and no region. The region comes from ``crm.directory.postcode_regions.region_for_postcode``: the district
+(outward code) where a cross-border area's districts are listed, else the postcode area's region. An organisation that already has a region is never changed.
 Each filled row gets an audit entry ("Region: (empty) -> North West", actor "system").
 """
 
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm import models as m
 from crm.directory import postcode_regions
-from crm.validation import postcode_area
 
 BATCH = 500
 
@@ -54,7 +53,7 @@ def fill_regions(
         changes = []
         for row in rows:
             result.checked += 1
-            code = postcode_regions.region_code(postcode_area(row.postcode.strip().upper()))
+            code = postcode_regions.region_for_postcode(row.postcode)
             if code is None or code not in regions:
                 result.no_region += 1
                 continue

@@ -190,14 +190,16 @@ def test_fill_regions_from_postcodes(db):
     empty = factories.organisation(db, postcode="M1 1AE")
     kept = factories.organisation(db, region_name="Wales", postcode="M1 1AE")
     jersey = factories.organisation(db, postcode="JE2 3AB")
+    flintshire = factories.organisation(db, postcode="CH7 1AB")
     db.commit()
     dry = fill_regions(db, apply=False)
-    assert (dry.checked, dry.filled, dry.no_region) == (2, 1, 1)
+    assert (dry.checked, dry.filled, dry.no_region) == (3, 2, 1)
     db.rollback()
     seen = []
     result = fill_regions(db, progress=seen.append)
     db.commit()
-    assert result.filled == 1 and seen
+    assert result.filled == 2 and seen
+    assert db.get(m.Organisation, flintshire.id).region_id == factories.region_id(db, "UKL")
     assert db.get(m.Organisation, empty.id).region_id == factories.region_id(db, "UKD")
     assert db.get(m.Organisation, kept.id).region_id == factories.region_id(db, "UKL")
     assert db.get(m.Organisation, jersey.id).region_id is None

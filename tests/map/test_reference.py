@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from crm.directory.reference import REGIONS
 from crm.map import population, tilemap
 from crm.map.figures import band_of, legend
@@ -35,3 +37,27 @@ def test_bands_and_their_legend():
     assert [b.band for b in legend(3, "count")] == [0, 2, 3, 4]  # no whole count falls in band 1
     assert legend(0, "rate")[0].label == "None" and len(legend(0, "rate")) == 1
     assert legend(4, "rate")[1].label == "more than 0.0 up to 1.0 per 100,000"
+
+
+def test_districts_of_cross_border_areas_go_to_their_own_side():
+    from crm.directory import postcode_regions as pr
+
+    assert {code for code in pr.DISTRICT_REGIONS.values()} <= ITL1
+    assert all(re.fullmatch(r"[A-Z]{1,2}[0-9]{1,2}", d) for d in pr.DISTRICT_REGIONS)
+    assert all(re.match(r"[A-Z]+", d)[0] in pr.AREA_REGIONS for d in pr.DISTRICT_REGIONS)
+    expected = {
+        "CH7 1AB": "UKL",  # Flintshire, though CH is mostly Chester and the Wirral
+        "CH1 2AB": "UKD",
+        "SY23 1AA": "UKL",  # Aberystwyth
+        "SY1 1AA": "UKG",  # Shrewsbury
+        "EN1 1AA": "UKI",
+        "EN8 1AA": "UKH",  # Cheshunt
+        "KT1 1AA": "UKI",
+        "KT22 7AA": "UKJ",
+        "S1 2AA": "UKE",
+        "S41 7AA": "UKF",  # Chesterfield
+        "TD15 1AA": "UKC",  # Berwick-upon-Tweed
+        "M1 1AE": "UKD",
+        "JE2 3AB": None,
+    }
+    assert {pc: pr.region_for_postcode(pc) for pc in expected} == expected
