@@ -21,7 +21,7 @@ from crm.map import measures
 from crm.map.measures import Measure, org_scope
 from crm.map.population import POPULATION, RELEASE, YEAR, per_100k
 
-SCALES = {"rate": "People: per 100,000 residents", "count": "Count"}
+SCALES = {"rate": "Per 100,000 people", "count": "Count"}
 BANDS = 4  # colour bands above "none"
 
 
@@ -112,9 +112,9 @@ def legend(biggest: float, scale: str) -> list[Band]:
             first, last = math.floor(low) + 1, math.floor(high + 1e-9)
             if first > last:
                 continue
-            out.append(Band(band, f"{first}" if first == last else f"{first} to {last}"))
+            out.append(Band(band, f"{first:,}" if first == last else f"{first:,} to {last:,}"))
         else:
-            out.append(Band(band, f"more than {low:.1f} up to {high:.1f} per 100,000"))
+            out.append(Band(band, f"more than {low:,.1f} up to {high:,.1f} per 100,000"))
     return out
 
 
