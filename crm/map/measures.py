@@ -114,21 +114,31 @@ def organisation_links(**filters: str) -> Links:
 
 
 def _national_or_specific(
-    session: Session, owner: Any, links: Any, link_owner: Any, scope: list[Any], uk_id: int | None
+    session: Session, owner: Any, links: Any, link_owner: Any, scope: list[Any], topic_ids: Any, uk_id: int | None
 ) -> Counts:
     """Owners (calls, subscriptions) tagged with regions: one statement of two arms. Arm 1 counts the UK-wide ones
-    (no region, or "UK-wide" among them) once; arm 2 counts the others in each region they name."""
+    (no region, or "UK-wide" among them) once, as every owner in scope less those tagged only with regions: the
+    first is an index-only count, the second is driven from the (small) link table, so no owner row is checked
+    one by one. Arm 2 counts the others in each region they name."""
     owner_id = owner.id
     tagged = links.alias()
     uk_tag = exists().where(tagged.c[link_owner.key] == owner_id, tagged.c.region_id == uk_id)
-    any_tag = exists().where(tagged.c[link_owner.key] == owner_id)
-    national = select(cast(null(), Integer).label("region_id"), func.count().label("n")).where(
-        *scope, (~any_tag) | uk_tag
+    # The topic filter goes on the link table's owner column where the link table drives, on the owner's id where
+    # the owner table does: either way it is an IN list the database walks from the topic index.
+    owner_topic = [owner_id.in_(topic_ids)] if topic_ids is not None else []
+    link_topic = [link_owner.in_(topic_ids)] if topic_ids is not None else []
+    in_scope = select(func.count()).select_from(owner).where(*scope, *owner_topic).scalar_subquery()
+    regional_only = (
+        select(func.count(func.distinct(owner_id)))
+        .join_from(links, owner, link_owner == owner_id)
+        .where(*scope, *link_topic, ~uk_tag)
+        .scalar_subquery()
     )
+    national = select(cast(null(), Integer).label("region_id"), (in_scope - regional_only).label("n"))
     specific = (
         select(links.c.region_id, func.count(func.distinct(owner_id)))
         .join_from(links, owner, link_owner == owner_id)
-        .where(*scope, links.c.region_id != uk_id, ~uk_tag)
+        .where(*scope, *link_topic, links.c.region_id != uk_id, ~uk_tag)
         .group_by(links.c.region_id)
     )
     by_region: dict[int, int] = {}
@@ -143,20 +153,19 @@ def _national_or_specific(
 
 def count_calls(session: Session, ctx: dict[str, Any]) -> Counts:
     c, ct = m.FundingCall, m.funding_call_topics
-    scope: list[Any] = [c.status == m.CallStatus.PUBLISHED, c.last_deadline_at > ctx["now"]]
-    if ctx["topic_id"]:
-        scope.append(c.id.in_(tagged(ct.c.call_id, ct, ctx)))
+    scope = [c.status == m.CallStatus.PUBLISHED, c.last_deadline_at > ctx["now"]]
+    topic_ids = tagged(ct.c.call_id, ct, ctx) if ctx["topic_id"] else None
     links = m.funding_call_regions
-    return _national_or_specific(session, c, links, links.c.call_id, scope, ctx["uk_id"])
+    return _national_or_specific(session, c, links, links.c.call_id, scope, topic_ids, ctx["uk_id"])
 
 
 def count_subscribers(session: Session, ctx: dict[str, Any]) -> Counts:
     s, st = m.Subscription, m.subscription_topics
-    scope: list[Any] = [s.status == m.SubscriptionStatus.ACTIVE]
-    if ctx["topic_id"]:
-        scope.append(s.id.in_(tagged(st.c.subscription_id, st, ctx)))
+    topic_ids = tagged(st.c.subscription_id, st, ctx) if ctx["topic_id"] else None
     links = m.subscription_regions
-    return _national_or_specific(session, s, links, links.c.subscription_id, scope, ctx["uk_id"])
+    return _national_or_specific(
+        session, s, links, links.c.subscription_id, [s.status == m.SubscriptionStatus.ACTIVE], topic_ids, ctx["uk_id"]
+    )
 
 
 # ------------------------------------------------------------------------------------ internships and events
