@@ -70,6 +70,7 @@ def test_the_fellow_writes_a_campaign_with_a_live_preview(page, live, signed_in)
     )
     page.get_by_label("Button label").fill("Book a place")
     page.get_by_label("Button link").fill("https://example.org/book")
+    expect(page.locator("#campaign-preview pre.mail-text")).to_contain_text("Book a place: https://example.org/book")
     page.get_by_role("button", name="Save draft").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(subject)
