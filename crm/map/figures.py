@@ -2,7 +2,8 @@
 band, what counts everywhere or apart, and how many organisations have no region.
 
 Two statements whatever the data size: the reference rows (topics, regions and the organisations without a region,
-in one UNION ALL) and the measure's own grouped query (``crm.map.measures``).
+in one UNION ALL) and the measure's own grouped query (``crm.map.measures``), or one when the measure's figures
+are big enough to be kept for a few minutes (``crm.map.kept``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.map import measures
+from crm.map import kept, measures
 from crm.map.measures import Measure, org_scope
 from crm.map.population import POPULATION, RELEASE, YEAR, per_100k
 
@@ -55,6 +56,7 @@ class MapView:
     orgs_without_region: int
     legend: list[Band]
     admin: bool
+    as_of: dt.datetime | None = None  # when kept figures were counted (crm.map.kept); None: counted now
     source: str = RELEASE
     year: str = YEAR
 
@@ -127,7 +129,12 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
     topics, regions, orgs_without_region = reference_rows(session, public=public)
     topic = next((t for t in topics if t.slug == query.get("topic")), None)
     uk_id = next((r.id for r in regions if r.code == "UK"), None)
-    counts = measures.count(session, measure, public=public, topic_id=topic.id if topic else None, uk_id=uk_id, now=now)
+    topic_id = topic.id if topic else None
+    counts, as_of = kept.counts(
+        (str(session.get_bind().url), measure.key, public, topic_id),
+        lambda: measures.count(session, measure, public=public, topic_id=topic_id, uk_id=uk_id, now=now),
+        now=now,
+    )
     everywhere = counts.national if measure.national_everywhere else 0
     raw = [(r, counts.by_region.get(r.id, 0) + everywhere) for r in regions if r.code in POPULATION]
     values = [(n if scale == "count" else per_100k(n, r.code) or 0.0) for r, n in raw]
@@ -157,4 +164,5 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
         orgs_without_region=orgs_without_region,
         legend=legend(biggest, scale),
         admin=admin,
+        as_of=as_of,
     )

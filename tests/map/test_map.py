@@ -210,3 +210,43 @@ def test_fill_regions_from_postcodes(db):
 def test_fill_regions_command_help():
     result = CliRunner().invoke(fill_command, ["--help"])
     assert result.exit_code == 0 and "--dry-run" in result.output and "postcode" in result.output
+
+
+@pytest.fixture
+def keep_everything(monkeypatch):
+    """Every measure counts as expensive, so its figures are kept (at scale only big ones are)."""
+    from crm.map import kept
+
+    monkeypatch.setattr(kept, "LARGE", 0)
+    monkeypatch.setattr(kept, "SLOW", -1.0)
+    kept.forget()
+    yield kept
+    kept.forget()
+
+
+def test_expensive_figures_are_kept_for_a_few_minutes_and_say_when_they_were_counted(
+    db, client, count_queries, keep_everything
+):
+    factories.organisation(db, region_name="London")
+    db.commit()
+    first = view(db, "organisations")
+    assert tiles(first) == {"London": 1} and first.as_of is None
+    factories.organisation(db, region_name="London")
+    db.commit()
+    again = view(db, "organisations")
+    assert tiles(again) == {"London": 1} and again.as_of == NOW  # kept, and says so
+    with count_queries() as q:
+        html = client.get("/map").text
+    assert q.count == 1  # the reference rows only
+    assert "with this much data they are recounted every few minutes" in html
+    keep_everything.forget()
+    assert tiles(view(db, "organisations")) == {"London": 2}
+
+
+def test_small_figures_are_never_kept(db):
+    factories.organisation(db, region_name="London")
+    db.commit()
+    assert view(db, "organisations").as_of is None
+    factories.organisation(db, region_name="London")
+    db.commit()
+    assert tiles(view(db, "organisations")) == {"London": 2}
