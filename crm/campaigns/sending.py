@@ -190,6 +190,8 @@ def send_now(session: Session, campaign: m.Campaign, now: dt.datetime) -> SendRe
     if preview.total > IN_REQUEST_LIMIT:
         return SendResult(True, False, 0)  # the worker resolves and queues it (crm.campaigns.jobs)
     run_send(session, campaign, now)
+    if campaign.status == S.DRAFT:  # everyone left the audience between the check and the send
+        raise FieldErrors({"audience": EMPTY_NOTE})
     return SendResult(True, campaign.status == S.SENT, campaign.recipients)
 
 

@@ -345,3 +345,17 @@ def test_a_refusal_on_a_sent_campaign_is_named_on_the_page(admin_client, db) -> 
     page = post_form(admin_client, f"/admin/campaigns/{c.id}/send/cancel")
     assert page.status_code == 422 and 'href="#f-campaign"' in page.text and 'id="f-campaign"' in page.text
     assert "not scheduled: nothing to cancel" in page.text
+
+
+def test_an_audience_that_empties_before_the_send_leaves_a_draft_and_says_so(db, monkeypatch) -> None:
+    leaving = reader(db, "ann@example.org")
+    c = campaign(db)
+    preview = sending.audience_now(db, c)  # Ann is there when the page is read …
+    leaving.status = m.SubscriptionStatus.UNSUBSCRIBED  # … and gone when the send resolves the audience
+    db.flush()
+    monkeypatch.setattr(sending, "audience_now", lambda *_: preview)
+    with pytest.raises(FieldErrors) as empty:
+        sending.send_now(db, c, now())
+    assert "Nobody was in the audience" in empty.value.errors["audience"]
+    assert c.status == m.CampaignStatus.DRAFT and c.started_at is None and count(db, m.OutboxMessage) == 0
+    assert c.audience_summary["note"] == sending.EMPTY_NOTE
