@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, String, cast, exists, false, not_, or_, select
+from sqlalchemy import Row, String, and_, cast, exists, false, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from crm import models as m
@@ -158,21 +158,18 @@ def contact_conditions(seg: Segment) -> list[Any]:
 
 
 def contact_rows(session: Session, seg: Segment) -> list[Row[Any]]:
-    """Every directory contact the segment's contact choices match, once per approved organisation they are
-    affiliated to (``org_id`` None: none), primary affiliation first. One statement."""
+    """Every directory contact the segment's contact choices match, once per organisation they are affiliated to,
+    approved organisations first and the primary one first among them (``org_id`` None: not an approved
+    organisation, or none). One statement; plain indexed joins (an outer join to a subquery made SQLite scan the
+    subquery once per contact: 5 minutes at 50,000 contacts)."""
     a2, o2 = aliased(Aff), aliased(Org)
-    orgs = (
-        select(a2.contact_id, o2.id.label("org_id"), o2.name.label("org_name"), a2.is_primary)
-        .join(o2, o2.id == a2.organisation_id)
-        .where(o2.review_status == APPROVED)
-        .subquery()
-    )
     query = (
-        select(C.id, C.name, C.email, orgs.c.org_id, orgs.c.org_name, orgs.c.is_primary)
+        select(C.id, C.name, C.email, o2.id.label("org_id"), o2.name.label("org_name"), a2.is_primary)
         .select_from(C)
-        .outerjoin(orgs, orgs.c.contact_id == C.id)
+        .outerjoin(a2, a2.contact_id == C.id)
+        .outerjoin(o2, and_(o2.id == a2.organisation_id, o2.review_status == APPROVED))
         .where(*contact_conditions(seg))
-        .order_by(C.id, orgs.c.is_primary.desc(), orgs.c.org_name)
+        .order_by(C.id, o2.id.is_(None), a2.is_primary.desc(), o2.name)
     )
     return list(session.execute(query))
 
