@@ -152,6 +152,15 @@ class Page:
 # Lists say how many results match, exactly up to this many: counting stops there, so a count costs at most this
 # many index entries at any size (a full COUNT over a million rows would cost more than the page itself).
 COUNT_CAP = 10_000
+ARCHIVE_CHOICES = (("", "Current"), ("yes", "Archived"))
+
+
+def archive_filter(query: Select[Any], column: Any, value: Any) -> Select[Any]:
+    """An admin list's "Archive" filter: current records unless it asks for the archived ones ("yes") or both
+    ("all", what a bulk action may select from) (issue 17.4)."""
+    if value == "all":
+        return query
+    return query.where(column.isnot(None) if value == "yes" else column.is_(None))
 
 
 def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:

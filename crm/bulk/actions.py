@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -34,7 +34,7 @@ MAX_SELECTION = COUNT_CAP
 NAMES_SHOWN = 10
 
 
-CHANGES = {"add_topic", "remove_topic", "add_to_list"}
+CHANGES = {"add_topic", "remove_topic", "add_to_list", "archive", "restore"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def select_records(session: Session, kind: Kind, form: Mapping[str, Any], scope:
         found = []
     else:
         # Only records the list itself could show (an editor's own partnerships or internships, say).
-        shown = kind.matching(session, list_params(kind, ""), scope).subquery()
+        shown = kind.matching(session, list_params(kind, "archived=all"), scope).subquery()
         found = list(
             session.execute(
                 select(model.id, kind.label.label("name"))
@@ -184,6 +184,34 @@ def add_to_contact_list(session: Session, actor: Principal | None, selection: Se
         audit.record(session, actor, "updated", "contact", contact_id, summary=f"Bulk action: added to list {lst.name}")
     session.flush()
     return len(new_ids)
+
+
+def set_archived(
+    session: Session, actor: Principal | None, kind: Kind, selection: Selection, *, archive: bool, now: dt.datetime
+) -> int:
+    """Archive (or restore) the selected records not already so; how many changed. Each gets an audit entry, so
+    its history says when and by whom; nothing else about the record changes."""
+    model = kind.model
+    column = model.archived_at
+    ids = list(
+        session.scalars(
+            select(model.id).where(model.id.in_(selection.ids), column.is_(None) if archive else column.isnot(None))
+        )
+    )
+    if not ids:
+        return 0
+    session.execute(update(model).where(model.id.in_(ids)).values(archived_at=now if archive else None))
+    for record_id in ids:
+        audit.record(
+            session,
+            actor,
+            "archived" if archive else "restored",
+            kind.name,
+            record_id,
+            summary="Archived" if archive else "Restored from the archive",
+            changes={"archived": [not archive, archive]},
+        )
+    return len(ids)
 
 
 def offered(kind: Kind, actor: Principal | None) -> Mapping[str, str]:

@@ -63,7 +63,12 @@ def _run(
                 context={"kind": kind, "selection": selection, "action": kind.actions[action], "fields": fields,
                          "back": _back(kind, form)},
             )  # fmt: skip
-        if action == "add_to_list":
+        if action in {"archive", "restore"}:
+            archive = action == "archive"
+            n = actions.set_archived(db, user, kind, selection, archive=archive, now=dt.datetime.now(dt.UTC))
+            done = "archived" if archive else "restored from the archive"
+            message = f"{n} of {selection.count} {kind.plural} {done}."
+        elif action == "add_to_list":
             n = actions.add_to_contact_list(db, user, selection, form.get("list"))
             message = f"{n} of {selection.count} contacts added to the list ({selection.count - n} were in it already)."
         else:

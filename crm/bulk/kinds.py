@@ -57,6 +57,9 @@ class Kind:
 
 TOPIC_ACTIONS = {"add_topic": "Add a topic", "remove_topic": "Remove a topic"}
 EXPORT = {"export": "Download as CSV"}
+# Records with no end of their own are archived; funding calls close, events are cancelled, internships close or
+# are filled and subscribers unsubscribe, each through its own page (with the emails that go with it).
+ARCHIVE = {"archive": "Archive", "restore": "Restore from the archive"}
 
 
 def _organisations(session: Session, params: ListParams, scope: Scope) -> Select[Any]:
@@ -167,7 +170,7 @@ ORGANISATIONS = Kind(
     m.Organisation.name,
     organisations.ADMIN_ORG_FILTERS,
     _organisations,
-    {**TOPIC_ACTIONS, **EXPORT},
+    {**TOPIC_ACTIONS, **EXPORT, **ARCHIVE},
     m.organisation_topics,
     "organisation_id",
 )
@@ -179,7 +182,7 @@ CONTACTS = Kind(
     m.Contact.name,
     contacts.CONTACT_FILTERS,
     _contacts,
-    {"add_to_list": "Add to a contact list", **TOPIC_ACTIONS, **EXPORT},
+    {"add_to_list": "Add to a contact list", **TOPIC_ACTIONS, **EXPORT, **ARCHIVE},
     m.contact_topics,
     "contact_id",
 )
@@ -204,7 +207,7 @@ PARTNERSHIPS = Kind(
     m.Partnership.title,
     partnership_queries.FILTERS,
     _partnerships,
-    {**TOPIC_ACTIONS, **EXPORT},
+    {**TOPIC_ACTIONS, **EXPORT, **ARCHIVE},
     m.partnership_topics,
     "partnership_id",
     _partnership_columns,

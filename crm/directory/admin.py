@@ -255,7 +255,7 @@ def _own_organisation(db: Session, user: Principal | None) -> m.Organisation | N
 
 
 def _own_context(db: Session, org: m.Organisation | None, notice: str = "") -> dict[str, Any]:
-    listed = org is not None and org.review_status == m.ReviewStatus.APPROVED and org.visibility == m.Visibility.PUBLIC
+    listed = org is not None and organisations.is_public(org)
     return {"org": org, **menus(db), "notice": notice, "listed": listed}
 
 

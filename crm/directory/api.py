@@ -78,7 +78,7 @@ def _org_out(org: m.Organisation) -> schemas.Organisation:
 
 def _visible_org(db: Session, user: Principal | None, org_id: int) -> m.Organisation:
     org = org_or_404(db, org_id)
-    public = org.review_status == m.ReviewStatus.APPROVED and org.visibility == m.Visibility.PUBLIC
+    public = organisations.is_public(org)
     if not public and not (user and (user.is_admin or (user.organisation_id == org.id))):
         raise NotFoundException("No such organisation.")
     return org

@@ -18,10 +18,10 @@ from crm.accounts.principal import Principal
 from crm.directory.errors import DirectoryFieldErrors
 from crm.directory.organisations import find_organisation
 from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
-from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.listing import ListParams, Page, SortOption, Sorts, archive_filter, keyset_page
 from crm.validation import Form
 
-CONTACT_FILTERS = ("organisation", "topic", "region", "career_stage")
+CONTACT_FILTERS = ("organisation", "topic", "region", "career_stage", "archived")
 
 
 # -------------------------------------------------------------------------------------------------- contacts
@@ -161,6 +161,7 @@ def contact_list_query(session: Session, params: ListParams) -> tuple[Select[Any
         primary_org.label("organisation_name"),
     ).where(c.erased_at.is_(None))
     f = params.filters
+    query = archive_filter(query, c.archived_at, f.get("archived"))
     if params.q:
         like = f"%{params.q.lower()}%"
         query = query.where(or_(func.lower(c.name).like(like), c.email.like(like), func.lower(c.job_title).like(like)))

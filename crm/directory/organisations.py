@@ -23,7 +23,7 @@ from crm.directory.reference import free_slug, slugify
 from crm.directory.references import organisation_references
 from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
-from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.listing import ListParams, Page, SortOption, Sorts, archive_filter, keyset_page
 from crm.validation import (
     Form,
     normalise_charity_number,
@@ -34,7 +34,7 @@ from crm.validation import (
 )
 
 ORG_FILTERS = ("kind", "category", "topic", "region", "user_led", "lived_experience_led")
-ADMIN_ORG_FILTERS = (*ORG_FILTERS, "status", "visibility")
+ADMIN_ORG_FILTERS = (*ORG_FILTERS, "status", "visibility", "archived")
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -86,7 +86,7 @@ def clean_identifiers(form: Form, values: dict[str, Any], regions: Mapping[str, 
     values["charity_number"] = form.checked(
         "charity_number", normalise_charity_number, max_length=40, label="Charity number"
     )
-    code = postcode_regions.region_code(area) if area else None
+    code = postcode_regions.region_for_postcode(postcode) if area else None
     if code and not values.get("region_id") and "region" not in form.errors and code.lower() in regions:
         values["region_id"] = regions[code.lower()].id
 
@@ -275,11 +275,7 @@ def get_organisation(session: Session, org_id: int) -> m.Organisation | None:
 def get_public_organisation(session: Session, slug: str) -> m.Organisation | None:
     return session.scalar(
         select(m.Organisation)
-        .where(
-            m.Organisation.slug == slug,
-            m.Organisation.review_status == m.ReviewStatus.APPROVED,
-            m.Organisation.visibility == m.Visibility.PUBLIC,
-        )
+        .where(m.Organisation.slug == slug, public_condition())
         .options(
             selectinload(m.Organisation.topics),
             selectinload(m.Organisation.region),
@@ -339,9 +335,20 @@ def update_own_organisation(session: Session, actor: Principal, org: m.Organisat
     return form
 
 
+def is_public(org: m.Organisation) -> bool:
+    """``public_condition`` for a loaded organisation: whether the public directory shows it."""
+    return (
+        org.review_status == m.ReviewStatus.APPROVED
+        and org.visibility == m.Visibility.PUBLIC
+        and org.archived_at is None
+    )
+
+
 def public_condition() -> Any:
-    return (m.Organisation.review_status == m.ReviewStatus.APPROVED) & (
-        m.Organisation.visibility == m.Visibility.PUBLIC
+    return (
+        (m.Organisation.review_status == m.ReviewStatus.APPROVED)
+        & (m.Organisation.visibility == m.Visibility.PUBLIC)
+        & m.Organisation.archived_at.is_(None)
     )
 
 
@@ -375,6 +382,7 @@ def organisation_list_query(
             query = query.where(o.review_status == f["status"])
         if f.get("visibility") in {v.value for v in m.Visibility}:
             query = query.where(o.visibility == f["visibility"])
+        query = archive_filter(query, o.archived_at, f.get("archived"))
     if f.get("kind") in {k.value for k in m.OrgKind}:
         query = query.where(o.kind == f["kind"])
     if f.get("category") in {c.value for c in m.VcseCategory}:

@@ -101,7 +101,7 @@ class AudienceFilter:
 def _conditions(f: AudienceFilter, event_id: int) -> list[Any]:
     c = m.Contact
     aff, org = m.Affiliation, m.Organisation
-    conds: list[Any] = [c.erased_at.is_(None)]
+    conds: list[Any] = [c.erased_at.is_(None), c.archived_at.is_(None)]
     if f.org_kinds:
         conds.append(exists().where(aff.contact_id == c.id, aff.organisation_id == org.id, org.kind.in_(f.org_kinds)))
     if f.topic_ids:

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
+from crm.directory.organisations import public_condition
 from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 from crm.mailing.subscriptions import mailing_filter
 from crm.mailing.suppression import active_suppression
@@ -26,11 +27,7 @@ def subscription_menus(session: Session) -> dict[str, list[Any]]:
         "regions": session.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position)).all(),
         "funders": session.execute(
             select(m.Organisation.id, m.Organisation.name)
-            .where(
-                m.Organisation.kind == m.OrgKind.FUNDER,
-                m.Organisation.review_status == m.ReviewStatus.APPROVED,
-                m.Organisation.visibility == m.Visibility.PUBLIC,
-            )
+            .where(m.Organisation.kind == m.OrgKind.FUNDER, public_condition())
             .order_by(m.Organisation.name)
         ).all(),
     }

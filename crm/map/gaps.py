@@ -120,7 +120,7 @@ def _sources(session: Session, *, with_topic_count: bool = False) -> dict[str, d
         .join(pm, pm.partnership_id == p.id)
         .join(o, o.id == pm.organisation_id)
         .join(r, r.id == o.region_id)
-        .where(p.stage.in_(LIVE_STAGES), in_a_region)
+        .where(p.stage.in_(LIVE_STAGES), p.archived_at.is_(None), in_a_region)
         .group_by(pt.c.topic_id, o.region_id)
     )
     s, st, sr = m.Subscription, m.subscription_topics, m.subscription_regions

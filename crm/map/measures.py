@@ -69,7 +69,7 @@ def org_scope(public: bool) -> ColumnElement[bool]:
     """Public: what the public directory shows. Admin: every approved organisation (private ones too)."""
     if public:
         return public_condition()
-    return m.Organisation.review_status == m.ReviewStatus.APPROVED
+    return (m.Organisation.review_status == m.ReviewStatus.APPROVED) & m.Organisation.archived_at.is_(None)
 
 
 def tagged(owner_column: Any, links: Any, ctx: dict[str, Any]) -> Select[Any]:
@@ -217,7 +217,7 @@ def partnerships_counter(stages: tuple[m.PartnershipStage, ...]) -> Callable[[Se
             .select_from(p)
             .join(pm, pm.partnership_id == p.id)
             .join(o, o.id == pm.organisation_id)
-            .where(p.stage.in_(stages))
+            .where(p.stage.in_(stages), p.archived_at.is_(None))
         )
         if ctx["topic_id"]:
             query = query.where(p.id.in_(tagged(pt.c.partnership_id, pt, ctx)))

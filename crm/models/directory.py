@@ -107,6 +107,8 @@ class Organisation(Timestamped, Base):
     submitter_email: Mapped[str] = mapped_column(String(320), default="")
     reviewed_at: Mapped[dt.datetime | None]
     review_note: Mapped[str] = mapped_column(String(1000), default="")
+    # Archived (issue 17.4): kept with its history, out of the lists, the public directory and audiences.
+    archived_at: Mapped[dt.datetime | None]
 
     region: Mapped[Region | None] = relationship(lazy="raise")
     parent: Mapped[Organisation | None] = relationship(remote_side="Organisation.id", lazy="raise")
@@ -130,6 +132,7 @@ class Contact(Timestamped, Base):
     career_stage: Mapped[CareerStage | None] = mapped_column(str_enum(CareerStage))
     notes: Mapped[str] = mapped_column(Text, default="")
     erased_at: Mapped[dt.datetime | None]
+    archived_at: Mapped[dt.datetime | None]  # out of the lists and audiences, kept with its history
 
     topics: Mapped[list[Topic]] = relationship(secondary=contact_topics, lazy="raise", order_by=Topic.name)
     regions: Mapped[list[Region]] = relationship(secondary=contact_regions, lazy="raise", order_by=Region.position)

@@ -85,6 +85,7 @@ class Partnership(Timestamped, Base):
     last_activity_at: Mapped[dt.datetime | None]
     stage_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     nudged_health: Mapped[Health] = mapped_column(str_enum(Health), default=Health.ACTIVE)
+    archived_at: Mapped[dt.datetime | None]  # out of the list, the board and the nudges, kept with its history
 
     members: Mapped[list[PartnershipMember]] = relationship(
         back_populates="partnership", lazy="raise", cascade="all, delete-orphan", passive_deletes=True

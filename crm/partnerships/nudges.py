@@ -35,7 +35,7 @@ class Nudge:
 def collect_nudges(session: Session, *, now: dt.datetime, settings: Settings) -> Nudge:
     """Live partnerships whose health got worse than what was last reported, and overdue next steps."""
     cols = (*ROW_COLUMNS, m.Partnership.nudged_health)
-    live = m.Partnership.stage.in_(LIVE_STAGES)
+    live = m.Partnership.stage.in_(LIVE_STAGES) & m.Partnership.archived_at.is_(None)
     quiet = list(
         session.execute(
             select(*cols)

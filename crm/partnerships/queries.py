@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.listing import ListParams, Page, SortOption, Sorts, keyset_page
+from crm.listing import ListParams, Page, SortOption, Sorts, archive_filter, keyset_page
 from crm.partnerships.rules import LIVE_STAGES, Stage, activity_ref, health_clause, sees_all, today_london
 from crm.settings import Settings
 
@@ -71,7 +71,7 @@ SORTS = Sorts(
     SortOption("due", "Next step due", func.coalesce(m.Partnership.next_step_due, dt.date(9999, 12, 31))),
     SortOption("title", "Title", m.Partnership.title),
 )
-FILTERS = ("stage", "health", "organisation", "call", "overdue")
+FILTERS = ("stage", "health", "organisation", "call", "overdue", "archived")
 
 
 def list_query(params: ListParams, *, now: dt.datetime, settings: Settings, actor: Principal | None) -> Select[Any]:
@@ -81,6 +81,7 @@ def list_query(params: ListParams, *, now: dt.datetime, settings: Settings, acto
     )
     if (visible := visible_to(actor)) is not None:
         query = query.where(visible)
+    query = archive_filter(query, m.Partnership.archived_at, f.get("archived"))
     if f.get("stage") in {s.value for s in Stage}:
         query = query.where(m.Partnership.stage == f["stage"])
     if f.get("health") in {h.value for h in m.Health}:
@@ -164,7 +165,7 @@ def board(
     session: Session, *, now: dt.datetime, settings: Settings, actor: Principal | None, per_stage: int = 100
 ) -> dict[Stage, list[Any]]:
     """The partnerships ``actor`` may see, grouped by stage (one statement for cards, one for their members)."""
-    query = select(*ROW_COLUMNS)
+    query = select(*ROW_COLUMNS).where(m.Partnership.archived_at.is_(None))
     if (visible := visible_to(actor)) is not None:
         query = query.where(visible)
     rows = list(

@@ -113,6 +113,15 @@ def page_board(w: World) -> None:
     assert "Our own study" in page and "Someone else" not in page
 
 
+def page_bulk(w: World) -> None:
+    """Bulk actions are the fellow's: an editor may not export or archive even their own partnership."""
+    for action in ("export", "archive"):
+        r = post_form(w.client, "/admin/partnerships/bulk", {"action": action, "ids": [w.own.id, w.other.id]})
+        assert r.status_code == 403
+    w.db.expire_all()
+    assert w.db.get(m.Partnership, w.own.id).archived_at is None
+
+
 def page_new(w: World) -> None:
     page = w.client.get("/admin/partnerships/new").text
     assert f'<option value="{w.own_org.id}" selected>' in page  # their organisation is filled in
@@ -234,6 +243,7 @@ ID = "{partnership_id}"
 CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", P): page_list,
     ("GET", f"{P}/board"): page_board,
+    ("POST", f"{P}/bulk"): page_bulk,
     ("GET", f"{P}/new"): page_new,
     ("POST", f"{P}/new"): page_create,
     ("GET", f"{P}/{ID}"): page_detail,
