@@ -103,8 +103,8 @@ def _at_organisation(seg: Segment) -> Any | None:
 
 
 def contact_conditions(seg: Segment) -> list[Any]:
-    """The directory-contact choices as conditions on ``contacts`` (erased people never match)."""
-    conds: list[Any] = [C.erased_at.is_(None)]
+    """The directory-contact choices as conditions on ``contacts`` (erased and archived people never match)."""
+    conds: list[Any] = [C.erased_at.is_(None), C.archived_at.is_(None)]
     if (at_org := _at_organisation(seg)) is not None:
         conds.append(at_org)
     if seg.region_ids:
@@ -167,7 +167,7 @@ def contact_rows(session: Session, seg: Segment) -> list[Row[Any]]:
         select(C.id, C.name, C.email, o2.id.label("org_id"), o2.name.label("org_name"), a2.is_primary)
         .select_from(C)
         .outerjoin(a2, a2.contact_id == C.id)
-        .outerjoin(o2, and_(o2.id == a2.organisation_id, o2.review_status == APPROVED))
+        .outerjoin(o2, and_(o2.id == a2.organisation_id, o2.review_status == APPROVED, o2.archived_at.is_(None)))
         .where(*contact_conditions(seg))
         .order_by(C.id, o2.id.is_(None), a2.is_primary.desc(), o2.name)
     )
