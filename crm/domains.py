@@ -29,6 +29,7 @@ from crm.campaigns import admin_report as campaigns_admin_report
 from crm.campaigns import admin_sending as campaigns_admin_sending
 from crm.campaigns import api as campaigns_api
 from crm.campaigns import delivery as campaigns_delivery
+from crm.campaigns import demo as campaigns_demo
 from crm.campaigns import jobs as campaigns_jobs
 from crm.campaigns import pages as campaigns_pages
 from crm.dashboard import admin as dashboard_admin
@@ -213,6 +214,7 @@ DOMAINS: tuple[Domain, ...] = (
             campaigns_api,
         ),
         jobs=campaigns_jobs.JOBS,
+        seed=campaigns_demo.seed,
         deferred_renderers={"campaign": campaigns_delivery.render_claimed},
     ),
     Domain(
