@@ -15,7 +15,6 @@ and the campaign's sender name as the From display name (neither is a header or 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 from typing import Any
@@ -28,7 +27,7 @@ from crm import models as m
 from crm.campaigns import news
 from crm.campaigns.render import CampaignShell
 from crm.mailing import compliance
-from crm.mailing.render import EmailRenderer, RenderedEmail
+from crm.mailing.render import EmailRenderer, RenderedEmail, row_context
 from crm.mailing.transports.base import SendOptions
 from crm.settings import Settings
 from crm.tokens import Signer
@@ -96,13 +95,6 @@ def _process(settings: Settings) -> _Process:
     return found
 
 
-def _context(row: Any) -> dict[str, Any]:
-    context = row.context
-    if isinstance(context, str | bytes):  # a claim that selected the column without JSON processing
-        context = json.loads(context)
-    return context if isinstance(context, dict) else {}
-
-
 def render_claimed(
     session: Session, rows: list[Any], settings: Settings, now: dt.datetime | None = None
 ) -> dict[int, Rendered | str]:
@@ -111,7 +103,7 @@ def render_claimed(
     Reads the rows' ``id``, ``recipient``, ``recipient_name``, ``context`` and ``mailing``; one SELECT for the
     campaigns of the whole claim. A row whose campaign is gone, or whose rendering raises, fails alone."""
     process = _process(settings)
-    contexts = {row.id: _context(row) for row in rows}
+    contexts = {row.id: row_context(row) for row in rows}
     wanted = {c.get("c") for c in contexts.values() if isinstance(c.get("c"), int)}
     campaigns = (
         {c.id: c for c in session.scalars(select(m.Campaign).where(m.Campaign.id.in_(wanted)))} if wanted else {}

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.digests.periods import PeriodError, parse
 from crm.digests.sections import BY_KEY, Catalogue, Section
-from crm.mailing.render import EmailRenderer, RenderedEmail
+from crm.mailing.render import EmailRenderer, RenderedEmail, row_context
 from crm.settings import Settings
 from crm.tokens import EVERYTHING_SUFFIX, Signer
 
@@ -343,13 +343,6 @@ def renderer_for(settings: Settings) -> DigestRenderer:
     return renderer
 
 
-def _context(row: Any) -> dict[str, Any]:
-    context = row.context
-    if isinstance(context, str | bytes):  # a claim that selected the column without JSON processing
-        context = json.loads(context)
-    return context if isinstance(context, dict) else {}
-
-
 def render_claimed(
     session: Session, rows: list[Any], settings: Settings, now: dt.datetime | None = None
 ) -> dict[int, tuple[RenderedEmail, dict[str, str]] | str]:
@@ -362,7 +355,7 @@ def render_claimed(
     """
     now = now or dt.datetime.now(dt.UTC)
     catalogue = Catalogue(session, now, settings.base_url)
-    contexts = {row.id: _context(row) for row in rows}
+    contexts = {row.id: row_context(row) for row in rows}
     wanted = {key for c in contexts.values() for key, _ids, _more in c.get("sections", [])}
     for key in wanted:
         if key in BY_KEY:

@@ -7,6 +7,7 @@ one. Knows nothing of the database.
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import cached_property
 from typing import Any
 
@@ -51,3 +52,11 @@ class EmailRenderer:
         text = self.text_env.get_template(f"email/{name}.txt").render(context)
         html = self.html_env.get_template(f"email/{name}.html").render(context)
         return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def row_context(row: Any) -> dict[str, Any]:
+    """The stored context of an outbox row rendered at dispatch (a claim may select the column as JSON text)."""
+    context = row.context
+    if isinstance(context, str | bytes):
+        context = json.loads(context)
+    return context if isinstance(context, dict) else {}
