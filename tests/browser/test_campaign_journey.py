@@ -23,7 +23,7 @@ def _checks(page) -> list[str]:
 
 def test_write_preview_choose_test_send_and_read_it_as_news(page, live, signed_in):
     with unit_of_work(live.factory) as s:
-        h.subscription(s, "ann@example.org", mailings=(m.Mailing.NEWS.value,), name="Ann Reader")
+        h.subscription(s, "bea@example.org", mailings=(m.Mailing.NEWS.value,), name="Bea Reader")
     signed_in(m.Role.ADMIN)
     subject = f"The MRC call is out {secrets.token_hex(3)}"
 
@@ -54,7 +54,7 @@ def test_write_preview_choose_test_send_and_read_it_as_news(page, live, signed_i
     assert _checks(page) == []
 
     live.drain_mail()
-    email = live.last_email("ann@example.org", kind="campaign")
+    email = live.last_email("bea@example.org", kind="campaign")
     assert email.status == m.OutboxStatus.SENT
     page.goto(f"/admin/mail/{email.id}")
     expect(page.locator("main")).to_contain_text(subject)
