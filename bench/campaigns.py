@@ -30,12 +30,10 @@ import json
 import math
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +50,7 @@ from crm.mailing import dispatch  # noqa: E402
 from crm.mailing.transports.sendgrid import SendGridTransport  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
 from crm.settings import Settings  # noqa: E402
+from tests.mailing.fake_sendgrid import FakeSendGridProcess  # noqa: E402
 
 BODY = """Dear colleagues,
 
@@ -70,41 +69,6 @@ We will go through the criteria, the timeline and how to find a partner. [Book a
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class FakeServer:
-    """The fake SendGrid in its own process (SendGrid is remote: its CPU is not ours)."""
-
-    def __init__(self, latency: float) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.mailing.fake_sendgrid", str(port), str(latency)],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-
-    def counts(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + "/counts", timeout=5) as response:
-            return json.loads(response.read())
-
-    def __enter__(self) -> FakeServer:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                self.counts()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def fill(factory, n: int, contacts_percent: int = 20) -> int:
@@ -181,7 +145,7 @@ def run(
     if database_url is None:
         database_url = f"sqlite:///{tempfile.mkdtemp(prefix='crm-bench-campaigns-')}/bench.sqlite3"
     out: dict[str, float] = {"n": n, "contacts_percent": contacts_percent}
-    with FakeServer(latency) as fake:
+    with FakeSendGridProcess(latency) as fake:
         settings = Settings(
             database_url=database_url,
             base_url="https://roundtable.example.org",

@@ -35,47 +35,7 @@ from crm.mailing.transports.sendgrid import SendGridTransport  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
 from crm.settings import Settings  # noqa: E402
 from crm.tokens import Signer  # noqa: E402
-
-
-class FakeServer:
-    """The fake SendGrid in a process of its own, as the real one is remote (its CPU is not ours)."""
-
-    def __init__(self, latency: float) -> None:
-        import socket
-
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.mailing.fake_sendgrid", str(self.port), str(latency)],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-
-    def counts(self) -> dict[str, int]:
-        import json
-        import urllib.request
-
-        with urllib.request.urlopen(self.url + "/counts", timeout=5) as response:
-            return json.loads(response.read())
-
-    def __enter__(self) -> FakeServer:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                self.counts()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
+from tests.mailing.fake_sendgrid import FakeSendGridProcess  # noqa: E402
 
 HTML = (
     '<!doctype html><html><body style="font-family:Arial,sans-serif;">'
@@ -136,7 +96,7 @@ def run(n: int, database_url: str | None, latency: float, concurrency: int) -> d
     if database_url is None:
         tmp = tempfile.mkdtemp(prefix="crm-bench-")
         database_url = f"sqlite:///{tmp}/bench.sqlite3"
-    with FakeServer(latency) as fake:
+    with FakeSendGridProcess(latency) as fake:
         settings = Settings(
             database_url=database_url,
             mail_transport="sendgrid",

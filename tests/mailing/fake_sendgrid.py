@@ -178,6 +178,51 @@ def serve_forever(port: int, latency: float | tuple[float, float], record_ids: b
         threading.Event().wait()
 
 
+class FakeSendGridProcess:
+    """The fake in a process of its own (``with FakeSendGridProcess(latency) as fake: fake.url, fake.counts()``),
+    as the real SendGrid is remote and its CPU is not ours: what the benchmarks send to."""
+
+    def __init__(self, latency: float) -> None:
+        import os
+        import socket
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        root = Path(__file__).resolve().parents[2]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.mailing.fake_sendgrid", str(self.port), str(latency)],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+
+    def counts(self) -> dict[str, int]:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/counts", timeout=5) as response:
+            return json.loads(response.read())
+
+    def __enter__(self) -> FakeSendGridProcess:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                self.counts()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 if __name__ == "__main__":
     import sys
 
