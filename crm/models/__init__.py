@@ -27,6 +27,7 @@ from crm.models.events import *  # noqa: F403
 from crm.models.funding import *  # noqa: F403
 from crm.models.imports import *  # noqa: F403
 from crm.models.internships import *  # noqa: F403
+from crm.models.involvement import *  # noqa: F403
 
 # Domain model modules: each lists its models in ``__all__`` (F403/F405: deliberate re-export point).
 from crm.models.mailing import *  # noqa: F403

@@ -36,6 +36,7 @@ class Mailing(enum.StrEnum):
     INTERNSHIP_ALERTS = "internship_alerts"
     EVENT_NEWS = "event_news"
     NEWS = "news"  # news and announcements: the fellow's campaigns published as news (issue 16)
+    INVOLVEMENT = "involvement"  # alerts of involvement opportunities to lived experience network members (issue 18)
 
     @property
     def label(self) -> str:
@@ -47,6 +48,7 @@ MAILING_LABELS = {
     Mailing.INTERNSHIP_ALERTS: "Internship alerts",
     Mailing.EVENT_NEWS: "Event news",
     Mailing.NEWS: "News and announcements",
+    Mailing.INVOLVEMENT: "Involvement opportunities",
 }
 
 
