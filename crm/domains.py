@@ -82,6 +82,20 @@ from crm.internships import jobs as internships_jobs
 from crm.internships import pages as internships_pages
 from crm.internships import references as internships_references
 from crm.internships import sections as internships_sections
+from crm.involvement import admin as involvement_admin
+from crm.involvement import admin_consultations as involvement_admin_consultations
+from crm.involvement import admin_matching as involvement_admin_matching
+from crm.involvement import admin_records as involvement_admin_records
+from crm.involvement import api as involvement_api
+from crm.involvement import consultation_jobs as involvement_consultation_jobs
+from crm.involvement import consultation_pages as involvement_consultation_pages
+from crm.involvement import demo as involvement_demo
+from crm.involvement import jobs as involvement_jobs
+from crm.involvement import network_jobs as involvement_network_jobs
+from crm.involvement import network_pages as involvement_network_pages
+from crm.involvement import offer_pages as involvement_offer_pages
+from crm.involvement import pages as involvement_pages
+from crm.involvement import sections as involvement_sections
 from crm.mailing import admin as mailing_admin
 from crm.mailing import commands as mailing_commands
 from crm.mailing import demo as mailing_demo
@@ -216,6 +230,25 @@ DOMAINS: tuple[Domain, ...] = (
         jobs=campaigns_jobs.JOBS,
         seed=campaigns_demo.seed,
         deferred_renderers={"campaign": campaigns_delivery.render_claimed},
+    ),
+    # Involvement: opportunities for people with lived experience, the lived experience network, consultation
+    # requests to involvement groups, and the record of who took part (issue 18, docs/involvement.md).
+    Domain(
+        "involvement",
+        routes=_routes(
+            involvement_offer_pages,  # static paths (/involvement/offer, /network, /answer) before /{slug}
+            involvement_network_pages,
+            involvement_consultation_pages,
+            involvement_pages,
+            involvement_admin,
+            involvement_admin_matching,
+            involvement_admin_consultations,
+            involvement_admin_records,
+            involvement_api,
+        ),
+        jobs=(*involvement_jobs.JOBS, *involvement_network_jobs.JOBS, *involvement_consultation_jobs.JOBS),
+        seed=involvement_demo.seed,
+        admin_sections=involvement_sections.admin_sections,
     ),
     Domain(
         "dashboard", routes=_routes(dashboard_admin), commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS

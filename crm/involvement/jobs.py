@@ -1,0 +1,5 @@
+"""Placeholder: filled by the involvement work (issue 18)."""
+
+from crm.scheduling import ScheduledJob
+
+JOBS: list[ScheduledJob] = []
