@@ -33,6 +33,7 @@ PURPOSES: dict[str, int | None] = {
     "waitlist-offer": None,
     "internship-host": 60 * 24 * 3600,  # the host's "is this placement filled?" link
     "internship-manage": 180 * 24 * 3600,  # a host's private link to manage their listing (no account)
+    "involvement-answer": None,  # a group's link to answer a consultation request (it closes by itself)
 }
 # What a digest token opens: exactly the links a digest shows (all of them never expire). The "~all" form is
 # unsigned on purpose: it only widens "stop the digest" to "stop everything", which the same token already
