@@ -33,6 +33,13 @@ PURPOSES: dict[str, int | None] = {
     "waitlist-offer": None,
     "internship-host": 60 * 24 * 3600,  # the host's "is this placement filled?" link
     "internship-manage": 180 * 24 * 3600,  # a host's private link to manage their listing (no account)
+    # The lived experience network (issue 18): joining is confirmed within a week; a member's own link to change or
+    # leave their membership never expires (like preferences); "I'm interested" links from an alert or the fellow's
+    # invitation never expire either (a closed opportunity refuses them with a clear page).
+    "involvement-network-confirm": 7 * 24 * 3600,
+    "involvement-network": None,
+    "involvement-interest": None,
+    "involvement-invite": None,
     "involvement-answer": None,  # a group's link to answer a consultation request (it closes by itself)
 }
 # What a digest token opens: exactly the links a digest shows (all of them never expire). The "~all" form is
