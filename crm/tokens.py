@@ -41,6 +41,7 @@ PURPOSES: dict[str, int | None] = {
     "involvement-interest": None,
     "involvement-invite": None,
     "involvement-answer": None,  # a group's link to answer a consultation request (it closes by itself)
+    "involvement-manage": 180 * 24 * 3600,  # a public poster's private link to their opportunity (no account)
 }
 # What a digest token opens: exactly the links a digest shows (all of them never expire). The "~all" form is
 # unsigned on purpose: it only widens "stop the digest" to "stop everything", which the same token already
