@@ -114,6 +114,7 @@ def retention_page(request: Request[Any, Any, Any], db: DB, settings: AppSetting
             "plan": plan,
             "years": settings.retention_contact_years,
             "days": retention.UNCONFIRMED_DAYS,
+            "interest_days": retention.involvement.INTEREST_KEEP_DAYS,
             "done": request.query_params.get("done"),
         },
     )
@@ -128,9 +129,14 @@ def retention_run(data: FormBody, db: DB, user: CurrentUser, settings: AppSettin
         "retention",
         "privacy",
         None,
-        summary=f"Retention run: {result['subscriptions']} subscriptions, {result['contacts']} contacts anonymised",
+        summary=(
+            f"Retention run: {result['subscriptions']} subscriptions, {result['contacts']} contacts, "
+            f"{result['network_members']} network members, {result['involvement_interests']} expressions of "
+            "interest anonymised"
+        ),
     )
-    return Redirect(f"/admin/privacy/retention?done={result['subscriptions'] + result['contacts']}", status_code=303)
+    done = sum(result[k] for k in ("subscriptions", "contacts", "network_members", "involvement_interests"))
+    return Redirect(f"/admin/privacy/retention?done={done}", status_code=303)
 
 
 route_handlers: list[Any] = admin_area(

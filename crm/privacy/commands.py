@@ -67,7 +67,8 @@ def retention_group() -> None:
 @click.option("--dry-run", is_flag=True, help="List what would be anonymised; change nothing.")
 @handles_config_errors
 def retention_run(dry_run: bool) -> None:
-    """Anonymise unconfirmed subscriptions after 30 days and contacts idle for CRM_RETENTION_CONTACT_YEARS."""
+    """Anonymise unconfirmed subscriptions after 30 days, contacts and network members idle for
+    CRM_RETENTION_CONTACT_YEARS, and interest in involvement opportunities closed over a year ago."""
     from crm.db import unit_of_work
     from crm.privacy import retention
 
@@ -81,8 +82,16 @@ def retention_run(dry_run: bool) -> None:
                 click.echo(f"subscription #{s.id} {s.email} (unconfirmed since {s.created_at:%Y-%m-%d})")
             for c in plan.contacts:
                 click.echo(f"contact #{c.id} {c.name} (unchanged since {c.updated_at:%Y-%m-%d})")
+            for n in plan.members:
+                click.echo(f"network member #{n.id} {n.email} ({n.status}, last involved {n.last_seen:%Y-%m-%d})")
+            for i in plan.interests:
+                click.echo(f"expression of interest #{i.id} {i.email} ({i.opportunity}, closed {i.closed:%Y-%m-%d})")
     verb = "Would anonymise" if dry_run else "Anonymised"
-    click.echo(f"{verb} {result['subscriptions']} subscription(s) and {result['contacts']} contact(s).")
+    click.echo(
+        f"{verb} {result['subscriptions']} subscription(s), {result['contacts']} contact(s), "
+        f"{result['network_members']} network member(s) and {result['involvement_interests']} expression(s) of "
+        "interest."
+    )
 
 
 commands = [privacy_group, retention_group]

@@ -18,6 +18,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.audit import record
 from crm.models.base import utcnow
+from crm.privacy import involvement
 from crm.privacy.subjects import (
     Subject,
     audit_conditions,
@@ -159,6 +160,12 @@ def erase(
             update(ot).where(ot.c.submitter_email == email).values(submitter_email="", submitter_name=""),
         )
         run("organisations", update(ot).where(ot.c.public_email == email).values(public_email=""))
+
+    # Involvement (special-category data): the network membership goes, interests and answers are anonymised,
+    # records keep their hours and payments without the person (crm/privacy/involvement.py).
+    if email:
+        names |= involvement.personal_names(session, email)
+        involvement.erase(session, email, names, run)
 
     # Outbox: keep kind, status and times; remove recipient, bodies (and the sent copy), headers, attachments, context.
     obt = m.OutboxMessage.__table__

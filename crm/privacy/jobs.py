@@ -1,4 +1,5 @@
-"""Privacy job: the weekly retention run (anonymise unconfirmed subscriptions and long-idle contacts)."""
+"""Privacy job: the weekly retention run (unconfirmed subscriptions, long-idle contacts, idle lived experience
+network members, expressions of interest in long-closed involvement opportunities)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def run_retention(rt: Runtime, now: dt.datetime | None = None) -> dict[str, Any]
     now = now or dt.datetime.now(dt.UTC)
     with unit_of_work(rt.session_factory) as session:
         result = retention.run(session, now=now, settings=rt.settings)
-    counts = {"subscriptions": result["subscriptions"], "contacts": result["contacts"]}
+    keys = ("subscriptions", "contacts", "network_members", "involvement_interests")
+    counts = {key: result[key] for key in keys}
     if any(counts.values()):
         log.info("retention: anonymised %s", counts)
     return counts
@@ -27,7 +29,7 @@ def run_retention(rt: Runtime, now: dt.datetime | None = None) -> dict[str, Any]
 JOBS = (
     ScheduledJob(
         "privacy.retention",
-        "Anonymise unconfirmed subscriptions and long-idle contacts",
+        "Anonymise unconfirmed subscriptions, long-idle contacts and network members, old interest",
         run_retention,
         cron(day_of_week="sun", hour=3, minute=30),
     ),

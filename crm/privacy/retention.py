@@ -8,6 +8,10 @@
    subscription (pending/active/paused) and no consent entry since the cut-off, no invitation or RSVP since the
    cut-off, no membership of a partnership active since the cut-off, no interest registration since the
    cut-off. They are erased (no suppression).
+3. Involvement (``crm.privacy.involvement``): lived experience network members who never confirmed within
+   ``UNCONFIRMED_DAYS``, or were not involved for ``settings.retention_contact_years`` years, are removed (the
+   involvement mailing withdrawn, no suppression); expressions of interest in opportunities closed more than
+   ``INTEREST_KEEP_DAYS`` ago are anonymised.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.privacy import involvement
 from crm.privacy.erasure import ANONYMOUS_CONSENT, ANONYMOUS_EMAIL, anonymous_subscription, erase
 from crm.privacy.subjects import Subject, find_subject
 from crm.settings import Settings
@@ -34,10 +39,19 @@ class Plan:
     contacts: list[Any]  # rows: id, name, email, updated_at
     contact_cutoff: dt.datetime
     subscription_cutoff: dt.datetime
+    involvement: involvement.InvolvementPlan | None = None
+
+    @property
+    def members(self) -> list[Any]:
+        return self.involvement.members if self.involvement else []
+
+    @property
+    def interests(self) -> list[Any]:
+        return self.involvement.interests if self.involvement else []
 
     @property
     def empty(self) -> bool:
-        return not self.subscriptions and not self.contacts
+        return not self.subscriptions and not self.contacts and not self.members and not self.interests
 
 
 def contact_cutoff(now: dt.datetime, settings: Settings) -> dt.datetime:
@@ -49,7 +63,7 @@ def contact_cutoff(now: dt.datetime, settings: Settings) -> dt.datetime:
 
 
 def plan(session: Session, *, now: dt.datetime, settings: Settings, limit: int = 1000) -> Plan:
-    """What a retention run would anonymise (two statements)."""
+    """What a retention run would anonymise (four statements: two here, two for involvement)."""
     sub_cutoff = now - dt.timedelta(days=UNCONFIRMED_DAYS)
     s = m.Subscription
     subscriptions = session.execute(
@@ -81,12 +95,22 @@ def plan(session: Session, *, now: dt.datetime, settings: Settings, limit: int =
                 func.coalesce(p.last_activity_at, p.updated_at) >= cutoff,
             ),
             ~exists().where(ii.email == c.email, ii.created_at >= cutoff),
+            ~exists().where(m.InvolvementInterest.email == c.email, m.InvolvementInterest.created_at >= cutoff),
+            ~exists().where(m.NetworkMember.email == c.email),  # the network's own rule decides (above)
             ~exists().where(m.User.contact_id == c.id, m.User.is_active.is_(True)),
         )
         .order_by(c.updated_at, c.id)
         .limit(limit)
     ).all()
-    return Plan(subscriptions=subscriptions, contacts=contacts, contact_cutoff=cutoff, subscription_cutoff=sub_cutoff)
+    return Plan(
+        subscriptions=subscriptions,
+        contacts=contacts,
+        contact_cutoff=cutoff,
+        subscription_cutoff=sub_cutoff,
+        involvement=involvement.plan(
+            session, now=now, member_cutoff=cutoff, unconfirmed_days=UNCONFIRMED_DAYS, limit=limit
+        ),
+    )
 
 
 def anonymise_subscription(session: Session, sub_id: int, email: str) -> None:
@@ -107,18 +131,30 @@ def _erase(session: Session, subject: Subject, now: dt.datetime, why: str) -> No
 def run(session: Session, *, now: dt.datetime, settings: Settings, dry_run: bool = False) -> dict[str, Any]:
     """Apply the retention plan (or only list it). Returns counts and the plan."""
     p = plan(session, now=now, settings=settings)
-    result: dict[str, Any] = {"plan": p, "subscriptions": 0, "contacts": 0, "dry_run": dry_run}
+    result: dict[str, Any] = {
+        "plan": p,
+        "subscriptions": 0,
+        "contacts": 0,
+        "network_members": 0,
+        "involvement_interests": 0,
+        "dry_run": dry_run,
+    }
     if dry_run:
         result["subscriptions"] = len(p.subscriptions)
         result["contacts"] = len(p.contacts)
+        result["network_members"] = len(p.members)
+        result["involvement_interests"] = len(p.interests)
         return result
+    if p.involvement is not None:  # first: a contact erased below may share an address with a member
+        result["network_members"], result["involvement_interests"] = involvement.apply(session, p.involvement, now)
     for row in p.subscriptions:
-        has_contact = (
+        keeps_address = (
             row.contact_id is not None
             or session.scalar(select(m.Contact.id).where(m.Contact.email == row.email)) is not None
+            or involvement.held(session, row.email)
         )
-        if has_contact:
-            anonymise_subscription(session, row.id, row.email)  # the contact (and its address) stays
+        if keeps_address:
+            anonymise_subscription(session, row.id, row.email)  # the contact (or involvement) keeps its address
         else:
             _erase(session, find_subject(session, email=row.email), now, "unconfirmed subscription")
         result["subscriptions"] += 1

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.directory.taxonomy import linked_names
 from crm.models.base import utcnow
+from crm.privacy import involvement
 from crm.privacy.suppression import address_hash, normalise
 
 
@@ -73,7 +74,7 @@ def _held_anywhere(session: Session, email: str) -> bool:
         select(m.Suppression.id).where(m.Suppression.address == email),
         select(m.Organisation.id).where(m.Organisation.submitter_email == email),
     ]
-    return any(session.scalar(q.limit(1)) is not None for q in checks)
+    return any(session.scalar(q.limit(1)) is not None for q in checks) or involvement.held(session, email)
 
 
 # --- where a person's rows are: the export and the erasure read the same conditions ----------------------------
@@ -275,6 +276,11 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
         act_cond.append(m.PartnershipActivity.recorded_by_id == user.id)
     if email:
         act_cond.append(m.PartnershipActivity.recorded_by == email)
+    names = {n for n in (contact.name if contact else "", user.name if user else "") if n}
+    if email:
+        names |= involvement.personal_names(session, email)
+    out.update(involvement.export(session, email, names))
+
     out["activities_recorded"] = _rows(session, select(m.PartnershipActivity).where(or_(*act_cond))) if act_cond else []
 
     outbox_cond = outbox_conditions(email, cid, sub_ids)
@@ -320,6 +326,7 @@ EXPORT_SECTIONS = {
     "partnership_memberships": "Partnership memberships",
     "internship_interests": "Internship interest registrations",
     "internships_as_host_contact": "Internships they are the host contact for",
+    **involvement.EXPORT_SECTIONS,
     "organisations_submitted": "Organisations they submitted",
     "activities_recorded": "Partnership activities they recorded",
     "emails_sent": "Emails sent to them",

@@ -114,5 +114,15 @@ def test_retention_job(app, db, settings):
     db.commit()
     ctx = Runtime(settings)
     ctx.__dict__["session_factory"] = app.state.session_factory
-    assert run_retention(ctx, now=NOW) == {"subscriptions": 2, "contacts": 1}
-    assert run_retention(ctx, now=NOW) == {"subscriptions": 0, "contacts": 0}
+    assert run_retention(ctx, now=NOW) == {
+        "subscriptions": 2,
+        "contacts": 1,
+        "network_members": 0,
+        "involvement_interests": 0,
+    }
+    assert run_retention(ctx, now=NOW) == {
+        "subscriptions": 0,
+        "contacts": 0,
+        "network_members": 0,
+        "involvement_interests": 0,
+    }

@@ -1,0 +1,338 @@
+"""The involvement domain's personal data (issue 18) in the subject-access export, erasure and retention.
+
+Involvement holds special-category data (health: lived experience, access needs), so it is kept to what each
+purpose needs and goes as soon as it is not needed. A person's rows are found by their email address:
+
+- ``network_members``: their membership of the lived experience network (topics, regions, access needs,
+  experience, the consent wording they agreed to). Erasure deletes the row, as leaving the network does.
+- ``involvement_interests``: their expressions of interest (note, access needs, consent wording). Erasure
+  anonymises them in place so an opportunity's count of interest stays right.
+- ``involvement_records``: what they took part in, linked through their network membership or written under their
+  name. Erasure removes the name and note; the hours and payments stay (the impact figures), nameless.
+- ``consultation_recipients``: answers given from their address (a group's public address that is theirs) and
+  answers signed with their name; ``involvement_opportunities`` and ``consultation_requests`` where they are the
+  poster's contact or the reply address.
+
+Retention (run weekly with the rest, ``crm.privacy.retention``): network members who never confirmed within
+``UNCONFIRMED_DAYS``, or have not been involved for ``settings.retention_contact_years`` years, are removed (and the
+involvement mailing withdrawn from their subscription, without a suppression: they may join again); interests in
+opportunities that closed more than ``INTEREST_KEEP_DAYS`` ago are anonymised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm.mailing.consent import How, log_consent
+
+INTEREST_KEEP_DAYS = 365  # an expression of interest is kept a year after its opportunity closed
+ERASED_DOMAIN = "@erased.invalid"
+INVOLVEMENT_MAILING = m.Mailing.INVOLVEMENT.value
+
+EXPORT_SECTIONS = {
+    "involvement_network_member": "Lived experience network membership",
+    "involvement_interests": "Expressions of interest in involvement opportunities",
+    "involvement_records": "Records of involvement",
+    "involvement_opportunities_as_contact": "Involvement opportunities they are the contact for",
+    "consultation_answers": "Answers to consultation requests",
+    "consultation_requests_as_contact": "Consultation requests they are the reply address for",
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "value") and not isinstance(value, int | float | str | bool):
+        return value.value
+    return value
+
+
+def _mappings(session: Session, query: Any) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row._mapping.items()} for row in session.execute(query)]
+
+
+def member_ids(session: Session, email: str) -> list[int]:
+    return list(session.scalars(select(m.NetworkMember.id).where(m.NetworkMember.email == email)))
+
+
+def held(session: Session, email: str) -> bool:
+    """Whether any involvement row names this address (so a subject exists even with nothing else held)."""
+    checks = [
+        select(m.NetworkMember.id).where(m.NetworkMember.email == email),
+        select(m.InvolvementInterest.id).where(m.InvolvementInterest.email == email),
+        select(m.InvolvementOpportunity.id).where(m.InvolvementOpportunity.contact_email == email),
+        select(m.ConsultationRecipient.id).where(m.ConsultationRecipient.email == email),
+        select(m.ConsultationRequest.id).where(m.ConsultationRequest.reply_email == email),
+    ]
+    return any(session.scalar(q.limit(1)) is not None for q in checks)
+
+
+def _names_linked(session: Session, table: Any, owner_column: Any, owner_id: int, name_column: Any) -> list[str]:
+    return list(
+        session.scalars(
+            select(name_column).join(table, owner_column == owner_id).where(name_column.is_not(None)).distinct()
+        )
+    )
+
+
+def export(session: Session, email: str | None, names: set[str]) -> dict[str, Any]:
+    """The involvement sections of a subject-access export (every key of ``EXPORT_SECTIONS``)."""
+    out: dict[str, Any] = {key: [] for key in EXPORT_SECTIONS}
+    if not email:
+        return out
+    nm = m.NetworkMember
+    ids = member_ids(session, email)
+    for member in session.scalars(select(nm).where(nm.id.in_(ids))):
+        row = {c.key: _plain(getattr(member, c.key)) for c in nm.__table__.columns if c.key != "confirm_nonce"}
+        t, r = m.network_member_topics, m.network_member_regions
+        row["topics"] = list(
+            session.scalars(select(m.Topic.name).join(t, t.c.topic_id == m.Topic.id).where(t.c.member_id == member.id))
+        )
+        row["regions"] = list(
+            session.scalars(
+                select(m.Region.name).join(r, r.c.region_id == m.Region.id).where(r.c.member_id == member.id)
+            )
+        )
+        out["involvement_network_member"].append(row)
+
+    ii, opp = m.InvolvementInterest, m.InvolvementOpportunity
+    out["involvement_interests"] = _mappings(
+        session,
+        select(
+            ii.id,
+            opp.title.label("opportunity"),
+            ii.name,
+            ii.email,
+            ii.note,
+            ii.access_needs,
+            ii.consent_wording,
+            ii.consented_at,
+            ii.created_at,
+            ii.source,
+            ii.status,
+            ii.notified_status,
+            ii.notified_at,
+        )
+        .join(opp, opp.id == ii.opportunity_id)
+        .where(ii.email == email)
+        .order_by(ii.id),
+    )
+    rec = m.InvolvementRecord
+    who = [rec.member_id.in_(ids)] if ids else []
+    who += [rec.person_name == n for n in sorted(names) if n]
+    if who:
+        out["involvement_records"] = _mappings(
+            session,
+            select(
+                rec.id,
+                rec.activity,
+                rec.took_part_on,
+                rec.person_name,
+                rec.minutes,
+                rec.payment_pence,
+                rec.expenses_pence,
+                rec.recognition,
+                rec.note,
+                opp.title.label("opportunity"),
+            )
+            .outerjoin(opp, opp.id == rec.opportunity_id)
+            .where(or_(*who))
+            .order_by(rec.took_part_on, rec.id),
+        )
+    out["involvement_opportunities_as_contact"] = _mappings(
+        session,
+        select(opp.id, opp.title, opp.status, opp.contact_name, opp.contact_email, opp.created_at).where(
+            opp.contact_email == email
+        ),
+    )
+    cr, rq = m.ConsultationRecipient, m.ConsultationRequest
+    answered = [cr.email == email] + [cr.answered_by == n for n in sorted(names) if n]
+    out["consultation_answers"] = _mappings(
+        session,
+        select(
+            cr.id,
+            rq.title.label("request"),
+            cr.email,
+            cr.answer,
+            cr.answer_note,
+            cr.answered_by,
+            cr.answered_at,
+            cr.sent_at,
+        )
+        .join(rq, rq.id == cr.request_id)
+        .where(or_(*answered))
+        .order_by(cr.id),
+    )
+    out["consultation_requests_as_contact"] = _mappings(
+        session,
+        select(rq.id, rq.title, rq.researcher_name, rq.reply_email, rq.status).where(rq.reply_email == email),
+    )
+    return out
+
+
+def personal_names(session: Session, email: str) -> set[str]:
+    """The names this address goes by in involvement rows (the erasure's sweep looks for them everywhere)."""
+    queries = [
+        select(m.NetworkMember.name).where(m.NetworkMember.email == email),
+        select(m.InvolvementInterest.name).where(m.InvolvementInterest.email == email),
+        select(m.InvolvementOpportunity.contact_name).where(m.InvolvementOpportunity.contact_email == email),
+        select(m.ConsultationRecipient.answered_by).where(m.ConsultationRecipient.email == email),
+        select(m.ConsultationRequest.researcher_name).where(m.ConsultationRequest.reply_email == email),
+        select(m.InvolvementRecord.person_name)
+        .join(m.NetworkMember, m.NetworkMember.id == m.InvolvementRecord.member_id)
+        .where(m.NetworkMember.email == email),
+    ]
+    return {n for q in queries for n in session.scalars(q) if n and n.strip()}
+
+
+def remove_members(session: Session, ids: list[int]) -> int:
+    """Delete network members: their records and interests stay, without the link or the member's name."""
+    if not ids:
+        return 0
+    rec = m.InvolvementRecord.__table__
+    session.execute(update(rec).where(rec.c.member_id.in_(ids)).values(member_id=None, person_name="", note=""))
+    ii = m.InvolvementInterest.__table__
+    session.execute(update(ii).where(ii.c.member_id.in_(ids)).values(member_id=None))
+    session.execute(delete(m.network_member_topics).where(m.network_member_topics.c.member_id.in_(ids)))
+    session.execute(delete(m.network_member_regions).where(m.network_member_regions.c.member_id.in_(ids)))
+    nm = m.NetworkMember.__table__
+    return session.execute(delete(nm).where(nm.c.id.in_(ids))).rowcount or 0
+
+
+def anonymous_interest(interest_id: int) -> dict[str, Any]:
+    """An expression of interest without the person: the row (its opportunity, status, times) keeps the counts."""
+    return {
+        "name": "Erased",
+        "email": f"erased-involvement-interest-{interest_id}{ERASED_DOMAIN}",
+        "note": "",
+        "access_needs": "",
+        "member_id": None,
+    }
+
+
+def erase(session: Session, email: str | None, names: set[str], run: Any) -> None:
+    """Remove the address's involvement data; ``run(label, statement)`` executes and counts (the erasure's)."""
+    if not email:
+        return
+    ids = member_ids(session, email)
+    if ids:
+        rec = m.InvolvementRecord.__table__
+        run(
+            "involvement_records",
+            update(rec).where(rec.c.member_id.in_(ids)).values(member_id=None, person_name="", note=""),
+        )
+        run("network_members", delete(m.NetworkMember.__table__).where(m.NetworkMember.__table__.c.id.in_(ids)))
+    it = m.InvolvementInterest.__table__
+    for interest_id in list(session.scalars(select(it.c.id).where(it.c.email == email))):
+        run("involvement_interests", update(it).where(it.c.id == interest_id).values(**anonymous_interest(interest_id)))
+    rec = m.InvolvementRecord.__table__
+    named = [n for n in names if n]
+    if named:
+        run(
+            "involvement_records",
+            update(rec).where(rec.c.person_name.in_(named)).values(person_name="", note=""),
+        )
+    ot = m.InvolvementOpportunity.__table__
+    run(
+        "involvement_opportunities",
+        update(ot).where(ot.c.contact_email == email).values(contact_email="", contact_name=""),
+    )
+    cr = m.ConsultationRecipient.__table__
+    answered = [cr.c.email == email] + ([cr.c.answered_by.in_(named)] if named else [])
+    run(
+        "consultation_recipients",
+        update(cr).where(or_(*answered)).values(email="", answered_by="", answer_note=""),
+    )
+    rq = m.ConsultationRequest.__table__
+    run(
+        "consultation_requests",
+        update(rq).where(rq.c.reply_email == email).values(reply_email="", researcher_name=""),
+    )
+
+
+# --- retention ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class InvolvementPlan:
+    members: list[Any]  # rows: id, name, email, status, last_seen
+    interests: list[Any]  # rows: id, name, email, opportunity, closes_at
+    member_cutoff: dt.datetime
+    interest_cutoff: dt.datetime
+
+
+def plan(session: Session, *, now: dt.datetime, member_cutoff: dt.datetime, unconfirmed_days: int, limit: int) -> Any:
+    """Network members to remove and interests to anonymise (two statements)."""
+    nm = m.NetworkMember
+    pending_cutoff = now - dt.timedelta(days=unconfirmed_days)
+    last_seen = func.coalesce(nm.last_involved_at, nm.confirmed_at, nm.created_at)
+    members = session.execute(
+        select(nm.id, nm.name, nm.email, nm.status, last_seen.label("last_seen"))
+        .where(
+            or_(
+                (nm.status == m.NetworkMemberStatus.PENDING) & (nm.created_at < pending_cutoff),
+                (nm.status == m.NetworkMemberStatus.ACTIVE)
+                & (last_seen < member_cutoff)
+                & (nm.updated_at < member_cutoff),
+            )
+        )
+        .order_by(last_seen, nm.id)
+        .limit(limit)
+    ).all()
+    interest_cutoff = now - dt.timedelta(days=INTEREST_KEEP_DAYS)
+    ii, opp = m.InvolvementInterest, m.InvolvementOpportunity
+    closed_when = func.coalesce(opp.closed_at, opp.closes_at)
+    interests = session.execute(
+        select(ii.id, ii.name, ii.email, opp.title.label("opportunity"), closed_when.label("closed"))
+        .join(opp, opp.id == ii.opportunity_id)
+        .where(closed_when < interest_cutoff, ~ii.email.endswith(ERASED_DOMAIN))
+        .order_by(closed_when, ii.id)
+        .limit(limit)
+    ).all()
+    return InvolvementPlan(
+        members=members, interests=interests, member_cutoff=member_cutoff, interest_cutoff=interest_cutoff
+    )
+
+
+def withdraw_mailing(session: Session, email: str, now: dt.datetime, why: str) -> None:
+    """Take the involvement mailing off the address's subscription, logged in its consent log (no suppression:
+    the person may join again). A subscription with nothing else left becomes unsubscribed."""
+    sub = session.scalar(select(m.Subscription).where(m.Subscription.email == email))
+    if sub is None or INVOLVEMENT_MAILING not in (sub.mailings or []):
+        return
+    remaining = [x for x in sub.mailings if x != INVOLVEMENT_MAILING]
+    sub.mailings = remaining
+    sub.updated_at = now
+    if not remaining and sub.status != m.SubscriptionStatus.UNSUBSCRIBED:
+        sub.status = m.SubscriptionStatus.UNSUBSCRIBED
+        sub.unsubscribed_at = now
+    how = How(mechanism="retention", actor="retention job")
+    log_consent(
+        session,
+        sub,
+        email,
+        m.ConsentAction.UNSUBSCRIBE,
+        how,
+        mailings=[INVOLVEMENT_MAILING],
+        topics=[],
+        regions=[],
+        detail={"why": why},
+    )
+
+
+def apply(session: Session, p: InvolvementPlan, now: dt.datetime) -> tuple[int, int]:
+    """Remove the planned members (and their alerts) and anonymise the planned interests; returns both counts."""
+    for row in p.members:
+        withdraw_mailing(session, row.email, now, "not involved in the network for the retention period")
+    removed = remove_members(session, [row.id for row in p.members])
+    it = m.InvolvementInterest.__table__
+    for row in p.interests:
+        session.execute(update(it).where(it.c.id == row.id).values(**anonymous_interest(row.id)))
+    session.flush()  # the subscriptions and consent entries changed through the ORM above
+    return removed, len(p.interests)
