@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -291,6 +291,7 @@ def send_manage_link(
         key=f"involvement:manage-link:{opp.id}:{reason}:{now.strftime('%Y%m%dT%H%M%S%f')}",
         template="posting_manage_link",
         reason=reason,
+        note=opp.review_note if reason == "approved" else "",
         manage_url=manage_url(signer, opp, base_url),
         page_url=f"{base_url.rstrip('/')}/involvement/{opp.slug}",
         days=MANAGE_DAYS,
@@ -343,3 +344,50 @@ def poster_close(session: Session, opp: m.InvolvementOpportunity, *, now: dt.dat
     editing.close(session, opp, now, actor=POSTER)
     session.flush()
     return True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Facts:
+    """What the admin page shows beside an opportunity's own columns (names of what it links to)."""
+
+    organisation_name: str
+    region_name: str
+    topics: list[str]
+
+
+def facts(session: Session, opp: m.InvolvementOpportunity) -> Facts:
+    """The organisation's and region's names and the topics, in one statement plus one for the topics."""
+    row = session.execute(
+        select(m.Organisation.name, m.Region.name)
+        .select_from(m.InvolvementOpportunity)
+        .outerjoin(m.Organisation, m.Organisation.id == m.InvolvementOpportunity.organisation_id)
+        .outerjoin(m.Region, m.Region.id == m.InvolvementOpportunity.region_id)
+        .where(m.InvolvementOpportunity.id == opp.id)
+    ).one()
+    links = m.involvement_opportunity_topics
+    topics = list(
+        session.scalars(
+            select(m.Topic.name)
+            .join(links, links.c.topic_id == m.Topic.id)
+            .where(links.c.opportunity_id == opp.id)
+            .order_by(m.Topic.name)
+        )
+    )
+    return Facts(organisation_name=row[0] or "", region_name=row[1] or "", topics=topics)
+
+
+def delete(session: Session, opp: m.InvolvementOpportunity, *, actor: Principal) -> None:
+    """Delete an opportunity and, with it, every expression of interest in it (the database cascades); the history
+    keeps that it was deleted and how many people's data went with it, never who they were."""
+    people = session.scalar(select(func.count()).where(m.InvolvementInterest.opportunity_id == opp.id))
+    audit.record(
+        session,
+        actor,
+        "delete",
+        ENTITY,
+        opp.id,
+        summary=f"{opp.title} (and {people or 0} expressions of interest)",
+        changes={"status": [opp.status.value, None]},
+    )
+    session.delete(opp)
+    session.flush()
