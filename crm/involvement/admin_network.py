@@ -1,0 +1,72 @@
+"""The fellow's view of the lived experience network: /admin/involvement/network (members: search, filters, CSV) and
+one member's page. Admins only (``admin_guard`` on the area): members' details are special-category data and no
+editor, poster or API client ever sees them. ``crm.involvement.admin_matching`` mounts these handlers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy import select
+
+from crm import models as m
+from crm.involvement import network_members
+from crm.listing import ListParams
+from crm.web.deps import DB
+from crm.web.downloads import CSV, download
+from crm.web.pages import list_page, or_404
+
+PRIVATE = {"Cache-Control": "no-store"}
+
+
+def _params(request: Request[Any, Any, Any]) -> ListParams:
+    return ListParams.from_query(dict(request.query_params), filter_names=network_members.MEMBER_FILTERS)
+
+
+@get("/network", sync_to_thread=False)
+def members(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = _params(request)
+    context = {
+        "page": network_members.members_page(db, params),
+        "params": params,
+        "sorts": network_members.MEMBER_SORTS,
+        "kind_labels": {k.value: k.label for k in m.InvolvementKind},
+    }
+    page = list_page(
+        request,
+        "admin/involvement/network.html",
+        "admin/involvement/network_results.html",
+        context,
+        page_only=lambda: {
+            "statuses": [(s.value, s.value.capitalize()) for s in m.NetworkMemberStatus],
+            "topics": db.execute(select(m.Topic.id, m.Topic.name).order_by(m.Topic.name)).all(),
+            "regions": db.execute(select(m.Region.id, m.Region.name).order_by(m.Region.position)).all(),
+            "kinds": [(k.value, k.label) for k in m.InvolvementKind],
+        },
+    )
+    page.headers.update(PRIVATE)
+    return page
+
+
+@get("/network.csv", sync_to_thread=False)
+def members_csv(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
+    """The filtered list as CSV, written whole (a network is hundreds of people, and the request's session closes
+    before a stream would be read); special-category data, so never cached."""
+    out = io.StringIO()
+    csv.writer(out).writerows(network_members.csv_rows(db, _params(request)))
+    return download(out.getvalue().encode("utf-8-sig"), CSV, "lived-experience-network.csv", PRIVATE)
+
+
+@get("/network/{member_id:int}", sync_to_thread=False)
+def member_page(db: DB, member_id: FromPath[int]) -> Template:
+    record = or_404(network_members.member_record(db, member_id), "No such network member.")
+    context = {"r": record, "m": record.member, "kind_labels": {k.value: k.label for k in m.InvolvementKind}}
+    return Template("admin/involvement/network_member.html", context=context, headers=PRIVATE)
+
+
+route_handlers: list[Any] = [members, members_csv, member_page]
