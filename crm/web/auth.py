@@ -1,7 +1,8 @@
 """Who is asking: a session cookie (browsers) or a bearer API key (integrations), and the guards on routes.
 
 The middleware sets ``scope["user"]`` to a ``Principal`` or ``None`` and never rejects a request itself;
-guards decide. Requests without a cookie or an Authorization header cost no SQL at all.
+guards decide. Requests without a cookie or an Authorization header cost no SQL at all, and an anonymous GET of a
+public page goes through ``crm.web.httpcache`` (ETag, 304).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select, update
 
 from crm import models as m
 from crm.accounts.principal import Principal, token_hash
+from crm.web import httpcache
 
 SESSION_COOKIE = "crm_session"
 
@@ -57,6 +59,10 @@ class AuthMiddleware(ASGIMiddleware):
             if cookie:
                 scope["user"] = _principal_from_session(factory, cookie, now)
                 scope["auth"] = "session" if scope["user"] else None
+            elif not authz and (tables := httpcache.rule_for(scope)):
+                # the cheap path: an anonymous GET of a public page may be answered 304 here (crm.web.httpcache)
+                await httpcache.serve(tables, scope, receive, send, next_app)
+                return
         await next_app(scope, receive, send)
 
 
