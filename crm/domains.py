@@ -104,6 +104,8 @@ from crm.mailing import pages as mailing_pages
 from crm.mailing import webhook_routes as mailing_webhooks
 from crm.map import admin as map_admin
 from crm.map import commands as map_commands
+from crm.map import demo as map_demo
+from crm.map import jobs as map_jobs
 from crm.map import pages as map_pages
 from crm.partnerships import admin as partnerships_admin
 from crm.partnerships import api as partnerships_api
@@ -256,8 +258,15 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("privacy", routes=_routes(privacy_admin), commands=privacy_commands.commands, jobs=privacy_jobs.JOBS),
     # A contact's or organisation's timeline, and the notes and tasks the fellow adds (overdue ones join the nudge).
     Domain("timeline", routes=_routes(timeline_admin)),
-    # The regional map (/map, /admin/map) and where the gaps are (issue 19.1).
-    Domain("map", routes=_routes(map_pages, map_admin), commands=map_commands.commands),
+    # The regional map (/map, /admin/map) and where the gaps are (issue 19.1). Its seeder counts the map's tally,
+    # so it runs after every domain that seeds data.
+    Domain(
+        "map",
+        routes=_routes(map_pages, map_admin),
+        commands=map_commands.commands,
+        jobs=map_jobs.JOBS,
+        seed=map_demo.seed,
+    ),
     # Bulk actions on the admin organisation and contact lists (topics, contact lists, CSV of a selection).
     Domain("bulk", routes=_routes(bulk_admin)),
     # Saved views: a user's named sets of filters on the admin lists.

@@ -1,15 +1,59 @@
-"""``crm map fill-regions [--dry-run]``: fill organisations' empty regions from their postcodes."""
+"""``crm map refresh``: count the map's figures now; ``crm map fill-regions [--dry-run]``: fill organisations'
+empty regions from their postcodes."""
 
 from __future__ import annotations
 
 import click
 
-from crm.cliutil import handles_config_errors, runtime
+from crm.cliutil import fail, handles_config_errors, runtime
 
 
 @click.group("map")
 def map_group() -> None:
     """The regional map's data."""
+
+
+@map_group.command("refresh")
+@click.option(
+    "--measure",
+    "measures",
+    multiple=True,
+    metavar="NAME",
+    help="Count only this stored measure (repeat for more): organisations-public, organisations-admin, calls, "
+    "internships, events, partnerships, subscribers. Default: all of them.",
+)
+@handles_config_errors
+def refresh(measures: tuple[str, ...]) -> None:
+    """Count the regional map's figures now and store them (the worker does this every few minutes; run it after
+    a bulk import or a big change to show it at once). Open funding calls and internships and upcoming events are
+    counted as of now. Prints a line per measure as it is counted, then the total."""
+    import datetime as dt
+    import time
+
+    from crm.db import unit_of_work
+    from crm.map import tally
+    from crm.map.counting import TALLIES
+
+    unknown = [name for name in measures if name not in TALLIES]
+    if unknown:
+        fail(f"No such measure: {', '.join(unknown)}. Choose from: {', '.join(TALLIES)}.")
+    wanted = list(dict.fromkeys(measures)) or list(TALLIES)
+
+    def show(counted: tally.Counted) -> None:
+        done.append(counted)
+        click.echo(
+            f"[{len(done)}/{len(wanted)}] {counted.measure}: {counted.rows:,} figures in {counted.seconds:.1f} s",
+            err=True,
+        )
+
+    done: list[tally.Counted] = []
+    started = time.perf_counter()
+    with unit_of_work(runtime().session_factory) as session:
+        tally.refresh(session, now=dt.datetime.now(dt.UTC), measures=wanted, progress=show)
+    click.echo(
+        f"Counted {len(done)} measure{'s' if len(done) != 1 else ''} ({sum(c.rows for c in done):,} figures) "
+        f"in {time.perf_counter() - started:.1f} s; the map shows them now."
+    )
 
 
 @map_group.command("fill-regions")

@@ -2,8 +2,8 @@
 band, what counts everywhere or apart, and how many organisations have no region.
 
 Two statements whatever the data size: the reference rows (topics, regions and the organisations without a region,
-in one UNION ALL) and the measure's own grouped query (``crm.map.measures``), or one when the measure's figures
-are big enough to be kept for a few minutes (``crm.map.kept``).
+in one UNION ALL) and the measure's stored figures (``crm.map.tally``, counted by the map's job), so no page counts
+over the big tables.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
-from crm.map import kept, measures
-from crm.map.measures import Measure, org_scope
+from crm.map import measures, tally
+from crm.map.counting import org_scope
+from crm.map.measures import Measure
 from crm.map.population import POPULATION, RELEASE, YEAR, per_100k
+from crm.timefmt import format_datetime, to_local
 
 SCALES = {"rate": "Per 100,000 people", "count": "Count"}
 BANDS = 4  # colour bands above "none"
@@ -56,13 +58,26 @@ class MapView:
     orgs_without_region: int
     legend: list[Band]
     admin: bool
-    as_of: dt.datetime | None = None  # when kept figures were counted (crm.map.kept); None: counted now
+    as_of: dt.datetime | None  # when the figures were counted (crm.map.tally); None: not yet
+    now: dt.datetime
     source: str = RELEASE
     year: str = YEAR
 
     @property
     def total_in_tiles(self) -> int:
         return sum(t.count for t in self.tiles)
+
+    @property
+    def counted(self) -> str:
+        """When the figures were counted, in words: the time alone today, with the date on another day."""
+        every = f"they are counted every {tally.REFRESH_MINUTES} minutes"
+        if self.as_of is None:
+            how = " (or at once with crm map refresh)" if self.admin else ""
+            return f"These figures have not been counted yet: {every}{how}."
+        local, today = to_local(self.as_of), to_local(self.now)
+        same_day = local is not None and today is not None and local.date() == today.date()
+        when = format_datetime(self.as_of, "%H:%M") if same_day else format_datetime(self.as_of)
+        return f"Figures as of {when}: {every}."
 
     @property
     def groups(self) -> dict[str, list[Measure]]:
@@ -130,11 +145,9 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
     topic = next((t for t in topics if t.slug == query.get("topic")), None)
     uk_id = next((r.id for r in regions if r.code == "UK"), None)
     topic_id = topic.id if topic else None
-    counts, as_of = kept.counts(
-        (str(session.get_bind().url), measure.key, public, topic_id),
-        lambda: measures.count(session, measure, public=public, topic_id=topic_id, uk_id=uk_id, now=now),
-        now=now,
-    )
+    stored, sub_key = measure.source(public)
+    reading = tally.read(session, stored, sub_key, topic_id, uk_id)
+    counts = reading.counts
     everywhere = counts.national if measure.national_everywhere else 0
     raw = [(r, counts.by_region.get(r.id, 0) + everywhere) for r in regions if r.code in POPULATION]
     values = [(n if scale == "count" else per_100k(n, r.code) or 0.0) for r, n in raw]
@@ -164,5 +177,6 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
         orgs_without_region=orgs_without_region,
         legend=legend(biggest, scale),
         admin=admin,
-        as_of=as_of,
+        as_of=reading.as_of,
+        now=now,
     )

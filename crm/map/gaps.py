@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.directory.export import safe_cell
+from crm.map.counting import LIVE_STAGES, org_scope
 from crm.map.figures import reference_rows
-from crm.map.measures import LIVE_STAGES, org_scope
 from crm.map.population import POPULATION
 
 GAP_KINDS = {

@@ -31,6 +31,7 @@ from crm.models.involvement import *  # noqa: F403
 
 # Domain model modules: each lists its models in ``__all__`` (F403/F405: deliberate re-export point).
 from crm.models.mailing import *  # noqa: F403
+from crm.models.map import *  # noqa: F403
 from crm.models.merges import *  # noqa: F403
 from crm.models.outbox import EmailParts, OutboxMessage, OutboxStatus, Suppression, email_parts, pack_sent
 from crm.models.partnerships import *  # noqa: F403

@@ -1,5 +1,5 @@
-"""The map's figures (one statement per measure, flat as data grows), its public and admin pages, and the
-fill-regions command, on both databases."""
+"""The map's figures (counted into the tally, then read in one statement per measure, flat as data grows), its
+public and admin pages, and the fill-regions command, on both databases. The tally itself: tests/map/test_tally.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from crm import models as m
-from crm.map import figures
+from crm.map import figures, tally
 from crm.map.commands import fill_regions as fill_command
 from crm.map.regions_fill import fill_regions
 from tests import factories
@@ -25,7 +25,15 @@ def tiles(view: figures.MapView) -> dict[str, int]:
     return {t.name: t.count for t in view.tiles if t.count}
 
 
+def counted(db, now: dt.datetime = NOW) -> None:
+    """What the map's job does: count every measure into the tally (as of ``now``) and commit."""
+    tally.refresh(db, now=now)
+    db.commit()
+
+
 def view(db, measure: str, admin: bool = False, **query: str) -> figures.MapView:
+    """The map as a page shows it, right after a refresh."""
+    counted(db)
     return figures.map_view(db, {"measure": measure, **query}, admin=admin, now=NOW)
 
 
@@ -59,11 +67,11 @@ def test_organisations_by_region_kind_and_group(db):
     )
 
 
-def test_a_uk_wide_call_counts_everywhere_and_a_regional_one_where_it_is(db):
+def test_a_uk_wide_call_counts_everywhere_and_one_naming_no_region_apart(db):
     funder = factories.funder(db)
     regional = f.call(db, funder, deadlines=[SOON])
     link_regions(db, m.funding_call_regions, "call_id", regional.id, "UKD", "UKL")
-    f.call(db, funder, deadlines=[SOON])  # names no region: UK-wide
+    f.call(db, funder, deadlines=[SOON])  # names no region: "no region", as the list's region filter drops it
     tagged_uk = f.call(db, funder, deadlines=[SOON])
     link_regions(db, m.funding_call_regions, "call_id", tagged_uk.id, "UK", "UKI")  # UK-wide wins: counted once
     f.call(db, funder, deadlines=[PAST])  # closed
@@ -71,11 +79,36 @@ def test_a_uk_wide_call_counts_everywhere_and_a_regional_one_where_it_is(db):
     db.commit()
 
     calls = view(db, "funding-calls")
-    assert calls.national == 2
+    assert (calls.national, calls.unplaced) == (1, 1)
     counts = {t.name: t.count for t in calls.tiles}
-    assert counts["North West"] == counts["Wales"] == 3
-    assert counts["London"] == counts["Scotland"] == 2
+    assert counts["North West"] == counts["Wales"] == 2
+    assert counts["London"] == counts["Scotland"] == 1
     assert next(t for t in calls.tiles if t.name == "Wales").link == "/funding-calls?region=wales"
+    # The fellow's map links to the same public list: the admin list also holds drafts and closed calls.
+    admin_wales = next(t for t in view(db, "funding-calls", admin=True).tiles if t.name == "Wales")
+    assert admin_wales.link == "/funding-calls?region=wales"
+
+
+def test_every_call_tile_counts_what_its_link_lists(db):
+    """A tile and the list it links to agree, region by region, with and without a topic."""
+    from crm.funding.queries import list_calls
+    from crm.listing import ListParams
+
+    funder = factories.funder(db)
+    psychosis = factories.topic(db, "Psychosis").id
+    for codes, topics in [(("UKD",), [psychosis]), (("UKD", "UKL"), []), (("UK",), [psychosis]), ((), [psychosis])]:
+        call = f.call(db, funder, deadlines=[SOON])
+        if codes:
+            link_regions(db, m.funding_call_regions, "call_id", call.id, *codes)
+        if topics:
+            db.execute(m.funding_call_topics.insert(), [{"call_id": call.id, "topic_id": t} for t in topics])
+    db.commit()
+    for topic in ("", "psychosis"):
+        for t in view(db, "funding-calls", topic=topic).tiles:
+            filters = {"region": t.slug, **({"topic": topic} if topic else {})}
+            listed = list_calls(db, ListParams(filters=filters, page_size=100), now=NOW).items
+            assert t.count == len(listed), (t.name, topic)
+            assert t.link == f"/funding-calls?region={t.slug}" + (f"&topic={topic}" if topic else "")
 
 
 def test_internships_events_partnerships_and_subscribers(db):
@@ -150,13 +183,14 @@ def test_every_measure_is_one_statement_and_flat_as_data_grows(db, admin_client,
     counts: dict[str, list[int]] = {key: [] for key in MEASURES}
     for n in (2, 12):
         _grow(db, n)
+        counted(db)
         for key in MEASURES:
             for topic in ("", "carers"):
                 with count_queries() as q:
                     response = admin_client.get(f"/admin/map?measure={key}&topic={topic}")
                 assert response.status_code == 200
                 counts[key].append(q.count)
-    # The session (1), the reference rows (1) and the measure's own grouped query (1), at both sizes.
+    # The session (1), the reference rows (1) and the measure's stored figures (1), at both sizes.
     assert all(c == [3, 3, 3, 3] for c in counts.values()), counts
     assert tiles(view(db, "user-led")) == {"North West": 7, "Wales": 7}
 
@@ -165,6 +199,7 @@ def test_public_page_reads_without_colour_and_says_the_same_in_a_table(client, d
     factories.organisation(db, region_name="London")
     factories.organisation(db)
     db.commit()
+    counted(db)
     html = client.get("/map").text
     assert '<svg class="chart" role="img"' in html and "<title id=" in html and "<desc id=" in html
     assert "London: 1, 0.01 per 100,000 people" in html  # the desc lists every figure
@@ -210,43 +245,3 @@ def test_fill_regions_from_postcodes(db):
 def test_fill_regions_command_help():
     result = CliRunner().invoke(fill_command, ["--help"])
     assert result.exit_code == 0 and "--dry-run" in result.output and "postcode" in result.output
-
-
-@pytest.fixture
-def keep_everything(monkeypatch):
-    """Every measure counts as expensive, so its figures are kept (at scale only big ones are)."""
-    from crm.map import kept
-
-    monkeypatch.setattr(kept, "LARGE", 0)
-    monkeypatch.setattr(kept, "SLOW", -1.0)
-    kept.forget()
-    yield kept
-    kept.forget()
-
-
-def test_expensive_figures_are_kept_for_a_few_minutes_and_say_when_they_were_counted(
-    db, client, count_queries, keep_everything
-):
-    factories.organisation(db, region_name="London")
-    db.commit()
-    first = view(db, "organisations")
-    assert tiles(first) == {"London": 1} and first.as_of is None
-    factories.organisation(db, region_name="London")
-    db.commit()
-    again = view(db, "organisations")
-    assert tiles(again) == {"London": 1} and again.as_of == NOW  # kept, and says so
-    with count_queries() as q:
-        html = client.get("/map").text
-    assert q.count == 1  # the reference rows only
-    assert "with this much data they are recounted every few minutes" in html
-    keep_everything.forget()
-    assert tiles(view(db, "organisations")) == {"London": 2}
-
-
-def test_small_figures_are_never_kept(db):
-    factories.organisation(db, region_name="London")
-    db.commit()
-    assert view(db, "organisations").as_of is None
-    factories.organisation(db, region_name="London")
-    db.commit()
-    assert tiles(view(db, "organisations")) == {"London": 2}
