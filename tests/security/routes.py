@@ -29,6 +29,8 @@ PUBLIC_API_READS: set[str] = {
     "/api/v1/events/{event_id}",
     "/api/v1/internships",
     "/api/v1/internships/{internship_id}",
+    "/api/v1/involvement-opportunities",
+    "/api/v1/involvement-opportunities/{opportunity_id}",
     "/api/v1/topics",
     "/api/v1/topics/{topic_id}",
     "/api/v1/regions",
