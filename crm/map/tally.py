@@ -17,10 +17,11 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete, insert, select, union_all
+from sqlalchemy import delete, insert, select, text, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.db import is_postgres
 from crm.map import counting
 from crm.map.counting import EVERY_TOPIC, NO_REGION, Context, Row
 
@@ -60,7 +61,8 @@ def refresh(
     progress: Callable[[Counted], None] | None = None,
 ) -> list[Counted]:
     """Count ``measures`` (every one by default) as of ``now`` and replace their stored rows. One grouped statement
-    per measure, one statement for the UK-wide region's id, one delete and one insert. The caller commits."""
+    per measure, one statement for the UK-wide region's id, one delete and one insert (and a table lock on
+    PostgreSQL). The caller commits."""
     keys = list(counting.TALLIES) if measures is None else list(measures)
     unknown = [k for k in keys if k not in counting.TALLIES]
     if unknown:
@@ -97,6 +99,10 @@ def _store(session: Session, counted: dict[str, list[Row]], now: dt.datetime) ->
          "refreshed_at": now}
         for key, found in counted.items()
     ]  # fmt: skip
+    if is_postgres(session):
+        # Two refreshes at once (the job and the command) take turns; readers are not blocked. On SQLite the
+        # database's single writer does the same.
+        session.execute(text("LOCK TABLE map_tallies IN EXCLUSIVE MODE"))
     session.execute(delete(t).where(t.measure.in_(list(counted))))
     session.execute(insert(t), rows)
 
