@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,7 @@ def _common() -> dict[str, Any]:
 
 
 @get("/", sync_to_thread=False)
-def records_list(request: Request[Any, Any, Any], db: DB, notice: str = "") -> Template:
+def records_list(request: Request[Any, Any, Any], db: DB, notice: FromQuery[str] = "") -> Template:
     params = _params(request)
     page, problems = records.admin_list(db, params)
     context = {

@@ -438,7 +438,25 @@ def choices(session: Session) -> dict[str, list[tuple[int, str]]]:
 # --- what other pages show -------------------------------------------------------------------------------------
 
 
-def for_owner(session: Session, *, organisation_id: int | None = None, partnership_id: int | None = None) -> Any:
+@dataclasses.dataclass(frozen=True)
+class OwnerRecords:
+    """An organisation's or a partnership's records: the latest ones, the totals, and the words for amounts."""
+
+    rows: list[Any]
+    totals: Totals
+
+    @staticmethod
+    def hours(minutes: int) -> str:
+        return hours_label(minutes)
+
+    @staticmethod
+    def money(pence: int) -> str:
+        return money_label(pence)
+
+
+def for_owner(
+    session: Session, *, organisation_id: int | None = None, partnership_id: int | None = None
+) -> OwnerRecords:
     """The latest records of an organisation or a partnership, and their totals (two statements)."""
     column = R.organisation_id if organisation_id is not None else R.partnership_id
     owner = organisation_id if organisation_id is not None else partnership_id
@@ -455,7 +473,7 @@ def for_owner(session: Session, *, organisation_id: int | None = None, partnersh
             func.coalesce(func.sum(R.expenses_pence), 0),
         ).where(column == owner)
     ).one()
-    return rows, Totals(*(int(v or 0) for v in total))
+    return OwnerRecords(rows=rows, totals=Totals(*(int(v or 0) for v in total)))
 
 
 def today(now: dt.datetime) -> dt.date:

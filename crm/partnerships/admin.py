@@ -17,6 +17,7 @@ from crm.accounts.principal import Principal
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
 from crm.history import history
+from crm.involvement import records as involvement_records
 from crm.listing import ListParams
 from crm.partnerships import changes, queries, rules, views
 from crm.partnerships import forms as pf
@@ -159,6 +160,8 @@ def _detail(
             "health_now": rules.health_of(p.last_activity_at, p.created_at, now, settings).value,
             "is_overdue": rules.is_overdue(p.next_step, p.next_step_due, p.stage, now),
             "activities": queries.activities(db, p.id),
+            # The record of involvement in this partnership (shown to the fellow only: it names people).
+            "involvement": involvement_records.for_owner(db, partnership_id=p.id),
             "history": history(db, rules.ENTITY, p.id),
             "notice": notice_text(notice, NOTICES),
             "stage_form": stage_form or Form({}),

@@ -37,6 +37,7 @@ LINKS = {
     "attendance": "/admin/events/{}",
     "internship": "/admin/internships/{}",
     "partnership": "/admin/partnerships/{}",
+    "involvement": "/admin/involvement/records/{}/edit",
     "consent": "/admin/subscribers/{}",
     "email": "/admin/campaigns/{}/report",  # only a campaign's email carries a link (its campaign)
 }

@@ -217,6 +217,18 @@ def _partnerships_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
     return query, a.occurred_at, a.id
 
 
+def _involvement_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
+    """Records of involvement: an organisation's (a group that took part, or the person took part through it); a
+    contact's when they took part as a member of the lived experience network under their address."""
+    r = m.InvolvementRecord
+    cols = _columns(r.created_at, "involvement", r.id, r.recognition, r.activity, "", r.person_name, r.id)
+    query = select(*cols)
+    if owner.contact_id is not None:
+        members = select(m.NetworkMember.id).where(m.NetworkMember.email.in_(_emails(owner)))
+        return query.where(r.member_id.in_(members)), r.created_at, r.id
+    return query.where(r.organisation_id == owner.organisation_id), r.created_at, r.id
+
+
 def _edits_source(owner: Owner) -> tuple[Select[Any], Any, Any]:
     e = m.AuditEntry
     cols = _columns(e.at, "edit", e.id, e.action, e.summary, "", e.actor, null())
@@ -250,6 +262,7 @@ SOURCES: dict[str, Source] = {
     "attendance": _attendance_source,
     "internship": _internships_source,
     "partnership": _partnerships_source,
+    "involvement": _involvement_source,
     "edit": _edits_source,
     "note": _notes_source,
     "task": _tasks_source,
@@ -364,6 +377,12 @@ def _add_details(session: Session, items: list[Item]) -> None:
         names = linked_names(session, (c or {} for c in changes.values()))
         for entry_id, item in edits.items():
             item.lines = describe(changes.get(entry_id) or {}, names)
+    if involvement := by_kind.get("involvement"):
+        r = m.InvolvementRecord
+        query = select(r.id, r.took_part_on, r.minutes, r.payment_pence, r.expenses_pence, r.recognition)
+        for row in session.execute(query.where(r.id.in_(list(involvement)))):
+            item = involvement[row.id]
+            item.lines = wording.involvement(item.who, row)
     if tasks := by_kind.get("task"):
         t = m.TimelineTask
         rows = session.execute(

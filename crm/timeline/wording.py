@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from crm import models as m
+from crm.involvement.records import hours_label, money_label
+
 # The kinds a timeline can be filtered by, in the order the filter offers them.
 KINDS: dict[str, str] = {
     "email": "Emails",
@@ -11,6 +16,7 @@ KINDS: dict[str, str] = {
     "attendance": "Attendance",
     "internship": "Internship interest",
     "partnership": "Partnership activity",
+    "involvement": "Involvement",
     "edit": "Imports and edits",
     "note": "Notes",
     "task": "Tasks",
@@ -96,6 +102,8 @@ def label(kind: str, action: str, detail: str = "") -> str:
         return "Registered interest in an internship"
     if kind == "partnership":
         return ACTIVITY.get(action, "Partnership activity")
+    if kind == "involvement":
+        return "Took part in involvement"
     if kind == "edit":
         return EDITS.get(action, _words(action) or "Changed")
     if kind == "note":
@@ -103,6 +111,17 @@ def label(kind: str, action: str, detail: str = "") -> str:
     if kind == "task":
         return "Task done" if action == "done" else "Task"
     return _words(kind)
+
+
+def involvement(who: str, row: Any) -> list[str]:
+    """A record of involvement's lines: who, when, how long, what was paid, how they are recognised."""
+    lines = [f"{who} took part" if who else "Took part", f"On {row.took_part_on:%-d %B %Y}"]
+    if row.minutes:
+        lines.append(hours_label(row.minutes))
+    if row.payment_pence or row.expenses_pence:
+        lines.append(f"{money_label(row.payment_pence)} paid, {money_label(row.expenses_pence)} expenses")
+    lines.append(m.Recognition(row.recognition).label)
+    return lines
 
 
 def delivery(event: str, bounce_type: str) -> str:
