@@ -168,9 +168,12 @@ def rank(members: Iterable[MemberFacts], opp: OpportunityFacts, *, include_misse
 
 def opportunity_facts(session: Session, opp: m.InvolvementOpportunity) -> OpportunityFacts:
     """An opportunity's facts (two statements: its topics with their names, its region)."""
-    links = m.involvement_opportunity_topics.c
+    links = m.involvement_opportunity_topics
     topics = session.execute(
-        select(m.Topic.id, m.Topic.name).join(links, links.topic_id == m.Topic.id).where(links.opportunity_id == opp.id)
+        select(m.Topic.id, m.Topic.name)
+        .join(links, links.c.topic_id == m.Topic.id)
+        .where(links.c.opportunity_id == opp.id)
+        .order_by(m.Topic.name)
     ).all()
     region = session.execute(select(m.Region.name, m.Region.code).where(m.Region.id == opp.region_id)).first()
     return OpportunityFacts(

@@ -226,7 +226,7 @@ def _interest_page(
         "consent_text": INTEREST_CONSENT_WORDING,
         "action": _path(purpose, token),
     }
-    code = 422 if form.errors else status
+    code = status if status != 200 else (422 if form.errors else 200)
     return Template("public/involvement/network_interest.html", context=context, status_code=code, headers=PRIVATE)
 
 
