@@ -16,6 +16,7 @@ from litestar.response import Template
 from crm import models as m
 from crm.funding.fit import DIGEST_KEY, digest_wants_suits, funding_filters_from_form
 from crm.internships.alerts import internship_filters_from_form, stored_filters
+from crm.involvement import network
 from crm.mailing import compliance, consent, queries
 from crm.mailing import subscriptions as subs
 from crm.tokens import TokenError
@@ -37,18 +38,26 @@ def _how(request: Request[Any, Any, Any], mechanism: str) -> consent.How:
     )
 
 
-def _reference(db: DB) -> dict[str, Any]:
+# Involvement opportunities are matched to what a lived experience network member told us, so that mailing is
+# started by joining the network (crm.involvement.network) and offered here only to members and those who have it.
+NETWORK_ONLY = m.Mailing.INVOLVEMENT.value
+
+
+def _reference(db: DB, *, involvement: bool = False) -> dict[str, Any]:
     return {
         **queries.subscription_menus(db),
-        "mailing_choices": [(x.value, x.label) for x in m.Mailing],
+        "mailing_choices": [(x.value, x.label) for x in m.Mailing if involvement or x.value != NETWORK_ONLY],
         "frequencies": [(f.value, f.value.capitalize()) for f in m.Frequency],
     }
 
 
-def _choices(form: Form, *, require_mailing: bool = True, stored: dict[str, Any] | None = None) -> subs.Choices:
-    """The form's choices; ``stored`` is the subscription's current ``filters`` (the preference centre)."""
+def _choices(
+    form: Form, *, require_mailing: bool = True, stored: dict[str, Any] | None = None, involvement: bool = False
+) -> subs.Choices:
+    """The form's choices; ``stored`` is the subscription's current ``filters`` (the preference centre);
+    ``involvement`` whether the involvement mailing may be chosen (``_involvement_offered``)."""
     mailings = form.getlist("mailings")
-    valid = {x.value for x in m.Mailing}
+    valid = {x.value for x in m.Mailing if involvement or x.value != NETWORK_ONLY}
     if any(x not in valid for x in mailings):
         form.add_error("mailings", "Choose from the mailings listed.")
     if require_mailing and not mailings:
@@ -202,9 +211,27 @@ def _link_problem(message: str) -> Template:
     return Template("public/preferences_problem.html", context={"message": message}, status_code=400)
 
 
-def _preferences_page(db: DB, sub: m.Subscription, token: str, form: Form, notice: str = "") -> Template:
+def _involvement_offered(db: DB, sub: m.Subscription) -> m.NetworkMember | bool:
+    """Whether the preference centre offers the involvement mailing: to an active network member (returned, for the
+    link to their own page) or a subscription that has it (True); else False."""
+    member = network.by_email(db, sub.email)
+    if member is not None and member.status == m.NetworkMemberStatus.ACTIVE:
+        return member
+    return NETWORK_ONLY in (sub.mailings or [])
+
+
+def _preferences_page(state: State, db: DB, sub: m.Subscription, token: str, form: Form, notice: str = "") -> Template:
     """The preference centre: 400 when the form comes back with messages (as it always has), else 200."""
-    context = {**_reference(db), "sub": sub, "token": token, "selected": _selected(form), "notice": notice}
+    offered = _involvement_offered(db, sub)
+    member = offered if isinstance(offered, m.NetworkMember) else None
+    context = {
+        **_reference(db, involvement=bool(offered)),
+        "sub": sub,
+        "token": token,
+        "selected": _selected(form),
+        "notice": notice,
+        "network_url": network.manage_url(state.signer, state.settings.base_url, member) if member else "",
+    }
     return form_page_as(400, "public/preferences.html", context, form=form)
 
 
@@ -266,7 +293,7 @@ def preferences_page(state: State, db: DB, token: FromPath[str]) -> Template:
     found = _subscription_of(state, db, token)
     if isinstance(found, Template):
         return found
-    return _preferences_page(db, found[1], token, _form_from(found[1]))
+    return _preferences_page(state, db, found[1], token, _form_from(found[1]))
 
 
 @post("/preferences/{token:str}", sync_to_thread=False)
@@ -289,17 +316,17 @@ def preferences_submit(
             True: "Your emails are paused." if action == "pause" else "Your emails have restarted.",
             False: "Nothing changed.",
         }[changed]
-        return _preferences_page(db, sub, token, _form_from(sub), notice)
+        return _preferences_page(state, db, sub, token, _form_from(sub), notice)
     if sub.status not in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
         form.add_error("mailings", "This subscription is not active. Use the subscribe page to start again.")
-    choices = _choices(form, require_mailing=False, stored=sub.filters)
+    choices = _choices(form, require_mailing=False, stored=sub.filters, involvement=bool(_involvement_offered(db, sub)))
     if not form.ok:
-        return _preferences_page(db, sub, token, form)
+        return _preferences_page(state, db, sub, token, form)
     changed = subs.update_preferences(db, sub, choices, how)
     if sub.status == m.SubscriptionStatus.UNSUBSCRIBED:
         return _unsubscribed_everything()
     return _preferences_page(
-        db, sub, token, _form_from(sub), "Your choices are saved." if changed else "Nothing changed."
+        state, db, sub, token, _form_from(sub), "Your choices are saved." if changed else "Nothing changed."
     )
 
 
