@@ -72,7 +72,10 @@ class Filters:
                 closing = dt.date.fromisoformat(closing_raw)
             except ValueError:
                 problems.append(
-                    ("closing_before", f"Closing by: enter a date like 2027-03-31. “{closing_raw[:40]}” is not a date.")
+                    (
+                        "closing_before",
+                        f"Closing on or before: enter a date like 2027-03-31. “{closing_raw[:40]}” is not a date.",
+                    )
                 )
         return cls(
             kind=kind if kind in {k.value for k in m.InvolvementKind} else "",

@@ -72,7 +72,7 @@ def test_a_closing_date_that_is_not_a_date_is_said_plainly(client, db):
     db.commit()
     response = client.get("/involvement?closing_before=next+week")
     assert response.status_code == 200
-    assert "Closing by: enter a date like 2027-03-31. “next week” is not a date." in response.text
+    assert "Closing on or before: enter a date like 2027-03-31. “next week” is not a date." in response.text
     assert titles(response.text) == []
     fragment = client.get("/involvement?closing_before=31/12", headers={"HX-Request": "true"})
     assert "is not a date" in fragment.text and "<html" not in fragment.text
