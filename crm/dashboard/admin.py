@@ -62,10 +62,18 @@ def dashboard(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
         ],
         description=f"{board.counters.sent} emails sent.",
     )
+    quarters = board.involvement_quarters
+    involvement_chart = charts.bar_chart(
+        "Involvement hours by quarter",
+        [(q.label, round(q.hours)) for q in quarters],
+        description="Hours of involvement recorded, by the quarter people took part.",
+        unit=" h",
+    )
     return Template(
         "admin/dashboard.html",
         context={
             "board": board,
+            "involvement_chart": involvement_chart,
             "stage_chart": stage_chart,
             "health_chart": health_chart,
             "mail_chart": mail_chart,

@@ -12,7 +12,10 @@ A period is a pair of Europe/London dates, both inclusive; it is turned into a h
   attended (and, separately, the "yes" answers);
 - internships posted: published in the period; filled: status filled and closed/updated in the period;
 - VCSE organisations engaged: distinct VCSE organisations that, in the period, had activity on a partnership
-  they are a member of, had someone attend an event held in the period, or posted an internship — by region.
+  they are a member of, had someone attend an event held in the period, or posted an internship — by region;
+- involvement (issue 18, ``crm.dashboard.involvement``): records of involvement by the day people took part — hours,
+  payments, expenses, people; opportunities published, expressions of interest and consultation requests sent in
+  the period; groups consulted (said yes, or took part) by category and region.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.services import active_admins, email_admins
+from crm.dashboard import involvement
 from crm.mailing.render import EmailRenderer
 from crm.map import gaps
 from crm.settings import Settings
@@ -102,6 +106,8 @@ class ImpactReport:
     internships_filled: int
     vcse_by_region: dict[str, int]
     gaps: str = ""  # today's gaps across topics and regions, one sentence (crm.map.gaps.summary); page only
+    involvement: involvement.PeriodFigures | None = None
+    groups_consulted: involvement.GroupsConsulted | None = None
 
     @property
     def vcse_engaged(self) -> int:
@@ -122,11 +128,26 @@ class ImpactReport:
             ("VCSE organisations engaged", "Total", self.vcse_engaged),
         ]
         out += [("VCSE organisations engaged by region", r, n) for r, n in self.vcse_by_region.items()]
+        if (inv := self.involvement) is not None:
+            out += [
+                ("Involvement", "Records of involvement", inv.records),
+                ("Involvement", "Hours (rounded)", round(inv.hours)),
+                ("Involvement", "People who took part", inv.people),
+                ("Involvement", "Paid to people (£, rounded)", round(inv.payment_pence / 100)),
+                ("Involvement", "Expenses (£, rounded)", round(inv.expenses_pence / 100)),
+                ("Involvement", "Opportunities published", inv.opportunities_published),
+                ("Involvement", "Expressions of interest", inv.interests),
+                ("Involvement", "Consultation requests sent", inv.consultations_sent),
+            ]
+        if (groups := self.groups_consulted) is not None:
+            out.append(("Groups consulted", "Total", groups.total))
+            out += [("Groups consulted by category", c, n) for c, n in groups.by_category.items()]
+            out += [("Groups consulted by region", r, n) for r, n in groups.by_region.items()]
         return out
 
 
 def impact_report(session: Session, period: Period, *, now: dt.datetime) -> ImpactReport:
-    """Seven statements whatever the data size (the last is the gaps summary, as of now, not for the period)."""
+    """Nine statements whatever the data size (the gaps summary is as of now, not for the period)."""
     since, until = period.since, period.until
     p = m.Partnership
 
@@ -205,6 +226,8 @@ def impact_report(session: Session, period: Period, *, now: dt.datetime) -> Impa
         internships_filled=int(internships_row[1] or 0),
         vcse_by_region=vcse_by_region,
         gaps=gaps.summary(session),
+        involvement=involvement.period_figures(session, since, until),
+        groups_consulted=involvement.groups_consulted(session, since, until),
     )
 
 

@@ -2,6 +2,7 @@
 
 ``dashboard(session, now=..., settings=...)`` runs a constant number of statements whatever the data size
 (asserted in tests): one per panel, the counters of several panels folded into one SELECT of scalar subqueries.
+The involvement panels (hours and payments by quarter, groups consulted) come from ``crm.dashboard.involvement``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.dashboard import involvement
 from crm.settings import Settings
 
 Stage = m.PartnershipStage
@@ -256,6 +258,7 @@ class Counters:
     organisations_submitted: int
     internships_submitted: int
     place_requests_pending: int
+    involvement_submitted: int = 0  # involvement opportunities sent through the public form (issue 18)
 
     PROVIDER_FIGURES = ("Delivered", "Bounced", "Spam reports")  # known only from the provider's events
 
@@ -270,7 +273,12 @@ class Counters:
 
     @property
     def waiting_total(self) -> int:
-        return self.organisations_submitted + self.internships_submitted + self.place_requests_pending
+        return (
+            self.organisations_submitted
+            + self.internships_submitted
+            + self.place_requests_pending
+            + self.involvement_submitted
+        )
 
 
 def _when(ev: type[m.DeliveryEvent]) -> Any:
@@ -318,6 +326,11 @@ def counters(session: Session, now: dt.datetime, days: int = MAIL_WINDOW_DAYS) -
                 .select_from(m.PlaceRequest)
                 .where(m.PlaceRequest.status == m.PlaceRequestStatus.PENDING)
             ).label("place_requests_pending"),
+            n(
+                select(func.count())
+                .select_from(m.InvolvementOpportunity)
+                .where(m.InvolvementOpportunity.status == m.OpportunityStatus.SUBMITTED)
+            ).label("involvement_submitted"),
         )
     ).one()
     return Counters(**{k: int(v or 0) for k, v in row._mapping.items()})
@@ -337,10 +350,15 @@ class Dashboard:
     digest: dict[str, Any] | None
     counters: Counters
     digests_available: bool
+    involvement_quarters: list[involvement.Quarter] = dataclasses.field(default_factory=list)
+    groups_consulted: involvement.GroupsConsulted | None = None  # over the last twelve months
+
+
+GROUPS_WINDOW_DAYS = 365
 
 
 def dashboard(session: Session, *, now: dt.datetime, settings: Settings) -> Dashboard:
-    """Everything on ``/admin``: six statements (five when the digests model is absent), whatever the data."""
+    """Everything on ``/admin``: eight statements (seven when the digests model is absent), whatever the data."""
     attention, attention_total = partnerships_needing_attention(session, now, settings)
     return Dashboard(
         now=now,
@@ -352,4 +370,6 @@ def dashboard(session: Session, *, now: dt.datetime, settings: Settings) -> Dash
         digest=last_digest_run(session),
         counters=counters(session, now),
         digests_available=hasattr(m, "DigestRun"),
+        involvement_quarters=involvement.by_quarter(session, now),
+        groups_consulted=involvement.groups_consulted(session, now - dt.timedelta(days=GROUPS_WINDOW_DAYS), now),
     )

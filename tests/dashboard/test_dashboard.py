@@ -163,7 +163,7 @@ def test_dashboard_page_renders_charts_tables_and_a_constant_number_of_statement
         page = admin_client.get("/admin")
     assert page.status_code == 200
     html = page.text
-    assert html.count('role="img"') == 3
+    assert html.count('role="img"') == 4  # stages, health, mail, involvement hours by quarter
     assert "<title" in html and "<desc" in html
     assert "Partnerships by stage" in html and "Mail health, last 30 days" in html
     assert "Partnerships needing attention" in html and "Overdue" in html
@@ -176,7 +176,7 @@ def test_dashboard_page_renders_charts_tables_and_a_constant_number_of_statement
     assert page.status_code == 200
     assert "27 organisations submitted" in page.text
     assert small.count == large.count
-    assert large.count <= 8  # session lookup + six panels (five without digests)
+    assert large.count <= 10  # session lookup + six panels (five without digests) + two of involvement
 
 
 def test_non_admins_see_a_welcome_not_the_dashboard(client, db, settings):
