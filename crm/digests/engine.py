@@ -35,6 +35,7 @@ from crm.digests.periods import Period
 from crm.digests.render import renderer_for
 from crm.digests.sections import DIGEST_MAILINGS, SECTIONS, Catalogue, SubscriberView
 from crm.digests.sections.base import string_agg
+from crm.mailing.dispatch import freeze_heap
 from crm.settings import Settings
 
 log = logging.getLogger("crm.digests")
@@ -269,6 +270,7 @@ def run_period(
     uses it to compare both designs. ``dry_run`` selects and counts but writes nothing except the run row.
     """
     started = time.perf_counter()
+    freeze_heap()
     now = now or dt.datetime.now(dt.UTC)
     pause_after = int(os.environ.get(PAUSE_ENV, "0") or 0)
     stats = RunStats(period=period.key)

@@ -13,8 +13,6 @@ no statement more.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
-import operator
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -51,7 +49,8 @@ class CallItem(Item):
 
 
 class Calls:
-    """Open calls of one run and the indexes matching uses (per topic, pre-sorted; merged lazily per subscriber)."""
+    """Open calls of one run and the indexes matching uses: bit masks over each ordering (newest first, soonest
+    deadline first), so a subscriber's matching calls are a few integer ANDs and their set bits read in order."""
 
     def __init__(self, items: dict[int, CallItem], now: dt.datetime) -> None:
         self.items = items
@@ -66,52 +65,83 @@ class Calls:
         )
         for position, call in enumerate(soon):
             call.closing_rank = position
-        self.new = _Index(ordered, "rank")
-        self.closing = _Index(soon, "closing_rank")
+        self.new = _Index(ordered)
+        self.closing = _Index(soon)
 
     def matching(self, sub: SubscriberView, closing: bool = False) -> Iterator[CallItem]:
         """Matching calls, newest first (or soonest deadline first), produced lazily: a digest needs only a few."""
         index = self.closing if closing else self.new
-        regions, funders, only_vcse = sub.regions, sub.funders, sub.only_vcse
-        only_suits = fit.digest_wants_suits(sub.filters)
-        last = -1
-        for c in index.merged(sub.topics):
-            if c.id == last:
-                continue  # a call in two of the subscriber's topics comes out of the merge twice in a row
-            last = c.id
-            if regions and c.regions and not c.uk_wide and not (c.regions & regions):
-                continue
-            if funders and c.funder_id not in funders:
-                continue
-            if only_vcse and not c.needs_vcse:
-                continue
-            if only_suits and not c.suits:
-                continue
-            yield c
+        return index.read(index.mask(sub, fit.digest_wants_suits(sub.filters)))
 
 
 class _Index:
-    def __init__(self, ordered: list[CallItem], attr: str) -> None:
-        self.all = ordered
-        self.key = operator.attrgetter(attr)
-        self.by_topic: dict[int, list[CallItem]] = {}
-        self.any_topic: list[CallItem] = []
-        for call in ordered:  # already in order, so every list stays sorted
+    """One ordering of the open calls as bit positions (bit i = ``ordered[i]``) and, per filter value, the mask of
+    the calls it lets through: a call matches when it shares a topic with the subscriber (no topics on either side
+    = any), is in one of their regions (UK-wide or no regions = everywhere; none chosen = anywhere), comes from one
+    of their funders (none chosen = any), needs a VCSE partner if they asked for only those, and suits small
+    user-led groups if they asked for only those."""
+
+    def __init__(self, ordered: list[CallItem]) -> None:
+        self.ordered = ordered
+        self.all = (1 << len(ordered)) - 1
+        self.any_topic = self.everywhere = self.vcse = self.suits = 0
+        self.by_topic: dict[int, int] = {}
+        self.by_region: dict[int, int] = {}
+        self.by_funder: dict[int, int] = {}
+        for position, call in enumerate(ordered):
+            bit = 1 << position
             if call.topics:
                 for t in call.topics:
-                    self.by_topic.setdefault(t, []).append(call)
+                    self.by_topic[t] = self.by_topic.get(t, 0) | bit
             else:
-                self.any_topic.append(call)
+                self.any_topic |= bit
+            if not call.regions or call.uk_wide:
+                self.everywhere |= bit
+            for r in call.regions:
+                self.by_region[r] = self.by_region.get(r, 0) | bit
+            if call.funder_id is not None:
+                self.by_funder[call.funder_id] = self.by_funder.get(call.funder_id, 0) | bit
+            if call.needs_vcse:
+                self.vcse |= bit
+            if call.suits:
+                self.suits |= bit
+        self._topic_masks: dict[frozenset[int], int] = {}
 
-    def merged(self, topics: frozenset[int]) -> Iterator[CallItem]:
-        if not topics:
-            return iter(self.all)  # no topics chosen (or all deleted): any topic
-        lists = [self.by_topic[t] for t in topics if t in self.by_topic]
-        if self.any_topic:
-            lists.append(self.any_topic)
-        if len(lists) == 1:
-            return iter(lists[0])
-        return heapq.merge(*lists, key=self.key)
+    def mask(self, sub: SubscriberView, only_suits: bool) -> int:
+        topics = sub.topics
+        if topics:
+            mask = self._topic_masks.get(topics)
+            if mask is None:
+                mask = self.any_topic
+                for t in topics:
+                    mask |= self.by_topic.get(t, 0)
+                if len(self._topic_masks) < 100_000:
+                    self._topic_masks[topics] = mask
+        else:
+            mask = self.all  # no topics chosen (or all deleted): any topic
+        if sub.regions:
+            allowed = self.everywhere
+            for r in sub.regions:
+                allowed |= self.by_region.get(r, 0)
+            mask &= allowed
+        if sub.funders:
+            allowed = 0
+            for f in sub.funders:
+                allowed |= self.by_funder.get(f, 0)
+            mask &= allowed
+        if sub.only_vcse:
+            mask &= self.vcse
+        if only_suits:
+            mask &= self.suits
+        return mask
+
+    def read(self, mask: int) -> Iterator[CallItem]:
+        """The calls of ``mask`` in order (lowest bit first)."""
+        ordered = self.ordered
+        while mask:
+            low = mask & -mask
+            yield ordered[low.bit_length() - 1]
+            mask ^= low
 
 
 def load_calls(cat: Catalogue) -> Calls:

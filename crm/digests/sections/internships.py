@@ -37,7 +37,9 @@ class OpenInternships(Section):
         return (i for i in items if fits(i.facts, criteria))
 
     def cache_key(self, sub: SubscriberView) -> Any:
-        return (sub.topics, sub.regions, json.dumps(stored_filters(sub.filters), sort_keys=True, default=str))
+        stored = stored_filters(sub.filters)
+        # Most subscribers store no internship filters: skip encoding an empty dict 100,000 times a run.
+        return (sub.topics, sub.regions, json.dumps(stored, sort_keys=True, default=str) if stored else "")
 
     @staticmethod
     def _filters(catalogue: Catalogue, stored: dict[str, Any]) -> Any:
