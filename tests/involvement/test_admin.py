@@ -314,3 +314,18 @@ def test_delete_asks_first_and_takes_the_interest_with_it(admin_client: Any, db:
 def test_the_admin_nav_offers_involvement(client: Any, db: Any, settings: Any) -> None:
     sign_in_as(client, db, settings, "fellow@example.org", m.Role.ADMIN)
     assert 'href="/admin/involvement"' in client.get("/admin").text
+
+
+def test_an_opportunitys_page_costs_the_same_statements_at_any_size(
+    admin_client: Any, db: Any, count_queries: Any
+) -> None:
+    opp = make(db, "Popular")
+    interest(db, opp, "Person 0", "p0@example.org")
+    admin_client.get(f"/admin/involvement/{opp.id}")
+    with count_queries() as small:
+        assert admin_client.get(f"/admin/involvement/{opp.id}").status_code == 200
+    for n in range(1, 10):
+        interest(db, opp, f"Person {n}", f"p{n}@example.org")
+    with count_queries() as large:
+        page = admin_client.get(f"/admin/involvement/{opp.id}")
+    assert "Person 9" in page.text and small.count == large.count

@@ -323,3 +323,19 @@ def test_approval_is_refused_when_the_closing_date_has_passed(client: Any, db: A
     assert response.status_code == 409 and "closing date has passed" in response.text
     assert latest(db).status == S.SUBMITTED
     assert outbox(db, "involvement_posting_manage_link") == []
+
+
+def test_the_manage_page_costs_the_same_statements_at_any_size(
+    client: Any, db: Any, settings: Any, count_queries: Any
+) -> None:
+    opp, link = approved(client, db, settings)
+    interest(db, opp, "Person 0", "p0@example.org")
+    client.get(link)
+    with count_queries() as small:
+        assert client.get(link).status_code == 200
+    for n in range(1, 10):
+        interest(db, opp, f"Person {n}", f"p{n}@example.org")
+    with count_queries() as large:
+        page = client.get(link)
+    assert page.status_code == 200 and "Person 9" in page.text
+    assert small.count == large.count <= 5
