@@ -74,7 +74,10 @@ def _offer_form(db: Session, user: Any, form: Form, **extra: Any) -> Template:
         "can_post": access.can_post(db, user),
         **extra,
     }
-    return form_page("public/involvement/offer.html", context, form=form)
+    page = form_page("public/involvement/offer.html", context, form=form)
+    if form.errors:  # it shows back what was typed, the poster's address included
+        page.headers.update(PRIVATE)
+    return page
 
 
 @get("/involvement/offer", sync_to_thread=False)
@@ -100,7 +103,11 @@ def offer_submit(
         page.headers["Retry-After"] = "3600"
         return page
     opp = posting.submit_offer(db, state.renderer, offer, base_url=settings.base_url, now=moment)
-    return Template("public/involvement/offer_done.html", context={"title": opp.title, "email": opp.contact_email})
+    return Template(
+        "public/involvement/offer_done.html",
+        context={"title": opp.title, "email": opp.contact_email},
+        headers=PRIVATE,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -121,7 +121,10 @@ def test_offer_page_explains_and_asks_for_every_field(client: Any) -> None:
 def test_an_offer_waits_for_the_fellow_and_tells_the_poster_and_the_fellow(client: Any, db: Any) -> None:
     ensure_user(db, "fellow@example.org", m.Role.ADMIN, name="Fellow")
     db.commit()
-    opp = posted(client, db)
+    done = post_form(client, "/involvement/offer", offer())
+    assert done.status_code == 200 and "sam.poster@uni.example.ac.uk" in done.text
+    assert done.headers["cache-control"] == "no-store"  # it shows the poster's address
+    opp = latest(db)
     assert opp.status == S.SUBMITTED and opp.public_posted and opp.submitted_at is not None
     assert opp.manage_key and opp.payment_pence == 2500 and opp.contact_email == "sam.poster@uni.example.ac.uk"
     org = db.get(m.Organisation, opp.organisation_id)
