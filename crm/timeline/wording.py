@@ -115,7 +115,8 @@ def label(kind: str, action: str, detail: str = "") -> str:
 
 def involvement(who: str, row: Any) -> list[str]:
     """A record of involvement's lines: who, when, how long, what was paid, how they are recognised."""
-    lines = [f"{who} took part" if who else "Took part", f"On {row.took_part_on:%-d %B %Y}"]
+    lines = [f"{who} took part"] if who else []  # a group's record names no one
+    lines.append(f"On {row.took_part_on:%-d %B %Y}")
     if row.minutes:
         lines.append(hours_label(row.minutes))
     if row.payment_pence or row.expenses_pence:
