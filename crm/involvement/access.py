@@ -34,8 +34,8 @@ from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 Opp = m.InvolvementOpportunity
 NOT_ALLOWED = (
-    "Involvement opportunities can be posted by the fellow and by editors of a university or research "
-    "organisation. Ask the fellow if your account should be linked to one."
+    "Involvement opportunities and consultation requests are for the fellow and for editors of a university or "
+    "research organisation. Ask the fellow if your account should be linked to one."
 )
 
 
