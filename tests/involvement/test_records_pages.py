@@ -85,7 +85,6 @@ def test_the_organisation_timeline_lists_its_records(admin_client, db):
     item = page.items[0]
     assert item.label == "Took part in involvement" and item.title == "Invented group session"
     assert item.lines == [
-        "Took part",
         "On 2 October 2026",
         "2 hours 30 minutes",
         "£50 paid, £6 expenses",
