@@ -205,7 +205,7 @@ def choose_groups(
             "groups",
             "consultation",
             req.id,
-            summary=f"{len(new)} group(s) added, {len(drop)} removed",
+            summary=f"Groups: {len(new)} added, {len(drop)} removed",
             changes={"groups_added": [None, [names.get(i, str(i)) for i in new]]} if new else {},
         )
     return len(new), len(drop)
@@ -330,7 +330,14 @@ def send(
     if req.status == Status.DRAFT:
         req.status = Status.SENT
         req.sent_at = now
-    audit.record(session, actor, "send", "consultation", req.id, summary=f"Sent to {len(marked)} group(s): {req.title}")
+    audit.record(
+        session,
+        actor,
+        "send",
+        "consultation",
+        req.id,
+        summary=f"Sent to {len(marked)} group{'' if len(marked) == 1 else 's'}: {req.title}",
+    )
     session.flush()
     return Sent(sent=len(marked), left_out=left_out)
 
@@ -392,12 +399,12 @@ def validate_answer(raw: Mapping[str, Any]) -> AnswerInput:
     """The group's answer, or ``FieldErrors`` (no choice made; questions without the questions; a long text)."""
     form = Form(dict(raw))
     choice = form.str("answer")
-    note = form.str("note", max_length=TEXT_LIMIT, label="Your message")
-    name = form.line("name", required=True, max_length=200, label="Your name")
-    if choice not in ANSWERS:
+    if choice not in ANSWERS:  # first: the messages follow the page's order
         form.add_error("answer", "Choose yes, no, or that you have questions.")
-    elif choice == Answer.QUESTIONS.value and not note and "note" not in form.errors:
+    note = form.str("note", max_length=TEXT_LIMIT, label="Your message")
+    if choice == Answer.QUESTIONS.value and not note and "note" not in form.errors:
         form.add_error("note", "Write your questions, so the researcher can answer them.")
+    name = form.line("name", required=True, max_length=200, label="Your name")
     if form.errors:
         raise FieldErrors(form.errors)
     return AnswerInput(ANSWERS[choice], note, name)
