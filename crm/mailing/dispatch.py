@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+from collections import deque
 from collections.abc import Mapping, Set
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -379,30 +380,51 @@ def drain(
 ) -> DispatchStats:
     """Dispatch batches until nothing is due (or the provider refuses us).
 
-    Pipelined: while one batch is with the provider (its outcomes recorded request by request as they come), the
+    Pipelined: while batches are with the provider (their outcomes recorded request by request as they come), the
     next is claimed and prepared, marked ``CLAIMED`` until it is handed over, so database work and provider latency
-    overlap and a crash leaves ambiguous only the requests in flight. A batch prepared after the provider refused
-    our credentials is released unsent.
+    overlap and a crash leaves ambiguous only the requests in flight. A transport may take several batches at once
+    (``parallel_batches``: SendGrid takes one request's worth per batch, up to its concurrency), so a batch is one
+    request and memory holds only the batches in flight plus the one being prepared. A batch prepared after the
+    provider refused our credentials is released unsent.
     """
     total = DispatchStats()
     freeze_heap()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-send") as sender:
+    depth = max(1, int(getattr(transport, "parallel_batches", 1) or 1))
+    in_flight: deque[tuple[Batch, Recorder, Future[Any] | None]] = deque()
+
+    def settle_oldest() -> bool:
+        """Record the oldest batch in flight once its requests are answered; whether the provider halted us."""
+        done, recorder, future = in_flight.popleft()
+        if future is not None:
+            recorder.finish(future.result())
+        total.add(done.stats)
+        return done.stats.halted
+
+    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="outbox-send") as sender:
         batch = _prepare(factory, transport, settings, now, renderers)
         while True:
             if batch.stats.claimed == 0:
                 total.add(batch.stats)
+                while in_flight:
+                    settle_oldest()
                 return total
             if batch.to_send:
                 _hand_off(factory, batch, now)
             recorder = Recorder(factory, batch, settings)
             future = sender.submit(send, transport, batch.to_send, recorder) if batch.to_send else None
+            in_flight.append((batch, recorder, future))
+            halted = False
             try:
                 upcoming = _prepare(factory, transport, settings, now, renderers)
-            finally:
-                if future is not None:  # recorded before anything else, even if preparing the next batch failed
-                    recorder.finish(future.result())
-            total.add(batch.stats)
-            if batch.stats.halted:
+            except BaseException:
+                while in_flight:  # recorded before anything else, even if preparing the next batch failed
+                    settle_oldest()
+                raise
+            while len(in_flight) >= depth:
+                halted = settle_oldest() or halted
+            if halted or total.halted:
+                while in_flight:
+                    settle_oldest()
                 if upcoming.to_send:
                     _release(factory, upcoming)
                 total.claimed += upcoming.stats.claimed - len(upcoming.to_send)
