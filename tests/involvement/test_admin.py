@@ -329,3 +329,14 @@ def test_an_opportunitys_page_costs_the_same_statements_at_any_size(
     with count_queries() as large:
         page = admin_client.get(f"/admin/involvement/{opp.id}")
     assert "Person 9" in page.text and small.count == large.count
+
+
+def test_the_csv_costs_the_same_statements_at_any_size(admin_client: Any, db: Any, count_queries: Any) -> None:
+    make(db, "Only one")
+    with count_queries() as small:
+        assert admin_client.get("/admin/involvement/export.csv").text.count("\n") == 2
+    for n in range(12):
+        make(db, f"More {n}")
+    with count_queries() as large:
+        assert admin_client.get("/admin/involvement/export.csv").text.count("\n") == 14
+    assert small.count == large.count
