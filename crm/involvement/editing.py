@@ -129,7 +129,7 @@ def validate(
             errors[name] = required
         elif len(value) > limit:
             errors[name] = f"Keep this to {limit:,} characters (it has {len(value):,})."
-        elif single and "\n" in value:
+        elif single and ("\n" in value or "\r" in value):
             errors[name] = "Use a single line."
         setattr(data, name, value)
 

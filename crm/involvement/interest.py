@@ -60,7 +60,7 @@ def validate_interest(form: Mapping[str, Any]) -> tuple[InterestForm | None, dic
     name = _text(form.get("name"))
     if not name:
         errors["name"] = "Enter your name."
-    elif len(name) > 200 or "\n" in name:
+    elif len(name) > 200 or "\n" in name or "\r" in name:
         errors["name"] = "Use a single line of at most 200 characters for your name."
     email = _text(form.get("email"))
     try:

@@ -171,3 +171,8 @@ def test_form_values_read_back_what_was_stored(db) -> None:
     values = editing.form_values(editing.current_input(db, opp))
     assert values["payment_amount"] == "12.50" and values["payment_basis"] == "hour"
     assert values["paid"] == "1" and values["online"] == "1" and values["kind"] == "advisory-group"
+
+
+def test_a_contact_name_that_would_break_an_email_header_is_refused(db) -> None:
+    _, errors = editing.validate(db, valid_form(contact_name="Sam\rBcc: x@example.org"), today=today())
+    assert errors == {"contact_name": "Use a single line."}

@@ -152,3 +152,11 @@ def test_rate_limit_keeps_what_was_typed(client, db):
     page = post_form(client, f"/involvement/{opp.slug}/interest", {**GOOD, "email": "late@example.org"})
     assert page.status_code == 429
     assert "Please try again later" in page.text and "late@example.org" in page.text
+
+
+def test_a_name_that_would_break_an_email_header_is_a_message_not_a_500(client, db):
+    opp = make_opportunity(db)
+    db.commit()
+    page = post_form(client, f"/involvement/{opp.slug}/interest", {**GOOD, "name": "Jo\rBcc: x@example.org"})
+    assert page.status_code == 422
+    assert "Use a single line of at most 200 characters for your name." in page.text
