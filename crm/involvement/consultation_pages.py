@@ -73,7 +73,7 @@ def _page(page: AnswerPage, token: str, form: Form, *, closed_message: str = "",
     )
 
 
-@get("/involvement/answer", sync_to_thread=False)
+@get("/involvement/answer", sync_to_thread=False, include_in_schema=False)
 def answer_page(state: State, db: DB, token: FromQuery[str] = "") -> Template:
     page = _open(db, state, token)
     if isinstance(page, Template):
@@ -83,7 +83,7 @@ def answer_page(state: State, db: DB, token: FromQuery[str] = "") -> Template:
     return _page(page, token, Form(values))
 
 
-@post("/involvement/answer", sync_to_thread=False)
+@post("/involvement/answer", sync_to_thread=False, include_in_schema=False)
 def answer_submit(state: State, db: DB, settings: AppSettings, data: FormBody) -> Template:
     form = Form(data)
     token = form.str("token", max_length=TOKEN_LIMIT)
