@@ -342,3 +342,29 @@ def test_the_manage_page_costs_the_same_statements_at_any_size(
         page = client.get(link)
     assert page.status_code == 200 and "Person 9" in page.text
     assert small.count == large.count <= 5
+
+
+def test_every_posting_email_is_a_valid_sendgrid_payload(client: Any, db: Any, settings: Any) -> None:
+    from crm.mailing.transports.base import OutgoingEmail
+    from crm.mailing.transports.sendgrid import build_payload
+    from tests.mailing.sendgrid_schema import validate_payload
+
+    ensure_user(db, "fellow@example.org", m.Role.ADMIN, name="Fellow")
+    db.commit()
+    opp, link = approved(client, db, settings)
+    ada = interest(db, opp, "Ada Applicant", "ada@example.org")
+    post_form(client, f"/involvement/manage/interests/{ada.id}", {"token": token_of(link), "status": "selected",
+                                                                  "notify": "1"})  # fmt: skip
+    rejected = posted(client, db, title="Turned down")
+    sign_in_as(client, db, settings, "fellow@example.org", m.Role.ADMIN)
+    post_form(client, f"/admin/involvement/{rejected.id}/reject", {"note": "Say more about payment."})
+    kinds = ("received", "submitted", "manage_link", "rejected")
+    messages = [*outbox(db, "involvement_decision"), *(outbox(db, f"involvement_posting_{k}")[0] for k in kinds)]
+    assert len(messages) == 5
+    for message in messages:
+        assert message.html_body and "{{" not in (message.text_body or "")
+        email = OutgoingEmail(
+            message.id, message.kind, message.recipient, message.recipient_name, message.subject,
+            message.text_body or "", message.html_body or "", headers=dict(message.headers),
+        )  # fmt: skip
+        validate_payload(build_payload(email, settings))
