@@ -122,7 +122,8 @@ def fit(member: MemberFacts, opp: OpportunityFacts) -> Fit:
             score += WEIGHTS["payment"]
             reasons.append(f"Payment they prefer: {_payment_words(met)}")
         else:
-            misses.append(f"They prefer {_payment_words(member.payment_preferences)}")
+            offer = "paid" if opp.paid else "expenses only"
+            misses.append(f"Payment they prefer: {_payment_words(member.payment_preferences)}; this one is {offer}")
     if member.has_access_needs:
         if opp.has_access_support:
             score += WEIGHTS["access"]

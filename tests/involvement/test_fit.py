@@ -76,7 +76,7 @@ def test_payment_preferences_paid_vouchers_volunteer() -> None:
         "Payment they prefer: as a volunteer (expenses only)",
     )
     assert not fit(volunteer, ROLE).fits and fit(volunteer, ROLE).misses == (
-        "They prefer as a volunteer (expenses only)",
+        "Payment they prefer: as a volunteer (expenses only); this one is paid",
     )
     assert fit(paid, ROLE).fits and not fit(paid, unpaid).fits
     assert not fit(voucher_only, ROLE).fits and fit(voucher_only, vouchers).fits
