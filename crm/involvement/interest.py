@@ -3,8 +3,9 @@ and the opportunity's poster.
 
 One row per (opportunity, email). Saying it twice is not an error and loses nothing: the first row stays (its status,
 its consent), new text in the note or access needs replaces the old, and the person is told "you already told us".
-The poster hears of a new one through the outbox by the person's name only (the details are behind their sign-in or
-their private manage link); the person gets a receipt. Network members who say yes from an alert or an invitation
+The poster hears of a new one through the outbox by the person's name only; the details are behind the admin page
+when their account may see it, else behind their private manage link (``crm.involvement.posting``). The person gets a
+receipt. Network members who say yes from an alert or an invitation
 come through here too (``member_id``, ``source``).
 """
 
@@ -20,7 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.errors import FieldErrors
+from crm.involvement import access
 from crm.involvement.posting import manage_url
 from crm.involvement.rules import INTEREST_CONSENT_WORDING, is_open
 from crm.mailing.outbox import enqueue
@@ -112,7 +115,7 @@ def record_interest(
     """Record that ``email`` is interested; ``(interest, created)``. ``created`` False: they had already told us.
 
     Raises ``OpportunityClosed`` when it is not open, ``FieldErrors`` for an address that is not one. ``signer`` makes
-    a public poster's private manage link for their email (a signed-in poster gets the admin page's address).
+    the poster's private manage link when they have no account that sees the opportunity.
     """
     if not is_open(opp.status, opp.closes_at, now):
         raise OpportunityClosed()
@@ -164,13 +167,33 @@ def _again(
     return interest
 
 
+def _contact_signs_in(session: Session, opp: m.InvolvementOpportunity) -> bool:
+    """Whether the opportunity's contact has an account that sees its interest on the admin page; anyone else (a
+    public poster, a researcher the fellow posted for) gets the private manage link instead of a sign-in they lack."""
+    user = session.scalar(select(m.User).where(m.User.email == opp.contact_email, m.User.is_active.is_(True)))
+    if user is None:
+        return False
+    actor = Principal(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        via="session",
+    )
+    return access.can_post(session, actor) and access.owns(
+        actor, created_by_user_id=opp.created_by_user_id, organisation_id=opp.organisation_id
+    )
+
+
 def _tell(
     session: Session, renderer: EmailRenderer, signer: Any, opp: m.InvolvementOpportunity, interest: Interest
 ) -> None:
     """The poster: a name and where to see the rest. The person: a receipt saying who now has their details."""
     base = renderer.settings.base_url.rstrip("/")
     if opp.contact_email:
-        link = manage_url(signer, opp, base) if opp.public_posted else f"{base}/admin/involvement/{opp.id}"
+        signs_in = _contact_signs_in(session, opp)
+        link = f"{base}/admin/involvement/{opp.id}" if signs_in else manage_url(signer, opp, base)
         enqueue(
             session,
             renderer,
@@ -184,7 +207,7 @@ def _tell(
                 "name": interest.name,
                 "title": opp.title,
                 "link": link,
-                "private_link": opp.public_posted,
+                "private_link": not signs_in,
                 "invited": interest.source == "invited",
             },
         )

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from crm import models as m
+from crm.accounts.services import ensure_user
 from crm.involvement import interest as interest_service
 from crm.involvement import rules
 from crm.involvement.pages import INTEREST_LIMIT_PER_HOUR
@@ -32,6 +33,7 @@ def outbox(db) -> list[m.OutboxMessage]:
 
 def test_interest_is_recorded_with_consent_and_the_poster_hears_only_a_name(client, db):
     opp = make_opportunity(db, title="Crisis panel", contact_email="poster@example.org", contact_name="Dr Poster")
+    ensure_user(db, "poster@example.org", m.Role.ADMIN)  # the poster signs in: their link is the admin page
     db.commit()
     page = post_form(client, f"/involvement/{opp.slug}/interest", GOOD)
     assert page.status_code == 200
@@ -54,14 +56,18 @@ def test_interest_is_recorded_with_consent_and_the_poster_hears_only_a_name(clie
     assert "what would help you take part" in receipt.text_body
 
 
-def test_a_public_poster_gets_their_private_link_not_the_admin_page(client, db):
-    opp = make_opportunity(db, title="From the form")
-    opp.public_posted = True
+@pytest.mark.parametrize("account", [None, m.Role.VIEWER, m.Role.EDITOR])
+def test_a_poster_without_an_account_that_sees_it_gets_their_private_link(client, db, account):
+    opp = make_opportunity(db, title="From the form", contact_email="someone@example.org")
+    opp.public_posted = account is None
+    if account is not None:  # an account, but not one that may see this opportunity's interest
+        ensure_user(db, "someone@example.org", account)
     db.commit()
     post_form(client, f"/involvement/{opp.slug}/interest", GOOD)
     to_poster = outbox(db)[0]
     assert re.search(r"^https?://\S+/involvement/manage\?token=\S+$", to_poster.text_body, re.M)
     assert "/admin/" not in to_poster.text_body
+    assert "no sign-in needed" in to_poster.text_body
 
 
 def test_every_bad_field_gets_a_message_and_what_was_typed_stays(client, db):
