@@ -90,6 +90,13 @@ def opportunity_page(db: DB, slug: FromPath[str]) -> Template:
     return form_page("public/involvement/opportunity.html", _detail_context(db, slug, Form({})), form=Form({}))
 
 
+def _again(context: dict[str, Any], status: int, **headers: str) -> Template:
+    """The opportunity's page with the form as it was sent: never cached (it holds what the person typed)."""
+    return Template(
+        "public/involvement/opportunity.html", context=context, status_code=status, headers={**PRIVATE, **headers}
+    )
+
+
 @post("/involvement/{slug:str}/interest", sync_to_thread=False)
 def express_interest(
     request: Request[Any, Any, Any], state: State, db: DB, slug: FromPath[str], data: FormBody
@@ -98,21 +105,19 @@ def express_interest(
     context = _detail_context(db, slug, form)
     detail: queries.Detail = context["d"]
     if not detail.open:
-        return Template("public/involvement/opportunity.html", context=context, status_code=409)
+        return _again(context, 409)
     values, errors = validate_interest(data)
     for name, message in errors.items():
         form.add_error(name, message)
     if values is None:
-        return form_page("public/involvement/opportunity.html", context, form=form)
+        return _again(context, 422)
     limiter = state.rate_limiter
     if not (
         limiter.allow(f"involvement-interest:ip:{client_ip(request)}", INTEREST_LIMIT_PER_HOUR * 3, 3600)
         and limiter.allow(f"involvement-interest:email:{values.email}", INTEREST_LIMIT_PER_HOUR, 3600)
     ):
         context["limited"] = True
-        return Template(
-            "public/involvement/opportunity.html", context=context, status_code=429, headers={"Retry-After": "3600"}
-        )
+        return _again(context, 429, **{"Retry-After": "3600"})
     try:
         interest, created = record_interest(
             db,
@@ -127,11 +132,11 @@ def express_interest(
         )
     except OpportunityClosed:  # it closed between the page and the POST
         context["d"].open = False
-        return Template("public/involvement/opportunity.html", context=context, status_code=409)
+        return _again(context, 409)
     except FieldErrors as exc:
         for name, message in exc.errors.items():
             form.add_error(name, message)
-        return form_page("public/involvement/opportunity.html", context, form=form)
+        return _again(context, 422)
     return Template(
         "public/involvement/interest_done.html",
         context={

@@ -79,6 +79,7 @@ def test_every_bad_field_gets_a_message_and_what_was_typed_stays(client, db):
         {"name": "", "email": "not-an-address", "note": "Keep this text", "access_needs": "x" * 2001},
     )
     assert page.status_code == 422
+    assert page.headers["cache-control"] == "no-store"  # it shows what the person typed
     assert "There is a problem" in page.text
     assert "Enter your name." in page.text
     assert "Enter a valid email address" in page.text
