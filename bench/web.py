@@ -11,9 +11,13 @@ their statements (the uncached count), then 100 whole requests in process each (
 1. In process: follows the API's keyset cursors to page --deep (5,000 by default), then for every target
    captures the SQL the app runs (statement count per page) and replays it through raw sqlite3 200 times
    (database time p50/p95).
-2. Over HTTP: the app (uvicorn, one process) and the bare endpoint each pinned to core 0 with taskset, the
-   load generator (wrk, from apt) pinned to core 1; requests/s and latency percentiles per target. The bare
-   endpoint and the JSON and HTML lists run in --rounds interleaved rounds and the ratios are their medians.
+2. Over HTTP: the app (uvicorn, one process) and the bare endpoints (``bare_app``: the JSON list's SQL through
+   raw sqlite3, and the HTML list's SQL + one compiled Jinja template) each pinned to core 0 with taskset, the
+   load generator (wrk, from apt) pinned to core 1; requests/s, latency percentiles and CPU per request (from
+   /proc) per target. Bare JSON, bare HTML, the JSON list, the HTML list and the JSON list answered 304 (its
+   ETag sent back as If-None-Match) run in --rounds interleaved rounds; the ratios are their medians, against
+   issue 21's targets: JSON >= 40% of bare JSON, HTML >= 40% of bare HTML, a 304 >= 80% of bare JSON.
+3. The per-request CPU split by layer (bench/web_cpu.py): the same three requests in process under cProfile.
 
 Before measuring, the worker's hourly jobs run once (the data was generated at a fixed moment), and the script
 prints each target against the issue's figure.
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -68,11 +73,29 @@ def wait_up(url: str, timeout: float = 60) -> None:
 # ---------------------------------------------------------------------------------------------- bare server
 
 
+BARE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Internships</title></head>
+<body><header><nav><a href="/organisations">Directory</a> <a href="/internships">Internships</a></nav></header>
+<main><h1>Internships</h1><ul class="cards">
+{% for r in rows %}<li><h2><a href="/internships/{{ r[2] }}">{{ r[1] }}</a></h2><p>{{ r[-3] }}</p>
+<dl><dt>Pay</dt><dd>{{ r[6] }} {{ r[7] }}</dd><dt>Closes</dt><dd>{{ r[9] }}</dd><dt>Where</dt><dd>{{ r[4] }}, {{ r[-2] }}</dd>
+<dt>Hours</dt><dd>{{ r[8] }} a week</dd><dt>For</dt><dd>{{ r[3] }}</dd></dl></li>{% endfor %}
+</ul><p>{{ menus | length }} topics and regions</p></main></body></html>"""
+
+
+def _statements(path: str) -> list[tuple[str, tuple[Any, ...]]]:
+    return [(s["sql"], tuple(s["params"])) for s in json.loads(Path(path).read_text())]
+
+
 def bare_app() -> Any:
-    """A Litestar app with one endpoint that runs the captured SQL of the JSON list through raw sqlite3."""
-    spec = json.loads(Path(os.environ["BENCH_SQL_FILE"]).read_text())
+    """A Litestar app with the bare endpoints: ``/bare`` runs the captured SQL of the JSON list through raw sqlite3
+    and encodes the rows; ``/bare.html`` runs the HTML list's captured SQL and renders the page's rows (and the
+    menus' count) with one compiled Jinja template. What the product's layers are measured against."""
+    from jinja2 import Environment
+
     conn = sqlite3.connect(os.environ["BENCH_DB"], check_same_thread=False)
-    statements = [(s["sql"], tuple(s["params"])) for s in spec]
+    statements = _statements(os.environ["BENCH_SQL_FILE"])
+    html_statements = _statements(os.environ["BENCH_HTML_SQL_FILE"])
+    page = Environment(autoescape=True).from_string(BARE_PAGE)
 
     @get("/bare", sync_to_thread=False)
     def bare() -> Response[bytes]:
@@ -81,7 +104,14 @@ def bare_app() -> Any:
             rows = conn.execute(sql, params).fetchall()
         return Response(msgspec.json.encode({"items": rows}), media_type="application/json")
 
-    return Litestar([bare])
+    @get("/bare.html", sync_to_thread=False)
+    def bare_html() -> Response[str]:
+        results = [conn.execute(sql, params).fetchall() for sql, params in html_statements]
+        rows = max(results, key=lambda r: len(r[0]) if r else 0)  # the page's rows: the widest result
+        menus = [r for r in results if r is not rows]
+        return Response(page.render(rows=rows, menus=menus), media_type="text/html")
+
+    return Litestar([bare, bare_html])
 
 
 # ---------------------------------------------------------------------------------------------- measuring
@@ -158,18 +188,59 @@ def deep_cursor(client: Any, pages: int) -> tuple[str, int]:
     return cursor, reached
 
 
-def run_wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+def run_wrk(url: str, seconds: int, connections: int, headers: tuple[str, ...] = ()) -> dict[str, Any]:
+    extra = [arg for header in headers for arg in ("-H", header)]
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": rps,
+        "requests": requests,
         "p50": pct.get("50", "?"),
         "p99": pct.get("99", "?"),
         "non2xx": int(errors.group(1)) if errors else 0,
     }
+
+
+def print_database_figures(
+    db_results: dict[str, Any], map_requests: dict[str, Any], reached: int, *, lists_only: bool
+) -> None:
+    print(f"\n{'target':34} {'status':>6} {'SQL':>4} {'db p50 ms':>10} {'db p95 ms':>10} {'runs':>5}")
+    for name, r in db_results.items():
+        print(
+            f"{name:34} {r['status']:>6} {r['statements']:>4} {r['db_p50_ms']:>10.2f} {r['db_p95_ms']:>10.2f}"
+            f" {r['replays']:>5}",
+            flush=True,
+        )
+    if lists_only:
+        return
+    p1 = db_results["JSON list p1"]["db_p95_ms"]
+    deep = db_results[f"JSON list p{reached}"]["db_p95_ms"]
+    print(f"list DB p95 at page {reached}: {deep:.2f} ms (target <= 2 ms)")
+    print(f"p95(page {reached}) / p95(page 1) = {deep / p1:.2f} (target <= 1.5)")
+    maps = {n: r["db_p95_ms"] for n, r in db_results.items() if "map" in n}
+    slowest_map = max(maps, key=maps.__getitem__)
+    print(f"slowest map DB p95: {maps[slowest_map]:.2f} ms, {slowest_map} (target <= 50 ms)")
+    print(f"\n{'map page, whole request in process':34} {'p50 ms':>10} {'p95 ms':>10} {'runs':>5}")
+    for name, r in map_requests.items():
+        print(f"{name:34} {r['p50_ms']:>10.2f} {r['p95_ms']:>10.2f} {r['runs']:>5}")
+    worst_request = max(map_requests, key=lambda n: map_requests[n]["p95_ms"])
+    print(
+        f"slowest map request p95: {map_requests[worst_request]['p95_ms']:.2f} ms, {worst_request} (target <= 50 ms;"
+        " slow figures over 10,000 rows are kept for 5 minutes after the first count, crm/map/kept.py)"
+    )
+    searches = {n: r["db_p95_ms"] for n, r in db_results.items() if "search" in n}
+    worst = max(searches, key=searches.__getitem__)
+    print(f"slowest search DB p95: {searches[worst]:.2f} ms, {worst} (target <= 50 ms)")
+    most = max(r["statements"] for r in db_results.values())
+    print(f"most SQL statements on one page: {most} (target <= 3)")
+    counting = [
+        n for n, r in db_results.items() if "map" not in n and any("count(" in q["sql"].lower() for q in r["sql"])
+    ]
+    print(f"pages running COUNT: {counting or 'none'} (target: no exact COUNT over > 100,000 rows; the map counts)")
 
 
 def main() -> int:
@@ -179,6 +250,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of bare / JSON / HTML list")
     parser.add_argument("--db-only", action="store_true", help="database times and statement counts only, no HTTP")
+    parser.add_argument("--lists-only", action="store_true", help="over HTTP, only the interleaved rounds")
     parser.add_argument("--deep", type=int, default=5000, help="page number for the deep-page measurement")
     parser.add_argument("--common-word", default="mental", help="the most common word (datagen prints it)")
     parser.add_argument("--rare-word", default="tosune")
@@ -206,7 +278,7 @@ def main() -> int:
     run_hourly_jobs(app)
     with TestClient(app) as client:
         started = time.perf_counter()
-        cursor, reached = deep_cursor(client, args.deep)
+        cursor, reached = deep_cursor(client, 2 if args.lists_only else args.deep)
         print(f"followed the API's cursors to page {reached} in {time.perf_counter() - started:.1f} s")
         one = client.get("/api/v1/internships?page_size=1").json()["items"]
         slug = one[0]["slug"] if one and "slug" in one[0] else "internship-1"
@@ -235,104 +307,132 @@ def main() -> int:
             "HTML map upcoming events": "/map?measure=events",
         }
         db_results = {}
+        if args.lists_only:
+            targets = {name: targets[name] for name in ("JSON list p1", "HTML list p1")}
         for name, url in targets.items():
             db_results[name] = capture_and_replay(app, client, url, str(db))
             print(f"  measured {name}", flush=True)
         map_requests = {name: time_requests(client, url) for name, url in targets.items() if "map" in name}
     app.state.engine.dispose()
 
-    print(f"\n{'target':34} {'status':>6} {'SQL':>4} {'db p50 ms':>10} {'db p95 ms':>10} {'runs':>5}")
-    for name, r in db_results.items():
-        print(
-            f"{name:34} {r['status']:>6} {r['statements']:>4} {r['db_p50_ms']:>10.2f} {r['db_p95_ms']:>10.2f}"
-            f" {r['replays']:>5}",
-            flush=True,
-        )
-    p1 = db_results["JSON list p1"]["db_p95_ms"]
-    deep = db_results[f"JSON list p{reached}"]["db_p95_ms"]
-    print(f"list DB p95 at page {reached}: {deep:.2f} ms (target <= 2 ms)")
-    print(f"p95(page {reached}) / p95(page 1) = {deep / p1:.2f} (target <= 1.5)")
-    maps = {n: r["db_p95_ms"] for n, r in db_results.items() if "map" in n}
-    slowest_map = max(maps, key=maps.__getitem__)
-    print(f"slowest map DB p95: {maps[slowest_map]:.2f} ms, {slowest_map} (target <= 50 ms)")
-    print(f"\n{'map page, whole request in process':34} {'p50 ms':>10} {'p95 ms':>10} {'runs':>5}")
-    for name, r in map_requests.items():
-        print(f"{name:34} {r['p50_ms']:>10.2f} {r['p95_ms']:>10.2f} {r['runs']:>5}")
-    worst_request = max(map_requests, key=lambda n: map_requests[n]["p95_ms"])
-    print(
-        f"slowest map request p95: {map_requests[worst_request]['p95_ms']:.2f} ms, {worst_request} (target <= 50 ms;"
-        " slow figures over 10,000 rows are kept for 5 minutes after the first count, crm/map/kept.py)"
-    )
-    searches = {n: r["db_p95_ms"] for n, r in db_results.items() if "search" in n}
-    worst = max(searches, key=searches.__getitem__)
-    print(f"slowest search DB p95: {searches[worst]:.2f} ms, {worst} (target <= 50 ms)")
-    most = max(r["statements"] for r in db_results.values())
-    print(f"most SQL statements on one page: {most} (target <= 3)")
-    counting = [
-        n for n, r in db_results.items() if "map" not in n and any("count(" in q["sql"].lower() for q in r["sql"])
-    ]
-    print(f"pages running COUNT: {counting or 'none'} (target: no exact COUNT over > 100,000 rows; the map counts)")
+    print_database_figures(db_results, map_requests, reached, lists_only=args.lists_only)
 
     if args.db_only:
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        sql_file = Path(tmp) / "sql.json"
-        sql_file.write_text(json.dumps(db_results["JSON list p1"]["sql"]))
-        env = dict(os.environ, CRM_DATABASE_URL=f"sqlite:///{db}", CRM_ENV="test", CRM_RUN_WORKER_IN_PROCESS="false")
-        env |= {"CRM_SECRET_KEY": settings.secret_key, "BENCH_DB": str(db), "BENCH_SQL_FILE": str(sql_file)}
-        env["CRM_LOG_LEVEL"] = "WARNING"
-        app_port, bare_port = free_port(), free_port()
-        uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
-        servers = [
-            subprocess.Popen(
-                ["taskset", "-c", "0", *uvicorn, "--port", str(app_port), "--factory", "crm.app:create_app"],
-                env=env,
-                cwd=ROOT,
-            ),
-            subprocess.Popen(
-                ["taskset", "-c", "0", *uvicorn, "--port", str(bare_port), "--factory", "bench.web:bare_app"],
-                env=env,
-                cwd=ROOT,
-            ),
-        ]
-        try:
-            wait_up(f"http://127.0.0.1:{app_port}/health")
-            wait_up(f"http://127.0.0.1:{bare_port}/bare")
-            bare_url = f"http://127.0.0.1:{bare_port}/bare"
-            for url in (bare_url, f"http://127.0.0.1:{app_port}/api/v1/internships"):
-                run_wrk(url, 2, args.connections)  # warm-up, discarded
-            # The ratios are gated on medians of interleaved rounds (reference/performance.md §0.3: runs vary a lot).
-            rounds: dict[str, list[dict[str, Any]]] = {
-                "bare sqlite3 endpoint": [],
-                "JSON list p1": [],
-                "HTML list p1": [],
-            }
-            for _ in range(args.rounds):
-                rounds["bare sqlite3 endpoint"].append(run_wrk(bare_url, args.seconds, args.connections))
-                for name in ("JSON list p1", "HTML list p1"):
-                    rounds[name].append(
-                        run_wrk(f"http://127.0.0.1:{app_port}{targets[name]}", args.seconds, args.connections)
-                    )
-            http = {name: sorted(runs, key=lambda r: r["rps"])[len(runs) // 2] for name, runs in rounds.items()}
-            for name, url in targets.items():
-                if name not in http:
-                    http[name] = run_wrk(f"http://127.0.0.1:{app_port}{url}", args.seconds, args.connections)
-        finally:
-            for proc in servers:
-                proc.terminate()
-                proc.wait(10)
-
-    print(f"\n{'target':34} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
+    http, rounds, cpu = measure_http(args, settings.secret_key, db, db_results, targets)
+    print(f"\n{'target':34} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'CPU us/req':>10}")
     for name, r in http.items():
-        print(f"{name:34} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} {r['non2xx']:>8}")
-    for name in ("JSON list p1", "HTML list p1"):
-        ratios = sorted(a["rps"] / b["rps"] for a, b in zip(rounds[name], rounds["bare sqlite3 endpoint"], strict=True))
-        target = "60%" if name.startswith("JSON") else "50%"
+        print(f"{name:34} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} {r['non2xx']:>8} {r.get('cpu_us', 0):>10.0f}")
+    for name, bare, target in RATIOS:
+        ratios = sorted(a["rps"] / b["rps"] for a, b in zip(rounds[name], rounds[bare], strict=True))
         print(
-            f"{name} / bare = {ratios[len(ratios) // 2]:.0%} median of {len(ratios)} interleaved rounds"
-            f" (min {ratios[0]:.0%}, max {ratios[-1]:.0%}; target >= {target})"
+            f"{name} / {bare} = {ratios[len(ratios) // 2]:.0%} median of {len(ratios)} interleaved rounds"
+            f" (min {ratios[0]:.0%}, max {ratios[-1]:.0%}; target >= {target:.0%})"
+        )
+    print(
+        f"\nper-request CPU by layer, in process (cProfile over {cpu['runs']} ASGI calls each; own time per function)"
+    )
+    layers = list(next(iter(cpu["split"].values())))
+    print(f"{'request':22}" + "".join(f"{layer:>14}" for layer in layers) + f"{'total':>10}")
+    for name, split in cpu["split"].items():
+        print(
+            f"{name:22}" + "".join(f"{split[layer]:>11.0f} us" for layer in layers) + f"{sum(split.values()):>7.0f} us"
         )
     return 0
+
+
+# (round, the bare endpoint it is compared with, the issue's target)
+RATIOS = (
+    ("JSON list p1", "bare JSON", 0.40),
+    ("HTML list p1", "bare HTML", 0.40),
+    ("JSON list p1, 304", "bare JSON", 0.80),
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (/proc/<pid>/stat), to divide by the requests it answered."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def current_etag(url: str, seconds: int) -> str:
+    """The list's ETag, fetched so that the round ahead fits in one window of the change stamps (crm/httpcache.py):
+    a window turning mid-round would turn the rest of the round into 200s."""
+    from crm.httpcache import WINDOW
+
+    left = WINDOW - time.time() % WINDOW
+    if left < seconds + 2:
+        time.sleep(left + 0.2)
+    with urllib.request.urlopen(url, timeout=5) as r:
+        tag = r.headers["ETag"]
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, headers={"If-None-Match": tag}), timeout=5)
+    except urllib.error.HTTPError as exc:  # urllib reports a 304 as an error
+        if exc.code == 304:
+            return tag
+    raise RuntimeError(f"{url} did not answer 304 to its own ETag {tag}")
+
+
+def measure_http(
+    args: Any, secret: str, db: Path, db_results: dict[str, Any], targets: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """The app and the bare endpoints under wrk: interleaved rounds of bare JSON, bare HTML, the JSON list, the
+    HTML list and the JSON list answered 304; then every other target once. CPU per request from /proc."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sql_file, html_sql_file = Path(tmp) / "sql.json", Path(tmp) / "html-sql.json"
+        sql_file.write_text(json.dumps(db_results["JSON list p1"]["sql"]))
+        html_sql_file.write_text(json.dumps(db_results["HTML list p1"]["sql"]))
+        env = dict(os.environ, CRM_DATABASE_URL=f"sqlite:///{db}", CRM_ENV="test", CRM_RUN_WORKER_IN_PROCESS="false")
+        env |= {"CRM_SECRET_KEY": secret, "BENCH_DB": str(db), "BENCH_SQL_FILE": str(sql_file)}
+        env |= {"BENCH_HTML_SQL_FILE": str(html_sql_file), "CRM_LOG_LEVEL": "WARNING"}
+        app_port, bare_port = free_port(), free_port()
+        uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+        app_proc, bare_proc = (
+            subprocess.Popen(
+                ["taskset", "-c", "0", *uvicorn, "--port", str(port), "--factory", factory], env=env, cwd=ROOT
+            )
+            for port, factory in ((app_port, "crm.app:create_app"), (bare_port, "bench.web:bare_app"))
+        )
+        app_url, bare_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
+        try:
+            wait_up(f"{app_url}/health")
+            wait_up(f"{bare_url}/bare")
+            urls = {
+                "bare JSON": (bare_url + "/bare", bare_proc.pid),
+                "bare HTML": (bare_url + "/bare.html", bare_proc.pid),
+                "JSON list p1": (app_url + targets["JSON list p1"], app_proc.pid),
+                "HTML list p1": (app_url + targets["HTML list p1"], app_proc.pid),
+            }
+            for url, _ in urls.values():
+                run_wrk(url, 2, args.connections)  # warm-up, discarded
+
+            def timed(name: str, url: str, pid: int, headers: tuple[str, ...] = ()) -> dict[str, Any]:
+                before = cpu_seconds(pid)
+                result = run_wrk(url, args.seconds, args.connections, headers)
+                result["cpu_us"] = (cpu_seconds(pid) - before) / max(1, result["requests"]) * 1e6
+                return result
+
+            # The ratios are gated on medians of interleaved rounds (reference/performance.md §0.3: runs vary a lot).
+            rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in (*urls, "JSON list p1, 304")}
+            for _ in range(args.rounds):
+                for name, (url, pid) in urls.items():
+                    rounds[name].append(timed(name, url, pid))
+                tag = current_etag(urls["JSON list p1"][0], args.seconds)
+                rounds["JSON list p1, 304"].append(
+                    timed("304", urls["JSON list p1"][0], app_proc.pid, (f"If-None-Match: {tag}",))
+                )
+            http = {name: sorted(runs, key=lambda r: r["rps"])[len(runs) // 2] for name, runs in rounds.items()}
+            if not args.lists_only:
+                for name, url in targets.items():
+                    if name not in http:
+                        http[name] = timed(name, app_url + url, app_proc.pid)
+        finally:
+            for proc in (app_proc, bare_proc):
+                proc.terminate()
+                proc.wait(10)
+    from bench.web_cpu import cpu_split
+
+    return http, rounds, cpu_split(db, secret, targets)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,13 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 WINDOW = 60  # seconds: how stale a page may be after another process wrote, or the clock moved on
 BOOT = secrets.token_hex(4)
@@ -72,6 +75,22 @@ def etag(key: str, tables: Iterable[str], *, now: float | None = None) -> str:
     return f'W/"{BOOT}-{digest}"'
 
 
+_memo: dict[tuple[str, str], tuple[str, Any]] = {}
+
+
+def remember(session: Session, name: str, tables: Iterable[str], build: Callable[[Session], T]) -> T:
+    """A small read every page repeats (a filter form's topics and regions), kept in this process until one of
+    ``tables`` is written or the window turns. Kept per database (the tests run one app per database)."""
+    key = (name, str(session.get_bind().url))
+    version = f"{stamp(tables)}|{window()}"
+    kept = _memo.get(key)
+    if kept is not None and kept[0] == version:
+        return kept[1]  # type: ignore[no-any-return]
+    value = build(session)
+    _memo[key] = (version, value)
+    return value
+
+
 def written_tables(statement: str) -> set[str] | None:
     """The tables a statement writes: empty for reads, ``None`` when it changes something we cannot name."""
     head = statement.lstrip()[:6].upper()
@@ -99,7 +118,10 @@ def _on_commit(conn: Any) -> None:
 
 
 def _on_rollback(conn: Any) -> None:
-    conn.info.pop(_PENDING, None)
+    """Bump again: a value ``remember`` read inside the transaction may hold the rows that were rolled back."""
+    pending = conn.info.pop(_PENDING, None)
+    if pending:
+        bump(pending)
 
 
 def track_writes() -> None:

@@ -82,9 +82,39 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, use
     else:
         params = ListParams.from_query(query, filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS)
         page = services.public_list(db, params, now=views.now())
+        base = settings.base_url.rstrip("/")
+        return api_page(InternshipPage, page, lambda r: _out_card(base, r))
     base = settings.base_url.rstrip("/")
     counted = bool(page.items) and "interest_count" in page.items[0]._fields
     return api_page(InternshipPage, page, lambda r: _out_row(base, r, counted=counted))
+
+
+def _out_card(base: str, r: Any) -> InternshipOut:
+    """A public list row read by position, in the order ``queries._cards`` selects (reading 19 fields by name cost
+    a tenth of a list request); ``_out_row`` is the same conversion by name."""
+    rid, title, slug, direction, mode, paid, pence, period, hours, closing_date, closes_at, published_at = r[:12]
+    host_name, region_name, duration, status, host_id = r[12:17]
+    return InternshipOut(
+        rid,
+        slug,
+        title,
+        f"{base}/internships/{slug}",
+        host_id,
+        host_name,
+        direction.value,
+        mode.value,
+        paid,
+        pence,
+        period.value if period else None,
+        services.stipend_label(r),
+        hours,
+        duration,
+        closing_date,
+        closes_at,
+        status.value,
+        region_name,
+        published_at,
+    )
 
 
 def _out_row(base: str, r: Any, *, counted: bool = False) -> InternshipOut:
