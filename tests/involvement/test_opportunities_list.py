@@ -153,6 +153,7 @@ def test_a_closed_opportunity_keeps_its_page_and_says_so(client, db):
         assert page.status_code == 200
         assert "It is no longer taking expressions of interest." in page.text
         assert 'action="/involvement/' not in page.text  # no form
+        assert "<dt>Offered by</dt><dd>The Roundtable team</dd>" in page.text  # no organisation: the fellow's own
     assert client.get(f"/involvement/{draft.slug}").status_code == 404
     missing = client.get("/involvement/no-such-thing")
     assert missing.status_code == 404
