@@ -39,6 +39,7 @@ NOTICES = {
     "groups": "The groups are saved.",
     "closed": "The request is closed. Answer pages now say so.",
     "outcome": "The outcome is saved.",
+    "extended": "The answer-by date is changed. Answer links work until the new date.",
     "deleted": "The draft is deleted.",
 }
 
@@ -150,6 +151,7 @@ def _detail(
     notice: str = "",
     error: str = "",
     outcome_form: Form | None = None,
+    extend_form: Form | None = None,
     status_code: int = 200,
 ) -> Template:
     rows = consultation_groups.recipient_rows(db, req.id)
@@ -162,6 +164,7 @@ def _detail(
             "organisation": consultation_groups.organisation_name(db, req.organisation_id),
             "unsent": sum(1 for r in rows if r.sent_at is None),
             "outcome_form": outcome_form or Form({"outcome": req.outcome, "what_changed": req.what_changed}),
+            "extend_form": extend_form or Form({}),
             "history": history(db, "consultation", req.id),
             "is_open": req.status == m.ConsultationStatus.SENT and consultation.today(_now()) <= req.answer_by,
             "notice": notice,
@@ -208,6 +211,20 @@ def consultation_outcome(db: DB, user: CurrentUser, req_id: FromPath[int], data:
     if changed is None:
         return _detail(db, actor, req, outcome_form=form, status_code=422)
     return _to(req.id, "outcome" if changed else "unchanged")
+
+
+@post("/{req_id:int}/extend", sync_to_thread=False)
+def consultation_extend(db: DB, user: CurrentUser, req_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    actor = _actor(db, user)
+    req = consultation.get_owned(db, actor, req_id)
+    form = Form(data)
+    try:
+        done = attempt(form, lambda: consultation.extend(db, actor, req, data, now=_now()))
+    except consultation.StateError as exc:
+        return _refused(db, actor, req, str(exc))
+    if done is None:
+        return _detail(db, actor, req, extend_form=form, status_code=422)
+    return _to(req.id, "extended")
 
 
 @get("/{req_id:int}/delete", sync_to_thread=False)
@@ -354,6 +371,7 @@ route_handlers: list[Any] = admin_area(
         consultation_update,
         consultation_close,
         consultation_outcome,
+        consultation_extend,
         consultation_delete_confirm,
         consultation_delete,
         consultation_groups_page,

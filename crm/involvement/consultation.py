@@ -327,3 +327,33 @@ def save_outcome(session: Session, actor: Principal, req: m.ConsultationRequest,
         audit.record(session, actor, "outcome", "consultation", req.id, summary=req.title, changes=changes)
     session.flush()
     return bool(changes)
+
+
+def extend(
+    session: Session, actor: Principal, req: m.ConsultationRequest, raw: Mapping[str, Any], *, now: dt.datetime
+) -> dt.date:
+    """Give the groups more time: a later answer-by date for a sent request, which also opens a closed one again
+    (its answer links work again). ``FieldErrors`` for a date that is not later, in the past or over a year away."""
+    if req.status == Status.DRAFT:
+        raise StateError("This request has not been sent: change its answer-by date with “Change the text”.")
+    form = Form(dict(raw))
+    new = form.date("answer_by", required=True, label="The new answer-by date")
+    day = today(now)
+    if new is not None and "answer_by" not in form.errors:
+        if new <= req.answer_by:
+            form.add_error("answer_by", "Choose a date after the current answer-by date.")
+        elif new < day:
+            form.add_error("answer_by", "The new answer-by date is in the past. Choose today or a later date.")
+        elif new > day + LONGEST_AHEAD:
+            form.add_error("answer_by", "Choose an answer-by date within a year from today.")
+    if form.errors:
+        raise FieldErrors(form.errors)
+    assert new is not None
+    changes = {"answer_by": [req.answer_by.isoformat(), new.isoformat()]}
+    if req.status == Status.CLOSED:
+        changes["status"] = [req.status.value, Status.SENT.value]
+        req.status, req.closed_at = Status.SENT, None
+    req.answer_by = new
+    audit.record(session, actor, "extend", "consultation", req.id, summary=req.title, changes=changes)
+    session.flush()
+    return new

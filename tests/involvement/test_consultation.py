@@ -7,14 +7,18 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from crm import models as m
 from crm.errors import FieldErrors, NotFound
 from crm.involvement import consultation, consultation_groups, consultation_jobs
 from crm.involvement.consultation_groups import AnswerClosed, GroupFilter
+from crm.listing import ListParams
 from crm.mailing.suppression import suppress
+from crm.runtime import Runtime
 from crm.tokens import TokenError
+from jobs.worker import register_jobs
 from tests import factories
 from tests.involvement.consultation_helpers import (
     answer_path,
@@ -110,8 +114,6 @@ def test_an_editor_sees_only_their_own_and_their_organisations_requests(db: Any)
     assert consultation.get_owned(db, colleague, mine.id) is mine
     with pytest.raises(NotFound):
         consultation.get_owned(db, colleague, theirs.id)
-    from crm.listing import ListParams
-
     titles = [r.title for r in consultation.admin_list(db, colleague, ListParams()).items]
     assert titles == ["Ours"]
 
@@ -435,8 +437,42 @@ def test_requests_close_after_their_answer_by_date(app: Any, db: Any) -> None:
     assert soon.closed_at is not None
 
 
-def test_the_jobs_are_declared_for_the_worker() -> None:
-    assert {job.id for job in consultation_jobs.JOBS} == {
-        "involvement.consultations.close",
-        "involvement.consultations.nudge",
-    }
+def test_the_jobs_run_in_their_own_transaction_as_the_worker_runs_them(app: Any, db: Any, settings: Any) -> None:
+    req, _ = sent_request(app, db, group(db), nudge_after_days="2")
+    db.commit()
+    rt = Runtime(settings)
+    try:
+        assert consultation_jobs.nudge_groups(rt, now=now() + dt.timedelta(days=2, minutes=1)) == 1
+        assert consultation_jobs.nudge_groups(rt, now=now() + dt.timedelta(days=3)) == 0
+        after = dt.datetime.combine(req.answer_by + dt.timedelta(days=1), dt.time(1), dt.UTC)
+        assert consultation_jobs.close_requests(rt, now=after) == 1
+        scheduler = BackgroundScheduler(timezone="Europe/London")
+        register_jobs(scheduler, rt, consultation_jobs.JOBS)
+        assert {j.id for j in scheduler.get_jobs()} == {
+            "involvement.consultations.close",
+            "involvement.consultations.nudge",
+        }
+    finally:
+        rt.engine.dispose()
+    db.expire_all()
+    assert db.get(m.ConsultationRequest, req.id).status == m.ConsultationStatus.CLOSED
+    assert len(outbox(db, "involvement_consultation_nudge")) == 1
+
+
+def test_more_time_moves_the_answer_by_date_and_opens_a_closed_request_again(app: Any, db: Any) -> None:
+    req, (token,) = sent_request(app, db, group(db))
+    with pytest.raises(FieldErrors, match="after the current answer-by date"):
+        consultation.extend(db, fellow(), req, {"answer_by": req.answer_by.isoformat()}, now=now())
+    with pytest.raises(FieldErrors, match="within a year"):
+        consultation.extend(db, fellow(), req, {"answer_by": (today() + dt.timedelta(days=400)).isoformat()}, now=now())
+    with pytest.raises(FieldErrors, match="must be a date"):
+        consultation.extend(db, fellow(), req, {"answer_by": "next week"}, now=now())
+    consultation.close(db, fellow(), req, now=now())
+    later = req.answer_by + dt.timedelta(days=7)
+    assert consultation.extend(db, fellow(), req, {"answer_by": later.isoformat()}, now=now()) == later
+    assert (req.status, req.closed_at) == (m.ConsultationStatus.SENT, None)
+    page = consultation_groups.open_answer(db, app.state.signer, token)
+    assert page.is_open(now())
+    draft = make_request(db)
+    with pytest.raises(consultation.StateError, match="not been sent"):
+        consultation.extend(db, fellow(), draft, {"answer_by": later.isoformat()}, now=now())

@@ -285,3 +285,14 @@ def test_broken_links_get_calm_pages_never_a_500(admin_client: Any, db: Any) -> 
     db.commit()
     gone = admin_client.get("/involvement/answer", params={"token": token})
     assert gone.status_code == 404 and "This request is no longer here" in gone.text
+
+
+def test_more_time_from_the_request_page(admin_client: Any, db: Any) -> None:
+    req = sent_to(admin_client, db, group(db))
+    refused = post_form(admin_client, f"{BASE}/{req.id}/extend", {"answer_by": "2020-01-01"})
+    assert refused.status_code == 422 and "Choose a date after the current answer-by date." in refused.text
+    later = (req.answer_by + dt.timedelta(days=5)).isoformat()
+    done = post_form(admin_client, f"{BASE}/{req.id}/extend", {"answer_by": later})
+    assert done.status_code == 200 and "The answer-by date is changed." in done.text
+    db.expire_all()
+    assert db.get(m.ConsultationRequest, req.id).answer_by.isoformat() == later
