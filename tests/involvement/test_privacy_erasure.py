@@ -101,6 +101,9 @@ def test_erasure_removes_involvement_data_everywhere_and_keeps_the_counts(admin_
     kept = _involvement(db, OTHER_EMAIL, OTHER_NAME)
     db.commit()
 
+    confirm = admin_client.get(f"/admin/privacy/erase?contact_id={ids['contact']}")
+    assert "delete their lived experience network membership" in confirm.text
+
     done = post_form(
         admin_client,
         "/admin/privacy/erase",
