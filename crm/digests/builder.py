@@ -47,7 +47,7 @@ def select_items(
     chosen: dict[str, tuple[list[int], int]] = {}
     used = BASE_BYTES + 8 * len(sub.email) + 2 * len(sub.name)
     per_item = 3 * len(sub.email)  # the token in the item's "not relevant" link, text and HTML (2 x 4/3)
-    taken: set[tuple[str, int]] = set()
+    taken: dict[str, set[int]] = {}  # item kind -> ids already in this digest (new and closing-soon calls)
     ledger: list[tuple[str, int]] = []
     total = 0
     sent, hidden = sub.sent, sub.hidden
@@ -56,24 +56,25 @@ def select_items(
             continue
         ids: list[int] = []
         more = 0
-        kind, lkind = section.item_kind, section.ledger_kind
-        late = _late(catalogue, section, cutoff)
+        kind = section.item_kind
+        late = _late(catalogue, section, cutoff)  # published after the period's cut-off: wait for the next period
+        already = sent.get(section.ledger_kind, _NONE)
+        unwanted = hidden.get(kind, _NONE)
+        taken_ids = taken.setdefault(kind, set())
+        limit = section.limit
         for item in _candidates(catalogue, section, sub):
             item_id = item.id
-            if item_id in late:
-                continue  # published after the period's cut-off: it waits for the next period
-            key = (kind, item_id)
-            if (lkind, item_id) in sent or key in hidden or key in taken:
+            if item_id in late or item_id in already or item_id in unwanted or item_id in taken_ids:
                 continue
-            if len(ids) < section.limit and total < MAX_ITEMS:
+            if len(ids) < limit and total < MAX_ITEMS:
                 cost = size_of(section, item) + per_item + (0 if ids else SECTION_BYTES) if size_of is not None else 0
                 if used + cost <= SUBSTITUTION_BUDGET:
                     used += cost
-                    ids.append(item.id)
-                    taken.add(key)
+                    ids.append(item_id)
+                    taken_ids.add(item_id)
                     total += 1
                     for k in section.ledger_kinds():
-                        ledger.append((k, item.id))
+                        ledger.append((k, item_id))
                     continue
             more += 1
             if more >= MORE_CAP:
@@ -84,6 +85,7 @@ def select_items(
     return Selection(sections=sections, ledger=ledger)
 
 
+_NONE: frozenset[int] = frozenset()
 PREFIX = 24  # candidates kept per distinct filter set; more are computed only when exclusions use them up
 CACHE_LIMIT = 20_000  # distinct filter sets remembered per run (cleared when full: memory stays flat)
 

@@ -133,16 +133,22 @@ def batch_query(
 
 
 def _ints(raw: str | None) -> frozenset[int]:
-    return frozenset(int(x) for x in raw.split(",")) if raw else frozenset()
+    return frozenset(map(int, raw.split(","))) if raw else _NO_INTS
 
 
-def _pairs(raw: str | None) -> set[tuple[str, int]]:
-    if not raw:
-        return set()
-    out = set()
-    for part in raw.split(","):
-        kind, _, value = part.partition(":")
-        out.add((kind, int(value)))
+_NO_INTS: frozenset[int] = frozenset()
+
+
+def _pairs(raw: str | None) -> dict[str, set[int]]:
+    """``kind:id,kind:id`` as ids by kind: the builder then tests an int per candidate, building no tuple."""
+    out: dict[str, set[int]] = {}
+    if raw:
+        for part in raw.split(","):
+            kind, _, value = part.partition(":")
+            ids = out.get(kind)
+            if ids is None:
+                ids = out[kind] = set()
+            ids.add(int(value))
     return out
 
 
@@ -169,7 +175,9 @@ def subscriber_view(row: Any) -> SubscriberView:
         mailings=frozenset(x for x in (mailings if isinstance(mailings, list) else []) if isinstance(x, str)),
         topics=_ints(row.topics),
         regions=_ints(row.regions),
-        funders=frozenset(int(f) for f in funders if isinstance(f, int | str) and str(f).isdigit()),
+        funders=frozenset(int(f) for f in funders if isinstance(f, int | str) and str(f).isdigit())
+        if funders
+        else _NO_INTS,
         only_vcse=bool(row.only_vcse_partner_calls),
         filters=filters,
         sent=_pairs(row.sent),

@@ -31,8 +31,8 @@ class SubscriberView:
     funders: frozenset[int]
     only_vcse: bool
     filters: dict[str, Any]
-    sent: set[tuple[str, int]]  # ledger: (kind, item id) already delivered
-    hidden: set[tuple[str, int]]  # "not relevant": (item kind, item id)
+    sent: dict[str, set[int]]  # ledger: ledger kind -> item ids already delivered
+    hidden: dict[str, set[int]]  # "not relevant": item kind -> item ids
 
     @property
     def match_key(self) -> tuple[Any, ...]:

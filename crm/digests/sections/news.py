@@ -101,4 +101,4 @@ class News(Section):
     def absorb(self, view: SubscriberView, row: Any) -> None:
         for raw in (getattr(row, BY_SUBSCRIPTION, None), getattr(row, BY_EMAIL, None)):
             for campaign_id in _ids(raw):
-                view.sent.add((LEDGER_KIND, campaign_id))
+                view.sent.setdefault(LEDGER_KIND, set()).add(campaign_id)
