@@ -5,8 +5,6 @@ editor, poster or API client ever sees them. ``crm.involvement.admin_matching`` 
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from litestar import Request, Response, get
@@ -17,7 +15,7 @@ from sqlalchemy import select
 from crm import models as m
 from crm.involvement import network_members
 from crm.listing import ListParams
-from crm.web.deps import DB
+from crm.web.deps import DB, CurrentUser
 from crm.web.downloads import CSV, download
 from crm.web.pages import list_page, or_404
 
@@ -54,12 +52,11 @@ def members(request: Request[Any, Any, Any], db: DB) -> Template:
 
 
 @get("/network.csv", sync_to_thread=False)
-def members_csv(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
+def members_csv(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Response[Any]:
     """The filtered list as CSV, written whole (a network is hundreds of people, and the request's session closes
-    before a stream would be read); special-category data, so never cached."""
-    out = io.StringIO()
-    csv.writer(out).writerows(network_members.csv_rows(db, _params(request)))
-    return download(out.getvalue().encode("utf-8-sig"), CSV, "lived-experience-network.csv", PRIVATE)
+    before a stream would be read); audited, and never cached."""
+    body = network_members.export_csv(db, user, _params(request))
+    return download(body.encode("utf-8-sig"), CSV, "lived-experience-network.csv", PRIVATE)
 
 
 @get("/network/{member_id:int}", sync_to_thread=False)

@@ -74,6 +74,9 @@ def test_member_list_search_filters_csv_and_a_members_page(admin_client, db) -> 
         "out@example.org",
         "waiting@example.org",
     }
+    audit = db.scalar(select(m.AuditEntry).where(m.AuditEntry.entity == "network_member"))
+    assert audit.action == "export" and audit.actor == "fellow@example.org"
+    assert audit.summary == "Downloaded 4 network members as CSV (search 'example.org')"
     bea = next(r for r in rows if r["email"] == "best@example.org")
     assert bea["topics"] == "Psychosis" and bea["kinds"] == "Advisory group member" and bea["alerts"] == "yes"
     assert next(r for r in rows if r["email"] == "some@example.org")["access_needs"] == "Captions, please"
