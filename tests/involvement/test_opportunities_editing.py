@@ -176,3 +176,15 @@ def test_form_values_read_back_what_was_stored(db) -> None:
 def test_a_contact_name_that_would_break_an_email_header_is_refused(db) -> None:
     _, errors = editing.validate(db, valid_form(contact_name="Sam\rBcc: x@example.org"), today=today())
     assert errors == {"contact_name": "Use a single line."}
+
+
+def test_ids_larger_than_the_database_holds_are_a_message_on_both_databases(db) -> None:
+    huge = str(2**40)
+    _, errors = editing.validate(
+        db, valid_form(organisation_id=huge, region_id=huge, topic_ids=[huge, "٣"]), today=today()
+    )
+    assert errors == {
+        "organisation_id": "Choose an organisation from the list.",
+        "region_id": "Choose a region from the list.",
+        "topic_ids": "Choose topics from the list.",
+    }
