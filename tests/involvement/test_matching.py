@@ -46,6 +46,8 @@ def test_only_the_fellow_sees_the_network_and_the_matches(client, db, settings) 
         assert client.get(path, follow_redirects=False).status_code == 403
     # Never in the public API or on a public page.
     assert client.get("/api/v1/network-members").status_code == 404
+    document = client.get("/schema/openapi.json").json()
+    assert not [path for path in document["paths"] if "network" in path]
 
 
 def test_member_list_search_filters_csv_and_a_members_page(admin_client, db) -> None:
