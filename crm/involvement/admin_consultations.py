@@ -166,6 +166,7 @@ def _detail(
             "outcome_form": outcome_form or Form({"outcome": req.outcome, "what_changed": req.what_changed}),
             "extend_form": extend_form or Form({}),
             "history": history(db, "consultation", req.id),
+            "is_fellow": actor.is_admin,  # the record of involvement is the fellow's
             "is_open": req.status == m.ConsultationStatus.SENT and consultation.today(_now()) <= req.answer_by,
             "notice": notice,
             "error": error,

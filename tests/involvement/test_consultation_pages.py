@@ -296,3 +296,15 @@ def test_more_time_from_the_request_page(admin_client: Any, db: Any) -> None:
     assert done.status_code == 200 and "The answer-by date is changed." in done.text
     db.expire_all()
     assert db.get(m.ConsultationRequest, req.id).answer_by.isoformat() == later
+
+
+def test_the_fellow_can_record_a_group_that_said_yes_in_the_record_of_involvement(admin_client: Any, db: Any) -> None:
+    able = group(db, "Able Voices")
+    req = sent_to(admin_client, db, able)
+    (email,) = outbox(db, "involvement_consultation_request")
+    token = answer_path(email).split("token=")[1]
+    post_form(admin_client, "/involvement/answer", {"token": token, "answer": "yes", "name": "Sam"})
+    page = admin_client.get(f"{BASE}/{req.id}")
+    link = f"/admin/involvement/records/new?consultation={req.id}&amp;organisation={able.id}"
+    assert link in page.text
+    assert admin_client.get(link.replace("&amp;", "&")).status_code == 200
