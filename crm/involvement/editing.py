@@ -29,6 +29,7 @@ from crm.validation import normalise_email
 O = m.InvolvementOpportunity  # noqa: E741 - short alias
 Status = m.OpportunityStatus
 links = m.involvement_opportunity_topics
+FURTHEST_CLOSING = dt.timedelta(days=3 * 366)  # further is a typo (and 9999-12-31 has no end of day to close at)
 MAX_ID = 2**31 - 1  # primary keys are PostgreSQL ``integer`` (the API documents the same bound)
 
 
@@ -189,6 +190,8 @@ def validate(
                 errors["closing_date"] = "Enter the closing date as a date, like 2027-03-31."
         if closing is not None and closing < today and (existing is None or closing != existing.closing_date):
             errors["closing_date"] = "The closing date is in the past. Choose today or a later date."
+        elif closing is not None and closing > today + FURTHEST_CLOSING:
+            errors["closing_date"] = "The closing date is more than three years away. Check the year."
         data.closing_date = closing
     elif data.closing_date is None:
         errors["closing_date"] = "Enter a closing date."

@@ -188,3 +188,9 @@ def test_ids_larger_than_the_database_holds_are_a_message_on_both_databases(db) 
         "region_id": "Choose a region from the list.",
         "topic_ids": "Choose topics from the list.",
     }
+
+
+@pytest.mark.parametrize("year", ["9999", "2099"])
+def test_a_closing_date_years_away_is_a_typo_not_a_crash(db, year: str) -> None:
+    _, errors = editing.validate(db, valid_form(closing_date=f"{year}-12-31"), today=today())
+    assert errors == {"closing_date": "The closing date is more than three years away. Check the year."}
