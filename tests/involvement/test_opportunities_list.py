@@ -179,3 +179,12 @@ def test_the_job_closes_what_passed_its_date_in_one_update(db, count_queries):
     summaries = db.scalars(select(m.AuditEntry.summary).where(m.AuditEntry.action == "close")).all()
     assert len(summaries) == 3
     assert [j.id for j in jobs.JOBS] == ["involvement.close_expired"]
+
+
+def test_text_keeps_its_lines_and_paragraphs_and_is_escaped(client, db):
+    opp = make_opportunity(db, what_you_will_do="First paragraph.\n\n- read papers\n- <b>speak</b> up")
+    opp.lived_experience_sought = ""  # rows written outside the form (demo data, an old import) may lack it
+    db.commit()
+    text = client.get(f"/involvement/{opp.slug}").text
+    assert "<p>First paragraph.</p><p>- read papers<br>- &lt;b&gt;speak&lt;/b&gt; up</p>" in text
+    assert "The lived experience we are looking for" not in text  # an empty section is left out
