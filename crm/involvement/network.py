@@ -55,6 +55,8 @@ PAYMENT_VALUES = frozenset(p.value for p in m.PaymentPreference)
 EXPERIENCE_MAX = 2000
 ACCESS_MAX = 2000
 CONFIRM_DAYS = 7
+# What the consent log's entries for the network carry besides the version: the wording itself and where it came from.
+_DETAIL = {"consent_wording": CONSENT_WORDING, "via": "lived experience network"}
 
 
 @dataclasses.dataclass(slots=True)
@@ -271,6 +273,17 @@ def join(
     member.consented_at = now
     member.confirm_nonce = (member.confirm_nonce or 0) + 1
     _apply(session, member, data)
+    # The consent itself, with how it was given (the form's address, IP and browser), as the subscribe form logs it.
+    log_consent(
+        session,
+        None,
+        email,
+        m.ConsentAction.SUBSCRIBE,
+        how,
+        mailings=[MAILING],
+        version=CONSENT_VERSION,
+        detail=_DETAIL,
+    )
     enqueue(
         session,
         renderer,
@@ -299,46 +312,42 @@ def confirm(
 
 
 def start_alerts(session: Session, email: str, name: str, how: How, *, now: dt.datetime) -> m.Subscription:
-    """Add the involvement mailing to the address's subscription, writing the consent log as subscribing does.
+    """Add the involvement mailing to the address's subscription, and log the confirmation as subscribing does (the
+    consent itself was logged when they joined: ``join``).
 
     - no subscription: a new one, active (the network's own confirmation link was the double opt-in), with only this
-      mailing; the log gets "subscribe" then "confirm" under the network's consent version;
+      mailing;
     - active or paused: the mailing is added (a paused one stays paused: they chose to pause);
     - pending (a subscribe form not yet confirmed): it becomes active with this mailing only; the other mailings
       they asked for were never confirmed, so they are not started (the preference centre offers them);
     - unsubscribed: active again with this mailing, and the "unsubscribed" suppression is lifted, as confirming a
       new subscription does. (Bounced and complained addresses cannot join: ``join`` refuses them.)
     """
-    detail = {"consent_wording": CONSENT_WORDING, "via": "lived experience network"}
     sub = subs.by_email(session, email, load=True)
     if sub is None:
-        sub = m.Subscription(
-            email=email, name=name, status=m.SubscriptionStatus.PENDING, topics=[], regions=[], mailings=[MAILING]
-        )
+        sub = m.Subscription(email=email, name=name, status=m.SubscriptionStatus.PENDING, topics=[], regions=[])
         sub.contact_id = session.scalar(select(m.Contact.id).where(m.Contact.email == email))
         session.add(sub)
-        session.flush()
-        log_consent(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=CONSENT_VERSION, detail=detail)
-    receiving = {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}
-    if sub.status in receiving:
+    if sub.status in {m.SubscriptionStatus.ACTIVE, m.SubscriptionStatus.PAUSED}:
         if MAILING in (sub.mailings or []):
             return sub
         sub.mailings = [x.value for x in m.Mailing if x.value in {*sub.mailings, MAILING}]
-        sub.updated_at = now
-        log_consent(session, sub, email, m.ConsentAction.SUBSCRIBE, how, version=CONSENT_VERSION, detail=detail)
-        return sub
-    sub.mailings = [MAILING]
-    sub.name = sub.name or name
-    sub.status = m.SubscriptionStatus.ACTIVE
-    sub.consent_version = CONSENT_VERSION
-    sub.confirmed_at = now
-    sub.unsubscribed_at = None
+    else:
+        sub.mailings = [MAILING]
+        sub.name = sub.name or name
+        sub.status = m.SubscriptionStatus.ACTIVE
+        sub.consent_version = CONSENT_VERSION
+        sub.confirmed_at = now
+        sub.unsubscribed_at = None
+        suppression = active_suppression(session, email)
+        if suppression is not None and suppression.reason == "unsubscribed":
+            suppression.lifted_at = now
+            suppression.note = (suppression.note + " | lifted: joined the lived experience network and confirmed")[:500]
     sub.updated_at = now
-    suppression = active_suppression(session, email)
-    if suppression is not None and suppression.reason == "unsubscribed":
-        suppression.lifted_at = now
-        suppression.note = (suppression.note + " | lifted: joined the lived experience network and confirmed")[:500]
-    log_consent(session, sub, email, m.ConsentAction.CONFIRM, how, version=CONSENT_VERSION, detail=detail)
+    session.flush()
+    log_consent(
+        session, sub, email, m.ConsentAction.CONFIRM, how, mailings=[MAILING], version=CONSENT_VERSION, detail=_DETAIL
+    )
     return sub
 
 

@@ -94,10 +94,21 @@ def test_join_keeps_the_wording_and_only_a_pending_member_until_confirmed(client
     assert sub.email == "robin@example.org" and sub.status == m.SubscriptionStatus.ACTIVE
     assert sub.mailings == ["involvement"] and sub.consent_version == network.CONSENT_VERSION
     entries = db.scalars(select(m.ConsentEntry).where(m.ConsentEntry.email == sub.email).order_by(m.ConsentEntry.id))
-    actions = [(e.action, e.consent_version, e.mailings, e.detail.get("consent_wording")) for e in entries]
-    assert actions == [
-        (m.ConsentAction.SUBSCRIBE, network.CONSENT_VERSION, ["involvement"], network.CONSENT_WORDING),
-        (m.ConsentAction.CONFIRM, network.CONSENT_VERSION, ["involvement"], network.CONSENT_WORDING),
+    actions = [
+        (e.action, e.subscription_id, e.mechanism, e.consent_version, e.mailings, e.detail.get("consent_wording"))
+        for e in entries
+    ]
+    wording = network.CONSENT_WORDING
+    assert actions == [  # the consent when the form was sent, then the confirmation on the subscription
+        (m.ConsentAction.SUBSCRIBE, None, "network form", network.CONSENT_VERSION, ["involvement"], wording),
+        (
+            m.ConsentAction.CONFIRM,
+            sub.id,
+            "network confirmation link",
+            network.CONSENT_VERSION,
+            ["involvement"],
+            wording,
+        ),
     ]
     # Confirming twice is harmless.
     assert post_form(client, confirm).status_code == 200
@@ -224,3 +235,16 @@ def test_leaving_erases_the_member_and_withdraws_the_mailing(client, db, setting
     assert list(last)[-1].mechanism == "left the lived experience network"
     gone = client.get(leave)
     assert gone.status_code == 400 and "membership has ended" in gone.text
+
+
+def test_a_robot_filling_the_hidden_field_is_told_to_check_its_email_and_nothing_is_kept(client, db) -> None:
+    r = post_form(client, "/involvement/network", join_form("robot@example.org", nickname="spam"))
+    assert r.status_code == 200 and "Check your email" in r.text
+    assert _count(db, m.NetworkMember) == 0 and _count(db, m.OutboxMessage) == 0
+
+
+def test_joining_is_rate_limited_per_address(client, db) -> None:
+    for _ in range(5):
+        assert post_form(client, "/involvement/network", join_form("again@example.org")).status_code == 200
+    r = post_form(client, "/involvement/network", join_form("again@example.org"))
+    assert r.status_code == 429 and "Please try later" in r.text and r.headers["retry-after"] == "3600"
