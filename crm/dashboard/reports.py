@@ -147,7 +147,8 @@ class ImpactReport:
 
 
 def impact_report(session: Session, period: Period, *, now: dt.datetime) -> ImpactReport:
-    """Nine statements whatever the data size (the gaps summary is as of now, not for the period)."""
+    """Eight statements whatever the data size (the gaps summary is as of now, not for the period; the last two are
+    involvement's)."""
     since, until = period.since, period.until
     p = m.Partnership
 

@@ -176,7 +176,7 @@ def test_dashboard_page_renders_charts_tables_and_a_constant_number_of_statement
     assert page.status_code == 200
     assert "27 organisations submitted" in page.text
     assert small.count == large.count
-    assert large.count <= 10  # session lookup + six panels (five without digests) + two of involvement
+    assert large.count <= 9  # session lookup + six panels (five without digests) + two of involvement
 
 
 def test_non_admins_see_a_welcome_not_the_dashboard(client, db, settings):
