@@ -307,7 +307,7 @@ def consultation_groups_save(db: DB, user: CurrentUser, req_id: FromPath[int], d
 def _send_page(
     state: State, db: Session, req: m.ConsultationRequest, *, error: str = "", status_code: int = 200
 ) -> Template:
-    rows = consultation_groups.recipient_rows(db, req.id)
+    groups, _ = consultation_groups.pending_groups(db, req.id)
     context = {
         **consultation_groups.email_context(db, req),
         "group_name": "[the group's name]",
@@ -317,7 +317,8 @@ def _send_page(
         "admin/involvement/consultation_send.html",
         context={
             "req": req,
-            "pending": [r for r in rows if r.sent_at is None],
+            "pending": [g for g in groups if not g.left_out],
+            "left_out": [g for g in groups if g.left_out],
             "preview": state.renderer.render("involvement/consultation_request", context),
             "error": error,
         },

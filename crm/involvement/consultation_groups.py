@@ -269,6 +269,23 @@ def queue_group_email(
     return queued is not None
 
 
+GONE = "No longer public in the directory (archived, made private or merged)"
+
+
+def pending_groups(session: Session, request_id: int) -> tuple[list[Group], dict[int, int]]:
+    """The chosen groups not yet sent to, each with why it would be left out now (its address went, or the group
+    left the public directory since it was chosen), and organisation id -> recipient id. Three statements."""
+    rows = session.execute(
+        select(RC.organisation_id, RC.id, m.Organisation.name)
+        .join(m.Organisation, m.Organisation.id == RC.organisation_id)
+        .where(RC.request_id == request_id, RC.sent_at.is_(None))
+    ).all()
+    pending = {r.organisation_id: r.id for r in rows}
+    found = {g.id: g for g in _groups(session, m.Organisation.id.in_(sorted(pending)))} if pending else {}
+    groups = [found.get(r.organisation_id) or Group(r.organisation_id, r.name, "", "", "", GONE) for r in rows]
+    return sorted(groups, key=lambda g: (g.name.lower(), g.id)), pending
+
+
 @dataclasses.dataclass(slots=True)
 class Sent:
     sent: int
@@ -287,19 +304,17 @@ def send(
 ) -> Sent:
     """Email every chosen group not yet sent to (the first send, or groups added later). In the caller's
     transaction: a crash before the commit leaves nothing sent and nothing marked; the idempotency keys make a
-    second click send nothing. Groups whose address went since they were chosen are left out and named."""
+    second click send nothing. Groups whose address went, or that left the public directory, since they were
+    chosen are left out and named (``pending_groups``)."""
     if req.status == Status.CLOSED:
         raise StateError(CLOSED_MESSAGE)
     if req.answer_by < today(now):
         raise FieldErrors(
             {"answer_by": f"The answer-by date, {format_date(req.answer_by)}, has passed. Choose a later date first."}
         )
-    pending = dict(
-        session.execute(select(RC.organisation_id, RC.id).where(RC.request_id == req.id, RC.sent_at.is_(None))).all()
-    )
+    groups, pending = pending_groups(session, req.id)
     if not pending and req.status == Status.DRAFT:
         raise FieldErrors({"groups": "Choose at least one group to send the request to."})
-    groups = _groups(session, m.Organisation.id.in_(sorted(pending))) if pending else []
     shared = email_context(session, req)
     marked, left_out = [], [g for g in groups if g.left_out]
     for group in groups:

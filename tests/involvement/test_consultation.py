@@ -254,6 +254,18 @@ def test_groups_added_after_sending_get_it_and_a_group_that_lost_its_address_is_
     assert {e.recipient for e in outbox(db, REQUEST_KIND)} == {a.public_email, b.public_email}
 
 
+def test_a_group_archived_after_it_was_chosen_is_left_out_and_named(app: Any, db: Any) -> None:
+    kept, archived = group(db, "Kept"), group(db, "Archived Group")
+    req = make_request(db)
+    chosen(db, req, kept, archived)
+    archived.archived_at = now()
+    db.flush()
+    groups, _ = consultation_groups.pending_groups(db, req.id)
+    assert [(g.name, g.left_out) for g in groups] == [("Archived Group", consultation_groups.GONE), ("Kept", "")]
+    result = send(app, db, req)
+    assert result.sent == 1 and [g.name for g in result.left_out] == ["Archived Group"]
+
+
 def test_nothing_is_sent_without_groups_after_the_answer_by_date_or_once_closed(app: Any, db: Any) -> None:
     req = make_request(db)
     with pytest.raises(FieldErrors, match="at least one group"):

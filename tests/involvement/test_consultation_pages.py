@@ -12,6 +12,7 @@ from sqlalchemy import select
 from crm import models as m
 from crm.accounts.services import create_session, ensure_user
 from crm.involvement import consultation, consultation_groups
+from crm.mailing.suppression import suppress
 from crm.web.auth import SESSION_COOKIE
 from tests import factories
 from tests.conftest import post_form
@@ -126,6 +127,17 @@ def test_a_sent_request_cannot_be_edited_or_deleted_and_the_page_says_why(admin_
     sent_again = post_form(admin_client, f"{BASE}/{req.id}/send")
     assert sent_again.status_code == 200 and "Sent to 0 groups." in sent_again.text  # nothing twice
     assert len(outbox(db, "involvement_consultation_request")) == 1
+
+
+def test_the_send_page_names_who_will_be_left_out_and_why(admin_client: Any, db: Any) -> None:
+    req = make_request(db)
+    ok, bounced = group(db, "Open Door"), group(db, "Bounced Group", email="b@groups.example.org")
+    consultation_groups.choose_groups(db, fellow(), req, [ok.id, bounced.id], [])
+    suppress(db, "b@groups.example.org", "bounced", "test")
+    db.commit()
+    page = admin_client.get(f"{BASE}/{req.id}/send")
+    assert "Send to 1 group" in page.text and "Left out (1)" in page.text
+    assert "Bounced Group: their address is on the do-not-email list (bounced)" in page.text
 
 
 def test_a_draft_is_deleted_after_confirmation(admin_client: Any, db: Any) -> None:
