@@ -320,3 +320,16 @@ def test_the_fellow_can_record_a_group_that_said_yes_in_the_record_of_involvemen
     link = f"/admin/involvement/records/new?consultation={req.id}&amp;organisation={able.id}"
     assert link in page.text
     assert admin_client.get(link.replace("&amp;", "&")).status_code == 200
+
+
+def test_the_list_searches_titles_literally_and_filters_by_status(admin_client: Any, db: Any) -> None:
+    make_request(db, title="Sleep and 100% of carers")
+    make_request(db, title="Something else")
+    db.commit()
+    assert "Sleep and 100% of carers" in admin_client.get(BASE, params={"q": "100%"}).text
+    assert "No consultation requests" in admin_client.get(BASE, params={"q": "_"}).text
+    drafts = admin_client.get(BASE, params={"status": "draft"}).text
+    assert "Something else" in drafts and "2 requests" in drafts
+    assert "No consultation requests" in admin_client.get(BASE, params={"status": "sent"}).text
+    fragment = admin_client.get(BASE, params={"status": "nonsense"}, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<h1>" not in fragment.text and "2 requests" in fragment.text
