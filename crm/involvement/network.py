@@ -393,3 +393,12 @@ def leave(session: Session, member: m.NetworkMember, how: How) -> None:
     # The foreign keys do the rest: topic and region links go with the row, interests and records keep no pointer.
     session.execute(delete(m.NetworkMember).where(m.NetworkMember.id == member.id))
     session.expunge(member)
+
+
+def forget_unconfirmed(session: Session, now: dt.datetime) -> int:
+    """Delete what people sent who never confirmed, a day after their link stopped working (the confirmation email
+    promises it): one DELETE; topic and region links go with the rows. How many were deleted."""
+    cutoff = now - dt.timedelta(days=CONFIRM_DAYS + 1)
+    NM = m.NetworkMember
+    result = session.execute(delete(NM).where(NM.status == m.NetworkMemberStatus.PENDING, NM.consented_at < cutoff))
+    return int(result.rowcount or 0)

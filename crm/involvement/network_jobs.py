@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 from crm.db import unit_of_work
-from crm.involvement import alerts
+from crm.involvement import alerts, network
 from crm.runtime import Runtime
 from crm.scheduling import ScheduledJob, cron
 
@@ -31,6 +31,15 @@ def send_alerts(rt: Runtime, now: dt.datetime | None = None) -> int:
     return queued
 
 
+def forget_unconfirmed(rt: Runtime, now: dt.datetime | None = None) -> int:
+    """Delete joins never confirmed (``crm.involvement.network.forget_unconfirmed``)."""
+    with unit_of_work(rt.session_factory) as session:
+        deleted = network.forget_unconfirmed(session, now or dt.datetime.now(dt.UTC))
+    if deleted:
+        log.info("deleted %s unconfirmed lived experience network joins", deleted)
+    return deleted
+
+
 JOBS = (
     # Every 10 minutes: members hear of a new opportunity soon after the fellow publishes it.
     ScheduledJob(
@@ -38,5 +47,12 @@ JOBS = (
         "Alert lived experience network members of new involvement opportunities",
         send_alerts,
         cron(minute="*/10"),
+    ),
+    # Daily: what people sent who never confirmed is deleted a day after their link stopped working.
+    ScheduledJob(
+        "involvement.network_forget_unconfirmed",
+        "Delete lived experience network joins never confirmed",
+        forget_unconfirmed,
+        cron(hour=3, minute=20),
     ),
 )

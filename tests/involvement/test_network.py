@@ -3,11 +3,15 @@ involvement mailing to the subscription with the consent log, a member's own pag
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from crm import models as m
 from crm.involvement import network
+from crm.involvement.network_jobs import forget_unconfirmed
 from crm.mailing.suppression import suppress
+from crm.runtime import Runtime
 from tests import factories
 from tests.conftest import post_form
 from tests.involvement.network_helpers import join_and_confirm, join_form, link, outbox, path_of
@@ -248,3 +252,20 @@ def test_joining_is_rate_limited_per_address(client, db) -> None:
         assert post_form(client, "/involvement/network", join_form("again@example.org")).status_code == 200
     r = post_form(client, "/involvement/network", join_form("again@example.org"))
     assert r.status_code == 429 and "Please try later" in r.text and r.headers["retry-after"] == "3600"
+
+
+def test_joins_never_confirmed_are_deleted_a_day_after_the_link_stops_working(client, db, settings) -> None:
+    topic = factories.topic(db, "Carers")
+    db.commit()
+    post_form(client, "/involvement/network", join_form("never@example.org", topics=[str(topic.id)]))
+    join_and_confirm(client, db, "kept@example.org")
+    joined = network.by_email(db, "never@example.org").consented_at
+    rt = Runtime(settings)
+    try:
+        assert forget_unconfirmed(rt, now=joined + dt.timedelta(days=network.CONFIRM_DAYS)) == 0
+        assert forget_unconfirmed(rt, now=joined + dt.timedelta(days=network.CONFIRM_DAYS + 1, seconds=1)) == 1
+    finally:
+        rt.engine.dispose()
+    db.expire_all()
+    assert network.by_email(db, "never@example.org") is None and network.by_email(db, "kept@example.org") is not None
+    assert db.scalar(select(func.count()).select_from(m.network_member_topics)) == 0
