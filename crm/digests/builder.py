@@ -106,6 +106,9 @@ def _late(catalogue: Catalogue, section: Any, cutoff: dt.datetime) -> frozenset[
 
 
 def _candidates(catalogue: Catalogue, section: Any, sub: SubscriberView) -> Iterator[Any]:
+    if section.direct:
+        yield from section.candidates(catalogue, sub)  # cheaper to compute than to cache (bit masks)
+        return
     cache = catalogue.match_cache
     key = (section.key, section.cache_key(sub))
     hit = cache.get(key)

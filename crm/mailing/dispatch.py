@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import time
 from collections import deque
 from collections.abc import Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -84,6 +85,7 @@ def json_value(value: Any) -> Any:
 
 
 _heap = {"frozen": False}
+SETTLE_EVERY = 60.0  # seconds between settlements within one drain (each drain settles first)
 
 
 def freeze_heap() -> None:
@@ -96,6 +98,8 @@ def freeze_heap() -> None:
         _heap["frozen"] = True
         gc.collect()
         gc.freeze()
+        young, middle, old = gc.get_threshold()
+        gc.set_threshold(max(young, 20_000), middle, old)
 
 
 def _claim(session: Session, now: dt.datetime, batch_size: int, *, handed: bool = False) -> list[Row[Any]]:
@@ -236,17 +240,20 @@ def _prepare(
     settings: Settings,
     now: dt.datetime | None,
     renderers: Mapping[str, DeferredRenderer],
+    *,
+    settling: bool = True,
 ) -> Batch:
     """Claim a batch (marked ``CLAIMED``), then re-check consent and suppression and render deferred bodies: what
     to send. The claim commits first, so SQLite's write lock is not held while the batch is rendered and the
     transport's reports of the batch in flight are written at once; if the rest fails, the claimed rows go back
-    to the queue when their lease ends (``settle``), never ambiguous."""
+    to the queue when their lease ends (``settle``, first when ``settling``), never ambiguous."""
     now = now or dt.datetime.now(dt.UTC)
     stats = DispatchStats()
     claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
     unrenderable: list[dict[str, object]] = []
     with unit_of_work(factory) as session:
-        settle(session, now, settings)
+        if settling:
+            settle(session, now, settings)
         rows = _claim(session, now, claim_size, handed=False)
     stats.claimed = len(rows)
     if not rows:
@@ -402,6 +409,7 @@ def drain(
 
     with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="outbox-send") as sender:
         batch = _prepare(factory, transport, settings, now, renderers)
+        settled_at = time.monotonic()
         while True:
             if batch.stats.claimed == 0:
                 total.add(batch.stats)
@@ -414,8 +422,11 @@ def drain(
             future = sender.submit(send, transport, batch.to_send, recorder) if batch.to_send else None
             in_flight.append((batch, recorder, future))
             halted = False
+            # Leases last LEASE (10 minutes): settling once a minute, not before each claim of 1,000, is enough.
+            settling = time.monotonic() - settled_at >= SETTLE_EVERY
+            settled_at = time.monotonic() if settling else settled_at
             try:
-                upcoming = _prepare(factory, transport, settings, now, renderers)
+                upcoming = _prepare(factory, transport, settings, now, renderers, settling=settling)
             except BaseException:
                 while in_flight:  # recorded before anything else, even if preparing the next batch failed
                     settle_oldest()

@@ -103,6 +103,9 @@ class Section:
     mailing: str = ""
     limit: int = 5
     more_url: str = ""
+    # Candidates computed afresh per subscriber (the builder keeps no per-filter-set prefix for them): for
+    # sections whose matching is cheaper than building and looking up a cache key.
+    direct: bool = False
     source: tuple[str, Callable[[Catalogue], Any]]
 
     def open_items(self, catalogue: Catalogue) -> Any:

@@ -220,6 +220,7 @@ class _CallSection(Section):
 
     item_kind = "call"
     mailing = "funding_digest"
+    direct = True  # a few integer ANDs, then the set bits read in order
     more_url = "/funding-calls"
     source = ("calls", load_calls)
 
