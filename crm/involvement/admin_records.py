@@ -71,7 +71,7 @@ def records_list(request: Request[Any, Any, Any], db: DB, notice: FromQuery[str]
         "admin/involvement/records.html",
         "admin/involvement/records_results.html",
         context,
-        page_only=lambda: {"choices": records.choices(db)},
+        page_only=lambda: {"choices": records.choices(db, filtering=True)},
     )
 
 

@@ -417,8 +417,15 @@ def csv_text(session: Session, params: ListParams) -> str:
     return buffer.getvalue()
 
 
-def choices(session: Session) -> dict[str, list[tuple[int, str]]]:
-    """What the form and the filters offer to link a record to (five short statements)."""
+def choices(session: Session, *, filtering: bool = False) -> dict[str, list[tuple[int, str]]]:
+    """What the form offers to link a record to, or (``filtering``) what the list's filters offer: there the
+    organisations are only those with records, so a directory of thousands never fills the filter bar. Five short
+    statements."""
+    orgs = select(Org.id, Org.name).where(Org.archived_at.is_(None))
+    if filtering:
+        orgs = select(Org.id, Org.name).where(
+            Org.id.in_(select(R.organisation_id).where(R.organisation_id.is_not(None)))
+        )
     return {
         "members": [(i, n) for i, n in session.execute(select(Mem.id, Mem.name).order_by(Mem.name, Mem.id))],
         "opportunities": [
@@ -427,10 +434,7 @@ def choices(session: Session) -> dict[str, list[tuple[int, str]]]:
         "consultations": [
             (i, t) for i, t in session.execute(select(Req.id, Req.title).order_by(Req.created_at.desc(), Req.id))
         ],
-        "organisations": [
-            (i, n)
-            for i, n in session.execute(select(Org.id, Org.name).where(Org.archived_at.is_(None)).order_by(Org.name))
-        ],
+        "organisations": [(i, n) for i, n in session.execute(orgs.order_by(Org.name, Org.id))],
         "partnerships": [(i, t) for i, t in session.execute(select(P.id, P.title).order_by(P.title))],
     }
 

@@ -181,8 +181,13 @@ def test_filters_totals_csv_and_a_bad_filter(admin_client, db):
         note='Lovely, "quoted"',
     )
     db.commit()
+    unrelated = factories.organisation(db, "Invented Unrelated Charity")
+    db.commit()
     page = admin_client.get(f"{BASE}?organisation={org.id}")
     assert "Group session" in page.text and "Commentary</td>" not in page.text
+    # The filter offers the organisations that have records, not the whole directory; the form offers them all.
+    assert f'<option value="{org.id}" selected>' in page.text and unrelated.name not in page.text
+    assert unrelated.name in admin_client.get(f"{BASE}/new").text
     assert "2 hours of involvement, £50 paid" in page.text
     later = admin_client.get(f"{BASE}?from=2026-07-01&recognition=commentary-author", headers={"HX-Request": "true"})
     assert "Invented Writer" in later.text and "Group session" not in later.text and "<html" not in later.text
