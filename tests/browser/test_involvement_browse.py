@@ -111,7 +111,6 @@ def test_browse_filter_and_express_interest_by_keyboard(page, live):
     assert problems(page) == []
 
     # The same again is not an error: "you already told us", nothing lost, nothing sent twice.
-    page.go_back()
     page.goto(f"/involvement/{slug}")
     tab_to(page, "#f-name")
     page.keyboard.type("Robin Example")
