@@ -218,6 +218,7 @@ def keyset_page(
     sorts: Sorts | None = None,
     count: bool = False,
     shape: Hashable | None = None,
+    count_query: Callable[[], Select[Any]] | None = None,
 ) -> Page:
     """One statement per page (two with ``count``: the capped number of matches, see ``count_capped``).
     ``query`` must not be ordered or limited yet.
@@ -234,9 +235,16 @@ def keyset_page(
     changes by itself, like the clock): the finished statement is then built once per shape, sort and kind of
     cursor, with the floor, the cursor and the limit as bound parameters, and ``query`` may be a function that
     builds it (called only the first time). See ``_prepared``.
+
+    ``count_query``: the same rows without what only the page shows (the joins for names), for the count: at
+    100,000 internships counting through the host join read 10,000 table rows (115 ms on SQLite), the ids alone
+    one index range (3 ms).
     """
     if shape is not None:
-        return _prepared_page(session, query, shape, sort, id_column, cursor, page_size, sort_attr, floor, sorts, count)
+        counted_by = count_query or query
+        return _prepared_page(
+            session, query, shape, sort, id_column, cursor, page_size, sort_attr, floor, sorts, count, counted_by
+        )
     if callable(query):
         query = query()
     decoded = decode_cursor(cursor, sort.key) if cursor else None
@@ -259,7 +267,9 @@ def keyset_page(
     rows = list(session.execute(page_stmt.limit(page_size + 1)))
     page = _page_of(rows, sort, decoded, page_size, sort_attr, sorts)
     if count:  # always the second statement, even when the page could tell: a list costs the same at any size
-        counted = query if floor is None else query.where(floor[0] > _literal_like(floor[0], floor[1]))
+        counted = count_query() if count_query is not None else query
+        if floor is not None:
+            counted = counted.where(floor[0] > _literal_like(floor[0], floor[1]))
         page.total, page.more_than_total = count_capped(session, counted)
     return page
 
@@ -319,6 +329,7 @@ def _prepared_page(
     floor: tuple[ColumnElement[Any], Any] | None,
     sorts: Sorts | None,
     count: bool,
+    count_query: Select[Any] | Callable[[], Select[Any]],
 ) -> Page:
     """``keyset_page`` for a list with a ``shape``: the same statements, but each is built once and reused, so a
     request neither composes a select nor has SQLAlchemy walk it for its cache key (together ~30% of a public
@@ -355,7 +366,7 @@ def _prepared_page(
     if count:
 
         def build_count() -> Any:
-            counted = query() if callable(query) else query
+            counted = count_query() if callable(count_query) else count_query
             if floor is not None:
                 counted = counted.where(floor[0] > bindparam("kp_floor", type_=floor[0].type))
             return select(func.count()).select_from(counted.order_by(None).limit(COUNT_CAP + 1).subquery())
@@ -376,6 +387,7 @@ def fetch_page(
     floor: tuple[ColumnElement[Any], Any] | None = None,
     count: bool = False,
     shape: Hashable | None = None,
+    count_query: Callable[[], Select[Any]] | None = None,
 ) -> Page:
     """The page a list request asked for: its sort (or the list's default), cursor and size, one statement (and
     one more with ``count``). ``shape``: see ``keyset_page``."""
@@ -390,6 +402,7 @@ def fetch_page(
         sorts=sorts,
         count=count,
         shape=shape,
+        count_query=count_query,
     )
 
 

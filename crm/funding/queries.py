@@ -14,6 +14,7 @@ from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
 from crm.funding import fit
+from crm.httpcache import remember
 from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 
@@ -80,9 +81,19 @@ def filter_problems(filters: Mapping[str, Any]) -> dict[str, str]:
     return problems
 
 
-def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[Any]:
-    """The list's columns and filters (no ordering: keyset_page adds it). Funder name via a join: one statement."""
+def list_query(
+    params: ListParams, *, now: dt.datetime, public: bool, open_floor: bool = False, ids_only: bool = False
+) -> Select[Any]:
+    """The list's columns and filters (no ordering: keyset_page adds it). Funder name via a join: one statement.
+    ``open_floor``: the caller passes "last deadline not passed" as the list's floor, so it is left out here.
+    ``ids_only``: the ids alone, without the funder's join unless a filter needs it (what the count runs)."""
     funder = m.Organisation
+    f = params.filters
+    if ids_only:
+        query = select(m.FundingCall.id)
+        if f.get("funder"):
+            query = query.join(funder, funder.id == m.FundingCall.funder_id)
+        return _filtered(query, params, now=now, public=public, open_floor=open_floor)
     query = select(
         m.FundingCall.id,
         m.FundingCall.title,
@@ -101,9 +112,18 @@ def list_query(params: ListParams, *, now: dt.datetime, public: bool) -> Select[
         funder.name.label("funder_name"),
         funder.slug.label("funder_slug"),
     ).join(funder, funder.id == m.FundingCall.funder_id)
+    return _filtered(query, params, now=now, public=public, open_floor=open_floor)
+
+
+def _filtered(
+    query: Select[Any], params: ListParams, *, now: dt.datetime, public: bool, open_floor: bool
+) -> Select[Any]:
+    funder = m.Organisation
     f = params.filters
     if public:
-        query = query.where(m.FundingCall.status == m.CallStatus.PUBLISHED, m.FundingCall.last_deadline_at > now)
+        query = query.where(m.FundingCall.status == m.CallStatus.PUBLISHED)
+        if not open_floor:
+            query = query.where(m.FundingCall.last_deadline_at > now)
     elif f.get("status") in {s.value for s in m.CallStatus}:
         query = query.where(m.FundingCall.status == f["status"])
     if topic := f.get("topic"):
@@ -148,7 +168,23 @@ def list_calls(
     session: Session, params: ListParams, *, now: dt.datetime, public: bool = True, count: bool = False
 ) -> Page:
     """One statement per page (two with ``count``); words in ``q`` go through the full-text index (capped, see
-    crm.search)."""
+    crm.search).
+
+    The public list without a search or "deadline within N weeks" (whose bound moves with the clock) depends on
+    its filters alone once "still open" is the floor: built once per set of filters, bound per request (``shape``,
+    crm/listing.py)."""
+    if public and not params.q and _int(params.filters.get("weeks")) is None:
+        return fetch_page(
+            session,
+            lambda: list_query(params, now=now, public=True, open_floor=True),
+            params,
+            PUBLIC_SORTS,
+            id_column=m.FundingCall.id,
+            floor=(m.FundingCall.last_deadline_at, now),
+            count=count,
+            shape=("funding.public", tuple(sorted(params.filters.items()))),
+            count_query=lambda: list_query(params, now=now, public=True, open_floor=True, ids_only=True),
+        )
     query, sorts = searched_query(session, params, now=now, public=public)
     return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id, count=count)
 
@@ -175,7 +211,15 @@ def filter_choices(session: Session) -> dict[str, Any]:
     The funder menu lists organisations of the funder kind that have calls (at most ``FUNDER_CHOICES``): checking
     every organisation for calls cost 26 ms a page with 5,000 organisations and a million calls, and a menu of
     thousands of names helps nobody. Calls from other kinds of organisation are still found by their name in the
-    search box (the funder's name is part of a call's searchable text)."""
+    search box (the funder's name is part of a call's searchable text). Kept until one of their tables changes
+    (``crm.httpcache.remember``)."""
+    return remember(session, "funding.filter_choices", _CHOICE_TABLES, _filter_choices)
+
+
+_CHOICE_TABLES = ("topics", "regions", "organisations", "funding_calls")
+
+
+def _filter_choices(session: Session) -> dict[str, Any]:
     topics, regions = topics_and_regions(session)
     return {
         "topics": topics,

@@ -314,6 +314,7 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime, count
             floor=open_floor,
             count=count,
             shape=("internships.public", filters),
+            count_query=lambda: apply_filters(select(I.id).where(I.status == Status.PUBLISHED), filters, now=now),
         )
     query, sorts = _searched(session, apply_filters(_public_base(), filters, now=now), params.q, PUBLIC_SORTS)
     return fetch_page(session, query, params, sorts, id_column=I.id, floor=open_floor, count=count)

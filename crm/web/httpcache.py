@@ -11,11 +11,17 @@ with a form, e.g. an internship with its "register interest" form) is per visito
 ETag that also covers the visitor's CSRF cookie, so no shared cache hands one visitor's token to another. A
 public response never sets the CSRF cookie (its body has no form that needs it). Anything but a whole 200
 (errors, redirects, streams, other cookies) passes through untouched.
+
+The same tag keys a small in-process store of public answers (``STORE``): while a page's tables and window are
+unchanged, the next anonymous visitor gets the stored answer without the handler running, as a shared cache in
+front of the app would give it. A request saying ``Cache-Control: no-cache`` (a browser's reload, or a
+benchmark of the whole path) skips the store and is answered by the handler.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,6 +68,36 @@ RULES: dict[str, tuple[str, ...]] = {
 }
 
 
+class Store:
+    """The last public answers by ETag, least recently used out first, within a byte budget."""
+
+    def __init__(self, max_bytes: int = 32_000_000, max_body: int = 300_000) -> None:
+        self.max_bytes, self.max_body, self.used = max_bytes, max_body, 0
+        self.answers: OrderedDict[str, tuple[Message, bytes]] = OrderedDict()
+
+    def get(self, tag: str) -> tuple[Message, bytes] | None:
+        answer = self.answers.get(tag)
+        if answer is not None:
+            self.answers.move_to_end(tag)
+        return answer
+
+    def put(self, tag: str, start: Message, body: bytes) -> None:
+        if len(body) > self.max_body or tag in self.answers:
+            return
+        self.answers[tag] = (start, body)
+        self.used += len(body)
+        while self.used > self.max_bytes:
+            _, (_, old) = self.answers.popitem(last=False)
+            self.used -= len(old)
+
+    def clear(self) -> None:
+        self.answers.clear()
+        self.used = 0
+
+
+STORE = Store()
+
+
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return dict(scope.get("headers", ()))
 
@@ -94,7 +130,9 @@ def rule_for(scope: Scope) -> tuple[str, ...] | None:
 async def serve(tables: tuple[str, ...], scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
     """Answer 304 when the client holds the current version; else run the route and label its answer."""
     headers = _headers(scope)
-    key = f"{scope['path']}?{scope.get('query_string', b'').decode('latin-1')}|{headers.get(b'hx-request', b'').decode('latin-1')}"
+    query = scope.get("query_string", b"").decode("latin-1")
+    # the app too: the tests run one app per database in one process, like two servers
+    key = f"{id(scope['litestar_app'])}|{scope['path']}?{query}|{headers.get(b'hx-request', b'').decode('latin-1')}"
     tag = httpcache.etag(key, tables)
     csrf_cookie = _cookie(headers.get(b"cookie", b""), CSRF_COOKIE)
     if_none_match = headers.get(b"if-none-match")
@@ -112,11 +150,18 @@ async def serve(tables: tuple[str, ...], scope: Scope, receive: Receive, send: S
             )
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
+    if b"no-cache" not in headers.get(b"cache-control", b""):
+        stored = STORE.get(tag)
+        if stored is not None:
+            await send(dict(stored[0]))
+            await send({"type": "http.response.body", "body": stored[1], "more_body": False})
+            return
     await next_app(scope, receive, _labelling_send(send, tag, csrf_cookie))
 
 
 def _labelling_send(send: Send, tag: str, csrf_cookie: bytes) -> Send:
-    """Hold the response start until the body is known, then add ETag and Cache-Control to a whole 200."""
+    """Hold the response start until the body is known, then add ETag and Cache-Control to a whole 200 (and keep
+    a public one in ``STORE``)."""
     held: list[Message] = []
 
     async def wrapped(message: Message) -> None:
@@ -126,7 +171,10 @@ def _labelling_send(send: Send, tag: str, csrf_cookie: bytes) -> Send:
         if held and message["type"] == "http.response.body":
             start = held.pop()
             if not message.get("more_body", False):
-                start = _label(start, message.get("body", b""), tag, csrf_cookie)
+                body = message.get("body", b"")
+                start = _label(start, body, tag, csrf_cookie)
+                if (b"cache-control", PUBLIC) in start["headers"]:
+                    STORE.put(tag, dict(start), body)
             await send(start)
         await send(message)
 

@@ -136,3 +136,30 @@ def test_written_tables_reads_writes_and_ddl():
     assert httpcache.written_tables("INSERT OR IGNORE INTO topics (name) VALUES (?)") == {"topics"}
     assert httpcache.written_tables("WITH x AS (SELECT 1) DELETE FROM events WHERE id IN (SELECT 1)") == {"events"}
     assert httpcache.written_tables("TRUNCATE internships") is None
+
+
+def test_the_next_anonymous_visitor_gets_the_stored_answer_without_sql(client, db, count_queries):
+    org = factories.organisation(db, "Store Host")
+    make_internship(db, org, title="Stored listing")
+    db.commit()
+    first = client.get("/api/v1/internships")
+    with count_queries() as q:
+        again = client.get("/api/v1/internships")
+    assert q.count == 0
+    assert again.status_code == 200 and again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["content-security-policy"]  # security headers on stored answers too
+    with count_queries() as q:
+        reloaded = client.get("/api/v1/internships", headers={"Cache-Control": "no-cache"})
+    assert q.count >= 1  # a reload asks the app itself
+    assert reloaded.content == first.content
+
+
+def test_pages_with_a_form_are_never_stored(client, db, count_queries):
+    org = factories.organisation(db, "Unstored Host")
+    listing = make_internship(db, org, title="Form page")
+    db.commit()
+    client.get(f"/internships/{listing.slug}")
+    with count_queries() as q:
+        client.get(f"/internships/{listing.slug}")
+    assert q.count >= 1
