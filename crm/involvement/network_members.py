@@ -135,6 +135,7 @@ class MemberRecord:
     regions: list[str]
     alerts_on: bool
     interests: list[Any]  # (opportunity id, title, status, source, created_at)
+    subscription_id: int | None  # the address's subscription, whose page shows the consent log
 
 
 def member_record(session: Session, member_id: int) -> MemberRecord | None:
@@ -154,4 +155,7 @@ def member_record(session: Session, member_id: int) -> MemberRecord | None:
         .where(or_(I.member_id == member.id, I.email == member.email))
         .order_by(I.id.desc())
     ).all()
-    return MemberRecord(member, sorted(topics), list(regions), alerts_on(session, member.email), list(interests))
+    subscription_id = session.scalar(select(m.Subscription.id).where(m.Subscription.email == member.email))
+    return MemberRecord(
+        member, sorted(topics), list(regions), alerts_on(session, member.email), list(interests), subscription_id
+    )

@@ -84,6 +84,8 @@ def test_member_list_search_filters_csv_and_a_members_page(admin_client, db) -> 
     assert next(r for r in rows if r["email"] == "some@example.org")["access_needs"] == "Captions, please"
     one = admin_client.get(f"/admin/involvement/network/{some.id}")
     assert one.status_code == 200 and "Captions, please" in one.text and some.consent_wording in one.text
+    sub_id = db.scalar(select(m.Subscription.id).where(m.Subscription.email == "some@example.org"))
+    assert f'href="/admin/subscribers/{sub_id}"' in one.text
     assert admin_client.get("/admin/involvement/network/999999").status_code == 404
 
 
