@@ -91,10 +91,6 @@ class Filters:
     def problem_messages(self) -> dict[str, str]:
         return dict(self.problems)
 
-    @property
-    def active(self) -> bool:
-        return bool(self.kind or self.topics or self.region or self.pay or self.commitment or self.closing_before)
-
 
 def filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     """The filters as SQL (topics and regions by slug, as sub-selects: no extra statements)."""
