@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 from litestar.testing import TestClient
@@ -213,3 +214,32 @@ def test_the_interest_link_stops_when_the_member_has_left(client, db, rt, settin
     r = client.get(url)
     assert r.status_code == 400 and "membership has ended" in r.text
     assert client.get(url[:-3] + "xyz").status_code == 400
+
+
+@pytest.mark.postgres
+def test_two_workers_at_once_alert_an_opportunity_once(client, db, rt) -> None:
+    """The claim is a conditional UPDATE: a second worker's claim waits for the first transaction and then finds the
+    opportunity already alerted, so nobody gets the alert twice even when the scheduler lock is lost."""
+    join_and_confirm(client, db, "once@example.org")
+    opp = make_opportunity(db)
+    db.commit()
+    first = rt.session_factory()
+    second_result: list = []
+    try:
+        assert alerts.alert(first, rt.renderer, rt.signer, opp.id, dt.datetime.now(dt.UTC)) == 1  # not committed
+
+        def second_worker() -> None:
+            with rt.session_factory() as other:
+                second_result.append(alerts.alert(other, rt.renderer, rt.signer, opp.id, dt.datetime.now(dt.UTC)))
+                other.commit()
+
+        thread = threading.Thread(target=second_worker)
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting for the first worker's row lock
+        first.commit()
+        thread.join(timeout=10)
+        assert second_result == [None]
+    finally:
+        first.close()
+    assert len(outbox(db, "involvement_alert")) == 1
