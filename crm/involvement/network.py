@@ -311,7 +311,15 @@ def confirm(
     return member
 
 
-def start_alerts(session: Session, email: str, name: str, how: How, *, now: dt.datetime) -> m.Subscription:
+def start_alerts(
+    session: Session,
+    email: str,
+    name: str,
+    how: How,
+    *,
+    now: dt.datetime,
+    action: m.ConsentAction = m.ConsentAction.CONFIRM,
+) -> m.Subscription:
     """Add the involvement mailing to the address's subscription, and log the confirmation as subscribing does (the
     consent itself was logged when they joined: ``join``).
 
@@ -345,10 +353,37 @@ def start_alerts(session: Session, email: str, name: str, how: How, *, now: dt.d
             suppression.note = (suppression.note + " | lifted: joined the lived experience network and confirmed")[:500]
     sub.updated_at = now
     session.flush()
-    log_consent(
-        session, sub, email, m.ConsentAction.CONFIRM, how, mailings=[MAILING], version=CONSENT_VERSION, detail=_DETAIL
-    )
+    log_consent(session, sub, email, action, how, mailings=[MAILING], version=CONSENT_VERSION, detail=_DETAIL)
     return sub
+
+
+CANNOT_EMAIL = (
+    "Emails to this address have bounced or been reported as spam, so we cannot send them. Please contact us if "
+    "this is a mistake."
+)
+
+
+PAUSED = "Your emails are paused. Restart them in your email preferences, and the ones about opportunities come too."
+
+
+def restart_alerts(session: Session, member: m.NetworkMember, how: How, *, now: dt.datetime | None = None) -> bool:
+    """A member who stopped the emails (one click, the preference centre, or "unsubscribe from everything") starts
+    them again from their own page: a fresh consent, logged as subscribing. False when they already get them or have
+    not confirmed; ``ValueError`` with what to do instead when the address cannot be emailed (bounced or complained)
+    or their emails are paused."""
+    if member.status != m.NetworkMemberStatus.ACTIVE or alerts_on(session, member.email):
+        return False
+    sub = subs.by_email(session, member.email)
+    ended = {m.SubscriptionStatus.BOUNCED, m.SubscriptionStatus.COMPLAINED}
+    if is_hard_suppressed(session, member.email) or (sub is not None and sub.status in ended):
+        raise ValueError(CANNOT_EMAIL)
+    if sub is not None and sub.status == m.SubscriptionStatus.PAUSED:
+        # Pausing stops every email they get; restarting is theirs to choose in the preference centre.
+        raise ValueError(PAUSED)
+    now = now or dt.datetime.now(dt.UTC)
+    sub = start_alerts(session, member.email, member.name, how, now=now, action=m.ConsentAction.SUBSCRIBE)
+    member.subscription_id = sub.id
+    return True
 
 
 def update(session: Session, member: m.NetworkMember, data: MemberInput) -> bool:

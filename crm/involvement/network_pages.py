@@ -187,6 +187,20 @@ def you_submit(state: State, db: DB, token: FromPath[str], data: FormBody) -> Te
     return _you_page(db, state, member, token, Form(network.form_values(db, member)), notice)
 
 
+@post("/involvement/network/you/{token:str}/emails", sync_to_thread=False)
+def restart_emails(request: Request[Any, Any, Any], state: State, db: DB, token: FromPath[str]) -> Template:
+    """Start the emails about opportunities again (after stopping them), from the member's own page."""
+    member = _member(state, db, token)
+    if isinstance(member, Template):
+        return member
+    try:
+        started = network.restart_alerts(db, member, _how(request, "network page"))
+    except ValueError as exc:
+        return _you_page(db, state, member, token, Form(network.form_values(db, member)), str(exc))
+    notice = "Your emails about opportunities have started again." if started else "Nothing changed."
+    return _you_page(db, state, member, token, Form(network.form_values(db, member)), notice)
+
+
 @get("/involvement/network/leave/{token:str}", sync_to_thread=False)
 def leave_page(state: State, db: DB, token: FromPath[str]) -> Template:
     member = _member(state, db, token)
@@ -284,6 +298,7 @@ route_handlers: list[Any] = [
     confirm_submit,
     you_page,
     you_submit,
+    restart_emails,
     leave_page,
     leave_submit,
     interested_page,

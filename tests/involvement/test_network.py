@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from crm import models as m
 from crm.involvement import network
 from crm.involvement.network_jobs import forget_unconfirmed
+from crm.mailing import subscriptions as subs
+from crm.mailing.consent import How
 from crm.mailing.suppression import suppress
 from crm.runtime import Runtime
 from tests import factories
@@ -269,3 +271,38 @@ def test_joins_never_confirmed_are_deleted_a_day_after_the_link_stops_working(cl
     db.expire_all()
     assert network.by_email(db, "never@example.org") is None and network.by_email(db, "kept@example.org") is not None
     assert db.scalar(select(func.count()).select_from(m.network_member_topics)) == 0
+
+
+def test_a_member_who_stopped_the_emails_can_start_them_again_from_their_page(client, db, settings) -> None:
+    member = join_and_confirm(client, db, "restart@example.org")
+    you = path_of(network.manage_url(client.app.state.signer, settings.base_url, member))
+    assert "Start the emails again" not in client.get(you).text
+    # "Unsubscribe from everything": the subscription ends and the address is suppressed for bulk mail.
+    subs.unsubscribe(db, "restart@example.org", None, How(mechanism="test"))
+    db.commit()
+    page = client.get(you)
+    assert "Emails about opportunities: <strong>off</strong>" in page.text and "Start the emails again" in page.text
+    r = post_form(client, you + "/emails")
+    assert r.status_code == 200 and "Your emails about opportunities have started again." in r.text
+    db.expire_all()
+    assert network.alerts_on(db, "restart@example.org")
+    row = db.scalar(select(m.Suppression).where(m.Suppression.address == "restart@example.org"))
+    assert row.lifted_at is not None
+    last = list(db.scalars(select(m.ConsentEntry).where(m.ConsentEntry.email == "restart@example.org")))[-1]
+    assert (last.action, last.mechanism, last.mailings) == (m.ConsentAction.SUBSCRIBE, "network page", ["involvement"])
+    assert "Nothing changed." in post_form(client, you + "/emails").text
+
+
+def test_a_paused_or_bounced_member_is_told_what_to_do_instead(client, db, settings) -> None:
+    member = join_and_confirm(client, db, "paused@example.org")
+    you = path_of(network.manage_url(client.app.state.signer, settings.base_url, member))
+    sub = db.scalar(select(m.Subscription).where(m.Subscription.email == "paused@example.org"))
+    sub.status = m.SubscriptionStatus.PAUSED
+    db.commit()
+    assert network.PAUSED in post_form(client, you + "/emails").text
+    sub.status = m.SubscriptionStatus.BOUNCED
+    suppress(db, "paused@example.org", "bounce", "sendgrid")
+    db.commit()
+    assert network.CANNOT_EMAIL in post_form(client, you + "/emails").text
+    db.expire_all()
+    assert db.get(m.Subscription, sub.id).status == m.SubscriptionStatus.BOUNCED
