@@ -165,7 +165,7 @@ def erase(
     # records keep their hours and payments without the person (crm/privacy/involvement.py).
     if email:
         names |= involvement.personal_names(session, email)
-        involvement.erase(session, email, names, run)
+    involvement.erase(session, email, names, run)
 
     # Outbox: keep kind, status and times; remove recipient, bodies (and the sent copy), headers, attachments, context.
     obt = m.OutboxMessage.__table__

@@ -81,14 +81,23 @@ def _names_linked(session: Session, table: Any, owner_column: Any, owner_id: int
     )
 
 
+def _where(session: Session, query: Any, conditions: list[Any]) -> list[dict[str, Any]]:
+    """The rows matching any condition; none when there is no condition (an unknown address or name)."""
+    return _mappings(session, query.where(or_(*conditions))) if conditions else []
+
+
 def export(session: Session, email: str | None, names: set[str]) -> dict[str, Any]:
-    """The involvement sections of a subject-access export (every key of ``EXPORT_SECTIONS``)."""
+    """The involvement sections of a subject-access export (every key of ``EXPORT_SECTIONS``): by the address,
+    and, for records and consultation answers (which hold no address of the person), by the person's names."""
     out: dict[str, Any] = {key: [] for key in EXPORT_SECTIONS}
-    if not email:
-        return out
+    named = sorted(n for n in names if n)
+
+    def by_address(column: Any) -> list[Any]:
+        return [column == email] if email else []
+
     nm = m.NetworkMember
-    ids = member_ids(session, email)
-    for member in session.scalars(select(nm).where(nm.id.in_(ids))):
+    ids = member_ids(session, email) if email else []
+    for member in session.scalars(select(nm).where(nm.id.in_(ids))) if ids else []:
         row = {c.key: _plain(getattr(member, c.key)) for c in nm.__table__.columns if c.key != "confirm_nonce"}
         t, r = m.network_member_topics, m.network_member_regions
         row["topics"] = list(
@@ -101,8 +110,8 @@ def export(session: Session, email: str | None, names: set[str]) -> dict[str, An
         )
         out["involvement_network_member"].append(row)
 
-    ii, opp = m.InvolvementInterest, m.InvolvementOpportunity
-    out["involvement_interests"] = _mappings(
+    ii, opp, rec = m.InvolvementInterest, m.InvolvementOpportunity, m.InvolvementRecord
+    out["involvement_interests"] = _where(
         session,
         select(
             ii.id,
@@ -120,40 +129,34 @@ def export(session: Session, email: str | None, names: set[str]) -> dict[str, An
             ii.notified_at,
         )
         .join(opp, opp.id == ii.opportunity_id)
-        .where(ii.email == email)
         .order_by(ii.id),
+        by_address(ii.email),
     )
-    rec = m.InvolvementRecord
-    who = [rec.member_id.in_(ids)] if ids else []
-    who += [rec.person_name == n for n in sorted(names) if n]
-    if who:
-        out["involvement_records"] = _mappings(
-            session,
-            select(
-                rec.id,
-                rec.activity,
-                rec.took_part_on,
-                rec.person_name,
-                rec.minutes,
-                rec.payment_pence,
-                rec.expenses_pence,
-                rec.recognition,
-                rec.note,
-                opp.title.label("opportunity"),
-            )
-            .outerjoin(opp, opp.id == rec.opportunity_id)
-            .where(or_(*who))
-            .order_by(rec.took_part_on, rec.id),
-        )
-    out["involvement_opportunities_as_contact"] = _mappings(
+    out["involvement_records"] = _where(
         session,
-        select(opp.id, opp.title, opp.status, opp.contact_name, opp.contact_email, opp.created_at).where(
-            opp.contact_email == email
-        ),
+        select(
+            rec.id,
+            rec.activity,
+            rec.took_part_on,
+            rec.person_name,
+            rec.minutes,
+            rec.payment_pence,
+            rec.expenses_pence,
+            rec.recognition,
+            rec.note,
+            opp.title.label("opportunity"),
+        )
+        .outerjoin(opp, opp.id == rec.opportunity_id)
+        .order_by(rec.took_part_on, rec.id),
+        ([rec.member_id.in_(ids)] if ids else []) + ([rec.person_name.in_(named)] if named else []),
+    )
+    out["involvement_opportunities_as_contact"] = _where(
+        session,
+        select(opp.id, opp.title, opp.status, opp.contact_name, opp.contact_email, opp.created_at).order_by(opp.id),
+        by_address(opp.contact_email),
     )
     cr, rq = m.ConsultationRecipient, m.ConsultationRequest
-    answered = [cr.email == email] + [cr.answered_by == n for n in sorted(names) if n]
-    out["consultation_answers"] = _mappings(
+    out["consultation_answers"] = _where(
         session,
         select(
             cr.id,
@@ -166,12 +169,13 @@ def export(session: Session, email: str | None, names: set[str]) -> dict[str, An
             cr.sent_at,
         )
         .join(rq, rq.id == cr.request_id)
-        .where(or_(*answered))
         .order_by(cr.id),
+        by_address(cr.email) + ([cr.answered_by.in_(named)] if named else []),
     )
-    out["consultation_requests_as_contact"] = _mappings(
+    out["consultation_requests_as_contact"] = _where(
         session,
-        select(rq.id, rq.title, rq.researcher_name, rq.reply_email, rq.status).where(rq.reply_email == email),
+        select(rq.id, rq.title, rq.researcher_name, rq.reply_email, rq.status).order_by(rq.id),
+        by_address(rq.reply_email),
     )
     return out
 
@@ -217,43 +221,43 @@ def anonymous_interest(interest_id: int) -> dict[str, Any]:
 
 
 def erase(session: Session, email: str | None, names: set[str], run: Any) -> None:
-    """Remove the address's involvement data; ``run(label, statement)`` executes and counts (the erasure's)."""
-    if not email:
-        return
-    ids = member_ids(session, email)
-    if ids:
-        rec = m.InvolvementRecord.__table__
+    """Remove the person's involvement data, found by their address and (for records and answers, which hold no
+    address of the person) by their names; ``run(label, statement)`` executes and counts (the erasure's)."""
+    rec, cr = m.InvolvementRecord.__table__, m.ConsultationRecipient.__table__
+    if email:
+        ids = member_ids(session, email)
+        if ids:
+            run(
+                "involvement_records",
+                update(rec).where(rec.c.member_id.in_(ids)).values(member_id=None, person_name="", note=""),
+            )
+            nm = m.NetworkMember.__table__
+            run("network_members", delete(nm).where(nm.c.id.in_(ids)))
+        it = m.InvolvementInterest.__table__
+        for interest_id in list(session.scalars(select(it.c.id).where(it.c.email == email))):
+            run(
+                "involvement_interests",
+                update(it).where(it.c.id == interest_id).values(**anonymous_interest(interest_id)),
+            )
+        ot = m.InvolvementOpportunity.__table__
         run(
-            "involvement_records",
-            update(rec).where(rec.c.member_id.in_(ids)).values(member_id=None, person_name="", note=""),
+            "involvement_opportunities",
+            update(ot).where(ot.c.contact_email == email).values(contact_email="", contact_name=""),
         )
-        run("network_members", delete(m.NetworkMember.__table__).where(m.NetworkMember.__table__.c.id.in_(ids)))
-    it = m.InvolvementInterest.__table__
-    for interest_id in list(session.scalars(select(it.c.id).where(it.c.email == email))):
-        run("involvement_interests", update(it).where(it.c.id == interest_id).values(**anonymous_interest(interest_id)))
-    rec = m.InvolvementRecord.__table__
-    named = [n for n in names if n]
+        rq = m.ConsultationRequest.__table__
+        run(
+            "consultation_requests",
+            update(rq).where(rq.c.reply_email == email).values(reply_email="", researcher_name=""),
+        )
+    named = sorted(n for n in names if n)
     if named:
+        run("involvement_records", update(rec).where(rec.c.person_name.in_(named)).values(person_name="", note=""))
+    answered = ([cr.c.email == email] if email else []) + ([cr.c.answered_by.in_(named)] if named else [])
+    if answered:
         run(
-            "involvement_records",
-            update(rec).where(rec.c.person_name.in_(named)).values(person_name="", note=""),
+            "consultation_recipients",
+            update(cr).where(or_(*answered)).values(email="", answered_by="", answer_note=""),
         )
-    ot = m.InvolvementOpportunity.__table__
-    run(
-        "involvement_opportunities",
-        update(ot).where(ot.c.contact_email == email).values(contact_email="", contact_name=""),
-    )
-    cr = m.ConsultationRecipient.__table__
-    answered = [cr.c.email == email] + ([cr.c.answered_by.in_(named)] if named else [])
-    run(
-        "consultation_recipients",
-        update(cr).where(or_(*answered)).values(email="", answered_by="", answer_note=""),
-    )
-    rq = m.ConsultationRequest.__table__
-    run(
-        "consultation_requests",
-        update(rq).where(rq.c.reply_email == email).values(reply_email="", researcher_name=""),
-    )
 
 
 # --- retention ------------------------------------------------------------------------------------------------

@@ -177,3 +177,25 @@ def test_subject_access_export_lists_every_involvement_section(admin_client, db)
     assert [a["id"] for a in data["consultation_answers"]] == [inv["answer"]]
     assert data["consultation_answers"][0]["answer"] == "yes"
     assert [r["id"] for r in data["consultation_requests_as_contact"]] == [inv["request"]]
+
+
+def test_a_contact_without_an_address_is_found_in_records_and_answers_by_name(db):
+    """Records and consultation answers hold no address of the person: a contact with none is found by name."""
+    contact = factories.contact(db, "Invented Noaddress", None)
+    group = factories.organisation(db)
+    rec = b.record(db, activity="Invented talk", person_name="Invented Noaddress", minutes=45, note="Spoke well")
+    answer = b.recipient(
+        db, b.consultation(db), group, email="group@example.org", answered_by="Invented Noaddress", answer_note="Yes"
+    )
+    other = b.record(db, activity="Someone else's talk", person_name="Invented Someoneelse")
+    db.flush()
+    subject = find_subject(db, contact_id=contact.id)
+    data = export(db, subject)
+    assert [r["id"] for r in data["involvement_records"]] == [rec.id]
+    assert [a["id"] for a in data["consultation_answers"]] == [answer.id]
+    assert data["involvement_network_member"] == [] and data["involvement_interests"] == []
+    erase(db, subject, None)
+    assert find_everywhere(db, "Invented Noaddress") == []
+    assert db.get(m.InvolvementRecord, rec.id).minutes == 45
+    assert db.get(m.ConsultationRecipient, answer.id).email == ""  # the answer stays, without who gave it
+    assert db.get(m.InvolvementRecord, other.id).person_name == "Invented Someoneelse"
