@@ -60,3 +60,12 @@ def test_a_subscriber_who_is_not_a_member_is_not_offered_it(client, db, settings
     assert 'value="involvement"' not in client.get(url).text
     r = post_form(client, url, {"action": "save", "mailings": ["news", "involvement"], "frequency": "weekly"})
     assert r.status_code == 400 and "Choose from the mailings listed." in r.text
+
+
+def test_after_unsubscribing_from_everything_a_member_is_shown_the_way_back(client, db, settings) -> None:
+    join_and_confirm(client, db, "gone.quiet@example.org")
+    url = _prefs(client, settings, "gone.quiet@example.org")
+    post_form(client, url, {"action": "unsubscribe_all"})
+    page = client.get(url)
+    assert "You are not receiving any emails from us." in page.text
+    assert "You are still in the lived experience network." in page.text and "/involvement/network/you/" in page.text
