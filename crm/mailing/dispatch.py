@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Set
@@ -85,6 +86,7 @@ def json_value(value: Any) -> Any:
 
 
 _heap = {"frozen": False}
+_copier_lock = threading.Lock()
 SETTLE_EVERY = 60.0  # seconds between settlements within one drain (each drain settles first)
 
 
@@ -160,12 +162,18 @@ def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[st
     if not subscription_ids:
         return {}
     S = m.Subscription
-    rows = session.execute(
-        select(S.id, S.status, type_coerce(S.mailings, Text).label("mailings")).where(
-            _ids_match(session, S.id, sorted(subscription_ids), Integer())
+    # Plain Core rows, the status as its stored text and the mailings as driver text: no enum or JSON processing
+    # per row (a claim is 1,000 subscribers).
+    rows = (
+        session.connection()
+        .execute(
+            select(S.id, type_coerce(S.status, String), type_coerce(S.mailings, Text)).where(
+                _ids_match(session, S.id, sorted(subscription_ids), Integer())
+            )
         )
-    ).all()
-    return {r.id: (str(r.status), list(json_value(r.mailings) or [])) for r in rows}
+        .all()
+    )
+    return {sid: (status, list(json_value(mailings) or [])) for sid, status, mailings in rows}
 
 
 def _withdrawals(session: Session, rows: list[Row[Any]]) -> set[tuple[str, str]]:
@@ -263,7 +271,10 @@ def _prepare(
         consent = _consent(session, {r.subscription_id for r in rows if r.subscription_id is not None})
         to_send: list[OutgoingEmail] = []
         suppressed: list[dict[str, object]] = []
-        copies: list[tuple[str, bytes, int]] = []  # what each row rendered here is handed to the transport as
+        # What each row rendered here is handed to the transport as, compressed on the copier thread while the
+        # next rows render (zlib lets go of the GIL: the deflate runs on the other core).
+        copy_jobs: list[Future[list[tuple[str, bytes, int]]]] = []
+        to_copy: list[tuple[str, str, str, dict[str, Any], int]] = []
         withdrawals = _withdrawals(session, rows)
         blocked = {r.id: blocked_reason(r, suppressions, consent, withdrawals) for r in rows}
         deferred = render_deferred(session, [r for r in rows if not blocked[r.id]], settings, now, renderers)
@@ -284,7 +295,10 @@ def _prepare(
                 options = more[0] if more else NO_OPTIONS
                 subject, text, html = rendered.subject, rendered.text, rendered.html
                 headers.update(extra_headers)
-                copies.append((subject[:400], m.pack_sent(subject, text, html, headers), r.id))
+                to_copy.append((subject, text, html, headers, r.id))
+                if len(to_copy) >= COPY_CHUNK:
+                    copy_jobs.append(_copier().submit(_pack_copies, to_copy))
+                    to_copy = []
             to_send.append(
                 OutgoingEmail(
                     outbox_id=r.id,
@@ -301,6 +315,9 @@ def _prepare(
                     from_name=options.from_name,
                 )
             )
+        if to_copy:
+            copy_jobs.append(_copier().submit(_pack_copies, to_copy))
+        copies = [copy for job in copy_jobs for copy in job.result()]
         if copies:
             _keep_copies(session, copies)
         if unrenderable:
@@ -321,6 +338,23 @@ def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]
         .values(status=status, last_error=bindparam("b_error"), lease_until=None),
         rows,
     )
+
+
+COPY_CHUNK = 100  # rows per job for the copier thread
+_copier_pool: list[ThreadPoolExecutor] = []
+
+
+def _copier() -> ThreadPoolExecutor:
+    """One thread per process that compresses stored copies (``m.pack_sent``) beside the rendering thread."""
+    if not _copier_pool:
+        with _copier_lock:
+            if not _copier_pool:
+                _copier_pool.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-copy"))
+    return _copier_pool[0]
+
+
+def _pack_copies(rows: list[tuple[str, str, str, dict[str, Any], int]]) -> list[tuple[str, bytes, int]]:
+    return [(subject[:400], m.pack_sent(subject, text, html, headers), i) for subject, text, html, headers, i in rows]
 
 
 def _keep_copies(session: Session, rows: list[tuple[str, bytes, int]]) -> None:
