@@ -38,8 +38,12 @@ class TextIndex:
     not with bm25: FTS5's bm25 counts every document holding each word before scoring even one row, so a capped
     search for "mental" (in 99.6% of a million listings) took 53 ms with bm25 and takes 1.5 ms without. The last
     word is not a prefix either: "mental"* merges the posting lists of every word starting so (58 ms). Porter
-    stemming still finds "carer" from "carers". PostgreSQL's ts_rank has no such cost and keeps ranking, over a
-    stored tsvector column (``pg_document``) rather than an expression it would rebuild for every row it reads.
+    stemming still finds "carer" from "carers". PostgreSQL's ts_rank has no such cost and keeps ranking.
+
+    On PostgreSQL every index searches a stored tsvector column (``pg_document``; migrations 0010 and 0025), never
+    an expression it would rebuild for every row it reads: right after a seed or an import, with no statistics,
+    the planner once walked 20,000 organisations in a nested loop rebuilding the weighted expression per row
+    (3.1-3.9 s for one search; bench/pg_search.py).
     """
 
     table: str
@@ -53,13 +57,12 @@ class TextIndex:
 
     @property
     def pg_document(self) -> str:
-        """What PostgreSQL searches: the stored ``search_fts`` column of a large table (migration 0010), else the
-        indexed expression."""
-        return f"{self.table}.search_fts" if self.large else self.pg_vector
+        """What PostgreSQL searches: the stored, GIN-indexed ``search_fts`` column (``pg_vector`` computed on write)."""
+        return f"{self.table}.search_fts"
 
     @property
     def pg_vector(self) -> str:
-        """The indexed expression, character for character as the migrations create it (else no index scan)."""
+        """The weighted vector the migrations store in ``search_fts``, character for character."""
         parts = [
             f"setweight(to_tsvector('english'::regconfig, coalesce({column}, '')), '{'AB'[min(i, 1)]}')"
             for i, column in enumerate(self.columns)
@@ -85,11 +88,13 @@ def matches(session: Session, index: TextIndex, q: str, cap: int = MATCH_CAP) ->
     params: dict[str, object] = {"cap": cap}
     if session.get_bind().dialect.name == "postgresql":
         params["q"] = " & ".join([*words[:-1], words[-1] + (":*" if prefix else "")])
+        # A materialised CTE: the candidates are found and ranked once, whatever join the planner then chooses
+        # (without statistics it would rescan an inlined subquery, ranking again, for every outer row).
         stmt = text(
-            "SELECT c.id AS id, ts_rank(c.v, to_tsquery('english', :q))::float8 AS score FROM ("
-            f"SELECT {index.table}.id AS id, {index.pg_document} AS v FROM {index.table} "
+            "WITH c AS MATERIALIZED (SELECT r.id AS id, ts_rank(r.v, to_tsquery('english', :q))::float8 AS score "
+            f"FROM (SELECT {index.table}.id AS id, {index.pg_document} AS v FROM {index.table} "
             f"WHERE {index.pg_document} @@ to_tsquery('english', :q) "
-            f"ORDER BY {index.table}.id DESC LIMIT :cap) AS c"
+            f"ORDER BY {index.table}.id DESC LIMIT :cap) AS r) SELECT c.id AS id, c.score AS score FROM c"
         )
     else:
         params["q"] = (" ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"' + ("*" if prefix else "")).strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm import db
 from crm import models as m
 from crm.accounts.services import ensure_user
 from crm.directory.reference import ensure_reference_data
@@ -26,3 +27,4 @@ def seed_demo(session: Session, settings: Settings) -> None:
     for seed in all_seeders():
         seed(session, settings)
         session.flush()
+    db.analyze(session)  # statistics for the planner before the first visitor (crm.db.analyze)

@@ -330,6 +330,7 @@ def run_import(
             errors=report.error_rows,
             problems=report.problems,
             summary=report.summary(),
+            analyze=("organisations", "contacts"),
         )
     return report
 

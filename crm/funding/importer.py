@@ -305,7 +305,7 @@ def run_import(
         report.batch_id = batch_id
         batches.finish(
             session, batch_id, actor, created=report.new, updated=report.updates, unchanged=report.unchanged,
-            errors=report.errors, problems=report.problems, summary=report.summary(),
+            errors=report.errors, problems=report.problems, summary=report.summary(), analyze=("funding_calls",),
         )  # fmt: skip
     return report
 

@@ -9,13 +9,13 @@ rows); ``crm.imports.undo`` reads it back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, db
 from crm import models as m
 from crm.accounts.principal import Principal
 
@@ -82,8 +82,10 @@ def finish(
     errors: int,
     problems: list[tuple[int, str, str]],
     summary: str,
+    analyze: Sequence[str] = (),
 ) -> None:
-    """Store the counts and the first bad rows, and audit the import under the batch."""
+    """Store the counts and the first bad rows, audit the import under the batch, and refresh the planner's
+    statistics of the ``analyze`` tables it filled (``crm.db.analyze``)."""
     session.execute(
         update(m.ImportBatch)
         .where(m.ImportBatch.id == batch_id)
@@ -105,6 +107,8 @@ def finish(
         changes={"created": [None, created], "updated": [None, updated], "unchanged": [None, unchanged]},
     )
     session.flush()
+    if created:
+        db.analyze(session, *analyze)
 
 
 def recent(session: Session, limit: int = 50, kind: str | None = None) -> list[m.ImportBatch]:
