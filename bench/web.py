@@ -128,7 +128,7 @@ def capture_and_replay(app: Any, client: Any, url: str, db_path: str) -> dict[st
 
     event.listen(app.state.engine, "before_cursor_execute", listener)
     try:
-        response = client.get(url)
+        response = client.get(url, headers={"Cache-Control": "no-cache"})  # past the store of answers
     finally:
         event.remove(app.state.engine, "before_cursor_execute", listener)
     conn = sqlite3.connect(db_path)
@@ -330,7 +330,7 @@ def main() -> int:
             f" (min {ratios[0]:.0%}, max {ratios[-1]:.0%}; target >= {target:.0%})"
         )
     print(
-        f"\nper-request CPU by layer, in process (cProfile over {cpu['runs']} ASGI calls each; own time per function)"
+        f"\nper-request CPU by layer, in process (CPU time of {cpu['runs']} ASGI calls each, shared out by cProfile's own time per function)"
     )
     layers = list(next(iter(cpu["split"].values())))
     print(f"{'request':22}" + "".join(f"{layer:>14}" for layer in layers) + f"{'total':>10}")
@@ -344,9 +344,12 @@ def main() -> int:
 # (round, the bare endpoint it is compared with, the target)
 RATIOS = (
     ("JSON list p1", "bare JSON", 0.40),
+    ("JSON list p1, whole path", "bare JSON", 0.40),
     ("HTML list p1", "bare HTML", 0.40),
+    ("HTML list p1, whole path", "bare HTML", 0.40),
     ("JSON list p1, 304", "bare JSON", 0.80),
 )
+NO_CACHE = "Cache-Control: no-cache"  # skips the app's store of public answers: handler, SQL and rendering each time
 
 
 def cpu_seconds(pid: int) -> float:
@@ -413,10 +416,14 @@ def measure_http(
                 return result
 
             # The ratios are gated on medians of interleaved rounds (reference/performance.md §0.3: runs vary a lot).
-            rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in (*urls, "JSON list p1, 304")}
+            whole = ("JSON list p1, whole path", "HTML list p1, whole path")
+            rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in (*urls, *whole, "JSON list p1, 304")}
             for _ in range(args.rounds):
                 for name, (url, pid) in urls.items():
                     rounds[name].append(timed(name, url, pid))
+                for name in whole:
+                    url, pid = urls[name.split(",")[0]]
+                    rounds[name].append(timed(name, url, pid, (NO_CACHE,)))
                 tag = current_etag(urls["JSON list p1"][0], args.seconds)
                 rounds["JSON list p1, 304"].append(
                     timed("304", urls["JSON list p1"][0], app_proc.pid, (f"If-None-Match: {tag}",))

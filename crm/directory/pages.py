@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm.directory import organisations, sections, submissions
 from crm.directory.views import choices, list_params, menus
+from crm.httpcache import remember
 from crm.web.deps import DB, Ext, client_ip
 from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page_as, list_page, or_404
@@ -27,7 +28,7 @@ def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
         "public/organisations.html",
         "public/organisations_results.html",
         {"page": page, "params": params, "sorts": sorts, **choices()},
-        page_only=lambda: menus(db),
+        page_only=lambda: remember(db, "directory.menus", ("topics", "regions"), menus),  # kept until they change
     )
 
 
