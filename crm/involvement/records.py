@@ -99,6 +99,14 @@ def money_label(pence: int) -> str:
 
 # --- validation, create, update, delete ------------------------------------------------------------------------
 
+MAX_ID = 2**31 - 1  # an integer key; a bigger number is never a row (and PostgreSQL refuses to compare it)
+
+
+def _id(raw: Any) -> int | None:
+    """A chosen row's id as a form or a filter sends it; None for empty or anything that cannot be an id."""
+    text = str(raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
+
 
 @dataclasses.dataclass(frozen=True)
 class RecordInput:
@@ -136,8 +144,10 @@ def validate(session: Session, data: Mapping[str, Any], *, today: dt.date) -> tu
     person_name = form.line("person_name", max_length=200, label="Name")
     links: dict[str, int | None] = {}
     for name, (model, missing) in _LINKS.items():
-        value = form.int(name, minimum=1, label="Choice")
-        if value is not None and session.get(model, value) is None:
+        value = _id(form.str(name, max_length=20))
+        if value is None and form.str(name, max_length=20):
+            form.add_error(name, "Choose from the list.")
+        elif value is not None and session.get(model, value) is None:
             form.add_error(name, missing)
         links[name] = value
     amounts: dict[str, int] = {}
@@ -314,8 +324,8 @@ def _filtered(query: Select[Any], params: ListParams) -> tuple[Select[Any], dict
         ("consultation", R.consultation_request_id),
     ):
         if (value := f.get(name)) is not None:
-            if str(value).isdigit():
-                query = query.where(column == int(value))
+            if (row_id := _id(value)) is not None:
+                query = query.where(column == row_id)
             else:
                 problems[name] = "Choose from the list."
     for name, compare in (("from", lambda d: R.took_part_on >= d), ("to", lambda d: R.took_part_on <= d)):

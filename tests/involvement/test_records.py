@@ -63,6 +63,10 @@ def test_validation_gives_every_message_at_once(db):
     assert data is None
     assert set(errors) == {"activity", "took_part_on", "hours", "payment", "member_id"}
     assert "future" in errors["took_part_on"] and "no longer exists" in errors["member_id"]
+    _, errors = records.validate(
+        db, {"activity": "A", "took_part_on": "2026-11-01", "organisation_id": "99999999999999999999"}, today=TODAY
+    )
+    assert errors["organisation_id"] == "Choose from the list."
     _, errors = records.validate(db, {"activity": "Meeting", "took_part_on": "2026-11-01"}, today=TODAY)
     assert "Say who took part" in errors["person_name"]
     data, errors = records.validate(
@@ -195,6 +199,9 @@ def test_filters_totals_csv_and_a_bad_filter(admin_client, db):
     assert "Invented Writer" in searched.text and "Group session" not in searched.text
     bad = admin_client.get(f"{BASE}?from=yesterday")
     assert bad.status_code == 200 and "Enter a date like 2026-01-31." in bad.text
+    for odd in ("abc", "99999999999999999999", "²", "-1"):
+        page = admin_client.get(f"{BASE}?organisation={odd}")
+        assert page.status_code == 200 and "Choose from the list." in page.text
     response = admin_client.get(f"{BASE}/export.csv?from=2026-01-01")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -231,3 +238,10 @@ def test_records_are_the_fellows_only(client, db, settings):
     assert client.get(BASE).status_code == 403
     assert client.get(f"{BASE}/export.csv").status_code == 403
     assert post_form(client, f"{BASE}/{rec.id}/delete").status_code == 403
+
+
+def test_a_record_that_cannot_exist_is_a_clear_answer_never_a_500(admin_client, db):
+    for path in ("99999999999999999999/edit", "2147483648/delete"):  # beyond any id: refused as bad input
+        assert admin_client.get(f"{BASE}/{path}").status_code in (400, 404)
+    for path in ("0/edit", "7/edit", "7/delete"):
+        assert admin_client.get(f"{BASE}/{path}").status_code == 404
