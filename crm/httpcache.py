@@ -38,9 +38,9 @@ _versions: dict[str, int] = {}
 _any = 0  # bumped by every write: the stamp of EVERYTHING
 _all = 0  # bumped by DDL / TRUNCATE / unreadable writes: part of every stamp
 
-_READS = ("SELECT", "PRAGMA", "SAVEPO", "RELEAS", "BEGIN", "SHOW", "SET ", "EXPLAI", "ROLLBA", "COMMIT")
+_READS = ("SELECT", "VALUES", "PRAGMA", "SAVEPO", "RELEAS", "BEGIN", "SHOW", "SET ", "EXPLAI", "ROLLBA", "COMMIT")
 _WRITE_TARGET = re.compile(
-    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(?:ONLY\s+)?\"?(\w+)\"?",
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(?:ONLY\s+)?\"?(\w+)\"?",
     re.IGNORECASE,
 )
 _PENDING = "crm_httpcache_written"
@@ -93,11 +93,13 @@ def remember(session: Session, name: str, tables: Iterable[str], build: Callable
 
 def written_tables(statement: str) -> set[str] | None:
     """The tables a statement writes: empty for reads, ``None`` when it changes something we cannot name."""
-    head = statement.lstrip()[:6].upper()
+    head = statement.lstrip(" \t\r\n(")[:6].upper()  # "(SELECT ...) UNION (SELECT ...)" is a read too
     if head.startswith(_READS):
         return set()
     found = {name.lower() for name in _WRITE_TARGET.findall(statement)}
-    if head.startswith(("INSERT", "UPDATE", "DELETE", "WITH", "REPLAC")):
+    if head.startswith("WITH"):
+        return found  # a common table expression: a read unless it holds a write
+    if head.startswith(("INSERT", "UPDATE", "DELETE", "REPLAC")):
         return found or None
     return None  # CREATE, ALTER, DROP, TRUNCATE, VACUUM...: assume everything changed
 

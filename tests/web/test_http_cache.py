@@ -136,6 +136,9 @@ def test_written_tables_reads_writes_and_ddl():
     assert httpcache.written_tables("INSERT OR IGNORE INTO topics (name) VALUES (?)") == {"topics"}
     assert httpcache.written_tables("WITH x AS (SELECT 1) DELETE FROM events WHERE id IN (SELECT 1)") == {"events"}
     assert httpcache.written_tables("TRUNCATE internships") is None
+    assert httpcache.written_tables("WITH counted AS (SELECT 1) SELECT * FROM counted") == set()
+    assert httpcache.written_tables("(SELECT id FROM topics) UNION ALL (SELECT id FROM regions)") == set()
+    assert httpcache.written_tables("REPLACE INTO regions (id) VALUES (1)") == {"regions"}
 
 
 def test_the_next_anonymous_visitor_gets_the_stored_answer_without_sql(client, db, count_queries):
