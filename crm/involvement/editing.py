@@ -22,7 +22,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory.reference import free_slug, slugify
 from crm.errors import FieldErrors
-from crm.involvement.rules import RESERVED_SLUGS, closes_at_for, money_input, parse_money
+from crm.involvement.rules import RESERVED_SLUGS, closes_at_for, money_input, parse_money, payment_label
 from crm.models.base import utcnow
 from crm.validation import normalise_email
 
@@ -277,8 +277,22 @@ def unique_slug(session: Session, title: str, exclude_id: int | None = None) -> 
     return free_slug(base, taken)
 
 
-def _snapshot(data: OpportunityInput, status: str) -> dict[str, Any]:
-    snap = form_values(data)
+# What the audit trail keeps of an opportunity: its own field names, except the kind, the money and the topics, which
+# are kept as people read them (crm.history renders the rest: linked ids by name, booleans as yes/no, dates).
+_BLANK = (None, "", [])  # left out of a new opportunity's entry: "Summary: set to –" says nothing
+_NOT_AUDITED = {"kind", "payment_pence", "payment_basis", "topic_ids", "contact_name", "contact_email"}
+
+
+def _snapshot(session: Session, data: OpportunityInput, status: str) -> dict[str, Any]:
+    """The opportunity as its history reads it: "Organisation: set to Mind", "Expenses covered: yes → no",
+    "Payment: £12.50 per hour → £15 per hour" (one money line, not pence beside the typed pounds)."""
+    snap: dict[str, Any] = {name: getattr(data, name) for name in FIELDS if name not in _NOT_AUDITED}
+    snap["type_of_involvement"] = data.kind.label  # not "kind": history splits a stored kind's hyphens
+    snap["commitment"] = data.commitment.label
+    snap["closing_date"] = data.closing_date.isoformat() if data.closing_date else None
+    snap["payment"] = payment_label(data.payment_pence, data.payment_basis) if data.paid else ""
+    topics = select(m.Topic.name).where(m.Topic.id.in_(data.topic_ids)).order_by(m.Topic.name)
+    snap["topics"] = list(session.scalars(topics)) if data.topic_ids else []
     snap["status"] = status
     # The contact is personal data: the audit trail says it changed, not what it was.
     snap["contact_email"] = "(set)" if data.contact_email else ""
@@ -338,7 +352,7 @@ def create(
         "involvement_opportunity",
         opp.id,
         summary=f"{opp.title} ({status.value})",
-        changes=audit.diff({}, _snapshot(data, status.value)),
+        changes=audit.diff({}, {k: v for k, v in _snapshot(session, data, status.value).items() if v not in _BLANK}),
     )
     return opp
 
@@ -347,7 +361,7 @@ def update(
     session: Session, opp: m.InvolvementOpportunity, data: OpportunityInput, *, actor: Principal | None = None
 ) -> None:
     """Write checked changes. The slug follows the title only until it is published (public links stay put)."""
-    before = _snapshot(current_input(session, opp), opp.status.value)
+    before = _snapshot(session, current_input(session, opp), opp.status.value)
     if data.title != opp.title and opp.status in (Status.DRAFT, Status.SUBMITTED) and opp.published_at is None:
         opp.slug = unique_slug(session, data.title, exclude_id=opp.id)
     _apply(session, opp, data)
@@ -357,7 +371,7 @@ def update(
         "involvement_opportunity",
         opp.id,
         before,
-        _snapshot(data, opp.status.value),
+        _snapshot(session, data, opp.status.value),
         summary=opp.title,
         action="update",
     )
