@@ -31,8 +31,9 @@ from crm.web.auth import AuthMiddleware
 from crm.web.bodies import guard_api_body
 from crm.web.deps import provide_db, provide_extensions, provide_settings, provide_user
 from crm.web.errors import EXCEPTION_HANDLERS
-from crm.web.ratelimit import RateLimiter
+from crm.web.ratelimit import RedisRateLimiter, build_rate_limiter
 from crm.web.security import add_security_headers
+from crm.web.stores import RATE_LIMIT_STORE, build_stores, redis_namespace
 from crm.web.templating import html_environment
 
 SCHEMA_PREFIXES = ("/api/", "/health", "/webhooks/")
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = create_db_engine(settings)
     session_factory = create_session_factory(engine)
     env = html_environment({"settings": settings})
+    stores = build_stores(settings)  # memory per process, or Redis when CRM_REDIS_URL is set (crm/web/stores.py)
+    rate_limiter = build_rate_limiter(settings, redis_namespace(stores, RATE_LIMIT_STORE))
     state = State(
         {
             "settings": settings,
@@ -68,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "session_factory": session_factory,
             "renderer": EmailRenderer(settings),
             "signer": Signer(settings),
-            "rate_limiter": RateLimiter(),
+            "rate_limiter": rate_limiter,
             "jinja": env,
             "extensions": EXTENSIONS,
         }
@@ -77,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def _dispose() -> None:
         engine.dispose()
+        if isinstance(rate_limiter, RedisRateLimiter):
+            rate_limiter.close()
 
     app = Litestar(
         route_handlers=[
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], include_in_schema=False),
         ],
         state=state,
+        stores=stores,
         dependencies={
             "db": Provide(provide_db),
             "settings": Provide(provide_settings, sync_to_thread=False),

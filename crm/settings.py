@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ class Settings:
     partnership_dormant_days: int = 90
     retention_contact_years: int = 3
     log_level: str = "INFO"
+    # Shared state for several web processes (issue 21.3): "" keeps rate limits and Litestar's stores in process;
+    # redis://host:6379/0 (or rediss://, unix://) shares them. The namespace prefixes every key, so several
+    # deployments (or test runs) can share one Redis without seeing each other's limits.
+    redis_url: str = ""
+    redis_namespace: str = "crm"
 
     @property
     def secret_key(self) -> str:
@@ -95,6 +101,13 @@ class Settings:
             raise SettingsError(f"CRM_MAIL_TRANSPORT must be local, smtp or sendgrid, not {self.mail_transport!r}")
         if self.smtp_connections < 1:
             raise SettingsError(f"CRM_SMTP_CONNECTIONS must be at least 1, not {self.smtp_connections}")
+        if self.redis_url and self.redis_url.split("://", 1)[0] not in {"redis", "rediss", "unix"}:
+            # never echoed: the URL may hold a password
+            raise SettingsError("CRM_REDIS_URL must start with redis://, rediss:// or unix://")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.redis_namespace):
+            raise SettingsError(
+                f"CRM_REDIS_NAMESPACE must be 1-64 letters, digits, '_', '.' or '-', not {self.redis_namespace!r}"
+            )
         if self.is_production:
             if DEFAULT_SECRET in self.secret_keys or any(len(k) < 32 for k in self.secret_keys):
                 raise SettingsError("CRM_SECRET_KEY must be set to a random value of 32+ characters in production")
