@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -15,7 +16,9 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.services import ensure_user
 from crm.demo import seed_demo
+from crm.involvement import alerts, consultation_groups, network, posting
 from crm.settings import Settings
+from crm.tokens import Signer
 
 USERS = {
     m.Role.ADMIN: "fellow@roundtable.example.org",
@@ -65,6 +68,18 @@ PLACEHOLDERS: dict[str, tuple[Any, ...]] = {
         m.Campaign.published_at.is_not(None),
         m.Campaign.status.in_((m.CampaignStatus.SENDING, m.CampaignStatus.SENT)),
     ),
+    "involvement_slug": (
+        m.InvolvementOpportunity.slug,
+        m.InvolvementOpportunity.status == m.OpportunityStatus.PUBLISHED,
+    ),
+    "closed_involvement_slug": (
+        m.InvolvementOpportunity.slug,
+        m.InvolvementOpportunity.status == m.OpportunityStatus.CLOSED,
+    ),
+    "involvement_id": (m.InvolvementOpportunity.id,),
+    "network_member_id": (m.NetworkMember.id,),
+    "consultation_id": (m.ConsultationRequest.id,),
+    "involvement_record_id": (m.InvolvementRecord.id,),
 }
 
 
@@ -80,6 +95,50 @@ def resolve(session: Session) -> Seeded:
     return Seeded(values)
 
 
+def signed_links(session: Session, settings: Settings) -> dict[str, str]:
+    """Tokens of the emailed links whose pages only open with one (a public poster's manage page, a group's answer
+    page, a network member's own pages), made by the functions that write those emails."""
+    signer = Signer(settings)
+    values: dict[str, str] = {}
+    interest = m.InvolvementInterest
+    opp = session.scalar(
+        select(m.InvolvementOpportunity)
+        .where(m.InvolvementOpportunity.status == m.OpportunityStatus.PUBLISHED)
+        .where(select(interest.id).where(interest.opportunity_id == m.InvolvementOpportunity.id).exists())
+        .order_by(m.InvolvementOpportunity.id)
+        .limit(1)
+    )
+    if opp is not None:  # the poster sees the people who expressed interest
+        values["involvement_manage_token"] = _query_token(posting.manage_url(signer, opp, ""))
+    recipient = m.ConsultationRecipient
+    answer = session.execute(
+        select(m.ConsultationRequest, recipient.id)
+        .join(recipient, recipient.request_id == m.ConsultationRequest.id)
+        .where(m.ConsultationRequest.status == m.ConsultationStatus.SENT)
+        .order_by((recipient.answer == m.ConsultationAnswer.NONE).desc(), recipient.id)  # unanswered: the form
+        .limit(1)
+    ).first()
+    if answer is not None:
+        values["involvement_answer_token"] = consultation_groups.answer_token(signer, answer[0], answer[1])
+    member = session.scalar(
+        select(m.NetworkMember)
+        .where(m.NetworkMember.status == m.NetworkMemberStatus.ACTIVE)
+        .order_by(m.NetworkMember.id)
+        .limit(1)
+    )
+    if member is not None:
+        values["network_member_token"] = network.member_token(signer, member)
+        if opp is not None:
+            link = alerts.interest_url(signer, "", "involvement-interest", opp.id, member)
+            values["network_interested_token"] = link.rsplit("/", 1)[1]
+    session.flush()  # a manage link gives the opportunity its key
+    return values
+
+
+def _query_token(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["token"][0]
+
+
 def seed(session: Session, settings: Settings) -> tuple[dict[m.Role, str], Seeded]:
     seed_demo(session, settings)
     for role, email in USERS.items():
@@ -87,4 +146,6 @@ def seed(session: Session, settings: Settings) -> tuple[dict[m.Role, str], Seede
         if role == m.Role.EDITOR:  # an editor looks after one organisation (/admin/our-organisation)
             user.organisation_id = _first(session, m.Organisation.id, m.Organisation.kind == m.OrgKind.VCSE)
     session.flush()
-    return dict(USERS), resolve(session)
+    seeded = resolve(session)
+    seeded.values.update(signed_links(session, settings))
+    return dict(USERS), seeded
