@@ -11,4 +11,5 @@ def test_the_privacy_notice_covers_involvement(client, settings):
     assert "leaving deletes it" in text and "only the roundtable fellow sees it" in text
     assert "Interest in an involvement opportunity." in text and "Taking part." in text
     assert f"have not taken part in anything for {settings.retention_contact_years} year" in text
+    assert "never confirm your email address, we delete what you sent" in text
     assert INTEREST_KEEP_DAYS == 365 and "anonymised a year after the opportunity closes" in text
