@@ -201,7 +201,7 @@ def blocked_reason(
     reason = suppressions.get(row.recipient)
     if reason is not None and (row.bulk or reason != "unsubscribed"):
         return f"address is on the suppression list ({reason})"
-    if row.mailing and (row.recipient.strip().lower(), row.mailing) in withdrawals:
+    if withdrawals and row.mailing and (row.recipient.strip().lower(), row.mailing) in withdrawals:
         return f"the recipient withdrew from {row.mailing}"
     if row.subscription_id is not None and (row.bulk or row.mailing):
         status, mailings = consent.get(row.subscription_id, ("missing", []))
