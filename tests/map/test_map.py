@@ -109,6 +109,29 @@ def test_every_call_tile_counts_what_its_link_lists(db):
             listed = list_calls(db, ListParams(filters=filters, page_size=100), now=NOW).items
             assert t.count == len(listed), (t.name, topic)
             assert t.link == f"/funding-calls?region={t.slug}" + (f"&topic={topic}" if topic else "")
+    assert tiles(view(db, "funding-calls", topic="psychosis"))["North West"] == 2  # its own and the UK-wide one
+
+
+def test_every_internship_tile_counts_what_its_link_lists(db):
+    from crm.internships.queries import public_list
+    from crm.listing import ListParams
+
+    host = factories.organisation(db, region_name="London", topics=["Carers"])
+    carers = factories.topic(db, "Carers").id
+    for code, topics in [("UKI", [carers]), ("UKL", []), ("UK", [carers]), (None, [carers])]:
+        internship = f.internship(db, host, region_id=factories.region_id(db, code) if code else None)
+        if topics:
+            db.execute(m.internship_topics.insert(), [{"internship_id": internship.id, "topic_id": t} for t in topics])
+    db.commit()
+    for topic in ("", "carers"):
+        for t in view(db, "internships", topic=topic).tiles:
+            filters = {"region": t.slug, **({"topic": topic} if topic else {})}
+            listed = public_list(db, ListParams(filters=filters, page_size=100), now=NOW).items
+            assert t.count == len(listed), (t.name, topic)
+            assert t.link == f"/internships?region={t.slug}" + (f"&topic={topic}" if topic else "")
+    assert tiles(view(db, "internships", topic="carers")) == dict.fromkeys(
+        [t.name for t in view(db, "internships").tiles], 1
+    ) | {"London": 2}  # UK-wide in every tile, London's own as well; the one with no region in none
 
 
 def test_internships_events_partnerships_and_subscribers(db):
