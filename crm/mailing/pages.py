@@ -41,6 +41,7 @@ def _how(request: Request[Any, Any, Any], mechanism: str) -> consent.How:
 # Involvement opportunities are matched to what a lived experience network member told us, so that mailing is
 # started by joining the network (crm.involvement.network) and offered here only to members and those who have it.
 NETWORK_ONLY = m.Mailing.INVOLVEMENT.value
+NETWORK_PAGE = "/involvement/network"
 
 
 def _reference(db: DB, *, involvement: bool = False) -> dict[str, Any]:
@@ -333,6 +334,15 @@ def preferences_submit(
 # --- public: unsubscribe (RFC 8058 one-click and the visible link) ---------------------------------------------
 
 
+def _network_way_back(state: State, db: DB, email: str) -> dict[str, Any]:
+    """Where the involvement emails start again (the subscribe form does not offer them): an active member's own
+    network page (they stay a member), anyone else the network's page to join."""
+    member = network.by_email(db, email)
+    if member is not None and member.status == m.NetworkMemberStatus.ACTIVE:
+        return {"network_page": network.manage_url(state.signer, state.settings.base_url, member), "member": True}
+    return {"network_page": NETWORK_PAGE, "member": False}
+
+
 def _unsubscribe_target(state: State, token: str) -> tuple[str, str | None]:
     return compliance.unsubscribe_payload(state.signer, token)
 
@@ -379,6 +389,7 @@ def unsubscribe_submit(request: Request[Any, Any, Any], state: State, db: DB, to
         "public/unsubscribe_done.html",
         context={
             **_stream_context(state, email, stream),
+            **(_network_way_back(state, db, email) if stream == NETWORK_ONLY else {}),
             "unknown": result == subs.UnsubscribeResult.UNKNOWN,
             "resubscribe": True,
         },
