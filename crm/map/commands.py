@@ -61,10 +61,15 @@ def refresh(measures: tuple[str, ...]) -> None:
 @handles_config_errors
 def fill_regions(dry_run: bool) -> None:
     """Give every organisation without a region the region its postcode lies in (by postcode area; see
-    docs/map.md). Organisations that have a region are left alone. Prints a running count, then the totals."""
+    docs/map.md). Organisations that have a region are left alone. Prints a running count, then the totals; the
+    map's figures for organisations, events and partnerships are counted again at once."""
+    import datetime as dt
+
     from crm.db import unit_of_work
+    from crm.map.counting import PLACED_BY_ORGANISATIONS
     from crm.map.regions_fill import FillResult
     from crm.map.regions_fill import fill_regions as fill
+    from crm.map.tally import refresh as recount
 
     def show(result: FillResult) -> None:
         click.echo(f"\rchecked {result.checked:,}, filled {result.filled:,}", nl=False, err=True)
@@ -73,6 +78,10 @@ def fill_regions(dry_run: bool) -> None:
         result = fill(session, apply=not dry_run, progress=show)
         if dry_run:
             session.rollback()
+        elif result.filled:
+            # What an organisation's region places (organisations, their events and partnerships) is counted again
+            # at once, so the map shows the filled regions now; these counts are small.
+            recount(session, now=dt.datetime.now(dt.UTC), measures=PLACED_BY_ORGANISATIONS)
     click.echo("", err=True)
     verb = "would fill" if dry_run else "filled"
     click.echo(

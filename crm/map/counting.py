@@ -45,6 +45,8 @@ EVENTS = "events"
 PARTNERSHIPS = "partnerships"
 SUBSCRIBERS = "subscribers"
 LIVE = "live"  # the partnerships' sub-key for every live stage together
+ALL_ORGANISATIONS = "organisations"  # the organisations' sub-key for all of them
+PLACED_BY_ORGANISATIONS = (f"{ORGANISATIONS}-public", f"{ORGANISATIONS}-admin", EVENTS, PARTNERSHIPS)
 
 LIVE_STAGES = (
     m.PartnershipStage.IDEA,
@@ -79,7 +81,7 @@ def organisation_subsets() -> dict[str, ColumnElement[bool] | None]:
     """The organisations' sub-keys (the map's measure keys) and which organisations each counts (None: all)."""
     o = m.Organisation
     return {
-        "organisations": None,
+        ALL_ORGANISATIONS: None,
         **{f"kind-{k.value}": o.kind == k for k in KIND_LABELS},
         "user-led": o.user_led.is_(True),
         "lived-experience-led": o.lived_experience_led.is_(True),

@@ -1,9 +1,9 @@
 """The map's figures for one measure and topic: twelve tiles with a count, a rate per 100,000 people and a colour
 band, what counts everywhere or apart, and how many organisations have no region.
 
-Two statements whatever the data size: the reference rows (topics, regions and the organisations without a region,
-in one UNION ALL) and the measure's stored figures (``crm.map.tally``, counted by the map's job), so no page counts
-over the big tables.
+Two statements whatever the data size: the reference rows (topics and regions, in one UNION ALL) and the measure's
+stored figures with the number of organisations without a region (``crm.map.tally``, counted by the map's job), so
+no map page counts anything: every figure on it is as of the same refresh.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.map import measures, tally
-from crm.map.counting import org_scope
 from crm.map.measures import Measure
 from crm.map.population import POPULATION, RELEASE, YEAR, per_100k
 from crm.timefmt import format_datetime, to_local
@@ -88,9 +87,8 @@ class MapView:
         return out
 
 
-def reference_rows(session: Session, *, public: bool) -> tuple[list[Any], list[Any], int]:
-    """Topics (by name), regions (display order, with codes) and organisations without a region: one statement."""
-    o = m.Organisation
+def reference_rows(session: Session) -> tuple[list[Any], list[Any]]:
+    """Topics (by name) and regions (display order, with codes): one statement."""
     topics = select(
         literal("topic").label("kind"),
         m.Topic.id,
@@ -100,14 +98,10 @@ def reference_rows(session: Session, *, public: bool) -> tuple[list[Any], list[A
         literal(0).label("pos"),
     )
     regions = select(literal("region"), m.Region.id, m.Region.slug, m.Region.name, m.Region.code, m.Region.position)
-    unplaced = select(literal("unplaced"), func.count(), literal(""), literal(""), literal(""), literal(0)).where(
-        o.region_id.is_(None), org_scope(public)
-    )
-    rows = list(session.execute(union_all(topics, regions, unplaced)))
+    rows = list(session.execute(union_all(topics, regions)))
     return (
         sorted((r for r in rows if r.kind == "topic"), key=lambda r: r.name),
         sorted((r for r in rows if r.kind == "region"), key=lambda r: (r.pos, r.name)),
-        next((int(r.id) for r in rows if r.kind == "unplaced"), 0),
     )
 
 
@@ -141,12 +135,12 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
     public = not admin
     measure = measures.pick(query.get("measure"), admin)
     scale = query.get("scale") if query.get("scale") in SCALES else "rate"
-    topics, regions, orgs_without_region = reference_rows(session, public=public)
+    topics, regions = reference_rows(session)
     topic = next((t for t in topics if t.slug == query.get("topic")), None)
     uk_id = next((r.id for r in regions if r.code == "UK"), None)
     topic_id = topic.id if topic else None
     stored, sub_key = measure.source(public)
-    reading = tally.read(session, stored, sub_key, topic_id, uk_id)
+    reading = tally.read(session, stored, sub_key, topic_id, uk_id, public=public)
     counts = reading.counts
     everywhere = counts.national if measure.national_everywhere else 0
     raw = [(r, counts.by_region.get(r.id, 0) + everywhere) for r in regions if r.code in POPULATION]
@@ -174,7 +168,7 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
         tiles=tiles,
         national=counts.national,
         unplaced=counts.unplaced,
-        orgs_without_region=orgs_without_region,
+        orgs_without_region=reading.orgs_without_region,
         legend=legend(biggest, scale),
         admin=admin,
         as_of=reading.as_of,

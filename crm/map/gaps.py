@@ -157,7 +157,7 @@ def _cell(sources: dict[str, dict[tuple[int, int], tuple[int, ...]]], key: tuple
 
 def grid(session: Session, *, sort: str | None = None) -> Grid:
     """The whole grid, topics sorted by ``sort`` (a key of SORTS; anything else is A to Z). Two statements."""
-    topics, regions, _ = reference_rows(session, public=False)
+    topics, regions = reference_rows(session)
     regions = [r for r in regions if r.code in POPULATION]
     sources = _sources(session)
     rows = [Row(topic, [_cell(sources, (topic.id, region.id)) for region in regions]) for topic in topics]

@@ -16,8 +16,9 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import delete, insert, select, text, union_all
+from sqlalchemy import delete, insert, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -42,6 +43,7 @@ class Counts:
 class Reading:
     counts: Counts
     as_of: dt.datetime | None  # when they were counted; None: never (no refresh has run yet)
+    orgs_without_region: int  # in the audience's directory, as of the same refresh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,25 +109,39 @@ def _store(session: Session, counted: dict[str, list[Row]], now: dt.datetime) ->
     session.execute(insert(t), rows)
 
 
-def read(session: Session, measure: str, sub_key: str, topic_id: int | None, uk_id: int | None) -> Reading:
-    """One measure's stored figures for one topic (None: every topic), and when they were counted: one statement
-    of two primary-key lookups (the figures, and the measure's own row, there even when nothing was counted)."""
+def read(
+    session: Session, measure: str, sub_key: str, topic_id: int | None, uk_id: int | None, *, public: bool
+) -> Reading:
+    """One measure's stored figures for one topic (None: every topic), when they were counted, and how many
+    organisations have no region: one statement of three primary-key lookups (the figures; the measure's own row,
+    there even when nothing was counted; the organisations' "no region" figure for the audience)."""
     t = m.MapTally
-    columns = (t.region_id, t.count, t.refreshed_at)
-    figures = select(*columns).where(
+
+    def part(name: str) -> Any:
+        return select(literal(name).label("part"), t.region_id, t.count, t.refreshed_at)
+
+    figures = part("figures").where(
         t.measure == measure,
         t.sub_key == sub_key,
         t.topic_id == (topic_id or EVERY_TOPIC),
         t.region_id >= NO_REGION,
     )
-    stamp = select(*columns).where(
+    stamp = part("stamp").where(
         t.measure == measure, t.sub_key == "", t.topic_id == EVERY_TOPIC, t.region_id == COUNTED
     )
+    orgs = part("orgs").where(
+        t.measure == counting.tally_name(counting.ORGANISATIONS, public),
+        t.sub_key == counting.ALL_ORGANISATIONS,
+        t.topic_id == EVERY_TOPIC,
+        t.region_id == NO_REGION,
+    )
     by_region: dict[int, int] = {}
-    national = unplaced = 0
+    national = unplaced = orgs_without_region = 0
     as_of: dt.datetime | None = None
-    for region_id, n, refreshed_at in session.execute(union_all(figures, stamp)):
-        if region_id == COUNTED:
+    for name, region_id, n, refreshed_at in session.execute(union_all(figures, stamp, orgs)):
+        if name == "orgs":
+            orgs_without_region = n
+        elif name == "stamp":
             as_of = refreshed_at
         elif region_id == NO_REGION:
             unplaced = n
@@ -133,4 +149,4 @@ def read(session: Session, measure: str, sub_key: str, topic_id: int | None, uk_
             national = n
         else:
             by_region[region_id] = n
-    return Reading(Counts(by_region, national, unplaced), as_of)
+    return Reading(Counts(by_region, national, unplaced), as_of, orgs_without_region)

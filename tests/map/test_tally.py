@@ -174,3 +174,19 @@ def test_demo_seeding_ends_with_a_count(db, settings):
     db.commit()
     assert db.scalar(select(func.count()).select_from(m.MapTally)) > len(counting.TALLIES)
     assert london(page_view(db)) == 1
+
+
+def test_fill_regions_counts_what_organisations_place_again_at_once(database, db):
+    factories.organisation(db, postcode="M1 1AE")  # Manchester: North West
+    db.commit()
+    tally.refresh(db, now=NOW)
+    db.commit()
+    before = page_view(db)
+    assert before.orgs_without_region == before.unplaced == 1
+    result = _cli(database, "fill-regions")
+    assert result.exit_code == 0 and "filled 1" in result.output
+    db.expire_all()
+    after = page_view(db)
+    assert (after.orgs_without_region, after.unplaced) == (0, 0)
+    assert next(t.count for t in after.tiles if t.name == "North West") == 1
+    assert after.as_of is not None and after.as_of > NOW  # organisations were counted again, just now
