@@ -132,10 +132,11 @@ def retention_run(data: FormBody, db: DB, user: CurrentUser, settings: AppSettin
         summary=(
             f"Retention run: {result['subscriptions']} subscriptions, {result['contacts']} contacts, "
             f"{result['network_members']} network members, {result['involvement_interests']} expressions of "
-            "interest anonymised"
+            f"interest, {result['network_joins']} unconfirmed network joins anonymised"
         ),
     )
-    done = sum(result[k] for k in ("subscriptions", "contacts", "network_members", "involvement_interests"))
+    keys = ("subscriptions", "contacts", "network_members", "involvement_interests", "network_joins")
+    done = sum(result[k] for k in keys)
     return Redirect(f"/admin/privacy/retention?done={done}", status_code=303)
 
 

@@ -86,11 +86,13 @@ def retention_run(dry_run: bool) -> None:
                 click.echo(f"network member #{n.id} {n.email} ({n.status}, last involved {n.last_seen:%Y-%m-%d})")
             for i in plan.interests:
                 click.echo(f"expression of interest #{i.id} {i.email} ({i.opportunity}, closed {i.closed:%Y-%m-%d})")
+            for j in plan.joins:
+                click.echo(f"network join never confirmed {j.email} (joined {j.joined:%Y-%m-%d})")
     verb = "Would anonymise" if dry_run else "Anonymised"
     click.echo(
         f"{verb} {result['subscriptions']} subscription(s), {result['contacts']} contact(s), "
-        f"{result['network_members']} network member(s) and {result['involvement_interests']} expression(s) of "
-        "interest."
+        f"{result['network_members']} network member(s), {result['involvement_interests']} expression(s) of "
+        f"interest and {result['network_joins']} unconfirmed network join(s)."
     )
 
 

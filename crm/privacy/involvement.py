@@ -25,15 +25,18 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.mailing.consent import How, log_consent
+from crm.privacy.sweep import ERASED
 
 INTEREST_KEEP_DAYS = 365  # an expression of interest is kept a year after its opportunity closed
 ERASED_DOMAIN = "@erased.invalid"
 INVOLVEMENT_MAILING = m.Mailing.INVOLVEMENT.value
+# The email a network join sends (its confirmation link): kept with the join's consent entry, anonymised with it.
+JOIN_EMAIL_KINDS = ("involvement_network_confirm",)
 
 EXPORT_SECTIONS = {
     "involvement_network_member": "Lived experience network membership",
@@ -267,6 +270,7 @@ def erase(session: Session, email: str | None, names: set[str], run: Any) -> Non
 class InvolvementPlan:
     members: list[Any]  # rows: id, name, email, status, last_seen
     interests: list[Any]  # rows: id, name, email, opportunity, closes_at
+    joins: list[Any]  # rows: email, joined — what is left of joins never confirmed (their consent entry, email)
     member_cutoff: dt.datetime
     interest_cutoff: dt.datetime
 
@@ -300,8 +304,58 @@ def plan(session: Session, *, now: dt.datetime, member_cutoff: dt.datetime, unco
         .limit(limit)
     ).all()
     return InvolvementPlan(
-        members=members, interests=interests, member_cutoff=member_cutoff, interest_cutoff=interest_cutoff
+        members=members,
+        interests=interests,
+        joins=abandoned_joins(session, pending_cutoff, limit),
+        member_cutoff=member_cutoff,
+        interest_cutoff=interest_cutoff,
     )
+
+
+def _join_entries(ce: Any) -> Any:
+    """Consent entries of a network join: a subscribe to the involvement mailing logged before any subscription."""
+    return (
+        ce.subscription_id.is_(None)
+        & (ce.action == m.ConsentAction.SUBSCRIBE)
+        & cast(ce.mailings, Text).contains(f'"{INVOLVEMENT_MAILING}"')
+    )
+
+
+def abandoned_joins(session: Session, cutoff: dt.datetime, limit: int) -> list[Any]:
+    """Addresses that joined the network before ``cutoff``, never confirmed (the network deletes such joins) and
+    hold no membership or subscription now: their join's consent entry and confirmation email are still kept."""
+    ce, nm, sub = m.ConsentEntry, m.NetworkMember, m.Subscription
+    joined = func.max(ce.created_at)
+    return list(
+        session.execute(
+            select(ce.email, joined.label("joined"))
+            .where(
+                _join_entries(ce),
+                ce.email != ERASED,
+                ~exists().where(nm.email == ce.email),
+                ~exists().where(sub.email == ce.email),
+            )
+            .group_by(ce.email)
+            .having(joined < cutoff)
+            .order_by(joined, ce.email)
+            .limit(limit)
+        )
+    )
+
+
+def forget_joins(
+    session: Session, emails: list[str], anonymous_consent: dict[str, Any], anonymous_email: dict[str, Any]
+) -> int:
+    """Anonymise the consent entries and confirmation emails of abandoned joins (the erasure's anonymous values:
+    the entry keeps its action, mailings and time). Returns how many addresses."""
+    if not emails:
+        return 0
+    ce, ob = m.ConsentEntry.__table__, m.OutboxMessage.__table__
+    session.execute(update(ce).where(ce.c.email.in_(emails), _join_entries(ce.c)).values(**anonymous_consent))
+    session.execute(
+        update(ob).where(ob.c.recipient.in_(emails), ob.c.kind.in_(JOIN_EMAIL_KINDS)).values(**anonymous_email)
+    )
+    return len(emails)
 
 
 def withdraw_mailing(session: Session, email: str, now: dt.datetime, why: str) -> None:

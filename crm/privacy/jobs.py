@@ -19,7 +19,7 @@ def run_retention(rt: Runtime, now: dt.datetime | None = None) -> dict[str, Any]
     now = now or dt.datetime.now(dt.UTC)
     with unit_of_work(rt.session_factory) as session:
         result = retention.run(session, now=now, settings=rt.settings)
-    keys = ("subscriptions", "contacts", "network_members", "involvement_interests")
+    keys = ("subscriptions", "contacts", "network_members", "involvement_interests", "network_joins")
     counts = {key: result[key] for key in keys}
     if any(counts.values()):
         log.info("retention: anonymised %s", counts)

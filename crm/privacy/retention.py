@@ -11,7 +11,8 @@
 3. Involvement (``crm.privacy.involvement``): lived experience network members who never confirmed within
    ``UNCONFIRMED_DAYS``, or were not involved for ``settings.retention_contact_years`` years, are removed (the
    involvement mailing withdrawn, no suppression); expressions of interest in opportunities closed more than
-   ``INTEREST_KEEP_DAYS`` ago are anonymised.
+   ``INTEREST_KEEP_DAYS`` ago are anonymised; what is left of network joins never confirmed (the join's consent
+   entry and confirmation email, once the network has deleted the join) is anonymised after ``UNCONFIRMED_DAYS``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ class Plan:
         return self.involvement.interests if self.involvement else []
 
     @property
+    def joins(self) -> list[Any]:
+        return self.involvement.joins if self.involvement else []
+
+    @property
     def empty(self) -> bool:
-        return not self.subscriptions and not self.contacts and not self.members and not self.interests
+        return not (self.subscriptions or self.contacts or self.members or self.interests or self.joins)
 
 
 def contact_cutoff(now: dt.datetime, settings: Settings) -> dt.datetime:
@@ -137,6 +142,7 @@ def run(session: Session, *, now: dt.datetime, settings: Settings, dry_run: bool
         "contacts": 0,
         "network_members": 0,
         "involvement_interests": 0,
+        "network_joins": 0,
         "dry_run": dry_run,
     }
     if dry_run:
@@ -144,9 +150,12 @@ def run(session: Session, *, now: dt.datetime, settings: Settings, dry_run: bool
         result["contacts"] = len(p.contacts)
         result["network_members"] = len(p.members)
         result["involvement_interests"] = len(p.interests)
+        result["network_joins"] = len(p.joins)
         return result
     if p.involvement is not None:  # first: a contact erased below may share an address with a member
         result["network_members"], result["involvement_interests"] = involvement.apply(session, p.involvement, now)
+        joins = [row.email for row in p.joins]
+        result["network_joins"] = involvement.forget_joins(session, joins, ANONYMOUS_CONSENT, ANONYMOUS_EMAIL)
     for row in p.subscriptions:
         keeps_address = (
             row.contact_id is not None

@@ -3,15 +3,19 @@ withdrawn, no suppression), expressions of interest in long-closed opportunities
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from crm import models as m
+from crm.involvement import network
 from crm.privacy import retention
 from crm.privacy.involvement import INTEREST_KEEP_DAYS
 from tests.conftest import post_form
 from tests.dashboard import factories as f
 from tests.dashboard.factories import NOW, days
 from tests.involvement import records_builders as b
+from tests.involvement.network_helpers import join_form
 from tests.privacy.test_erasure import find_everywhere
 
 OLD = NOW - days(4 * 365)
@@ -125,3 +129,26 @@ def test_a_pending_subscription_of_a_network_member_keeps_the_membership(db, set
     retention.run(db, now=NOW, settings=settings)
     db.expire_all()
     assert db.scalar(select(m.NetworkMember.email)) == "member.pending.sub@example.org"
+
+
+def test_what_is_left_of_a_join_never_confirmed_is_anonymised(client, db, settings):
+    """The network deletes a join never confirmed; its consent entry (with IP and browser) and the confirmation
+    email stay until retention anonymises them. Other consent entries of the same address are left alone."""
+    response = post_form(client, "/involvement/network", join_form("never.joined@example.org", name="Invented Nojoin"))
+    assert response.status_code == 200
+    f.subscription(db, "someone.else@example.org")
+    db.commit()
+    later = dt.datetime.now(dt.UTC) + days(network.CONFIRM_DAYS + 2)
+    assert network.forget_unconfirmed(db, later) == 1
+    db.flush()
+    assert find_everywhere(db, "never.joined@example.org") != []  # the consent entry and the email are left
+    assert retention.run(db, now=later, settings=settings, dry_run=True)["network_joins"] == 0  # not 30 days yet
+    much_later = later + days(retention.UNCONFIRMED_DAYS)
+    planned = retention.run(db, now=much_later, settings=settings, dry_run=True)
+    assert [j.email for j in planned["plan"].joins] == ["never.joined@example.org"]
+    assert retention.run(db, now=much_later, settings=settings)["network_joins"] == 1
+    db.expire_all()
+    assert find_everywhere(db, "never.joined@example.org", "Invented Nojoin") == []
+    entry = db.scalar(select(m.ConsentEntry).where(m.ConsentEntry.mailings.is_not(None)).order_by(m.ConsentEntry.id))
+    assert entry.action == m.ConsentAction.SUBSCRIBE and entry.ip == ""  # the entry stays, without the person
+    assert retention.run(db, now=much_later, settings=settings, dry_run=True)["network_joins"] == 0

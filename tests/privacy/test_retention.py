@@ -119,10 +119,12 @@ def test_retention_job(app, db, settings):
         "contacts": 1,
         "network_members": 0,
         "involvement_interests": 0,
+        "network_joins": 0,
     }
     assert run_retention(ctx, now=NOW) == {
         "subscriptions": 0,
         "contacts": 0,
         "network_members": 0,
         "involvement_interests": 0,
+        "network_joins": 0,
     }
