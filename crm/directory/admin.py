@@ -20,6 +20,8 @@ from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
 from crm.directory.views import choices, csv_response, list_params, menus, org_or_404
 from crm.history import history
+from crm.involvement import admin as involvement_admin
+from crm.involvement.rules import payment_summary
 from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
@@ -145,8 +147,17 @@ def admin_org_delete(db: DB, ext: Ext, user: CurrentUser, org_id: FromPath[int])
 
 
 @get("/review", sync_to_thread=False)
-def admin_review(db: DB) -> Template:
-    return Template("admin/review.html", context={"rows": submissions.review_queue(db), **choices()})
+def admin_review(db: DB, user: CurrentUser, notice: FromQuery[str] = "") -> Template:
+    """Everything waiting for the fellow: groups from /add-your-group, involvement opportunities from
+    /involvement/offer (approved or turned down through the involvement pages' own handlers, which come back here)."""
+    context = {
+        "rows": submissions.review_queue(db),
+        "opportunities": submissions.opportunities_waiting(db, user),
+        "payment": payment_summary,
+        "notice": notice_text(notice, involvement_admin.NOTICES),
+        **choices(),
+    }
+    return Template("admin/review.html", context=context)
 
 
 @post("/organisations/{org_id:int}/review", sync_to_thread=False)

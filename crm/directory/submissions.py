@@ -2,6 +2,10 @@
 
 A submission is an organisation waiting for review; the decision is audited and emailed to the submitter through
 the outbox in the same transaction.
+
+The fellow's review queue (/admin/review) also shows the involvement opportunities sent through /involvement/offer
+and waiting for approval (``opportunities_waiting``), read through the involvement list's own query so the queue
+and its "Waiting for approval" tab can never differ; deciding them is ``crm.involvement.posting``'s.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory.errors import DirectoryError
 from crm.directory.organisations import create_organisation, org_snapshot
+from crm.involvement import access as involvement_access
+from crm.listing import ListParams
+
+QUEUE_LIMIT = 200
 
 
 def submit_group(session: Session, values: dict[str, Any], submitter_name: str, submitter_email: str) -> m.Organisation:
@@ -36,9 +44,20 @@ def review_queue(session: Session) -> list[Any]:
             select(o.id, o.name, o.kind, o.submitter_name, o.submitter_email, o.created_at, o.description)
             .where(o.review_status == m.ReviewStatus.SUBMITTED)
             .order_by(o.created_at, o.id)
-            .limit(200)
+            .limit(QUEUE_LIMIT)
         )
     )
+
+
+def opportunities_waiting(session: Session, actor: Principal) -> list[Any]:
+    """Involvement opportunities waiting for the fellow's approval, oldest first, with who sent them and the
+    facts a decision needs: the involvement list's "Waiting for approval" tab, one statement."""
+    opp = m.InvolvementOpportunity
+    params = ListParams(filters={"status": m.OpportunityStatus.SUBMITTED.value})
+    query = involvement_access._filtered(actor, params).add_columns(
+        opp.summary, opp.lived_experience_sought, opp.contact_name, opp.contact_email
+    )
+    return list(session.execute(query.order_by(opp.submitted_at, opp.created_at, opp.id).limit(QUEUE_LIMIT)))
 
 
 def review_submission(

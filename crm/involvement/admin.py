@@ -226,6 +226,13 @@ def _refused(db: Session, actor: Principal, opp: m.InvolvementOpportunity, exc: 
     return _detail_page(db, actor, opp, error=" ".join(exc.errors.values()), status_code=409)
 
 
+def _after_review(opp: m.InvolvementOpportunity, data: dict[str, Any], notice: str) -> Redirect:
+    """Back to the fellow's review queue when the decision was taken there (``back=review``), else the page."""
+    if data.get("back") == "review":
+        return Redirect(f"/admin/review?notice={notice}", status_code=303)
+    return _to_detail(opp, notice)
+
+
 @post("/{opportunity_id:int}/approve", sync_to_thread=False)
 def admin_approve(
     state: State, db: DB, settings: AppSettings, user: CurrentUser, opportunity_id: FromPath[int], data: FormBody
@@ -245,7 +252,7 @@ def admin_approve(
         )
     except FieldErrors as exc:
         return _refused(db, actor, opp, exc)
-    return _to_detail(opp, "approved-link" if opp.public_posted and opp.contact_email else "approved")
+    return _after_review(opp, data, "approved-link" if opp.public_posted and opp.contact_email else "approved")
 
 
 @post("/{opportunity_id:int}/reject", sync_to_thread=False)
@@ -258,7 +265,7 @@ def admin_reject(
         posting.reject(db, state.renderer, opp, actor=actor, now=_now(), note=Form(data).str("note", max_length=1000))
     except FieldErrors as exc:
         return _refused(db, actor, opp, exc)
-    return _to_detail(opp, "rejected")
+    return _after_review(opp, data, "rejected")
 
 
 @post("/{opportunity_id:int}/publish", sync_to_thread=False)
