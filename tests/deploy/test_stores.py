@@ -1,0 +1,117 @@
+"""CRM_REDIS_URL in one process: settings, the store registry and the Redis rate limiter's rules."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import pytest
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+
+from crm.app import create_app
+from crm.settings import Settings, SettingsError
+from crm.web.ratelimit import RateLimiter, RedisRateLimiter, build_rate_limiter
+from crm.web.stores import build_stores
+from tests.deploy.conftest import REDIS_TEST_URL, forget_namespace, redis_or_skip
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"crm-test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def redis_client(namespace: str):
+    client = redis_or_skip()
+    yield client
+    forget_namespace(client, namespace)
+    client.close()
+
+
+def test_settings_read_the_redis_variables_and_refuse_a_wrong_scheme_without_echoing_it():
+    settings = Settings.from_env({"CRM_REDIS_URL": "redis://cache:6379/2", "CRM_REDIS_NAMESPACE": "site-a"})
+    assert (settings.redis_url, settings.redis_namespace) == ("redis://cache:6379/2", "site-a")
+    assert Settings.from_env({}).redis_url == ""
+    with pytest.raises(SettingsError, match="CRM_REDIS_URL must start with redis://") as refused:
+        Settings(redis_url="http://user:hunter2@cache:6379").validate()
+    assert "hunter2" not in str(refused.value)
+    with pytest.raises(SettingsError, match="CRM_REDIS_NAMESPACE"):
+        Settings(redis_namespace="has space").validate()
+
+
+def test_without_redis_the_app_keeps_todays_in_process_state(app):
+    assert type(app.state.rate_limiter) is RateLimiter
+    assert isinstance(app.stores.get("anything"), MemoryStore)
+
+
+def test_with_redis_every_store_lives_in_the_apps_namespace(database, namespace, redis_client):
+    settings = database.settings.replace(redis_url=REDIS_TEST_URL, redis_namespace=namespace)
+    first, second = create_app(settings), create_app(settings)  # two processes' worth of apps
+    other = create_app(settings.replace(redis_namespace=namespace + "-other"))
+    try:
+        store = first.stores.get("answers")
+        assert isinstance(store, RedisStore) and store.namespace == f"{namespace}_answers"
+        assert isinstance(first.state.rate_limiter, RedisRateLimiter)
+        assert first.state.rate_limiter.prefix == f"{namespace}_ratelimit:"
+
+        async def exchange() -> tuple[bytes | None, bytes | None]:
+            await store.set("page", b"kept", expires_in=60)
+            seen = await second.stores.get("answers").get("page")
+            unseen = await other.stores.get("answers").get("page")
+            for app in (first, second, other):
+                await app.stores.get("answers")._redis.aclose()  # type: ignore[attr-defined]
+            return seen, unseen
+
+        assert asyncio.run(exchange()) == (b"kept", None)
+    finally:
+        for app in (first, second, other):
+            app.state.rate_limiter.close()
+            app.state.engine.dispose()
+        forget_namespace(redis_client, namespace + "-other")
+
+
+def test_redis_limiter_is_one_window_for_every_process_and_keeps_no_address_in_clear(namespace, redis_client):
+    a = RedisRateLimiter(REDIS_TEST_URL, f"{namespace}_ratelimit")
+    b = RedisRateLimiter(REDIS_TEST_URL, f"{namespace}_ratelimit")
+    key = "sign-in:email:someone@example.org"
+    assert [a.allow(key, 3, 0.6), b.allow(key, 3, 0.6), a.allow(key, 3, 0.6)] == [True, True, True]
+    assert not b.allow(key, 3, 0.6) and not a.allow(key, 3, 0.6)
+    assert b.allow("sign-in:email:other@example.org", 3, 0.6)  # another key, another window
+    stored = [k.decode() for k in redis_client.scan_iter(match=f"{namespace}*")]
+    assert len(stored) == 2 and all(k.startswith(f"{namespace}_ratelimit:sign-in:") for k in stored)
+    assert not any("example.org" in k for k in stored)
+    assert 0 < redis_client.pttl(a.redis_key(key)) <= 600  # gone with its window
+    time.sleep(0.7)
+    assert a.allow(key, 3, 0.6)  # the window slid on
+    a.reset()
+    assert list(redis_client.scan_iter(match=f"{namespace}*")) == []
+    a.close()
+    b.close()
+
+
+def test_redis_limiter_races_for_the_last_place_are_won_once(namespace, redis_client):
+    limiters = [RedisRateLimiter(REDIS_TEST_URL, f"{namespace}_ratelimit") for _ in range(4)]
+
+    async def race() -> list[bool]:
+        return await asyncio.gather(*(asyncio.to_thread(lim.allow, "subscribe:ip:1", 5, 60) for lim in limiters * 5))
+
+    assert sum(asyncio.run(race())) == 5
+    for limiter in limiters:
+        limiter.close()
+
+
+def test_unreachable_redis_falls_back_to_the_process_window_instead_of_failing(caplog):
+    limiter = build_rate_limiter(Settings(redis_url="redis://127.0.0.1:1/0"), "crm_ratelimit")
+    assert isinstance(limiter, RedisRateLimiter)
+    assert [limiter.allow("add-group:1.2.3.4", 2, 3600) for _ in range(3)] == [True, True, False]
+    assert "Redis unavailable" in caplog.text
+    assert caplog.text.count("Redis unavailable") == 1  # then it waits before asking Redis again
+    limiter.close()
+
+
+def test_store_registry_without_redis_is_memory():
+    stores = build_stores(Settings())
+    assert isinstance(stores.get("x"), MemoryStore) and stores.get("x") is stores.get("x")
+    assert build_rate_limiter(Settings(), None).__class__ is RateLimiter
