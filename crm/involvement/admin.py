@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.directory.reference import topics_and_regions
 from crm.directory.views import csv_response
 from crm.errors import FieldErrors
 from crm.history import history
+from crm.httpcache import remember
 from crm.involvement import access, editing, interest_status, posting, rules
 from crm.involvement.offer_pages import NEW_FORM, fields_context
 from crm.listing import ListParams
+from crm.views_saved import saved
 from crm.web.areas import admin_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
@@ -48,6 +51,7 @@ NOTICES = {
     "deleted": "The opportunity and its expressions of interest were deleted.",
 }
 ENTITY = "involvement_opportunity"
+SAVED_VIEWS = "involvement-opportunities"  # the list's key in crm.views_saved.saved.LISTS
 
 
 def _now() -> dt.datetime:
@@ -86,13 +90,21 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, notic
         "admin/involvement/list.html",
         "admin/involvement/list_results.html",
         context,
-        page_only=lambda: {
-            "kinds": rules.KIND_OPTIONS,
-            "payments": access.PAYMENT_FILTERS,
-            "origins": access.ORIGIN_FILTERS,
-            "regions": fields_context(db, Form({}))["regions"],
-        },
+        page_only=lambda: _list_menus(db, actor),
     )
+
+
+def _list_menus(db: Session, actor: Principal) -> dict[str, Any]:
+    """What only the whole list page shows: the filter menus (regions kept until they change, as the internship
+    list keeps them, so the page costs no statement for them) and the user's saved views (one statement)."""
+    _topics, regions = remember(db, "topics_and_regions", ("topics", "regions"), topics_and_regions)
+    return {
+        "kinds": rules.KIND_OPTIONS,
+        "payments": access.PAYMENT_FILTERS,
+        "origins": access.ORIGIN_FILTERS,
+        "regions": regions,
+        "my_views": saved.views_for(db, actor, SAVED_VIEWS),
+    }
 
 
 @get("/export.csv", sync_to_thread=False)

@@ -22,6 +22,7 @@ LISTS = {
     "funding-calls": "/admin/funding-calls",
     "events": "/admin/events",
     "internships": "/admin/internships",
+    "involvement-opportunities": "/admin/involvement",
 }
 MAX_PER_LIST = 50
 
