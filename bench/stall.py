@@ -60,31 +60,35 @@ def prepare(tmp: Path, args: argparse.Namespace) -> tuple[Path, str, str]:
     from crm.settings import Settings
 
     write_csv = importlib.import_module("bench.import").write_csv  # bench/import.py: a keyword as its name
-    db = tmp / "stall.sqlite3"
+    db = Path(args.db) if args.db else tmp / "stall.sqlite3"
     started = time.perf_counter()
-    orgs = ["--organisations", str(args.organisations)]
-    subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "datagen.py"), "--scale", args.scale, "--out", str(db), *orgs],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
     settings = Settings(env="test", database_url=f"sqlite:///{db}", secret_keys=(SECRET,))
+    fresh = not db.exists()
+    if fresh:
+        orgs = ["--organisations", str(args.organisations)]
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "datagen.py"), "--scale", args.scale, "--out", str(db), *orgs],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
     engine = create_db_engine(settings)
     factory = create_session_factory(engine)
     with factory() as session:
-        # dashboard.build names its organisations org-0.. (datagen's are org-1..): datagen's move aside.
-        session.execute(text("UPDATE organisations SET slug = 'dg-' || slug"))
-        build(session, args.contacts)
+        if fresh:
+            # dashboard.build names its organisations org-0.. (datagen's are org-1..): datagen's move aside.
+            session.execute(text("UPDATE organisations SET slug = 'dg-' || slug"))
+            build(session, args.contacts)
         user = ensure_user(session, "stall-bench@example.org", m.Role.ADMIN, name="Bench")
         cookie = create_session(session, user, settings)
         session.commit()
-        session.execute(text("ANALYZE"))
+        if fresh:
+            session.execute(text("ANALYZE"))
     engine.dispose()
     token = secrets.token_hex(16)
     write_csv(import_dir() / f"{token}.csv", args.preview_rows)
     print(
-        f"prepared {db.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.0f} s: {args.scale} internships"
+        f"{'prepared' if fresh else 'reused'} {db} ({db.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.0f} s: {args.scale} internships"
         f" and funding calls, {args.organisations} + {args.contacts} organisations, {args.contacts} contacts,"
         f" {2 * args.contacts} outbox messages; import preview of {args.preview_rows} rows",
         flush=True,
@@ -93,6 +97,16 @@ def prepare(tmp: Path, args: argparse.Namespace) -> tuple[Path, str, str]:
 
 
 SECRET = "bench-stall-secret-0123456789-abcdefghijklmnopqrstuv"
+
+
+def app() -> object:
+    """The app as uvicorn's factory, with the switch interval the run asked for (``--switch-interval``)."""
+    from crm.app import create_app
+
+    interval = float(os.environ.get("BENCH_SWITCH_INTERVAL_MS") or 0)
+    if interval:
+        sys.setswitchinterval(interval / 1000)
+    return create_app()
 
 
 def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, int, float]:
@@ -154,6 +168,10 @@ def main() -> int:
     parser.add_argument("--preview-rows", type=int, default=5000, help="rows of the previewed import; 20000")
     parser.add_argument("--seconds", type=float, default=20, help="length of each phase")
     parser.add_argument("--heavy", type=int, default=4, help="heavy requests in flight at once")
+    parser.add_argument("--db", default="", help="SQLite file: built there if missing, reused if present")
+    parser.add_argument(
+        "--switch-interval", type=float, default=0, help="ms: the app process's sys.setswitchinterval (GIL hand-over)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-stall-"))
     token = ""
@@ -164,9 +182,10 @@ def main() -> int:
         port = free_port()
         env = dict(os.environ, CRM_DATABASE_URL=f"sqlite:///{db}", CRM_ENV="test", CRM_SECRET_KEY=SECRET)
         env |= {"CRM_RUN_WORKER_IN_PROCESS": "false", "CRM_LOG_LEVEL": "WARNING"}
+        env |= {"BENCH_SWITCH_INTERVAL_MS": str(args.switch_interval)}
         pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
         uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level"]
-        uvicorn += ["warning", "--no-access-log", "--factory", "crm.app:create_app"]
+        uvicorn += ["warning", "--no-access-log", "--factory", "bench.stall:app"]
         proc = subprocess.Popen([*pin, *uvicorn], env=env, cwd=ROOT)
         if pin:
             os.sched_setaffinity(0, {1})
@@ -194,7 +213,9 @@ def main() -> int:
         stop.set()
         for t in threads:
             t.join(600)
-        print(f"\nGET {PROBE} (one uvicorn process, Cache-Control: no-cache)")
+        interval = f"{args.switch_interval} ms" if args.switch_interval else "Python's default, 5 ms"
+        load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"\nGET {PROBE} (one uvicorn process, Cache-Control: no-cache; switch interval {interval}; load {load})")
         print(f"  alone:                      {percentiles(baseline)}")
         print(f"  with {args.heavy} heavy requests at once: {percentiles(loaded)}")
         for name, times in done.items():

@@ -68,6 +68,11 @@ def _run(
             n = actions.set_archived(db, user, kind, selection, archive=archive, now=dt.datetime.now(dt.UTC))
             done = "archived" if archive else "restored from the archive"
             message = f"{n} of {selection.count} {kind.plural} {done}."
+        elif action == "close":
+            n = actions.close_opportunities(db, user, selection, now=dt.datetime.now(dt.UTC))
+            message = f"{n} of {selection.count} {kind.plural} closed: their pages stay and say so."
+            if n < selection.count:
+                message += " Only published ones close; the others were left as they were."
         elif action == "add_to_list":
             n = actions.add_to_contact_list(db, user, selection, form.get("list"))
             message = f"{n} of {selection.count} contacts added to the list ({selection.count - n} were in it already)."
@@ -82,7 +87,8 @@ def _run(
 
 
 def _handler(key: str, kind: Kind) -> Any:
-    @post(f"{kind.url.removeprefix('/admin')}/bulk", status_code=200, sync_to_thread=False, name=f"bulk-{key}")
+    # Thousands of records at once: in the thread pool, off the event loop (architecture.md, Heavy requests).
+    @post(f"{kind.url.removeprefix('/admin')}/bulk", status_code=200, sync_to_thread=True, name=f"bulk-{key}")
     def bulk(
         db: DB, user: CurrentUser, state: State, settings: AppSettings, data: FormBody
     ) -> Template | Stream | Redirect:

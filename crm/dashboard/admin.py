@@ -35,7 +35,8 @@ HEALTH_LABELS = {"active": "Active", "quiet": "Quiet", "dormant": "Dormant"}
 # --- dashboard ------------------------------------------------------------------------------------------------
 
 
-@get("/", guards=[signed_in_guard], sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@get("/", guards=[signed_in_guard], sync_to_thread=True)
 def dashboard(db: DB, user: CurrentUser, settings: AppSettings) -> Template:
     """Admins see the dashboard; other signed-in users see a short welcome (no SQL beyond the session)."""
     if user is None or not user.is_admin:
@@ -97,7 +98,8 @@ def _report(request: Request[Any, Any, Any], db: Any) -> tuple[reports.ImpactRep
     return reports.impact_report(db, period, now=now), errors
 
 
-@get("/reports", guards=[admin_guard], sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@get("/reports", guards=[admin_guard], sync_to_thread=True)
 def report_page(request: Request[Any, Any, Any], db: DB) -> Template:
     report, errors = _report(request, db)
     region_chart = charts.bar_chart(
@@ -124,7 +126,8 @@ def report_page(request: Request[Any, Any, Any], db: DB) -> Template:
     )
 
 
-@get("/reports/impact.csv", guards=[admin_guard], sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@get("/reports/impact.csv", guards=[admin_guard], sync_to_thread=True)
 def report_csv(request: Request[Any, Any, Any], db: DB) -> Response[str]:
     report, _ = _report(request, db)
     name = f"impact-{report.period.start.isoformat()}-to-{report.period.end.isoformat()}.csv"

@@ -15,6 +15,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
+from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -227,7 +228,7 @@ async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
         form.add_error("file", "The file is larger than 20 MB. Use `crm import organisations FILE.csv` instead.")
         return Template("admin/import.html", context={"form": form}, status_code=413)
     path.with_suffix(".name").write_text(upload.filename[:300], encoding="utf-8")  # for the batch's page
-    response = _preview(db, token, [], upload.filename[:300])
+    response = await sync_to_thread(_preview, db, token, [], upload.filename[:300])
     if not response.context["report"].ok:
         _discard(path)
     return response
@@ -243,13 +244,15 @@ def _filename(path: Path) -> str:
     return name.read_text(encoding="utf-8")[:300] if name.exists() else ""
 
 
-@get("/import/{token:str}", sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@get("/import/{token:str}", sync_to_thread=True)
 def admin_import_preview(db: DB, token: FromPath[str], replace: FromQuery[list[str] | None] = None) -> Template:
     path = _import_path(token)
     return _preview(db, token, replace or [], _filename(path))
 
 
-@post("/import/{token:str}", sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@post("/import/{token:str}", sync_to_thread=True)
 def admin_import_confirm(db: DB, user: CurrentUser, token: FromPath[str], data: FormBody) -> Template:
     path = _import_path(token)
     form = Form(data)

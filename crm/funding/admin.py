@@ -241,7 +241,8 @@ def _encoding(name: str) -> csvimport.Encoding:
     return csvimport.Encoding("cp1252" if name.startswith("Windows-1252") else "utf-8", name.endswith("with BOM"))
 
 
-@post("/import", sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@post("/import", sync_to_thread=True)
 def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
     form = Form({})
     upload = data.get("file")
@@ -262,7 +263,8 @@ def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
     return _import_page(form, report, csv_text=text, filename=filename, encoding=encoding.name)
 
 
-@post("/import/confirm", sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@post("/import/confirm", sync_to_thread=True)
 def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
     form = Form(data)
     text = str(data.get("csv_text", ""))

@@ -66,7 +66,8 @@ def import_batch(db: DB, batch_id: FromPath[int], undone: FromQuery[str] = "") -
     return _batch_page(db, batch_id, just_undone=undone == "1")
 
 
-@post("/{batch_id:int}/undo", sync_to_thread=False)
+# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
+@post("/{batch_id:int}/undo", sync_to_thread=True)
 def import_batch_undo(db: DB, user: CurrentUser, ext: Ext, batch_id: FromPath[int]) -> Template | Redirect:
     get_or_404(db, m.ImportBatch, batch_id, "No such import.")
     try:
