@@ -92,7 +92,9 @@ def seed(session: Session, settings: Settings) -> None:
             status = m.SubscriptionStatus.UNSUBSCRIBED
         elif i % 16 == 13:
             status = m.SubscriptionStatus.PAUSED
-        chosen = [x for x in mailings_all if rng.random() < 0.6] or ["funding_digest"]
+        # The involvement mailing belongs to network members (crm/involvement/network.py), never a random subscriber;
+        # the draw is still made so the rest of the demo stays as it was.
+        chosen = [x for x in mailings_all if rng.random() < 0.6 and x != m.Mailing.INVOLVEMENT] or ["funding_digest"]
         signed_up = now - dt.timedelta(days=rng.randint(3, 300))
         sub = m.Subscription(
             email=email,
