@@ -25,6 +25,7 @@ from crm.accounts.principal import Principal
 from crm.bulk.kinds import CONTACTS, Kind, Scope
 from crm.directory.export import safe_cell
 from crm.errors import FieldErrors
+from crm.involvement import editing as involvement_editing
 from crm.listing import COUNT_CAP, ListParams
 from crm.plainwords import plain
 from crm.timefmt import format_datetime
@@ -34,7 +35,7 @@ MAX_SELECTION = COUNT_CAP
 NAMES_SHOWN = 10
 
 
-CHANGES = {"add_topic", "remove_topic", "add_to_list", "archive", "restore"}
+CHANGES = {"add_topic", "remove_topic", "add_to_list", "archive", "restore", "close"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -214,6 +215,20 @@ def set_archived(
     return len(ids)
 
 
+def close_opportunities(session: Session, actor: Principal | None, selection: Selection, *, now: dt.datetime) -> int:
+    """Close the selected involvement opportunities that are published (taking interest); how many closed. Each
+    closes as from its own page (``crm.involvement.editing.close``: audited, its page stays and says so); drafts,
+    those waiting for approval, turned down or already closed are left as they are."""
+    opp = m.InvolvementOpportunity
+    published = session.scalars(
+        select(opp).where(opp.id.in_(selection.ids), opp.status == m.OpportunityStatus.PUBLISHED).order_by(opp.id)
+    ).all()
+    for record in published:
+        involvement_editing.close(session, record, now, actor=actor)
+    session.flush()
+    return len(published)
+
+
 def offered(kind: Kind, actor: Principal | None) -> Mapping[str, str]:
     """The bulk actions a list shows this user: the fellow's (admins) only, as the bulk routes are."""
     return kind.actions if actor is not None and actor.is_admin else {}
@@ -245,8 +260,8 @@ def selection_rows(session: Session, kind: Kind, ids: Sequence[int]) -> Iterator
     if kind.export is None:
         raise ValueError(f"{kind.plural} have their own export")
     query = kind.export()
-    yield [c.name for c in query.selected_columns]
+    yield list(kind.export_header) if kind.export_row else [c.name for c in query.selected_columns]
     for start in range(0, len(ids), 1000):
         chunk = list(ids[start : start + 1000])
         for row in session.execute(query.where(kind.model.id.in_(chunk)).order_by(kind.label, kind.model.id)):
-            yield [_cell(v) for v in row]
+            yield [_cell(v) for v in (kind.export_row(row) if kind.export_row else row)]

@@ -20,6 +20,8 @@ from crm.directory import contacts, organisations
 from crm.events import listing as event_listing
 from crm.funding import queries as funding_queries
 from crm.internships import queries as internship_queries
+from crm.involvement import access as involvement_access
+from crm.involvement.rules import payment_summary
 from crm.listing import ListParams
 from crm.mailing import queries as mailing_queries
 from crm.partnerships import queries as partnership_queries
@@ -53,6 +55,9 @@ class Kind:
     links: Table | None = None  # the topic link table, when the records have topics
     link_column: str = ""
     export: Callable[[], Select[Any]] | None = None  # labelled columns of the CSV (None: the directory's own export)
+    # When a CSV cell needs more than its column (a payment in words): the header, and one row of ``export()`` as cells.
+    export_header: tuple[str, ...] = ()
+    export_row: Callable[[Any], list[Any]] | None = None
 
 
 TOPIC_ACTIONS = {"add_topic": "Add a topic", "remove_topic": "Remove a topic"}
@@ -90,6 +95,12 @@ def _internships(session: Session, params: ListParams, scope: Scope) -> Select[A
     if scope.actor is None:
         raise ValueError("the internship list depends on who is looking")
     return internship_queries.admin_query(session, scope.actor, params)[0]
+
+
+def _involvement_opportunities(session: Session, params: ListParams, scope: Scope) -> Select[Any]:
+    if scope.actor is None:
+        raise ValueError("the involvement list depends on who is looking")
+    return involvement_access._filtered(scope.actor, params)
 
 
 def _subscriber_columns() -> Select[Any]:
@@ -160,6 +171,46 @@ def _internship_columns() -> Select[Any]:
         i.closing_date.label("Closing date"),
         i.host_contact_email.label("Host contact"),
     ).join(m.Organisation, m.Organisation.id == i.host_organisation_id)
+
+
+def _involvement_columns() -> Select[Any]:
+    o = m.InvolvementOpportunity
+    return (
+        select(
+            o.title,
+            o.kind,
+            o.status,
+            m.Organisation.name.label("organisation_name"),
+            m.Region.name.label("region_name"),
+            o.online,
+            o.paid,
+            o.payment_pence,
+            o.payment_basis,
+            o.expenses_covered,
+            o.closing_date,
+            involvement_access.INTEREST_COUNT,
+        )
+        .outerjoin(m.Organisation, m.Organisation.id == o.organisation_id)
+        .outerjoin(m.Region, m.Region.id == o.region_id)
+    )
+
+
+# The list's own words for the statuses that are not self-explanatory (its tabs and badges say the same).
+OPPORTUNITY_STATUS_WORDS = {
+    m.OpportunityStatus.SUBMITTED: "Waiting for approval",
+    m.OpportunityStatus.REJECTED: "Turned down",
+}
+
+
+INVOLVEMENT_HEADER = ("Title", "Kind", "Status", "Organisation", "Region", "Online", "Payment", "Closing date",
+                      "Expressions of interest")  # fmt: skip
+
+
+def _involvement_row(r: Any) -> list[Any]:
+    """No personal data: neither the poster's contact nor anyone who expressed interest, only how many did."""
+    status = OPPORTUNITY_STATUS_WORDS.get(r.status, r.status)
+    return [r.title, r.kind.label, status, r.organisation_name, r.region_name, r.online, payment_summary(r),
+            r.closing_date, r.interests]  # fmt: skip
 
 
 ORGANISATIONS = Kind(
@@ -249,7 +300,31 @@ INTERNSHIPS = Kind(
     "internship_id",
     _internship_columns,
 )
+INVOLVEMENT_OPPORTUNITIES = Kind(
+    "involvement_opportunity",
+    "involvement opportunities",
+    "/admin/involvement",
+    m.InvolvementOpportunity,
+    m.InvolvementOpportunity.title,
+    involvement_access.FILTERS,
+    _involvement_opportunities,
+    {"close": "Close (the published ones)", **TOPIC_ACTIONS, **EXPORT},
+    m.involvement_opportunity_topics,
+    "opportunity_id",
+    _involvement_columns,
+    INVOLVEMENT_HEADER,
+    _involvement_row,
+)
 KINDS = {
     k.plural.replace(" ", "-"): k
-    for k in (ORGANISATIONS, CONTACTS, SUBSCRIBERS, PARTNERSHIPS, FUNDING_CALLS, EVENTS, INTERNSHIPS)
+    for k in (
+        ORGANISATIONS,
+        CONTACTS,
+        SUBSCRIBERS,
+        PARTNERSHIPS,
+        FUNDING_CALLS,
+        EVENTS,
+        INTERNSHIPS,
+        INVOLVEMENT_OPPORTUNITIES,
+    )
 }

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.bulk import actions as bulk
+from crm.bulk import kinds as bulk_kinds
 from crm.directory.reference import topics_and_regions
 from crm.directory.views import csv_response
 from crm.errors import FieldErrors
@@ -84,6 +86,7 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, notic
         "payment": rules.payment_summary,
         "is_fellow": actor.is_admin,
         "notice": notice_text(notice, NOTICES),
+        "bulk_actions": bulk.offered(bulk_kinds.INVOLVEMENT_OPPORTUNITIES, actor),
     }
     return list_page(
         request,
@@ -95,14 +98,16 @@ def admin_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser, notic
 
 
 def _list_menus(db: Session, actor: Principal) -> dict[str, Any]:
-    """What only the whole list page shows: the filter menus (regions kept until they change, as the internship
-    list keeps them, so the page costs no statement for them) and the user's saved views (one statement)."""
-    _topics, regions = remember(db, "topics_and_regions", ("topics", "regions"), topics_and_regions)
+    """What only the whole list page shows: the filter menus and the bulk form's topics (kept until topics or
+    regions change, as the internship list keeps them, so they cost the page no statement) and the user's saved
+    views (one statement)."""
+    topics, regions = remember(db, "topics_and_regions", ("topics", "regions"), topics_and_regions)
     return {
         "kinds": rules.KIND_OPTIONS,
         "payments": access.PAYMENT_FILTERS,
         "origins": access.ORIGIN_FILTERS,
         "regions": regions,
+        "bulk_topics": topics,
         "my_views": saved.views_for(db, actor, SAVED_VIEWS),
     }
 
