@@ -168,6 +168,7 @@ def main() -> int:
     parser.add_argument("--preview-rows", type=int, default=5000, help="rows of the previewed import; 20000")
     parser.add_argument("--seconds", type=float, default=20, help="length of each phase")
     parser.add_argument("--heavy", type=int, default=4, help="heavy requests in flight at once")
+    parser.add_argument("--only", default="", help="comma-separated heavy requests to use, e.g. 'import preview'")
     parser.add_argument("--db", default="", help="SQLite file: built there if missing, reused if present")
     parser.add_argument(
         "--switch-interval", type=float, default=0, help="ms: the app process's sys.setswitchinterval (GIL hand-over)"
@@ -199,10 +200,12 @@ def main() -> int:
         baseline = probe(port, args.seconds)
         stop = threading.Event()
         done: dict[str, list[float]] = {name: [] for name in HEAVY}
-        names = list(HEAVY)
+        names = [n.strip() for n in args.only.split(",") if n.strip() in HEAVY] if args.only else list(HEAVY)
         threads = [
             threading.Thread(
-                target=heavy_loop, args=(port, cookie, names[i % 4 :] + names[: i % 4], stop, done), daemon=True
+                target=heavy_loop,
+                args=(port, cookie, names[i % len(names) :] + names[: i % len(names)], stop, done),
+                daemon=True,
             )
             for i in range(args.heavy)
         ]
