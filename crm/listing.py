@@ -10,6 +10,9 @@ Usage in a service::
     page = fetch_page(session, query, params, SORTS, id_column=Org.id)
 
 Each page costs exactly one SQL statement (page_size + 1 rows fetched to know whether there is a next page).
+
+A public list passes ``shape=`` (what its query holds, e.g. the filter values) and a function building the query:
+the finished statement is then built once per shape and bound per request (see ``keyset_page``).
 """
 
 from __future__ import annotations

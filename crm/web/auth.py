@@ -48,16 +48,15 @@ class AuthMiddleware(ASGIMiddleware):
         scope["auth"] = None
         authz = _header(scope, b"authorization")
         factory = scope["litestar_app"].state.session_factory
-        now = dt.datetime.now(dt.UTC)
         if authz.lower().startswith("bearer "):
             key = authz[7:].strip()
             if key:
-                scope["user"] = _principal_from_api_key(factory, key, now)
+                scope["user"] = _principal_from_api_key(factory, key, dt.datetime.now(dt.UTC))
                 scope["auth"] = "api_key"
         else:
             cookie = _cookie(scope, SESSION_COOKIE)
             if cookie:
-                scope["user"] = _principal_from_session(factory, cookie, now)
+                scope["user"] = _principal_from_session(factory, cookie, dt.datetime.now(dt.UTC))
                 scope["auth"] = "session" if scope["user"] else None
             elif not authz and (tables := httpcache.rule_for(scope)):
                 # the cheap path: an anonymous GET of a public page may be answered 304 here (crm.web.httpcache)
