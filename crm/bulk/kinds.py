@@ -308,7 +308,7 @@ INVOLVEMENT_OPPORTUNITIES = Kind(
     m.InvolvementOpportunity.title,
     involvement_access.FILTERS,
     _involvement_opportunities,
-    {"close": "Close (the published ones)", **TOPIC_ACTIONS, **EXPORT},
+    {**TOPIC_ACTIONS, **EXPORT, "close": "Close (the published ones)"},  # the harmless ones first (the default)
     m.involvement_opportunity_topics,
     "opportunity_id",
     _involvement_columns,

@@ -41,6 +41,8 @@ def test_the_list_offers_the_selection_to_the_fellow(admin_client: Any, db: Any)
     for label in ("Close (the published ones)", "Add a topic", "Remove a topic", "Download as CSV"):
         assert label in page
     assert ">Peer support</option>" in page
+    first = page.split('<select id="bulk-action" name="action">', 1)[1].split("</option>", 1)[0]
+    assert 'value="add_topic"' in first  # the preselected action changes nothing without a topic chosen
     fragment = admin_client.get("/admin/involvement?kind=training", headers={"hx-request": "true"}).text
     assert '<input type="hidden" name="query" value="kind=training" form="bulk">' in fragment
 

@@ -41,6 +41,7 @@ def test_a_public_offer_waits_in_the_review_queue_beside_groups(client: Any, db:
     page = client.get("/admin/review").text
     assert "Waiting Walkers" in page  # the groups stay
     assert "Involvement opportunities waiting for approval" in page
+    assert 'Also waiting: <a href="#opportunities-waiting-h">1 involvement opportunity</a>' in page
     assert f'<a href="/admin/involvement/{opp.id}">Advisory group on crisis care, from the public form</a>' in page
     assert f"sent by Dr Sam Poster &lt;{opp.contact_email}&gt;" in page
     assert "£25 per meeting" in page and "Help shape a three-year study" in page
@@ -66,7 +67,7 @@ def test_an_empty_queue_says_so_for_each_kind(client: Any, db: Any, settings: An
     _fellow(client, db, settings)
     page = client.get("/admin/review").text
     assert "No groups are waiting for review." in page
-    assert "No involvement opportunities are waiting for approval." in page
+    assert "No involvement opportunities are waiting for approval." in page and "Also waiting" not in page
 
 
 def test_approving_from_the_queue_publishes_emails_the_link_and_comes_back(client: Any, db: Any, settings: Any) -> None:
