@@ -4,6 +4,7 @@ regions, and the editors' own page at /admin/our-organisation. Contacts, import 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import Request, get, post
@@ -154,6 +155,7 @@ def admin_review(db: DB, user: CurrentUser, notice: FromQuery[str] = "") -> Temp
         "rows": submissions.review_queue(db),
         "opportunities": submissions.opportunities_waiting(db, user),
         "payment": payment_summary,
+        "now": dt.datetime.now(dt.UTC),
         "notice": notice_text(notice, involvement_admin.NOTICES),
         **choices(),
     }

@@ -4,6 +4,7 @@ pages' own handlers (crm.involvement.posting) and comes back to the queue."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -118,6 +119,21 @@ def test_a_decision_taken_twice_is_refused_with_a_message(client: Any, db: Any, 
     post_form(client, f"/admin/involvement/{opp.id}/reject", {"back": "review"})
     r = post_form(client, f"/admin/involvement/{opp.id}/reject", {"back": "review"})
     assert r.status_code == 409 and "Only an opportunity waiting for approval can be turned down." in r.text
+
+
+def test_a_closing_date_that_passed_while_waiting_is_said_and_approving_is_refused(
+    client: Any, db: Any, settings: Any
+) -> None:
+    opp = _sent(client, db, "Waited too long")
+    opp.closes_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    db.commit()
+    _fellow(client, db, settings)
+    page = client.get("/admin/review").text
+    assert "Its closing date has passed, so it cannot be published as it is." in page
+    assert f'<a href="/admin/involvement/{opp.id}/edit">Change the closing date</a>' in page
+    r = post_form(client, f"/admin/involvement/{opp.id}/approve", {"back": "review"})
+    assert r.status_code == 409 and "The closing date has passed." in r.text
+    assert latest(db).status == S.SUBMITTED
 
 
 def test_the_queue_is_for_the_fellow_only(client: Any, db: Any, settings: Any) -> None:
