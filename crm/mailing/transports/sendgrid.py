@@ -27,7 +27,6 @@ planned (their size decides whether the message may go in a batch) and spliced i
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import http.client
 import json
@@ -46,6 +45,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from crm.mailing.transports.base import OutgoingEmail, Report, SendOutcome, SendResult
+from crm.mailing.transports.sendgrid_parts import calendar_parts
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.sendgrid")
@@ -118,40 +118,6 @@ def _category(kind: str) -> str:
     return (kind or "mail")[:255]
 
 
-def _calendar_parts(email: OutgoingEmail) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Calendar entries become a ``text/calendar; method=…`` content part AND an ``application/ics`` attachment."""
-    content: list[dict[str, str]] = []
-    attachments: list[dict[str, str]] = []
-    for item in email.attachments:
-        kind = item.get("kind")
-        if kind == "calendar":
-            method = str(item.get("method", "REQUEST")).upper()
-            if method not in {"REQUEST", "CANCEL"}:
-                raise ValueError(f"calendar method must be REQUEST or CANCEL, not {method!r}")
-            ics = item["content"]
-            content.append({"type": f"text/calendar; method={method}", "value": ics})
-            attachments.append(
-                {
-                    "content": base64.b64encode(ics.encode("utf-8")).decode("ascii"),
-                    "type": "application/ics",
-                    "filename": item.get("filename") or "invite.ics",
-                    "disposition": "attachment",
-                }
-            )
-        elif kind == "file":
-            attachments.append(
-                {
-                    "content": item["content_b64"],
-                    "type": item.get("type") or "application/octet-stream",
-                    "filename": item["filename"],
-                    "disposition": "attachment",
-                }
-            )
-        else:
-            raise ValueError(f"unknown attachment kind {kind!r}")
-    return content, attachments
-
-
 def _envelope(settings: Settings, email: OutgoingEmail) -> dict[str, Any]:
     """What a request shares: From (the message's own display name, if any), Reply-To, category, tracking (off
     unless the message asks for SendGrid's open or click tracking: a campaign's choice)."""
@@ -182,7 +148,7 @@ def build_payload(email: OutgoingEmail, settings: Settings) -> dict[str, Any]:
     headers = {k: v for k, v in email.headers.items() if k.lower() != "reply-to"}
     if headers:
         personalization["headers"] = headers
-    extra_content, attachments = _calendar_parts(email)
+    extra_content, attachments = calendar_parts(email)
     content = [{"type": "text/plain", "value": email.text or " "}]
     if email.html:
         content.append({"type": "text/html", "value": email.html})
