@@ -91,10 +91,12 @@ from crm.involvement import consultation_jobs as involvement_consultation_jobs
 from crm.involvement import consultation_pages as involvement_consultation_pages
 from crm.involvement import demo as involvement_demo
 from crm.involvement import jobs as involvement_jobs
+from crm.involvement import merges as involvement_merges
 from crm.involvement import network_jobs as involvement_network_jobs
 from crm.involvement import network_pages as involvement_network_pages
 from crm.involvement import offer_pages as involvement_offer_pages
 from crm.involvement import pages as involvement_pages
+from crm.involvement import references as involvement_references
 from crm.involvement import sections as involvement_sections
 from crm.mailing import admin as mailing_admin
 from crm.mailing import commands as mailing_commands
@@ -251,6 +253,8 @@ DOMAINS: tuple[Domain, ...] = (
         jobs=(*involvement_jobs.JOBS, *involvement_network_jobs.JOBS, *involvement_consultation_jobs.JOBS),
         seed=involvement_demo.seed,
         admin_sections=involvement_sections.admin_sections,
+        references=involvement_references.references,
+        merge_organisations=involvement_merges.merge_organisations,
     ),
     Domain(
         "dashboard", routes=_routes(dashboard_admin), commands=dashboard_commands.commands, jobs=dashboard_jobs.JOBS
