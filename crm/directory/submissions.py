@@ -55,7 +55,11 @@ def opportunities_waiting(session: Session, actor: Principal) -> list[Any]:
     opp = m.InvolvementOpportunity
     params = ListParams(filters={"status": m.OpportunityStatus.SUBMITTED.value})
     query = involvement_access._filtered(actor, params).add_columns(
-        opp.summary, opp.lived_experience_sought, opp.contact_name, opp.contact_email
+        opp.summary,
+        opp.lived_experience_sought,
+        opp.contact_name,
+        opp.contact_email,
+        m.Organisation.review_status.label("organisation_review_status"),  # a new organisation waits above
     )
     return list(session.execute(query.order_by(opp.submitted_at, opp.created_at, opp.id).limit(QUEUE_LIMIT)))
 

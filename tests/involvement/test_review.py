@@ -46,6 +46,12 @@ def test_a_public_offer_waits_in_the_review_queue_beside_groups(client: Any, db:
     assert f'<a href="/admin/involvement/{opp.id}">Advisory group on crisis care, from the public form</a>' in page
     assert f"sent by Dr Sam Poster &lt;{opp.contact_email}&gt;" in page
     assert "£25 per meeting" in page and "Help shape a three-year study" in page
+    new_organisation = "The organisation, Northern Mental Health Research Unit, is new: it waits for your review"
+    assert new_organisation in page
+    organisation = db.get(m.Organisation, opp.organisation_id)
+    organisation.review_status = m.ReviewStatus.APPROVED
+    db.commit()
+    assert new_organisation not in client.get("/admin/review").text
     assert f'action="/admin/involvement/{opp.id}/approve"' in page
     assert f'action="/admin/involvement/{opp.id}/reject"' in page
 
