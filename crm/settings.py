@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-insecure-secret-change-me"
@@ -28,6 +29,21 @@ class SettingsError(ValueError):
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _check_redis_url(url: str) -> None:
+    """A Redis URL the client can use; the message never echoes it (it may hold a password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError("CRM_REDIS_URL must start with redis://, rediss:// or unix://")
+    if parts.scheme == "unix":
+        return
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise SettingsError("CRM_REDIS_URL has a port that is not a number") from None
+    if not parts.hostname or not re.fullmatch(r"/?(\d+)?", parts.path):
+        raise SettingsError("CRM_REDIS_URL must look like redis://host:6379/0 (a host, then a database number)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,9 +117,8 @@ class Settings:
             raise SettingsError(f"CRM_MAIL_TRANSPORT must be local, smtp or sendgrid, not {self.mail_transport!r}")
         if self.smtp_connections < 1:
             raise SettingsError(f"CRM_SMTP_CONNECTIONS must be at least 1, not {self.smtp_connections}")
-        if self.redis_url and self.redis_url.split("://", 1)[0] not in {"redis", "rediss", "unix"}:
-            # never echoed: the URL may hold a password
-            raise SettingsError("CRM_REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.redis_url:
+            _check_redis_url(self.redis_url)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.redis_namespace):
             raise SettingsError(
                 f"CRM_REDIS_NAMESPACE must be 1-64 letters, digits, '_', '.' or '-', not {self.redis_namespace!r}"

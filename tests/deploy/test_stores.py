@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from litestar.stores.memory import MemoryStore
@@ -37,8 +41,26 @@ def test_settings_read_the_redis_variables_and_refuse_a_wrong_scheme_without_ech
     with pytest.raises(SettingsError, match="CRM_REDIS_URL must start with redis://") as refused:
         Settings(redis_url="http://user:hunter2@cache:6379").validate()
     assert "hunter2" not in str(refused.value)
+    with pytest.raises(SettingsError, match="port that is not a number"):
+        Settings(redis_url="redis://:hunter2@cache:63 79/0").validate()
+    with pytest.raises(SettingsError, match="a database number"):
+        Settings(redis_url="redis://cache:6379/zero").validate()
     with pytest.raises(SettingsError, match="CRM_REDIS_NAMESPACE"):
         Settings(redis_namespace="has space").validate()
+    assert Settings(redis_url="unix:///run/redis.sock?db=2").validate().redis_url
+
+
+def test_a_bad_redis_url_is_one_clear_line_from_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "crm.cli", "db", "check"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CRM_REDIS_URL": "redis://:hunter2@cache:port/0"},
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "crm: configuration error: CRM_REDIS_URL has a port that is not a number"
 
 
 def test_without_redis_the_app_keeps_todays_in_process_state(app):
