@@ -29,7 +29,7 @@ from crm import httpcache
 
 CSRF_COOKIE = b"crm_csrf"
 CSRF_FIELD = b'name="_csrf_token"'
-VARY = b"Cookie, Authorization, HX-Request"
+VARY = b"Cookie, Authorization, HX-Request, HX-Boosted"
 PUBLIC = b"public, no-cache"
 PRIVATE = b"private, no-cache"
 
@@ -132,7 +132,8 @@ async def serve(tables: tuple[str, ...], scope: Scope, receive: Receive, send: S
     headers = _headers(scope)
     query = scope.get("query_string", b"").decode("latin-1")
     # the app too: the tests run one app per database in one process, like two servers
-    key = f"{id(scope['litestar_app'])}|{scope['path']}?{query}|{headers.get(b'hx-request', b'').decode('latin-1')}"
+    htmx = headers.get(b"hx-request", b"") + b"/" + headers.get(b"hx-boosted", b"")  # fragment or whole page
+    key = f"{id(scope['litestar_app'])}|{scope['path']}?{query}|{htmx.decode('latin-1')}"
     tag = httpcache.etag(key, tables)
     csrf_cookie = _cookie(headers.get(b"cookie", b""), CSRF_COOKIE)
     if_none_match = headers.get(b"if-none-match")

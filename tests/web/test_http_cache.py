@@ -85,6 +85,9 @@ def test_query_and_htmx_are_part_of_the_etag(client):
     assert fragment.headers["etag"] != plain
     assert "HX-Request" in fragment.headers["vary"]
     assert client.get("/internships", headers={"If-None-Match": plain, "HX-Request": "true"}).status_code == 200
+    boosted = client.get("/internships", headers={"HX-Request": "true", "HX-Boosted": "true"})  # the whole page
+    assert boosted.headers["etag"] not in (plain, fragment.headers["etag"])
+    assert "<html" in boosted.text and "<html" not in fragment.text
 
 
 def test_signed_in_pages_are_not_cached(client, db, settings, count_queries):
