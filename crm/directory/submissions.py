@@ -54,7 +54,7 @@ def opportunities_waiting(session: Session, actor: Principal) -> list[Any]:
     facts a decision needs: the involvement list's "Waiting for approval" tab, one statement."""
     opp = m.InvolvementOpportunity
     params = ListParams(filters={"status": m.OpportunityStatus.SUBMITTED.value})
-    query = involvement_access._filtered(actor, params).add_columns(
+    query = involvement_access.admin_query(actor, params).add_columns(
         opp.summary,
         opp.lived_experience_sought,
         opp.contact_name,

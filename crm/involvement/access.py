@@ -165,7 +165,7 @@ ADMIN_SORTS = Sorts(
 )
 
 
-def _filtered(actor: Principal, params: ListParams, *, status: bool = True) -> Select[Any]:
+def admin_query(actor: Principal, params: ListParams, *, status: bool = True) -> Select[Any]:
     """The actor's opportunities matching the list's search and filters (``status=False``: every tab's)."""
     query = (
         select(
@@ -218,13 +218,13 @@ def _filtered(actor: Principal, params: ListParams, *, status: bool = True) -> S
 
 def admin_list(session: Session, actor: Principal, params: ListParams) -> Page:
     """One page of the actor's opportunities with their interest counts, and how many match: two statements."""
-    query = _filtered(actor, params).add_columns(INTEREST_COUNT, NEW_INTEREST_COUNT)
+    query = admin_query(actor, params).add_columns(INTEREST_COUNT, NEW_INTEREST_COUNT)
     return fetch_page(session, query, params, ADMIN_SORTS, id_column=Opp.id, count=True)
 
 
 def tab_counts(session: Session, actor: Principal, params: ListParams) -> dict[str, int]:
     """How many of the actor's opportunities each tab holds under the other filters: one statement."""
-    sub = _filtered(actor, params, status=False).subquery()
+    sub = admin_query(actor, params, status=False).subquery()
     counts = {value: 0 for value, _ in STATUS_TABS}
     for status, n in session.execute(select(sub.c.status, func.count()).group_by(sub.c.status)):
         counts[m.OpportunityStatus(status).value] = int(n)
@@ -243,7 +243,7 @@ def csv_rows(session: Session, actor: Principal, params: ListParams, base_url: s
     """The list as CSV rows, every page of it, in id order in batches (one statement per 500 rows). No personal
     data: the contact and the people who expressed interest stay on the opportunity's page."""
     yield CSV_HEADER
-    query = _filtered(actor, params).add_columns(INTEREST_COUNT, NEW_INTEREST_COUNT)
+    query = admin_query(actor, params).add_columns(INTEREST_COUNT, NEW_INTEREST_COUNT)
     base = base_url.rstrip("/")
     last = 0
     while True:
