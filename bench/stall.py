@@ -106,7 +106,17 @@ def app() -> object:
     interval = float(os.environ.get("BENCH_SWITCH_INTERVAL_MS") or 0)
     if interval:
         sys.setswitchinterval(interval / 1000)
-    return create_app()
+    application = create_app()
+    tokens = int(os.environ.get("BENCH_THREAD_TOKENS") or 0)
+    if tokens:  # at most this many handlers (and stream chunks) in the thread pool at once: a narrow "heavy lane"
+
+        def narrow() -> None:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+
+        application.on_startup.append(narrow)
+    return application
 
 
 def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, int, float]:
@@ -168,6 +178,7 @@ def main() -> int:
     parser.add_argument("--preview-rows", type=int, default=5000, help="rows of the previewed import; 20000")
     parser.add_argument("--seconds", type=float, default=20, help="length of each phase")
     parser.add_argument("--heavy", type=int, default=4, help="heavy requests in flight at once")
+    parser.add_argument("--thread-tokens", type=int, default=0, help="the app's thread pool size (anyio's default 40)")
     parser.add_argument("--only", default="", help="comma-separated heavy requests to use, e.g. 'import preview'")
     parser.add_argument("--db", default="", help="SQLite file: built there if missing, reused if present")
     parser.add_argument(
@@ -183,7 +194,7 @@ def main() -> int:
         port = free_port()
         env = dict(os.environ, CRM_DATABASE_URL=f"sqlite:///{db}", CRM_ENV="test", CRM_SECRET_KEY=SECRET)
         env |= {"CRM_RUN_WORKER_IN_PROCESS": "false", "CRM_LOG_LEVEL": "WARNING"}
-        env |= {"BENCH_SWITCH_INTERVAL_MS": str(args.switch_interval)}
+        env |= {"BENCH_SWITCH_INTERVAL_MS": str(args.switch_interval), "BENCH_THREAD_TOKENS": str(args.thread_tokens)}
         pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
         uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level"]
         uvicorn += ["warning", "--no-access-log", "--factory", "bench.stall:app"]
@@ -218,6 +229,7 @@ def main() -> int:
             t.join(600)
         interval = f"{args.switch_interval} ms" if args.switch_interval else "Python's default, 5 ms"
         load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        interval += f"; thread pool {args.thread_tokens or 40}"
         print(f"\nGET {PROBE} (one uvicorn process, Cache-Control: no-cache; switch interval {interval}; load {load})")
         print(f"  alone:                      {percentiles(baseline)}")
         print(f"  with {args.heavy} heavy requests at once: {percentiles(loaded)}")
