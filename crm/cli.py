@@ -123,7 +123,8 @@ def run(host: str, port: int, workers: int, with_worker: bool | None, seed: bool
 @main.command()
 @handles_config_errors
 def worker() -> None:
-    """Run the scheduler and the outbox dispatcher (one active worker; others wait as standbys)."""
+    """Run the scheduler and the outbox dispatcher. One worker leads (every job); on PostgreSQL the others
+    dispatch the outbox beside it, on SQLite they wait as standbys; one takes over when the leader stops."""
     from jobs.worker import run_worker
 
     run_worker(load_settings())

@@ -1,6 +1,7 @@
 """Only one active scheduler at a time: a PostgreSQL advisory lock, or a file lock beside an SQLite database.
 
-A second worker waits as a standby and takes over when the first one's connection (or process) dies.
+A worker that does not hold the lock waits and takes over when the holder's connection (or process) dies; while it
+waits it is a standby on SQLite and, on PostgreSQL, runs the work shared by workers (``jobs.worker``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -60,9 +61,18 @@ class SchedulerLock:
             self._file = None
 
 
+def _announce_standby() -> None:
+    log.warning("another worker holds the scheduler lock; waiting as a standby")
+
+
 @contextlib.contextmanager
-def hold_scheduler_lock(engine: Engine, poll_seconds: float = 5.0, wait: bool = True) -> Iterator[bool]:
-    """Yield True once this process holds the lock; with ``wait=False`` yield False instead of waiting."""
+def hold_scheduler_lock(
+    engine: Engine, poll_seconds: float = 5.0, wait: bool = True, on_wait: Callable[[], None] = _announce_standby
+) -> Iterator[bool]:
+    """Yield True once this process holds the lock; with ``wait=False`` yield False instead of waiting.
+
+    ``on_wait`` runs once, the first time the lock is found held (before the first wait), so the caller can say
+    what it does meanwhile (a standby, or a worker that runs shared work) and start doing it."""
     lock = SchedulerLock(engine)
     announced = False
     while not lock.try_acquire():
@@ -70,7 +80,7 @@ def hold_scheduler_lock(engine: Engine, poll_seconds: float = 5.0, wait: bool = 
             yield False
             return
         if not announced:
-            log.warning("another worker holds the scheduler lock; waiting as a standby")
+            on_wait()
             announced = True
         time.sleep(poll_seconds)
     try:

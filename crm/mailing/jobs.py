@@ -1,4 +1,9 @@
-"""Mail jobs: drain the outbox every few seconds."""
+"""Mail jobs: drain the outbox every few seconds.
+
+The drain is safe in several processes at once on PostgreSQL (claims are ``FOR UPDATE SKIP LOCKED``, outcomes are
+written by outbox id, settlement only touches expired leases), so it is declared shared: every ``crm worker`` runs
+it, not only the one that holds the scheduler lock (``jobs.worker``).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ def dispatch_outbox(rt: Runtime) -> None:
     if stats.claimed:
         log.info("outbox: %s", stats)
 
+
+# Jobs every worker runs on PostgreSQL, beside the single leader that runs the rest.
+SHARED_JOB_IDS = frozenset({"mail.dispatch_outbox"})
 
 JOBS = (
     ScheduledJob(
