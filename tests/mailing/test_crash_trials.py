@@ -2,8 +2,10 @@
 moments against a local fake SendGrid, then a rerun to completion; counted per recipient.
 
 Each trial queues 3,000-4,500 bulk emails, forks a process that drains them through ``SendGridTransport``
-(claims of 4,000: four 1,000-message requests per claim, concurrency 2) into the fake SendGrid (its own process, recording every
-personalization it received in full), and kills it with SIGKILL at a random moment of the drain. The database
+(concurrency 2: at most 2 requests of 1,000 in flight) into the fake SendGrid (its own process, recording every
+personalization it received in full), and kills it with SIGKILL at a random moment of the drain. The transport's
+own claim is one request's worth (1,000); the test raises ``OUTBOX_BATCH_SIZE`` to 4,000 so a claim holds four
+requests, and answered requests sit beside the ones in flight (recording per claim would then break the bound). The database
 as the kill left it is then settled and drained to completion twice, from the same snapshot:
 
 (a) with the signed Event Webhook: the fake's ``processed`` events go through ``parse_events``/``process_events``,
