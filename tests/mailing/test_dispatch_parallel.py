@@ -44,7 +44,9 @@ def _rows_by_status(db, ids: list[int]) -> dict[m.OutboxStatus, list[int]]:
     db.expire_all()
     out: dict[m.OutboxStatus, list[int]] = {}
     for row_id, status in db.execute(
-        select(m.OutboxMessage.id, m.OutboxMessage.status).where(m.OutboxMessage.id.in_(ids))
+        select(m.OutboxMessage.id, m.OutboxMessage.status)
+        .where(m.OutboxMessage.id.in_(ids))
+        .order_by(m.OutboxMessage.id)
     ):
         out.setdefault(status, []).append(row_id)
     return out
