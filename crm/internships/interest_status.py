@@ -10,7 +10,6 @@ naming the registration by number, not by the applicant's name (personal data st
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from email.utils import formataddr
@@ -19,10 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import interest_status
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.errors import FieldErrors, NotFound
+from crm.interest_status import StatusChange
 from crm.internships.rules import _bool, _text
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
@@ -30,13 +30,6 @@ from crm.mailing.render import EmailRenderer
 IS = m.InterestStatus
 NOTIFIABLE = (IS.SHORTLISTED, IS.DECLINED, IS.OFFERED)
 STATUS_HINT = "We email the applicant only for shortlisted, declined and offered, and only once for each."
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StatusChange:
-    changed: bool
-    notified: bool
-    status: m.InterestStatus
 
 
 def parse_status(raw: Mapping[str, Any]) -> tuple[m.InterestStatus, bool]:
@@ -86,32 +79,17 @@ def change_status(
     interest = session.get(m.InternshipInterest, interest_id)
     if interest is None or interest.internship_id != internship.id:
         raise NotFound("No such registration of interest for this listing.")
-    before = interest.status
-    changed = before != status
-    if changed:
-        interest.status = status
-        interest.status_changed_at = now
-    notified = False
-    if notify and status in NOTIFIABLE and interest.notified_status != status.value:
-        notified = _tell_applicant(session, renderer, internship, interest, status, base_url=base_url)
-        if notified:
-            interest.notified_status = status.value
-            interest.notified_at = now
-    if changed or notified:
-        changes: dict[str, Any] = {"interest_status": [before.label, status.label]} if changed else {}
-        if notified:
-            changes["applicant_emailed"] = [None, True]
-        audit.record(
-            session,
-            by,
-            "interest status",
-            "internship",
-            internship.id,
-            summary=f"Registration of interest #{interest.id}: {status.label}",
-            changes=changes,
-        )
-    session.flush()
-    return StatusChange(changed=changed, notified=notified, status=status)
+    return interest_status.apply(
+        session,
+        interest,
+        status,
+        notify=notify,
+        notifiable=NOTIFIABLE,
+        tell=lambda: _tell_applicant(session, renderer, internship, interest, status, base_url=base_url),
+        owner=interest_status.Owner("internship", internship.id, "Registration of interest", "applicant_emailed"),
+        by=by,
+        now=now,
+    )
 
 
 def _tell_applicant(

@@ -10,7 +10,6 @@ history naming the expression of interest by number, never by the person's name:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from email.utils import formataddr
@@ -19,10 +18,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import interest_status
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.errors import FieldErrors, NotFound
+from crm.interest_status import StatusChange
 from crm.mailing.outbox import enqueue
 from crm.mailing.render import EmailRenderer
 
@@ -31,13 +31,6 @@ DECISIONS = (IS.SELECTED, IS.NOT_SELECTED)
 STATUS_HINT = "We email the person only when you choose to, only for selected or not selected, and only once for each."
 REFUSED = "Choose new, contacted, selected or not selected."
 ENTITY = "involvement_opportunity"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StatusChange:
-    changed: bool
-    notified: bool
-    status: m.InvolvementInterestStatus
 
 
 def parse_status(raw: Mapping[str, Any]) -> tuple[m.InvolvementInterestStatus, bool]:
@@ -103,32 +96,17 @@ def change_status(
     interest = session.get(m.InvolvementInterest, interest_id)
     if interest is None or interest.opportunity_id != opportunity.id:
         raise NotFound("No such expression of interest for this opportunity.")
-    before = interest.status
-    changed = before != status
-    if changed:
-        interest.status = status
-        interest.status_changed_at = now
-    notified = False
-    if notify and status in DECISIONS and interest.notified_status != status.value:
-        notified = _tell_person(session, renderer, opportunity, interest, status, base_url=base_url)
-        if notified:
-            interest.notified_status = status.value
-            interest.notified_at = now
-    if changed or notified:
-        changes: dict[str, Any] = {"interest_status": [before.label, status.label]} if changed else {}
-        if notified:
-            changes["person_emailed"] = [None, True]
-        audit.record(
-            session,
-            by,
-            "interest status",
-            ENTITY,
-            opportunity.id,
-            summary=f"Expression of interest #{interest.id}: {status.label}",
-            changes=changes,
-        )
-    session.flush()
-    return StatusChange(changed=changed, notified=notified, status=status)
+    return interest_status.apply(
+        session,
+        interest,
+        status,
+        notify=notify,
+        notifiable=DECISIONS,
+        tell=lambda: _tell_person(session, renderer, opportunity, interest, status, base_url=base_url),
+        owner=interest_status.Owner(ENTITY, opportunity.id, "Expression of interest", "person_emailed"),
+        by=by,
+        now=now,
+    )
 
 
 def _organisation_name(session: Session, opportunity: m.InvolvementOpportunity) -> str:
