@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Select, func, literal, or_, select, update
+from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm import audit, search
@@ -258,6 +258,27 @@ def delete_organisation(session: Session, ext: Extensions, actor: Principal | No
     session.execute(update(m.Organisation).where(m.Organisation.parent_id == org.id).values(parent_id=None))
     session.delete(org)
     session.flush()
+
+
+def find_or_submit(session: Session, name: str, values: dict[str, Any]) -> m.Organisation:
+    """The directory's organisation of that name (approved first, never a rejected one), or a new one made from
+    ``values`` (kind, website, submitter) waiting in the directory's review: how a public form names its organisation
+    (internship hosts, involvement posters) without creating a second one for a name the directory knows."""
+    o = m.Organisation
+    found = session.scalar(
+        select(o)
+        .where(o.name_normalised == normalise_name(name), o.review_status != m.ReviewStatus.REJECTED)
+        .order_by(case((o.review_status == m.ReviewStatus.APPROVED, 0), else_=1), o.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    return create_organisation(
+        session,
+        None,
+        {"name": name, "review_status": m.ReviewStatus.SUBMITTED, "visibility": m.Visibility.PUBLIC, **values},
+        action="submitted",
+    )
 
 
 def get_organisation(session: Session, org_id: int) -> m.Organisation | None:

@@ -20,13 +20,13 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.directory.organisations import clean_website, create_organisation, normalise_name, website_domain
+from crm.directory.organisations import clean_website, find_or_submit, website_domain
 from crm.errors import FieldErrors, NotFound
 from crm.internships import services
 from crm.internships.checks import InternshipData, current_data
@@ -100,39 +100,21 @@ def validate_host_post(session: Session, raw: Mapping[str, Any], *, now: dt.date
     return HostPost(data=data, organisation_name=name, organisation_website=website)
 
 
-def _host_organisation(session: Session, post: HostPost) -> m.Organisation:
-    """The directory's organisation of that name (approved first), or a new one waiting in the directory's review."""
-    o = m.Organisation
-    found = session.scalar(
-        select(o)
-        .where(o.name_normalised == normalise_name(post.organisation_name), o.review_status != m.ReviewStatus.REJECTED)
-        .order_by(case((o.review_status == m.ReviewStatus.APPROVED, 0), else_=1), o.id)
-        .limit(1)
-    )
-    if found is not None:
-        return found
-    return create_organisation(
-        session,
-        None,
-        {
-            "name": post.organisation_name,
-            "kind": HOST_KINDS[post.data.direction],
-            "website": post.organisation_website,
-            "website_domain": website_domain(post.organisation_website),
-            "review_status": m.ReviewStatus.SUBMITTED,
-            "visibility": m.Visibility.PUBLIC,
-            "submitter_name": post.data.host_contact_name,
-            "submitter_email": post.data.host_contact_email,
-        },
-        action="submitted",
-    )
-
-
 def submit_host_post(
     session: Session, renderer: EmailRenderer, post: HostPost, *, base_url: str, now: dt.datetime
 ) -> m.Internship:
     """Store the host's listing as waiting for the fellow's approval and tell the fellow (outbox, same transaction)."""
-    org = _host_organisation(session, post)
+    org = find_or_submit(
+        session,
+        post.organisation_name,
+        {
+            "kind": HOST_KINDS[post.data.direction],
+            "website": post.organisation_website,
+            "website_domain": website_domain(post.organisation_website),
+            "submitter_name": post.data.host_contact_name,
+            "submitter_email": post.data.host_contact_email,
+        },
+    )
     post.data.host_organisation_id = org.id
     assert post.data.closing_date is not None
     internship = m.Internship(

@@ -23,13 +23,13 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
-from crm.directory.organisations import create_organisation, normalise_name
+from crm.directory.organisations import find_or_submit
 from crm.errors import FieldErrors, NotFound
 from crm.involvement import editing
 from crm.involvement.editing import OpportunityInput
@@ -94,37 +94,19 @@ def validate_offer(session: Session, raw: Mapping[str, Any], *, today: dt.date) 
     return Offer(data=data, organisation_name=name, organisation_kind=m.OrgKind(kind))
 
 
-def _organisation(session: Session, offer: Offer) -> m.Organisation:
-    """The directory's organisation of that name (approved first), or a new one waiting in the directory's review."""
-    o = m.Organisation
-    found = session.scalar(
-        select(o)
-        .where(o.name_normalised == normalise_name(offer.organisation_name), o.review_status != m.ReviewStatus.REJECTED)
-        .order_by(case((o.review_status == m.ReviewStatus.APPROVED, 0), else_=1), o.id)
-        .limit(1)
-    )
-    if found is not None:
-        return found
-    return create_organisation(
-        session,
-        None,
-        {
-            "name": offer.organisation_name,
-            "kind": offer.organisation_kind,
-            "review_status": m.ReviewStatus.SUBMITTED,
-            "visibility": m.Visibility.PUBLIC,
-            "submitter_name": offer.data.contact_name,
-            "submitter_email": offer.data.contact_email,
-        },
-        action="submitted",
-    )
-
-
 def submit_offer(
     session: Session, renderer: EmailRenderer, offer: Offer, *, base_url: str, now: dt.datetime
 ) -> m.InvolvementOpportunity:
     """Store the opportunity as waiting for approval; email the poster ("we received it") and the fellow."""
-    offer.data.organisation_id = _organisation(session, offer).id
+    offer.data.organisation_id = find_or_submit(
+        session,
+        offer.organisation_name,
+        {
+            "kind": offer.organisation_kind,
+            "submitter_name": offer.data.contact_name,
+            "submitter_email": offer.data.contact_email,
+        },
+    ).id
     opp = editing.create(session, offer.data, status=Status.SUBMITTED, public_posted=True, now=now, actor=POSTER)
     opp.manage_key = secrets.token_urlsafe(24)
     session.flush()
