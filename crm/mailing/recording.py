@@ -16,7 +16,7 @@ import random
 import threading
 from typing import Any
 
-from sqlalchemy import bindparam, or_, update
+import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
@@ -27,6 +27,7 @@ from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.dispatch")
 _OUTBOX = m.OutboxMessage.__table__
+_ENCODE = msgspec.json.Encoder().encode
 
 
 @dataclasses.dataclass(slots=True)
@@ -62,24 +63,38 @@ class Batch:
     lease: dt.datetime  # the lease_until written by the claim (the hand-off checks nobody else took the rows)
 
 
-# One statement per report whatever the outcomes: a row per email, its own values. Only a row still waiting for
-# this outcome is written: one a provider event already settled (``sent``) is left as the webhook wrote it; one
-# whose lease ran out meanwhile (``ambiguous``) takes the answer that settles it.
-_RECORD = (
-    update(_OUTBOX)
-    .where(
-        _OUTBOX.c.id == bindparam("b_id"),
-        or_(_OUTBOX.c.status == m.OutboxStatus.SENDING, _OUTBOX.c.status == m.OutboxStatus.AMBIGUOUS),
-    )
-    .values(
-        status=bindparam("b_status"),
-        next_attempt_at=bindparam("b_next"),
-        sent_at=bindparam("b_sent"),
-        last_error=bindparam("b_error"),
-        provider_message_id=bindparam("b_provider"),
-        lease_until=None,
-    )
+# One statement per report whatever the outcomes, through the driver: a parameter row per distinct outcome (the
+# messages of one provider request share theirs: status, times, error, provider id), naming its rows by a list of
+# ids, so a request of 1,000 is one row to bind, not 1,000 rows of five values each with SQLAlchemy's datetime
+# processing. Only a row still waiting for this outcome is written: one a provider event already settled (``sent``)
+# is left as the webhook wrote it; one whose lease ran out meanwhile (``ambiguous``) takes the answer that settles it.
+_RECORD_SET = (
+    "UPDATE {table} SET status = {p}, next_attempt_at = {p}, sent_at = {p}, last_error = {p}, "
+    "provider_message_id = {p}, lease_until = NULL WHERE {ids} AND status IN ('{sending}', '{ambiguous}')"
 )
+_RECORD_SQL = {
+    dialect: _RECORD_SET.format(
+        table=_OUTBOX.name,
+        p=p,
+        ids=ids,
+        sending=m.OutboxStatus.SENDING.value,
+        ambiguous=m.OutboxStatus.AMBIGUOUS.value,
+    )
+    for dialect, p, ids in (
+        ("postgresql", "%s", "id = ANY(CAST(%s AS BIGINT[]))"),
+        ("sqlite", "?", "id IN (SELECT value FROM json_each(?))"),
+    )
+}
+
+
+def driver_datetime(dialect: str, value: dt.datetime | None) -> Any:
+    """An aware UTC datetime as the driver takes it for a ``UTCDateTime`` column, formatted once per value rather
+    than per row: the aware value for psycopg, SQLite's naive UTC text (what SQLAlchemy's DATETIME stores)."""
+    if value is None or dialect == "postgresql":
+        return value
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 _COUNTERS = {"sent": "sent", "retry": "retried", "failed": "failed", "ambiguous": "ambiguous"}
 
 
@@ -112,7 +127,8 @@ class Recorder:
     def record(self, outcomes: list[tuple[OutgoingEmail, SendResult]]) -> None:
         batch = self._batch
         with self._lock:
-            rows: list[dict[str, Any]] = []
+            # Outcome -> its rows' ids: one parameter row each (a provider request's messages share one).
+            groups: dict[tuple[str, dt.datetime, dt.datetime | None, str, str], list[int]] = {}
             counts: dict[str, int] = {}
             halted = False
             states: dict[tuple[int, int], tuple[m.OutboxStatus, dt.datetime, dt.datetime | None]] = {}
@@ -125,25 +141,34 @@ class Recorder:
                 attempts = batch.attempts[outbox_id]
                 # One outcome (and one jittered retry time) per provider answer: a request's messages share it.
                 key = (id(result), attempts)
-                if key not in states:
-                    states[key] = outcome_state(result, attempts, self._settings, batch.now)
-                status, next_at, sent_at = states[key]
+                state = states.get(key)
+                if state is None:
+                    state = states[key] = outcome_state(result, attempts, self._settings, batch.now)
+                status, next_at, sent_at = state
                 counts[_COUNTERS[status.value]] = counts.get(_COUNTERS[status.value], 0) + 1
                 halted = halted or result.outcome == SendOutcome.HALT
-                rows.append(
-                    {
-                        "b_id": outbox_id,
-                        "b_status": status,
-                        "b_next": next_at,
-                        "b_sent": sent_at,
-                        "b_error": result.error[:4000],
-                        "b_provider": result.provider_message_id[:200],
-                    }
-                )
-            if not rows:
+                group = (status.value, next_at, sent_at, result.error[:4000], result.provider_message_id[:200])
+                ids = groups.get(group)
+                if ids is None:
+                    ids = groups[group] = []
+                ids.append(outbox_id)
+            if not groups:
                 return
             with unit_of_work(self._factory) as session:
-                session.connection().execute(_RECORD, rows)
+                conn = session.connection()
+                dialect = conn.dialect.name
+                rows = [
+                    (
+                        status_value,
+                        driver_datetime(dialect, next_at),
+                        driver_datetime(dialect, sent_at),
+                        error,
+                        provider,
+                        ids if dialect == "postgresql" else _ENCODE(ids).decode(),
+                    )
+                    for (status_value, next_at, sent_at, error, provider), ids in groups.items()
+                ]
+                conn.exec_driver_sql(_RECORD_SQL[dialect], rows)
             self.recorded.update(seen)
             for counter, n in counts.items():
                 setattr(batch.stats, counter, getattr(batch.stats, counter) + n)
