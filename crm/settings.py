@@ -81,6 +81,9 @@ class Settings:
     partnership_quiet_days: int = 30
     partnership_dormant_days: int = 90
     retention_contact_years: int = 3
+    # Days the full text of sent mail and the digest ledger's per-item detail are kept (crm.mailing.prune): long
+    # enough for a subject-access request to show what someone received over a year.
+    mail_detail_days: int = 400
     log_level: str = "INFO"
     # Shared state for several web processes (issue 21.3): "" keeps rate limits and Litestar's stores in process;
     # redis://host:6379/0 (or rediss://, unix://) shares them. The namespace prefixes every key, so several
@@ -115,6 +118,8 @@ class Settings:
             raise SettingsError(f"CRM_DATABASE_URL must be sqlite:/// or postgresql://, not {scheme}://")
         if self.mail_transport not in {"local", "smtp", "sendgrid"}:
             raise SettingsError(f"CRM_MAIL_TRANSPORT must be local, smtp or sendgrid, not {self.mail_transport!r}")
+        if not 30 <= self.mail_detail_days <= 3650:
+            raise SettingsError(f"CRM_MAIL_DETAIL_DAYS must be between 30 and 3650 days, not {self.mail_detail_days}")
         if self.smtp_connections < 1:
             raise SettingsError(f"CRM_SMTP_CONNECTIONS must be at least 1, not {self.smtp_connections}")
         if self.redis_url:

@@ -13,13 +13,13 @@ from crm import models as m
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
 from crm.listing import ListParams
-from crm.mailing import outbox, queries
+from crm.mailing import outbox, prune, queries
 from crm.mailing import subscriptions as subs
 from crm.mailing.consent import CONSENT_TEXTS
 from crm.plainwords import plain
 from crm.views_saved import saved
 from crm.web.auth import admin_guard
-from crm.web.deps import DB, CurrentUser
+from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page_as, get_or_404, list_page, or_404
 from crm.web.pages import notice as notice_text
@@ -62,14 +62,24 @@ NO_MESSAGE = "No such message."
 
 @get("/admin/mail/{message_id:int}", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_detail(
-    db: DB, message_id: FromPath[int], notice: FromQuery[str] = "", resent: FromQuery[str] = ""
+    db: DB,
+    settings: AppSettings,
+    message_id: FromPath[int],
+    notice: FromQuery[str] = "",
+    resent: FromQuery[str] = "",
 ) -> Template:
     message = get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE)
     events = queries.delivery_events(db, message_id)
+    parts = message.parts
     return Template(
         "admin/mail_detail.html",
         context={
             "message": message,
+            "parts": parts,
+            # Its full text was dropped after CRM_MAIL_DETAIL_DAYS (crm.mailing.prune): say so, not "(no text part)".
+            "pruned_note": prune.pruned_note(settings.mail_detail_days)
+            if prune.is_pruned(parts, message.context, message.status)
+            else "",
             "events": events,
             "can_resend": outbox.can_resend(message),
             # ``?resent=1`` is how the resend linked here before ``?notice=resent``; old links still show it.

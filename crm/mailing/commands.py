@@ -1,4 +1,5 @@
-"""``crm subscribers …`` (export the list with consent dates, show counts) and ``crm outbox dispatch``."""
+"""``crm subscribers …`` (export the list with consent dates, show counts), ``crm outbox dispatch`` and
+``crm mail prune`` (drop old mail detail, keeping the summary)."""
 
 from __future__ import annotations
 
@@ -96,4 +97,34 @@ def outbox_dispatch() -> None:
         fail("the mail provider refused our credentials; sending stopped")
 
 
-commands = [subscribers, outbox]
+@click.group("mail")
+def mail() -> None:
+    """Mail records: retention of their full text."""
+
+
+@mail.command("prune")
+@click.option("--dry-run", is_flag=True, help="Count what would be pruned; change nothing.")
+@handles_config_errors
+def mail_prune(dry_run: bool) -> None:
+    """Drop the full text of emails older than CRM_MAIL_DETAIL_DAYS (bodies, stored copy, headers) and the digest
+    ledger rows of items closed that long, keeping each email's summary. Safe to stop and run again."""
+    from crm.mailing import prune
+
+    ctx = runtime()
+    days = ctx.settings.mail_detail_days
+    if dry_run:
+        with unit_of_work(ctx.session_factory) as session:
+            click.echo(prune.count(session, days).line())
+        return
+
+    def progress(stats: prune.PruneStats) -> None:
+        click.echo(
+            f"batch {stats.batches}: {stats.outbox_cleared} outbox rows cleared, "
+            f"{stats.ledger_deleted} ledger rows deleted",
+            err=True,
+        )
+
+    click.echo(prune.prune(ctx.session_factory, days, progress=progress).line())
+
+
+commands = [subscribers, outbox, mail]

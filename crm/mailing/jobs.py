@@ -1,4 +1,4 @@
-"""Mail jobs: drain the outbox every few seconds.
+"""Mail jobs: drain the outbox every few seconds; prune old mail detail weekly (``crm.mailing.prune``).
 
 The drain is safe in several processes at once on PostgreSQL (claims are ``FOR UPDATE SKIP LOCKED``, outcomes are
 written by outbox id, settlement only touches expired leases), so it is declared shared: every ``crm worker`` runs
@@ -11,9 +11,10 @@ import logging
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crm.mailing import prune
 from crm.mailing.dispatch import drain
 from crm.runtime import Runtime
-from crm.scheduling import ScheduledJob
+from crm.scheduling import ScheduledJob, cron
 
 log = logging.getLogger("crm.jobs.mail")
 
@@ -22,6 +23,13 @@ def dispatch_outbox(rt: Runtime) -> None:
     stats = drain(rt.session_factory, rt.transport, rt.settings, renderers=rt.extensions.deferred_renderers)
     if stats.claimed:
         log.info("outbox: %s", stats)
+
+
+def prune_mail_detail(rt: Runtime) -> prune.PruneStats:
+    """Drop bodies and closed-item ledger rows older than ``CRM_MAIL_DETAIL_DAYS``, in short batches."""
+    stats = prune.prune(rt.session_factory, rt.settings.mail_detail_days)
+    log.info("prune: %s", stats.line())
+    return stats
 
 
 # Jobs every worker runs on PostgreSQL, beside the single leader that runs the rest.
@@ -33,5 +41,12 @@ JOBS = (
         "Send queued email",
         dispatch_outbox,
         lambda settings: IntervalTrigger(seconds=settings.dispatch_interval_seconds),
+    ),
+    # Weekly at a quiet hour: Sunday 03:30 London time, far from Monday's 08:00 digests. Leader only.
+    ScheduledJob(
+        "mail.prune_detail",
+        "Drop the full text of old email, keeping each email's summary",
+        prune_mail_detail,
+        cron(day_of_week="sun", hour=3, minute=30),
     ),
 )

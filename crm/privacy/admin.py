@@ -62,9 +62,9 @@ def privacy_home(request: Request[Any, Any, Any], db: DB) -> Template:
 
 
 @get("/subject", guards=[admin_guard], sync_to_thread=False)
-def privacy_subject(request: Request[Any, Any, Any], db: DB) -> Template:
+def privacy_subject(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Template:
     subject = _subject(db, *_who(request))
-    data = subjects.export(db, subject)
+    data = subjects.export(db, subject, settings.mail_detail_days)
     return Template(
         "admin/privacy_subject.html",
         context={"subject": subject, "data": data, "sections": subjects.EXPORT_SECTIONS, "query": request.url.query},
@@ -72,9 +72,9 @@ def privacy_subject(request: Request[Any, Any, Any], db: DB) -> Template:
 
 
 @get("/export.json", guards=[admin_guard], sync_to_thread=False)
-def privacy_export(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Response[str]:
+def privacy_export(request: Request[Any, Any, Any], db: DB, user: CurrentUser, settings: AppSettings) -> Response[str]:
     subject = _subject(db, *_who(request))
-    data = subjects.export(db, subject)
+    data = subjects.export(db, subject, settings.mail_detail_days)
     record(
         db,
         user,

@@ -37,7 +37,14 @@ def privacy_export(email: str) -> None:
     rt = runtime()
     with unit_of_work(rt.session_factory) as session:
         subject = _subject(session, email)
-        click.echo(json.dumps(subjects.export(session, subject), indent=2, ensure_ascii=False, default=str))
+        click.echo(
+            json.dumps(
+                subjects.export(session, subject, rt.settings.mail_detail_days),
+                indent=2,
+                ensure_ascii=False,
+                default=str,
+            )
+        )
 
 
 @privacy_group.command("erase")

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.directory.taxonomy import linked_names
+from crm.mailing import prune
 from crm.models.base import utcnow
 from crm.privacy import involvement
 from crm.privacy.suppression import address_hash, normalise
+from crm.settings import Settings
 
 
 class NotFound(LookupError):
@@ -139,12 +141,13 @@ def _mappings(session: Session, query: Any) -> list[dict[str, Any]]:
     return [{k: _plain(v) for k, v in row._mapping.items()} for row in session.execute(query)]
 
 
-def _emails_sent(session: Session, outbox_cond: list[Any]) -> list[dict[str, Any]]:
-    """Each email with its subject, text, HTML and headers exactly as sent (``m.email_parts``)."""
+def _emails_sent(session: Session, outbox_cond: list[Any], detail_days: int) -> list[dict[str, Any]]:
+    """Each email with its subject, text, HTML and headers exactly as sent (``m.email_parts``); an email whose full
+    text was pruned after ``detail_days`` (``crm.mailing.prune``) says so in ``note`` rather than showing nothing."""
     o = m.OutboxMessage
     rows = session.execute(
         select(o.id, o.kind, o.status, o.created_at, o.sent_at, o.delivery_status)
-        .add_columns(o.subject, o.text_body, o.html_body, o.headers, o.sent_copy)
+        .add_columns(o.subject, o.text_body, o.html_body, o.headers, o.sent_copy, o.context)
         .where(or_(*outbox_cond))
         .order_by(o.id)
     )
@@ -155,12 +158,15 @@ def _emails_sent(session: Session, outbox_cond: list[Any]) -> list[dict[str, Any
             k: _plain(getattr(row, k)) for k in ("id", "kind", "status", "created_at", "sent_at", "delivery_status")
         }
         item.update(subject=parts.subject, text_body=parts.text, html_body=parts.html, headers=parts.headers)
+        if prune.is_pruned(parts, row.context, row.status):
+            item["note"] = prune.pruned_note(detail_days)
         out.append(item)
     return out
 
 
-def export(session: Session, subject: Subject) -> dict[str, Any]:
-    """Everything held about the subject, as plain JSON-ready data, grouped by what it is."""
+def export(session: Session, subject: Subject, detail_days: int = Settings.mail_detail_days) -> dict[str, Any]:
+    """Everything held about the subject, as plain JSON-ready data, grouped by what it is (``detail_days``: the
+    configured ``CRM_MAIL_DETAIL_DAYS``, named when an email's full text is no longer kept)."""
     email, contact, user = subject.email, subject.contact, subject.user
     cid = contact.id if contact is not None else None
     out: dict[str, Any] = {"email": email, "exported_at": utcnow().isoformat()}
@@ -284,7 +290,7 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
     out["activities_recorded"] = _rows(session, select(m.PartnershipActivity).where(or_(*act_cond))) if act_cond else []
 
     outbox_cond = outbox_conditions(email, cid, sub_ids)
-    out["emails_sent"] = _emails_sent(session, outbox_cond) if outbox_cond else []
+    out["emails_sent"] = _emails_sent(session, outbox_cond, detail_days) if outbox_cond else []
     out["delivery_events"] = (
         _rows(session, select(m.DeliveryEvent).where(m.DeliveryEvent.email == email), exclude=("payload",))
         if email

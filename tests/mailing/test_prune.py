@@ -1,0 +1,208 @@
+"""Pruning old mail detail (``crm.mailing.prune``): bodies go, the summary stays, exactly-once is kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from crm import models as m
+from crm.cli import main
+from crm.db import create_session_factory
+from crm.digests.sections import SECTIONS
+from crm.mailing import prune
+from crm.mailing.jobs import JOBS
+from crm.models.outbox import pack_sent
+from crm.privacy.subjects import export, find_subject
+from crm.settings import Settings, SettingsError
+from tests import factories
+from tests.digests import helpers as h
+
+NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+OLD = NOW - dt.timedelta(days=500)
+RECENT = NOW - dt.timedelta(days=30)
+DAYS = 400
+_seq = itertools.count(1)
+
+
+def outbox_row(db, *, created_at=OLD, status=m.OutboxStatus.SENT, copy=True, **values) -> m.OutboxMessage:
+    n = next(_seq)
+    row = m.OutboxMessage(
+        idempotency_key=f"prune-test:{n}",
+        kind=values.pop("kind", "digest"),
+        recipient=values.pop("recipient", f"reader{n}@example.org"),
+        subject=f"Digest {n}",
+        template="digest" if copy else None,
+        context={"s": [n]} if copy else None,
+        text_body=None if copy else "Hello in text",
+        html_body=None if copy else "<p>Hello in HTML</p>",
+        headers={} if copy else {"X-Test": "1"},
+        sent_copy=pack_sent(f"Digest {n}", "text", "<p>html</p>", {"List-Id": "x"}) if copy else None,
+        status=status,
+        created_at=created_at,
+        sent_at=created_at if status == m.OutboxStatus.SENT else None,
+        provider_message_id=f"pm{n}",
+        delivery_status="delivered",
+        **values,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def factory_of(db):
+    return create_session_factory(db.get_bind())
+
+
+def test_old_final_rows_lose_their_text_and_keep_their_summary(db):
+    sent = outbox_row(db)
+    failed = outbox_row(db, status=m.OutboxStatus.FAILED, copy=False, kind="sign_in")
+    suppressed = outbox_row(db, status=m.OutboxStatus.SUPPRESSED)
+    recent = outbox_row(db, created_at=RECENT)
+    waiting = outbox_row(db, status=m.OutboxStatus.RETRY)  # not final: may still go out, so it keeps its text
+    db.commit()
+
+    stats = prune.prune(factory_of(db), DAYS, now=NOW)
+
+    assert stats.outbox_cleared == 3
+    db.expire_all()
+    for row in (sent, failed, suppressed):
+        assert (row.sent_copy, row.text_body, row.html_body, row.context, row.headers) == (None, None, None, None, {})
+        assert prune.is_pruned(row.parts, row.context, row.status)
+    assert (sent.subject, sent.status, sent.provider_message_id, sent.delivery_status) == (
+        sent.subject,
+        m.OutboxStatus.SENT,
+        sent.provider_message_id,
+        "delivered",
+    )
+    assert sent.subject.startswith("Digest ") and sent.sent_at is not None and sent.recipient.endswith("example.org")
+    assert sent.idempotency_key.startswith("prune-test:")  # a period run again still finds its key
+    assert recent.sent_copy is not None and waiting.sent_copy is not None
+    assert not prune.is_pruned(recent.parts, recent.context, recent.status)
+
+
+def test_each_batch_is_one_statement_and_a_crash_resumes(db, count_queries):
+    rows = [outbox_row(db) for _ in range(5)]
+    db.commit()
+    seen = []
+
+    def crash_after_first(stats):
+        seen.append(stats.outbox_cleared)
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        prune.prune(factory_of(db), DAYS, now=NOW, batch_size=2, progress=crash_after_first)
+    db.expire_all()
+    assert seen == [2] and sum(r.sent_copy is None for r in rows) == 2  # the first batch committed on its own
+
+    with count_queries(db.get_bind()) as q:
+        stats = prune.prune(factory_of(db), DAYS, now=NOW, batch_size=2)
+    assert stats.outbox_cleared == 3 and stats.batches == 3  # 2 + 1 outbox rows, then one empty ledger batch
+    writes = [s for s in q.statements if s.lstrip().upper().startswith(("UPDATE", "DELETE"))]
+    assert len(q.statements) == len(writes) == stats.batches  # flat: one statement per batch, nothing per row
+    db.expire_all()
+    assert all(r.sent_copy is None for r in rows)
+    assert prune.prune(factory_of(db), DAYS, now=NOW).outbox_cleared == 0  # nothing left: idempotent
+
+
+def _ledger(db, sub, kind, item_id, *, sent_at=OLD, period="2025-W29") -> m.DigestDelivery:
+    row = m.DigestDelivery(subscription_id=sub.id, item_kind=kind, item_id=item_id, period=period, sent_at=sent_at)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def test_ledger_rows_go_only_when_their_item_can_never_be_offered_again(db):
+    funder = factories.funder(db, "Invented Prune Trust")
+    closed = h.call(db, funder, "Closed long ago", deadline=OLD - dt.timedelta(days=1))
+    rolling = h.call(db, funder, "Rolling call", deadline=None)
+    reopened = h.call(db, funder, "Deadline moved", deadline=NOW + dt.timedelta(days=20))
+    sub = h.subscription(db)
+    gone = _ledger(db, sub, "call", closed.id)
+    gone_closing = _ledger(db, sub, "call_closing", closed.id)
+    deleted_item = _ledger(db, sub, "event", 987654)
+    kept = [
+        _ledger(db, sub, "call", rolling.id),  # no deadline: could be in a digest next week
+        _ledger(db, sub, "call", reopened.id),  # open again: the ledger still stops it being sent twice
+        _ledger(db, sub, "internship", 123456, sent_at=RECENT),  # within the period
+        _ledger(db, sub, "mystery", 1),  # a kind this job does not know
+        _ledger(db, sub, "event", 555555, period="2026-W49"),  # a period that could still run (the next one)
+    ]
+    db.commit()
+
+    assert prune.count(db, DAYS, now=NOW).ledger_deleted == 3
+    stats = prune.prune(factory_of(db), DAYS, now=NOW)
+
+    assert stats.ledger_deleted == 3
+    left = set(db.scalars(select(m.DigestDelivery.id)))
+    assert left == {r.id for r in kept}
+    assert not left & {gone.id, gone_closing.id, deleted_item.id}
+
+
+def test_a_period_with_a_run_still_running_keeps_its_ledger(db):
+    sub = h.subscription(db)
+    row = _ledger(db, sub, "event", 424242, period="2025-W10")
+    db.add(m.DigestRun(period="2025-W10", frequency="weekly", cutoff_at=OLD, status=m.DigestRunStatus.RUNNING))
+    db.commit()
+    assert prune.prune(factory_of(db), DAYS, now=NOW).ledger_deleted == 0
+    assert db.get(m.DigestDelivery, row.id) is not None
+
+
+def test_every_digest_ledger_kind_has_a_closing_rule():
+    kinds = {kind for section in SECTIONS for kind in section.ledger_kinds()}
+    assert kinds <= set(prune.LEDGER_KINDS), kinds - set(prune.LEDGER_KINDS)
+
+
+def test_admin_page_and_export_say_plainly_that_the_text_is_gone(admin_client, db, settings):
+    h.subscription(db, "pruned.reader@example.org")
+    row = outbox_row(db, recipient="pruned.reader@example.org")
+    db.commit()
+    prune.prune(factory_of(db), settings.mail_detail_days, now=NOW)
+
+    page = admin_client.get(f"/admin/mail/{row.id}")
+    note = f"The full text of this email is no longer kept (older than {settings.mail_detail_days} days)."
+    assert page.status_code == 200 and note in page.text and row.subject in page.text
+    assert "(no text part)" not in page.text
+
+    data = export(db, find_subject(db, email="pruned.reader@example.org"), 123)
+    (email,) = data["emails_sent"]
+    assert email["subject"] == row.subject and email["status"] == "sent" and email["text_body"] is None
+    assert email["note"] == "The full text of this email is no longer kept (older than 123 days)."
+
+
+def test_the_setting_is_validated():
+    assert Settings.from_env({"CRM_MAIL_DETAIL_DAYS": "500"}).mail_detail_days == 500
+    with pytest.raises(SettingsError, match="CRM_MAIL_DETAIL_DAYS"):
+        Settings.from_env({"CRM_MAIL_DETAIL_DAYS": "7"}).validate()
+    with pytest.raises(SettingsError, match="CRM_MAIL_DETAIL_DAYS"):
+        Settings.from_env({"CRM_MAIL_DETAIL_DAYS": "a year"})
+
+
+def test_the_job_is_weekly_at_a_quiet_hour_in_london():
+    (job,) = [j for j in JOBS if j.id == "mail.prune_detail"]
+    trigger = job.trigger(Settings())
+    saturday_night = dt.datetime(2026, 7, 4, 12, 0, tzinfo=dt.UTC)
+    fire = trigger.get_next_fire_time(None, saturday_night)
+    assert fire.astimezone(ZoneInfo("Europe/London")).weekday() == 6  # Sunday
+    assert fire.astimezone(dt.UTC) == dt.datetime(2026, 7, 5, 2, 30, tzinfo=dt.UTC)  # 03:30 BST
+
+
+def test_command_dry_run_then_prune(db, settings, monkeypatch):
+    monkeypatch.setenv("CRM_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CRM_ENV", "test")
+    row = outbox_row(db, created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=500))
+    db.commit()
+    runner = CliRunner()
+    assert "--dry-run" in runner.invoke(main, ["mail", "prune", "--help"]).output
+    dry = runner.invoke(main, ["mail", "prune", "--dry-run"], catch_exceptions=False)
+    assert dry.exit_code == 0 and "would clear 1 outbox rows" in dry.output
+    db.expire_all()
+    assert db.get(m.OutboxMessage, row.id).sent_copy is not None
+    done = runner.invoke(main, ["mail", "prune"], catch_exceptions=False)
+    assert done.exit_code == 0 and "cleared 1 outbox rows" in done.output and "batch 1:" in done.output
+    db.expire_all()
+    assert db.get(m.OutboxMessage, row.id).sent_copy is None
