@@ -16,7 +16,9 @@ the digest delivery ledger ``digest_deliveries`` (one row per item sent to a sub
   marked running) are never touched, so a resumed run finds its highest subscription id unchanged.
 
 Work goes in batches of ``BATCH_SIZE`` ids, one flat statement per batch in its own transaction (locks are held
-for one batch only); what is left is found from the data itself, so a run killed half-way just starts again.
+for one batch only); what is left is found from the data itself, so a run killed half-way just starts again. Each
+table is walked by primary key only up to its last row older than the period (found by binary search), and the
+weekly job starts a few weeks before that (``LOOKBACK_DAYS``), so a run never scans the recent year.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from crm.db import unit_of_work
 from crm.digests.periods import MONTHLY, WEEKLY, latest_due
 
 BATCH_SIZE = 5000
+# The weekly job walks the outbox from this many days before the cut-off: earlier rows were pruned by earlier runs
+# (``crm mail prune`` walks from the start: the first time, or after the job has not run for weeks).
+LOOKBACK_DAYS = 35
 # Final states: nothing will send, retry or settle these rows any more (a bounce is a sent row's delivery status).
 FINAL = (m.OutboxStatus.SENT, m.OutboxStatus.FAILED, m.OutboxStatus.SUPPRESSED)
 # Ledger kinds whose closing rule this module knows (tests/mailing/test_prune.py checks every digest section's).
@@ -114,23 +119,48 @@ def count(session: Session, days: int, now: dt.datetime | None = None) -> PruneS
     return stats
 
 
+def last_id_before(session: Session, id_col: Any, time_col: Any, when: dt.datetime) -> int:
+    """The highest id whose row is older than ``when``, by binary search over the primary key (ids grow with
+    insertion time): ~log2(rows) point lookups instead of a scan, as neither table has an index on its time.
+    A row out of order is only left for a later run: every batch still checks the time of each row."""
+    lo, hi = session.execute(select(func.min(id_col), func.max(id_col))).one()
+    best = 0
+    while lo is not None and lo <= hi:
+        mid = (lo + hi) // 2
+        row = session.execute(select(id_col, time_col).where(id_col >= mid).order_by(id_col).limit(1)).first()
+        if row is not None and row[1] < when:
+            best, lo = row[0], row[0] + 1
+        else:
+            hi = mid - 1
+    return best
+
+
 def prune(
     factory: sessionmaker[Session],
     days: int,
     *,
     now: dt.datetime | None = None,
+    lookback_days: int | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[PruneStats], None] | None = None,
 ) -> PruneStats:
-    """Clear old outbox detail, then delete old closed-item ledger rows, one statement and one commit per batch."""
+    """Clear old outbox detail, then delete old closed-item ledger rows, one statement and one commit per batch.
+
+    Outbox rows are walked from the first row older than ``days + lookback_days`` (None: from the start) up to the
+    last older than ``days``: the weekly job looks back a few weeks, since earlier runs pruned what lies before."""
     now = now or dt.datetime.now(dt.UTC)
     stats = PruneStats(cutoff_for(days, now))
     o, d = m.OutboxMessage, m.DigestDelivery
     clear = {"sent_copy": None, "text_body": None, "html_body": None, "headers": {}, "attachments": []}
     clear["context"] = null()  # SQL NULL: None would store JSON null, which "IS NOT NULL" still matches
-    after = 0
-    while True:
-        ids = select(o.id).where(o.id > after, *_outbox_candidates(stats.cutoff)).order_by(o.id).limit(batch_size)
+    with factory() as session:
+        upper = last_id_before(session, o.id, o.created_at, stats.cutoff)
+        since = cutoff_for(days + lookback_days, now) if lookback_days is not None else None
+        after = last_id_before(session, o.id, o.created_at, since) if since else 0
+        ledger_upper = last_id_before(session, d.id, d.sent_at, stats.cutoff)
+    while after < upper:
+        window = (o.id > after, o.id <= upper)
+        ids = select(o.id).where(*window, *_outbox_candidates(stats.cutoff)).order_by(o.id).limit(batch_size)
         ids = ids.correlate(None)
         with unit_of_work(factory) as session:
             done = session.scalars(update(o).where(o.id.in_(ids)).values(**clear).returning(o.id)).all()
@@ -142,8 +172,9 @@ def prune(
             break
         after = max(done)
     after = 0
-    while True:
-        ids = select(d.id).where(d.id > after, *_ledger_candidates(stats.cutoff, now)).order_by(d.id).limit(batch_size)
+    while after < ledger_upper:
+        window = (d.id > after, d.id <= ledger_upper)
+        ids = select(d.id).where(*window, *_ledger_candidates(stats.cutoff, now)).order_by(d.id).limit(batch_size)
         ids = ids.correlate(None)
         with unit_of_work(factory) as session:
             done = session.scalars(d.__table__.delete().where(d.id.in_(ids)).returning(d.id)).all()

@@ -101,9 +101,11 @@ def test_each_batch_is_one_statement_and_a_crash_resumes(db, count_queries):
 
     with count_queries(db.get_bind()) as q:
         stats = prune.prune(factory_of(db), DAYS, now=NOW, batch_size=2)
-    assert stats.outbox_cleared == 3 and stats.batches == 3  # 2 + 1 outbox rows, then one empty ledger batch
+    assert stats.outbox_cleared == 3 and stats.batches == 2  # 2 + 1 rows; no ledger rows old enough to walk
     writes = [s for s in q.statements if s.lstrip().upper().startswith(("UPDATE", "DELETE"))]
-    assert len(q.statements) == len(writes) == stats.batches  # flat: one statement per batch, nothing per row
+    assert len(writes) == stats.batches  # flat: one statement per batch, nothing per row
+    # The rest are the bounds' point lookups (min/max, then a binary search per table): a few, not one per row.
+    assert len(q.statements) - len(writes) <= 2 * (1 + 4)
     db.expire_all()
     assert all(r.sent_copy is None for r in rows)
     assert prune.prune(factory_of(db), DAYS, now=NOW).outbox_cleared == 0  # nothing left: idempotent
@@ -141,6 +143,25 @@ def test_ledger_rows_go_only_when_their_item_can_never_be_offered_again(db):
     left = set(db.scalars(select(m.DigestDelivery.id)))
     assert left == {r.id for r in kept}
     assert not left & {gone.id, gone_closing.id, deleted_item.id}
+
+
+def test_the_weekly_walk_starts_a_few_weeks_back_and_stops_at_the_cutoff(db):
+    ancient = outbox_row(db, created_at=NOW - dt.timedelta(days=DAYS + 90))  # before the job's lookback
+    due = outbox_row(db, created_at=NOW - dt.timedelta(days=DAYS + 3))
+    young = outbox_row(db, created_at=RECENT)
+    db.commit()
+    factory = factory_of(db)
+    with factory() as session:
+        o = m.OutboxMessage
+        assert prune.last_id_before(session, o.id, o.created_at, prune.cutoff_for(DAYS, NOW)) == due.id
+        assert prune.last_id_before(session, o.id, o.created_at, OLD - dt.timedelta(days=900)) == 0
+
+    assert prune.prune(factory, DAYS, now=NOW, lookback_days=prune.LOOKBACK_DAYS).outbox_cleared == 1
+    db.expire_all()
+    assert (ancient.sent_copy is not None, due.sent_copy is None, young.sent_copy is not None) == (True, True, True)
+    assert prune.prune(factory, DAYS, now=NOW).outbox_cleared == 1  # crm mail prune walks from the start
+    db.expire_all()
+    assert ancient.sent_copy is None and young.sent_copy is not None
 
 
 def test_a_period_with_a_run_still_running_keeps_its_ledger(db):
