@@ -88,6 +88,11 @@ def monthly_period(year: int, month: int) -> Period:
     return Period(f"{year}-{month:02d}", MONTHLY, _london_instant(first_monday(year, month)))
 
 
+def frequency_of(key: str) -> str:
+    """The frequency a period key names: ``2026-W48`` weekly, ``2026-12`` monthly."""
+    return WEEKLY if _WEEK.match(key) else MONTHLY
+
+
 def parse(key: str) -> Period:
     """``2026-W48`` → weekly, ``2026-12`` → monthly; a clear ``PeriodError`` otherwise."""
     key = (key or "").strip()

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from crm import httpcache
 from crm import models as m
-from crm.digests.periods import PeriodError, parse
+from crm.digests.periods import PeriodError, frequency_of, parse
 from crm.digests.sections import BY_KEY, Catalogue, Section
 from crm.mailing.render import EmailRenderer, RenderedEmail, row_context
 from crm.settings import Settings
@@ -275,9 +275,11 @@ class DigestRenderer:
         email: str,
         subscription_id: int,
         mailing: str | None = None,
+        name: str = "",
     ) -> tuple[RenderedEmail, dict[str, str]] | None:
         """The digest for one outbox context, or None when none of its items is still open. Its links name the
-        digest stream, not ``mailing`` (the row's recorded mailing): unsubscribing stops every later digest."""
+        digest stream, not ``mailing`` (the row's recorded mailing): unsubscribing stops every later digest.
+        ``name`` is the row's ``recipient_name``, for contexts stored without theirs (``engine.stored_context``)."""
         html_sections: list[str] = []
         text_sections: list[str] = []
         kept: list[list[Any]] = []
@@ -305,9 +307,10 @@ class DigestRenderer:
                 text_sections.append(head_text + "\n".join(text_parts) + tail_text)
         if not kept:
             return None
-        shell = self._shell(str(context.get("period", "")), str(context.get("frequency", "weekly")))
+        period = str(context.get("period", ""))
+        shell = self._shell(period, str(context.get("frequency") or frequency_of(period)))
         links, headers = self.links(token)
-        name = " ".join(str(context.get("name") or "").split())
+        name = " ".join(str(context.get("name", name) or "").split())
         name_part = f" {name}" if name else ""
         text_summary = summary(kept)
         subject_summary = text_summary[:1].upper() + text_summary[1:]
@@ -393,7 +396,7 @@ def render_claimed(
     """The dispatcher's hook for ``digest`` rows: render each claimed row, or say why it cannot go out.
 
     ``rows`` are the claimed outbox rows (ORM objects or Core rows: only the columns ``id``, ``context``,
-    ``recipient``, ``subscription_id`` and ``mailing`` are read). Loads the open items once for the whole claim
+    ``recipient``, ``recipient_name``, ``subscription_id`` and ``mailing`` are read). Loads the open items once for the whole claim
     (a few statements; an item closed since the build drops out), then one shell per row. A row whose rendering
     raises fails alone: the error is returned for the outbox row and recorded as a ``DigestFailure`` of its run.
     """
@@ -408,7 +411,12 @@ def render_claimed(
         context = contexts[row.id]
         try:
             result = renderer.render(
-                catalogue, context, email=row.recipient, subscription_id=row.subscription_id or 0, mailing=row.mailing
+                catalogue,
+                context,
+                email=row.recipient,
+                subscription_id=row.subscription_id or 0,
+                mailing=row.mailing,
+                name=row.recipient_name,
             )
         except Exception as exc:  # one subscriber's bad data or template error must not stop the others
             log.exception("digest for outbox row %s could not be rendered", row.id)

@@ -146,7 +146,9 @@ def test_a_rotated_key_still_verifies_digest_tokens(settings) -> None:
 def _claimed_rows(db):
     """The claimed rows as the dispatcher hands them over: light Core rows of outbox columns, not ORM objects."""
     t = m.OutboxMessage.__table__
-    return db.execute(select(t.c.id, t.c.context, t.c.recipient, t.c.subscription_id, t.c.mailing)).all()
+    return db.execute(
+        select(t.c.id, t.c.context, t.c.recipient, t.c.recipient_name, t.c.subscription_id, t.c.mailing)
+    ).all()
 
 
 def test_claims_render_from_core_rows_with_one_renderer_and_an_edited_item_renders_again(db, settings, monkeypatch):

@@ -239,10 +239,12 @@ def test_bad_input_fails_one_digest_and_the_run_goes_on(db, settings, monkeypatc
     # A template error for one subscriber at dispatch: that digest fails, the others go out.
     real_render = render.DigestRenderer.render
 
-    def exploding(self, catalogue, context, *, email, subscription_id, mailing):
+    def exploding(self, catalogue, context, *, email, subscription_id, mailing, name=""):
         if email == "explode@example.org":
             raise RuntimeError("template blew up")
-        return real_render(self, catalogue, context, email=email, subscription_id=subscription_id, mailing=mailing)
+        return real_render(
+            self, catalogue, context, email=email, subscription_id=subscription_id, mailing=mailing, name=name
+        )
 
     monkeypatch.setattr(render.DigestRenderer, "render", exploding)
     transport = Capture()
