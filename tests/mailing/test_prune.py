@@ -14,8 +14,11 @@ from crm import models as m
 from crm.cli import main
 from crm.db import create_session_factory
 from crm.digests.sections import SECTIONS
-from crm.mailing import prune
+from crm.domains import EXTENSIONS
+from crm.mailing import outbox, prune
+from crm.mailing.dispatch import drain
 from crm.mailing.jobs import JOBS
+from crm.mailing.transports.base import SendOutcome, SendResult
 from crm.models.outbox import pack_sent
 from crm.privacy.subjects import export, find_subject
 from crm.settings import Settings, SettingsError
@@ -227,3 +230,29 @@ def test_command_dry_run_then_prune(db, settings, monkeypatch):
     assert done.exit_code == 0 and "cleared 1 outbox rows" in done.output and "batch 1:" in done.output
     db.expire_all()
     assert db.get(m.OutboxMessage, row.id).sent_copy is None
+
+
+class Recording:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.sent = []
+
+    def send_many(self, emails):
+        self.sent.extend(emails)
+        return [SendResult(SendOutcome.SENT, provider_message_id=f"x{e.outbox_id}") for e in emails]
+
+
+@pytest.mark.parametrize("kind", ["digest", "sign_in"])
+def test_a_pruned_failed_email_sent_again_never_goes_out_empty(db, settings, kind):
+    row = outbox_row(db, status=m.OutboxStatus.FAILED, kind=kind, copy=kind == "digest")
+    db.commit()
+    factory = factory_of(db)
+    prune.prune(factory, DAYS, now=NOW)
+    db.expire_all()
+    assert outbox.resend(db, None, row)
+    db.commit()
+    transport = Recording()
+    drain(factory, transport, settings, renderers=EXTENSIONS.deferred_renderers)
+    db.expire_all()
+    assert transport.sent == [] and row.status == m.OutboxStatus.FAILED and row.last_error, row.last_error
