@@ -196,6 +196,10 @@ def test_admin_page_and_export_say_plainly_that_the_text_is_gone(admin_client, d
     (email,) = data["emails_sent"]
     assert email["subject"] == row.subject and email["status"] == "sent" and email["text_body"] is None
     assert email["note"] == "The full text of this email is no longer kept (older than 123 days)."
+    shown = admin_client.get("/admin/privacy/subject?email=pruned.reader@example.org")
+    assert shown.status_code == 200 and note in shown.text  # the page uses the configured period
+    downloaded = admin_client.get("/admin/privacy/export.json?email=pruned.reader@example.org")
+    assert downloaded.json()["emails_sent"][0]["note"] == note
 
 
 def test_the_setting_is_validated():
