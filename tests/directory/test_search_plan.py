@@ -1,0 +1,127 @@
+"""The directory's search: the same rows, order and pages on both databases, and on PostgreSQL a plan that does not
+depend on statistics (matches first, looked up by primary key; the newest matches found by walking the ids or
+through the GIN index, whichever the words' share of the newest rows makes cheaper)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm import search
+from crm.directory import organisations
+from crm.listing import ListParams
+
+
+def add_organisations(db: Session, descriptions: list[str], **columns: Any) -> list[int]:
+    """One public organisation per description, in this order (ids ascending), in one statement."""
+    start = db.scalar(select(m.Organisation.id).order_by(m.Organisation.id.desc()).limit(1)) or 0
+    rows = [
+        {
+            "name": f"Group {start + n:04d}",
+            "name_normalised": f"group {start + n:04d}",
+            "slug": f"group-{start + n}",
+            "kind": m.OrgKind.VCSE,
+            "description": text_,
+            **columns,
+        }
+        for n, text_ in enumerate(descriptions)
+    ]
+    db.execute(insert(m.Organisation), rows)
+    db.commit()
+    return list(db.scalars(select(m.Organisation.id).where(m.Organisation.slug.in_([r["slug"] for r in rows]))))
+
+
+def every_page(db: Session, params: ListParams) -> list[Any]:
+    rows, cursor = [], ""
+    while True:
+        page = organisations.list_organisations(
+            db,
+            ListParams(q=params.q, sort=params.sort, page_size=7, cursor=cursor, filters=params.filters),
+            public=True,
+        )
+        rows += page.items
+        if not page.next_cursor:
+            return rows
+        cursor = page.next_cursor
+
+
+def test_search_pages_are_complete_and_ordered_in_every_sort(db):
+    add_organisations(db, [f"Peer support circle {'peer ' * (n % 4)}" for n in range(30)])
+    add_organisations(db, ["Peer support, private"] * 3, visibility=m.Visibility.PRIVATE)
+    add_organisations(db, ["Peer support led by its members"] * 4, user_led=True)
+    add_organisations(db, ["Gardening"] * 5)
+    for sort in ("relevance", "name", "-name", "newest"):
+        rows = every_page(db, ListParams(q="peer", sort=sort))
+        assert len(rows) == 34 and len({r.id for r in rows}) == 34, sort  # private and gardening left out
+        keys = [(r.sort_value, r.id) for r in rows]
+        assert keys == sorted(keys, reverse=sort in ("relevance", "-name", "newest")), sort
+    best = every_page(db, ListParams(q="peer"))
+    assert best[0].description.count("peer") == 3  # the description saying it most ranks first
+    led = every_page(db, ListParams(q="peer", filters={"user_led": "yes"}))
+    assert [r.description for r in led] == ["Peer support led by its members"] * 4
+
+
+def test_a_search_page_costs_two_statements(db):
+    add_organisations(db, ["Carers meet weekly"] * 25)
+    engine = db.get_bind()
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = organisations.list_organisations(db, ListParams(q="carers", page_size=10), public=True, count=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(page.items) == 10 and page.total == 25 and len(seen) == 2
+
+
+def test_the_newest_matches_are_found_by_walking_or_through_the_index(db, monkeypatch):
+    """With ranges of 10 ids the walk crosses several of them; either way the candidates are exactly the newest."""
+    monkeypatch.setattr(search, "SAMPLE", 10)
+    ids = sorted(add_organisations(db, [("heron " if n % 3 == 0 and n < 80 else "") + "otter" for n in range(95)]))
+    # Every row: walked. Not one of the newest ten rows, but 27 older ones: through the index.
+    for word, matching in (("otter", ids), ("heron", ids[:80:3])):
+        found = search.matches(db, search.ORGANISATIONS, word, cap=8)
+        assert sorted(db.scalars(select(found.c.id)), reverse=True) == matching[::-1][:8], word
+
+
+@pytest.mark.postgres
+def test_postgresql_plan_without_statistics_starts_from_the_matches(db):
+    add_organisations(db, [f"otter river {'heron' if n == 7 else ''}" for n in range(1500)])
+    db.execute(text("DELETE FROM pg_statistic WHERE starelid = 'organisations'::regclass"))
+    for word, walks in (("otter", True), ("heron", False)):
+        plan = explain_search(db, word)
+        assert "ix_organisations_public_name" not in plan and "Join Filter" not in plan, plan
+        lines = [line.strip() for line in plan.splitlines()]
+        outer = lines.index(next(line for line in lines if line.startswith("->  Nested Loop (")))
+        assert lines[outer + 1].startswith("->  CTE Scan on c "), plan  # the matches drive the join
+        lookup = next(line for line in lines if line.startswith("->  Subquery Scan on organisation "))
+        assert "Index Scan using pk_organisations on organisations " in lines[lines.index(lookup) + 2], plan
+        walk = next(line for line in lines if "Function Scan on generate_series ch" in line)
+        gate = next(n for n, line in enumerate(lines) if line.startswith("One-Time Filter: (NOT"))
+        index = lines[gate + 1]  # the GIN branch, run only when the walk is not
+        assert ("never executed" not in walk, "never executed" in index) == (walks, walks), plan
+    db.rollback()
+
+
+def explain_search(db: Session, word: str) -> str:
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        captured.append((statement, parameters))
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        organisations.list_organisations(db, ListParams(q=word), public=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    cursor = db.connection().connection.driver_connection.cursor()
+    cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + captured[-1][0], captured[-1][1])
+    return "\n".join(row[0] for row in cursor.fetchall())
