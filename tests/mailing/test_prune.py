@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm import models as m
 from crm.cli import main
 from crm.db import create_session_factory
+from crm.digests import engine, periods
 from crm.digests.sections import SECTIONS
 from crm.domains import EXTENSIONS
 from crm.mailing import outbox, prune
@@ -260,3 +261,39 @@ def test_a_pruned_failed_email_sent_again_never_goes_out_empty(db, settings, kin
     drain(factory, transport, settings, renderers=EXTENSIONS.deferred_renderers)
     db.expire_all()
     assert transport.sent == [] and row.status == m.OutboxStatus.FAILED and row.last_error, row.last_error
+
+
+def test_exactly_once_survives_pruning_a_real_digest_run(db, settings):
+    ts = h.topics(db)
+    funder = factories.funder(db, "Invented Ledger Trust")
+    rolling = h.call(db, funder, "Always open", topic_ids=(ts[1].id,), deadline=None)
+    h.call(db, funder, "Closes in two months", topic_ids=(ts[0].id,))
+    h.event(db, "Meet-up soon")
+    keeper = h.subscription(db, topic_ids=(ts[1].id,))  # gets the rolling call: its ledger row must stay
+    reader = h.subscription(db, topic_ids=(ts[0].id,), mailings=("funding_digest", "event_news"))
+    db.commit()
+    factory = factory_of(db)
+    period = periods.parse(h.WEEK)
+    assert engine.run_period(factory, settings, period, now=h.NOW).sent == 2
+    before = db.scalar(select(func.count()).select_from(m.DigestDelivery))
+
+    later = h.NOW + dt.timedelta(days=500)
+    stats = prune.prune(factory, DAYS, now=later)
+    left = [(r.subscription_id, r.item_kind, r.item_id) for r in db.scalars(select(m.DigestDelivery))]
+    assert stats.ledger_deleted == before - 1 and left == [(keeper.id, "call", rolling.id)]
+
+    # A call published before the pruned period's cut-off and open now: running that period again would offer it
+    # to the reader, whose ledger rows of the period are gone (the run resumes after the keeper's id).
+    long = h.call(db, funder, "Open for years", topic_ids=(ts[0].id,), deadline=later + dt.timedelta(days=30))
+    long.published_at = period.due_at - dt.timedelta(days=2)
+    db.commit()
+    again = engine.run_period(factory, settings, period, now=later)
+    assert (again.considered, again.sent, again.already_sent) == (1, 0, 1)  # the outbox key stayed
+    # A new period sends the new call to the reader, and nothing to the keeper (the rolling call's row stayed).
+    new = periods.weekly_period(later.date())
+    fresh = engine.run_period(factory, settings, new, now=new.due_at + dt.timedelta(hours=1))
+    assert (fresh.sent, fresh.skipped_empty) == (1, 1)
+    L = m.DigestDelivery
+    sent_now = {tuple(r) for r in db.execute(select(L.subscription_id, L.item_id).where(L.period == new.key))}
+    assert sent_now == {(reader.id, long.id)}
+    assert len(h.digest_rows(db)) == 3
