@@ -131,11 +131,12 @@ def _pg_sampled_candidates(index: TextIndex) -> str:
     walked row: one page per match). With statistics the planner chooses well; right after a seed or an import it
     has none, guesses every word rare and read all 193,660 matches of a common word at 200,000 organisations
     (350 ms). So the statement counts the matches among the newest ``SAMPLE`` rows first and takes the walk when
-    ``hits² · rows · BITMAP_COST >= cap · sampled²`` (the two costs above; rows estimated from the smallest and
+    ``hits² · rows · BITMAP_COST > cap · sampled²`` (the two costs above; rows estimated from the smallest and
     largest id): the other branch sits behind a one-time filter and never runs.
 
     The walk goes through the ids newest first in ranges of ``SAMPLE`` (``generate_series`` joined LATERAL to a
-    primary-key range each, stopped by the outer LIMIT once ``cap`` matches are found): asked for "newest first"
+    primary-key range each, newest first within it; the nested loop hands the rows on in that order and the outer
+    LIMIT stops it once ``cap`` matches are found, so no range beyond is read): asked for "newest first"
     directly, the planner without statistics read and sorted the whole table instead (it guessed one row a page).
     Ranges bound at run time get the planner's fixed guess of a few rows, so each is read through the primary key.
     The words are tested with ``ts_match_vq``, the function behind ``@@``, which no index serves, so the planner

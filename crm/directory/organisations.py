@@ -106,13 +106,13 @@ def _names_agg(session: Session, column: Any) -> Any:
     return func.group_concat(column, "; ")
 
 
-def org_topic_names(session: Session) -> Any:
-    """A correlated subquery giving each organisation's topic names in the same statement as the list."""
+def org_topic_names(session: Session, org_id: Any = m.Organisation.id) -> Any:
+    """A correlated subquery giving each organisation's topic names in the same statement as the list (``org_id``:
+    the id column of the rows listed, the table's by default)."""
     return (
         select(_names_agg(session, m.Topic.name))
         .select_from(m.organisation_topics.join(m.Topic, m.Topic.id == m.organisation_topics.c.topic_id))
-        .where(m.organisation_topics.c.organisation_id == m.Organisation.id)
-        .correlate(m.Organisation)
+        .where(m.organisation_topics.c.organisation_id == org_id)
         .scalar_subquery()
     )
 
@@ -447,14 +447,8 @@ def _pg_search_page_query(session: Session, params: ListParams, *, public: bool)
         select(t).where(t.c.id == found.c.id).offset(literal_column("0")).lateral("organisation")  # type: ignore
     )
     o = lookup.c
-    topics = (
-        select(_names_agg(session, m.Topic.name))
-        .select_from(m.organisation_topics.join(m.Topic, m.Topic.id == m.organisation_topics.c.topic_id))
-        .where(m.organisation_topics.c.organisation_id == o.id)
-        .scalar_subquery()
-    )
     query = (
-        select(*_list_columns(o), topics.label("topic_names"))
+        select(*_list_columns(o), org_topic_names(session, o.id).label("topic_names"))
         .select_from(found)
         .join(lookup, true())
         .outerjoin(m.Region, m.Region.id == o.region_id)

@@ -14,6 +14,7 @@ from crm import models as m
 from crm import search
 from crm.directory import organisations
 from crm.listing import ListParams
+from tests import factories
 
 
 def add_organisations(db: Session, descriptions: list[str], **columns: Any) -> list[int]:
@@ -125,3 +126,24 @@ def explain_search(db: Session, word: str) -> str:
     cursor = db.connection().connection.driver_connection.cursor()
     cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + captured[-1][0], captured[-1][1])
     return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_a_search_keeps_every_filter_and_shows_topics_and_region(db):
+    for i in range(6):
+        factories.organisation_via_form(
+            db,
+            f"Kingfisher Group {i}",
+            description="Walks by the river",
+            topics=["carers"] if i % 2 else [],
+            region="london" if i < 3 else "wales",
+        )
+    factories.organisation_via_form(db, "Kingfisher Waiting", review_status=m.ReviewStatus.SUBMITTED)
+    db.commit()
+    filters = {"topic": "carers", "region": "wales"}
+    rows = organisations.list_organisations(db, ListParams(q="river", filters=filters), public=True).items
+    assert sorted(r.name for r in rows) == ["Kingfisher Group 3", "Kingfisher Group 5"]
+    assert {r.region_name for r in rows} == {"Wales"} and all("Carers" in (r.topic_names or "") for r in rows)
+    admin = organisations.list_organisations(
+        db, ListParams(q="kingfisher", filters={"status": "submitted"}), public=False
+    )
+    assert [r.name for r in admin.items] == ["Kingfisher Waiting"]
