@@ -120,7 +120,7 @@ def _pg_candidates(index: TextIndex) -> str:
 
 
 SAMPLE = 1000  # the newest rows the directory's search looks at first to see how common the words are
-BITMAP_COST = 12  # a match read through the GIN index costs about 12 rows of the newest-first walk (measured)
+BITMAP_COST = 5  # a match read through the GIN index costs about 5 rows of the walk (warm: 3.6 against 0.8 us)
 
 
 def _pg_sampled_candidates(index: TextIndex) -> str:
@@ -142,8 +142,8 @@ def _pg_sampled_candidates(index: TextIndex) -> str:
     The other branch reads every match (a subquery behind ``OFFSET 0``, so the planner is not asked for "newest
     first" there and, with statistics, does not walk the whole table for a word it knows to be uncommon: 30 ms at
     20,000). The words are tested with ``ts_match_vq``, the function behind ``@@``, which no index serves, so the planner
-    cannot turn the walk back into the GIN plan. At the crossover (about 2% of 200,000 rows) either way costs
-    ~50,000 walked rows (bench/pg_search.py)."""
+    cannot turn the walk back into the GIN plan. At the crossover (about 3% of 200,000 rows) either way costs
+    ~25 ms a statement: ~30,000 walked rows or ~6,000 matches read (bench/pg_search.py)."""
     t, doc = index.table, index.pg_document
     query = "to_tsquery('english', :q)"
     hi = "(SELECT hi FROM b)"
