@@ -30,6 +30,8 @@ class ScheduledJob:
     trigger: Callable[[Settings], BaseTrigger]
     kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     first_run_after: dt.timedelta | None = None  # also run soon after start (catch-up after downtime)
+    # Safe in several processes at once (PostgreSQL): a worker that does not lead runs it beside the leader.
+    shared: bool = False
 
 
 def cron(**fields: Any) -> Callable[[Settings], BaseTrigger]:

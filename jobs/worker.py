@@ -8,7 +8,7 @@ Roles (logged at start and on every change, on ``crm.worker``):
 
 - **leader**: holds the scheduler lock (``jobs.lock``) and runs every job. One at a time, on both databases.
 - **shared work** (PostgreSQL only): a worker that finds the lock held runs the jobs several processes may run at
-  once (``SHARED_JOB_IDS``: the outbox dispatch, whose claims are ``FOR UPDATE SKIP LOCKED``), on the same
+  once (declared ``shared=True``: the outbox dispatch, whose claims are ``FOR UPDATE SKIP LOCKED``), on the same
   trigger as the leader, while it waits for the lock; when it gets it, it finishes the run in progress, stops
   that loop and becomes the leader.
 - **standby** (SQLite): only waits. SQLite has one writer, so a second dispatcher would only queue on its lock.
@@ -27,7 +27,6 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from crm.domains import EXTENSIONS, all_jobs
-from crm.mailing.jobs import SHARED_JOB_IDS
 from crm.runtime import Runtime
 from crm.scheduling import ScheduledJob
 from crm.settings import Settings
@@ -73,11 +72,11 @@ def build_scheduler(
 
 def shared_jobs(rt: Runtime) -> list[ScheduledJob]:
     """The jobs a worker without the scheduler lock runs beside the leader: none on SQLite (one writer), else the
-    manifest's jobs whose domain declares them safe in several processes at once (their ids in
-    ``SHARED_JOB_IDS``), so the function and the trigger are the leader's own."""
+    manifest's jobs whose domain declares them safe in several processes at once (``ScheduledJob.shared``), so
+    the function and the trigger are the leader's own."""
     if rt.engine.dialect.name != "postgresql":
         return []
-    return [job for job in all_jobs() if job.id in SHARED_JOB_IDS]
+    return [job for job in all_jobs() if job.shared]
 
 
 def run_worker(settings: Settings) -> None:

@@ -32,15 +32,13 @@ def prune_mail_detail(rt: Runtime) -> prune.PruneStats:
     return stats
 
 
-# Jobs every worker runs on PostgreSQL, beside the single leader that runs the rest.
-SHARED_JOB_IDS = frozenset({"mail.dispatch_outbox"})
-
 JOBS = (
     ScheduledJob(
         "mail.dispatch_outbox",
         "Send queued email",
         dispatch_outbox,
         lambda settings: IntervalTrigger(seconds=settings.dispatch_interval_seconds),
+        shared=True,  # claims are FOR UPDATE SKIP LOCKED: every worker on PostgreSQL drains beside the leader
     ),
     # Weekly at a quiet hour: Sunday 03:30 London time, far from Monday's 08:00 digests. Leader only.
     ScheduledJob(

@@ -5,6 +5,8 @@
   twice to the same subscription. Rows are written in the same transaction as the digest's outbox row.
 - ``DigestHiddenItem``: the subscriber's "not relevant" clicks; hidden items never appear in their digests again.
 - ``DigestFailure``: a digest that could not be built or rendered, with the error, so the run can go on.
+- ``DigestShard``: one fixed range of subscription ids of one run, built by whichever worker holds its lock
+  (issue 21.3, docs/mailing.md "Several workers"); the run is done when its last shard is.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = [
     "DigestHiddenItem",
     "DigestRun",
     "DigestRunStatus",
+    "DigestShard",
+    "DigestShardStatus",
     "HiddenItem",
 ]
 
@@ -104,3 +108,30 @@ class DigestFailure(Base):
     stage: Mapped[str] = mapped_column(String(20), default="build")  # build | render
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DigestShardStatus(enum.StrEnum):
+    WAITING = "waiting"  # nobody has built it yet, or its builder died (its lock is free again)
+    DONE = "done"
+
+
+class DigestShard(Base):
+    """Subscriptions with ``first_id <= id <= last_id`` of one run. Whoever builds it holds a lock on it (an advisory
+    lock on PostgreSQL); ``status`` turns ``done`` in the transaction of its last batch, so a finished shard whose
+    tail subscriptions had nothing new is never rebuilt. Counts are the shard's own; the run sums them."""
+
+    __tablename__ = "digest_shards"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    first_id: Mapped[int]
+    last_id: Mapped[int]
+    status: Mapped[DigestShardStatus] = mapped_column(str_enum(DigestShardStatus), default=DigestShardStatus.WAITING)
+    worker: Mapped[str] = mapped_column(String(80), default="")  # host:pid of the builder that finished it
+    considered: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    skipped_empty: Mapped[int] = mapped_column(default=0)
+    already_sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
