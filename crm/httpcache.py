@@ -45,6 +45,10 @@ _WRITE_TARGET = re.compile(
 )
 _PENDING = "crm_httpcache_written"
 
+# Called with the tables of every committed write of this process (after the local bump): how other processes
+# can be told (``crm.web.stamps_bus`` publishes them through Redis when ``CRM_REDIS_URL`` is set).
+committed_listeners: list[Callable[[frozenset[str]], None]] = []
+
 
 def bump(tables: Iterable[str]) -> None:
     """Mark ``tables`` as changed (the engine listener calls this; tests and bulk loaders may too)."""
@@ -117,6 +121,8 @@ def _on_commit(conn: Any) -> None:
     pending = conn.info.pop(_PENDING, None)
     if pending:
         bump(pending)
+        for listener in committed_listeners:
+            listener(frozenset(pending))
 
 
 def _on_rollback(conn: Any) -> None:
