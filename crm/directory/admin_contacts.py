@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
@@ -21,13 +21,15 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
-from crm.directory import contacts, export, importer, merge
-from crm.directory.views import choices, contact_or_404, csv_response, list_params, menus
+from crm.directory import contacts, export, import_preview, importer, merge
+from crm.directory.views import choices, contact_or_404, list_params, menus
 from crm.history import history
 from crm.imports import batches
 from crm.views_saved import saved
+from crm.web import offload
 from crm.web.areas import admin_area
-from crm.web.deps import DB, CurrentUser
+from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import CSV, download_stream
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.pages import attempt, form_page_as, get_or_404, list_page
 from crm.web.pages import notice as notice_text
@@ -62,10 +64,13 @@ def admin_contact_list(request: Request[Any, Any, Any], db: DB, user: CurrentUse
     )
 
 
-@get("/contacts/export.csv", sync_to_thread=False)
-def admin_contact_export(request: Request[Any, Any, Any], state: State) -> Stream:
+@get("/contacts/export.csv", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_contact_export(request: Request[Any, Any, Any], settings: AppSettings) -> Stream:
+    """Made in a worker process page by page (crm.web.offload): writing 100k rows of CSV would otherwise take the
+    GIL from the event loop for seconds (architecture.md, Heavy requests)."""
     params = list_params(request, contacts.CONTACT_FILTERS)
-    return csv_response(state, lambda s: export.contact_rows(s, params), "contacts.csv")
+    pages = await offload.paged_stream(settings, export.contact_csv_page, params, None)
+    return download_stream(pages, CSV, "contacts.csv")
 
 
 def _contact_form(db: Session, form: Form, contact: m.Contact | None = None) -> Template:
@@ -188,15 +193,25 @@ def admin_import_page(db: DB) -> Template:
     )
 
 
-def _preview(
-    db: Session, token: str, replace: list[str], filename: str, status_code: int = 200, refused: str = ""
+async def _check(settings: AppSettings, path: Path, replace: list[str]) -> import_preview.Preview:
+    """The check pass (nothing written) and its tables, made in a worker process (architecture.md, Heavy requests)."""
+    return await offload.run_in_session(settings, import_preview.check, path, replace)
+
+
+def _preview_page(
+    preview: import_preview.Preview,
+    token: str,
+    replace: list[str],
+    filename: str,
+    status_code: int = 200,
+    refused: str = "",
 ) -> Template:
-    """The preview of the uploaded file with the columns chosen to replace (nothing written)."""
-    report = importer.run_import(db, _import_path(token), apply=False, replace=replace)
+    """The preview of the uploaded file with the columns chosen to replace."""
     return Template(
         "admin/import_preview.html",
         context={
-            "report": report,
+            "report": preview.report,
+            "rows_html": preview.rows_html,
             "token": token,
             "filename": filename,
             "replace": replace,
@@ -207,8 +222,8 @@ def _preview(
     )
 
 
-@post("/import")
-async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
+@post("/import", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_import_upload(settings: AppSettings, data: MultipartBody) -> Template:
     form = Form({})
     upload = data.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
@@ -228,10 +243,10 @@ async def admin_import_upload(db: DB, data: MultipartBody) -> Template:
         form.add_error("file", "The file is larger than 20 MB. Use `crm import organisations FILE.csv` instead.")
         return Template("admin/import.html", context={"form": form}, status_code=413)
     path.with_suffix(".name").write_text(upload.filename[:300], encoding="utf-8")  # for the batch's page
-    response = await sync_to_thread(_preview, db, token, [], upload.filename[:300])
-    if not response.context["report"].ok:
+    preview = await _check(settings, path, [])
+    if not preview.report.ok:
         _discard(path)
-    return response
+    return _preview_page(preview, token, [], upload.filename[:300])
 
 
 def _discard(path: Path) -> None:
@@ -244,33 +259,44 @@ def _filename(path: Path) -> str:
     return name.read_text(encoding="utf-8")[:300] if name.exists() else ""
 
 
-# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
-@get("/import/{token:str}", sync_to_thread=True)
-def admin_import_preview(db: DB, token: FromPath[str], replace: FromQuery[list[str] | None] = None) -> Template:
+# Heavy at scale: the check pass runs in a worker process (architecture.md, Heavy requests).
+@get("/import/{token:str}", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_import_preview(
+    settings: AppSettings, token: FromPath[str], replace: FromQuery[list[str] | None] = None
+) -> Template:
     path = _import_path(token)
-    return _preview(db, token, replace or [], _filename(path))
+    return _preview_page(await _check(settings, path, replace or []), token, replace or [], _filename(path))
 
 
-# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
-@post("/import/{token:str}", sync_to_thread=True)
-def admin_import_confirm(db: DB, user: CurrentUser, token: FromPath[str], data: FormBody) -> Template:
+def _apply(db: Session, user: CurrentUser, path: Path, replace: list[str], filename: str) -> importer.ImportReport:
+    """The write pass, in the request's session (its transaction commits or rolls back with the request)."""
+    report = importer.run_import(db, path, apply=True, actor=user, replace=replace, filename=filename)
+    shutil.move(str(path), str(path.with_suffix(".done")))
+    path.with_suffix(".done").unlink(missing_ok=True)
+    path.with_suffix(".name").unlink(missing_ok=True)
+    return report
+
+
+# Heavy at scale: the check pass in a worker process, the write pass in Litestar's thread pool in the request's
+# session (architecture.md, Heavy requests).
+@post("/import/{token:str}", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_import_confirm(
+    db: DB, user: CurrentUser, settings: AppSettings, token: FromPath[str], data: FormBody
+) -> Template:
     path = _import_path(token)
     form = Form(data)
     skip = form.bool("skip_bad_rows")
     replace = form.getlist("replace")
     filename = _filename(path)
+    checked = await _check(settings, path, replace)
     if form.line("action") == "preview":  # "show the preview with these choices": nothing written
-        return _preview(db, token, replace, filename)
-    preview = importer.run_import(db, path, apply=False, replace=replace)
-    if not preview.ok or (preview.error_rows and not skip):
+        return _preview_page(checked, token, replace, filename)
+    if not checked.report.ok or (checked.report.error_rows and not skip):
         refused = (
             "Nothing was imported: fix the rows with errors and upload again, or tick 'Skip the rows with errors'."
         )
-        return _preview(db, token, replace, filename, 400, refused)
-    report = importer.run_import(db, path, apply=True, actor=user, replace=replace, filename=filename)
-    shutil.move(str(path), str(path.with_suffix(".done")))
-    path.with_suffix(".done").unlink(missing_ok=True)
-    path.with_suffix(".name").unlink(missing_ok=True)
+        return _preview_page(checked, token, replace, filename, 400, refused)
+    report = await sync_to_thread(_apply, db, user, path, replace, filename)
     return Template("admin/import_done.html", context={"report": report})
 
 

@@ -8,6 +8,7 @@ from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
 from crm.directory import organisations, sections, submissions
@@ -18,8 +19,17 @@ from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page_as, list_page, or_404
 
 
-@get("/organisations", sync_to_thread=False, include_in_schema=False)
-def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
+@get("/organisations", include_in_schema=False)
+async def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
+    """A search (``q``: 40–150 ms of SQL and ranking at 100k organisations) runs in the thread pool so it does not
+    hold the event loop; a plain page (a few ms, one keyset statement) stays on the loop, where a thread hop would
+    cost more than it saves (architecture.md, Heavy requests)."""
+    if request.query_params.get("q", "").strip():
+        return await sync_to_thread(_public_list, request, db)
+    return _public_list(request, db)
+
+
+def _public_list(request: Request[Any, Any, Any], db: Session) -> Template:
     params = list_params(request, organisations.ORG_FILTERS)
     page = organisations.list_organisations(db, params, public=True, count=True)
     sorts = organisations.organisation_sorts(db, params)
