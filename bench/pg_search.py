@@ -11,15 +11,17 @@ bench/datagen.py, runs the app's own list queries (crm.internships.queries.publi
 per page (p50/p95 of 20 runs, EXPLAIN ANALYZE execution time) and statements per page, then drops the database.
 
 The directory (issue 21): for each --orgs size, a scratch database with that many public organisations (Zipf names
-and descriptions), searched through ``crm.directory.organisations.list_organisations`` twice: first right after the
+and descriptions), searched through ``crm.directory.queries.list_organisations`` twice: first right after the
 load with no statistics (autovacuum is off for the table, as it would not yet have run after a seed or an import),
 then after ANALYZE. The planner's choice without statistics is what once made a search of 20,000 organisations take
 3.1-3.9 s. Target: p95 <= 50 ms in both.
 
 Since then a directory search starts from its matches whatever the statistics (crm.search._pg_sampled_candidates,
-crm.directory.organisations._pg_search_page_query). The words measured cover the range of shares of the rows that
-matters: 'mental' ~97%, 'lived' ~26%, 'community cris' ~4%, 'ulkapoto' ~3% (the slowest: near the crossover
-between walking the newest rows and reading every match through the GIN index), 'elanvine' 0.25%, 'tosune' 0.07%.
+crm.directory.queries.matching), and a search page and its count are one statement (the filtered matches
+materialised once; the SQL column says how many statements a page took). The words measured cover the range of
+shares of the rows that matters: 'mental' ~97%, 'lived' ~26%, 'community cris' ~4%, 'ulkapoto' ~3% (the slowest:
+near the crossover between walking the newest rows and reading every match through the GIN index), 'elanvine'
+0.25%, 'tosune' 0.07%.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import random
 import statistics
 import sys
@@ -45,7 +48,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from crm import models as m  # noqa: E402
 from crm.db import create_db_engine, create_session_factory  # noqa: E402
-from crm.directory import organisations as directory  # noqa: E402
+from crm.directory import queries as directory  # noqa: E402
 from crm.internships import queries  # noqa: E402
 from crm.listing import ListParams  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
@@ -170,7 +173,8 @@ def run_directory(server: str, rows: int, seed: int) -> list[float]:
             if stats == "after ANALYZE":
                 with engine.begin() as conn:
                     conn.execute(text("ANALYZE organisations"))
-            print(f"\n{rows:,} organisations, {stats}")
+            load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+            print(f"\n{rows:,} organisations, {stats} (load average {load})")
             print(f"{'target':28} {'SQL':>4} {'app p50 ms':>10} {'app p95 ms':>10} {'SQL exec ms':>12}")
             p95s.append(measure(engine, "directory page 1", ListParams(), directory_search))
             for word in words:

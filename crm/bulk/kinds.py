@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory import contacts, organisations
+from crm.directory import queries as directory_queries
 from crm.events import listing as event_listing
 from crm.funding import queries as funding_queries
 from crm.internships import queries as internship_queries
@@ -68,7 +69,8 @@ ARCHIVE = {"archive": "Archive", "restore": "Restore from the archive"}
 
 
 def _organisations(session: Session, params: ListParams, scope: Scope) -> Select[Any]:
-    return organisations.organisation_list_query(session, params, public=False)[0]
+    """As the admin list finds them: a search starts from its matches (``crm.directory.queries.matching``)."""
+    return directory_queries.matching(session, params, public=False, topics=False)[0]
 
 
 def _contacts(session: Session, params: ListParams, scope: Scope) -> Select[Any]:

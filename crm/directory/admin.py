@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.bulk import kinds as bulk_kinds
-from crm.directory import contacts, export, organisations, sections, submissions, taxonomy
+from crm.directory import contacts, export, organisations, queries, sections, submissions, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
 from crm.directory.views import choices, csv_response, list_params, menus, org_or_404
@@ -40,8 +40,8 @@ OWN_NOTICES = {"saved": "Changes saved."}
 @get("/organisations", sync_to_thread=False)
 def admin_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Template:
     params = list_params(request, organisations.ADMIN_ORG_FILTERS)
-    page = organisations.list_organisations(db, params, public=False, count=True)
-    _, sorts = organisations.organisation_list_query(db, params, public=False)
+    page = queries.list_organisations(db, params, public=False, count=True)
+    sorts = page.sorts
     return list_page(
         request,
         "admin/organisations.html",

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
-from crm.directory import contacts, organisations, schemas, taxonomy
+from crm.directory import contacts, organisations, queries, schemas, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.views import contact_or_404, list_params, org_or_404
 from crm.web.areas import api_area
@@ -90,7 +90,7 @@ def api_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> 
     user_led, lived_experience_led (admins also status, visibility); sort; cursor; page_size (max 100)."""
     admin = bool(user and user.is_admin)
     params = list_params(request, organisations.ADMIN_ORG_FILTERS if admin else organisations.ORG_FILTERS)
-    page = organisations.list_organisations(db, params, public=not admin)
+    page = queries.list_organisations(db, params, public=not admin)
     ids = [r.id for r in page.items]
     orgs = {
         o.id: o

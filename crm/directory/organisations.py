@@ -11,19 +11,19 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, literal_column, or_, select, true, update
+from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from crm import audit, search
+from crm import audit
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.directory import postcode_regions
 from crm.directory.errors import DirectoryError
 from crm.directory.reference import free_slug, slugify
 from crm.directory.references import organisation_references
-from crm.directory.taxonomy import linked_names, linked_to, regions_by_key, set_links, topics_by_key
+from crm.directory.taxonomy import linked_names, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
-from crm.listing import ListParams, Page, SortOption, Sorts, archive_filter, keyset_page
+from crm.listing import ListParams, Page, Sorts
 from crm.validation import (
     Form,
     normalise_charity_number,
@@ -375,105 +375,22 @@ def public_condition(o: Any = m.Organisation) -> Any:
 def organisation_list_query(
     session: Session, params: ListParams, *, public: bool, extra_columns: Iterable[Any] = ()
 ) -> tuple[Select[Any], Sorts]:
-    """The filtered (not yet sorted or paged) organisation list and the sort options that apply to it."""
-    o = m.Organisation
-    query = select(*_list_columns(o), org_topic_names(session).label("topic_names"), *extra_columns).outerjoin(
-        m.Region, m.Region.id == o.region_id
-    )
-    query = _filtered(query, o, params, public=public)
-    found = search.matches(session, search.ORGANISATIONS, params.q)
-    if found is not None:
-        query = query.join(found, found.c.id == o.id)
-    return query, _sorts(o, found)
+    """``crm.directory.queries.organisation_list_query`` under its old name (the CSV export calls it here); the lists
+    live in ``crm.directory.queries``."""
+    from crm.directory import queries
 
-
-def _list_columns(o: Any) -> list[Any]:
-    """What a list row shows, from ``o``: the organisations table or the search page's lookup by id."""
-    names = "id name slug kind vcse_category user_led lived_experience_led description website review_status"
-    return [getattr(o, n) for n in (*names.split(), "visibility", "created_at")] + [m.Region.name.label("region_name")]
-
-
-def _filtered(query: Select[Any], o: Any, params: ListParams, *, public: bool) -> Select[Any]:
-    """The list's filters on the columns of ``o`` (the table, or the search page's lookup); regions joined."""
-    f = params.filters
-    if public:
-        query = query.where(public_condition(o))
-    else:
-        if f.get("status") in {s.value for s in m.ReviewStatus}:
-            query = query.where(o.review_status == f["status"])
-        if f.get("visibility") in {v.value for v in m.Visibility}:
-            query = query.where(o.visibility == f["visibility"])
-        query = archive_filter(query, o.archived_at, f.get("archived"))
-    if f.get("kind") in {k.value for k in m.OrgKind}:
-        query = query.where(o.kind == f["kind"])
-    if f.get("category") in {c.value for c in m.VcseCategory}:
-        query = query.where(o.vcse_category == f["category"])
-    if f.get("topic"):
-        query = query.where(linked_to(m.organisation_topics.c.organisation_id, o.id, f["topic"]))
-    if f.get("region"):
-        query = query.where(m.Region.slug == f["region"])
-    if f.get("user_led"):
-        query = query.where(o.user_led.is_(True))
-    if f.get("lived_experience_led"):
-        query = query.where(o.lived_experience_led.is_(True))
-    return query
-
-
-def _sorts(o: Any, found: Any) -> Sorts:
-    options = [
-        SortOption("name", "Name, A to Z", o.name_normalised),
-        SortOption("-name", "Name, Z to A", o.name_normalised, descending=True),
-        SortOption("newest", "Newest first", o.created_at, descending=True),
-        SortOption("updated", "Recently updated", o.updated_at, descending=True),
-    ]
-    if found is not None:
-        options.insert(0, SortOption("relevance", "Best match", found.c.score, descending=True))
-    return Sorts(*options)
-
-
-def _pg_search_page_query(session: Session, params: ListParams, *, public: bool) -> tuple[Select[Any], Sorts, Any]:
-    """A search of the directory on PostgreSQL, driven by its matches: each of the (at most ``MATCH_CAP``) matches
-    looks its organisation up by primary key, and the filters apply to that row.
-
-    Joined the usual way, right after a seed or an import (no statistics) the planner believed the public
-    organisations to be one row, walked all 20,000 of them and compared each with every match (1,000 × 20,000, up
-    to 6.8 s). The lookup is a LATERAL subquery with ``OFFSET 0``, which the planner can neither flatten into a
-    join nor push the filters into, so the plan is the same with statistics or without: matches first, one
-    primary-key probe each, then filter, sort and page (bench/pg_search.py). Returns the query, its sorts and the
-    id column to page by."""
-    found = search.matches(session, search.ORGANISATIONS, params.q)
-    t = m.Organisation.__table__
-    lookup = (
-        select(t).where(t.c.id == found.c.id).offset(literal_column("0")).lateral("organisation")  # type: ignore
-    )
-    o = lookup.c
-    query = (
-        select(*_list_columns(o), org_topic_names(session, o.id).label("topic_names"))
-        .select_from(found)
-        .join(lookup, true())
-        .outerjoin(m.Region, m.Region.id == o.region_id)
-    )
-    return _filtered(query, o, params, public=public), _sorts(o, found), o.id
+    return queries.organisation_list_query(session, params, public=public, extra_columns=extra_columns)
 
 
 def list_organisations(session: Session, params: ListParams, *, public: bool, count: bool = False) -> Page:
-    """One statement per page whatever the page size (topics and region come in the same statement); ``count``
-    adds the capped number of matches. A search on PostgreSQL starts from its matches (``_pg_search_page_query``)."""
-    if search.terms(params.q) and session.get_bind().dialect.name == "postgresql":
-        query, sorts, id_column = _pg_search_page_query(session, params, public=public)
-    else:
-        query, sorts = organisation_list_query(session, params, public=public)
-        id_column = m.Organisation.id
-    return keyset_page(
-        session,
-        query,
-        sort=sorts.pick(params.sort),
-        id_column=id_column,
-        cursor=params.cursor,
-        page_size=params.page_size,
-        count=count,
-    )
+    """``crm.directory.queries.list_organisations`` under its old name."""
+    from crm.directory import queries
+
+    return queries.list_organisations(session, params, public=public, count=count)
 
 
 def organisation_sorts(session: Session, params: ListParams) -> Sorts:
-    return organisation_list_query(session, params, public=True)[1]
+    """The public list's sort choices ("Best match" first while searching); ``Page.sorts`` says the same."""
+    from crm.directory import queries
+
+    return queries.offered_sorts(params)

@@ -4,6 +4,8 @@ through the GIN index, whichever the words' share of the newest rows makes cheap
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm import search
-from crm.directory import organisations
-from crm.listing import ListParams
+from crm.directory import queries
+from crm.listing import ListParams, count_capped, encode_cursor
 from tests import factories
 
 
@@ -39,7 +41,7 @@ def add_organisations(db: Session, descriptions: list[str], **columns: Any) -> l
 def every_page(db: Session, params: ListParams) -> list[Any]:
     rows, cursor = [], ""
     while True:
-        page = organisations.list_organisations(
+        page = queries.list_organisations(
             db,
             ListParams(q=params.q, sort=params.sort, page_size=7, cursor=cursor, filters=params.filters),
             public=True,
@@ -66,20 +68,53 @@ def test_search_pages_are_complete_and_ordered_in_every_sort(db):
     assert [r.description for r in led] == ["Peer support led by its members"] * 4
 
 
-def test_a_search_page_costs_two_statements(db):
-    add_organisations(db, ["Carers meet weekly"] * 25)
-    engine = db.get_bind()
+@contextlib.contextmanager
+def statements(db: Session) -> Iterator[list[str]]:
+    """The SQL statements run on the session's engine inside the block."""
     seen: list[str] = []
 
-    def count(*args: Any) -> None:
-        seen.append(args[2])
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", count)
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
     try:
-        page = organisations.list_organisations(db, ListParams(q="carers", page_size=10), public=True, count=True)
+        yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert len(page.items) == 10 and page.total == 25 and len(seen) == 2
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_search_page_and_its_count_are_one_statement(db):
+    """The count comes from the same materialised matches as the page, on every page, with every filter; it equals
+    what counting the matching rows on their own (as a bulk action selects them) finds and every page holds."""
+    add_organisations(db, ["Carers meet weekly"] * 25)
+    add_organisations(db, ["Carers, private"] * 2, visibility=m.Visibility.PRIVATE)
+    add_organisations(db, ["Carers led by their members"] * 3, user_led=True)
+    for filters, expected in (({}, 28), ({"user_led": "yes"}, 3)):
+        for sort in ("", "name", "-name", "newest"):
+            params = ListParams(q="carers", sort=sort, page_size=10, filters=filters)
+            with statements(db) as seen:
+                page = queries.list_organisations(db, params, public=True, count=True)
+            assert len(seen) == 1 and "count(*)" in seen[0].lower(), seen
+            assert page.total == expected and not page.more_than_total, (filters, sort)
+            assert len(every_page(db, params)) == expected
+            assert count_capped(db, queries.matching(db, params, public=True)[0]) == (expected, False)
+            if page.next_cursor:  # a later page: still one statement, the same count
+                with statements(db) as seen:
+                    later = queries.list_organisations(db, params_at(params, page.next_cursor), public=True, count=True)
+                assert len(seen) == 1 and later.total == expected and later.items
+    with statements(db) as seen:
+        none = queries.list_organisations(db, ListParams(q="astronomy"), public=True, count=True)
+    assert len(seen) == 1 and none.items == [] and none.total == 0
+    # A cursor beyond the last match (a stale link) finds no row to read the count from: it is counted on its own.
+    stale = params_at(ListParams(q="carers"), encode_cursor("next", "relevance", -1.0, 0))
+    with statements(db) as seen:
+        past = queries.list_organisations(db, stale, public=True, count=True)
+    assert past.items == [] and past.total == 28 and len(seen) == 2
+
+
+def params_at(params: ListParams, cursor: str) -> ListParams:
+    return ListParams(q=params.q, sort=params.sort, page_size=params.page_size, cursor=cursor, filters=params.filters)
 
 
 def test_the_newest_matches_are_found_by_walking_or_through_the_index(db, monkeypatch):
@@ -120,7 +155,7 @@ def explain_search(db: Session, word: str) -> str:
     engine = db.get_bind()
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        organisations.list_organisations(db, ListParams(q=word), public=True)
+        queries.list_organisations(db, ListParams(q=word), public=True)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     cursor = db.connection().connection.driver_connection.cursor()
@@ -140,10 +175,8 @@ def test_a_search_keeps_every_filter_and_shows_topics_and_region(db):
     factories.organisation_via_form(db, "Kingfisher Waiting", review_status=m.ReviewStatus.SUBMITTED)
     db.commit()
     filters = {"topic": "carers", "region": "wales"}
-    rows = organisations.list_organisations(db, ListParams(q="river", filters=filters), public=True).items
+    rows = queries.list_organisations(db, ListParams(q="river", filters=filters), public=True).items
     assert sorted(r.name for r in rows) == ["Kingfisher Group 3", "Kingfisher Group 5"]
     assert {r.region_name for r in rows} == {"Wales"} and all("Carers" in (r.topic_names or "") for r in rows)
-    admin = organisations.list_organisations(
-        db, ListParams(q="kingfisher", filters={"status": "submitted"}), public=False
-    )
+    admin = queries.list_organisations(db, ListParams(q="kingfisher", filters={"status": "submitted"}), public=False)
     assert [r.name for r in admin.items] == ["Kingfisher Waiting"]

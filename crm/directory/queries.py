@@ -1,0 +1,226 @@
+"""The directory's organisation lists: the public and admin list pages, the API's list, their search, and the rows a
+bulk action or an export selects. Every one of them goes through ``matching`` (or ``rows_query``), so a search is
+found one way wherever the directory searches.
+
+* A search starts from its matches (``crm.search``: at most ``MATCH_CAP``, the newest). On PostgreSQL each match
+  looks its organisation up by primary key (``_pg_lookup``); on SQLite the FTS matches are joined by rowid. Joined the
+  usual way on PostgreSQL, right after a seed or an import (no statistics), the planner walked every organisation
+  comparing it with every match (up to 6.8 s at 20,000; bench/pg_search.py).
+* A search page is one statement with its count: the filtered matches are materialised once (a CTE), the page is read
+  from them and the count is a sub-select over the same rows, so the search is not run a second time for the count.
+* The public list without a search is built once per set of filters (``shape=``, crm/listing.py) and read as Core.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, literal_column, select, true
+from sqlalchemy.orm import Session
+
+from crm import models as m
+from crm import search
+from crm.directory.organisations import org_topic_names, public_condition
+from crm.directory.taxonomy import linked_to
+from crm.listing import COUNT_CAP, ListParams, Page, SortOption, Sorts, archive_filter, keyset_page
+
+# What a list row shows, by column name (the table's, the search's lookup's, or the search page's CTE's).
+SHOWN = ("id", "name", "slug", "kind", "vcse_category", "user_led", "lived_experience_led", "description", "website",
+         "review_status", "visibility", "created_at")  # fmt: skip
+SORTED_BY = ("name_normalised", "updated_at")  # besides created_at (shown) and the search's score
+
+
+def _columns(o: Any, extra: Iterable[str] = ()) -> list[Any]:
+    return [getattr(o, n) for n in (*SHOWN, *extra)] + [m.Region.name.label("region_name")]
+
+
+def filtered(query: Select[Any], o: Any, params: ListParams, *, public: bool) -> Select[Any]:
+    """The list's filters on the columns of ``o`` (the table, or the search's lookup); regions joined."""
+    f = params.filters
+    if public:
+        query = query.where(public_condition(o))
+    else:
+        if f.get("status") in {s.value for s in m.ReviewStatus}:
+            query = query.where(o.review_status == f["status"])
+        if f.get("visibility") in {v.value for v in m.Visibility}:
+            query = query.where(o.visibility == f["visibility"])
+        query = archive_filter(query, o.archived_at, f.get("archived"))
+    if f.get("kind") in {k.value for k in m.OrgKind}:
+        query = query.where(o.kind == f["kind"])
+    if f.get("category") in {c.value for c in m.VcseCategory}:
+        query = query.where(o.vcse_category == f["category"])
+    if f.get("topic"):
+        query = query.where(linked_to(m.organisation_topics.c.organisation_id, o.id, f["topic"]))
+    if f.get("region"):
+        query = query.where(m.Region.slug == f["region"])
+    if f.get("user_led"):
+        query = query.where(o.user_led.is_(True))
+    if f.get("lived_experience_led"):
+        query = query.where(o.lived_experience_led.is_(True))
+    return query
+
+
+def _sorts(o: Any, score: Any) -> Sorts:
+    options = [
+        SortOption("name", "Name, A to Z", o.name_normalised),
+        SortOption("-name", "Name, Z to A", o.name_normalised, descending=True),
+        SortOption("newest", "Newest first", o.created_at, descending=True),
+        SortOption("updated", "Recently updated", o.updated_at, descending=True),
+    ]
+    if score is not None:
+        options.insert(0, SortOption("relevance", "Best match", score, descending=True))
+    return Sorts(*options)
+
+
+@functools.cache
+def _table_sorts() -> Sorts:
+    return _sorts(m.Organisation, None)
+
+
+@functools.cache
+def _searched_sorts() -> Sorts:
+    return _table_sorts().with_relevance(literal_column("score"))
+
+
+def offered_sorts(params: ListParams) -> Sorts:
+    """The sorts a list's menu offers for ``params`` ("Best match" first while searching), without building its
+    query; a page's own ``sorts`` are the same choices."""
+    return _searched_sorts() if search.terms(params.q) else _table_sorts()
+
+
+def _pg_lookup(found: Any) -> Any:
+    """Each match's organisation by primary key: a LATERAL subquery fenced with ``OFFSET 0``, which the planner can
+    neither flatten into a join nor push the filters into, so the plan is the same with statistics or without:
+    matches first, one primary-key probe each, then filter, sort and page (tests/directory/test_search_plan.py)."""
+    t = m.Organisation.__table__
+    return select(t).where(t.c.id == found.c.id).offset(literal_column("0")).lateral("organisation")  # type: ignore[attr-defined]
+
+
+def matching(
+    session: Session, params: ListParams, *, public: bool, extra: Sequence[str] = (), topics: bool = True
+) -> tuple[Select[Any], Sorts, Any]:
+    """The list's rows for these filters and search, not yet sorted or paged: the query (with ``id``, what a row
+    shows, ``extra`` columns of organisations by name, ``topic_names`` unless ``topics`` is false and, while
+    searching, ``score``), its sorts, and the id column to page, select or batch by."""
+    found = search.matches(session, search.ORGANISATIONS, params.q)
+    if found is not None and session.get_bind().dialect.name == "postgresql":
+        lookup = _pg_lookup(found)
+        o: Any = lookup.c
+        query = select(*_columns(o, extra)).select_from(found).join(lookup, true())
+    else:
+        o = m.Organisation
+        query = select(*_columns(o, extra)).select_from(o)
+        if found is not None:
+            query = query.join(found, found.c.id == o.id)
+    if topics:
+        query = query.add_columns(org_topic_names(session, o.id).label("topic_names"))
+    if found is not None:
+        query = query.add_columns(found.c.score.label("score"))
+    query = filtered(query.outerjoin(m.Region, m.Region.id == o.region_id), o, params, public=public)
+    return query, (_sorts(o, found.c.score) if found is not None else _table_sorts()), o.id
+
+
+def rows_query(
+    session: Session, params: ListParams, *, public: bool, extra: Sequence[str] = ()
+) -> tuple[Select[Any], Any]:
+    """What an export of the list reads: every row it shows (with ``topic_names`` and the ``extra`` columns, named)
+    and the id column to keep a selection (``id_column.in_(ids)``) or read in batches (``id_column > last``, ordered
+    by it). A search starts from its matches, as on the list page."""
+    query, _, id_column = matching(session, params, public=public, extra=extra)
+    return query, id_column
+
+
+def organisation_list_query(
+    session: Session, params: ListParams, *, public: bool, extra_columns: Iterable[Any] = ()
+) -> tuple[Select[Any], Sorts]:
+    """The list over the organisations table itself (a search joined to it), for callers that filter or batch by
+    ``Organisation.id``; ``rows_query`` is the one to use (on PostgreSQL it starts from the matches)."""
+    o = m.Organisation
+    query = select(*_columns(o), org_topic_names(session).label("topic_names"), *extra_columns).outerjoin(
+        m.Region, m.Region.id == o.region_id
+    )
+    query = filtered(query, o, params, public=public)
+    found = search.matches(session, search.ORGANISATIONS, params.q)
+    if found is not None:
+        query = query.join(found, found.c.id == o.id)
+    return query, (_sorts(o, found.c.score) if found is not None else _table_sorts())
+
+
+def list_organisations(session: Session, params: ListParams, *, public: bool, count: bool = False) -> Page:
+    """One statement per page whatever the page size (topics and region come in the same statement); ``count`` adds
+    the capped number of matches: a second statement without a search, none with one (``_search_page``). The
+    page's ``sorts`` are the choices the list offers (with "Best match" while searching)."""
+    if search.terms(params.q):
+        return _search_page(session, params, public=public, count=count)
+    sorts = _table_sorts()
+    common: dict[str, Any] = {
+        "sort": sorts.pick(params.sort),
+        "id_column": m.Organisation.id,
+        "cursor": params.cursor,
+        "page_size": params.page_size,
+        "sorts": sorts,
+        "count": count,
+    }
+    if not public:
+        return keyset_page(session, matching(session, params, public=False)[0], **common)
+    return keyset_page(
+        session,
+        lambda: matching(session, params, public=True)[0],
+        shape=("directory.public", _public_shape(params)),
+        count_query=lambda: _public_count_query(params),
+        **common,
+    )
+
+
+def _public_shape(params: ListParams) -> Hashable:
+    """Everything the public list's statement depends on: the filters as they are applied (an unknown kind or
+    category is ignored, any "yes" is yes), so equal lists share one statement."""
+    f = params.filters
+    return (
+        f.get("kind") if f.get("kind") in {k.value for k in m.OrgKind} else "",
+        f.get("category") if f.get("category") in {c.value for c in m.VcseCategory} else "",
+        f.get("topic") or "",
+        f.get("region") or "",
+        bool(f.get("user_led")),
+        bool(f.get("lived_experience_led")),
+    )
+
+
+def _public_count_query(params: ListParams) -> Select[Any]:
+    """The public list's ids alone for its count (regions joined only to filter by one)."""
+    o = m.Organisation
+    query = select(o.id)
+    if params.filters.get("region"):
+        query = query.outerjoin(m.Region, m.Region.id == o.region_id)
+    return filtered(query, o, params, public=True)
+
+
+def _search_page(session: Session, params: ListParams, *, public: bool, count: bool) -> Page:
+    """A search page and its count in one statement: the filtered matches (at most ``MATCH_CAP``, without their
+    topics) are materialised once as ``listed``; the page is sorted and cut from it with its topics, and the count is
+    ``(SELECT count(*) FROM listed)`` on every row. Counted separately, the count ran the search a second time.
+    A page after a cursor that holds no row (a stale cursor) counts in a statement of its own."""
+    rows, _, _ = matching(session, params, public=public, extra=SORTED_BY, topics=False)
+    listed = rows.cte("listed").prefix_with("MATERIALIZED")
+    sorts = _sorts(listed.c, listed.c.score)
+    columns = [listed.c[n] for n in (*SHOWN, "region_name")]
+    columns.append(org_topic_names(session, listed.c.id).label("topic_names"))
+    counted = select(func.count()).select_from(listed)
+    if count:
+        columns.append(counted.scalar_subquery().label("matched"))
+    page = keyset_page(
+        session,
+        select(*columns),
+        sort=sorts.pick(params.sort),
+        id_column=listed.c.id,
+        cursor=params.cursor,
+        page_size=params.page_size,
+        sorts=sorts,
+    )
+    if count:
+        stale = not page.items and params.cursor
+        n = page.items[0].matched if page.items else (session.scalar(counted) or 0) if stale else 0
+        page.total, page.more_than_total = min(n, COUNT_CAP), n > COUNT_CAP
+    return page
