@@ -1,7 +1,10 @@
-"""Digest jobs: Monday 08:00 Europe/London (named weekday), plus a catch-up tick after downtime.
+"""Digest jobs: Monday 08:00 Europe/London (named weekday), a catch-up tick after downtime, and the shared build.
 
-Both call ``crm.digests.services.run_due``, which runs only the latest due period of each frequency, skips
-one more than three days late, and is safe if two workers call it at once (outbox keys + delivery ledger).
+``digests.monday`` and ``digests.catch_up`` (the leader) call ``crm.digests.services.run_due``: plan the latest due
+period of each frequency (skipping one more than three days late) and build what this worker can.
+``digests.build_shards`` (``shared=True``: every worker on PostgreSQL, the leader too) builds the waiting shards of
+running runs, so other workers join a run within ``BUILD_EVERY`` and take over a dead worker's shard (its lock is
+gone with its session). With nothing waiting it is one cheap statement.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from crm.digests import services
+from crm.digests import services, shards
 from crm.runtime import Runtime
 from crm.scheduling import ScheduledJob, cron, every
 
 log = logging.getLogger("crm.jobs.digests")
+
+BUILD_EVERY = dt.timedelta(seconds=10)
 
 
 def run_due_digests(rt: Runtime, now: dt.datetime | None = None, trigger: str = "schedule") -> list:
@@ -21,6 +26,23 @@ def run_due_digests(rt: Runtime, now: dt.datetime | None = None, trigger: str = 
     for stats in results:
         log.info("digests: %s", stats.line())
     return results
+
+
+def build_shards(rt: Runtime) -> list[shards.ShardStats]:
+    built = shards.build_available(rt.session_factory, rt.settings)
+    for s in built:
+        log.info(
+            "digests: run %s shard %s (ids %s-%s) built by %s: considered %s, queued %s%s",
+            s.run_id,
+            s.shard,
+            s.first_id,
+            s.last_id,
+            s.worker,
+            s.considered,
+            s.sent,
+            " (run done)" if s.run_done else "",
+        )
+    return built
 
 
 JOBS = (
@@ -39,5 +61,14 @@ JOBS = (
         every(minutes=10),
         kwargs={"trigger": "catch-up"},
         first_run_after=dt.timedelta(seconds=30),
+    ),
+    # Every worker (PostgreSQL) builds waiting shards beside the leader: shards by subscription id, a lock each.
+    ScheduledJob(
+        "digests.build_shards",
+        "Build waiting digest shards (shared by workers)",
+        build_shards,
+        every(seconds=BUILD_EVERY.seconds),
+        first_run_after=dt.timedelta(seconds=3),
+        shared=True,
     ),
 )

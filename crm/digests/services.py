@@ -29,31 +29,41 @@ ITEM_KINDS = {s.item_kind for s in SECTIONS}
 def run_due(
     factory: sessionmaker[Session], settings: Settings, now: dt.datetime | None = None, trigger: str = "schedule"
 ) -> list[engine.RunStats]:
-    """Run the latest due period of each frequency unless it is done, running, or more than 3 days late.
+    """Plan the latest due period of each frequency unless it is done, being built, or more than 3 days late, and
+    build every shard this process can take (``engine.run_period`` = ``shards.plan`` + ``shards.build_available``).
 
-    Safe to call from two workers at once: the outbox keys and the ledger make the second run queue nothing.
+    A running run with shards is never planned again: whatever of it waits is built by ``digests.build_shards``
+    on every worker (the leader included), and it is done when its last shard is. Safe from two workers at once:
+    planning is serialised per period, and the outbox keys and the ledger make a second build queue nothing.
     """
     now = now or dt.datetime.now(dt.UTC)
     results = []
     for period in due_periods(now):
         with factory() as session:
-            busy = session.scalar(
-                select(
-                    exists().where(
-                        m.DigestRun.period == period.key,
-                        m.DigestRun.dry_run.is_(False),
-                        (m.DigestRun.status == m.DigestRunStatus.DONE)
-                        | (
-                            (m.DigestRun.status == m.DigestRunStatus.RUNNING)
-                            & (m.DigestRun.started_at > now - RUNNING_GRACE)
-                        ),
-                    )
-                )
-            )
+            busy = _busy(session, period, now)
         if busy:
             continue
         results.append(engine.run_period(factory, settings, period, now=now, trigger=trigger))
     return results
+
+
+def _busy(session: Session, period: Period, now: dt.datetime) -> bool:
+    """Done, or running: with shards (their builders and ``digests.build_shards`` see it through), or without (a
+    run from before shards) started less than ``RUNNING_GRACE`` ago."""
+    R = m.DigestRun
+    sharded = exists().where(m.DigestShard.run_id == R.id)
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    R.period == period.key,
+                    R.dry_run.is_(False),
+                    (R.status == m.DigestRunStatus.DONE)
+                    | ((R.status == m.DigestRunStatus.RUNNING) & (sharded | (R.started_at > now - RUNNING_GRACE))),
+                )
+            )
+        )
+    )
 
 
 @dataclasses.dataclass

@@ -158,7 +158,7 @@ def test_news_is_a_digest_mailing_so_stopping_the_digest_stops_news_too() -> Non
     assert "news" in DIGEST_MAILINGS and compliance.DIGEST_MAILINGS == DIGEST_MAILINGS
 
 
-def test_statements_per_batch_stay_three_with_news_and_campaign_recipients(db, settings, count_queries) -> None:
+def test_statements_per_batch_stay_four_with_news_and_campaign_recipients(db, settings, count_queries) -> None:
     items = [news(db, f"Item {i}", at(17 + i)) for i in range(4)]
     already: dict[int, set[int]] = {}
     for i in range(30):
@@ -182,7 +182,7 @@ def test_statements_per_batch_stay_three_with_news_and_campaign_recipients(db, s
         assert stats.sent == 30
         counts[size] = (q.count, stats.batches)
     (c10, b10), (c5, b5) = counts[10], counts[5]
-    assert (c5 - c10) == 3 * (b5 - b10)  # still exactly three statements per extra batch
+    assert (c5 - c10) == 4 * (b5 - b10)  # still exactly four statements per extra batch (engine docstring)
     newest_first = [c.id for c in reversed(items)]
     for sub_id, emailed_ids in already.items():
         assert news_ids(db, sub_id) == [i for i in newest_first if i not in emailed_ids][:3]

@@ -64,7 +64,9 @@ def test_jobs_have_explicit_ids_and_named_weekdays_in_london_time(settings) -> N
     scheduler = BackgroundScheduler(timezone="Europe/London")
     register_jobs(scheduler, Runtime(settings), digest_jobs.JOBS)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"digests.monday", "digests.catch_up"}
+    assert set(jobs) == {"digests.monday", "digests.catch_up", "digests.build_shards"}
+    # Only the shard build is shared by workers; planning a run stays with the leader.
+    assert [j.id for j in digest_jobs.JOBS if j.shared] == ["digests.build_shards"]
     trigger = jobs["digests.monday"].trigger
     assert "day_of_week='mon'" in str(trigger)
     # Next fire after a summer Sunday is Monday 07:00Z; after a winter Sunday Monday 08:00Z.
