@@ -7,7 +7,7 @@ import io
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm import models as m
 from tests import factories
@@ -153,3 +153,40 @@ def test_more_than_100_records_are_changed_only_after_confirming(admin_client: A
     assert len(entries) == 120
     other = db.scalar(select(m.Organisation.id).where(m.Organisation.name == "Not academic"))
     assert "Carers" not in _topic_names(db, other)
+
+
+def test_all_matching_a_search_selects_what_the_list_shows_found_the_lists_way(admin_client: Any, db: Any) -> None:
+    """ "Select all matching" with a search reads the same matches as the list page (``crm.directory.queries.matching``):
+    on PostgreSQL each match looks its organisation up by primary key (a LATERAL subquery), never the search joined
+    to the whole table."""
+    otters = [factories.organisation(db, f"Otter Trust {i}", description="River walks") for i in range(5)]
+    factories.organisation(db, "Otter Archive", archived_at=otters[0].created_at)  # the list shows current ones
+    factories.organisation(db, "Heron Society", description="River walks")
+    carers = factories.topic(db, "Carers")
+    db.commit()
+    page = admin_client.get("/admin/organisations?q=otter&page_size=2").text
+    assert "Select all 5 organisations matching the filters" in page
+    query = re.search(r'name="query" value="([^"]*)"', page).group(1).replace("&amp;", "&")
+    seen: list[str] = []
+    engine = db.get_bind()
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        form = {"action": "add_topic", "topic": str(carers.id), "all_matching": "1", "query": query}
+        r = post_form(admin_client, "/admin/organisations/bulk", form)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert r.status_code == 200 and "5 of 5 organisations changed" in r.text, r.text
+    db.expire_all()
+    assert all("Carers" in _topic_names(db, o.id) for o in otters)
+    archived, heron = (
+        db.scalar(select(m.Organisation.id).where(m.Organisation.name == n)) for n in ("Otter Archive", "Heron Society")
+    )
+    assert not _topic_names(db, archived) and not _topic_names(db, heron)
+    searched = [s for s in seen if "organisations_matches" in s]
+    assert len(searched) == 1, searched  # the selection's ids; the records are then read by id
+    if engine.dialect.name == "postgresql":
+        assert "JOIN LATERAL" in searched[0] and "organisations_matches.id = organisations.id" not in searched[0]
