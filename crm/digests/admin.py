@@ -31,10 +31,13 @@ def _runs_page(
     db: DB, *, run: int | None = None, who: str = "", notice: str = "", form: Form | None = None
 ) -> Template:
     """The runs page; with ``form``, the run form came back with a message (422)."""
+    runs = services.recent_runs(db)
     return Template(
         "admin/digests.html",
         context={
-            "runs": services.recent_runs(db),
+            "runs": runs,
+            "shards": services.shard_progress(db, [r.id for r in runs]),
+            "run_shards": services.run_shards(db, run) if run else [],
             "failures": services.run_failures(db, run) if run else [],
             "failures_run": run,
             "has_active": services.has_active_subscribers(db),

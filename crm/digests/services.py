@@ -148,6 +148,49 @@ def recent_runs(session: Session, limit: int = 50) -> list[m.DigestRun]:
     return list(session.scalars(select(m.DigestRun).order_by(m.DigestRun.id.desc()).limit(limit)))
 
 
+@dataclasses.dataclass
+class ShardProgress:
+    """A sharded run's shards at a glance: how many are done, the sums of their counts (a running run's live
+    figures: the run row gets them when it is done), and who built them."""
+
+    done: int = 0
+    total: int = 0
+    considered: int = 0
+    sent: int = 0
+    skipped_empty: int = 0
+    already_sent: int = 0
+    failed: int = 0
+    workers: list[str] = dataclasses.field(default_factory=list)
+
+
+def shard_progress(session: Session, run_ids: list[int]) -> dict[int, ShardProgress]:
+    """Per run of ``run_ids`` that has shards (one statement)."""
+    S = m.DigestShard
+    out: dict[int, ShardProgress] = {}
+    if not run_ids:
+        return out
+    rows = session.execute(
+        select(S.run_id, S.status, S.worker, S.considered, S.sent, S.skipped_empty, S.already_sent, S.failed)
+        .where(S.run_id.in_(run_ids))
+        .order_by(S.run_id, S.shard)
+    )
+    for row in rows:
+        p = out.setdefault(row.run_id, ShardProgress())
+        p.total += 1
+        p.done += row.status == m.DigestShardStatus.DONE
+        for name in ("considered", "sent", "skipped_empty", "already_sent", "failed"):
+            setattr(p, name, getattr(p, name) + getattr(row, name))
+        if row.worker and row.worker not in p.workers:
+            p.workers.append(row.worker)
+    return out
+
+
+def run_shards(session: Session, run_id: int) -> list[m.DigestShard]:
+    return list(
+        session.scalars(select(m.DigestShard).where(m.DigestShard.run_id == run_id).order_by(m.DigestShard.shard))
+    )
+
+
 def run_failures(session: Session, run_id: int, limit: int = 200) -> list[m.DigestFailure]:
     return list(
         session.scalars(
