@@ -156,7 +156,7 @@ def worker(args: argparse.Namespace) -> None:
                 status = run_status(run_id)
                 if status != "running":
                     break
-                time.sleep(0.2)  # shards still being built by another process
+                time.sleep(1.0)  # shards still being built by another process (the shared job: every 10 s)
             out.update(
                 run_status=status, shards=len(done_shards), built=sum(getattr(s, "sent", 0) for s in done_shards)
             )
@@ -277,11 +277,11 @@ def run_once(args: argparse.Namespace, workers: int) -> dict:
         if time.time() - last_print >= args.progress_every:
             last_print = time.time()
             shards = monitor.execute(
-                "select count(*), count(*) filter (where status = 'done') from digest_shards"
+                "select count(*), count(*) filter (where status = 'done'), coalesce(sum(sent), 0) from digest_shards"
             ).fetchone()
-            queued = monitor.execute("select coalesce(max(sent), 0) from digest_runs").fetchone()[0]
+            queued = shards[2] or monitor.execute("select coalesce(max(sent), 0) from digest_runs").fetchone()[0]
             print(
-                f"  {time.time() - started:6.0f} s: shards done {shards[1]}/{shards[0]}, run counter {queued:,}, "
+                f"  {time.time() - started:6.0f} s: shards done {shards[1]}/{shards[0]}, queued {queued:,}, "
                 f"provider received {fake_counts(url)['personalizations']:,}; load {load()}",
                 flush=True,
             )
