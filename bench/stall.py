@@ -107,6 +107,10 @@ def app() -> object:
     if interval:
         sys.setswitchinterval(interval / 1000)
     application = create_app()
+    from crm.web import offload  # the worker pool of heavy work (issue 21.2): its priority and size, if asked
+
+    offload.NICE = int(os.environ.get("BENCH_NICE") or offload.NICE)
+    offload.WORKERS = int(os.environ.get("BENCH_WORKERS") or offload.WORKERS)
     tokens = int(os.environ.get("BENCH_THREAD_TOKENS") or 0)
     if tokens:  # at most this many handlers (and stream chunks) in the thread pool at once: a narrow "heavy lane"
 
@@ -179,6 +183,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20, help="length of each phase")
     parser.add_argument("--heavy", type=int, default=4, help="heavy requests in flight at once")
     parser.add_argument("--thread-tokens", type=int, default=0, help="the app's thread pool size (anyio's default 40)")
+    parser.add_argument("--nice", type=int, default=0, help="the heavy-work processes' niceness (crm.web.offload: 10)")
+    parser.add_argument("--workers", type=int, default=0, help="heavy-work processes (crm.web.offload: 2)")
     parser.add_argument("--only", default="", help="comma-separated heavy requests to use, e.g. 'import preview'")
     parser.add_argument("--db", default="", help="SQLite file: built there if missing, reused if present")
     parser.add_argument(
@@ -195,6 +201,7 @@ def main() -> int:
         env = dict(os.environ, CRM_DATABASE_URL=f"sqlite:///{db}", CRM_ENV="test", CRM_SECRET_KEY=SECRET)
         env |= {"CRM_RUN_WORKER_IN_PROCESS": "false", "CRM_LOG_LEVEL": "WARNING"}
         env |= {"BENCH_SWITCH_INTERVAL_MS": str(args.switch_interval), "BENCH_THREAD_TOKENS": str(args.thread_tokens)}
+        env |= {"BENCH_NICE": str(args.nice or ""), "BENCH_WORKERS": str(args.workers or "")}
         pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
         uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level"]
         uvicorn += ["warning", "--no-access-log", "--factory", "bench.stall:app"]
@@ -208,6 +215,7 @@ def main() -> int:
             status, size, ms = get(conn, HEAVY_URLS[name], {"Cookie": f"crm_session={cookie}"})
             conn.close()
             print(f"alone: {name:22} {status}  {size / 1e6:6.2f} MB  {ms:8.0f} ms", flush=True)
+        load_alone = ", ".join(f"{n:.1f}" for n in os.getloadavg())
         baseline = probe(port, args.seconds)
         stop = threading.Event()
         done: dict[str, list[float]] = {name: [] for name in HEAVY}
@@ -229,9 +237,10 @@ def main() -> int:
             t.join(600)
         interval = f"{args.switch_interval} ms" if args.switch_interval else "Python's default, 5 ms"
         load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-        interval += f"; thread pool {args.thread_tokens or 40}"
+        interval += f"; thread pool {args.thread_tokens or 40}; worker nice {args.nice or 'default'}"
+        interval += f", workers {args.workers or 'default'}"
         print(f"\nGET {PROBE} (one uvicorn process, Cache-Control: no-cache; switch interval {interval}; load {load})")
-        print(f"  alone:                      {percentiles(baseline)}")
+        print(f"  alone (load {load_alone}):  {percentiles(baseline)}")
         print(f"  with {args.heavy} heavy requests at once: {percentiles(loaded)}")
         for name, times in done.items():
             median = f"{statistics.median(times):8.0f} ms" if times else "       - ms"
