@@ -20,7 +20,9 @@ def digests_group() -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=int, hidden=True)
 @handles_config_errors
 def run_cmd(period_key: str, dry_run: bool, batch_size: int) -> None:
-    """Queue one period's digests (each subscription at most once per period; safe to repeat)."""
+    """Queue one period's digests (each subscription at most once per period; safe to repeat).
+
+    Plans the period's run (or joins its unfinished one) and builds every shard no other worker holds."""
     from sqlalchemy import func, select
 
     from crm import models as m
@@ -61,6 +63,16 @@ def run_cmd(period_key: str, dry_run: bool, batch_size: int) -> None:
     click.echo(stats.line())
     if stats.resumed_after:
         click.echo(f"(resumed after subscription {stats.resumed_after}: earlier subscriptions were already done)")
+    if not dry_run and stats.run_id is not None:
+        from crm.digests import services
+
+        with ctx.session_factory() as session:
+            progress = services.shard_progress(session, [stats.run_id]).get(stats.run_id)
+        if progress is not None and progress.done < progress.total:
+            click.echo(
+                f"run {stats.run_id}: {progress.done} of {progress.total} shards done; the others are being built by "
+                "other workers (see /admin/digests)"
+            )
     for sub_id, error in stats.errors[:20]:
         click.echo(f"  subscription {sub_id}: {error}")
 

@@ -334,7 +334,13 @@ def run_period(
     run_id = shards.plan(factory, settings, period, now=now, trigger=trigger)
     stats = RunStats(run_id=run_id, period=period.key)
     for built in shards.build_available(
-        factory, settings, run_id=run_id, batch_size=batch_size, progress=progress, render_at_build=render_at_build
+        factory,
+        settings,
+        run_id=run_id,
+        batch_size=batch_size,
+        wait=True,  # SQLite: after another process's build, not instead of it
+        progress=progress,
+        render_at_build=render_at_build,
     ):
         stats.considered += built.considered
         stats.sent += built.sent

@@ -251,3 +251,32 @@ def test_two_builders_racing_share_the_shards_and_queue_each_digest_once(pg, db,
     rows = db.execute(select(m.DigestShard.shard, m.DigestShard.worker).where(m.DigestShard.run_id == run_id)).all()
     by_row = {shard: worker for shard, worker in rows}
     assert by_row == dict(built)  # each shard row names the thread that built it
+
+
+def test_a_dry_run_counts_in_one_range_and_writes_only_its_run(db, settings) -> None:
+    seed(db, 7, empty_tail=2)
+    stats = engine.run_period(factory(db), settings, PERIOD, now=h.NOW, dry_run=True)
+    assert (stats.considered, stats.sent, stats.skipped_empty) == (9, 7, 2)
+    assert per_subscriber(db) == {} and db.scalar(select(func.count()).select_from(m.DigestShard)) == 0
+    run = db.get(m.DigestRun, stats.run_id)
+    assert run.dry_run and run.status == m.DigestRunStatus.DONE and run.sent == 7
+
+
+def test_an_error_in_a_shard_fails_the_run_and_the_catch_up_plans_a_new_one(db, settings, monkeypatch) -> None:
+    ids = seed(db, 6)
+    run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=5)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(engine, "batch_query", broken)
+    with pytest.raises(RuntimeError):
+        shards.build_available(factory(db), settings, worker="host-c:7")
+    db.expire_all()
+    failed = db.get(m.DigestRun, run_id)
+    assert failed.status == m.DigestRunStatus.FAILED and "shard 0 (host-c:7): RuntimeError" in failed.error
+    assert shards.build_available(factory(db), settings) == []  # a failed run's shards are taken no more
+    monkeypatch.undo()
+    (retry,) = services.run_due(factory(db), settings, now=h.NOW)
+    assert retry.run_id != run_id and retry.sent == 6
+    assert per_subscriber(db) == dict.fromkeys(ids, 1)
