@@ -160,11 +160,21 @@ def _like_safe(q: str) -> str:
 
 def list_news(session: Session, params: ListParams, *, count: bool = False) -> Page:
     """One page of the archive, newest first (keyset paging: one statement, two with ``count``). Items are
-    ``NewsRow``s."""
-    query = _columns().where(*_public())
+    ``NewsRow``s. Without a search the statement is built once and bound per request (``shape``, crm/listing.py)."""
     if params.q:
-        query = _search(query, _like_safe(params.q))
-    page = fetch_page(session, query, params, SORTS, id_column=C.id, count=count)
+        query = _search(_columns().where(*_public()), _like_safe(params.q))
+        page = fetch_page(session, query, params, SORTS, id_column=C.id, count=count)
+    else:
+        page = fetch_page(
+            session,
+            lambda: _columns().where(*_public()),
+            params,
+            SORTS,
+            id_column=C.id,
+            count=count,
+            shape=("news.public",),
+            count_query=lambda: select(C.id).where(*_public()),
+        )
     page.items = [_row(r) for r in page.items]
     return page
 

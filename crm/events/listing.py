@@ -59,9 +59,28 @@ def _search(query: Select[Any], q: str) -> Select[Any]:
 
 
 def public_list(session: Session, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:
-    """Upcoming published events (the event has not ended); ``count`` adds the capped number of matches."""
-    query = _search(_base_columns().where(E.status == m.EventStatus.PUBLISHED, E.ends_at > now), params.q)
+    """Upcoming published events (the event has not ended); ``count`` adds the capped number of matches.
+
+    Without a search the statement is the same for every request: it is built once and bound per request
+    (``shape``, crm/listing.py), the moment as the list's floor (``ends_at > now``), never part of the statement."""
+    if not params.q:
+        return fetch_page(
+            session,
+            _published,
+            params,
+            PUBLIC_SORTS,
+            id_column=E.id,
+            floor=(E.ends_at, now),
+            count=count,
+            shape=("events.public",),
+            count_query=lambda: select(E.id).where(E.status == m.EventStatus.PUBLISHED),
+        )
+    query = _search(_published().where(E.ends_at > now), params.q)
     return fetch_page(session, query, params, PUBLIC_SORTS, id_column=E.id, count=count)
+
+
+def _published() -> Select[Any]:
+    return _base_columns().where(E.status == m.EventStatus.PUBLISHED)
 
 
 def admin_list(session: Session, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:

@@ -147,6 +147,39 @@ def test_the_archive_is_newest_first_with_pages_and_a_count(client, db, count_qu
     assert re.findall(r'<h2><a href="/news/[^"]+">([^<]+)</a></h2>', oldest)[0] == "Announcement number 00"
 
 
+def test_the_archive_without_a_search_is_built_once_per_sort_and_kind_of_page(client, db, count_queries, monkeypatch):
+    """The same archive pages (order, paging, count) from statements built once and bound per request: asking for
+    the same pages again builds nothing, and every page still costs the page and its count."""
+    for i in range(25):
+        campaign(db, f"Bulletin {i:02d}", published_at=NOW - dt.timedelta(days=25 - i))
+    campaign(db, "Never sent", status=m.CampaignStatus.DRAFT, published_at=NOW)
+    db.commit()
+    built: list[int] = []
+    columns = news._columns
+    monkeypatch.setattr(news, "_columns", lambda: built.append(1) or columns())
+    no_store = {"Cache-Control": "no-cache"}  # past the stored public answers: every request runs the handler
+
+    def walk(url: str) -> tuple[list[str], list[int]]:
+        seen, statements = [], []
+        while url:
+            with count_queries() as q:
+                page = client.get(url, headers=no_store)
+            assert page.status_code == 200 and "25 news items" in page.text
+            statements.append(q.count)
+            seen += re.findall(r'<h2><a href="/news/[^"]+">([^<]+)</a></h2>', page.text)
+            found = re.search(r'<a rel="next" href="(/news\?[^"]+)"', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else ""
+        return seen, statements
+
+    newest = [f"Bulletin {i:02d}" for i in reversed(range(25))]
+    assert walk("/news?page_size=10") == (newest, [2, 2, 2])
+    assert walk("/news?sort=oldest") == (newest[::-1], [2, 2])
+    assert len(built) <= 4  # each sort's first and later pages
+    before = len(built)
+    assert walk("/news?page_size=10")[0] == newest and walk("/news?sort=oldest")[0] == newest[::-1]
+    assert len(built) == before
+
+
 def test_the_archive_shows_summaries_searches_and_answers_htmx_with_the_results(client, db):
     campaign(db, "Peer research fund", preheader="Money for peer researchers.")
     campaign(db, "Autumn gathering", body="Come to **Leeds** for the [autumn](https://example.org) meet-up.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from crm import models as m
@@ -92,6 +94,37 @@ def test_list_page_statement_count_is_flat_across_page_sizes(client, db, count_q
             assert r.status_code == 200 and "30 organisations" in r.text
             counts[q].add(c.count)
     assert counts == {"": {2}, "org": {1}}, counts
+
+
+def test_the_public_list_is_built_once_per_set_of_filters(client, db, count_queries, monkeypatch):
+    """Without a search the public list's statement is built once per set of filters as they apply (an unknown kind
+    is no filter) and bound per request: the same pages again build nothing and show the same rows and counts."""
+    for i in range(12):
+        factories.organisation_via_form(db, f"Shaped {i:02d}", kind="academic" if i % 3 == 0 else "vcse")
+    factories.organisation_via_form(db, "Shaped private", visibility="private")
+    db.commit()
+    built: list[bool] = []
+    matching = queries.matching
+    monkeypatch.setattr(queries, "matching", lambda *a, **k: built.append(k.get("public")) or matching(*a, **k))
+    no_store = {"Cache-Control": "no-cache"}  # past the stored public answers: every request runs the handler
+    pages = {
+        "/organisations?sort=name&page_size=5": (12, [f"Shaped {i:02d}" for i in range(5)]),
+        "/organisations?sort=name&kind=academic": (4, ["Shaped 00", "Shaped 03", "Shaped 06", "Shaped 09"]),
+        "/organisations?sort=name&page_size=5&kind=nonsense": (12, [f"Shaped {i:02d}" for i in range(5)]),
+    }
+    client.get("/organisations")  # the filter menus are read once, then kept
+    built.clear()
+    for _ in range(2):
+        for url, (total, names) in pages.items():
+            with count_queries() as c:
+                r = client.get(url, headers=no_store)
+            assert re.findall(r'<h2><a href="/organisations/[^"]+">([^<]+)</a></h2>', r.text) == names, url
+            assert f"{total} organisations" in r.text and c.count == 2, url  # the page and its count
+        if not built:
+            break  # built by an earlier test in this process
+        assert built.count(True) <= 2  # unfiltered (and the unknown kind) once, academic once
+        built.clear()
+    assert built == []
 
 
 def test_organisation_page_never_shows_contacts(client, db):

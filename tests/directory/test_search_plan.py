@@ -5,6 +5,7 @@ through the GIN index, whichever the words' share of the newest rows makes cheap
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +135,9 @@ def test_postgresql_plan_without_statistics_starts_from_the_matches(db):
     for word, walks in (("otter", True), ("heron", False)):
         plan = explain_search(db, word)
         assert "ix_organisations_public_name" not in plan and "Join Filter" not in plan, plan
+        # The search runs once, for the page and its count: both read the materialised, filtered matches.
+        assert plan.count("CTE c\n") == 1 and plan.count("CTE Scan on listed ") == 2, plan
+        assert re.search(r"InitPlan \d+ .*\n\s+->  Aggregate .*\n\s+->  CTE Scan on listed ", plan), plan
         lines = [line.strip() for line in plan.splitlines()]
         outer = lines.index(next(line for line in lines if line.startswith("->  Nested Loop (")))
         assert lines[outer + 1].startswith("->  CTE Scan on c "), plan  # the matches drive the join
@@ -155,7 +159,7 @@ def explain_search(db: Session, word: str) -> str:
     engine = db.get_bind()
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        queries.list_organisations(db, ListParams(q=word), public=True)
+        queries.list_organisations(db, ListParams(q=word), public=True, count=True)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     cursor = db.connection().connection.driver_connection.cursor()
