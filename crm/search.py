@@ -2,7 +2,10 @@
 
 ``matches(session, index, q)`` returns a subquery of ``(id, score)`` for at most ``MATCH_CAP`` rows of
 ``index.table`` matching ``q`` (the newest first), higher score = better match. Callers join it to the table and
-add their own filters, sorting and keyset paging, so a search page is still a single SQL statement.
+add their own filters, sorting and keyset paging, so a search page is still a single SQL statement. The directory
+starts from it instead (``crm.directory.queries.matching``: on PostgreSQL each match looks its row up by primary key)
+and reads its page and its count from the same materialised matches, so every directory query with a search (the
+lists, the API, bulk selections, exports) finds its rows one way and a search page runs the search once.
 
 * SQLite: FTS5 external-content tables ``<table>_fts`` (migrations 0002 and 0010), ranked with bm25.
 * PostgreSQL: GIN indexes on weighted tsvector expressions, ranked with ts_rank.
