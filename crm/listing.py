@@ -26,8 +26,21 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, CompoundSelect, Integer, Select, bindparam, func, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session
+
+from crm.prepared import driver_statement, reading
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -209,7 +222,7 @@ def decode_cursor(cursor: str, sort_key: str) -> tuple[str, Any, int] | None:
 
 
 def keyset_page(
-    session: Session,
+    session: Session | Connection,
     query: Select[Any] | Callable[[], Select[Any]],
     *,
     sort: SortOption,
@@ -237,7 +250,7 @@ def keyset_page(
     ``shape``: a hashable name for everything ``query`` holds (the list and its filter values, never a value that
     changes by itself, like the clock): the finished statement is then built once per shape, sort and kind of
     cursor, with the floor, the cursor and the limit as bound parameters, and ``query`` may be a function that
-    builds it (called only the first time). See ``_prepared``.
+    builds it (called only the first time). See ``_prepared_page`` and ``crm.prepared``.
 
     ``count_query``: the same rows without what only the page shows (the joins for names), for the count: at
     100,000 internships counting through the host join read 10,000 table rows (115 ms on SQLite), the ids alone
@@ -260,7 +273,8 @@ def keyset_page(
     if floor is not None and not _floor_implied(floor, sort, decoded, ascending):
         stmt = stmt.where(floor[0] > _literal_like(floor[0], floor[1]))
     if decoded:
-        sqlite = session.get_bind().dialect.name == "sqlite"
+        bind = session.get_bind() if isinstance(session, Session) else session
+        sqlite = bind.dialect.name == "sqlite"
         value = _literal_like(sort.column, decoded[1])
         page_stmt: Select[Any] | CompoundSelect = _after_cursor(
             stmt, sort, id_column, (value, decoded[2]), ascending, sort_attr, merge_tie=sqlite
@@ -306,22 +320,8 @@ def _page_of(
     )
 
 
-# Finished statements by (shape, sort, kind of cursor, floor, database family): built once, bound per request.
-_PREPARED: dict[Hashable, Any] = {}
-PREPARED_MAX = 2000  # shapes include filter values: a crawler's endless combinations empty it, never grow it
-
-
-def _prepared(key: Hashable, build: Callable[[], Any]) -> Any:
-    statement = _PREPARED.get(key)
-    if statement is None:
-        if len(_PREPARED) >= PREPARED_MAX:
-            _PREPARED.clear()
-        statement = _PREPARED[key] = build()
-    return statement
-
-
 def _prepared_page(
-    session: Session,
+    session: Session | Connection,
     query: Select[Any] | Callable[[], Select[Any]],
     shape: Hashable,
     sort: SortOption,
@@ -336,52 +336,55 @@ def _prepared_page(
 ) -> Page:
     """``keyset_page`` for a list with a ``shape``: the same statements, but each is built once and reused, so a
     request neither composes a select nor has SQLAlchemy walk it for its cache key (together ~30% of a public
-    list request); they run on the session's connection as Core statements, so rows come back as plain rows
-    without the ORM's loading step (another ~20%). The selected columns must be columns, not ORM entities."""
+    list request), and runs through the driver as a ``crm.prepared.DriverStatement`` (compiled once, rows read by
+    position into named tuples holding what Core rows hold). The selected columns must be columns, not ORM
+    entities. ``session`` may be a ``Connection``: a read that needs no session (the public API list)."""
     decoded = decode_cursor(cursor, sort.key) if cursor else None
     if decoded and not _fits(sort.column, decoded[1]):
         decoded = None
     ascending = sort.descending == (bool(decoded) and decoded[0] == "prev")  # type: ignore[index]
     use_floor = floor is not None and not _floor_implied(floor, sort, decoded, ascending)
-    connection = session.connection()
-    merge_tie = connection.dialect.name == "sqlite"
-    values: dict[str, Any] = {"kp_limit": page_size + 1}
-    if use_floor:
-        values["kp_floor"] = floor[1]  # type: ignore[index]
-    if decoded:
-        values["kp_value"], values["kp_id"] = decoded[1], decoded[2]
-
-    def build() -> Any:
-        stmt = (query() if callable(query) else query).add_columns(sort.column.label(sort_attr))
+    with reading(session) as connection:
+        dialect = connection.dialect
+        merge_tie = dialect.name == "sqlite"
+        values: dict[str, Any] = {"kp_limit": page_size + 1}
         if use_floor:
-            stmt = stmt.where(floor[0] > bindparam("kp_floor", type_=floor[0].type))  # type: ignore[index]
-        if not decoded:
-            return stmt.order_by(*_direction((sort.column, id_column), ascending)).limit(
-                bindparam("kp_limit", type_=Integer)
-            )
-        bound = (bindparam("kp_value", type_=sort.column.type), bindparam("kp_id", type_=id_column.type))
-        page_stmt = _after_cursor(stmt, sort, id_column, bound, ascending, sort_attr, merge_tie=merge_tie)
-        return page_stmt.limit(bindparam("kp_limit", type_=Integer))
+            values["kp_floor"] = floor[1]  # type: ignore[index]
+        if decoded:
+            values["kp_value"], values["kp_id"] = decoded[1], decoded[2]
 
-    key = (shape, sort.key, sort_attr, decoded[0] if decoded else "", use_floor, merge_tie)
-    rows = list(connection.execute(_prepared(key, build), values).all())
-    page = _page_of(rows, sort, decoded, page_size, sort_attr, sorts)
-    if count:
+        def build() -> Any:
+            stmt = (query() if callable(query) else query).add_columns(sort.column.label(sort_attr))
+            if use_floor:
+                stmt = stmt.where(floor[0] > bindparam("kp_floor", type_=floor[0].type))  # type: ignore[index]
+            if not decoded:
+                return stmt.order_by(*_direction((sort.column, id_column), ascending)).limit(
+                    bindparam("kp_limit", type_=Integer)
+                )
+            bound = (bindparam("kp_value", type_=sort.column.type), bindparam("kp_id", type_=id_column.type))
+            page_stmt = _after_cursor(stmt, sort, id_column, bound, ascending, sort_attr, merge_tie=merge_tie)
+            return page_stmt.limit(bindparam("kp_limit", type_=Integer))
 
-        def build_count() -> Any:
-            counted = count_query() if callable(count_query) else count_query
-            if floor is not None:
-                counted = counted.where(floor[0] > bindparam("kp_floor", type_=floor[0].type))
-            return select(func.count()).select_from(counted.order_by(None).limit(COUNT_CAP + 1).subquery())
+        key = (shape, sort.key, sort_attr, decoded[0] if decoded else "", use_floor, merge_tie)
+        rows = driver_statement(key, build, dialect, values).rows(connection, values)
+        page = _page_of(rows, sort, decoded, page_size, sort_attr, sorts)
+        if count:
 
-        counting = _prepared((shape, "count", floor is not None), build_count)
-        n = connection.execute(counting, {"kp_floor": floor[1]} if floor is not None else {}).scalar() or 0
-        page.total, page.more_than_total = min(n, COUNT_CAP), n > COUNT_CAP
-    return page
+            def build_count() -> Any:
+                counted = count_query() if callable(count_query) else count_query
+                if floor is not None:
+                    counted = counted.where(floor[0] > bindparam("kp_floor", type_=floor[0].type))
+                return select(func.count()).select_from(counted.order_by(None).limit(COUNT_CAP + 1).subquery())
+
+            bounds = {"kp_floor": floor[1]} if floor is not None else {}
+            counting = driver_statement((shape, "count", floor is not None, merge_tie), build_count, dialect, bounds)
+            n = counting.scalar(connection, bounds) or 0
+            page.total, page.more_than_total = min(n, COUNT_CAP), n > COUNT_CAP
+        return page
 
 
 def fetch_page(
-    session: Session,
+    session: Session | Connection,
     query: Select[Any] | Callable[[], Select[Any]],
     params: ListParams,
     sorts: Sorts,
