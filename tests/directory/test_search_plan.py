@@ -184,3 +184,22 @@ def test_a_search_keeps_every_filter_and_shows_topics_and_region(db):
     assert {r.region_name for r in rows} == {"Wales"} and all("Carers" in (r.topic_names or "") for r in rows)
     admin = queries.list_organisations(db, ListParams(q="kingfisher", filters={"status": "submitted"}), public=False)
     assert [r.name for r in admin.items] == ["Kingfisher Waiting"]
+
+
+def test_rows_query_reads_a_search_in_id_batches_with_extra_columns(db):
+    """What the CSV export is to read (``queries.rows_query``): every row the list shows, with the named extra
+    columns, kept to a selection by its id column and read in batches ordered by it, the search found as the list
+    finds it."""
+    ids = sorted(add_organisations(db, ["Kestrel watch"] * 7 + ["Swift watch"] * 2, postcode="SW1A 1AA"))
+    params = ListParams(q="kestrel")
+    query, id_column = queries.rows_query(db, params, public=True, extra=("postcode", "public_email"))
+    batches, last = [], 0
+    while rows := list(db.execute(query.where(id_column > last).order_by(id_column).limit(3))):
+        batches.append([r.id for r in rows])
+        last = rows[-1].id
+        assert all(r.postcode == "SW1A 1AA" and r.topic_names is None for r in rows)
+    assert batches == [ids[0:3], ids[3:6], ids[6:7]]
+    listed = {r.id for r in every_page(db, params)}
+    assert listed == set(ids[:7])
+    chosen = list(db.scalars(select(query.where(id_column.in_(ids[1:3] + ids[7:])).subquery().c.id)))
+    assert sorted(chosen) == ids[1:3]  # a selection outside the search stays outside
