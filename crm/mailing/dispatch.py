@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
-from sqlalchemy import Integer, Row, String, Text, any_, bindparam, func, select, type_coerce, update
+from sqlalchemy import Integer, Row, String, Text, any_, bindparam, func, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +37,7 @@ from crm.mailing.settlement import CLAIMED, HANDED, LEASE, SETTLE_AFTER, settle
 from crm.mailing.subscriptions import withdrawn_among
 from crm.mailing.suppression import forms_by_key
 from crm.mailing.transports.base import OutgoingEmail, SendOptions, Transport
+from crm.models.outbox import DUE_ORDER_WHERE
 from crm.settings import Settings
 
 log = logging.getLogger("crm.mail.dispatch")
@@ -44,6 +45,7 @@ log = logging.getLogger("crm.mail.dispatch")
 __all__ = ["LEASE", "SETTLE_AFTER", "DispatchStats", "backoff", "drain", "freeze_heap", "settle"]
 DUE_STATUSES = (m.OutboxStatus.QUEUED, m.OutboxStatus.RETRY)
 _OUTBOX = m.OutboxMessage.__table__
+_DUE = text(DUE_ORDER_WHERE)  # status in DUE_STATUSES, worded as ix_outbox_due_order's predicate
 NO_OPTIONS = SendOptions()
 _DECODE = msgspec.json.Decoder().decode
 _ENCODE = msgspec.json.Encoder().encode
@@ -104,19 +106,26 @@ def freeze_heap() -> None:
         gc.set_threshold(max(young, 20_000), middle, old)
 
 
+def due_rows(now: dt.datetime, batch_size: int, *, locking: bool) -> Any:
+    """The ids a claim takes, oldest due first, read through ``ix_outbox_due_order`` in its order (so a claim reads
+    its ``batch_size`` rows, not the whole backlog); ``locking``: ``FOR UPDATE SKIP LOCKED`` (PostgreSQL)."""
+    due = (
+        select(_OUTBOX.c.id)
+        # The partial index's own predicate, as literal SQL: SQLite uses a partial index only when the query
+        # repeats its condition, which a bound ``IN (?, ?)`` does not (and PostgreSQL's generic plans likewise).
+        .where(_DUE, _OUTBOX.c.next_attempt_at <= now)
+        .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+        .limit(batch_size)
+    )
+    return due.with_for_update(skip_locked=True) if locking else due
+
+
 def _claim(session: Session, now: dt.datetime, batch_size: int, *, handed: bool = False) -> list[Row[Any]]:
     """Claim up to ``batch_size`` due rows in ONE statement: UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP
     LOCKED] LIMIT n) RETURNING the columns the send needs, so the cost does not grow with a list of ids and no ORM
     object is built per row. The rows are marked ``CLAIMED`` until ``_hand_off`` (``handed=True``: tests of what a
     crash leaves)."""
-    due = (
-        select(_OUTBOX.c.id)
-        .where(_OUTBOX.c.status.in_(DUE_STATUSES), _OUTBOX.c.next_attempt_at <= now)
-        .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
-        .limit(batch_size)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    due = due_rows(now, batch_size, locking=session.get_bind().dialect.name == "postgresql")
     stmt = (
         update(_OUTBOX)
         .where(_OUTBOX.c.id.in_(due.scalar_subquery()))

@@ -10,7 +10,7 @@ import zlib
 from typing import Any
 
 import msgspec
-from sqlalchemy import Index, LargeBinary, String, Text
+from sqlalchemy import Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models.base import Base, str_enum, utcnow
@@ -30,10 +30,24 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# Rows the dispatcher may claim (crm.mailing.dispatch.DUE_STATUSES): the predicate of the claim's partial index.
+DUE_ORDER_WHERE = "status IN ('queued', 'retry')"
+
+
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The dispatcher's claim reads due rows in this order, LIMIT 1,000 FOR UPDATE SKIP LOCKED: without an index in
+        # that order PostgreSQL sorts the whole due backlog under the lock step for every claim (414 ms at 180,000
+        # queued; 1.4 ms with it). Partial: only rows that can still be claimed.
+        Index(
+            "ix_outbox_due_order",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text(DUE_ORDER_WHERE),
+            sqlite_where=text(DUE_ORDER_WHERE),
+        ),
         Index("ix_outbox_recipient", "recipient"),
     )
 
