@@ -49,7 +49,12 @@ def create_db_engine(settings: Settings) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # JIT off for our connections: every statement here is short, and the planner's cost estimates for the
+    # digest batch (correlated aggregates, cost ~900,000) crossed jit_above_cost, so each batch of 1,000
+    # subscribers paid 0.5-1.9 s of JIT compilation for an 80 ms execution (issue 21.3, bench/digests_workers.py).
+    # A URL that sets ``options`` itself keeps its own.
+    connect_args = {} if "options" in url.query else {"options": "-c jit=off"}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
