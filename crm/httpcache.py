@@ -9,8 +9,8 @@ of its URL, the versions of the tables it reads and the current ``WINDOW`` (belo
 Why in process and not in the database: a stamp read from the database is one more statement per request, and
 the 304 must cost less than the bare list (issue 21). Other processes' writes (the worker's jobs, a CLI import, a
 second web process): with ``CRM_REDIS_URL`` set, every process publishes the tables of its committed writes
-(``committed_listeners``) and applies the others' (``crm.web.stamps_bus``), so they bump the versions here about
-a millisecond later, still with no round trip on the request path. Without Redis, or for a message lost while
+(``committed_listeners``) and applies the others' (``crm.web.stamps_bus``), so they bump the versions here
+milliseconds later, still with no round trip on the request path. Without Redis, or for a message lost while
 Redis was away, such a write is seen when the window turns, at most ``WINDOW`` seconds later. The window also
 covers pages that change with the clock alone (a listing that closes, "closes in 2 days"). Each process has its
 own ``BOOT`` prefix, so two processes never hand out equal ETags for different content (and a tag is a 304 only

@@ -49,8 +49,9 @@ WRITER = textwrap.dedent(
     rt = Runtime(Settings.from_env().validate())
     with rt.session_factory() as session:
         session.execute(update(m.Internship).where(m.Internship.id == int(sys.argv[1])).values(title=sys.argv[2]))
+        committing = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of this machine
         session.commit()
-    print(time.monotonic(), flush=True)  # CLOCK_MONOTONIC: one clock for every process of this machine
+    print(committing, flush=True)
     """
 )
 
@@ -74,7 +75,7 @@ def frozen_window(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _write_in_another_process(database: Database, internship_id: int, title: str, redis_env: dict[str, str]) -> float:
-    """Run the writer in a process of its own; the monotonic time just after its commit."""
+    """Run the writer in a process of its own; the monotonic time when its commit began."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update(CRM_ENV="test", CRM_DATABASE_URL=database.url, CRM_SECRET_KEY=TEST_SECRET, PYTHONPATH=str(ROOT))
     env.update(redis_env)
@@ -144,7 +145,7 @@ def test_a_write_in_another_process_reaches_this_processs_etags_only_through_red
             assert after.headers["etag"] != tag
             assert "After" in after.text
             delay = 1000 * (applied_at[0] - committed)
-            print(f"\nstamps bus: a commit in another process bumped this one {delay:.1f} ms later")
+            print(f"\nstamps bus: a commit begun in another process bumped this one {delay:.1f} ms later")
         assert stamps_bus._buses == {}  # the app's shutdown stopped its bus
     finally:
         if shared:
