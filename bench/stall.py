@@ -15,6 +15,11 @@ process while four heavy requests run at once (prints figures; never a timed tes
    the import preview, a directory search), starting at a different one so that four different heavy requests
    are in flight at once, while the same probe runs; p50/p95/p99/max again, and each heavy request's count and
    median time. Issue 21's target: loaded p99 <= 100 ms.
+
+The dashboard, the import preview's check pass and the contacts export run in the app's heavy-work processes
+(crm/web/offload.py), which inherit the core pin: the heavy work still shares core 0, at a lower priority
+(``--nice``, ``--workers`` override the module's defaults). The load average is printed beside each phase: on a shared
+machine, compare interleaved runs only.
 """
 
 from __future__ import annotations
