@@ -77,12 +77,6 @@ def heavy_failure_handler(request: Request[Any, Any, Any], exc: HeavyWorkFailed)
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {HeavyWorkFailed: heavy_failure_handler}
 
 
-def _start_child(nice: int) -> None:
-    """In each child, once: step back so the web process wins the core."""
-    if nice:
-        os.nice(nice)
-
-
 def _executor() -> ProcessPoolExecutor:
     global _pool
     with _lock:
@@ -90,7 +84,8 @@ def _executor() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_child,
+                # os.nice itself (a builtin, nothing to import): the child steps back before it imports the app
+                initializer=os.nice,
                 initargs=(NICE,),
             )
         return _pool
