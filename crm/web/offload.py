@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -103,13 +104,22 @@ def _discard(pool: ProcessPoolExecutor, *, kill: bool = False) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def shutdown() -> None:
-    """Stop the pool (at app shutdown / interpreter exit); a later call starts a new one."""
+def shutdown(grace: float = 10.0) -> None:
+    """Stop the pool (at app shutdown / interpreter exit): queued calls are cancelled, running ones get ``grace``
+    seconds to finish, then their processes are killed (a stuck worker never holds up a deploy). A later call starts
+    a new pool."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+    if pool is None:
+        return
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
 
 
 atexit.register(shutdown)

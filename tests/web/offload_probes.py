@@ -22,8 +22,11 @@ def crash() -> None:
     os._exit(3)
 
 
-def hold(flag: str, seconds: float = 30.0) -> bool:
-    """Wait until ``flag`` exists: True when it appeared, False when ``seconds`` passed without it."""
+def hold(flag: str, seconds: float = 30.0, started: str = "") -> bool:
+    """Wait until ``flag`` exists: True when it appeared, False when ``seconds`` passed without it. ``started``: a file
+    created first, to say the wait has begun."""
+    if started:
+        Path(started).touch()
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         if Path(flag).exists():

@@ -133,6 +133,34 @@ def test_a_call_past_the_time_limit_gives_a_503_and_its_worker_is_stopped(monkey
     assert _run(lambda: offload.run_heavy(probes.pid)) != os.getpid()
 
 
+def test_shutdown_stops_the_workers_even_a_stuck_one_and_a_later_call_starts_a_new_pool(tmp_path):
+    _run(lambda: offload.run_heavy(probes.pid))
+    pool = offload.started()
+    assert pool is not None
+    begun = tmp_path / "begun"
+    outcome: dict[str, Any] = {}
+
+    def stuck() -> None:
+        try:
+            outcome["value"] = asyncio.run(offload.run_heavy(probes.hold, str(tmp_path / "never"), 60.0, str(begun)))
+        except Exception as exc:  # what the waiting request gets
+            outcome["error"] = exc
+
+    waiting = threading.Thread(target=stuck)
+    waiting.start()
+    for _ in range(1500):
+        if begun.exists():
+            break
+        threading.Event().wait(0.02)
+    assert begun.exists(), "the call never started in its worker"
+    processes = list(pool._processes.values())
+    offload.shutdown(grace=0.5)
+    waiting.join(30)
+    assert not waiting.is_alive() and isinstance(outcome.get("error"), offload.HeavyWorkFailed)
+    assert offload.started() is None and processes and not any(p.is_alive() for p in processes)
+    assert _run(lambda: offload.run_heavy(probes.pid)) != os.getpid() and offload.started() is not pool
+
+
 # --------------------------------------------------------------------------------------------- the dashboard
 
 
