@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm import models as m
 from crm.db import unit_of_work
 from crm.digests import engine
-from crm.digests.periods import Period, parse
+from crm.digests.periods import MAX_LATENESS, Period, parse
 from crm.settings import Settings
 
 log = logging.getLogger("crm.digests")
@@ -163,9 +163,12 @@ def build_available(
     """Build every waiting shard of the running runs (only ``run_id``'s, if given) that this process can lock, one
     after another, until no waiting shard is left that it can lock; finish each run whose shards are all done.
 
-    With nothing waiting this is one statement. ``worker`` names this builder on the shard rows (default
-    host:pid); ``now`` is stamped as a shard's start (default: the clock). ``wait`` (SQLite): wait for another
-    process's build to end instead of leaving the work to it. Returns what this call built."""
+    Without ``run_id``, a run whose period is more than ``MAX_LATENESS`` late at ``now`` (default: the clock) is
+    left alone, as the scheduler leaves such a period (``periods.due_periods``): workers that come back after days
+    send no stale digests; a run by hand (``run_period``, which passes its ``run_id``) still resumes it. With
+    nothing waiting this is one statement. ``worker`` names this builder on the shard rows (default host:pid);
+    ``now`` is also stamped as a shard's start. ``wait`` (SQLite): wait for another process's build to end instead
+    of leaving the work to it. Returns what this call built."""
     worker = (worker or f"{socket.gethostname()}:{os.getpid()}")[:80]
     size = batch_size or int(os.environ.get(BATCH_ENV, "0") or 0) or engine.BATCH_SIZE
     with factory() as session:
@@ -177,7 +180,7 @@ def build_available(
         if not ours:
             return built
         while True:
-            waiting = _waiting_shards(factory, run_id)
+            waiting = _waiting_shards(factory, run_id, now or dt.datetime.now(dt.UTC))
             took = False
             for shard_run, period_key, shard in waiting:
                 with _shard_lock(bind, period_key, shard) as got:
@@ -193,16 +196,17 @@ def build_available(
                 return built
 
 
-def _waiting_shards(factory: sessionmaker[Session], run_id: int | None) -> list[tuple[int, str, int]]:
-    """Waiting shards of running runs, in order; runs found with none waiting are finished on the way."""
+def _waiting_shards(factory: sessionmaker[Session], run_id: int | None, now: dt.datetime) -> list[tuple[int, str, int]]:
+    """Waiting shards of running runs (``run_id``'s, or those not too late), in order; runs found with none
+    waiting are finished on the way."""
     query = (
         select(S.run_id, R.period, S.shard, S.status)
         .join(R, R.id == S.run_id)
         .where(R.status == RUNNING, R.dry_run.is_(False))
         .order_by(S.run_id, S.shard)
     )
-    if run_id is not None:
-        query = query.where(R.id == run_id)
+    # A given run whatever its age; otherwise only runs whose period is not too late.
+    query = query.where(R.id == run_id if run_id is not None else R.cutoff_at >= now - MAX_LATENESS)
     with factory() as session:
         rows = session.execute(query).all()
         session.rollback()

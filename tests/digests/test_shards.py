@@ -4,6 +4,7 @@ no-op of the shared job, the scheduler leaving a sharded run to its builders, an
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -99,7 +100,7 @@ def test_plan_with_nobody_to_build_for_is_done_at_once(db, settings) -> None:
 def test_build_available_builds_every_shard_and_finishes_the_run_with_their_sums(db, settings) -> None:
     ids = seed(db, 25)
     run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=10)
-    built = shards.build_available(factory(db), settings, worker="host-a:1", batch_size=4)
+    built = shards.build_available(factory(db), settings, now=h.NOW, worker="host-a:1", batch_size=4)
     assert [s.shard for s in built] == list(range(len(built))) and built[-1].run_done
     assert not any(s.run_done for s in built[:-1])
     assert sum(s.sent for s in built) == 25 and all(s.worker == "host-a:1" for s in built)
@@ -109,7 +110,7 @@ def test_build_available_builds_every_shard_and_finishes_the_run_with_their_sums
     assert run.sent == 25 and run.considered == 25 and run.last_subscription_id == max(ids)
     workers = db.scalars(select(m.DigestShard.worker).where(m.DigestShard.run_id == run_id)).all()
     assert set(workers) == {"host-a:1"}
-    assert shards.build_available(factory(db), settings) == []  # nothing left
+    assert shards.build_available(factory(db), settings, now=h.NOW) == []  # nothing left
     # The period again (by hand): a new run, which queues nothing.
     again = engine.run_period(factory(db), settings, PERIOD, now=h.NOW)
     assert again.run_id != run_id and again.sent == 0 and again.already_sent == 0
@@ -127,12 +128,14 @@ def test_a_shard_taken_over_resumes_after_its_last_committed_batch(db, settings)
             raise Crash
 
     with pytest.raises(Crash):
-        shards.build_available(factory(db), settings, worker="dead:1", batch_size=3, progress=die_after_two_batches)
+        shards.build_available(
+            factory(db), settings, now=h.NOW, worker="dead:1", batch_size=3, progress=die_after_two_batches
+        )
     assert per_subscriber(db) == dict.fromkeys(ids[:6], 1)
     first = db.scalar(select(m.DigestShard).where(m.DigestShard.run_id == run_id, m.DigestShard.shard == 0))
     assert first.status == m.DigestShardStatus.WAITING and first.sent == 6 and first.worker == "dead:1"
     assert db.get(m.DigestRun, run_id).status == m.DigestRunStatus.RUNNING  # a dead worker does not fail the run
-    built = shards.build_available(factory(db), settings, worker="alive:2", batch_size=3)
+    built = shards.build_available(factory(db), settings, now=h.NOW, worker="alive:2", batch_size=3)
     assert built[0].shard == 0 and built[0].resumed_after == ids[5]  # after the dead worker's last commit
     assert built[0].considered == 4 and built[0].sent == 4
     assert per_subscriber(db) == dict.fromkeys(ids, 1)
@@ -148,13 +151,13 @@ def test_a_lost_done_mark_costs_a_reread_of_the_tail_and_queues_nothing_twice(db
     crash just before it leaves the shard waiting: its next builder re-reads the tail only and queues nothing."""
     ids = seed(db, 6, empty_tail=4)
     run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=100)
-    assert shards.build_available(factory(db), settings, batch_size=5)[0].sent == 6
+    assert shards.build_available(factory(db), settings, now=h.NOW, batch_size=5)[0].sent == 6
     before = per_subscriber(db)
     with db.begin_nested():
         db.execute(update(m.DigestShard).values(status=m.DigestShardStatus.WAITING))
         db.execute(update(m.DigestRun).values(status=m.DigestRunStatus.RUNNING))
     db.commit()
-    again = shards.build_available(factory(db), settings, batch_size=5)
+    again = shards.build_available(factory(db), settings, now=h.NOW, batch_size=5)
     assert again[0].resumed_after == ids[5] and again[0].considered == 4  # the tail, not the shard
     assert again[0].sent == 0 and again[0].already_sent == 0 and again[0].skipped_empty == 4
     assert per_subscriber(db) == before == dict.fromkeys(ids[:6], 1)
@@ -163,12 +166,12 @@ def test_a_lost_done_mark_costs_a_reread_of_the_tail_and_queues_nothing_twice(db
 
 def test_with_nothing_waiting_the_shared_job_is_one_statement(db, settings, count_queries) -> None:
     with count_queries() as q:
-        assert shards.build_available(factory(db), settings) == []
+        assert shards.build_available(factory(db), settings, now=h.NOW) == []
     assert q.count == 1
     seed(db, 5)
     engine.run_period(factory(db), settings, PERIOD, now=h.NOW)  # a done run and its done shards
     with count_queries() as q:
-        assert shards.build_available(factory(db), settings) == []
+        assert shards.build_available(factory(db), settings, now=h.NOW) == []
     assert q.count == 1, q.statements
 
 
@@ -177,7 +180,7 @@ def test_the_scheduler_leaves_a_sharded_run_to_its_builders(db, settings) -> Non
     run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=5)
     assert services.run_due(factory(db), settings, now=h.NOW) == []  # running, with shards: not planned again
     assert db.scalar(select(func.count()).select_from(m.DigestRun)) == 1
-    shards.build_available(factory(db), settings)
+    shards.build_available(factory(db), settings, now=h.NOW)
     assert_run_is_the_sum_of_its_shards(db, run_id)
     assert services.run_due(factory(db), settings, now=h.NOW) == []  # done
     assert per_subscriber(db) == dict.fromkeys(ids, 1)
@@ -187,11 +190,11 @@ def test_a_run_whose_shards_are_all_done_is_finished_by_the_next_builder(db, set
     """A crash between a run's last shard and the run's end: whoever looks next finishes the run."""
     seed(db, 8)
     run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=5)
-    shards.build_available(factory(db), settings)
+    shards.build_available(factory(db), settings, now=h.NOW)
     with db.begin_nested():
         db.execute(update(m.DigestRun).values(status=m.DigestRunStatus.RUNNING, sent=0, finished_at=None))
     db.commit()
-    assert shards.build_available(factory(db), settings) == []
+    assert shards.build_available(factory(db), settings, now=h.NOW) == []
     assert assert_run_is_the_sum_of_its_shards(db, run_id).sent == 8
 
 
@@ -230,7 +233,7 @@ def test_two_builders_racing_share_the_shards_and_queue_each_digest_once(pg, db,
     def builder(name: str) -> None:
         try:
             barrier.wait()
-            results[name] = shards.build_available(factory(db), settings, worker=name, batch_size=3)
+            results[name] = shards.build_available(factory(db), settings, now=h.NOW, worker=name, batch_size=3)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -271,12 +274,23 @@ def test_an_error_in_a_shard_fails_the_run_and_the_catch_up_plans_a_new_one(db, 
 
     monkeypatch.setattr(engine, "batch_query", broken)
     with pytest.raises(RuntimeError):
-        shards.build_available(factory(db), settings, worker="host-c:7")
+        shards.build_available(factory(db), settings, now=h.NOW, worker="host-c:7")
     db.expire_all()
     failed = db.get(m.DigestRun, run_id)
     assert failed.status == m.DigestRunStatus.FAILED and "shard 0 (host-c:7): RuntimeError" in failed.error
-    assert shards.build_available(factory(db), settings) == []  # a failed run's shards are taken no more
+    assert shards.build_available(factory(db), settings, now=h.NOW) == []  # a failed run's shards are taken no more
     monkeypatch.undo()
     (retry,) = services.run_due(factory(db), settings, now=h.NOW)
     assert retry.run_id != run_id and retry.sent == 6
+    assert per_subscriber(db) == dict.fromkeys(ids, 1)
+
+
+def test_the_shared_job_leaves_a_run_too_late_to_send_and_a_run_by_hand_resumes_it(db, settings) -> None:
+    ids = seed(db, 6)
+    run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=5)
+    days_later = PERIOD.due_at + periods.MAX_LATENESS + dt.timedelta(minutes=1)
+    assert shards.build_available(factory(db), settings, now=days_later) == []  # workers back after days: no send
+    assert per_subscriber(db) == {} and db.get(m.DigestRun, run_id).status == m.DigestRunStatus.RUNNING
+    by_hand = engine.run_period(factory(db), settings, PERIOD, now=days_later)
+    assert by_hand.run_id == run_id and by_hand.sent == 6
     assert per_subscriber(db) == dict.fromkeys(ids, 1)

@@ -2,7 +2,8 @@
 killed with SIGKILL in the middle of a shard, and the other finishes every shard: each active subscriber with
 something to receive has exactly one digest in the outbox, none is missing, nobody else got one.
 
-The run is planned by the test (period 2026-W48 as of ``helpers.NOW``, shards of ``SHARD`` ids); the workers build it
+The run is planned by the test (the next weekly period, as of now: the workers' shared job leaves a period more
+than three days late alone, and their clock is the real one; shards of ``SHARD`` ids); the workers build it
 through their ``digests.build_shards`` job with batches of ``BATCH`` (``shards.BATCH_ENV``). The victim is started
 first, alone, with the engine's pause hook: it commits ``PAUSE`` batches of its first shard and hangs inside the next
 batch's transaction, holding that shard's lock. The second worker then builds the other shards beside it; once it
@@ -36,7 +37,6 @@ from tests.conftest import Database
 from tests.digests import helpers as h
 
 ROOT = Path(__file__).resolve().parents[2]
-PERIOD = periods.parse(h.WEEK)
 RECEIVERS = 1200  # each matches two calls
 NOTHING = 60  # active, weekly, but nothing matches them: no digest
 SHARD = 100
@@ -101,12 +101,14 @@ def workers(database: Database, db: Session) -> Iterator[list[Worker]]:
         database.isolation.reset()
 
 
-def seed(db: Session) -> tuple[list[int], list[int]]:
-    """Receivers and subscribers with nothing new, interleaved (every shard holds both), inserted in bulk."""
+def seed(db: Session, period: periods.Period, now: dt.datetime) -> tuple[list[int], list[int]]:
+    """Receivers and subscribers with nothing new, interleaved (every shard holds both), inserted in bulk; four
+    calls published in ``period`` before ``now``, open for two months."""
     ts = h.topics(db)
     f = factories.funder(db)
+    published = period.starts_at + (now - period.starts_at) / 2
     for i in range(4):
-        h.call(db, f, topic_ids=(ts[i % 2].id,))
+        h.call(db, f, topic_ids=(ts[i % 2].id,), published_at=published, deadline=now + dt.timedelta(days=60))
     every = RECEIVERS // NOTHING
     rows: list[dict[str, Any]] = []
     topic_of: list[int] = []
@@ -132,12 +134,12 @@ def seed(db: Session) -> tuple[list[int], list[int]]:
         [{"subscription_id": s, "topic_id": t} for s, t in zip(ids, topic_of, strict=True)],
     )
     # Periods really due now are marked done, so the leader's catch-up plans nothing of its own meanwhile.
-    for period in periods.due_periods(dt.datetime.now(dt.UTC)):
+    for due in periods.due_periods(now):
         db.add(
             m.DigestRun(
-                period=period.key,
-                frequency=period.frequency,
-                cutoff_at=period.cutoff,
+                period=due.key,
+                frequency=due.frequency,
+                cutoff_at=due.cutoff,
                 status=m.DigestRunStatus.DONE,
                 trigger="test",
             )
@@ -155,8 +157,10 @@ def _shards(db: Session, run_id: int) -> list[m.DigestShard]:
 
 @pytest.mark.timeout(420)
 def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(database, db, settings, workers, tmp_path) -> None:
-    receivers, nothing = seed(db)
-    run_id = shards.plan(create_session_factory(db.get_bind()), settings, PERIOD, now=h.NOW, shard_size=SHARD)
+    now = dt.datetime.now(dt.UTC)
+    period = periods.latest_due(periods.WEEKLY, now).next()  # due within a week: not late for anyone
+    receivers, nothing = seed(db, period, now)
+    run_id = shards.plan(create_session_factory(db.get_bind()), settings, period, now=now, shard_size=SHARD)
     total = len(_shards(db, run_id))
     assert total == -(-max(receivers + nothing) // SHARD) >= 10
 
@@ -210,7 +214,7 @@ def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(database, db, se
     per_subscriber = dict(
         db.execute(
             select(m.OutboxMessage.subscription_id, func.count())
-            .where(m.OutboxMessage.idempotency_key.like(f"digest:%:{h.WEEK}"))
+            .where(m.OutboxMessage.idempotency_key.like(f"digest:%:{period.key}"))
             .group_by(m.OutboxMessage.subscription_id)
         ).all()
     )
