@@ -163,13 +163,14 @@ def list_organisations(session: Session, params: ListParams, *, public: bool, co
         "sorts": sorts,
         "count": count,
     }
+    counted = lambda: _count_query(params, public=public)  # noqa: E731
     if not public:
-        return keyset_page(session, matching(session, params, public=False)[0], **common)
+        return keyset_page(session, matching(session, params, public=False)[0], count_query=counted, **common)
     return keyset_page(
         session,
         lambda: matching(session, params, public=True)[0],
         shape=("directory.public", _public_shape(params)),
-        count_query=lambda: _public_count_query(params),
+        count_query=counted,
         **common,
     )
 
@@ -188,13 +189,14 @@ def _public_shape(params: ListParams) -> Hashable:
     )
 
 
-def _public_count_query(params: ListParams) -> Select[Any]:
-    """The public list's ids alone for its count (regions joined only to filter by one)."""
+def _count_query(params: ListParams, *, public: bool) -> Select[Any]:
+    """The list's ids alone, for its count (regions joined only to filter by one). Measured on SQLite at 20,000: no
+    faster than counting the page's query (the planner drops the unused columns), but one shape for the count."""
     o = m.Organisation
     query = select(o.id)
     if params.filters.get("region"):
         query = query.outerjoin(m.Region, m.Region.id == o.region_id)
-    return filtered(query, o, params, public=True)
+    return filtered(query, o, params, public=public)
 
 
 def _search_page(session: Session, params: ListParams, *, public: bool, count: bool) -> Page:
