@@ -166,9 +166,10 @@ def build_available(
     Without ``run_id``, a run whose period is more than ``MAX_LATENESS`` late at ``now`` (default: the clock) is
     left alone, as the scheduler leaves such a period (``periods.due_periods``): workers that come back after days
     send no stale digests; a run by hand (``run_period``, which passes its ``run_id``) still resumes it. With
-    nothing waiting this is one statement. ``worker`` names this builder on the shard rows (default host:pid);
-    ``now`` is also stamped as a shard's start. ``wait`` (SQLite): wait for another process's build to end instead
-    of leaving the work to it. Returns what this call built."""
+    nothing waiting this is one statement. ``worker`` names this builder on the shard rows (default host:pid); a
+    shard's start and end are stamped by the clock, whatever ``now`` (the run's duration is from them). ``wait``
+    (SQLite): wait for another process's build to end instead of leaving the work to it. Returns what this call
+    built."""
     worker = (worker or f"{socket.gethostname()}:{os.getpid()}")[:80]
     size = batch_size or int(os.environ.get(BATCH_ENV, "0") or 0) or engine.BATCH_SIZE
     with factory() as session:
@@ -187,7 +188,7 @@ def build_available(
                     if not got:
                         continue  # another worker builds it
                     one = _build_shard(
-                        factory, settings, shard_run, shard, worker, now, size, prepared, progress, render_at_build
+                        factory, settings, shard_run, shard, worker, size, prepared, progress, render_at_build
                     )
                 if one is not None:
                     built.append(one)
@@ -223,7 +224,6 @@ def _build_shard(
     run_id: int,
     shard: int,
     worker: str,
-    now: dt.datetime | None,
     batch_size: int,
     prepared: dict[int, engine.RangeBuild],
     progress: Callable[[int], None] | None,
@@ -249,7 +249,7 @@ def _build_shard(
         session.execute(
             update(S)
             .where(S.run_id == run_id, S.shard == shard)
-            .values(worker=worker, started_at=func.coalesce(S.started_at, now or dt.datetime.now(dt.UTC)))
+            .values(worker=worker, started_at=func.coalesce(S.started_at, dt.datetime.now(dt.UTC)))
         )
     period = parse(row.period)
     if run_id not in prepared:  # the catalogue as of the run's start, once per run and process
