@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.db import create_session_factory
 from crm.digests import engine, periods, shards
+from jobs.lock import SchedulerLock
 from tests import factories
 from tests.conftest import Database
 from tests.digests import helpers as h
@@ -156,7 +157,16 @@ def _shards(db: Session, run_id: int) -> list[m.DigestShard]:
 
 
 @pytest.mark.timeout(420)
-def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(database, db, settings, workers, tmp_path) -> None:
+@pytest.mark.parametrize("victim_role", ["leader", "shared"])
+def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(
+    database, db, settings, workers, tmp_path, victim_role, request
+) -> None:
+    """``leader``: the victim starts first and leads; the survivor takes over the scheduler too. ``shared``: the
+    test holds the scheduler lock, so both workers only do shared work (a killed non-leader)."""
+    held_by_test = SchedulerLock(database.engine)
+    if victim_role == "shared":
+        assert held_by_test.try_acquire()
+        request.addfinalizer(held_by_test.release)
     now = dt.datetime.now(dt.UTC)
     period = periods.latest_due(periods.WEEKLY, now).next()  # due within a week: not late for anyone
     receivers, nothing = seed(db, period, now)
@@ -178,6 +188,7 @@ def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(database, db, se
     held = victim_paused()
     assert held is not None
 
+    assert f"worker role: {victim_role}" in victim.output()
     survivor = Worker("survivor", database, tmp_path / "survivor.log")
     workers.append(survivor)
     _until(lambda: "worker role: shared work" in survivor.output(), 120, "no shared work", victim, survivor)
@@ -226,7 +237,7 @@ def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(database, db, se
     assert (run.sent, run.already_sent, run.failed) == (len(receivers), 0, 0)
     assert run.considered >= len(receivers) + len(nothing)  # a taken-over tail of empty digests counts again
     print(
-        f"\nshard workers (postgres): {len(receivers) + len(nothing)} subscribers in {total} shards of {SHARD}; the "
+        f"\nshard workers (postgres, {victim_role} killed): {len(receivers) + len(nothing)} subscribers in {total} shards of {SHARD}; the "
         f"victim held shard {held.shard} after {PAUSE} batches of {BATCH}; killed when the survivor had "
         f"{done_at_kill} of {total} done; the survivor finished all; "
         f"{len(receivers)} digests, 0 duplicates, 0 missing"
