@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
@@ -206,8 +207,8 @@ def _decode_value(value: Any) -> Any:
 
 
 def encode_cursor(direction: str, sort_key: str, value: Any, row_id: int) -> str:
-    raw = json.dumps([direction, sort_key, _encode_value(value), row_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    raw = msgspec.json.encode([direction, sort_key, _encode_value(value), row_id])  # what json.dumps wrote, compact
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, sort_key: str) -> tuple[str, Any, int] | None:
@@ -305,8 +306,7 @@ def _page_of(
     rows = rows[:page_size]
     if backwards:
         rows.reverse()
-    ids = [getattr(r, "id", None) for r in rows]
-    if rows and any(i is None for i in ids):
+    if rows and getattr(rows[0], "id", None) is None:
         raise ValueError("keyset_page needs an 'id' column in the selected rows")
     next_cursor = prev_cursor = None
     if rows:

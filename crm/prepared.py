@@ -47,9 +47,11 @@ def prepared(key: Hashable, build: Callable[[], Any]) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=8192)
 def _utc_from_text(value: str | None) -> dt.datetime | None:
     """SQLite's stored text to the aware UTC datetime ``UTCDateTime`` gives. Parsing the text with its offset
-    appended is five times cheaper than parsing it naive and attaching UTC with ``replace``."""
+    appended is five times cheaper than parsing it naive and attaching UTC with ``replace``; kept (datetimes are
+    immutable) because a page repeats its values: closing times fall on a few days, the sort value repeats one."""
     if value is None:
         return None
     try:

@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Response
 
-_encode = msgspec.json.Encoder().encode
+encode_json = msgspec.json.Encoder().encode  # ``content`` (Structs, lists, dates...) as Litestar would encode it
 
 
 def json_response(content: Any, status_code: int = 200) -> Response[Any]:
-    """``content`` (Structs, lists, dates...) as the JSON bytes Litestar would have sent for it."""
-    return Response(_encode(content), status_code=status_code, media_type=MediaType.JSON)
+    """``content`` as the JSON response Litestar would have sent for it."""
+    return Response(encode_json(content), status_code=status_code, media_type=MediaType.JSON)

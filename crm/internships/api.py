@@ -4,10 +4,11 @@ the fellow, and registrations of interest for those allowed to see them.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
 import msgspec
-from litestar import Request, Response, delete, get, patch, post
+from litestar import MediaType, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
-from crm.api.responses import json_response
+from crm.api.responses import encode_json, json_response
 from crm.internships import services, views
 from crm.internships.schemas import InterestOut, InternshipIn, InternshipOut, InternshipPage, InternshipPatch
 from crm.listing import ListParams
@@ -24,6 +25,7 @@ from crm.web.areas import api_area
 from crm.web.auth import Principal, current_user, editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
+from crm.web.httpcache import ANONYMOUS_JSON
 from crm.web.pages import api_attempt, api_page
 
 
@@ -69,31 +71,62 @@ def _api_detail(db: Session, settings: Any, user: Principal | None, internship_i
     return _out(db, settings, detail, private=private)
 
 
-@get("/", sync_to_thread=False, summary="List internships", security=PUBLIC_READ)
+def public_list_json(request: Request[Any, Any, Any]) -> bytes:
+    """The public list as anonymous visitors get it, encoded: what ``api_list`` answers them, and what the cheap
+    path of anonymous GETs sends without the handler (``crm.web.httpcache.ANONYMOUS_JSON``). It reads on a pooled
+    connection (no session, no transaction to commit; a search opens a session on it) and encodes the page once."""
+    state = request.app.state
+    base = state.settings.base_url.rstrip("/")
+    params = ListParams.from_query(
+        request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
+    )
+    with state.engine.connect() as connection:
+        page = services.public_list(connection, params, now=views.now())
+    return encode_json(api_page(InternshipPage, page, lambda r: _out_card(base, r)))
+
+
+@get(
+    "/",
+    sync_to_thread=False,
+    summary="List internships",
+    security=PUBLIC_READ,
+    opt={ANONYMOUS_JSON: public_list_json},
+)
 def api_list(request: Request[Any, Any, Any]) -> Response[InternshipPage]:
     """Published listings that are still open, with the same filters as /internships (``direction``, ``topic``,
     ``region``, ``mode``, ``paid``, ``hours``, ``closing_within``, ``stage``, ``q``, ``sort``=closing|newest)
     and keyset paging: pass ``next_cursor`` back as ``cursor``. Editors and the fellow may pass ``status`` to
     list their own (or all) listings in any status."""
-    # No dependencies (each costs Litestar a resolution step) and no transaction: the list only reads, so its
-    # session is closed, never committed, and a list without a search reads on a pooled connection of its own
-    # (crm.prepared.reading). The page is encoded here, once, into the response's bytes.
-    state, user = request.app.state, current_user(request)
-    base = state.settings.base_url.rstrip("/")
+    # No dependencies (each costs Litestar a resolution step) and no transaction to commit: the list only reads
+    # (the editors' in a session that is closed, never committed). Anonymous visitors are answered by
+    # ``public_list_json`` before this handler runs, unless they ask past the cache.
+    user = current_user(request)
     query = request.query_params.dict()
-    with state.session_factory() as db:
-        if query.get("status") and user is not None and user.has_role(m.Role.EDITOR):
+    if query.get("status") and user is not None and user.has_role(m.Role.EDITOR):
+        base = request.app.state.settings.base_url.rstrip("/")
+        with request.app.state.session_factory() as db:
             page = services.admin_list(db, user, ListParams.from_query(query, filter_names=("status",)))
-            counted = bool(page.items) and "interest_count" in page.items[0]._fields
-            return json_response(api_page(InternshipPage, page, lambda r: _out_row(base, r, counted=counted)))
-        params = ListParams.from_query(query, filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS)
-        page = services.public_list(db, params, now=views.now())
-    return json_response(api_page(InternshipPage, page, lambda r: _out_card(base, r)))
+        counted = bool(page.items) and "interest_count" in page.items[0]._fields
+        return json_response(api_page(InternshipPage, page, lambda r: _out_row(base, r, counted=counted)))
+    return Response(public_list_json(request), media_type=MediaType.JSON)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stipend(paid: bool, pence: int | None, period: m.StipendPeriod | None) -> str:
+    """The stipend label of a list row: a handful of distinct terms repeat on every page."""
+    return services.stipend_label(_Terms(paid, pence, period))
+
+
+class _Terms(NamedTuple):
+    paid: bool
+    stipend_pence: int | None
+    stipend_period: m.StipendPeriod | None
 
 
 def _out_card(base: str, r: Any) -> InternshipOut:
     """A public list row read by position, in the order ``queries._cards`` selects (reading 19 fields by name cost
-    a tenth of a list request); ``_out_row`` is the same conversion by name."""
+    a tenth of a list request); ``_out_row`` is the same conversion by name. The enums go in as they are: they are
+    ``StrEnum`` members, equal to their values and encoded as them."""
     rid, title, slug, direction, mode, paid, pence, period, hours, closing_date, closes_at, published_at = r[:12]
     host_name, region_name, duration, status, host_id = r[12:17]
     return InternshipOut(
@@ -103,17 +136,17 @@ def _out_card(base: str, r: Any) -> InternshipOut:
         f"{base}/internships/{slug}",
         host_id,
         host_name,
-        direction.value,
-        mode.value,
+        direction,
+        mode,
         paid,
         pence,
-        period.value if period else None,
-        services.stipend_label(r),
+        period,
+        _stipend(paid, pence, period),
         hours,
         duration,
         closing_date,
         closes_at,
-        status.value,
+        status,
         region_name,
         published_at,
     )

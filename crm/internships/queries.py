@@ -8,7 +8,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, Subquery, and_, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Connection, Float, Select, Subquery, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -237,6 +237,9 @@ class Filters:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Filters:
+        if not raw:
+            return NO_FILTERS  # the list as most visitors ask for it
+
         def one(name: str) -> str:
             return _text(raw.get(name))[:100]
 
@@ -248,10 +251,10 @@ class Filters:
         paid = one("paid")
         stage = one("stage")
         return cls(
-            direction=direction if direction in {d.value for d in m.InternshipDirection} else "",
+            direction=direction if direction in _DIRECTIONS else "",
             topics=tuple(dict.fromkeys(_list(raw.get("topic"))))[:30],
             regions=tuple(dict.fromkeys(_list(raw.get("region"))))[:20],
-            modes=tuple(v for v in dict.fromkeys(_list(raw.get("mode"))) if v in {x.value for x in m.InternshipMode}),
+            modes=tuple(v for v in dict.fromkeys(_list(raw.get("mode"))) if v in _MODES),
             paid=paid if paid in {"paid", "unpaid"} else "",
             max_hours=positive("hours", 60),
             closing_within_weeks=positive("closing_within", 52),
@@ -276,6 +279,11 @@ class Filters:
         return any(v for v in self.as_query().values())
 
 
+NO_FILTERS = Filters()
+_DIRECTIONS = frozenset(d.value for d in m.InternshipDirection)
+_MODES = frozenset(x.value for x in m.InternshipMode)
+
+
 def apply_filters(query: Any, filters: Filters, *, now: dt.datetime) -> Any:
     """The list's filters as SQL conditions: the fit rule (``crm.internships.fit``) with topics and regions named by
     slug, and "closing within N weeks" (no extra statements: topics and regions are sub-selects)."""
@@ -295,12 +303,13 @@ def _public_base() -> Select[Any]:
     return _cards().where(I.status == Status.PUBLISHED)
 
 
-def public_list(session: Session, params: ListParams, *, now: dt.datetime, count: bool = False) -> Page:
+def public_list(session: Session | Connection, params: ListParams, *, now: dt.datetime, count: bool = False) -> Page:
     """Published listings whose closing date has not passed: one statement whatever the page size (two with
     ``count``, the capped number of matches).
 
     Without a search or "closing within" (whose bound moves with the clock), the statement depends on the
-    filters alone: it is built once per set of filters and bound per request (``shape``, crm/listing.py)."""
+    filters alone: it is built once per set of filters and bound per request (``shape``, crm/listing.py), and
+    ``session`` may be a plain ``Connection`` (the API's public list opens no session for it)."""
     filters = Filters.from_mapping(params.filters)
     # still open: passed as the floor, one index range at any depth when sorted by closing date
     open_floor = (I.closes_at, now)
@@ -316,6 +325,9 @@ def public_list(session: Session, params: ListParams, *, now: dt.datetime, count
             shape=("internships.public", filters),
             count_query=lambda: apply_filters(select(I.id).where(I.status == Status.PUBLISHED), filters, now=now),
         )
+    if isinstance(session, Connection):  # a search reads in a session: on this connection, rolled back after
+        with Session(bind=session) as own:
+            return public_list(own, params, now=now, count=count)
     query, sorts = _searched(session, apply_filters(_public_base(), filters, now=now), params.q, PUBLIC_SORTS)
     return fetch_page(session, query, params, sorts, id_column=I.id, floor=open_floor, count=count)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
+from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm import httpcache
@@ -66,6 +67,15 @@ RULES: dict[str, tuple[str, ...]] = {
     "/news/feed.xml": NEWS,
     "/news/{slug}": NEWS,
 }
+
+
+# A route's ``opt`` key: a function answering an anonymous GET of that route with its JSON body (bytes), called by
+# ``serve`` in place of the handler. For public reads without guards, whose handler gives anonymous visitors the same
+# bytes (``crm.internships.api``): the request then skips the CSRF middleware, Litestar's request parsing,
+# dependencies, response object and header encoding (~15% of the internships list). Errors it raises are answered
+# by the same exception handlers as the handler's.
+ANONYMOUS_JSON = "anonymous_json"
+JSON_HEADERS = ((b"content-type", b"application/json"),)  # what Litestar sends for a JSON response, before length
 
 
 class Store:
@@ -157,7 +167,17 @@ async def serve(tables: tuple[str, ...], scope: Scope, receive: Receive, send: S
             await send(dict(stored[0]))
             await send({"type": "http.response.body", "body": stored[1], "more_body": False})
             return
-    await next_app(scope, receive, _labelling_send(send, tag, csrf_cookie))
+    labelled = _labelling_send(send, tag, csrf_cookie)
+    read = scope["route_handler"].opt.get(ANONYMOUS_JSON)
+    if read is not None:  # the route's own answer for anonymous readers, without Litestar's handler machinery
+        body = read(Request(scope))
+        length = str(len(body)).encode()
+        await labelled(
+            {"type": "http.response.start", "status": 200, "headers": [*JSON_HEADERS, (b"content-length", length)]}
+        )
+        await labelled({"type": "http.response.body", "body": body, "more_body": False})
+        return
+    await next_app(scope, receive, labelled)
 
 
 def _labelling_send(send: Send, tag: str, csrf_cookie: bytes) -> Send:
