@@ -8,7 +8,8 @@ Roles (logged at start and on every change, on ``crm.worker``):
 
 - **leader**: holds the scheduler lock (``jobs.lock``) and runs every job. One at a time, on both databases.
 - **shared work** (PostgreSQL only): a worker that finds the lock held runs the jobs several processes may run at
-  once (declared ``shared=True``: the outbox dispatch, whose claims are ``FOR UPDATE SKIP LOCKED``), on the same
+  once (declared ``shared=True``: the outbox dispatch, whose claims are ``FOR UPDATE SKIP LOCKED``, and
+  ``digests.build_shards``, which builds the digest shards it can lock), on the same
   trigger as the leader, while it waits for the lock; when it gets it, it finishes the run in progress, stops
   that loop and becomes the leader.
 - **standby** (SQLite): only waits. SQLite has one writer, so a second dispatcher would only queue on its lock.
