@@ -23,6 +23,7 @@ from litestar.testing import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session
 
+from crm import httpcache
 from crm import models as m
 from crm.accounts.services import create_session, ensure_user
 from crm.app import create_app
@@ -53,6 +54,19 @@ class Database:
     engine: Engine
     settings: Settings
     isolation: Isolation
+
+
+_FROZEN_NOW = httpcache.window()  # the 60 s cache window as the session started
+
+
+@pytest.fixture(autouse=True)
+def _cache_window_holds_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTTP cache's 60 s window (crm.httpcache.window) does not turn during a test: a test that counts
+    statements must not see the filter menus reloaded because a minute boundary fell between two requests (a
+    flake seen under load). A test about the window turning passes ``now`` explicitly, which still counts."""
+    monkeypatch.setattr(
+        httpcache, "window", lambda now=None: _FROZEN_NOW if now is None else int(now // httpcache.WINDOW)
+    )
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
