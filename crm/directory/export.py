@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.directory import queries
 from crm.directory.contacts import contact_list_query
-from crm.directory.organisations import organisation_list_query
 from crm.listing import ListParams
 
 BATCH = 500
@@ -57,15 +57,14 @@ def organisation_rows(
     session: Session, params: ListParams, *, public: bool, ids: Sequence[int] | None = None
 ) -> Iterator[list[str]]:
     """The list's rows; ``ids`` keeps only those (a bulk selection)."""
-    o = m.Organisation
-    query, _ = organisation_list_query(
-        session, params, public=public, extra_columns=(o.public_email, o.postcode, o.charity_number)
+    query, id_column = queries.rows_query(
+        session, params, public=public, extra=("public_email", "postcode", "charity_number")
     )
     if ids is not None:
-        query = query.where(o.id.in_(list(ids)))
+        query = query.where(id_column.in_(list(ids)))
     header = PUBLIC_ORG_HEADER if public else ORG_HEADER
     yield header
-    for r in _batches(session, query, o.id):
+    for r in _batches(session, query, id_column):
         full = {
             "organisation_name": r.name,
             "kind": r.kind,

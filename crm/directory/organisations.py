@@ -8,10 +8,10 @@ apply exactly the same rules and messages.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm import audit
@@ -23,7 +23,6 @@ from crm.directory.reference import free_slug, slugify
 from crm.directory.references import organisation_references
 from crm.directory.taxonomy import linked_names, regions_by_key, set_links, topics_by_key
 from crm.extensions import Extensions
-from crm.listing import ListParams, Page, Sorts
 from crm.validation import (
     Form,
     normalise_charity_number,
@@ -370,27 +369,3 @@ def public_condition(o: Any = m.Organisation) -> Any:
     return (
         (o.review_status == m.ReviewStatus.APPROVED) & (o.visibility == m.Visibility.PUBLIC) & o.archived_at.is_(None)
     )
-
-
-def organisation_list_query(
-    session: Session, params: ListParams, *, public: bool, extra_columns: Iterable[Any] = ()
-) -> tuple[Select[Any], Sorts]:
-    """``crm.directory.queries.organisation_list_query`` under its old name (the CSV export calls it here); the lists
-    live in ``crm.directory.queries``."""
-    from crm.directory import queries
-
-    return queries.organisation_list_query(session, params, public=public, extra_columns=extra_columns)
-
-
-def list_organisations(session: Session, params: ListParams, *, public: bool, count: bool = False) -> Page:
-    """``crm.directory.queries.list_organisations`` under its old name."""
-    from crm.directory import queries
-
-    return queries.list_organisations(session, params, public=public, count=count)
-
-
-def organisation_sorts(session: Session, params: ListParams) -> Sorts:
-    """The public list's sort choices ("Best match" first while searching); ``Page.sorts`` says the same."""
-    from crm.directory import queries
-
-    return queries.offered_sorts(params)

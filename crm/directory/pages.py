@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
-from crm.directory import organisations, sections, submissions
+from crm.directory import organisations, queries, sections, submissions
 from crm.directory.views import choices, list_params, menus
 from crm.httpcache import remember
 from crm.web.deps import DB, Ext, client_ip
@@ -31,8 +31,8 @@ async def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
 
 def _public_list(request: Request[Any, Any, Any], db: Session) -> Template:
     params = list_params(request, organisations.ORG_FILTERS)
-    page = organisations.list_organisations(db, params, public=True, count=True)
-    sorts = organisations.organisation_sorts(db, params)
+    page = queries.list_organisations(db, params, public=True, count=True)
+    sorts = queries.offered_sorts(params)
     return list_page(
         request,
         "public/organisations.html",

@@ -132,22 +132,6 @@ def rows_query(
     return query, id_column
 
 
-def organisation_list_query(
-    session: Session, params: ListParams, *, public: bool, extra_columns: Iterable[Any] = ()
-) -> tuple[Select[Any], Sorts]:
-    """The list over the organisations table itself (a search joined to it), for callers that filter or batch by
-    ``Organisation.id``; ``rows_query`` is the one to use (on PostgreSQL it starts from the matches)."""
-    o = m.Organisation
-    query = select(*_columns(o), org_topic_names(session).label("topic_names"), *extra_columns).outerjoin(
-        m.Region, m.Region.id == o.region_id
-    )
-    query = filtered(query, o, params, public=public)
-    found = search.matches(session, search.ORGANISATIONS, params.q)
-    if found is not None:
-        query = query.join(found, found.c.id == o.id)
-    return query, (_sorts(o, found.c.score) if found is not None else _table_sorts())
-
-
 def list_organisations(session: Session, params: ListParams, *, public: bool, count: bool = False) -> Page:
     """One statement per page whatever the page size (topics and region come in the same statement); ``count`` adds
     the capped number of matches: a second statement without a search, none with one (``_search_page``). The
