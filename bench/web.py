@@ -324,12 +324,17 @@ def main() -> int:
 
     if args.db_only:
         return 0
+    before = os.getloadavg()
     http, rounds, cpu = measure_http(args, settings.secret_key, db, db_results, targets)
+    after = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min) before the HTTP rounds {before}, after {after}: the machine is shared")
     print(f"\n{'target':34} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'CPU us/req':>10}")
     for name, r in http.items():
         print(f"{name:34} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} {r['non2xx']:>8} {r.get('cpu_us', 0):>10.0f}")
     for name, bare, target in RATIOS:
         ratios = sorted(a["rps"] / b["rps"] for a, b in zip(rounds[name], rounds[bare], strict=True))
+        cpu_ratios = sorted(b["cpu_us"] / a["cpu_us"] for a, b in zip(rounds[name], rounds[bare], strict=True))
+        print(f"{name} / {bare}, by CPU per request: {cpu_ratios[len(cpu_ratios) // 2]:.0%} median")
         print(
             f"{name} / {bare} = {ratios[len(ratios) // 2]:.0%} median of {len(ratios)} interleaved rounds"
             f" (min {ratios[0]:.0%}, max {ratios[-1]:.0%}; target >= {target:.0%})"

@@ -24,7 +24,7 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
@@ -96,6 +96,28 @@ def remember(session: Session, name: str, tables: Iterable[str], build: Callable
     value = build(session)
     _memo[key] = (version, value)
     return value
+
+
+_kept: dict[Hashable, tuple[str, Any]] = {}
+KEPT_MAX = 2000  # keys hold filter values: a crawler's endless combinations empty it, never grow it
+
+
+def kept(key: Hashable, tables: Iterable[str], build: Callable[[], T]) -> T:
+    """``build()`` kept under ``key`` until one of ``tables`` is written or the window turns: what a page's ETag
+    already assumes of its body. No tables: built every time. (A list's capped count: one index range of up to
+    10,001 rows, 1.5 ms at 100,000 internships, the same for every page of the list.)"""
+    tables = tuple(tables)
+    if not tables:
+        return build()
+    version = f"{stamp(tables)}|{window()}"
+    value = _kept.get(key)
+    if value is not None and value[0] == version:
+        return value[1]  # type: ignore[no-any-return]
+    if len(_kept) >= KEPT_MAX:
+        _kept.clear()
+    result = build()
+    _kept[key] = (version, result)
+    return result
 
 
 def written_tables(statement: str) -> set[str] | None:

@@ -17,16 +17,13 @@ the finished statement is then built once per shape and bound per request (see `
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import enum
-import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-import msgspec
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
@@ -41,6 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from crm.cursors import decode_cursor, encode_cursor
+from crm.httpcache import kept
 from crm.prepared import driver_statement, reading
 
 MAX_PAGE_SIZE = 100
@@ -186,42 +185,6 @@ def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> 
     return min(n, cap), n > cap
 
 
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return {"dt": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"d": value.isoformat()}
-    if hasattr(value, "value") and not isinstance(value, int | float | str):  # enums
-        return value.value
-    return value
-
-
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "dt" in value:
-            moment = dt.datetime.fromisoformat(value["dt"])
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # we only write aware ones
-        if "d" in value:
-            return dt.date.fromisoformat(value["d"])
-    return value
-
-
-def encode_cursor(direction: str, sort_key: str, value: Any, row_id: int) -> str:
-    raw = msgspec.json.encode([direction, sort_key, _encode_value(value), row_id])  # what json.dumps wrote, compact
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort_key: str) -> tuple[str, Any, int] | None:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        direction, key, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if key != sort_key or direction not in {"next", "prev"} or not isinstance(row_id, int):
-            return None
-        return direction, _decode_value(value), row_id
-    except (ValueError, TypeError):
-        return None
-
-
 def keyset_page(
     session: Session | Connection,
     query: Select[Any] | Callable[[], Select[Any]],
@@ -236,6 +199,7 @@ def keyset_page(
     count: bool = False,
     shape: Hashable | None = None,
     count_query: Callable[[], Select[Any]] | None = None,
+    count_tables: tuple[str, ...] = (),
 ) -> Page:
     """One statement per page (two with ``count``: the capped number of matches, see ``count_capped``).
     ``query`` must not be ordered or limited yet.
@@ -255,12 +219,25 @@ def keyset_page(
 
     ``count_query``: the same rows without what only the page shows (the joins for names), for the count: at
     100,000 internships counting through the host join read 10,000 table rows (115 ms on SQLite), the ids alone
-    one index range (3 ms).
+    one index range (3 ms). ``count_tables`` (with a shape): the count is kept until one of them is written or the
+    window turns, as the page's ETag is (``crm.httpcache.kept``): every page of a list shares it.
     """
     if shape is not None:
         counted_by = count_query or query
         return _prepared_page(
-            session, query, shape, sort, id_column, cursor, page_size, sort_attr, floor, sorts, count, counted_by
+            session,
+            query,
+            shape,
+            sort,
+            id_column,
+            cursor,
+            page_size,
+            sort_attr,
+            floor,
+            sorts,
+            count,
+            counted_by,
+            count_tables,
         )
     if callable(query):
         query = query()
@@ -333,6 +310,7 @@ def _prepared_page(
     sorts: Sorts | None,
     count: bool,
     count_query: Select[Any] | Callable[[], Select[Any]],
+    count_tables: tuple[str, ...] = (),
 ) -> Page:
     """``keyset_page`` for a list with a ``shape``: the same statements, but each is built once and reused, so a
     request neither composes a select nor has SQLAlchemy walk it for its cache key (together ~30% of a public
@@ -377,8 +355,9 @@ def _prepared_page(
                 return select(func.count()).select_from(counted.order_by(None).limit(COUNT_CAP + 1).subquery())
 
             bounds = {"kp_floor": floor[1]} if floor is not None else {}
-            counting = driver_statement((shape, "count", floor is not None, merge_tie), build_count, dialect, bounds)
-            n = counting.scalar(connection, bounds) or 0
+            count_key = (shape, "count", floor is not None, merge_tie)
+            counting = driver_statement(count_key, build_count, dialect, bounds)
+            n = kept((count_key, connection.engine.url), count_tables, lambda: counting.scalar(connection, bounds) or 0)
             page.total, page.more_than_total = min(n, COUNT_CAP), n > COUNT_CAP
         return page
 
@@ -394,6 +373,7 @@ def fetch_page(
     count: bool = False,
     shape: Hashable | None = None,
     count_query: Callable[[], Select[Any]] | None = None,
+    count_tables: tuple[str, ...] = (),
 ) -> Page:
     """The page a list request asked for: its sort (or the list's default), cursor and size, one statement (and
     one more with ``count``). ``shape``: see ``keyset_page``."""
@@ -409,6 +389,7 @@ def fetch_page(
         count=count,
         shape=shape,
         count_query=count_query,
+        count_tables=count_tables,
     )
 
 

@@ -29,13 +29,16 @@ INTEREST_LIMIT_PER_HOUR = 10
 
 
 @get("/internships", sync_to_thread=False)
-def internship_list(request: Request[Any, Any, Any], db: DB) -> Template:
+def internship_list(request: Request[Any, Any, Any]) -> Template:
+    """No dependency and no transaction: the page only reads, its list and count on a pooled connection
+    (``crm.prepared.reading``), its menus kept in process; the session is closed, never committed."""
     params = ListParams.from_query(
         request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
     )
-    page = services.public_list(db, params, now=views.now(), count=True)
+    with request.app.state.session_factory() as db:
+        page = services.public_list(db, params, now=views.now(), count=True)
+        topics, regions = services.filter_options(db)  # the alert link needs their ids, the full page their names
     filters = services.Filters.from_mapping(params.filters)
-    topics, regions = services.filter_options(db)  # the alert link needs their ids, the full page their names
     context = {
         **views.common_context(),
         "page": page,

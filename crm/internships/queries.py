@@ -280,6 +280,7 @@ class Filters:
 
 
 NO_FILTERS = Filters()
+COUNTED = ("internships", "internship_topics", "internship_career_stages", "topics", "regions")  # the count reads
 _DIRECTIONS = frozenset(d.value for d in m.InternshipDirection)
 _MODES = frozenset(x.value for x in m.InternshipMode)
 
@@ -324,6 +325,7 @@ def public_list(session: Session | Connection, params: ListParams, *, now: dt.da
             count=count,
             shape=("internships.public", filters),
             count_query=lambda: apply_filters(select(I.id).where(I.status == Status.PUBLISHED), filters, now=now),
+            count_tables=COUNTED,
         )
     if isinstance(session, Connection):  # a search reads in a session: on this connection, rolled back after
         with Session(bind=session) as own:

@@ -110,3 +110,18 @@ def test_the_public_list_reads_on_a_plain_connection_with_a_search_too(db):
         searched = queries.public_list(connection, ListParams(q="weekly"), now=NOW)
     assert len(plain.items) == 4
     assert [r.title for r in searched.items] == ["Paid weekly"]
+
+
+def test_a_kept_count_is_read_once_per_list_and_again_after_a_write(db, count_queries):
+    _seed(db)
+    db.commit()
+    first = queries.public_list(db, ListParams(page_size=1), now=NOW, count=True)
+    with count_queries() as q:
+        second = queries.public_list(db, ListParams(page_size=1, cursor=first.next_cursor), now=NOW, count=True)
+    assert first.total == second.total == 4
+    assert len(q.statements) == 1  # the page; its count kept from the first page
+    make_internship(db, factories.organisation(db, "Later Host"), title="Later")
+    db.commit()
+    with count_queries() as q:
+        after = queries.public_list(db, ListParams(page_size=1), now=NOW, count=True)
+    assert after.total == 5 and len(q.statements) == 2
