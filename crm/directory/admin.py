@@ -19,14 +19,16 @@ from crm.bulk import kinds as bulk_kinds
 from crm.directory import contacts, export, organisations, queries, sections, submissions, taxonomy
 from crm.directory.errors import DirectoryError
 from crm.directory.references import organisation_references
-from crm.directory.views import choices, csv_response, list_params, menus, org_or_404
+from crm.directory.views import choices, list_params, menus, org_or_404
 from crm.history import history
 from crm.involvement import admin as involvement_admin
 from crm.involvement.rules import payment_summary
 from crm.views_saved import saved
+from crm.web import offload
 from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
-from crm.web.deps import DB, CurrentUser, Ext
+from crm.web.deps import DB, AppSettings, CurrentUser, Ext
+from crm.web.downloads import CSV, download_stream
 from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page_as, get_or_404, list_page
 from crm.web.pages import notice as notice_text
@@ -56,10 +58,12 @@ def admin_org_list(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -
     )
 
 
-@get("/organisations/export.csv", sync_to_thread=False)
-def admin_org_export(request: Request[Any, Any, Any], state: State) -> Stream:
+@get("/organisations/export.csv", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_org_export(request: Request[Any, Any, Any], settings: AppSettings) -> Stream:
+    """Made in a worker process page by page, as the contacts export is (architecture.md, Heavy requests)."""
     params = list_params(request, organisations.ADMIN_ORG_FILTERS)
-    return csv_response(state, lambda s: export.organisation_rows(s, params, public=False), "organisations.csv")
+    pages = await offload.paged_stream(settings, export.organisation_csv_page, params, False, None)
+    return download_stream(pages, CSV, "organisations.csv")
 
 
 def _org_form(db: Session, form: Form, org: m.Organisation | None = None) -> Template:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -53,36 +53,58 @@ def _batches(session: Session, query: Any, id_column: Any, after: int = 0) -> It
         last = rows[-1].id
 
 
+def _org_query(session: Session, params: ListParams, public: bool, ids: Sequence[int] | None) -> tuple[Any, Any]:
+    query, id_column = queries.rows_query(
+        session, params, public=public, extra=("public_email", "postcode", "charity_number")
+    )
+    return (query if ids is None else query.where(id_column.in_(list(ids)))), id_column
+
+
+def _org_cells(r: Any, header: list[str]) -> list[str]:
+    full = {
+        "organisation_name": r.name,
+        "kind": r.kind,
+        "vcse_category": r.vcse_category,
+        "user_led": r.user_led,
+        "lived_experience_led": r.lived_experience_led,
+        "description": r.description,
+        "website": r.website,
+        "public_email": r.public_email,
+        "region": r.region_name,
+        "postcode": r.postcode,
+        "charity_number": r.charity_number,
+        "topics": r.topic_names,
+        "review_status": r.review_status,
+        "visibility": r.visibility,
+        "slug": r.slug,
+    }
+    return [safe_cell(full[c]) for c in header]
+
+
 def organisation_rows(
     session: Session, params: ListParams, *, public: bool, ids: Sequence[int] | None = None
 ) -> Iterator[list[str]]:
     """The list's rows; ``ids`` keeps only those (a bulk selection)."""
-    query, id_column = queries.rows_query(
-        session, params, public=public, extra=("public_email", "postcode", "charity_number")
-    )
-    if ids is not None:
-        query = query.where(id_column.in_(list(ids)))
+    query, id_column = _org_query(session, params, public, ids)
     header = PUBLIC_ORG_HEADER if public else ORG_HEADER
     yield header
     for r in _batches(session, query, id_column):
-        full = {
-            "organisation_name": r.name,
-            "kind": r.kind,
-            "vcse_category": r.vcse_category,
-            "user_led": r.user_led,
-            "lived_experience_led": r.lived_experience_led,
-            "description": r.description,
-            "website": r.website,
-            "public_email": r.public_email,
-            "region": r.region_name,
-            "postcode": r.postcode,
-            "charity_number": r.charity_number,
-            "topics": r.topic_names,
-            "review_status": r.review_status,
-            "visibility": r.visibility,
-            "slug": r.slug,
-        }
-        yield [safe_cell(full[c]) for c in header]
+        yield _org_cells(r, header)
+
+
+def organisation_csv_page(
+    session: Session,
+    params: ListParams,
+    public: bool,
+    ids: Sequence[int] | None,
+    after: int | None,
+    rows: int = PAGE_ROWS,
+) -> tuple[bytes, int | None]:
+    """One page of ``organisation_rows`` as CSV bytes, for a download made in a worker process, as
+    ``contact_csv_page`` is for contacts: the pages joined are byte for byte ``organisation_rows`` as CSV."""
+    query, id_column = _org_query(session, params, public, ids)
+    header = PUBLIC_ORG_HEADER if public else ORG_HEADER
+    return _page(session, query, id_column, after, rows, header, lambda r: _org_cells(r, header))
 
 
 def _contact_query(session: Session, params: ListParams, ids: Sequence[int] | None) -> Any:
@@ -109,14 +131,29 @@ def contact_csv_page(
     ``after=None`` is the first page (with the header), then the id of the page's last row; returns the page and the
     ``after`` of the next one (None after the last). The pages joined are byte for byte ``contact_rows`` as CSV:
     the same query, the same id order, the same cells."""
+    return _page(
+        session, _contact_query(session, params, ids), m.Contact.id, after, rows, CONTACT_HEADER, _contact_cells
+    )
+
+
+def _page(
+    session: Session,
+    query: Any,
+    id_column: Any,
+    after: int | None,
+    rows: int,
+    header: list[str],
+    cells: Callable[[Any], list[str]],
+) -> tuple[bytes, int | None]:
+    """Up to ``rows`` rows after the id ``after`` (None: the first page, with the header) as CSV bytes, and the
+    ``after`` of the next page (None after the last): the same batches, order and cells as the whole download."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if after is None:
-        writer.writerow(CONTACT_HEADER)
-    query = _contact_query(session, params, ids)
+        writer.writerow(header)
     last, n = after or 0, 0
-    for r in _batches(session, query, m.Contact.id, last):
-        writer.writerow(_contact_cells(r))
+    for r in _batches(session, query, id_column, last):
+        writer.writerow(cells(r))
         last, n = r.id, n + 1
         if n == rows:
             break

@@ -1,0 +1,105 @@
+"""Issue 21.2: the admin downloads and reports made in a worker process (``crm.web.offload``), both databases.
+
+Each download answers the same bytes (and the same file name and headers) as the code it replaced, which ran in the
+web process: the expected bytes are made here in process with the functions the handlers called before. Each
+handler sends its work to the pool (the spy records what went); a broken pool gives the 503 page, never a hang.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crm import models as m
+from crm.directory import export, organisations
+from crm.listing import ListParams
+from crm.web import offload
+from tests import factories
+from tests.web import offload_probes as probes
+from tests.web.test_heavy_requests import _offloaded
+
+
+def _crash_first(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The first offloaded call finds its worker dead (the pool breaks before the work is sent)."""
+    crashes = [True]
+    original = offload.run_heavy
+
+    async def crash_once() -> None:
+        if crashes:
+            crashes.pop()
+            await original(probes.crash)
+
+    return _offloaded(monkeypatch, crash_once)
+
+
+def _disposition(response: Any) -> str:
+    return response.headers["content-disposition"]
+
+
+# ------------------------------------------------------------------------------------------- organisations
+
+
+def _organisations(db: Any) -> list[m.Organisation]:
+    orgs = [
+        factories.organisation_via_form(db, "=HYPERLINK(evil)", topics=["carers"], region="london"),
+        factories.organisation_via_form(db, 'Smith, "Jo" Trust', region="wales"),
+    ]
+    orgs += [factories.organisation(db, f"Exported Group {i}", region_name="London") for i in range(9)]
+    db.commit()
+    return orgs
+
+
+def _org_bytes(db: Any, query: dict[str, Any], ids: list[int] | None = None) -> bytes:
+    params = ListParams.from_query(query, filter_names=organisations.ADMIN_ORG_FILTERS)
+    whole = b"".join(export.as_csv_chunks(export.organisation_rows(db, params, public=False, ids=ids)))
+    db.rollback()
+    return whole
+
+
+def test_organisation_csv_pages_join_to_the_bytes_of_the_rows(db):
+    orgs = _organisations(db)
+    params = ListParams.from_query({}, filter_names=organisations.ADMIN_ORG_FILTERS)
+    for ids in (None, [o.id for o in orgs[::2]]):
+        whole = _org_bytes(db, {}, ids)
+        n = len(orgs) if ids is None else len(ids)
+        for size in (3, n, 1000):  # pages ending mid-list, exactly at the last row, one page for all
+            joined, after, trips = b"", None, 0
+            while True:
+                page, after = export.organisation_csv_page(db, params, False, ids, after, rows=size)
+                joined, trips = joined + page, trips + 1
+                if after is None:
+                    break
+            assert joined == whole and trips == n // size + 1
+    everything = _org_bytes(db, {})
+    assert b"'=HYPERLINK(evil)" in everything and b'"Smith, ""Jo"" Trust"' in everything
+
+
+def test_the_organisations_export_is_made_in_a_worker_with_the_same_bytes(admin_client, db, monkeypatch):
+    _organisations(db)
+    whole, london = _org_bytes(db, {}), _org_bytes(db, {"region": "london"})
+    sent = _offloaded(monkeypatch)
+    got = admin_client.get("/admin/organisations/export.csv")
+    assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+    assert _disposition(got) == 'attachment; filename="organisations.csv"'
+    assert got.content == whole and whole.count(b"\r\n") == 12
+    filtered = admin_client.get("/admin/organisations/export.csv?region=london")
+    assert filtered.content == london and london != whole
+    assert sent == ["organisation_csv_page"] * 2
+
+
+def test_a_broken_pool_gives_the_organisations_export_a_503_and_the_next_one_works(admin_client, db, monkeypatch):
+    _organisations(db)
+    whole = _org_bytes(db, {})
+    _crash_first(monkeypatch)
+    failed = admin_client.get("/admin/organisations/export.csv")
+    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.headers["retry-after"] == "10" and failed.headers["content-type"].startswith("text/html")
+    again = admin_client.get("/admin/organisations/export.csv")
+    assert again.status_code == 200 and again.content == whole
+
+
+def test_only_signed_in_staff_get_the_organisations_export(client, db):
+    _organisations(db)
+    got = client.get("/admin/organisations/export.csv", follow_redirects=False)
+    assert got.status_code in {302, 303, 401, 403} and b"HYPERLINK" not in got.content
