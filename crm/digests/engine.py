@@ -202,15 +202,12 @@ def build_range(
                 if pause_after and batches > pause_after:
                     log.warning("test hook %s: pausing inside batch %s", PAUSE_ENV, batches)
                     time.sleep(3600)
-                # Plain tuples through the driver: tens of thousands of small rows per run, so skipping
-                # SQLAlchemy's per-parameter processing matters (still one statement per batch).
-                ledger_rows = [
-                    (sid, kind, item_id, b.period.key, b.run_id, b.sent_at)
-                    for sid in sorted(inserted)
-                    for kind, item_id in ledger_by_sub[sid]
+                # Through the driver: tens of thousands of small rows per run, so skipping SQLAlchemy's
+                # per-parameter processing matters (one statement per batch).
+                ledger_items = [
+                    (sid, kind, item_id) for sid in sorted(inserted) for kind, item_id in ledger_by_sub[sid]
                 ]
-                if ledger_rows:
-                    conn.exec_driver_sql(b.ledger_sql, ledger_rows)
+                sql.write_ledger(conn, b.dialect, b.ledger_sql, ledger_items, b.period.key, b.run_id, b.sent_at)
                 if failures:
                     conn.execute(m.DigestFailure.__table__.insert(), failures)
                 stats.sent += len(inserted)

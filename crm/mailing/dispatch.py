@@ -327,8 +327,6 @@ def _prepare(
         if to_copy:
             copy_jobs.append(_copier().submit(_pack_copies, to_copy))
         copies = [copy for job in copy_jobs for copy in job.result()]
-        if copies:
-            _keep_copies(session, copies)
         if unrenderable:
             _mark(session, m.OutboxStatus.FAILED, unrenderable)
             stats.failed += len(unrenderable)
@@ -336,7 +334,7 @@ def _prepare(
             _mark(session, m.OutboxStatus.SUPPRESSED, suppressed)
             stats.suppressed = len(suppressed)
         attempts = {r.id: r.attempts for r in rows}
-    return Batch(stats, to_send, attempts, now, now + LEASE)
+    return Batch(stats, to_send, attempts, now, now + LEASE, copies)
 
 
 def _mark(session: Session, status: m.OutboxStatus, rows: list[dict[str, object]]) -> None:
@@ -366,15 +364,6 @@ def _pack_copies(rows: list[tuple[str, str, str, dict[str, Any], int]]) -> list[
     return [(subject[:400], m.pack_sent(subject, text, html, headers), i) for subject, text, html, headers, i in rows]
 
 
-def _keep_copies(session: Session, rows: list[tuple[str, bytes, int]]) -> None:
-    """Store, before the send, the subject and the compressed copy (``m.pack_sent``) of each row rendered at
-    dispatch, in one executemany: the outbox then shows every email as the transport received it. Plain tuples
-    through the driver (thousands of rows a claim: no per-parameter processing by SQLAlchemy)."""
-    conn = session.connection()
-    p = "%s" if conn.dialect.name == "postgresql" else "?"
-    conn.exec_driver_sql(f"UPDATE {_OUTBOX.name} SET subject = {p}, sent_copy = {p} WHERE id = {p}", rows)
-
-
 def _release(factory: sessionmaker[Session], batch: Batch) -> None:
     """Give back a claimed batch that was never sent (the tick halted): due again, the attempt not counted."""
     ids = [e.outbox_id for e in batch.to_send]
@@ -392,26 +381,55 @@ def _release(factory: sessionmaker[Session], batch: Batch) -> None:
             )
 
 
+# The hand-off on PostgreSQL: ONE statement for the batch, which also stores the copies rendered at dispatch. The
+# rows are found through the primary key only (joined to the arrays), never through ``ix_outbox_due``'s "sending"
+# range: that range holds an entry for every row version ever claimed until VACUUM, and a bitmap scan of it (which
+# the planner picked for ``status = 'sending' AND id = ANY(…)``) grew with everything sent before, 20% of the server's
+# time in a run of 1,000,000 (docs/scale.md).
+_HAND_OFF_PG = (
+    f"UPDATE {_OUTBOX.name} AS o SET last_error = %s, lease_until = %s, "
+    "subject = COALESCE(u.subject, o.subject), sent_copy = COALESCE(u.copy, o.sent_copy) "
+    "FROM unnest(CAST(%s AS BIGINT[]), CAST(%s AS VARCHAR[]), CAST(%s AS BYTEA[])) AS u(id, subject, copy) "
+    f"WHERE o.id = u.id AND o.status = '{m.OutboxStatus.SENDING.value}' AND o.last_error = %s AND o.lease_until = %s "
+    "RETURNING o.id"
+)
+
+
 def _hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | None) -> None:
-    """Mark a claimed batch as handed to the provider (committed before its first request), with a fresh lease.
-    A row whose lease ran out while it waited, and that another dispatcher took back, is not sent."""
+    """Mark a claimed batch as handed to the provider (committed before its first request), with a fresh lease, and
+    store the subject and compressed copy (``m.pack_sent``) of each row rendered at dispatch, so the outbox shows
+    every email as the transport received it. A row whose lease ran out while it waited, and that another
+    dispatcher took back, is neither sent nor overwritten."""
     ids = [e.outbox_id for e in batch.to_send]
-    handed: set[int] = set()
+    lease = (now or dt.datetime.now(dt.UTC)) + LEASE
     with unit_of_work(factory) as session:
-        for chunk in batched(ids, 5000):
-            handed.update(
-                session.scalars(
-                    update(_OUTBOX)
-                    .where(
-                        _ids_match(session, _OUTBOX.c.id, chunk, Integer()),
-                        _OUTBOX.c.status == m.OutboxStatus.SENDING,
-                        _OUTBOX.c.last_error == CLAIMED,
-                        _OUTBOX.c.lease_until == batch.lease,
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            copies = {i: (subject, copy) for subject, copy, i in batch.copies}
+            subjects = [copies[i][0] if i in copies else None for i in ids]
+            blobs = [copies[i][1] if i in copies else None for i in ids]
+            params = (HANDED, lease, ids, subjects, blobs, CLAIMED, batch.lease)
+            handed = {row[0] for row in conn.exec_driver_sql(_HAND_OFF_PG, params)}
+        else:
+            handed = set()
+            for chunk in batched(ids, 5000):
+                handed.update(
+                    session.scalars(
+                        update(_OUTBOX)
+                        .where(
+                            _ids_match(session, _OUTBOX.c.id, chunk, Integer()),
+                            _OUTBOX.c.status == m.OutboxStatus.SENDING,
+                            _OUTBOX.c.last_error == CLAIMED,
+                            _OUTBOX.c.lease_until == batch.lease,
+                        )
+                        .values(last_error=HANDED, lease_until=lease)
+                        .returning(_OUTBOX.c.id)
                     )
-                    .values(last_error=HANDED, lease_until=(now or dt.datetime.now(dt.UTC)) + LEASE)
-                    .returning(_OUTBOX.c.id)
                 )
-            )
+            kept = [copy for copy in batch.copies if copy[2] in handed]
+            if kept:  # plain tuples through the driver: thousands of rows a claim
+                conn.exec_driver_sql(f"UPDATE {_OUTBOX.name} SET subject = ?, sent_copy = ? WHERE id = ?", kept)
+    batch.copies = []
     if len(handed) != len(ids):
         lost = sorted(set(ids) - handed)
         log.warning(

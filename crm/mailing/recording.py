@@ -61,6 +61,8 @@ class Batch:
     attempts: dict[int, int]
     now: dt.datetime
     lease: dt.datetime  # the lease_until written by the claim (the hand-off checks nobody else took the rows)
+    # (subject, compressed copy, outbox id) of each row rendered at dispatch: written by the hand-off
+    copies: list[tuple[str, bytes, int]] = dataclasses.field(default_factory=list)
 
 
 # One statement per report whatever the outcomes, through the driver: a parameter row per distinct outcome (the

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from markupsafe import escape
+from sqlalchemy import event, update
 
 from crm import models as m
 from crm.db import create_session_factory
 from crm.digests import engine, periods
 from crm.domains import EXTENSIONS
+from crm.mailing import dispatch
 from crm.mailing.dispatch import drain
+from crm.mailing.settlement import CLAIMED, HANDED
 from crm.mailing.transports.base import SendOutcome, SendResult
 from crm.privacy.erasure import erase
 from crm.privacy.subjects import find_subject
 from tests import factories
+from tests.conftest import QueryCounter
 from tests.digests import helpers as h
 
 EMAIL = "sam@example.org"
@@ -87,3 +93,52 @@ def test_erasure_removes_the_stored_copy(db, settings):
     assert row.sent_copy is None and row.subject == "" and row.headers == {}
     assert row.parts == m.EmailParts("", None, None, {})
     assert mail.text not in str(row.parts)
+
+
+def _claimed_digest(db, settings):
+    """A digest built and claimed by ``_prepare`` (rendered, its copy packed), not yet handed over."""
+    ts = h.topics(db)
+    h.call(db, factories.funder(db, "Invented Trust"), "Peer support", topic_ids=(ts[0].id,))
+    h.subscription(db, EMAIL, name="Sam", topic_ids=(ts[0].id,), mailings=("funding_digest",))
+    db.commit()
+    factory = create_session_factory(db.get_bind())
+    engine.run_period(factory, settings, periods.parse(h.WEEK), now=h.NOW)
+    batch = dispatch._prepare(factory, Recording(), settings, h.NOW, EXTENSIONS.deferred_renderers)
+    (row,) = h.digest_rows(db)
+    return factory, batch, row.id
+
+
+def test_the_hand_off_stores_the_copy_with_the_handed_mark_in_one_statement(db, settings):
+    factory, batch, row_id = _claimed_digest(db, settings)
+    assert [c[2] for c in batch.copies] == [row_id]
+    db.expire_all()
+    assert db.get(m.OutboxMessage, row_id).sent_copy is None  # nothing written before the hand-off
+    counter = QueryCounter()
+    event.listen(db.get_bind(), "before_cursor_execute", counter)
+    try:
+        dispatch._hand_off(factory, batch, h.NOW)
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", counter)
+    writes = [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE")]
+    assert len(writes) == (1 if db.get_bind().dialect.name == "postgresql" else 2)
+    db.expire_all()
+    row = db.get(m.OutboxMessage, row_id)
+    (mail,) = batch.to_send
+    assert row.last_error == HANDED and row.status == m.OutboxStatus.SENDING
+    assert row.parts == m.EmailParts(mail.subject, mail.text, mail.html, mail.headers)
+
+
+def test_a_row_taken_back_before_the_hand_off_is_neither_sent_nor_given_the_copy(db, settings, caplog):
+    factory, batch, row_id = _claimed_digest(db, settings)
+    # Its lease ran out and another dispatcher's settle() put it back in the queue, then claimed it again.
+    db.execute(
+        update(m.OutboxMessage)
+        .where(m.OutboxMessage.id == row_id)
+        .values(last_error=CLAIMED, lease_until=h.NOW + dt.timedelta(hours=1))
+    )
+    db.commit()
+    dispatch._hand_off(factory, batch, h.NOW)
+    assert batch.to_send == [] and "taken back before they were sent" in caplog.text
+    db.expire_all()
+    row = db.get(m.OutboxMessage, row_id)
+    assert row.last_error == CLAIMED and row.sent_copy is None
