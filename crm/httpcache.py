@@ -13,8 +13,14 @@ second web process): with ``CRM_REDIS_URL`` set, every process publishes the tab
 milliseconds later, still with no round trip on the request path. Without Redis, or for a message lost while
 Redis was away, such a write is seen when the window turns, at most ``WINDOW`` seconds later. The window also
 covers pages that change with the clock alone (a listing that closes, "closes in 2 days"). Each process has its
-own ``BOOT`` prefix, so two processes never hand out equal ETags for different content (and a tag is a 304 only
-at the process that issued it).
+own ``BOOT`` prefix, so two processes never hand out equal ETags for different content.
+
+Tags every process agrees on (``Shared``, with ``CRM_REDIS_URL``): the local versions above are this process's
+counter, so their tags mean nothing elsewhere, and behind a round-robin proxy only one revalidation in P would be a
+304. The bus also keeps a version per table in one Redis hash, raised with every publish, and each process holds a
+copy (``Shared``): a tag made from that copy, without ``BOOT``, is the same in every process at the same versions.
+A process uses it only while it can show its copy is complete (see ``Shared.etag``); otherwise it hands out the
+per-process tag, as without Redis.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import hashlib
 import itertools
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
@@ -166,3 +174,144 @@ def track_writes() -> None:
 
 
 track_writes()
+
+
+# -- Tags every process agrees on (with CRM_REDIS_URL: crm.web.stamps_bus keeps a Shared current) -----------------
+
+LEASE = 3.0  # seconds a copy stays trusted after Redis last showed it complete (the bus's pings, every second)
+ANY = "+"  # the shared hash's field raised by every publish: the stamp of EVERYTHING
+ALL = EVERYTHING  # the field raised by DDL / TRUNCATE / unreadable writes: part of every shared stamp
+
+shared_states: list[Shared] = []  # the running buses' copies (crm.web.httpcache looks one up only when non-empty)
+
+_code: str | None = None
+
+
+def code_version() -> str:
+    """A digest of this checkout's code and templates: processes running different releases never agree on a tag,
+    so during a rolling deploy no process answers 304 for a page another release rendered. Read once (~3 MB)."""
+    global _code
+    if _code is None:
+        digest = hashlib.blake2b(digest_size=8)
+        here = Path(__file__).resolve().parent
+        for root in (here, here.parent / "templates"):
+            for path in sorted(root.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+        _code = digest.hexdigest()
+    return _code
+
+
+class Shared:
+    """This process's copy of one Redis namespace's table versions, and the tags made from it.
+
+    The merge rule: a version never goes down. ``merge`` keeps the larger of ours and the message's, so messages
+    that arrive late, twice or out of order (the publisher's own answer and its echo) never take a tag back to an
+    older value. The ``epoch`` names one life of the Redis hash (Redis's run id and a random id kept in the hash): a
+    restarted, restored or flushed Redis counts from lower numbers again, and a new epoch gives every tag a new
+    prefix, so no old tag can come back; a copy from another epoch is replaced, not merged.
+
+    This process's own commits (``committed``) put their tables in ``waiting`` until the copy holds the version
+    their publish produced: meanwhile pages reading them get the per-process tag, which the commit already changed,
+    so the writer's next page never carries the pre-write tag. Mutations hold ``lock``; requests only read.
+    """
+
+    def __init__(self) -> None:
+        self.state: tuple[str | None, dict[str, int]] = (None, {})  # (tag prefix, versions): swapped as one
+        self.epoch: str | None = None
+        self.fresh_until = 0.0  # time.monotonic() up to which the copy is known complete (the bus's lease)
+        self.waiting: dict[str, tuple[int, str | None, int]] = {}  # table -> (commit seq, epoch, version)
+        self.seq = 0  # commits noted so far (the bus reads it with its pending tables)
+        self.lock = threading.Lock()
+
+    # -- the request path --------------------------------------------------------------------------------------
+
+    def etag(self, key: str, tables: Iterable[str], *, now: float | None = None) -> str | None:
+        """The tag every process in sync gives ``key`` at these versions; ``None`` when this process cannot show it
+        is in sync (never synced, Redis lost, no answer to the last pings, or its own write not yet shared)."""
+        prefix, versions = self.state
+        if prefix is None or time.monotonic() >= self.fresh_until:
+            return None
+        waiting = self.waiting
+        if waiting and ALL in waiting:
+            return None
+        parts = [str(versions.get(ALL, 0))]
+        for table in tables:
+            if waiting and (table == EVERYTHING or table in waiting):
+                return None
+            parts.append(str(versions.get(ANY, 0)) if table == EVERYTHING else str(versions.get(table, 0)))
+        digest = hashlib.blake2b(f"{key}|{'.'.join(parts)}|{window(now)}".encode(), digest_size=9).hexdigest()
+        return f'W/"{prefix}-{digest}"'
+
+    # -- kept current by the bus -------------------------------------------------------------------------------
+
+    def merge(self, epoch: str, versions: dict[str, int]) -> list[str] | None:
+        """Raise our versions to a message's; the tables that went up. ``None``: another epoch (resync)."""
+        with self.lock:
+            if epoch != self.epoch:
+                return None
+            current = self.state[1]
+            raised = [t for t, v in versions.items() if v > current.get(t, 0)]
+            for table in raised:
+                current[table] = versions[table]
+            self._settle()
+            return raised
+
+    def reset(self, epoch: str, versions: dict[str, int]) -> list[str]:
+        """The whole hash as read after (re)subscribing: merged (never down) in the same epoch, else the copy is
+        replaced. Tags are handed out again from here. Returns the tables that changed (``[EVERYTHING]`` for a new
+        epoch)."""
+        code = code_version()  # read once, before taking the lock
+        with self.lock:
+            prefix = "s" + hashlib.blake2b(f"{epoch}|{code}".encode(), digest_size=4).hexdigest()
+            if epoch == self.epoch:
+                current = dict(self.state[1])
+                raised = [t for t, v in versions.items() if v > current.get(t, 0)]
+                for table in raised:
+                    current[table] = versions[table]
+            else:
+                self.epoch, current, raised = epoch, dict(versions), [EVERYTHING]
+                # writes published in another epoch happened before this one began: every tag of it is newer
+                self.waiting = {t: w for t, w in self.waiting.items() if w[1] in (None, epoch)}
+            self.state = (prefix, current)
+            self._settle()
+            return raised
+
+    def desync(self) -> None:
+        """Redis lost: per-process tags until the next ``reset``."""
+        self.fresh_until = 0.0
+        with self.lock:
+            self.state = (None, self.state[1])
+
+    def committed(self, tables: Iterable[str]) -> int:
+        """This process committed a write to ``tables``: they wait for their shared version. Returns its seq."""
+        with self.lock:
+            self.seq += 1
+            waiting = dict(self.waiting)  # a new dict: requests read the old one meanwhile, never a half-made one
+            for table in tables:
+                waiting[table] = (self.seq, None, 0)
+            self.waiting = waiting
+            return self.seq
+
+    def published(self, tables: Iterable[str], upto: int, epoch: str, versions: dict[str, int]) -> bool:
+        """The publish of commits up to ``upto`` produced ``versions`` in ``epoch``: their tables now wait for the
+        copy to reach those versions (a later commit of the same table keeps waiting for its own publish). False
+        when ``epoch`` is not the copy's (the bus then resyncs)."""
+        with self.lock:
+            waiting = dict(self.waiting)
+            for table in tables:
+                entry = waiting.get(table)
+                if entry is not None and entry[0] <= upto:
+                    waiting[table] = (entry[0], epoch, versions.get(table, 0))
+            self.waiting = waiting
+            self._settle()
+            return epoch == self.epoch
+
+    def _settle(self) -> None:
+        """Drop the waits the copy now satisfies (caller holds ``lock``)."""
+        current = self.state[1]
+        done = [
+            t for t, (_, e, v) in self.waiting.items() if e is not None and e == self.epoch and current.get(t, 0) >= v
+        ]
+        if done:
+            self.waiting = {t: w for t, w in self.waiting.items() if t not in done}

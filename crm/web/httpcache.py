@@ -12,6 +12,11 @@ ETag that also covers the visitor's CSRF cookie, so no shared cache hands one vi
 public response never sets the CSRF cookie (its body has no form that needs it). Anything but a whole 200
 (errors, redirects, streams, other cookies) passes through untouched.
 
+With ``CRM_REDIS_URL`` the tag comes from the versions every process shares (``crm.httpcache.Shared``), without
+the process's boot id or the app's id, so any process in sync answers 304 for a tag another issued; a process
+that cannot show it is in sync (Redis lost, not yet read, its own write not yet shared) hands out its per-process
+tag instead, as without Redis.
+
 The same tag keys a small in-process store of public answers (``STORE``): while a page's tables and window are
 unchanged, the next anonymous visitor gets the stored answer without the handler running, as a shared cache in
 front of the app would give it. A request saying ``Cache-Control: no-cache`` (a browser's reload, or a
@@ -23,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm import httpcache
@@ -33,6 +38,7 @@ CSRF_FIELD = b'name="_csrf_token"'
 VARY = b"Cookie, Authorization, HX-Request, HX-Boosted"
 PUBLIC = b"public, no-cache"
 PRIVATE = b"private, no-cache"
+ROOT_STORE = "root"  # crm.web.stores.ROOT_STORE: the store that holds the stamps bus
 
 _GEO = ("organisations", "topics", "regions")
 DIRECTORY = (*_GEO, "organisation_topics")
@@ -130,6 +136,12 @@ def _matches(if_none_match: bytes, tags: tuple[str, ...]) -> bool:
     return "*" in offered or any(t in offered for t in tags)
 
 
+def _shared(app: Litestar) -> httpcache.Shared | None:
+    """The shared versions of the app's stamps bus (``crm.web.stores`` starts it with the app), if any."""
+    bus = getattr(app.stores.get(ROOT_STORE), "bus", None)
+    return None if bus is None else bus.shared  # type: ignore[no-any-return]
+
+
 def rule_for(scope: Scope) -> tuple[str, ...] | None:
     """The tables of a cacheable route, or None. Only a GET with neither a session cookie nor credentials."""
     if scope.get("method") != "GET":
@@ -143,8 +155,14 @@ async def serve(tables: tuple[str, ...], scope: Scope, receive: Receive, send: S
     query = scope.get("query_string", b"").decode("latin-1")
     # the app too: the tests run one app per database in one process, like two servers
     htmx = headers.get(b"hx-request", b"") + b"/" + headers.get(b"hx-boosted", b"")  # fragment or whole page
-    key = f"{id(scope['litestar_app'])}|{scope['path']}?{query}|{htmx.decode('latin-1')}"
-    tag = httpcache.etag(key, tables)
+    page = f"{scope['path']}?{query}|{htmx.decode('latin-1')}"
+    tag = None
+    if httpcache.shared_states:  # a stamps bus runs in this process (CRM_REDIS_URL)
+        shared = _shared(scope["litestar_app"])
+        if shared is not None:
+            tag = shared.etag(page, tables)  # the same in every process in sync; None when not provably so
+    if tag is None:
+        tag = httpcache.etag(f"{id(scope['litestar_app'])}|{page}", tables)
     csrf_cookie = _cookie(headers.get(b"cookie", b""), CSRF_COOKIE)
     if_none_match = headers.get(b"if-none-match")
     if if_none_match is not None:
