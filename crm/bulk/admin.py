@@ -4,22 +4,26 @@ of the selection, a change shows what it did with a link back to the list. One h
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import datetime as dt
+import io
 from typing import Any
 
 from litestar import post
-from litestar.datastructures import State
-from litestar.response import Redirect, Stream, Template
+from litestar.response import Stream, Template
+from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
 from crm.accounts.principal import Principal
 from crm.bulk import actions, kinds
 from crm.bulk.kinds import Kind, Scope
 from crm.directory import export
-from crm.directory.views import csv_response
 from crm.errors import FieldErrors
+from crm.web import offload
 from crm.web.areas import admin_area
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import CSV, download_stream
 from crm.web.forms import FormBody
 
 
@@ -36,18 +40,39 @@ def _back(kind: Kind, form: dict[str, Any]) -> str:
     return f"{kind.url}?{query}" if query else kind.url
 
 
-def _export(kind: Kind, ids: list[int]) -> Any:
-    """How the selection's CSV rows are read (in the download's own session)."""
+EXPORT_PAGE_IDS = 5000  # ids per page of a selection's CSV; a multiple of selection_rows's 1,000 per statement
+
+
+def selection_csv_page(session: Session, key: str, ids: list[int], after: int | None) -> tuple[bytes, int | None]:
+    """One page of a selection's CSV, made in a worker process (``crm.web.offload.paged_stream``): the list is named
+    by its key in ``kinds.KINDS`` (a kind carries functions, which do not pickle). Organisations and contacts are
+    their list's export keyed on id; the other lists are ``selection_rows`` over ``EXPORT_PAGE_IDS`` ids at a time
+    (``after`` is the index of the next id), which reads the same 1,000-id statements in the same order as the whole
+    selection at once, so the pages joined are byte for byte the CSV of ``selection_rows`` over every id."""
+    kind = kinds.KINDS[key]
     if kind is kinds.ORGANISATIONS:
-        return lambda s: export.organisation_rows(s, actions.list_params(kind, ""), public=False, ids=ids)
+        return export.organisation_csv_page(session, actions.list_params(kind, ""), False, ids, after)
     if kind is kinds.CONTACTS:
-        return lambda s: export.contact_rows(s, actions.list_params(kind, ""), ids)
-    return lambda s: actions.selection_rows(s, kind, ids)
+        return export.contact_csv_page(session, actions.list_params(kind, ""), ids, after)
+    start = after or 0
+    rows = actions.selection_rows(session, kind, ids[start : start + EXPORT_PAGE_IDS])
+    if start:
+        next(rows)  # the header, once, on the first page
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    end = start + EXPORT_PAGE_IDS
+    return buffer.getvalue().encode(), (end if end < len(ids) else None)
 
 
-def _run(
-    kind: Kind, db: Session, user: Principal, state: State, settings: Any, form: dict[str, Any]
-) -> Template | Stream | Redirect:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Export:
+    """What ``_run`` answers for an export: the selection, made into CSV by the async handler in a worker."""
+
+    ids: list[int]
+    filename: str
+
+
+def _run(kind: Kind, db: Session, user: Principal, settings: Any, form: dict[str, Any]) -> Template | _Export:
     action = str(form.get("action", ""))
     if action not in kind.actions:
         return _refused(kind, form, "Choose an action.")
@@ -55,7 +80,7 @@ def _run(
         selection = actions.select_records(db, kind, form, Scope(dt.datetime.now(dt.UTC), settings, user))
         if action == "export":
             filename = f"{kind.plural.replace(' ', '-')}-selection.csv"
-            return csv_response(state, _export(kind, selection.ids), filename)
+            return _Export(selection.ids, filename)
         if actions.needs_confirmation(action, selection, bool(form.get("confirm"))):
             fields = {k: v for k, v in form.items() if k not in {"_csrf_token", "confirm"}}
             return Template(
@@ -87,12 +112,20 @@ def _run(
 
 
 def _handler(key: str, kind: Kind) -> Any:
-    # Thousands of records at once: in the thread pool, off the event loop (architecture.md, Heavy requests).
-    @post(f"{kind.url.removeprefix('/admin')}/bulk", status_code=200, sync_to_thread=True, name=f"bulk-{key}")
-    def bulk(
-        db: DB, user: CurrentUser, state: State, settings: AppSettings, data: FormBody
-    ) -> Template | Stream | Redirect:
-        return _run(kind, db, user, state, settings, data)
+    # Thousands of records at once: the selection and any change in Litestar's thread pool in the request's session
+    # (it commits with the request); an export's CSV in a worker process (architecture.md, Heavy requests).
+    @post(
+        f"{kind.url.removeprefix('/admin')}/bulk",
+        status_code=200,
+        name=f"bulk-{key}",
+        exception_handlers=offload.EXCEPTION_HANDLERS,
+    )
+    async def bulk(db: DB, user: CurrentUser, settings: AppSettings, data: FormBody) -> Template | Stream:
+        outcome = await sync_to_thread(_run, kind, db, user, settings, data)
+        if isinstance(outcome, _Export):
+            pages = await offload.paged_stream(settings, selection_csv_page, key, outcome.ids)
+            return download_stream(pages, CSV, outcome.filename)
+        return outcome
 
     return bulk
 

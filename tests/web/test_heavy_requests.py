@@ -310,21 +310,13 @@ def test_the_contacts_export_is_made_in_a_worker_with_the_same_bytes(admin_clien
     assert filtered.status_code == 200 and filtered.text.count("\n") == 2 and "quoted@example.org" in filtered.text
 
 
-def test_bulk_exports_read_their_rows_off_the_event_loop(admin_client, db, monkeypatch):
+def test_a_bulk_export_is_made_in_a_worker(admin_client, db, monkeypatch):
     org = factories.organisation(db, "Bulk Exported Collective")
     db.commit()
-    seen: list[bool] = []
-    original = export.organisation_rows
-
-    def watched(*args: Any, **kwargs: Any) -> Any:
-        for row in original(*args, **kwargs):
-            seen.append(_on_event_loop())
-            yield row
-
-    monkeypatch.setattr(export, "organisation_rows", watched)
+    sent = _offloaded(monkeypatch)
     chosen = post_form(admin_client, "/admin/organisations/bulk", {"action": "export", "ids": [org.id]})
     assert chosen.status_code == 200 and "Bulk Exported Collective" in chosen.text
-    assert seen and not any(seen)
+    assert sent == ["selection_csv_page"]  # the same bytes: tests/web/test_offloaded_exports.py
 
 
 # ------------------------------------------------------------------------------- the rest, in the thread pool

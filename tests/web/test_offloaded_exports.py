@@ -10,12 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from crm import models as m
+from crm.bulk import actions as bulk_actions
+from crm.bulk import admin as bulk_admin
+from crm.bulk import kinds as bulk_kinds
 from crm.directory import export, organisations
 from crm.listing import ListParams
 from crm.web import offload
 from tests import factories
+from tests.conftest import post_form
+from tests.dashboard import factories as rows
 from tests.web import offload_probes as probes
 from tests.web.test_heavy_requests import _offloaded
 
@@ -103,3 +109,87 @@ def test_only_signed_in_staff_get_the_organisations_export(client, db):
     _organisations(db)
     got = client.get("/admin/organisations/export.csv", follow_redirects=False)
     assert got.status_code in {302, 303, 401, 403} and b"HYPERLINK" not in got.content
+
+
+# ---------------------------------------------------------------------------------------------- bulk exports
+
+
+def _partnerships(db: Any) -> list[Any]:
+    made = [rows.partnership(db, title=title) for title in ("=cmd|x", 'Beta, "quoted"', "Alpha", "Gamma", "Delta")]
+    db.commit()
+    return made
+
+
+def _by_label(db: Any, kind: Any, records: list[Any]) -> list[int]:
+    """The ids as a selection orders them (``select_records``: by the list's label, then id)."""
+    found = db.execute(
+        select(kind.model.id).where(kind.model.id.in_([r.id for r in records])).order_by(kind.label, kind.model.id)
+    )
+    return list(found.scalars())
+
+
+def test_selection_csv_pages_join_to_the_bytes_of_the_selection(db, monkeypatch):
+    kind = bulk_kinds.PARTNERSHIPS
+    ids = _by_label(db, kind, _partnerships(db))
+    whole = b"".join(export.as_csv_chunks(bulk_actions.selection_rows(db, kind, ids)))
+    for size in (2, len(ids), 1000):
+        monkeypatch.setattr(bulk_admin, "EXPORT_PAGE_IDS", size)
+        joined, after, trips = b"", None, 0
+        while True:
+            page, after = bulk_admin.selection_csv_page(db, "partnerships", ids, after)
+            joined, trips = joined + page, trips + 1
+            if after is None:
+                break
+        assert joined == whole and trips == -(-len(ids) // size)
+    assert b"'=cmd|x" in whole and b'"Beta, ""quoted"""' in whole and whole.count(b"\r\n") == 6
+
+
+def _bulk_export(client: Any, url: str, ids: list[int]) -> Any:
+    return post_form(client, f"{url}/bulk", {"action": "export", "ids": ids})
+
+
+def test_bulk_exports_are_made_in_a_worker_with_the_same_bytes(admin_client, db, monkeypatch):
+    orgs = _organisations(db)
+    people = [factories.contact(db, f"Bulk Person {i}") for i in range(4)]
+    people.append(factories.contact(db, "=SUM(1)", "sum@example.org", organisation=orgs[0]))
+    deals = _partnerships(db)
+    db.commit()
+    org_ids = [o.id for o in orgs[1::2]]
+    contact_ids = [c.id for c in people[::2]]
+    deal_ids = _by_label(db, bulk_kinds.PARTNERSHIPS, deals)
+    expected = {
+        "/admin/organisations": _org_bytes(db, {}, org_ids),
+        "/admin/contacts": b"".join(
+            export.as_csv_chunks(
+                export.contact_rows(db, bulk_actions.list_params(bulk_kinds.CONTACTS, ""), contact_ids)
+            )
+        ),
+        "/admin/partnerships": b"".join(
+            export.as_csv_chunks(bulk_actions.selection_rows(db, bulk_kinds.PARTNERSHIPS, deal_ids))
+        ),
+    }
+    db.rollback()
+    sent = _offloaded(monkeypatch)
+    for url, ids, name in (
+        ("/admin/organisations", org_ids, "organisations-selection.csv"),
+        ("/admin/contacts", contact_ids, "contacts-selection.csv"),
+        ("/admin/partnerships", deal_ids[::-1], "partnerships-selection.csv"),
+    ):
+        got = _bulk_export(admin_client, url, ids)
+        assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+        assert _disposition(got) == f'attachment; filename="{name}"'
+        assert got.content == expected[url] and got.content.count(b"\r\n") == len(ids) + 1
+    assert sent == ["selection_csv_page"] * 3
+    refused = _bulk_export(admin_client, "/admin/partnerships", [])
+    assert refused.status_code == 422 and sent == ["selection_csv_page"] * 3  # nothing chosen: nothing sent
+
+
+def test_a_broken_pool_gives_a_bulk_export_a_503_and_changes_stay_in_the_request(admin_client, db, monkeypatch):
+    deals = _partnerships(db)
+    _crash_first(monkeypatch)
+    failed = _bulk_export(admin_client, "/admin/partnerships", [deals[0].id])
+    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    archived = post_form(admin_client, "/admin/partnerships/bulk", {"action": "archive", "ids": [deals[0].id]})
+    assert archived.status_code == 200 and "1 of 1 partnerships archived" in archived.text
+    db.expire_all()
+    assert db.get(m.Partnership, deals[0].id).archived_at is not None  # written and committed by the request
