@@ -213,7 +213,7 @@ def build_range(
                 stats.sent += len(inserted)
                 stats.already_sent += len(outbox_rows) - len(inserted)
                 if shard is not None:
-                    flushed = _progress(conn, b.dialect, shard, stats, flushed, done=last)
+                    flushed = _progress(conn, b.dialect, shard, stats, flushed, through=after, done=last)
                     marked = last
         if progress is not None:
             progress(len(rows))
@@ -224,15 +224,23 @@ def build_range(
         # The range's tail had nothing to write (or no rows at all): done in a transaction of its own. A crash just
         # before it leaves the shard waiting; its next builder re-reads the tail and queues nothing twice.
         with unit_of_work(b.factory) as session:
-            _progress(session.connection(), b.dialect, shard, stats, flushed, done=True)
+            _progress(session.connection(), b.dialect, shard, stats, flushed, through=stats.last_id, done=True)
 
 
 def _progress(
-    conn: Any, dialect: str, shard: ShardMark, stats: RunStats, flushed: tuple[int, ...], *, done: bool
+    conn: Any,
+    dialect: str,
+    shard: ShardMark,
+    stats: RunStats,
+    flushed: tuple[int, ...],
+    *,
+    through: int,
+    done: bool,
 ) -> tuple[int, int, int, int, int]:
-    """Add what ``stats`` gained since ``flushed`` to the shard row (one statement), in the caller's transaction."""
+    """Add what ``stats`` gained since ``flushed`` to the shard row with ``through``, the last subscription id those
+    counts cover (one statement), in the caller's transaction: whoever takes the shard over resumes after it."""
     now = _counts(stats)
-    params: list[Any] = [a - b for a, b in zip(now, flushed, strict=True)]
+    params: list[Any] = [*(a - b for a, b in zip(now, flushed, strict=True)), through]
     if done:
         params += [shard.worker, sql.db_time(dialect, dt.datetime.now(dt.UTC))]
     conn.exec_driver_sql(sql.shard_progress_sql(dialect, done=done), (*params, shard.run_id, shard.shard))

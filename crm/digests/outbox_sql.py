@@ -130,9 +130,14 @@ def db_time(dialect: str, when: dt.datetime) -> Any:
 
 
 def shard_progress_sql(dialect: str, *, done: bool) -> str:
-    """Add a batch's counts to its shard; with ``done``, also mark it done (who, when) in the same statement.
-    Parameters: considered, sent, skipped_empty, already_sent, failed, [worker, finished_at,] run_id, shard."""
+    """Add a batch's counts to its shard and say which subscriptions they now cover (``built_through``); with
+    ``done``, also mark it done (who, when) in the same statement.
+    Parameters: considered, sent, skipped_empty, already_sent, failed, built_through, [worker, finished_at,] run_id,
+    shard."""
     p = "%s" if dialect == "postgresql" else "?"
     counts = ", ".join(f"{c} = {c} + {p}" for c in ("considered", "sent", "skipped_empty", "already_sent", "failed"))
     finish = f", status = '{m.DigestShardStatus.DONE.value}', worker = {p}, finished_at = {p}" if done else ""
-    return f"UPDATE {m.DigestShard.__table__.name} SET {counts}{finish} WHERE run_id = {p} AND shard = {p}"
+    return (
+        f"UPDATE {m.DigestShard.__table__.name} SET {counts}, built_through = {p}{finish} "
+        f"WHERE run_id = {p} AND shard = {p}"
+    )

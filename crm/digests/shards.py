@@ -8,8 +8,9 @@ whichever process holds its lock, and the run is done when its last shard is.
   it can lock. PostgreSQL: ``pg_try_advisory_lock(LOCK_NAMESPACE, hashtext('digest:' || period || ':' || shard))``
   on a connection of its own, held while the shard is built; a lock already held means another worker builds it,
   so the shard is skipped. A worker killed with SIGKILL loses its session, which frees the lock: the next worker
-  to try takes the shard over and resumes after the ledger's highest subscription id of the period within the
-  shard's range. SQLite has one writer: no second worker builds (shared jobs are PostgreSQL-only); one process at a
+  to try takes the shard over and resumes after the last subscription its row's counts cover (``built_through``,
+  written with the counts), so a takeover counts nothing twice; a shard of a run planned after a failed one
+  resumes after the ledger's highest subscription id of the period within its range. SQLite has one writer: no second worker builds (shared jobs are PostgreSQL-only); one process at a
   time builds, in order, under a file lock beside the database (so the leader's two digest jobs never build the
   same shard at once).
 - Each shard is marked done in its last batch's transaction (``engine.build_range``); when a run has no waiting
@@ -229,12 +230,15 @@ def _build_shard(
     progress: Callable[[int], None] | None,
     render_at_build: Any,
 ) -> ShardStats | None:
-    """Build one shard whose lock this process holds: re-read it (finished meanwhile: None), resume after the
-    ledger's highest subscription id of the period in its range, build the rest, finish the run if it was last."""
+    """Build one shard whose lock this process holds: re-read it (finished meanwhile: None), resume after what its
+    row's counts cover (or the ledger's highest subscription id of the period in its range), build the rest, finish
+    the run if it was last."""
     started = time.perf_counter()
     with unit_of_work(factory) as session:
         row = session.execute(
-            select(S.first_id, S.last_id, S.status, R.period, R.started_at, R.status.label("run_status"))
+            select(
+                S.first_id, S.last_id, S.status, S.built_through, R.period, R.started_at, R.status.label("run_status")
+            )
             .join(R, R.id == S.run_id)
             .where(S.run_id == run_id, S.shard == shard)
         ).one_or_none()
@@ -257,9 +261,11 @@ def _build_shard(
             factory, settings, period, run_id, row.started_at, batch_size=batch_size, render_at_build=render_at_build
         )
     stats = engine.RunStats(run_id=run_id, period=row.period)
-    after = max(row.first_id - 1, resume or 0)
-    if resume:
-        log.info("digests: run %s shard %s resumes after subscription %s", run_id, shard, resume)
+    # After what an earlier builder of this shard counted (its counts are in the row), or, for a run planned after
+    # a failed one, after what the ledger shows was queued for the period.
+    after = max(row.first_id - 1, resume or 0, row.built_through)
+    if after >= row.first_id:
+        log.info("digests: run %s shard %s resumes after subscription %s", run_id, shard, after)
     try:
         engine.build_range(
             prepared[run_id],
@@ -280,7 +286,7 @@ def _build_shard(
         first_id=row.first_id,
         last_id=row.last_id,
         worker=worker,
-        resumed_after=resume or 0,
+        resumed_after=after if after >= row.first_id else 0,
         considered=stats.considered,
         sent=stats.sent,
         skipped_empty=stats.skipped_empty,

@@ -133,5 +133,7 @@ class DigestShard(Base):
     skipped_empty: Mapped[int] = mapped_column(default=0)
     already_sent: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
+    # The highest subscription id the counts above cover: a builder taking the shard over resumes after it.
+    built_through: Mapped[int] = mapped_column(default=0, server_default="0")
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]

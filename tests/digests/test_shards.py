@@ -153,15 +153,50 @@ def test_a_lost_done_mark_costs_a_reread_of_the_tail_and_queues_nothing_twice(db
     run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=100)
     assert shards.build_available(factory(db), settings, now=h.NOW, batch_size=5)[0].sent == 6
     before = per_subscriber(db)
+    # What a crash just before the done mark leaves: the counts cover the last write's batch, the tail is not done.
+    S = m.DigestShard
     with db.begin_nested():
-        db.execute(update(m.DigestShard).values(status=m.DigestShardStatus.WAITING))
+        db.execute(
+            update(S).values(
+                status=m.DigestShardStatus.WAITING,
+                built_through=ids[5],
+                considered=S.considered - 4,
+                skipped_empty=S.skipped_empty - 4,
+            )
+        )
         db.execute(update(m.DigestRun).values(status=m.DigestRunStatus.RUNNING))
     db.commit()
     again = shards.build_available(factory(db), settings, now=h.NOW, batch_size=5)
     assert again[0].resumed_after == ids[5] and again[0].considered == 4  # the tail, not the shard
     assert again[0].sent == 0 and again[0].already_sent == 0 and again[0].skipped_empty == 4
     assert per_subscriber(db) == before == dict.fromkeys(ids[:6], 1)
-    assert_run_is_the_sum_of_its_shards(db, run_id)
+    run = assert_run_is_the_sum_of_its_shards(db, run_id)
+    assert (run.considered, run.sent, run.skipped_empty) == (10, 6, 4)
+
+
+def test_a_takeover_counts_the_dead_builders_empty_tail_of_a_batch_once(db, settings) -> None:
+    """A batch whose last subscribers had nothing new: its counts (those included) commit with its writes, after
+    the ledger's last subscriber. The next builder resumes after the batch, not after the ledger."""
+    ids = seed(db, 5, empty_tail=5)
+    run_id = shards.plan(factory(db), settings, PERIOD, now=h.NOW, shard_size=100)
+    batches: list[int] = []
+
+    def die_after_two_batches(_rows: int) -> None:
+        batches.append(1)
+        if len(batches) == 2:  # [0-2] and [3-5] committed (id 5 had nothing new): dies before the third
+            raise Crash
+
+    with pytest.raises(Crash):
+        shards.build_available(
+            factory(db), settings, now=h.NOW, worker="dead:1", batch_size=3, progress=die_after_two_batches
+        )
+    shard = db.scalar(select(m.DigestShard).where(m.DigestShard.run_id == run_id))
+    assert (shard.built_through, shard.considered, shard.skipped_empty) == (ids[5], 6, 1)
+    built = shards.build_available(factory(db), settings, now=h.NOW, worker="alive:2", batch_size=3)
+    assert built[0].resumed_after == ids[5] and built[0].considered == 4
+    run = assert_run_is_the_sum_of_its_shards(db, run_id)
+    assert (run.considered, run.sent, run.skipped_empty, run.already_sent) == (10, 5, 5, 0)
+    assert per_subscriber(db) == dict.fromkeys(ids[:5], 1)
 
 
 def test_with_nothing_waiting_the_shared_job_is_one_statement(db, settings, count_queries) -> None:
