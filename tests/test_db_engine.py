@@ -28,3 +28,23 @@ def test_postgresql_connections_run_without_jit(settings):
 def test_a_url_with_its_own_options_keeps_them(settings):
     url = settings.database_url + ("&" if "?" in settings.database_url else "?") + "options=-c%20jit%3Don"
     assert show_jit(settings.replace(database_url=url)) == "on"
+
+
+def test_jsonb_values_decode_with_msgspec_to_the_same_values(settings):
+    """The dispatcher reads a JSONB context per digest claimed: decoded by msgspec, with the standard library's
+    results (nested values, unicode, numbers, null)."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("a psycopg loader (SQLite's JSON is text, decoded by the caller)")
+    import json
+
+    import msgspec
+
+    value = {"sections": [["calls_new", [1, 2]], ["events", []]], "name": "Zoë “café” \u2028", "n": 1.5, "x": None}
+    engine = create_db_engine(settings)
+    try:
+        assert engine.dialect._json_deserializer is msgspec.json.decode
+        with engine.connect() as conn:
+            got = conn.exec_driver_sql("SELECT CAST(%s AS JSONB)", (json.dumps(value),)).scalar()
+    finally:
+        engine.dispose()
+    assert got == value
