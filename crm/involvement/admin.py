@@ -22,8 +22,8 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
+from crm.directory import export
 from crm.directory.reference import topics_and_regions
-from crm.directory.views import csv_response
 from crm.errors import FieldErrors
 from crm.history import history
 from crm.httpcache import remember
@@ -31,9 +31,11 @@ from crm.involvement import access, editing, interest_status, posting, rules
 from crm.involvement.offer_pages import NEW_FORM, fields_context
 from crm.listing import ListParams
 from crm.views_saved import saved
+from crm.web import offload
 from crm.web.areas import admin_area
 from crm.web.auth import editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
+from crm.web.downloads import CSV, download_stream
 from crm.web.forms import Form, FormBody
 from crm.web.pages import form_page, list_page
 from crm.web.pages import notice as notice_text
@@ -112,13 +114,22 @@ def _list_menus(db: Session, actor: Principal) -> dict[str, Any]:
     }
 
 
-@get("/export.csv", sync_to_thread=False)
-def admin_csv(request: Request[Any, Any, Any], state: State, db: DB, user: CurrentUser) -> Stream:
+def csv_page(session: Session, actor: Principal, params: ListParams, base_url: str, after: None) -> tuple[bytes, None]:
+    """The list's CSV (``access.csv_rows``) for a download made in a worker process, in one page: the list is posted
+    opportunities (hundreds, a few thousand at most, ~200 bytes a row) and ``csv_rows`` reads them all in its own
+    500-row batches; the bytes are those the stream of its rows gave."""
+    return b"".join(export.as_csv_chunks(access.csv_rows(session, actor, params, base_url))), None
+
+
+@get("/export.csv", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_csv(request: Request[Any, Any, Any], settings: AppSettings, db: DB, user: CurrentUser) -> Stream:
+    """Who may download (and what they see) is decided here; the CSV is made in a worker process (architecture.md,
+    Heavy requests)."""
     actor = _actor(db, user)
     params = _params(request)
-    base_url = state.settings.base_url
     name = f"involvement-opportunities-{_now().date().isoformat()}.csv"
-    return csv_response(state, lambda s: access.csv_rows(s, actor, params, base_url), name)
+    pages = await offload.paged_stream(settings, csv_page, actor, params, settings.base_url)
+    return download_stream(pages, CSV, name)
 
 
 # ---------------------------------------------------------------------------------------------------------------

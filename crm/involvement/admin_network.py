@@ -15,7 +15,8 @@ from sqlalchemy import select
 from crm import models as m
 from crm.involvement import network_members
 from crm.listing import ListParams
-from crm.web.deps import DB, CurrentUser
+from crm.web import offload
+from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.downloads import CSV, download
 from crm.web.pages import list_page, or_404
 
@@ -51,11 +52,16 @@ def members(request: Request[Any, Any, Any], db: DB) -> Template:
     return page
 
 
-@get("/network.csv", sync_to_thread=False)
-def members_csv(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> Response[Any]:
-    """The filtered list as CSV, written whole (a network is hundreds of people, and the request's session closes
-    before a stream would be read); audited, and never cached."""
-    body = network_members.export_csv(db, user, _params(request))
+@get("/network.csv", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def members_csv(
+    request: Request[Any, Any, Any], db: DB, user: CurrentUser, settings: AppSettings
+) -> Response[Any]:
+    """The filtered list as CSV, written whole in a worker process (a network is hundreds of people; architecture.md,
+    Heavy requests); the audit entry is written here, in the request's session (a worker's session only reads), once
+    the file is made; never cached."""
+    params = _params(request)
+    body, count = await offload.run_in_session(settings, network_members.csv_body, params)
+    network_members.audit_export(db, user, params, count)
     return download(body.encode("utf-8-sig"), CSV, "lived-experience-network.csv", PRIVATE)
 
 

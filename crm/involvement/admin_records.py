@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.involvement import records
 from crm.listing import ListParams
+from crm.web import offload
 from crm.web.areas import admin_area
-from crm.web.deps import DB, CurrentUser
+from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.downloads import CSV, download
 from crm.web.forms import Form, FormBody
 from crm.web.pages import attempt, form_page, get_or_404, list_page
@@ -75,9 +76,11 @@ def records_list(request: Request[Any, Any, Any], db: DB, notice: FromQuery[str]
     )
 
 
-@get("/export.csv", sync_to_thread=False)
-def records_csv(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
-    return download(records.csv_text(db, _params(request)), CSV, f"involvement-records-{_now():%Y-%m-%d}.csv")
+@get("/export.csv", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def records_csv(request: Request[Any, Any, Any], settings: AppSettings) -> Response[Any]:
+    """Up to ``records.CSV_LIMIT`` rows, written in a worker process (architecture.md, Heavy requests)."""
+    body = await offload.run_in_session(settings, records.csv_text, _params(request))
+    return download(body, CSV, f"involvement-records-{_now():%Y-%m-%d}.csv")
 
 
 def _form(db: Session, form: Form, rec: m.InvolvementRecord | None) -> Template:

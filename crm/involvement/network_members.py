@@ -61,12 +61,18 @@ def members_page(session: Session, params: ListParams) -> Page:
     return fetch_page(session, member_query(params), params, MEMBER_SORTS, id_column=m.NetworkMember.id, count=True)
 
 
-def export_csv(session: Session, actor: Principal | None, params: ListParams) -> str:
-    """The filtered list as CSV text, and an audit entry saying who downloaded how many members (special-category
-    data leaving the system is worth a line in the audit log)."""
+def csv_body(session: Session, params: ListParams) -> tuple[str, int]:
+    """The filtered list as CSV text and how many members it holds. Only reads, so a worker process makes it; the
+    download is audited by ``audit_export`` in the request's session (special-category data leaving the system is
+    worth a line in the audit log)."""
     out = io.StringIO()
     rows = list(csv_rows(session, params))
     csv.writer(out).writerows(rows)
+    return out.getvalue(), len(rows) - 1
+
+
+def audit_export(session: Session, actor: Principal | None, params: ListParams, count: int) -> None:
+    """Who downloaded how many members, with the search and filters used."""
     filters = ", ".join(f"{k}={v}" for k, v in sorted(params.filters.items()))
     record(
         session,
@@ -74,11 +80,10 @@ def export_csv(session: Session, actor: Principal | None, params: ListParams) ->
         "export",
         "network_member",
         None,
-        summary=f"Downloaded {len(rows) - 1} network members as CSV"
+        summary=f"Downloaded {count} network members as CSV"
         + (f" (search {params.q!r})" if params.q else "")
         + (f" ({filters})" if filters else ""),
     )
-    return out.getvalue()
 
 
 def csv_rows(session: Session, params: ListParams) -> Iterator[list[str]]:

@@ -7,21 +7,30 @@ handler sends its work to the pool (the spy records what went); a broken pool gi
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.bulk import actions as bulk_actions
 from crm.bulk import admin as bulk_admin
 from crm.bulk import kinds as bulk_kinds
 from crm.directory import export, organisations
+from crm.involvement import access as involvement_access
+from crm.involvement import admin as involvement_admin
+from crm.involvement import network_members
+from crm.involvement import records as involvement_records
 from crm.listing import ListParams
 from crm.web import offload
 from tests import factories
 from tests.conftest import post_form
 from tests.dashboard import factories as rows
+from tests.involvement import records_builders as builders
 from tests.web import offload_probes as probes
 from tests.web.test_heavy_requests import _offloaded
 
@@ -193,3 +202,97 @@ def test_a_broken_pool_gives_a_bulk_export_a_503_and_changes_stay_in_the_request
     assert archived.status_code == 200 and "1 of 1 partnerships archived" in archived.text
     db.expire_all()
     assert db.get(m.Partnership, deals[0].id).archived_at is not None  # written and committed by the request
+
+
+# --------------------------------------------------------------------------------------------------- involvement
+
+
+def _principal(db: Any, email: str = "fellow@example.org") -> Principal:
+    user = db.scalar(select(m.User).where(m.User.email == email))
+    return Principal(user.id, user.email, user.name, user.role, user.organisation_id, "session")
+
+
+def test_the_opportunities_csv_is_made_in_a_worker_with_the_same_bytes(admin_client, db, settings, monkeypatch):
+    for title in ("=evil()", 'Say "hi", then', "Plain"):
+        builders.opportunity(db, title=title)
+    builders.opportunity(db, title="Waiting one", status=m.OpportunityStatus.SUBMITTED)
+    db.commit()
+    actor = _principal(db)
+    expected = {}
+    for query in ({}, {"status": "submitted"}):
+        params = ListParams.from_query(query, filter_names=involvement_access.FILTERS)
+        expected[bool(query)] = b"".join(
+            export.as_csv_chunks(involvement_access.csv_rows(db, actor, params, settings.base_url))
+        )
+        assert involvement_admin.csv_page(db, actor, params, settings.base_url, None) == (expected[bool(query)], None)
+    db.rollback()
+    sent = _offloaded(monkeypatch)
+    got = admin_client.get("/admin/involvement/export.csv")
+    assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+    name = f"involvement-opportunities-{dt.datetime.now(dt.UTC).date().isoformat()}.csv"
+    assert _disposition(got) == f'attachment; filename="{name}"'
+    assert got.content == expected[False] and b"'=evil()" in got.content and got.content.count(b"\r\n") == 5
+    waiting = admin_client.get("/admin/involvement/export.csv?status=submitted")
+    assert waiting.content == expected[True] and waiting.content.count(b"\r\n") == 2
+    assert sent == ["csv_page"] * 2
+
+
+def test_the_opportunities_csv_costs_the_worker_the_same_statements_at_any_size(db, settings, count_queries):
+    builders.opportunity(db, title="Only one")
+    db.commit()
+    params = ListParams.from_query({}, filter_names=involvement_access.FILTERS)
+    fellow = Principal(0, "fellow@example.org", "Fellow", m.Role.ADMIN, None, "session")
+    with count_queries() as small:
+        involvement_admin.csv_page(db, fellow, params, settings.base_url, None)
+    for n in range(12):
+        builders.opportunity(db, title=f"More {n}")
+    db.commit()
+    with count_queries() as large:
+        page, _ = involvement_admin.csv_page(db, fellow, params, settings.base_url, None)
+    assert page.count(b"\r\n") == 14 and small.count == large.count
+
+
+def test_the_records_csv_is_made_in_a_worker_with_the_same_bytes(admin_client, db, monkeypatch):
+    builders.record(db, activity="=SUM(A1)", person_name='Ann "Quoted", Jr', minutes=90, payment_pence=2500)
+    builders.record(db, activity="Workshop", person_name="Bo", took_part_on=dt.date(2026, 2, 1))
+    db.commit()
+    params = ListParams.from_query({}, filter_names=involvement_records.FILTERS)
+    expected = involvement_records.csv_text(db, params).encode()
+    db.rollback()
+    sent = _offloaded(monkeypatch)
+    got = admin_client.get("/admin/involvement/records/export.csv")
+    assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+    name = f"involvement-records-{dt.datetime.now(dt.UTC):%Y-%m-%d}.csv"
+    assert _disposition(got) == f'attachment; filename="{name}"'
+    assert got.content == expected and expected.count(b"\r\n") == 3 and sent == ["csv_text"]
+
+
+def test_the_network_csv_is_made_in_a_worker_and_audited_in_the_request(admin_client, db, monkeypatch):
+    builders.member(db, "=evil@example.org", '=Evil, "Member"')
+    builders.member(db, "bea@example.org", "Bea Best", access_needs="Captions, please")
+    builders.member(db, "wendy@example.org", "Wendy", status=m.NetworkMemberStatus.PENDING)
+    db.commit()
+    params = ListParams.from_query({"q": "example.org"}, filter_names=network_members.MEMBER_FILTERS)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(network_members.csv_rows(db, params))  # what export_csv wrote
+    expected = buffer.getvalue().encode("utf-8-sig")
+    db.rollback()
+    sent = _offloaded(monkeypatch)
+    got = admin_client.get("/admin/involvement/network.csv", params={"q": "example.org"})
+    assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+    assert _disposition(got) == 'attachment; filename="lived-experience-network.csv"'
+    assert got.headers["cache-control"] == "no-store"
+    assert got.content == expected and got.content.count(b"\r\n") == 4 and sent == ["csv_body"]
+    db.expire_all()
+    audited = db.scalars(select(m.AuditEntry.summary).where(m.AuditEntry.entity == "network_member")).all()
+    assert audited == ["Downloaded 3 network members as CSV (search 'example.org')"]
+
+
+def test_a_broken_pool_gives_the_network_csv_a_503_and_writes_no_audit_entry(admin_client, db, monkeypatch):
+    builders.member(db, "bea@example.org", "Bea Best")
+    db.commit()
+    _crash_first(monkeypatch)
+    failed = admin_client.get("/admin/involvement/network.csv")
+    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    db.expire_all()
+    assert not db.scalars(select(m.AuditEntry.id).where(m.AuditEntry.entity == "network_member")).all()
