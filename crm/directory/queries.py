@@ -8,7 +8,8 @@ found one way wherever the directory searches.
   comparing it with every match (up to 6.8 s at 20,000; bench/pg_search.py).
 * A search page is one statement with its count: the filtered matches are materialised once (a CTE), the page is read
   from them and the count is a sub-select over the same rows, so the search is not run a second time for the count.
-* The public list without a search is built once per set of filters (``shape=``, crm/listing.py) and read as Core.
+* The public list without a search is built once per set of filters (``shape=``, crm/listing.py) and read as Core;
+  its count is kept until its tables are written (``counted_tables``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import functools
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, true
+from sqlalchemy import Connection, Select, func, literal_column, select, true
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -155,8 +156,78 @@ def list_organisations(session: Session, params: ListParams, *, public: bool, co
         lambda: matching(session, params, public=True)[0],
         shape=("directory.public", _public_shape(params)),
         count_query=counted,
+        count_tables=counted_tables(params),
         **common,
     )
+
+
+def counted_tables(params: ListParams) -> tuple[str, ...]:
+    """The tables the public list's count reads for these filters (``_count_query``): it is kept until one of them is
+    written or the window turns (``crm.httpcache.kept``), so it must name every one and, to be kept long, no other.
+    The count is the same for every visitor (the public condition names no one)."""
+    f = params.filters
+    tables = ("organisations",)
+    if f.get("topic"):
+        tables += ("organisation_topics", "topics")
+    if f.get("region"):
+        tables += ("regions",)
+    return tables
+
+
+# What an API item shows besides a list row: the fields of ``crm.directory.schemas.Organisation``.
+API_EXTRA = ("public_email", "postcode", "charity_number", "company_number", "updated_at")
+
+
+def _api_rows() -> Select[Any]:
+    o = m.Organisation
+    columns = _columns(o, API_EXTRA)
+    query = select(*columns, m.Region.slug.label("region_slug")).select_from(o)
+    return query.outerjoin(m.Region, m.Region.id == o.region_id)
+
+
+def api_public_page(connection: Connection, params: ListParams) -> tuple[Page, dict[int, list[str]]]:
+    """The public API list: its page with every field an item shows, and each listed organisation's topic slugs.
+    Read on ``connection`` without a session (the cheap path of anonymous GETs, ``crm.web.httpcache``): the page
+    and the topics, two statements, the page built once per set of filters (``shape``); a search is the list's
+    search page (in a session on the connection, rolled back after) and its rows by id, three. The handler loaded
+    the same items as ORM objects with their topics and region: four statements."""
+    if search.terms(params.q):
+        with Session(bind=connection) as own:
+            page = _search_page(own, params, public=True, count=False)
+        ids = [r.id for r in page.items]
+        rows = {r.id: r for r in connection.execute(_api_rows().where(m.Organisation.id.in_(ids)))} if ids else {}
+        page.items = [rows[i] for i in ids if i in rows]
+    else:
+        sorts = _table_sorts()
+        page = keyset_page(
+            connection,
+            lambda: filtered(_api_rows(), m.Organisation, params, public=True),
+            sort=sorts.pick(params.sort),
+            id_column=m.Organisation.id,
+            cursor=params.cursor,
+            page_size=params.page_size,
+            sorts=sorts,
+            shape=("directory.api", _public_shape(params)),
+        )
+    return page, topic_slugs(connection, [r.id for r in page.items])
+
+
+def topic_slugs(connection: Connection, ids: list[int]) -> dict[int, list[str]]:
+    """Each organisation's topic slugs in the order of ``Organisation.topics`` (by topic name, which is unique): one
+    statement, none without ids."""
+    if not ids:
+        return {}
+    link = m.organisation_topics.c
+    found: dict[int, list[str]] = {}
+    query = (
+        select(link.organisation_id, m.Topic.slug)
+        .join(m.Topic, m.Topic.id == link.topic_id)
+        .where(link.organisation_id.in_(ids))
+        .order_by(m.Topic.name)
+    )
+    for org_id, slug in connection.execute(query):
+        found.setdefault(org_id, []).append(slug)
+    return found
 
 
 def _public_shape(params: ListParams) -> Hashable:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, patch, post
+from litestar import MediaType, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
+from crm.api.responses import encode_json, json_response
 from crm.events import attendees, audience, by_address, lifecycle, listing, rsvp, views
 from crm.events.schemas import (
     EventIn,
@@ -29,9 +30,10 @@ from crm.events.schemas import (
 from crm.listing import ListParams
 from crm.validation import split_url
 from crm.web.areas import api_area
-from crm.web.auth import Principal, admin_guard
+from crm.web.auth import Principal, admin_guard, current_user
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.errors import unprocessable
+from crm.web.httpcache import ANONYMOUS_JSON
 from crm.web.pages import api_page, get_or_404
 
 
@@ -76,19 +78,39 @@ def _api_event(db: Session, settings: Any, user: Principal | None, event_id: int
     return out
 
 
-@get("/", sync_to_thread=False, summary="List events", security=PUBLIC_READ)
-def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings, user: CurrentUser) -> EventPage:
+def public_list_json(request: Request[Any, Any, Any]) -> bytes:
+    """The public list as anonymous visitors get it, encoded: what ``api_list`` answers everyone but admins asking for
+    a status or a time, and what the cheap path of anonymous GETs sends without the handler
+    (``crm.web.httpcache.ANONYMOUS_JSON``). It reads on a pooled connection (no session, no transaction to commit)
+    and encodes the page once."""
+    settings = request.app.state.settings
+    params = ListParams.from_query(request.query_params.dict())
+    with request.app.state.engine.connect() as connection:
+        page = listing.public_list(connection, params, views.now())
+    return encode_json(api_page(EventPage, page, lambda r: _out(settings, r)))
+
+
+@get(
+    "/",
+    sync_to_thread=False,
+    summary="List events",
+    security=PUBLIC_READ,
+    opt={ANONYMOUS_JSON: public_list_json},
+)
+def api_list(request: Request[Any, Any, Any]) -> Response[EventPage]:
     """Upcoming published events, soonest first (``sort``=soonest|latest, ``q`` searches title and venue), with
     keyset paging: pass ``next_cursor`` back as ``cursor``. Admins may pass ``status`` (draft, published,
     cancelled) and ``when`` (upcoming, past) to list any event."""
+    # No dependencies and no transaction to commit: the list only reads. Anonymous visitors are answered by
+    # ``public_list_json`` before this handler runs, unless they ask past the cache.
     query = request.query_params.dict()
-    if _is_admin(user) and (query.get("status") or query.get("when")):
-        params = ListParams.from_query(query, filter_names=listing.ADMIN_FILTERS)
+    if not (_is_admin(current_user(request)) and (query.get("status") or query.get("when"))):
+        return Response(public_list_json(request), media_type=MediaType.JSON)
+    settings = request.app.state.settings
+    params = ListParams.from_query(query, filter_names=listing.ADMIN_FILTERS)
+    with request.app.state.session_factory() as db:
         page = listing.admin_list(db, params, views.now())
-    else:
-        params = ListParams.from_query(query)
-        page = listing.public_list(db, params, views.now())
-    return api_page(EventPage, page, lambda r: _out(settings, r))
+    return json_response(api_page(EventPage, page, lambda r: _out(settings, r)))
 
 
 @get("/{event_id:int}", sync_to_thread=False, summary="Get one event", security=PUBLIC_READ)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Connection, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -22,6 +22,9 @@ ADMIN_SORTS = Sorts(
     SortOption("title", "Title", E.title),
 )
 ADMIN_FILTERS = ("status", "when")
+# What the public list's count reads: it is kept until a write to it or the window turns (``crm.httpcache.kept``);
+# the moment, its floor, moves on meanwhile, as the page's ETag already allows.
+COUNTED = ("events",)
 
 
 def _base_columns() -> Select[Any]:
@@ -58,8 +61,9 @@ def _search(query: Select[Any], q: str) -> Select[Any]:
     return query.where(or_(func.lower(E.title).like(like), func.lower(E.venue).like(like)))
 
 
-def public_list(session: Session, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:
-    """Upcoming published events (the event has not ended); ``count`` adds the capped number of matches.
+def public_list(session: Session | Connection, params: ListParams, now: dt.datetime, *, count: bool = False) -> Page:
+    """Upcoming published events (the event has not ended); ``count`` adds the capped number of matches. ``session``
+    may be a plain ``Connection`` (the API's public list opens no session).
 
     Without a search the statement is the same for every request: it is built once and bound per request
     (``shape``, crm/listing.py), the moment as the list's floor (``ends_at > now``), never part of the statement."""
@@ -74,6 +78,7 @@ def public_list(session: Session, params: ListParams, now: dt.datetime, *, count
             count=count,
             shape=("events.public",),
             count_query=lambda: select(E.id).where(E.status == m.EventStatus.PUBLISHED),
+            count_tables=COUNTED,
         )
     query = _search(_published().where(E.ends_at > now), params.q)
     return fetch_page(session, query, params, PUBLIC_SORTS, id_column=E.id, count=count)

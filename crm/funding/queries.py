@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Connection, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm import models as m
@@ -165,14 +165,19 @@ def _filtered(
 
 
 def list_calls(
-    session: Session, params: ListParams, *, now: dt.datetime, public: bool = True, count: bool = False
+    session: Session | Connection,
+    params: ListParams,
+    *,
+    now: dt.datetime,
+    public: bool = True,
+    count: bool = False,
 ) -> Page:
     """One statement per page (two with ``count``); words in ``q`` go through the full-text index (capped, see
     crm.search).
 
     The public list without a search or "deadline within N weeks" (whose bound moves with the clock) depends on
     its filters alone once "still open" is the floor: built once per set of filters, bound per request (``shape``,
-    crm/listing.py)."""
+    crm/listing.py), and ``session`` may be a plain ``Connection`` (the API's public list opens no session)."""
     if public and not params.q and _int(params.filters.get("weeks")) is None:
         return fetch_page(
             session,
@@ -184,9 +189,28 @@ def list_calls(
             count=count,
             shape=("funding.public", tuple(sorted(params.filters.items()))),
             count_query=lambda: list_query(params, now=now, public=True, open_floor=True, ids_only=True),
+            count_tables=counted_tables(params.filters),
         )
+    if isinstance(session, Connection):  # a search reads in a session: on this connection, rolled back after
+        with Session(bind=session) as own:
+            return list_calls(own, params, now=now, public=public, count=count)
     query, sorts = searched_query(session, params, now=now, public=public)
     return fetch_page(session, query, params, sorts, id_column=m.FundingCall.id, count=count)
+
+
+def counted_tables(filters: Mapping[str, Any]) -> tuple[str, ...]:
+    """The tables the public list's count reads for these filters (``list_query(ids_only=True)``): the count is kept
+    until one of them is written or the window turns (``crm.httpcache.kept``), so it names every one and no other.
+    The same for every visitor: the public list names no one ("still open" moves with the clock, seen when the window
+    turns, as the page's ETag already assumes)."""
+    tables = ("funding_calls",)
+    if filters.get("topic"):
+        tables += ("funding_call_topics", "topics")
+    if filters.get("region"):
+        tables += ("funding_call_regions", "regions")
+    if filters.get("funder"):
+        tables += ("organisations",)
+    return tables
 
 
 def searched_query(
