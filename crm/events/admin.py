@@ -34,6 +34,7 @@ from crm.events.mail import when_text
 from crm.history import history
 from crm.listing import ListParams
 from crm.views_saved import saved
+from crm.web import offload
 from crm.web.areas import admin_area
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.downloads import CSV, download
@@ -271,10 +272,12 @@ def admin_send(state: State, db: DB, user: CurrentUser, event_id: FromPath[int],
     return _to_event(event, msg)
 
 
-@get("/events/{event_id:int}/attendees.csv", sync_to_thread=False)
-def admin_csv(db: DB, event_id: FromPath[int]) -> Response[Any]:
+@get("/events/{event_id:int}/attendees.csv", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def admin_csv(db: DB, settings: AppSettings, event_id: FromPath[int]) -> Response[Any]:
+    """The event is looked up here (its 404 and its slug); its attendees' CSV is made in a worker process
+    (architecture.md, Heavy requests)."""
     event = get_or_404(db, m.Event, event_id, "No such event.")
-    body = attendees.attendees_csv(db, event)
+    body = await offload.run_in_session(settings, attendees.attendees_csv, event.id)
     return download(body.encode("utf-8-sig"), CSV, f"{event.slug}-attendees.csv", {"Cache-Control": "no-store"})
 
 

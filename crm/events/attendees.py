@@ -91,11 +91,14 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def attendees_csv(session: Session, event: m.Event) -> str:
+def attendees_csv(session: Session, event_id: int) -> str:
+    """The attendee CSV of the event (those who said yes, are waitlisted or said maybe). It takes the event's id, not
+    the event, so a worker process can make it (``crm.web.offload``: plain arguments; architecture.md, Heavy
+    requests)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["name", "email", "organisation", "sector", "answer", "answered at (UK)", "note", "attended"])
-    for r in attendee_rows(session, event.id, (S.YES, S.WAITLISTED, S.MAYBE)):
+    for r in attendee_rows(session, event_id, (S.YES, S.WAITLISTED, S.MAYBE)):
         writer.writerow(
             [
                 _cell(r.name),

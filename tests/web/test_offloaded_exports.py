@@ -21,6 +21,7 @@ from crm.bulk import actions as bulk_actions
 from crm.bulk import admin as bulk_admin
 from crm.bulk import kinds as bulk_kinds
 from crm.directory import export, organisations
+from crm.events import attendees
 from crm.involvement import access as involvement_access
 from crm.involvement import admin as involvement_admin
 from crm.involvement import network_members
@@ -296,3 +297,26 @@ def test_a_broken_pool_gives_the_network_csv_a_503_and_writes_no_audit_entry(adm
     assert failed.status_code == 503 and "background worker stopped" in failed.text
     db.expire_all()
     assert not db.scalars(select(m.AuditEntry.id).where(m.AuditEntry.entity == "network_member")).all()
+
+
+# ------------------------------------------------------------------------------------------------------ events
+
+
+def test_the_attendee_csv_is_made_in_a_worker_with_the_same_bytes(admin_client, db, monkeypatch):
+    event = rows.event(db, starts=rows.NOW + rows.days(5), title="Launch")
+    org = factories.organisation(db, 'Mindful, "Futures"')
+    S = m.InvitationStatus
+    for name, status in (("=Ada", S.YES), ("Bo", S.WAITLISTED), ("Cy", S.MAYBE), ("Di", S.NO), ("Ed", S.INVITED)):
+        rows.invite(db, event, factories.contact(db, name, organisation=org), status)
+    db.commit()
+    expected = attendees.attendees_csv(db, event.id).encode("utf-8-sig")
+    db.rollback()
+    sent = _offloaded(monkeypatch)
+    got = admin_client.get(f"/admin/events/{event.id}/attendees.csv")
+    assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+    assert _disposition(got) == f'attachment; filename="{event.slug}-attendees.csv"'
+    assert got.headers["cache-control"] == "no-store"
+    assert got.content == expected and got.content.count(b"\r\n") == 4 and b"'=Ada" in got.content
+    assert sent == ["attendees_csv"]
+    missing = admin_client.get("/admin/events/999999/attendees.csv")
+    assert missing.status_code == 404 and sent == ["attendees_csv"]  # no such event: nothing sent
