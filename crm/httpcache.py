@@ -31,7 +31,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -226,20 +226,17 @@ class Shared:
 
     # -- the request path --------------------------------------------------------------------------------------
 
-    def etag(self, key: str, tables: Iterable[str], *, now: float | None = None) -> str | None:
+    def etag(self, key: str, tables: Collection[str], *, now: float | None = None) -> str | None:
         """The tag every process in sync gives ``key`` at these versions; ``None`` when this process cannot show it
         is in sync (never synced, Redis lost, no answer to the last pings, or its own write not yet shared)."""
         prefix, versions = self.state
         if prefix is None or time.monotonic() >= self.fresh_until:
             return None
         waiting = self.waiting
-        if waiting and ALL in waiting:
+        if waiting and (ALL in waiting or EVERYTHING in tables or not waiting.keys().isdisjoint(tables)):
             return None
         parts = [str(versions.get(ALL, 0))]
-        for table in tables:
-            if waiting and (table == EVERYTHING or table in waiting):
-                return None
-            parts.append(str(versions.get(ANY, 0)) if table == EVERYTHING else str(versions.get(table, 0)))
+        parts += [str(versions.get(ANY if table == EVERYTHING else table, 0)) for table in tables]
         digest = hashlib.blake2b(f"{key}|{'.'.join(parts)}|{window(now)}".encode(), digest_size=9).hexdigest()
         return f'W/"{prefix}-{digest}"'
 

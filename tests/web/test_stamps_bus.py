@@ -126,6 +126,7 @@ def test_a_write_in_another_process_reaches_this_processs_etags_only_through_red
                 bus.apply = recording  # type: ignore[method-assign]
             first = client.get("/internships")
             tag = first.headers["etag"]
+            assert tag.startswith('W/"s') == shared  # a tag every process agrees on only with Redis (test_shared_etags)
             assert client.get("/internships", headers={"If-None-Match": tag}).status_code == 304
             before = httpcache.stamp(["internships"])
             committed = _write_in_another_process(database, listing_id, "After", redis_env)
