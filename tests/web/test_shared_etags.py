@@ -194,6 +194,19 @@ def test_two_buses_agree_and_a_write_moves_both(buses: list[StampsBus], namespac
     print(f"\nshared stamps: b's tag moved {1000 * waited:.1f} ms after a's commit was noted")
 
 
+def test_pongs_renew_the_lease_and_without_them_it_lapses(
+    buses: list[StampsBus], namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = _bus(buses, namespace, "boot-lease")
+    _until(lambda: bus.shared.etag("/i", TABLES), "never synced")
+    time.sleep(httpcache.LEASE + 1)  # longer than the lease of the first read: PONGs renewed it
+    assert bus.shared.etag("/i", TABLES) is not None
+    monkeypatch.setattr(stamps_bus, "PING_EVERY", 1000.0)  # the next PING is the last for a while
+    lapsed = _until(lambda: bus.shared.etag("/i", TABLES) is None, "the lease never lapsed", timeout=10)
+    assert lapsed <= httpcache.LEASE + 1.5  # the last PING went out at most a second after the patch
+    assert bus.subscribed.is_set()  # still subscribed: only the proof is missing
+
+
 def test_a_flushed_hash_gives_a_new_epoch_and_new_tags(buses: list[StampsBus], namespace: str) -> None:
     a, b = _bus(buses, namespace, "boot-a"), _bus(buses, namespace, "boot-b")
     _until(lambda: a.shared.etag("/i", TABLES) and b.shared.etag("/i", TABLES), "never synced")
