@@ -224,6 +224,23 @@ def test_a_flushed_hash_gives_a_new_epoch_and_new_tags(buses: list[StampsBus], n
     assert b.shared.etag("/i", TABLES) not in seen
 
 
+def test_a_lost_subscription_gives_per_process_tags_until_the_hash_is_read_again(
+    buses: list[StampsBus], namespace: str
+) -> None:
+    boot = f"lost-{secrets.token_hex(3)}"
+    bus = _bus(buses, namespace, boot)
+    _until(lambda: bus.shared.etag("/i", TABLES), "never synced")
+    before, syncs = bus.shared.etag("/i", TABLES), bus.syncs
+    client = redis_or_skip()
+    for known in client.client_list():
+        if known.get("name") == f"crm-stamps-{boot}":
+            client.client_kill_filter(_id=known["id"])
+    client.close()
+    _until(lambda: bus.shared.etag("/i", TABLES) is None, "still shared tags without a subscription")
+    _until(lambda: bus.shared.etag("/i", TABLES) is not None, "never shared again")
+    assert bus.syncs > syncs and bus.shared.etag("/i", TABLES) == before  # same epoch, nothing written
+
+
 def test_a_message_of_the_previous_release_is_published_again_with_versions(
     buses: list[StampsBus], namespace: str
 ) -> None:
