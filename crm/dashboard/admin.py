@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.response import Template
+from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.dashboard import audit_log, charts, reports
@@ -95,16 +96,22 @@ async def dashboard(user: CurrentUser, settings: AppSettings) -> Template:
 # --- reports --------------------------------------------------------------------------------------------------
 
 
-def _report(request: Request[Any, Any, Any], db: Any) -> tuple[reports.ImpactReport, dict[str, str]]:
+def _period(request: Request[Any, Any, Any], now: dt.datetime) -> tuple[reports.Period, dict[str, str]]:
+    return reports.parse_period(request.query_params.get("from", ""), request.query_params.get("to", ""), now)
+
+
+def impact_csv(session: Session, period: reports.Period, now: dt.datetime) -> str:
+    """The impact report as CSV, made whole in a worker process (a few dozen lines; the work is the report's SQL)."""
+    return reports.report_csv(reports.impact_report(session, period, now=now))
+
+
+# Heavy at scale (the report's statements count every partnership, event and organisation of the period): made in a
+# worker process, as the dashboard is (architecture.md, Heavy requests).
+@get("/reports", guards=[admin_guard], exception_handlers=offload.EXCEPTION_HANDLERS)
+async def report_page(request: Request[Any, Any, Any], settings: AppSettings) -> Template:
     now = _now()
-    period, errors = reports.parse_period(request.query_params.get("from", ""), request.query_params.get("to", ""), now)
-    return reports.impact_report(db, period, now=now), errors
-
-
-# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
-@get("/reports", guards=[admin_guard], sync_to_thread=True)
-def report_page(request: Request[Any, Any, Any], db: DB) -> Template:
-    report, errors = _report(request, db)
+    period, errors = _period(request, now)
+    report = await offload.run_in_session(settings, reports.impact_report, period, now=now)
     region_chart = charts.bar_chart(
         "VCSE organisations engaged, by region",
         list(report.vcse_by_region.items()) or [("None", 0)],
@@ -129,12 +136,14 @@ def report_page(request: Request[Any, Any, Any], db: DB) -> Template:
     )
 
 
-# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
-@get("/reports/impact.csv", guards=[admin_guard], sync_to_thread=True)
-def report_csv(request: Request[Any, Any, Any], db: DB) -> Response[str]:
-    report, _ = _report(request, db)
-    name = f"impact-{report.period.start.isoformat()}-to-{report.period.end.isoformat()}.csv"
-    return download(reports.report_csv(report), CSV, name)
+# Heavy at scale: made in a worker process (architecture.md, Heavy requests).
+@get("/reports/impact.csv", guards=[admin_guard], exception_handlers=offload.EXCEPTION_HANDLERS)
+async def report_csv(request: Request[Any, Any, Any], settings: AppSettings) -> Response[str]:
+    now = _now()
+    period, _ = _period(request, now)
+    body = await offload.run_in_session(settings, impact_csv, period, now)
+    name = f"impact-{period.start.isoformat()}-to-{period.end.isoformat()}.csv"
+    return download(body, CSV, name)
 
 
 # --- audit log ------------------------------------------------------------------------------------------------

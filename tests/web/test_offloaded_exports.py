@@ -20,6 +20,7 @@ from crm.accounts.principal import Principal
 from crm.bulk import actions as bulk_actions
 from crm.bulk import admin as bulk_admin
 from crm.bulk import kinds as bulk_kinds
+from crm.dashboard import reports as dashboard_reports
 from crm.directory import export, organisations
 from crm.events import attendees
 from crm.involvement import access as involvement_access
@@ -27,13 +28,14 @@ from crm.involvement import admin as involvement_admin
 from crm.involvement import network_members
 from crm.involvement import records as involvement_records
 from crm.listing import ListParams
+from crm.map import gaps
 from crm.web import offload
 from tests import factories
 from tests.conftest import post_form
 from tests.dashboard import factories as rows
 from tests.involvement import records_builders as builders
 from tests.web import offload_probes as probes
-from tests.web.test_heavy_requests import _offloaded
+from tests.web.test_heavy_requests import _offloaded, _run
 
 
 def _crash_first(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -320,3 +322,61 @@ def test_the_attendee_csv_is_made_in_a_worker_with_the_same_bytes(admin_client, 
     assert sent == ["attendees_csv"]
     missing = admin_client.get("/admin/events/999999/attendees.csv")
     assert missing.status_code == 404 and sent == ["attendees_csv"]  # no such event: nothing sent
+
+
+# ------------------------------------------------------------------------------------------ reports and the map
+
+OCTOBER = dt.datetime(2026, 10, 15, 12, tzinfo=dt.UTC)
+
+
+def _report_data(db: Any) -> None:
+    charity = factories.organisation(db, "Reported Charity", region_name="London", topics=["Psychosis"], user_led=True)
+    for stage in (m.PartnershipStage.IDEA, m.PartnershipStage.FUNDED):
+        deal = rows.partnership(db, stage=stage, created=OCTOBER)
+        db.add(m.PartnershipMember(partnership_id=deal.id, side=m.Side.VCSE, organisation_id=charity.id))
+    rows.subscription(db, "reader@example.org")
+    db.commit()
+
+
+def test_the_impact_report_and_its_csv_are_made_in_a_worker_with_the_same_figures(
+    admin_client, db, settings, monkeypatch
+):
+    _report_data(db)
+    period = dashboard_reports.Period(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    now = dt.datetime.now(dt.UTC)
+    here = dashboard_reports.impact_report(db, period, now=now)
+    expected = dashboard_reports.report_csv(here).encode()
+    db.rollback()
+    there = _run(lambda: offload.run_in_session(settings, dashboard_reports.impact_report, period, now=now))
+    assert there == here and here.partnerships_started == 2
+    sent = _offloaded(monkeypatch)
+    page = admin_client.get("/admin/reports?from=2026-10-01&to=2026-10-31")
+    assert page.status_code == 200 and "1 October 2026 to 31 October 2026" in page.text
+    assert "VCSE organisations engaged, by region" in page.text
+    got = admin_client.get("/admin/reports/impact.csv?from=2026-10-01&to=2026-10-31")
+    assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+    assert _disposition(got) == 'attachment; filename="impact-2026-10-01-to-2026-10-31.csv"'
+    assert got.content == expected and b"2026-10-01,2026-10-31,Partnerships,Started,2" in expected
+    assert sent == ["impact_report", "impact_csv"]
+    bad = admin_client.get("/admin/reports?from=2026-13-01")
+    assert bad.status_code == 200 and "Enter a date like" in bad.text
+
+
+def test_a_broken_pool_gives_the_impact_report_a_503_page(admin_client, db, monkeypatch):
+    _crash_first(monkeypatch)
+    failed = admin_client.get("/admin/reports/impact.csv")
+    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert admin_client.get("/admin/reports/impact.csv").status_code == 200
+
+
+def test_the_gaps_csv_is_made_in_a_worker_with_the_same_bytes(admin_client, db, monkeypatch):
+    _report_data(db)
+    expected = {sort: gaps.grid_csv(gaps.grid(db, sort=sort)).encode() for sort in (None, "most")}
+    db.rollback()
+    sent = _offloaded(monkeypatch)
+    for sort in (None, "most"):
+        got = admin_client.get("/admin/map/gaps.csv", params={"sort": sort} if sort else {})
+        assert got.status_code == 200 and got.headers["content-type"] == "text/csv; charset=utf-8"
+        assert _disposition(got) == f'attachment; filename="gaps-{dt.date.today().isoformat()}.csv"'
+        assert got.content == expected[sort]
+    assert expected["most"] != expected[None] and sent == ["gaps_csv_text"] * 2
