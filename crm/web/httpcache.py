@@ -156,7 +156,7 @@ async def serve(tables: tuple[str, ...], scope: Scope, receive: Receive, send: S
     # the app too: the tests run one app per database in one process, like two servers
     htmx = headers.get(b"hx-request", b"") + b"/" + headers.get(b"hx-boosted", b"")  # fragment or whole page
     page = f"{scope['path']}?{query}|{htmx.decode('latin-1')}"
-    tag = None
+    tag = None  # shared: the Redis namespace's epoch stands for the app (one namespace, one database)
     if httpcache.shared_states:  # a stamps bus runs in this process (CRM_REDIS_URL)
         shared = _shared(scope["litestar_app"])
         if shared is not None:
