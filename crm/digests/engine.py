@@ -5,8 +5,9 @@ module builds one id range. Per batch of ``BATCH_SIZE`` subscriptions, four SQL 
 
 1. the subscriptions with their topics, regions, delivery ledger and hidden items (correlated aggregates);
 2. ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING subscription_id`` of the outbox rows
-   (key ``digest:{subscription}:{period}``), one multi-row statement;
-3. the ledger rows of the digests that step 2 actually inserted, ``ON CONFLICT DO NOTHING``;
+   (key ``digest:{subscription}:{period}``), one statement (PostgreSQL: of arrays, ``outbox_sql``);
+3. the ledger rows of the digests that step 2 actually inserted, ``ON CONFLICT DO NOTHING`` (PostgreSQL: one
+   statement of arrays; SQLite: one executemany);
 4. the batch's counts added to its shard row (and, in the range's last batch, the shard marked done).
 
 Steps 2 to 4 share one short transaction, so a digest, its ledger rows and the shard's progress commit together or
@@ -101,7 +102,7 @@ class RangeBuild:
     dialect: str
     catalogue: Catalogue
     size_of: Any
-    outbox_sql: Callable[[int], str]
+    write_outbox: Callable[[Any, list[tuple[Any, ...]]], set[int]]
     ledger_sql: str
     sent_at: Any
     batch_size: int = BATCH_SIZE
@@ -137,7 +138,7 @@ def prepare(
         dialect=dialect,
         catalogue=catalogue,
         size_of=(render_at_build or renderer_for(settings)).sizer(catalogue),
-        outbox_sql=sql.outbox_sql(dialect, now),
+        write_outbox=sql.outbox_writer(dialect, now),
         ledger_sql=sql.ledger_sql(dialect),
         sent_at=sql.db_time(dialect, now),
         batch_size=batch_size,
@@ -194,11 +195,7 @@ def build_range(
         elif outbox_rows or failures or (shard is not None and last):
             with unit_of_work(b.factory) as session:
                 conn = session.connection()
-                inserted: set[int] = set()
-                for start in range(0, len(outbox_rows), sql.OUTBOX_ROWS_PER_STATEMENT):
-                    chunk = outbox_rows[start : start + sql.OUTBOX_ROWS_PER_STATEMENT]
-                    params = tuple(value for row in chunk for value in row)
-                    inserted.update(r[0] for r in conn.exec_driver_sql(b.outbox_sql(len(chunk)), params).fetchall())
+                inserted = b.write_outbox(conn, outbox_rows)
                 if pause_after and batches > pause_after:
                     log.warning("test hook %s: pausing inside batch %s", PAUSE_ENV, batches)
                     time.sleep(3600)

@@ -330,3 +330,28 @@ def test_cli_refuses_a_bad_period(bad) -> None:
 
     result = CliRunner().invoke(main, ["digests", "run", "--period", bad])
     assert result.exit_code == 1 and ("period" in result.output or "ISO week" in result.output)
+
+
+def test_array_text_is_used_only_for_values_postgresql_reads_back_unchanged() -> None:
+    from crm.digests.outbox_sql import array_text
+
+    assert array_text((3, 1, 2)) == "{3,1,2}"
+    assert array_text(("call", "call_closing")) == "{call,call_closing}"
+    for odd in (("a b",), ("NULL",), ("null",), ("",), ('x"y',), ("{x}",), (1, "1"), (1.5,), (None,)):
+        assert array_text(odd) == list(odd)
+
+
+def test_outbox_and_ledger_rows_keep_awkward_values_exactly(db, settings) -> None:
+    """Names and addresses with quotes, commas, braces, backslashes and words PostgreSQL's array syntax treats
+    specially go through the batch's arrays (PostgreSQL) or VALUES (SQLite) unchanged."""
+    ts = h.topics(db)
+    h.call(db, factories.funder(db), topic_ids=(ts[0].id,))
+    names = ['O\'Neil, "Sam"', "{braces}", "NULL", "back\\slash", "Zoë “café”", "a,b"]
+    subs = [h.subscription(db, f"p{i}@example.org", name=n, topic_ids=(ts[0].id,)) for i, n in enumerate(names)]
+    db.commit()
+    assert engine.run_period(factory(db), settings, PERIOD, now=h.NOW).sent == len(names)
+    rows = {r.subscription_id: r for r in h.digest_rows(db)}
+    assert [rows[s.id].recipient_name for s in subs] == [" ".join(n.split()) for n in names]
+    assert all(rows[s.id].context["period"] == PERIOD.key for s in subs)
+    ledger = db.execute(select(m.DigestDelivery.subscription_id, m.DigestDelivery.item_kind)).all()
+    assert sorted(ledger) == sorted((s.id, "call") for s in subs)
