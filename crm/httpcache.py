@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Pool, event
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -55,9 +55,10 @@ _WRITE_TARGET = re.compile(
     re.IGNORECASE,
 )
 _PENDING = "crm_httpcache_written"
+_COMMITTED = "crm_httpcache_committed"  # tables of a commit whose DBAPI commit may still be running
 
-# Called with the tables of every committed write of this process (after the local bump): how other processes
-# can be told (``crm.web.stamps_bus`` publishes them through Redis when ``CRM_REDIS_URL`` is set).
+# Called with the tables of every committed write of this process once its DBAPI commit is over (see ``_committed``):
+# how other processes can be told (``crm.web.stamps_bus`` publishes them through Redis when ``CRM_REDIS_URL`` is set).
 committed_listeners: list[Callable[[frozenset[str]], None]] = []
 
 
@@ -151,15 +152,37 @@ def _after_execute(conn: Any, cursor: Any, statement: str, parameters: Any, cont
 
 
 def _on_commit(conn: Any) -> None:
+    """SQLAlchemy's commit event comes *before* the DBAPI commit: bump now (nothing read from here on stands for the
+    old rows under a new tag for long), and again with the listeners once the commit is done (``_committed``)."""
     pending = conn.info.pop(_PENDING, None)
     if pending:
         bump(pending)
+        conn.info.setdefault(_COMMITTED, set()).update(pending)
+
+
+def _committed(info: dict[Any, Any]) -> None:
+    """The connection's DBAPI commit is over (it began another transaction, rolled back or went back to the
+    pool): bump again, since a page read between the first bump and the commit held the old rows under the new
+    versions, and tell the listeners. Told earlier, another process could read the old rows under the versions
+    the bus raised, and keep them as the new version's page (its stored answers) until the next write."""
+    done = info.pop(_COMMITTED, None)
+    if done:
+        bump(done)
         for listener in committed_listeners:
-            listener(frozenset(pending))
+            listener(frozenset(done))
+
+
+def _on_begin(conn: Any) -> None:
+    _committed(conn.info)
+
+
+def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+    _committed(record.info)  # the same dict as the Connection's ``info``
 
 
 def _on_rollback(conn: Any) -> None:
     """Bump again: a value ``remember`` read inside the transaction may hold the rows that were rolled back."""
+    _committed(conn.info)
     pending = conn.info.pop(_PENDING, None)
     if pending:
         bump(pending)
@@ -170,7 +193,9 @@ def track_writes() -> None:
     if not event.contains(Engine, "after_cursor_execute", _after_execute):
         event.listen(Engine, "after_cursor_execute", _after_execute)
         event.listen(Engine, "commit", _on_commit)
+        event.listen(Engine, "begin", _on_begin)
         event.listen(Engine, "rollback", _on_rollback)
+        event.listen(Pool, "checkin", _on_checkin)
 
 
 track_writes()

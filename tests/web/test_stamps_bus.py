@@ -11,6 +11,7 @@ reason, when no Redis answers (the tests without Redis still run).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import pytest
 import redis
 from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from crm import httpcache
 from crm.app import create_app
@@ -291,3 +293,38 @@ def test_one_bus_per_process_and_namespace_shared_by_the_app_and_the_runtime(
         rt.close()
         app.state.rate_limiter.close()
         app.state.engine.dispose()
+
+
+def test_other_processes_are_told_of_a_commit_only_once_it_is_visible(tmp_path: Path) -> None:
+    """SQLAlchemy's commit event comes before the DBAPI commit: told then, another process could read the old rows
+    under the versions the bus raised and keep them as that version's page. The listeners run after it."""
+    url = f"sqlite:///{tmp_path / 'visible.sqlite3'}"
+    engine, reader = create_engine(url), create_engine(url)
+    seen: list[tuple[frozenset[str], int]] = []
+
+    def listener(tables: frozenset[str]) -> None:  # what another process would read when told
+        with reader.connect() as conn:
+            seen.append((tables, int(conn.scalar(text("SELECT count(*) FROM t")) or 0)))
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id integer primary key)"))
+        httpcache.committed_listeners.append(listener)
+        with engine.begin() as conn:  # committed, then back to the pool
+            conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+        assert seen == [(frozenset({"t"}), 1)]
+        with Session(engine) as session:  # the ORM: told before commit() returns
+            session.execute(text("INSERT INTO t DEFAULT VALUES"))
+            session.commit()
+            assert seen[-1] == (frozenset({"t"}), 2)
+        with engine.connect() as conn:  # a connection kept after its commit: told when it begins again
+            conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+            conn.commit()
+            conn.execute(text("SELECT 1"))
+            assert seen[-1] == (frozenset({"t"}), 3)
+        assert len(seen) == 3
+    finally:
+        with contextlib.suppress(ValueError):
+            httpcache.committed_listeners.remove(listener)
+        engine.dispose()
+        reader.dispose()
