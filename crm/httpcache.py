@@ -1,8 +1,9 @@
 """Change stamps for HTTP caching: what lets an anonymous ``If-None-Match`` be answered 304 without a query.
 
 Every table has a version in this process. A listener on every SQLAlchemy ``Engine`` notes the tables an
-INSERT, UPDATE or DELETE names and bumps their versions when the statement runs and again when its transaction
-commits (so an ETag handed out while a write was still uncommitted can never stand for the committed rows).
+INSERT, UPDATE or DELETE names and bumps their versions when the statement runs, again when its transaction
+commits (so an ETag handed out while a write was still uncommitted can never stand for the committed rows), and
+once more when the DBAPI commit is over, which is also when other processes are told (``_committed``).
 DDL, ``TRUNCATE`` and any write whose table cannot be read from its SQL bump everything. A page's ETag is a hash
 of its URL, the versions of the tables it reads and the current ``WINDOW`` (below); see ``crm.web.httpcache``.
 
