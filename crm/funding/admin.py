@@ -7,13 +7,16 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
 from crm import csvimport
 from crm import models as m
+from crm.accounts.principal import Principal
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
 from crm.funding import fit, import_values, importer, queries
@@ -25,9 +28,11 @@ from crm.funding.views import now as _now
 from crm.history import history
 from crm.listing import ListParams
 from crm.partnerships import changes, rules
+from crm.settings import Settings
 from crm.views_saved import saved
+from crm.web import offload
 from crm.web.areas import admin_area
-from crm.web.deps import DB, CurrentUser
+from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody, MultipartBody
 from crm.web.pages import attempt, form_page, list_page
 
@@ -241,15 +246,39 @@ def _encoding(name: str) -> csvimport.Encoding:
     return csvimport.Encoding("cp1252" if name.startswith("Windows-1252") else "utf-8", name.endswith("with BOM"))
 
 
-# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
-@post("/import", sync_to_thread=True)
-def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
+def check_import(
+    session: Session,
+    text: str,
+    user: Principal | None,
+    now: dt.datetime,
+    encoding: csvimport.Encoding,
+    replace: list[str],
+) -> importer.ImportReport:
+    """The check pass (nothing written: every row checked against the calls and funders there are), run in a worker
+    process (architecture.md, Heavy requests); the report goes back pickled."""
+    return importer.run_import(session, text, apply=False, actor=user, now=now, replace=replace, encoding=encoding)
+
+
+async def _check(
+    settings: Settings,
+    user: Principal | None,
+    text: str,
+    now: dt.datetime,
+    encoding: csvimport.Encoding,
+    replace: list[str] | None = None,
+) -> importer.ImportReport:
+    return await offload.run_in_session(settings, check_import, text, user, now, encoding, replace or [])
+
+
+# Heavy at scale: the check pass in a worker process (architecture.md, Heavy requests).
+@post("/import", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def import_preview(user: CurrentUser, settings: AppSettings, data: MultipartBody) -> Template:
     form = Form({})
     upload = data.get("file")
     text, filename, encoding = "", "", csvimport.Encoding()
-    if upload is not None and hasattr(upload, "file"):
-        decoded = importer.decode(upload.file.read(importer.MAX_BYTES + 1))
-        filename = str(getattr(upload, "filename", "") or "")[:300]
+    if isinstance(upload, UploadFile):
+        decoded = importer.decode(await upload.read(importer.MAX_BYTES + 1))
+        filename = str(upload.filename or "")[:300]
         if decoded.error:
             form.add_error("file", decoded.error)
             return _import_page(form, None, 422)
@@ -259,13 +288,29 @@ def import_preview(db: DB, user: CurrentUser, data: MultipartBody) -> Template:
     if not text.strip():
         form.add_error("file", "Choose a CSV file to import.")
         return _import_page(form, None, 422)
-    report = importer.run_import(db, text, apply=False, actor=user, now=_now(), encoding=encoding)
+    report = await _check(settings, user, text, _now(), encoding)
     return _import_page(form, report, csv_text=text, filename=filename, encoding=encoding.name)
 
 
-# Heavy at scale: Litestar runs it in its thread pool, off the event loop (architecture.md, Heavy requests).
-@post("/import/confirm", sync_to_thread=True)
-def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
+def _write(
+    db: Session,
+    user: Principal | None,
+    text: str,
+    now: dt.datetime,
+    replace: list[str],
+    filename: str,
+    encoding: csvimport.Encoding,
+) -> importer.ImportReport:
+    """The write pass, in the request's session (its batch commits or rolls back with the request)."""
+    return importer.run_import(
+        db, text, apply=True, actor=user, now=now, replace=replace, filename=filename, encoding=encoding
+    )
+
+
+# Heavy at scale: the check pass in a worker process, the write pass in Litestar's thread pool in the request's
+# session (a worker's session only reads; architecture.md, Heavy requests).
+@post("/import/confirm", exception_handlers=offload.EXCEPTION_HANDLERS)
+async def import_confirm(db: DB, user: CurrentUser, settings: AppSettings, data: FormBody) -> Template:
     form = Form(data)
     text = str(data.get("csv_text", ""))
     skip_bad = form.bool("skip_bad_rows")
@@ -274,14 +319,12 @@ def import_confirm(db: DB, user: CurrentUser, data: FormBody) -> Template:
     encoding = _encoding(form.line("encoding", max_length=40))
     now = _now()
     kept = {"csv_text": text, "replace": replace, "filename": filename, "encoding": encoding.name}
-    preview = importer.run_import(db, text, apply=False, actor=user, now=now, replace=replace, encoding=encoding)
+    preview = await _check(settings, user, text, now, encoding, replace)
     if form.line("action") == "preview":  # "show the preview with these choices": nothing written
         return _import_page(form, preview, **kept)
     if preview.file_errors or (preview.errors and not skip_bad):
         return _import_page(form, preview, 422, **kept)
-    report = importer.run_import(
-        db, text, apply=True, actor=user, now=now, replace=replace, filename=filename, encoding=encoding
-    )
+    report = await sync_to_thread(_write, db, user, text, now, replace, filename, encoding)
     return _import_page(form, report)
 
 

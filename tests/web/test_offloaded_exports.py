@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from crm import csvimport
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.bulk import actions as bulk_actions
@@ -23,6 +24,8 @@ from crm.bulk import kinds as bulk_kinds
 from crm.dashboard import reports as dashboard_reports
 from crm.directory import export, organisations
 from crm.events import attendees
+from crm.funding import admin as funding_admin
+from crm.funding import importer as funding_importer
 from crm.involvement import access as involvement_access
 from crm.involvement import admin as involvement_admin
 from crm.involvement import network_members
@@ -31,11 +34,11 @@ from crm.listing import ListParams
 from crm.map import gaps
 from crm.web import offload
 from tests import factories
-from tests.conftest import post_form
+from tests.conftest import csrf_token, post_form
 from tests.dashboard import factories as rows
 from tests.involvement import records_builders as builders
 from tests.web import offload_probes as probes
-from tests.web.test_heavy_requests import _offloaded, _run
+from tests.web.test_heavy_requests import _offloaded, _run, _watch
 
 
 def _crash_first(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -201,8 +204,10 @@ def test_a_broken_pool_gives_a_bulk_export_a_503_and_changes_stay_in_the_request
     _crash_first(monkeypatch)
     failed = _bulk_export(admin_client, "/admin/partnerships", [deals[0].id])
     assert failed.status_code == 503 and "background worker stopped" in failed.text
+    seen = _watch(monkeypatch, bulk_actions, "set_archived")
     archived = post_form(admin_client, "/admin/partnerships/bulk", {"action": "archive", "ids": [deals[0].id]})
     assert archived.status_code == 200 and "1 of 1 partnerships archived" in archived.text
+    assert seen == [False]  # in this process, off the event loop
     db.expire_all()
     assert db.get(m.Partnership, deals[0].id).archived_at is not None  # written and committed by the request
 
@@ -380,3 +385,60 @@ def test_the_gaps_csv_is_made_in_a_worker_with_the_same_bytes(admin_client, db, 
         assert _disposition(got) == f'attachment; filename="gaps-{dt.date.today().isoformat()}.csv"'
         assert got.content == expected[sort]
     assert expected["most"] != expected[None] and sent == ["gaps_csv_text"] * 2
+
+
+# ------------------------------------------------------------------------------------------ the funding import
+
+FUNDING_CSV = (
+    "external_ref,title,funder,deadlines,amount_min,amount_max,topics,regions,requires_vcse_partner,status\n"
+    "OF-1,Offloaded awards,Offload Trust,Outline=2099-01-31 17:00; Full=2099-03-01,1000,5000,Carers,UK-wide,yes,"
+    "published\n"
+    "OF-2,Bad call,Nobody Fund,2099-02-01,9000,100,Unknown topic,,maybe,\n"
+)
+
+
+def test_a_funding_check_made_in_a_worker_is_the_check_made_here(db, settings):
+    factories.organisation(db, "Offload Trust", m.OrgKind.FUNDER)
+    db.commit()
+    now, encoding = dt.datetime.now(dt.UTC), csvimport.Encoding("utf-8", True)
+    here = funding_importer.run_import(db, FUNDING_CSV, apply=False, now=now, replace=["title"], encoding=encoding)
+    db.rollback()
+    there = _run(
+        lambda: offload.run_in_session(
+            settings, funding_admin.check_import, FUNDING_CSV, None, now, encoding, ["title"]
+        )
+    )
+    assert there == here and (here.new, here.errors, here.encoding.name) == (1, 1, "UTF-8 with BOM")
+
+
+def test_the_funding_import_checks_in_a_worker_and_writes_in_the_request(admin_client, db, monkeypatch):
+    factories.organisation(db, "Offload Trust", m.OrgKind.FUNDER)
+    db.commit()
+    sent = _offloaded(monkeypatch)
+    upload = admin_client.post(
+        "/admin/funding-calls/import",
+        files={"file": ("calls.csv", b"\xef\xbb\xbf" + FUNDING_CSV.encode(), "text/csv")},
+        data={"_csrf_token": csrf_token(admin_client)},
+    )
+    assert upload.status_code == 200 and "funder: no organisation called" in upload.text
+    assert "UTF-8 with BOM" in upload.text and "Offloaded awards" in upload.text
+    good = FUNDING_CSV.rsplit("OF-2", 1)[0]
+    refused = post_form(admin_client, "/admin/funding-calls/import/confirm", {"csv_text": FUNDING_CSV})
+    assert refused.status_code == 422
+    done = post_form(admin_client, "/admin/funding-calls/import/confirm", {"csv_text": good, "filename": "calls.csv"})
+    assert done.status_code == 200 and "Imported: 1 new" in done.text
+    assert sent == ["check_import"] * 3  # the upload's check, then each confirm's check pass
+    db.expire_all()
+    call = db.scalar(select(m.FundingCall).where(m.FundingCall.external_ref == "OF-1"))
+    assert call is not None and call.title == "Offloaded awards"  # written and committed by the request
+
+
+def test_a_broken_pool_gives_the_funding_preview_a_503_and_writes_nothing(admin_client, db, monkeypatch):
+    factories.organisation(db, "Offload Trust", m.OrgKind.FUNDER)
+    db.commit()
+    _crash_first(monkeypatch)
+    good = FUNDING_CSV.rsplit("OF-2", 1)[0]
+    failed = post_form(admin_client, "/admin/funding-calls/import/confirm", {"csv_text": good})
+    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    db.expire_all()
+    assert db.scalar(select(m.FundingCall.id)) is None and db.scalar(select(m.ImportBatch.id)) is None
