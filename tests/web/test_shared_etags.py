@@ -334,6 +334,14 @@ def _agreed(http: httpx.Client, first: WebProcess, second: WebProcess, path: str
         time.sleep(0.05)
 
 
+def _revalidated(http: httpx.Client, processes: tuple[WebProcess, ...], path: str, tag: str, times: int = 20) -> int:
+    """How many of ``times`` revalidations of ``tag``, sent to the processes in turn, were a 304."""
+    return sum(
+        http.get(processes[i % len(processes)].url + path, headers={"If-None-Match": tag}).status_code == 304
+        for i in range(times)
+    )
+
+
 @pytest.mark.timeout(600)  # three interpreters start on a loaded 2-core machine
 def test_any_process_answers_304_for_a_tag_another_issued_and_never_a_stale_one(three_web_processes) -> None:
     (a, b, c), listing_id, key = three_web_processes
@@ -344,6 +352,14 @@ def test_any_process_answers_304_for_a_tag_another_issued_and_never_a_stale_one(
             tag = _agreed(http, a, b, path)
             assert http.get(b.url + path, headers={"If-None-Match": tag}).status_code == 304
             assert http.get(a.url + path, headers={"If-None-Match": tag}).status_code == 304
+
+        # a round-robin proxy's view: revalidations alternate between processes
+        _clear_of_the_window_turn(margin=10)
+        tag = _agreed(http, a, b, "/api/v1/internships")
+        shared_hits = _revalidated(http, (a, b), "/api/v1/internships", tag)
+        own = http.get(c.url + "/api/v1/internships").headers["etag"]
+        own_hits = _revalidated(http, (a, c), "/api/v1/internships", own)
+        assert (shared_hits, own_hits) == (20, 10)
 
         # C cannot reach Redis: tags of its own, a 304 only for them, never for a shared one (nor A for C's)
         _clear_of_the_window_turn()
@@ -389,8 +405,10 @@ def test_any_process_answers_304_for_a_tag_another_issued_and_never_a_stale_one(
         ).is_success
         after = http.get(c.url + "/internships", headers={"If-None-Match": before})
         assert after.status_code == 200 and "From C" in after.text
+    print(f"\nshared etags: revalidations alternating between two processes: {shared_hits}/20 were a 304 (shared tags)")
+    print(f"per-process tags (A and C, whose Redis is a closed port): {own_hits}/20")
     print(
-        "\nshared etags: after a write through A, B stopped answering 304 for the old tag within "
+        "shared etags: after a write through A, B stopped answering 304 for the old tag within "
         + ", ".join(f"{1000 * d:.1f}" for d in delays)
         + " ms (from A's answer to the write)"
     )
