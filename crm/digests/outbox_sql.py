@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from crm import models as m
+from crm.db import array_text
 
 _encode = msgspec.json.Encoder()
 OUTBOX_ROWS_PER_STATEMENT = 1000  # SQLite: 10 parameters a row, within its 32,766
@@ -133,18 +134,6 @@ def ledger_sql(dialect: str) -> str:
             f"{conflict}"
         )
     return f"INSERT INTO {table} {columns} VALUES (?, ?, ?, ?, ?, ?) {conflict}"
-
-
-def array_text(values: tuple[Any, ...]) -> str | list[Any]:
-    """PostgreSQL's text form of an array of ints or plain words (``{1,2,3}``), built in one join: psycopg adapts a
-    list element by element in Python, 24,000 elements a ledger batch. Anything else (or a word PostgreSQL would read
-    as NULL) goes as a list, adapted by psycopg."""
-    distinct = set(values)
-    if all(type(v) is int for v in distinct) or all(
-        type(v) is str and v.isidentifier() and v.upper() != "NULL" for v in distinct
-    ):
-        return "{" + ",".join(map(str, values)) + "}"
-    return list(values)
 
 
 def write_ledger(

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
-from crm.db import batched, unit_of_work
+from crm.db import array_text, batched, unit_of_work
 from crm.extensions import DeferredRenderer
 from crm.mailing.recording import Batch, DispatchStats, Recorder, backoff, send
 from crm.mailing.settlement import CLAIMED, HANDED, LEASE, SETTLE_AFTER, settle
@@ -408,7 +408,7 @@ def _hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | N
             copies = {i: (subject, copy) for subject, copy, i in batch.copies}
             subjects = [copies[i][0] if i in copies else None for i in ids]
             blobs = [copies[i][1] if i in copies else None for i in ids]
-            params = (HANDED, lease, ids, subjects, blobs, CLAIMED, batch.lease)
+            params = (HANDED, lease, array_text(tuple(ids)), subjects, blobs, CLAIMED, batch.lease)
             handed = {row[0] for row in conn.exec_driver_sql(_HAND_OFF_PG, params)}
         else:
             handed = set()

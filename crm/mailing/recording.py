@@ -20,7 +20,7 @@ import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
-from crm.db import unit_of_work
+from crm.db import array_text, unit_of_work
 from crm.mailing.settlement import SETTLE_AFTER
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
 from crm.settings import Settings
@@ -166,7 +166,7 @@ class Recorder:
                         driver_datetime(dialect, sent_at),
                         error,
                         provider,
-                        ids if dialect == "postgresql" else _ENCODE(ids).decode(),
+                        array_text(tuple(ids)) if dialect == "postgresql" else _ENCODE(ids).decode(),
                     )
                     for (status_value, next_at, sent_at, error, provider), ids in groups.items()
                 ]

@@ -333,7 +333,7 @@ def test_cli_refuses_a_bad_period(bad) -> None:
 
 
 def test_array_text_is_used_only_for_values_postgresql_reads_back_unchanged() -> None:
-    from crm.digests.outbox_sql import array_text
+    from crm.db import array_text
 
     assert array_text((3, 1, 2)) == "{3,1,2}"
     assert array_text(("call", "call_closing")) == "{call,call_closing}"
