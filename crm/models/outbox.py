@@ -30,7 +30,7 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-# Rows the dispatcher may claim (crm.mailing.dispatch.DUE_STATUSES): the predicate of the claim's partial index.
+# Rows the dispatcher may claim (crm.mailing.claims.DUE_STATUSES): the predicate of the claim's partial index.
 DUE_ORDER_WHERE = "status IN ('queued', 'retry')"
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from crm import models as m
 from crm.domains import EXTENSIONS
-from crm.mailing import dispatch, suppression
+from crm.mailing import claims, dispatch, suppression
 from crm.mailing.outbox import InvalidAddress, MissingFooter, enqueue, enqueue_bulk
 from crm.mailing.render import RenderedEmail
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
@@ -212,7 +212,7 @@ def test_lease_expiry_is_ambiguous_then_retry_without_event(db, app, settings):
     db.commit()
     factory = app.state.session_factory
     with factory() as s:
-        dispatch._claim(s, NOW, 10, handed=True)  # as the dispatcher leaves it once its request went out
+        claims.claim(s, NOW, 10, handed=True)  # as the dispatcher leaves it once its request went out
         s.commit()
     assert _status(db, msg).status == m.OutboxStatus.SENDING
     after_lease = NOW + dispatch.LEASE + dt.timedelta(seconds=1)
@@ -291,8 +291,8 @@ def test_two_postgres_dispatchers_never_claim_the_same_row(db, app):
     factory = app.state.session_factory
     first, second = factory(), factory()
     try:
-        a = [r.id for r in dispatch._claim(first, NOW, 60)]  # holds its row locks: not committed yet
-        b = [r.id for r in dispatch._claim(second, NOW, 100)]
+        a = [r.id for r in claims.claim(first, NOW, 60)]  # holds its row locks: not committed yet
+        b = [r.id for r in claims.claim(second, NOW, 100)]
         first.commit()
         second.commit()
     finally:

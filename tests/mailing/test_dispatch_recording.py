@@ -12,7 +12,7 @@ from sqlalchemy import Row, event, insert, select
 
 from crm import models as m
 from crm.domains import EXTENSIONS
-from crm.mailing import dispatch, settlement, webhooks
+from crm.mailing import claims, dispatch, settlement, webhooks
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
 
 NOW = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
@@ -176,11 +176,11 @@ def test_after_a_crash_a_batch_never_handed_over_is_due_at_once_and_a_handed_one
     handed_ids = _rows(db, 2, "h")
     factory = app.state.session_factory
     with factory() as s:
-        dispatch._claim(s, NOW, 2, handed=True)
+        claims.claim(s, NOW, 2, handed=True)
         s.commit()
     claimed_ids = _rows(db, 2, "c")
     with factory() as s:
-        dispatch._claim(s, NOW, 2, handed=False)
+        claims.claim(s, NOW, 2, handed=False)
         s.commit()
     caplog.set_level(logging.WARNING, logger="crm.mail.dispatch")
     after_lease = NOW + settlement.LEASE + dt.timedelta(seconds=1)
@@ -211,7 +211,7 @@ def test_a_webhook_event_within_the_wait_settles_the_ambiguous_row_for_good(db, 
     ids = _rows(db, 2)
     factory = app.state.session_factory
     with factory() as s:
-        dispatch._claim(s, NOW, 2, handed=True)
+        claims.claim(s, NOW, 2, handed=True)
         dispatch.settle(s, NOW + settlement.LEASE + dt.timedelta(seconds=1))
         webhooks.process_events(s, [{"event": "dropped", "sg_event_id": "d", "crm_outbox_id": str(ids[0])}], NOW)
         s.commit()
@@ -228,7 +228,7 @@ def test_a_webhook_event_within_the_wait_settles_the_ambiguous_row_for_good(db, 
 def test_claims_are_light_core_rows(db, app):
     _rows(db, 3)
     with app.state.session_factory() as s:
-        rows = dispatch._claim(s, NOW, 10)
+        rows = claims.claim(s, NOW, 10)
         s.commit()
     assert len(rows) == 3 and all(isinstance(r, Row) for r in rows)
     assert {c for c in rows[0]._fields} >= {"id", "recipient", "context", "subscription_id", "mailing", "attempts"}

@@ -11,7 +11,7 @@ from crm import models as m
 from crm.db import create_session_factory
 from crm.digests import engine, periods
 from crm.domains import EXTENSIONS
-from crm.mailing import dispatch
+from crm.mailing import claims, dispatch
 from crm.mailing.dispatch import drain
 from crm.mailing.settlement import CLAIMED, HANDED
 from crm.mailing.transports.base import SendOutcome, SendResult
@@ -116,7 +116,7 @@ def test_the_hand_off_stores_the_copy_with_the_handed_mark_in_one_statement(db, 
     counter = QueryCounter()
     event.listen(db.get_bind(), "before_cursor_execute", counter)
     try:
-        dispatch._hand_off(factory, batch, h.NOW)
+        claims.hand_off(factory, batch, h.NOW)
     finally:
         event.remove(db.get_bind(), "before_cursor_execute", counter)
     writes = [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE")]
@@ -137,7 +137,7 @@ def test_a_row_taken_back_before_the_hand_off_is_neither_sent_nor_given_the_copy
         .values(last_error=CLAIMED, lease_until=h.NOW + dt.timedelta(hours=1))
     )
     db.commit()
-    dispatch._hand_off(factory, batch, h.NOW)
+    claims.hand_off(factory, batch, h.NOW)
     assert batch.to_send == [] and "taken back before they were sent" in caplog.text
     db.expire_all()
     row = db.get(m.OutboxMessage, row_id)
