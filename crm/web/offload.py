@@ -42,8 +42,8 @@ T = TypeVar("T")
 WORKERS = 2  # two lanes: a long export does not queue a preview behind it; more would only share the same cores
 NICE = 10  # weight 110 against the web process's 1024: it gets ~90% of a shared core when it wants it
 TIMEOUT = 600.0  # seconds one call may take before its pool is torn down
-UNAVAILABLE = "This report could not be prepared: the background worker stopped. Please try again."
-TOO_SLOW = "This report took too long to prepare and was stopped. Please try a smaller selection."
+UNAVAILABLE = "This could not be finished because the background worker stopped. Nothing was changed. Please try again."
+TOO_SLOW = "This took too long and was stopped. Nothing was changed. Please try a smaller selection or file."
 
 log = logging.getLogger("crm.offload")
 _lock = threading.Lock()
@@ -120,6 +120,7 @@ def shutdown(grace: float = 10.0) -> None:
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             process.kill()
+            process.join(5.0)  # reaped: is_alive() is False once this returns (a test checks it at once)
 
 
 atexit.register(shutdown)
