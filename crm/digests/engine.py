@@ -311,6 +311,21 @@ def _build_batch(
     return outbox_rows, ledger_by_sub, failures
 
 
+def new_run(session: Session, period: Period, *, trigger: str, dry_run: bool, now: dt.datetime) -> m.DigestRun:
+    """The run row of ``period``, started ``now`` (flushed: its id is known), for a real run or a dry run."""
+    run = m.DigestRun(
+        period=period.key,
+        frequency=period.frequency,
+        trigger=trigger,
+        dry_run=dry_run,
+        cutoff_at=period.cutoff,
+        started_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
 def run_period(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -370,17 +385,7 @@ def _dry_run(
 ) -> RunStats:
     started = time.perf_counter()
     with unit_of_work(factory) as session:
-        run = m.DigestRun(
-            period=period.key,
-            frequency=period.frequency,
-            trigger=trigger,
-            dry_run=True,
-            cutoff_at=period.cutoff,
-            started_at=now,
-        )
-        session.add(run)
-        session.flush()
-        stats = RunStats(run_id=run.id, period=period.key)
+        stats = RunStats(run_id=new_run(session, period, trigger=trigger, dry_run=True, now=now).id, period=period.key)
     b = prepare(
         factory,
         settings,

@@ -112,16 +112,7 @@ def plan(
         top = session.scalar(
             select(func.max(Sub.id)).where(Sub.status == m.SubscriptionStatus.ACTIVE, Sub.frequency == period.frequency)
         )
-        run = R(
-            period=period.key,
-            frequency=period.frequency,
-            trigger=trigger,
-            dry_run=False,
-            cutoff_at=period.cutoff,
-            started_at=now,
-        )
-        session.add(run)
-        session.flush()
+        run = engine.new_run(session, period, trigger=trigger, dry_run=False, now=now)
         bounds = ranges(top or 0, shard_size)
         if bounds:
             zero = dict.fromkeys(COUNTS, 0)
