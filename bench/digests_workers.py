@@ -6,9 +6,9 @@ Data: ``bench/digests.py``'s (~3 of 40 topics per subscriber, Zipf-skewed; half 
 takes the funding digest, 40% event news, 30% internship alerts; ~500 open calls, events and internships), drawn
 from the same seed by ``bench/digests_pg_seed.py`` and loaded with COPY. Without ``--keep`` the database is
 dropped, created, migrated (``crm.migrate.upgrade``), seeded and ANALYZEd; with ``--keep`` a database this bench
-seeded with the same N and seed is reused (seeding a million takes minutes). Before each run the outbox, the
-delivery ledger, the digest runs, their shards and failures are emptied (TRUNCATE … RESTART IDENTITY) and a
-CHECKPOINT is taken, so every run starts alike.
+seeded with the same N and seed is migrated to head and reused (seeding a million takes minutes). Before each run
+the outbox, the delivery ledger, the digest runs, their shards and failures are emptied (TRUNCATE … RESTART
+IDENTITY) and a CHECKPOINT is taken, so every run starts alike.
 
 A run: W worker processes, each doing what a ``crm worker`` does for a digest period, started together once each
 has imported the app. Process 1 is the leader: ``crm.digests.shards.plan`` then ``build_available``; the others
@@ -200,6 +200,12 @@ def prepare(args: argparse.Namespace) -> None:
 
     if args.keep and pg_seed.seeded(args.database_url) == (args.subscribers, args.seed):
         print(f"reusing {args.database_url} ({args.subscribers:,} subscribers, seed {args.seed})", flush=True)
+        from crm.db import create_db_engine
+        from crm.migrate import upgrade
+
+        engine = create_db_engine(pg_settings(args.database_url))
+        upgrade(engine)  # a database seeded by older code gets the newer migrations (a no-op when at head)
+        engine.dispose()
         return
     started = time.perf_counter()
     print(f"creating and migrating {args.database_url}", flush=True)
@@ -270,10 +276,11 @@ def run_once(args: argparse.Namespace, workers: int) -> dict:
         time.sleep(1)
         pg.sample()
         peak_load = max(peak_load, float(load().split()[0]))
-        if time.time() - started > args.timeout:
+        if time.time() - started > args.timeout or any(p.poll() not in (None, 0) for p in procs):
             for p in procs:
                 p.kill()
-            raise SystemExit(f"timed out after {args.timeout} s; logs in {args.log_dir}")
+            why = f"timed out after {args.timeout} s" if time.time() - started > args.timeout else "a worker failed"
+            raise SystemExit(f"{why}; logs in {args.log_dir}")
         if time.time() - last_print >= args.progress_every:
             last_print = time.time()
             shards = monitor.execute(
