@@ -62,9 +62,6 @@ def due_rows(now: dt.datetime, batch_size: int, *, locking: bool) -> Any:
         .where(_DUE, _OUTBOX.c.next_attempt_at <= now)
         .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
         .limit(batch_size)
-        # SQLite weighs the index against ix_outbox_due (status, next_attempt_at) plus a sort by its statistics and
-        # picked the sort after some data histories (the claim-plan test failed in some orders): named outright.
-        .with_hint(_OUTBOX, "INDEXED BY ix_outbox_due_order", dialect_name="sqlite")
     )
     return due.with_for_update(skip_locked=True) if locking else due
 
@@ -118,16 +115,17 @@ def release(factory: sessionmaker[Session], batch: Batch) -> None:
             )
 
 
-# The hand-off on PostgreSQL: ONE statement for the batch, which also stores the copies rendered at dispatch. The
-# rows are found through the primary key only (joined to the arrays), never through ``ix_outbox_due``'s "sending"
-# range: that range holds an entry for every row version ever claimed until VACUUM, and a bitmap scan of it (which
-# the planner picked for ``status = 'sending' AND id = ANY(…)``) grew with everything sent before, 20% of the server's
-# time in a run of 1,000,000 (docs/scale.md).
+# The hand-off on PostgreSQL: ONE statement for the batch, which also stores the copies rendered at dispatch. Our
+# rows are the ones still marked with this claim (``CLAIMED`` and the claim's lease: a row taken back and claimed again
+# has another lease), found by primary key only. No condition on ``status``: a status index's "sending" range holds an
+# entry for every row version ever claimed until VACUUM, and the planner chose a bitmap scan of it for ``status =
+# 'sending' AND id = ANY(…)``, each hand-off costing more than the last (20% of the server's time in a run of
+# 1,000,000 digests, docs/scale.md).
 _HAND_OFF_PG = (
     f"UPDATE {_OUTBOX.name} AS o SET last_error = %s, lease_until = %s, "
     "subject = COALESCE(u.subject, o.subject), sent_copy = COALESCE(u.copy, o.sent_copy) "
     "FROM unnest(CAST(%s AS BIGINT[]), CAST(%s AS VARCHAR[]), CAST(%s AS BYTEA[])) AS u(id, subject, copy) "
-    f"WHERE o.id = u.id AND o.status = '{m.OutboxStatus.SENDING.value}' AND o.last_error = %s AND o.lease_until = %s "
+    "WHERE o.id = u.id AND o.last_error = %s AND o.lease_until = %s "
     "RETURNING o.id"
 )
 
@@ -155,7 +153,6 @@ def hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | No
                         update(_OUTBOX)
                         .where(
                             ids_match(session, _OUTBOX.c.id, chunk, Integer()),
-                            _OUTBOX.c.status == m.OutboxStatus.SENDING,
                             _OUTBOX.c.last_error == CLAIMED,
                             _OUTBOX.c.lease_until == batch.lease,
                         )

@@ -32,12 +32,22 @@ class OutboxStatus(enum.StrEnum):
 
 # Rows the dispatcher may claim (crm.mailing.claims.DUE_STATUSES): the predicate of the claim's partial index.
 DUE_ORDER_WHERE = "status IN ('queued', 'retry')"
+# Rows neither queued nor sent, the few in flight or needing attention: the predicate of the status index.
+OTHER_STATES_WHERE = "status NOT IN ('queued', 'sent')"
 
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # By status only the rows neither queued nor sent (settling, the admin outbox's filter): an index of every
+        # row by status made the claim's plan flip to a sort of the whole backlog (migration 0029).
+        Index(
+            "ix_outbox_other_states",
+            "status",
+            "id",
+            postgresql_where=text(OTHER_STATES_WHERE),
+            sqlite_where=text(OTHER_STATES_WHERE),
+        ),
         # The dispatcher's claim reads due rows in this order, LIMIT 1,000 FOR UPDATE SKIP LOCKED: without an index in
         # that order PostgreSQL sorts the whole due backlog under the lock step for every claim (414 ms at 180,000
         # queued; 1.4 ms with it). Partial: only rows that can still be claimed.
