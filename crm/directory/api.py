@@ -54,28 +54,33 @@ def _valid(checked: tuple[dict[str, Any], Form]) -> dict[str, Any]:
     return values
 
 
-def _org_out(org: m.Organisation) -> schemas.Organisation:
+def _organisation(src: Any, region: str | None, topics: list[str]) -> schemas.Organisation:
+    """The API's organisation from an ORM object or a public list row (``queries.api_public_page``): same names."""
     return schemas.Organisation(
-        id=org.id,
-        slug=org.slug,
-        name=org.name,
-        kind=org.kind.value,
-        vcse_category=org.vcse_category.value if org.vcse_category else None,
-        user_led=org.user_led,
-        lived_experience_led=org.lived_experience_led,
-        description=org.description,
-        website=org.website,
-        public_email=org.public_email,
-        region=org.region.slug if org.region else None,
-        topics=[t.slug for t in org.topics],
-        postcode=org.postcode,
-        charity_number=org.charity_number,
-        company_number=org.company_number,
-        visibility=org.visibility.value,
-        review_status=org.review_status.value,
-        created_at=org.created_at,
-        updated_at=org.updated_at,
+        id=src.id,
+        slug=src.slug,
+        name=src.name,
+        kind=src.kind.value,
+        vcse_category=src.vcse_category.value if src.vcse_category else None,
+        user_led=src.user_led,
+        lived_experience_led=src.lived_experience_led,
+        description=src.description,
+        website=src.website,
+        public_email=src.public_email,
+        region=region,
+        topics=topics,
+        postcode=src.postcode,
+        charity_number=src.charity_number,
+        company_number=src.company_number,
+        visibility=src.visibility.value,
+        review_status=src.review_status.value,
+        created_at=src.created_at,
+        updated_at=src.updated_at,
     )
+
+
+def _org_out(org: m.Organisation) -> schemas.Organisation:
+    return _organisation(org, org.region.slug if org.region else None, [t.slug for t in org.topics])
 
 
 def _visible_org(db: Session, user: Principal | None, org_id: int) -> m.Organisation:
@@ -88,27 +93,7 @@ def _visible_org(db: Session, user: Principal | None, org_id: int) -> m.Organisa
 
 def _org_row(r: Any, topics: dict[int, list[str]]) -> schemas.Organisation:
     """``_org_out`` of a public list row (``queries.api_public_page``): the same fields from the same columns."""
-    return schemas.Organisation(
-        id=r.id,
-        slug=r.slug,
-        name=r.name,
-        kind=r.kind.value,
-        vcse_category=r.vcse_category.value if r.vcse_category else None,
-        user_led=r.user_led,
-        lived_experience_led=r.lived_experience_led,
-        description=r.description,
-        website=r.website,
-        public_email=r.public_email,
-        region=r.region_slug,
-        topics=topics.get(r.id, []),
-        postcode=r.postcode,
-        charity_number=r.charity_number,
-        company_number=r.company_number,
-        visibility=r.visibility.value,
-        review_status=r.review_status.value,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-    )
+    return _organisation(r, r.region_slug, topics.get(r.id, []))
 
 
 def public_list_json(request: Request[Any, Any, Any]) -> bytes:
