@@ -103,7 +103,7 @@ class RangeBuild:
     catalogue: Catalogue
     size_of: Any
     write_outbox: Callable[[Any, list[tuple[Any, ...]]], set[int]]
-    ledger_sql: str
+    write_ledger: Callable[[Any, list[tuple[int, str, int]], str, Any, Any], None]
     sent_at: Any
     batch_size: int = BATCH_SIZE
     dry_run: bool = False
@@ -139,7 +139,7 @@ def prepare(
         catalogue=catalogue,
         size_of=(render_at_build or renderer_for(settings)).sizer(catalogue),
         write_outbox=sql.outbox_writer(dialect, now),
-        ledger_sql=sql.ledger_sql(dialect),
+        write_ledger=sql.ledger_writer(dialect),
         sent_at=sql.db_time(dialect, now),
         batch_size=batch_size,
         dry_run=dry_run,
@@ -204,7 +204,7 @@ def build_range(
                 ledger_items = [
                     (sid, kind, item_id) for sid in sorted(inserted) for kind, item_id in ledger_by_sub[sid]
                 ]
-                sql.write_ledger(conn, b.dialect, b.ledger_sql, ledger_items, b.period.key, b.run_id, b.sent_at)
+                b.write_ledger(conn, ledger_items, b.period.key, b.run_id, b.sent_at)
                 if failures:
                     conn.execute(m.DigestFailure.__table__.insert(), failures)
                 stats.sent += len(inserted)

@@ -42,8 +42,8 @@ T = TypeVar("T")
 WORKERS = 2  # two lanes: a long export does not queue a preview behind it; more would only share the same cores
 NICE = 10  # weight 110 against the web process's 1024: it gets ~90% of a shared core when it wants it
 TIMEOUT = 600.0  # seconds one call may take before its pool is torn down
-UNAVAILABLE = "This could not be finished because the background worker stopped. Nothing was changed. Please try again."
-TOO_SLOW = "This took too long and was stopped. Nothing was changed. Please try a smaller selection or file."
+UNAVAILABLE = "This could not be finished because the background worker stopped."  # the 503 page adds what to do
+TOO_SLOW = "This took too long and was stopped. Please try a smaller selection or file."
 
 log = logging.getLogger("crm.offload")
 _lock = threading.Lock()
