@@ -42,7 +42,7 @@ T = TypeVar("T")
 WORKERS = 2  # two lanes: a long export does not queue a preview behind it; more would only share the same cores
 NICE = 10  # weight 110 against the web process's 1024: it gets ~90% of a shared core when it wants it
 TIMEOUT = 600.0  # seconds one call may take before its pool is torn down
-UNAVAILABLE = "This could not be finished because the background worker stopped."  # the 503 page adds what to do
+UNAVAILABLE = "The background worker stopped before it was done."  # the 503 page's heading says what failed
 TOO_SLOW = "This took too long and was stopped. Please try a smaller selection or file."
 
 log = logging.getLogger("crm.offload")

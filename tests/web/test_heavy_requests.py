@@ -31,6 +31,7 @@ from tests import factories
 from tests.conftest import csrf_token, post_form
 from tests.web import offload_probes as probes
 
+STOPPED = "The background worker stopped before it was done."  # the 503 detail, below its heading
 CSV = (
     "organisation_name,kind,region,contact_name,contact_email\n"
     "Heavy Test Group,vcse,London,Ada Heavy,ada.heavy@example.org\n"
@@ -116,7 +117,7 @@ def test_a_crashed_worker_gives_a_clear_503_and_the_next_call_a_fresh_pool():
     broken = offload.started()
     with pytest.raises(offload.HeavyWorkFailed) as failure:
         _run(lambda: offload.run_heavy(probes.crash))
-    assert failure.value.status_code == 503 and "background worker stopped" in failure.value.detail
+    assert failure.value.status_code == 503 and failure.value.detail == STOPPED
     assert _run(lambda: offload.run_heavy(probes.pid)) != os.getpid()
     assert offload.started() is not broken
 
@@ -174,7 +175,7 @@ def test_the_dashboard_and_the_impact_report_are_made_in_a_worker(admin_client, 
 
 
 def test_a_dead_worker_gives_the_dashboard_a_503_page_and_the_next_request_works(admin_client, monkeypatch):
-    crashes = [True]
+    crashes = [True, True]
     original = offload.run_heavy
 
     async def crash_once() -> None:
@@ -184,7 +185,17 @@ def test_a_dead_worker_gives_the_dashboard_a_503_page_and_the_next_request_works
 
     _offloaded(monkeypatch, crash_once)
     failed = admin_client.get("/admin")
-    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.status_code == 503 and "<h1>Sorry, this could not be finished</h1>" in failed.text
+    assert f"<p>{STOPPED}</p>" in failed.text and "could not be finished because" not in failed.text
+    problem = admin_client.get("/admin", headers={"accept": "application/json"})
+    assert problem.status_code == 503 and problem.headers["retry-after"] == "10"
+    assert problem.json() == {
+        "type": "about:blank",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": STOPPED,
+        "instance": "/admin",
+    }
     again = admin_client.get("/admin")
     assert again.status_code == 200 and "Partnerships by stage" in again.text
 

@@ -38,7 +38,7 @@ from tests.conftest import csrf_token, post_form
 from tests.dashboard import factories as rows
 from tests.involvement import records_builders as builders
 from tests.web import offload_probes as probes
-from tests.web.test_heavy_requests import _offloaded, _run, _watch
+from tests.web.test_heavy_requests import STOPPED, _offloaded, _run, _watch
 
 
 def _crash_first(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -114,7 +114,7 @@ def test_a_broken_pool_gives_the_organisations_export_a_503_and_the_next_one_wor
     whole = _org_bytes(db, {})
     _crash_first(monkeypatch)
     failed = admin_client.get("/admin/organisations/export.csv")
-    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.status_code == 503 and STOPPED in failed.text
     assert failed.headers["retry-after"] == "10" and failed.headers["content-type"].startswith("text/html")
     again = admin_client.get("/admin/organisations/export.csv")
     assert again.status_code == 200 and again.content == whole
@@ -203,7 +203,7 @@ def test_a_broken_pool_gives_a_bulk_export_a_503_and_changes_stay_in_the_request
     deals = _partnerships(db)
     _crash_first(monkeypatch)
     failed = _bulk_export(admin_client, "/admin/partnerships", [deals[0].id])
-    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.status_code == 503 and STOPPED in failed.text
     seen = _watch(monkeypatch, bulk_actions, "set_archived")
     archived = post_form(admin_client, "/admin/partnerships/bulk", {"action": "archive", "ids": [deals[0].id]})
     assert archived.status_code == 200 and "1 of 1 partnerships archived" in archived.text
@@ -301,7 +301,7 @@ def test_a_broken_pool_gives_the_network_csv_a_503_and_writes_no_audit_entry(adm
     db.commit()
     _crash_first(monkeypatch)
     failed = admin_client.get("/admin/involvement/network.csv")
-    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.status_code == 503 and STOPPED in failed.text
     db.expire_all()
     assert not db.scalars(select(m.AuditEntry.id).where(m.AuditEntry.entity == "network_member")).all()
 
@@ -370,7 +370,7 @@ def test_the_impact_report_and_its_csv_are_made_in_a_worker_with_the_same_figure
 def test_a_broken_pool_gives_the_impact_report_a_503_page(admin_client, db, monkeypatch):
     _crash_first(monkeypatch)
     failed = admin_client.get("/admin/reports/impact.csv")
-    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.status_code == 503 and STOPPED in failed.text
     assert admin_client.get("/admin/reports/impact.csv").status_code == 200
 
 
@@ -439,6 +439,6 @@ def test_a_broken_pool_gives_the_funding_preview_a_503_and_writes_nothing(admin_
     _crash_first(monkeypatch)
     good = FUNDING_CSV.rsplit("OF-2", 1)[0]
     failed = post_form(admin_client, "/admin/funding-calls/import/confirm", {"csv_text": good})
-    assert failed.status_code == 503 and "background worker stopped" in failed.text
+    assert failed.status_code == 503 and STOPPED in failed.text
     db.expire_all()
     assert db.scalar(select(m.FundingCall.id)) is None and db.scalar(select(m.ImportBatch.id)) is None
