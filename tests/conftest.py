@@ -209,3 +209,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("postgres") and "[sqlite]" in item.nodeid:
             item.add_marker(pytest.mark.skip(reason="PostgreSQL-only behaviour"))
+
+
+@pytest.fixture(autouse=True)
+def _offloaded_work_counted(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that counts statements (``count_queries``) counts the work ``crm.web.offload`` sends to a worker
+    process too: it runs here, on the app's engine, where the counter listens. In a worker the counter saw none of
+    it, and an N+1 in the dashboard, a report, an export or an import check passed every count. (So a test that
+    counts must not crash a worker on purpose: here that would end pytest.)"""
+    if "count_queries" not in request.fixturenames:
+        yield
+        return
+    from crm.web import offload
+
+    database: Database = request.getfixturevalue("database")
+    app: Litestar = request.getfixturevalue("app")
+    with offload.in_this_process({database.settings.database_url: app.state.session_factory}):
+        yield

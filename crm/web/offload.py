@@ -15,18 +15,22 @@ gives the core to the web process whenever a visitor's request needs it.
   clear message at once (never a hang), and the next request starts a fresh pool. A call taking longer than
   ``TIMEOUT`` seconds gets the same 503 and its pool is torn down (a stuck child cannot hold a lane forever).
 - Shut down at interpreter exit (``atexit``); an app may also call ``shutdown`` from its ``on_shutdown``.
+- Tests that count statements run the work in their own process instead (``in_this_process``): a counter on the app's
+  engine never sees a worker's SQL, so an N+1 there would pass unseen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -48,6 +52,7 @@ TOO_SLOW = "This took too long and was stopped. Please try a smaller selection o
 log = logging.getLogger("crm.offload")
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_here: dict[str, Any] | None = None  # tests only (``in_this_process``): database URL -> this process's session factory
 
 
 class HeavyWorkFailed(HTTPException):
@@ -134,6 +139,9 @@ def started() -> ProcessPoolExecutor | None:
 async def run_heavy(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` in a worker process; the event loop waits without blocking. ``fn`` is a module-level
     function; arguments and result are pickled. Its own exceptions are raised here as they were there."""
+    if _here is not None:  # tests only: here, in a thread, with what a worker would get and give back
+        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
+        return pickle.loads(pickle.dumps(await asyncio.to_thread(fn, *args, **kwargs)))
     pool = _executor()
     try:
         future: Future[T] = pool.submit(fn, *args, **kwargs)
@@ -158,6 +166,8 @@ _factories: dict[str, Any] = {}
 
 def _session_factory(settings: Settings) -> Any:
     """The child's session factory for this database, built once and kept (one engine per database per child)."""
+    if _here is not None:
+        return _here[settings.database_url]
     factory = _factories.get(settings.database_url)
     if factory is None:
         from crm.db import create_db_engine, create_session_factory
@@ -198,3 +208,20 @@ async def paged_stream(settings: Settings, fn: Callable[..., tuple[bytes, Any]],
                 yield chunk
 
     return pages()
+
+
+# ------------------------------------------------------------------------------------------------ tests only
+
+
+@contextlib.contextmanager
+def in_this_process(factories: dict[str, Any]) -> Iterator[None]:
+    """Tests only: ``run_heavy`` calls its function in this process (in a thread, arguments and result still pickled)
+    and ``run_in_session`` gives it a session of ``factories[settings.database_url]``, the app's own. A statement
+    counter on the app's engine then sees the SQL a worker would have run: in a worker it saw none of it, and an N+1
+    in an offloaded export or report passed every count. Production never enters this (no setting turns it on)."""
+    global _here
+    before, _here = _here, dict(factories)
+    try:
+        yield
+    finally:
+        _here = before
