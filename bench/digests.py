@@ -262,7 +262,7 @@ select s.id, s.email, s.name, s.mailings,
   (select group_concat(t.topic_id, ',') from subscription_topics t join topics tp on tp.id = t.topic_id
      where t.subscription_id = s.id),
   (select group_concat(r.region_id, ',') from subscription_regions r where r.subscription_id = s.id),
-  (select group_concat(l.item_kind || ':' || l.item_id, ',') from digest_deliveries l where l.subscription_id = s.id),
+  (select group_concat(l.items, ',') from digest_deliveries l where l.subscription_id = s.id),
   (select group_concat(h.item_kind || ':' || h.item_id, ',') from digest_hidden_items h where h.subscription_id = s.id)
 from subscriptions s where s.status = 'active' and s.frequency = 'weekly' and s.id > ? order by s.id limit ?
 """
@@ -460,7 +460,7 @@ def run_floor(path: str, url: str) -> dict:
             if not chosen:
                 continue
             kind_of = {"Upcoming events": "event", "Open internships": "internship"}
-            html_parts, text_parts, summary = [], [], []
+            html_parts, text_parts, summary, carried = [], [], [], []
             for title, items in chosen:
                 kind = kind_of.get(title, "call")
                 pieces = [fragment(kind, it) for it in items]
@@ -469,7 +469,8 @@ def run_floor(path: str, url: str) -> dict:
                 text_parts.append(t_head + "\n".join(p[1] for p in pieces))
                 summary.append(f"{len(items)} {title.lower()}")
                 ledger_kind = "call_closing" if title == "Closing soon" else kind
-                ledger.extend((sid, ledger_kind, it.id, PERIOD, now_s) for it in items)
+                carried.extend(f"{ledger_kind}:{it.id}" for it in items)
+            ledger.append((sid, ",".join(carried), PERIOD, now_s))  # one row per digest, as the app writes
             body = b64(f"{sid}:{email}".encode())
             mac = mac_key.copy()
             mac.update(body.encode())
@@ -524,8 +525,7 @@ def run_floor(path: str, url: str) -> dict:
         with c:  # the exactly-once record: what was sent and its ledger rows, one transaction per batch
             c.executemany("insert or ignore into floor_sent values (?, ?, ?)", sent_rows)
             c.executemany(
-                "insert or ignore into digest_deliveries (subscription_id, item_kind, item_id, period, sent_at)"
-                " values (?, ?, ?, ?, ?)",
+                "insert or ignore into digest_deliveries (subscription_id, items, period, sent_at) values (?, ?, ?, ?)",
                 ledger,
             )
             statements += 2

@@ -165,8 +165,8 @@ def check_exactly_once(conn: Any, period: str, personalizations: int, sharded: b
             f"{active - subs:,} vs {skipped:,} (already queued by a rival: {already})",
         ),
         (
-            "every digest has its ledger rows",
-            ledger_subs == rows,
+            "every digest has its ledger row (one each)",
+            ledger_subs == rows == ledger_rows,
             f"{ledger_rows:,} ledger rows for {ledger_subs:,} subscribers",
         ),
         (

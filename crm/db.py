@@ -8,6 +8,7 @@ sync Core reached 81% (docs/architecture.md, "Sync engine"). Handlers run in Lit
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,12 +111,18 @@ def insert_ignore(dialect: str, table: Any, index_elements: list[str]) -> Any:
 
 
 def array_text(values: tuple[Any, ...]) -> str | list[Any]:
-    """PostgreSQL's text form of an array of ints or plain words (``{1,2,3}``), built in one join: psycopg adapts a
-    list element by element in Python, 24,000 elements a ledger batch. Anything else (or a word PostgreSQL would read
-    as NULL) goes as a list, adapted by psycopg."""
+    """PostgreSQL's text form of an array of ints, plain words (``{1,2,3}``) or strings of word characters, colons,
+    commas, dots and hyphens (quoted: ``{"call:1,event:2"}``), built in one join: psycopg adapts a list element by
+    element in Python. Anything else goes as a list, adapted by psycopg."""
     distinct = set(values)
     if all(type(v) is int for v in distinct) or all(
         type(v) is str and v.isidentifier() and v.upper() != "NULL" for v in distinct
     ):
         return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str and _QUOTABLE.fullmatch(v) for v in distinct):
+        # Quoted: commas and colons are safe inside double quotes, and a quoted NULL is the word.
+        return '{"' + '","'.join(values) + '"}'
     return list(values)
+
+
+_QUOTABLE = re.compile(r"[\w:,.-]*", re.ASCII)

@@ -41,11 +41,8 @@ def batch_query(
         .scalar_subquery()
     )
     regions = select(_agg(dialect, sr.region_id)).where(sr.subscription_id == S.id).scalar_subquery()
-    sent = (
-        select(_agg(dialect, L.item_kind + ":" + cast(L.item_id, String)))
-        .where(L.subscription_id == S.id)
-        .scalar_subquery()
-    )
+    # Each ledger row holds one digest's items as ``kind:id,kind:id`` (crm.digests.ledger): joined, the same form.
+    sent = select(_agg(dialect, L.items)).where(L.subscription_id == S.id).scalar_subquery()
     hidden = (
         select(_agg(dialect, H.item_kind + ":" + cast(H.item_id, String)))
         .where(H.subscription_id == S.id)

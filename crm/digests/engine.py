@@ -6,11 +6,12 @@ module builds one id range. Per batch of ``BATCH_SIZE`` subscriptions, four SQL 
 1. the subscriptions with their topics, regions, delivery ledger and hidden items (correlated aggregates);
 2. ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING subscription_id`` of the outbox rows
    (key ``digest:{subscription}:{period}``), one statement (PostgreSQL: of arrays, ``outbox_sql``);
-3. the ledger rows of the digests that step 2 actually inserted, ``ON CONFLICT DO NOTHING`` (PostgreSQL: one
-   statement of arrays; SQLite: one executemany);
+3. the ledger rows of the digests that step 2 actually inserted, one per digest with its items
+   (``crm.digests.ledger``), ``ON CONFLICT DO NOTHING`` (PostgreSQL: one statement of arrays; SQLite: one
+   executemany);
 4. the batch's counts added to its shard row (and, in the range's last batch, the shard marked done).
 
-Steps 2 to 4 share one short transaction, so a digest, its ledger rows and the shard's progress commit together or
+Steps 2 to 4 share one short transaction, so a digest, its ledger row and the shard's progress commit together or
 not at all: a worker killed half-way (``kill -9``) loses at most its uncommitted batch, and whoever builds the shard
 next resumes after its last committed subscription (the ledger's highest subscription id of the period within the
 shard's range). A batch whose subscribers all had nothing new writes nothing: its counts go with the next write.
@@ -37,6 +38,7 @@ from crm.db import unit_of_work
 from crm.digests import outbox_sql as sql
 from crm.digests.batch import batch_query, load_catalogue, subscriber_view
 from crm.digests.builder import primary_mailing, select_items
+from crm.digests.ledger import items_text
 from crm.digests.periods import Period
 from crm.digests.render import renderer_for
 from crm.digests.sections import DIGEST_MAILINGS, Catalogue, SubscriberView
@@ -103,7 +105,7 @@ class RangeBuild:
     catalogue: Catalogue
     size_of: Any
     write_outbox: Callable[[Any, list[tuple[Any, ...]]], set[int]]
-    write_ledger: Callable[[Any, list[tuple[int, str, int]], str, Any, Any], None]
+    write_ledger: Callable[[Any, list[tuple[int, str]], str, Any, Any], None]
     sent_at: Any
     batch_size: int = BATCH_SIZE
     dry_run: bool = False
@@ -201,10 +203,8 @@ def build_range(
                     time.sleep(3600)
                 # Through the driver: tens of thousands of small rows per run, so skipping SQLAlchemy's
                 # per-parameter processing matters (one statement per batch).
-                ledger_items = [
-                    (sid, kind, item_id) for sid in sorted(inserted) for kind, item_id in ledger_by_sub[sid]
-                ]
-                b.write_ledger(conn, ledger_items, b.period.key, b.run_id, b.sent_at)
+                ledger_rows = [(sid, ledger_by_sub[sid]) for sid in sorted(inserted)]
+                b.write_ledger(conn, ledger_rows, b.period.key, b.run_id, b.sent_at)
                 if failures:
                     conn.execute(m.DigestFailure.__table__.insert(), failures)
                 stats.sent += len(inserted)
@@ -246,11 +246,12 @@ def _progress(
 
 def _build_batch(
     b: RangeBuild, stats: RunStats, rows: list[Any]
-) -> tuple[list[tuple[Any, ...]], dict[int, list[tuple[str, int]]], list[dict[str, Any]]]:
-    """Each subscriber's digest of one batch, in memory: outbox rows, ledger items by subscription, failures."""
+) -> tuple[list[tuple[Any, ...]], dict[int, str], list[dict[str, Any]]]:
+    """Each subscriber's digest of one batch, in memory: outbox rows, ledger items (text) by subscription,
+    failures."""
     period, render_at_build = b.period, b.render_at_build
     outbox_rows: list[tuple[Any, ...]] = []
-    ledger_by_sub: dict[int, list[tuple[str, int]]] = {}
+    ledger_by_sub: dict[int, str] = {}
     failures: list[dict[str, Any]] = []
     for row in rows:
         stats.considered += 1
@@ -291,7 +292,7 @@ def _build_batch(
                 }
             )
             continue
-        ledger_by_sub[sub.id] = selection.ledger
+        ledger_by_sub[sub.id] = items_text(selection.ledger)
         outbox_rows.append(
             (
                 idempotency_key(sub.id, period.key),

@@ -85,7 +85,7 @@ def check(session: Session, choice: Choice) -> Check:
     subscribers = session.scalar(select(func.count(m.Subscription.id)).where(*active)) or 0
     already = (
         session.scalar(
-            select(func.count(func.distinct(m.DigestDelivery.subscription_id)))
+            select(func.count(m.DigestDelivery.id))  # one ledger row per digest: (subscription, period) is unique
             .join(m.Subscription, m.Subscription.id == m.DigestDelivery.subscription_id)
             .where(m.DigestDelivery.period == choice.period.key, *active)
         )

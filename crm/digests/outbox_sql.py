@@ -116,36 +116,34 @@ def outbox_writer(dialect: str, now: dt.datetime) -> Callable[[Any, list[tuple[A
     return write_sqlite
 
 
-def ledger_writer(dialect: str) -> Callable[[Any, list[tuple[int, str, int]], str, Any, Any], None]:
+def ledger_writer(dialect: str) -> Callable[[Any, list[tuple[int, str]], str, Any, Any], None]:
     """A function that writes the ledger rows of the digests a batch actually inserted, ``ON CONFLICT DO NOTHING``:
-    ``write(conn, items, period, run_id, sent_at)`` with items (subscription id, item kind, item id).
+    ``write(conn, rows, period, run_id, sent_at)`` with rows (subscription id, items text), one per digest.
 
-    PostgreSQL: ONE statement of three arrays (``unnest``) for the batch's ~8,000 rows, with what they share
-    (period, run, time) bound once. As an executemany it was 8,000 executions of a one-row INSERT, each paying the
-    executor's start and end: 0.34–0.40 s of server CPU per batch against 0.13–0.21 s (docs/scale.md).
-    SQLite: an executemany of plain tuples (its per-row cost is a library call, not a round of the executor)."""
+    PostgreSQL: ONE statement of two arrays (``unnest``) for the batch, with what the rows share (period, run,
+    time) bound once; the arrays go as PostgreSQL array text (``crm.db.array_text``). SQLite: an executemany of
+    plain tuples (its per-row cost is a library call, not a round of the executor)."""
     table = m.DigestDelivery.__table__.name
-    conflict = "ON CONFLICT (subscription_id, item_kind, item_id) DO NOTHING"
-    columns = "(subscription_id, item_kind, item_id, period, run_id, sent_at)"
+    conflict = "ON CONFLICT (subscription_id, period) DO NOTHING"
+    columns = "(subscription_id, items, period, run_id, sent_at)"
     if dialect == "postgresql":
         statement = (
-            f"INSERT INTO {table} {columns} SELECT s, k, i, %s, %s, %s "
-            "FROM unnest(CAST(%s AS INTEGER[]), CAST(%s AS VARCHAR[]), CAST(%s AS INTEGER[])) AS u(s, k, i) "
+            f"INSERT INTO {table} {columns} SELECT s, i, %s, %s, %s "
+            "FROM unnest(CAST(%s AS INTEGER[]), CAST(%s AS TEXT[])) AS u(s, i) "
             f"{conflict}"
         )
 
-        def write_pg(conn: Any, items: list[tuple[int, str, int]], period: str, run_id: Any, sent_at: Any) -> None:
-            if items:
-                sids, kinds, ids = zip(*items, strict=True)
-                arrays = (array_text(sids), array_text(kinds), array_text(ids))
-                conn.exec_driver_sql(statement, (period, run_id, sent_at, *arrays))
+        def write_pg(conn: Any, rows: list[tuple[int, str]], period: str, run_id: Any, sent_at: Any) -> None:
+            if rows:
+                sids, items = zip(*rows, strict=True)
+                conn.exec_driver_sql(statement, (period, run_id, sent_at, array_text(sids), array_text(items)))
 
         return write_pg
-    many = f"INSERT INTO {table} {columns} VALUES (?, ?, ?, ?, ?, ?) {conflict}"
+    many = f"INSERT INTO {table} {columns} VALUES (?, ?, ?, ?, ?) {conflict}"
 
-    def write_sqlite(conn: Any, items: list[tuple[int, str, int]], period: str, run_id: Any, sent_at: Any) -> None:
-        if items:
-            conn.exec_driver_sql(many, [(sid, kind, i, period, run_id, sent_at) for sid, kind, i in items])
+    def write_sqlite(conn: Any, rows: list[tuple[int, str]], period: str, run_id: Any, sent_at: Any) -> None:
+        if rows:
+            conn.exec_driver_sql(many, [(sid, items, period, run_id, sent_at) for sid, items in rows])
 
     return write_sqlite
 

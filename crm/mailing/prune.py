@@ -8,31 +8,36 @@ the digest delivery ledger ``digest_deliveries`` (one row per item sent to a sub
   with its summary (recipient, kind, template, subject, status, dates, provider id, delivery status), so counts,
   reports and "we emailed you on …" still work, and its idempotency key stays, so a digest period run again can
   never queue a second digest for anyone (the outbox half of exactly-once).
-- **Ledger rows** older than the period are deleted only when their item can never be offered again by the
+- **Ledger items** older than the period are dropped only when their item can never be offered again by the
   digest's own rules: the item is gone, or it closed before the cut-off (a funding call whose deadline passed, an
   event that started, an internship that closed, news published, all more than the period ago). A rolling call
-  with no deadline keeps its rows, and so does any kind this module does not know. Rows of a period that could
-  still run or resume (the latest due and the next period of each frequency, and any period with a run still
+  with no deadline stays, and so does any kind this module does not know. A ledger row holds one digest's items
+  (``crm.digests.ledger``): it loses its dropped items, and is deleted when none is left. Rows of a period that
+  could still run or resume (the latest due and the next period of each frequency, and any period with a run still
   marked running) are never touched, so a resumed run finds its highest subscription id unchanged.
 
-Work goes in batches of ``BATCH_SIZE`` ids, one flat statement per batch in its own transaction (locks are held
-for one batch only); what is left is found from the data itself, so a run killed half-way just starts again. Each
+Work goes in batches of ``BATCH_SIZE`` ids, each in its own transaction (locks are held for one batch only): one
+flat statement for the outbox; for the ledger a read of the batch's rows, one read per item kind of which of its
+items are still open, then the deletes and rewrites; what is left is found from the data itself, so a run killed half-way just starts again. Each
 table is walked by primary key only up to its last row older than the period (found by binary search), and the
 weekly job starts a few weeks before that (``LOOKBACK_DAYS``), so a run never scans the recent year.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, null, or_, select, update
+from sqlalchemy import bindparam, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
 from crm.db import unit_of_work
+from crm.digests import ledger
 from crm.digests.periods import MONTHLY, WEEKLY, latest_due
 
 BATCH_SIZE = 5000
@@ -60,14 +65,14 @@ class PruneStats:
     cutoff: dt.datetime
     dry_run: bool = False
     outbox_cleared: int = 0
-    ledger_deleted: int = 0
+    ledger_deleted: int = 0  # items dropped from the ledger (a row holds a digest's items)
     batches: int = 0
 
     def line(self) -> str:
         verb = ("would clear", "would delete") if self.dry_run else ("cleared", "deleted")
         return (
             f"mail detail before {self.cutoff:%Y-%m-%d %H:%M} UTC: {verb[0]} {self.outbox_cleared} outbox rows, "
-            f"{verb[1]} {self.ledger_deleted} ledger rows"
+            f"{verb[1]} {self.ledger_deleted} ledger items"
         )
 
 
@@ -93,29 +98,116 @@ def open_periods(now: dt.datetime) -> list[str]:
 
 
 def _ledger_candidates(cutoff: dt.datetime, now: dt.datetime) -> list[Any]:
+    """Ledger rows old enough to lose items: sent before the cut-off, of a period that can no longer run."""
     d = m.DigestDelivery
-    c, e, i, n = m.FundingCall, m.Event, m.Internship, m.Campaign
-    # "Could still be offered": the item exists and has not closed before the cut-off.
-    call_open = exists().where(c.id == d.item_id, or_(c.next_deadline_at.is_(None), c.next_deadline_at >= cutoff))
-    event_open = exists().where(e.id == d.item_id, e.starts_at >= cutoff)
-    internship_open = exists().where(i.id == d.item_id, i.closes_at >= cutoff)
-    news_open = exists().where(n.id == d.item_id, or_(n.published_at.is_(None), n.published_at >= cutoff))
-    closed = or_(
-        and_(d.item_kind.in_(("call", "call_closing")), not_(call_open)),
-        and_(d.item_kind == "event", not_(event_open)),
-        and_(d.item_kind == "internship", not_(internship_open)),
-        and_(d.item_kind == "news", not_(news_open)),
-    )
     running = select(m.DigestRun.period).where(m.DigestRun.status == m.DigestRunStatus.RUNNING)
-    return [d.sent_at < cutoff, closed, d.period.not_in(open_periods(now)), d.period.not_in(running)]
+    return [d.sent_at < cutoff, d.period.not_in(open_periods(now)), d.period.not_in(running)]
+
+
+def _open_conditions(cutoff: dt.datetime) -> dict[str, tuple[Any, Any]]:
+    """Per ledger kind, the item's id column and "could still be offered": it exists and did not close before the
+    cut-off."""
+    c, e, i, n = m.FundingCall, m.Event, m.Internship, m.Campaign
+    call = (c.id, or_(c.next_deadline_at.is_(None), c.next_deadline_at >= cutoff))
+    return {
+        "call": call,
+        "call_closing": call,
+        "event": (e.id, e.starts_at >= cutoff),
+        "internship": (i.id, i.closes_at >= cutoff),
+        "news": (n.id, or_(n.published_at.is_(None), n.published_at >= cutoff)),
+    }
+
+
+IDS_PER_STATEMENT = 1000  # SQLite allows 32,766 parameters a statement
+
+
+def _still_offered(session: Session, cutoff: dt.datetime, items: set[ledger.Item]) -> set[ledger.Item]:
+    """Of ``items``, those that must stay: still offered, or of a kind this module does not know. One read per kind
+    (items are shared by many subscribers, so a batch names few distinct ones)."""
+    conditions = _open_conditions(cutoff)
+    by_kind: dict[str, set[int]] = {}
+    for kind, item_id in items:
+        by_kind.setdefault(kind, set()).add(item_id)
+    kept = {(kind, item_id) for kind, item_id in items if kind not in conditions}
+    for kind, ids in by_kind.items():
+        if kind not in conditions:
+            continue
+        id_col, still_open = conditions[kind]
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), IDS_PER_STATEMENT):
+            chunk = ordered[start : start + IDS_PER_STATEMENT]
+            kept.update((kind, i) for i in session.scalars(select(id_col).where(id_col.in_(chunk), still_open)))
+    return kept
+
+
+def _prune_ledger_batch(session: Session, cutoff: dt.datetime, rows: list[Any], *, write: bool) -> int:
+    """Drop the closed items of these ledger rows (delete a row left with none); returns the items dropped."""
+    parsed = [(row.id, ledger.parse_items(row.items)) for row in rows]
+    kept = _still_offered(session, cutoff, {item for _, items in parsed for item in items})
+    d = m.DigestDelivery
+    gone: list[int] = []
+    rewritten: list[dict[str, Any]] = []
+    dropped = 0
+    for row_id, items in parsed:
+        left = [item for item in items if item in kept]
+        if len(left) == len(items):
+            continue
+        dropped += len(items) - len(left)
+        if left:
+            rewritten.append({"row_id": row_id, "left": ledger.items_text(left)})
+        else:
+            gone.append(row_id)
+    if write and gone:
+        session.execute(d.__table__.delete().where(d.id.in_(gone)))
+    if write and rewritten:
+        table = d.__table__
+        session.execute(
+            table.update().where(table.c.id == bindparam("row_id")).values(items=bindparam("left")), rewritten
+        )
+    return dropped
+
+
+def _walk_ledger(
+    scope: Callable[[], AbstractContextManager[Session]],
+    stats: PruneStats,
+    now: dt.datetime,
+    upper: int,
+    batch_size: int,
+    progress: Callable[[PruneStats], None] | None,
+) -> None:
+    """Every candidate ledger row up to id ``upper``, a batch per session from ``scope`` and, writing, a commit per
+    batch (``stats.dry_run``: count only, in the caller's session)."""
+    d = m.DigestDelivery
+    after = 0
+    while after < upper:
+        query = (
+            select(d.id, d.items)
+            .where(d.id > after, d.id <= upper, *_ledger_candidates(stats.cutoff, now))
+            .order_by(d.id)
+            .limit(batch_size)
+        )
+        with scope() as session:
+            rows = session.execute(query).all()
+            stats.ledger_deleted += _prune_ledger_batch(session, stats.cutoff, rows, write=not stats.dry_run)
+            if not stats.dry_run:
+                session.commit()
+        stats.batches += 1
+        if progress:
+            progress(stats)
+        if len(rows) < batch_size:
+            break
+        after = rows[-1].id
 
 
 def count(session: Session, days: int, now: dt.datetime | None = None) -> PruneStats:
-    """What a run would prune now (two COUNT statements; ``crm mail prune --dry-run``)."""
+    """What a run would prune now (``crm mail prune --dry-run``): a COUNT of the outbox rows, and the ledger walked
+    as a run would walk it, writing nothing."""
     now = now or dt.datetime.now(dt.UTC)
     stats = PruneStats(cutoff_for(days, now), dry_run=True)
     stats.outbox_cleared = session.scalar(select(func.count()).where(*_outbox_candidates(stats.cutoff))) or 0
-    stats.ledger_deleted = session.scalar(select(func.count()).where(*_ledger_candidates(stats.cutoff, now))) or 0
+    d = m.DigestDelivery
+    upper = last_id_before(session, d.id, d.sent_at, stats.cutoff)
+    _walk_ledger(lambda: contextlib.nullcontext(session), stats, now, upper, BATCH_SIZE, None)
     return stats
 
 
@@ -144,7 +236,7 @@ def prune(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[PruneStats], None] | None = None,
 ) -> PruneStats:
-    """Clear old outbox detail, then delete old closed-item ledger rows, one statement and one commit per batch.
+    """Clear old outbox detail, then drop old closed items from the ledger, one commit per batch.
 
     Outbox rows are walked from the first row older than ``days + lookback_days`` (None: from the start) up to the
     last older than ``days``: the weekly job looks back a few weeks, since earlier runs pruned what lies before."""
@@ -171,18 +263,5 @@ def prune(
         if len(done) < batch_size:
             break
         after = max(done)
-    after = 0
-    while after < ledger_upper:
-        window = (d.id > after, d.id <= ledger_upper)
-        ids = select(d.id).where(*window, *_ledger_candidates(stats.cutoff, now)).order_by(d.id).limit(batch_size)
-        ids = ids.correlate(None)
-        with unit_of_work(factory) as session:
-            done = session.scalars(d.__table__.delete().where(d.id.in_(ids)).returning(d.id)).all()
-        stats.batches += 1
-        stats.ledger_deleted += len(done)
-        if progress:
-            progress(stats)
-        if len(done) < batch_size:
-            break
-        after = max(done)
+    _walk_ledger(factory, stats, now, ledger_upper, batch_size, progress)
     return stats

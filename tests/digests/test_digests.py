@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from crm import models as m
 from crm.db import create_session_factory
 from crm.digests import engine, periods, render
+from crm.digests.ledger import delivered
 from crm.domains import EXTENSIONS
 from crm.mailing.dispatch import drain
 from crm.mailing.transports.base import SendOutcome, SendResult
@@ -102,8 +103,9 @@ def test_ledger_never_sends_an_item_twice_and_reruns_queue_nothing(db, settings)
     engine.run_period(factory(db), settings, nxt, now=nxt.due_at + dt.timedelta(hours=1))
     rows = {r.idempotency_key: r.context for r in h.digest_rows(db)}
     assert ids_in(rows[f"digest:{sub.id}:2026-W49"], "calls_new") == [second.id]
-    ledger = db.execute(select(m.DigestDelivery.item_kind, m.DigestDelivery.item_id)).all()
+    ledger = [(kind, item_id) for _, kind, item_id in delivered(db)]
     assert sorted(ledger) == sorted([("call", first.id), ("call", second.id)])
+    assert db.scalar(select(func.count()).select_from(m.DigestDelivery)) == 2  # a row per digest
     # The week after: nothing new → no email.
     w50 = nxt.next()
     stats = engine.run_period(factory(db), settings, w50, now=w50.due_at + dt.timedelta(hours=1))
@@ -120,7 +122,7 @@ def test_closing_soon_reminds_once_even_after_the_call_was_new(db, settings) -> 
     ctx = contexts(db)[sub.id]
     assert ids_in(ctx, "calls_closing") == [soon.id]
     assert ids_in(ctx, "calls_new") == [later.id]  # not repeated under "new"
-    kinds = set(db.execute(select(m.DigestDelivery.item_kind, m.DigestDelivery.item_id)).all())
+    kinds = {(kind, item_id) for _, kind, item_id in delivered(db)}
     assert kinds == {("call_closing", soon.id), ("call", soon.id), ("call", later.id)}
 
 
@@ -337,8 +339,25 @@ def test_array_text_is_used_only_for_values_postgresql_reads_back_unchanged() ->
 
     assert array_text((3, 1, 2)) == "{3,1,2}"
     assert array_text(("call", "call_closing")) == "{call,call_closing}"
-    for odd in (("a b",), ("NULL",), ("null",), ("",), ('x"y',), ("{x}",), (1, "1"), (1.5,), (None,)):
+    assert array_text(("call:1,event:22", "news:3")) == '{"call:1,event:22","news:3"}'
+    assert array_text(("NULL", "")) == '{"NULL",""}'
+    for odd in (("a b",), ('x"y',), ("{x}",), ("back\\slash",), (1, "1"), (1.5,), (None,)):
         assert array_text(odd) == list(odd)
+
+
+ARRAYS = [(3, 1, 2), ("call", "call_closing"), ("call:1,event:22", "news:3"), ("NULL", "null", ""), ("a b", 'x"y')]
+
+
+def test_array_text_reads_back_unchanged_in_postgresql(db) -> None:
+    from crm.db import array_text
+
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL arrays")
+    conn = db.connection()
+    for values in ARRAYS:
+        kind = "INTEGER[]" if type(values[0]) is int else "TEXT[]"
+        back = conn.exec_driver_sql(f"SELECT CAST(%s AS {kind})", (array_text(values),)).scalar()
+        assert back == list(values)
 
 
 def test_outbox_and_ledger_rows_keep_awkward_values_exactly(db, settings) -> None:
@@ -353,5 +372,5 @@ def test_outbox_and_ledger_rows_keep_awkward_values_exactly(db, settings) -> Non
     rows = {r.subscription_id: r for r in h.digest_rows(db)}
     assert [rows[s.id].recipient_name for s in subs] == [" ".join(n.split()) for n in names]
     assert all(rows[s.id].context["period"] == PERIOD.key for s in subs)
-    ledger = db.execute(select(m.DigestDelivery.subscription_id, m.DigestDelivery.item_kind)).all()
+    ledger = [(sid, kind) for sid, kind, _ in delivered(db)]
     assert sorted(ledger) == sorted((s.id, "call") for s in subs)

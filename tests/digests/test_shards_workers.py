@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from crm import models as m
 from crm.db import create_session_factory
 from crm.digests import engine, periods, shards
+from crm.digests.ledger import delivered
 from jobs.lock import SchedulerLock
 from tests import factories
 from tests.conftest import Database
@@ -230,9 +231,8 @@ def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(
         ).all()
     )
     assert per_subscriber == dict.fromkeys(receivers, 1)  # exactly one each, none missing, none for `nothing`
-    L = m.DigestDelivery
-    ledger = db.execute(select(func.count()).select_from(L).group_by(L.subscription_id, L.item_kind, L.item_id)).all()
-    assert len(ledger) == 2 * len(receivers) and all(n == 1 for (n,) in ledger)
+    items = delivered(db)
+    assert len(items) == 2 * len(receivers) and len(set(items)) == len(items)
     run = db.get(m.DigestRun, run_id)
     assert (run.sent, run.already_sent, run.failed) == (len(receivers), 0, 0)
     # Exact: the survivor resumed after what the victim's counts covered, so nothing is counted twice.

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from crm import models as m
 from crm.cli import main
 from crm.db import create_session_factory
 from crm.digests import engine, periods
+from crm.digests.ledger import delivered, items_text, parse_items
 from crm.digests.sections import SECTIONS
 from crm.domains import EXTENSIONS
 from crm.mailing import outbox, prune
@@ -115,38 +116,69 @@ def test_each_batch_is_one_statement_and_a_crash_resumes(db, count_queries):
     assert prune.prune(factory_of(db), DAYS, now=NOW).outbox_cleared == 0  # nothing left: idempotent
 
 
-def _ledger(db, sub, kind, item_id, *, sent_at=OLD, period="2025-W29") -> m.DigestDelivery:
-    row = m.DigestDelivery(subscription_id=sub.id, item_kind=kind, item_id=item_id, period=period, sent_at=sent_at)
+def _ledger(db, sub, *items, sent_at=OLD, period="2025-W29") -> m.DigestDelivery:
+    """One digest's ledger row with its (kind, id) items."""
+    row = m.DigestDelivery(subscription_id=sub.id, items=items_text(items), period=period, sent_at=sent_at)
     db.add(row)
     db.flush()
     return row
 
 
-def test_ledger_rows_go_only_when_their_item_can_never_be_offered_again(db):
+def test_ledger_items_go_only_when_they_can_never_be_offered_again(db):
     funder = factories.funder(db, "Invented Prune Trust")
     closed = h.call(db, funder, "Closed long ago", deadline=OLD - dt.timedelta(days=1))
     rolling = h.call(db, funder, "Rolling call", deadline=None)
     reopened = h.call(db, funder, "Deadline moved", deadline=NOW + dt.timedelta(days=20))
     sub = h.subscription(db)
-    gone = _ledger(db, sub, "call", closed.id)
-    gone_closing = _ledger(db, sub, "call_closing", closed.id)
-    deleted_item = _ledger(db, sub, "event", 987654)
-    kept = [
-        _ledger(db, sub, "call", rolling.id),  # no deadline: could be in a digest next week
-        _ledger(db, sub, "call", reopened.id),  # open again: the ledger still stops it being sent twice
-        _ledger(db, sub, "internship", 123456, sent_at=RECENT),  # within the period
-        _ledger(db, sub, "mystery", 1),  # a kind this job does not know
-        _ledger(db, sub, "event", 555555, period="2026-W49"),  # a period that could still run (the next one)
-    ]
+    # Every item closed or gone: the row goes.
+    gone = _ledger(db, sub, ("call", closed.id), ("call_closing", closed.id), ("event", 987654))
+    mixed = _ledger(
+        db,
+        sub,
+        ("call", rolling.id),  # no deadline: could be in a digest next week
+        ("call", closed.id),  # the one item that goes
+        ("call", reopened.id),  # open again: the ledger still stops it being sent twice
+        ("mystery", 1),  # a kind this job does not know
+        period="2025-W30",
+    )
+    recent = _ledger(db, sub, ("internship", 123456), sent_at=RECENT, period="2026-W40")  # within the period
+    open_period = _ledger(db, sub, ("event", 555555), period="2026-W49")  # a period that could still run (the next)
     db.commit()
 
-    assert prune.count(db, DAYS, now=NOW).ledger_deleted == 3
+    assert prune.count(db, DAYS, now=NOW).ledger_deleted == 4
+    assert {r.id: r.items for r in db.scalars(select(m.DigestDelivery))}[gone.id]  # the dry run wrote nothing
     stats = prune.prune(factory_of(db), DAYS, now=NOW)
 
-    assert stats.ledger_deleted == 3
-    left = set(db.scalars(select(m.DigestDelivery.id)))
-    assert left == {r.id for r in kept}
-    assert not left & {gone.id, gone_closing.id, deleted_item.id}
+    assert stats.ledger_deleted == 4
+    db.expire_all()
+    left = {r.id: parse_items(r.items) for r in db.scalars(select(m.DigestDelivery))}
+    assert left == {
+        mixed.id: [("call", rolling.id), ("call", reopened.id), ("mystery", 1)],
+        recent.id: [("internship", 123456)],
+        open_period.id: [("event", 555555)],
+    }
+    assert prune.prune(factory_of(db), DAYS, now=NOW).ledger_deleted == 0  # nothing left to drop: idempotent
+
+
+def test_the_ledger_walk_reads_each_item_kind_once_per_batch(db, count_queries):
+    """Items are shared by many subscribers: a batch asks about each kind once, however many rows it holds."""
+    funder = factories.funder(db, "Invented Batch Trust")
+    calls = [h.call(db, funder, f"Closed {i}", deadline=OLD - dt.timedelta(days=1)) for i in range(3)]
+    sizes = {}
+    for readers in (5, 40):
+        db.execute(delete(m.DigestDelivery))
+        for _ in range(readers):
+            _ledger(db, h.subscription(db), *(("call", c.id) for c in calls), ("event", 1))
+        db.commit()
+        with count_queries() as q:
+            stats = prune.prune(factory_of(db), DAYS, now=NOW)
+        assert stats.ledger_deleted == readers * 4
+        assert db.scalar(select(func.count()).select_from(m.DigestDelivery)) == 0
+        item_reads = [s for s in q.statements if "FROM funding_calls" in s or "FROM events" in s]
+        ledger_writes = [s for s in q.statements if s.startswith(("DELETE FROM digest", "UPDATE digest"))]
+        sizes[readers] = (len(item_reads), len(ledger_writes), stats.batches)
+    # One batch of ledger rows (no outbox rows to walk): a read per kind, one DELETE, whatever the number of rows.
+    assert sizes[5] == sizes[40] == (2, 1, 1)
 
 
 def test_the_weekly_walk_starts_a_few_weeks_back_and_stops_at_the_cutoff(db):
@@ -170,7 +202,7 @@ def test_the_weekly_walk_starts_a_few_weeks_back_and_stops_at_the_cutoff(db):
 
 def test_a_period_with_a_run_still_running_keeps_its_ledger(db):
     sub = h.subscription(db)
-    row = _ledger(db, sub, "event", 424242, period="2025-W10")
+    row = _ledger(db, sub, ("event", 424242), period="2025-W10")
     db.add(m.DigestRun(period="2025-W10", frequency="weekly", cutoff_at=OLD, status=m.DigestRunStatus.RUNNING))
     db.commit()
     assert prune.prune(factory_of(db), DAYS, now=NOW).ledger_deleted == 0
@@ -275,12 +307,11 @@ def test_exactly_once_survives_pruning_a_real_digest_run(db, settings):
     factory = factory_of(db)
     period = periods.parse(h.WEEK)
     assert engine.run_period(factory, settings, period, now=h.NOW).sent == 2
-    before = db.scalar(select(func.count()).select_from(m.DigestDelivery))
+    before = len(delivered(db))
 
     later = h.NOW + dt.timedelta(days=500)
     stats = prune.prune(factory, DAYS, now=later)
-    left = [(r.subscription_id, r.item_kind, r.item_id) for r in db.scalars(select(m.DigestDelivery))]
-    assert stats.ledger_deleted == before - 1 and left == [(keeper.id, "call", rolling.id)]
+    assert stats.ledger_deleted == before - 1 and delivered(db) == [(keeper.id, "call", rolling.id)]
 
     # A call published before the pruned period's cut-off and open now: running that period again would offer it
     # to the reader, whose ledger rows of the period are gone (the run resumes after the keeper's id).
@@ -293,7 +324,5 @@ def test_exactly_once_survives_pruning_a_real_digest_run(db, settings):
     new = periods.weekly_period(later.date())
     fresh = engine.run_period(factory, settings, new, now=new.due_at + dt.timedelta(hours=1))
     assert (fresh.sent, fresh.skipped_empty) == (1, 1)
-    L = m.DigestDelivery
-    sent_now = {tuple(r) for r in db.execute(select(L.subscription_id, L.item_id).where(L.period == new.key))}
-    assert sent_now == {(reader.id, long.id)}
+    assert delivered(db, period=new.key) == [(reader.id, "call", long.id)]
     assert len(h.digest_rows(db)) == 3
