@@ -167,6 +167,16 @@ class _Lookups:
     def describe(self, field: str, value: Any) -> str:
         return iv.describe(self.names, field, value)
 
+    def checks(self) -> fs.CallLookups:
+        """What the services' rules read, from the maps above: no statement a row, in the check or the write.
+        Live views: a call the import creates holds its reference for the rows after it, as in the database."""
+        return fs.CallLookups(
+            funder_ids=self.names["funder"].keys(),
+            refs=self.by_ref,
+            topic_ids=self.names["topics"].keys(),
+            region_ids=self.names["regions"].keys(),
+        )
+
 
 def _parse_row(values: dict[str, str], lookups: _Lookups, result: RowResult) -> dict[str, Any]:
     """The row's non-blank cells as plain values (``crm.funding.import_values``); problems go to ``result``."""
@@ -327,6 +337,7 @@ class _Rows:
     ) -> None:
         self.session, self.lookups, self.apply, self.actor, self.now = session, lookups, apply, actor, now
         self.replace, self.batch_id = replace, batch_id
+        self.checks = lookups.checks()
         self.seen_refs: dict[str, int] = {}
         self.seen_titles: dict[tuple[int, str], int] = {}
 
@@ -361,7 +372,9 @@ class _Rows:
             planned = {**current, **{c.field: c.new for c in result.changes if c.applied}}
         status = planned["status"]
         data = iv.to_input(planned)
-        errors = fs.validate_call(self.session, data, is_new=existing is None, now=self.now, call_id=existing)
+        errors = fs.validate_call(
+            self.session, data, is_new=existing is None, now=self.now, call_id=existing, lookups=self.checks
+        )
         if existing is None and status == "closed" and data.deadlines:
             errors.pop("deadlines", None)  # a call that has already closed is a record, not a mistake
         for field, message in errors.items():
@@ -383,7 +396,7 @@ class _Rows:
         if result.call_id:
             call = session.get(m.FundingCall, result.call_id)
             assert call is not None
-            fs.update_call(session, actor, call, data, now=now, source="CSV import")
+            fs.update_call(session, actor, call, data, now=now, source="CSV import", lookups=self.checks)
             if status != call.status.value:
                 try:
                     fs.set_status(session, actor, call, m.CallStatus(status), now=now)
@@ -394,7 +407,9 @@ class _Rows:
                 del fields["status"]  # refused above: nothing to undo
             self._record("updated", call, fields)
         else:
-            call = fs.create_call(session, actor, data, now=now, status=m.CallStatus(status), source="CSV import")
+            call = fs.create_call(
+                session, actor, data, now=now, status=m.CallStatus(status), source="CSV import", lookups=self.checks
+            )
             result.call_id = call.id
             self.lookups.by_title[key] = call.id
             if data.external_ref:
