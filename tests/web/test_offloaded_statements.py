@@ -16,7 +16,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from crm import models as m
@@ -227,11 +226,6 @@ def test_the_impact_csv_and_the_gaps_csv_cost_the_same_statements_at_any_size(ad
     assert _flat(counts), counts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="N+1 in crm/funding: the check pass calls services.validate_call for each row, 4 statements a row (the "
-    "funder by id, the external_ref clash, the topic ids, the region ids): 47 statements at 10 rows, 406 at 100",
-)
 def test_the_funding_import_check_costs_the_same_statements_at_any_size(admin_client, db, count_queries):
     factories.organisation(db, "Counted Trust", m.OrgKind.FUNDER)
     db.commit()
