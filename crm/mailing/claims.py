@@ -5,6 +5,7 @@ rendered at dispatch; a batch never sent is released."""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 from typing import Any
@@ -51,6 +52,17 @@ CLAIM_COLUMNS = tuple(
         "mailing",
     )
 )
+
+
+# A claimed row as the dispatcher and the renderers read it: a named tuple. An attribute of SQLAlchemy's ``Row``
+# costs ~0.5 us (a name look-up through its result metadata) and a claimed row's columns are read ~35 times between
+# the claim and the hand-off (consent, rendering, the email): ~15 us a digest; a named tuple's ~0.05 us.
+ClaimedRow = collections.namedtuple("ClaimedRow", [c.key for c in CLAIM_COLUMNS])  # type: ignore[misc]
+
+
+def light(rows: list[Row[Any]]) -> list[ClaimedRow]:
+    """Claimed rows as ``ClaimedRow`` tuples (the same values, the same names), read cheaply from then on."""
+    return [ClaimedRow(*r) for r in rows]
 
 
 def due_rows(now: dt.datetime, batch_size: int, *, locking: bool) -> Any:
@@ -109,7 +121,10 @@ def ids_match(session: Session, column: Any, values: list[Any], element_type: An
     processes an expanding IN value by value): ``column = ANY(:array)`` on PostgreSQL, ``column IN (SELECT value
     FROM json_each(:json))`` on SQLite."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(element_type)))
+        # The array as ONE text parameter, cast by the server: psycopg adapts a list element by element in Python
+        # (2,000 address forms a claim in ``dispatch._suppressed``).
+        listed = array_text(tuple(values)) if all(type(v) is int for v in values) else text_array(values)
+        return column == any_(cast(bindparam(None, listed, type_=Text()), postgresql.ARRAY(element_type)))
     listed = func.json_each(bindparam(None, _ENCODE(values).decode(), type_=String())).table_valued("value")
     return column.in_(select(listed.c.value))
 

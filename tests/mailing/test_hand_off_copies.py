@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import Integer, String, event, insert, select, text
 
 from crm import models as m
 from crm.mailing import claims
@@ -108,3 +108,31 @@ def test_text_array_is_read_back_as_the_same_strings(db):
     values = [*TRICKY, None, "x"]
     back = db.execute(text("SELECT CAST(:a AS VARCHAR[])"), {"a": claims.text_array(values)}).scalar_one()
     assert back == values
+
+
+def test_ids_match_finds_values_an_array_literal_must_quote(db, app):
+    # Addresses with quoted local parts carry what an array literal quotes: commas, braces, quotes, backslashes.
+    addresses = ['"a,b"@example.org', '"x\\"y"@example.org', "{z}@example.org", "null", "plain@example.org"]
+    db.execute(insert(m.Suppression), [{"address": a, "reason": f"r{i}"} for i, a in enumerate(addresses)])
+    db.commit()
+    with app.state.session_factory() as s:
+        found = dict(
+            s.execute(
+                select(m.Suppression.address, m.Suppression.reason).where(
+                    claims.ids_match(s, m.Suppression.address, [*addresses[:4], "other@example.org"], String())
+                )
+            ).all()
+        )
+        ids = s.scalars(select(m.Suppression.id).order_by(m.Suppression.id)).all()
+        by_id = s.scalars(
+            select(m.Suppression.address).where(claims.ids_match(s, m.Suppression.id, ids[-2:], Integer()))
+        ).all()
+    assert found == {a: f"r{i}" for i, a in enumerate(addresses[:4])}
+    assert sorted(by_id) == sorted(addresses[-2:])
+
+
+def test_light_rows_keep_every_claimed_value_by_name(db):
+    rows, _lease = _claimed(db, 2)
+    light = claims.light(rows)
+    assert [r._asdict() for r in light] == [dict(r._mapping) for r in rows]
+    assert light[0].recipient == rows[0].recipient and light[1].id == rows[1].id
