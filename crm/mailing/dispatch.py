@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
-from sqlalchemy import Integer, Row, String, Text, bindparam, select, type_coerce, update
+from sqlalchemy import Integer, Row, String, Text, bindparam, cast, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
@@ -102,12 +102,13 @@ def _consent(session: Session, subscription_ids: set[int]) -> dict[int, tuple[st
     if not subscription_ids:
         return {}
     S = m.Subscription
-    # Plain Core rows, the status as its stored text and the mailings as driver text: no enum or JSON processing
-    # per row (a claim is 1,000 subscribers).
+    # Plain Core rows, the status as its stored text and the mailings as text (cast: psycopg would ``json.loads`` a
+    # ``jsonb``), decoded with msgspec: no enum or JSON processing per row by the ORM or the driver (a claim is 1,000
+    # subscribers).
     rows = (
         session.connection()
         .execute(
-            select(S.id, type_coerce(S.status, String), type_coerce(S.mailings, Text)).where(
+            select(S.id, type_coerce(S.status, String), cast(S.mailings, Text)).where(
                 claims.ids_match(session, S.id, sorted(subscription_ids), Integer())
             )
         )
