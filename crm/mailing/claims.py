@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -112,7 +113,7 @@ def claim(session: Session, now: dt.datetime, batch_size: int, *, handed: bool =
         .returning(*CLAIM_COLUMNS)
     )
     rows = list(session.execute(stmt).all())
-    rows.sort(key=lambda r: r.id)
+    rows.sort(key=itemgetter(0))  # the id, by position: a Row attribute costs ~0.5 us
     return rows
 
 
