@@ -4,6 +4,9 @@
 foreign-key check and three index entries. At a million digests that was the largest share of PostgreSQL's work in
 a run (docs/scale.md). Now a row per digest (subscription × period, unique) holds its items as ``kind:id,…`` text
 (``crm.digests.ledger``). Existing rows are grouped into the new shape; downgrading splits them again.
+Measured on PostgreSQL (bench/digests_workers.py's million): 7,933,867 item rows became 1,000,000 rows in 20 s
+(1,108 MB → 225 MB with indexes); the way back took 125 s. The table is locked meanwhile, so run it, as every
+migration, before the workers start.
 
 Revision ID: 0030
 Revises: 0029
