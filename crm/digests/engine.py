@@ -27,7 +27,8 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import update
@@ -176,20 +177,10 @@ def build_range(
     batch (or, when that batch wrote nothing, one tiny transaction after it) marks the shard done."""
     pause_after = int(os.environ.get(PAUSE_ENV, "0") or 0)
     flushed = _counts(stats)
-    batches = 0
     marked = False
-    while True:
-        with b.factory() as session:
-            query = batch_query(
-                b.dialect, b.period.frequency, after, b.batch_size, since=b.period.starts_at, until=last_id
-            )
-            rows = session.execute(query).all()
-            session.rollback()  # end the read transaction before writing (SQLite: let writers in)
-        if not rows:
-            break
-        batches += 1
+    for batches, rows in enumerate(_batches(b, after, last_id), start=1):
         stats.batches += 1
-        last = len(rows) < b.batch_size or (last_id is not None and rows[-1].id >= last_id)
+        last = _is_last(b, rows, last_id)
         outbox_rows, ledger_by_sub, failures = _build_batch(b, stats, rows)
         after = rows[-1].id
         if b.dry_run:
@@ -215,13 +206,45 @@ def build_range(
         if progress is not None:
             progress(len(rows))
         stats.last_id = after
-        if last:
-            break
     if shard is not None and not marked and not b.dry_run:
         # The range's tail had nothing to write (or no rows at all): done in a transaction of its own. A crash just
         # before it leaves the shard waiting; its next builder re-reads the tail and queues nothing twice.
         with unit_of_work(b.factory) as session:
             _progress(session.connection(), b.dialect, shard, stats, flushed, through=stats.last_id, done=True)
+
+
+def _is_last(b: RangeBuild, rows: list[Any], last_id: int | None) -> bool:
+    return len(rows) < b.batch_size or (last_id is not None and rows[-1].id >= last_id)
+
+
+def _batches(b: RangeBuild, after: int, last_id: int | None) -> Iterator[list[Any]]:
+    """The range's batches of subscription rows, in id order. Each is read on a thread of its own while the caller
+    builds and writes the one before: a batch's read is the database's work and its build the process's, and one
+    after the other each waited for the other (a million digests with one builder finished building as fast as with
+    two, docs/scale.md). A read touches only ids after the batch being written, so what it sees is what it would
+    have seen after that write: nothing of those ids is written by this range before its own turn."""
+
+    def read(after: int) -> list[Any]:
+        with b.factory() as session:
+            query = batch_query(
+                b.dialect, b.period.frequency, after, b.batch_size, since=b.period.starts_at, until=last_id
+            )
+            rows = session.execute(query).all()
+            session.rollback()  # end the read transaction at once (SQLite: let writers in)
+        return rows
+
+    with ThreadPoolExecutor(1, thread_name_prefix="digest-read") as reader:
+        pending = reader.submit(read, after)
+        while True:
+            rows = pending.result()
+            if not rows:
+                return
+            final = _is_last(b, rows, last_id)
+            if not final:
+                pending = reader.submit(read, rows[-1].id)
+            yield rows
+            if final:
+                return
 
 
 def _progress(
