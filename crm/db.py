@@ -8,7 +8,6 @@ sync Core reached 81% (docs/architecture.md, "Sync engine"). Handlers run in Lit
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,19 +109,18 @@ def insert_ignore(dialect: str, table: Any, index_elements: list[str]) -> Any:
     return insert(table)
 
 
-def array_text(values: tuple[Any, ...]) -> str | list[Any]:
-    """PostgreSQL's text form of an array of ints, plain words (``{1,2,3}``) or strings of word characters, colons,
-    commas, dots and hyphens (quoted: ``{"call:1,event:2"}``), built in one join: psycopg adapts a list element by
-    element in Python. Anything else goes as a list, adapted by psycopg."""
-    distinct = set(values)
-    if all(type(v) is int for v in distinct) or all(
-        type(v) is str and v.isidentifier() and v.upper() != "NULL" for v in distinct
-    ):
+def array_text(values: tuple[Any, ...] | list[Any]) -> str | list[Any]:
+    """PostgreSQL's text form of an array, built in one join, for a parameter the statement casts (``CAST(%s AS
+    INTEGER[])``): psycopg adapts a list element by element in Python (a ledger batch, a claim's ids, a hand-off's
+    subjects: thousands of elements). Ints as they are (``{3,1,2}``); strings double-quoted with their backslashes
+    and double quotes escaped, which is all a quoted element needs (commas, braces, spaces and ``NULL`` stand as
+    they are), None as NULL. Anything else (floats, a mix of ints and strings) goes as a list, adapted by psycopg."""
+    if all(type(v) is int for v in values):
         return "{" + ",".join(map(str, values)) + "}"
-    if all(type(v) is str and _QUOTABLE.fullmatch(v) for v in distinct):
-        # Quoted: commas and colons are safe inside double quotes, and a quoted NULL is the word.
-        return '{"' + '","'.join(values) + '"}'
+    if all(v is None or type(v) is str for v in values):
+        return "{" + ",".join("NULL" if v is None else '"' + _escaped(v) + '"' for v in values) + "}"
     return list(values)
 
 
-_QUOTABLE = re.compile(r"[\w:,.-]*", re.ASCII)
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"') if ("\\" in value or '"' in value) else value

@@ -124,7 +124,7 @@ def ids_match(session: Session, column: Any, values: list[Any], element_type: An
     if session.get_bind().dialect.name == "postgresql":
         # The array as ONE text parameter, cast by the server: psycopg adapts a list element by element in Python
         # (2,000 address forms a claim in ``dispatch._suppressed``).
-        listed = array_text(tuple(values)) if all(type(v) is int for v in values) else text_array(values)
+        listed = array_text(values)
         return column == any_(cast(bindparam(None, listed, type_=Text()), postgresql.ARRAY(element_type)))
     listed = func.json_each(bindparam(None, _ENCODE(values).decode(), type_=String())).table_valued("value")
     return column.in_(select(listed.c.value))
@@ -156,7 +156,7 @@ def release(factory: sessionmaker[Session], batch: Batch) -> None:
 # The copies go as ONE binary bytea, every copy end to end, each row cutting its own out by its start and size: a
 # ``bytea[]`` of 1,000 copies was adapted by psycopg element by element in Python, text-escaped, and parsed back by
 # the server (~11 us of the dispatcher's CPU and ~9 us of the server's a digest; 1 and 1 this way). The subjects go as
-# the array's text form, quoted in one join (``text_array``) instead of psycopg's per-element adaptation.
+# the array's text form, quoted in one join (``crm.db.array_text``) instead of psycopg's per-element adaptation.
 _HAND_OFF_PG = (
     f"UPDATE {_OUTBOX.name} AS o SET last_error = %s, lease_until = %s, "
     "subject = COALESCE(u.subject, o.subject), sent_copy = COALESCE(substring(%b FROM u.start FOR u.size), o.sent_copy) "
@@ -165,17 +165,6 @@ _HAND_OFF_PG = (
     "WHERE o.id = u.id AND o.last_error = %s AND o.lease_until = %s "
     "RETURNING o.id"
 )
-
-
-def text_array(values: list[str | None]) -> str:
-    """PostgreSQL's text form of an array of strings (None as NULL): each element double-quoted, its backslashes and
-    double quotes escaped, which is all an array literal's quoted element needs (commas, braces, spaces and any
-    other character stand as they are)."""
-    return (
-        "{"
-        + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-        + "}"
-    )
 
 
 def _copies_param(ids: list[int], copies: list[tuple[str, bytes, int]]) -> tuple[bytes, list[str | None], str, str]:
@@ -214,7 +203,7 @@ def hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | No
         conn = session.connection()
         if conn.dialect.name == "postgresql":
             blob, subjects, starts, sizes = _copies_param(ids, batch.copies)
-            params = (HANDED, lease, blob, array_text(tuple(ids)), text_array(subjects), starts, sizes)
+            params = (HANDED, lease, blob, array_text(ids), array_text(subjects), starts, sizes)
             params += (CLAIMED, batch.lease)
             handed = {row[0] for row in conn.exec_driver_sql(_HAND_OFF_PG, params)}
         else:

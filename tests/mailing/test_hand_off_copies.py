@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import Integer, String, event, insert, select, text
 
 from crm import models as m
+from crm.db import array_text
 from crm.mailing import claims
 from crm.mailing.recording import Batch, DispatchStats
 from crm.mailing.transports.base import OutgoingEmail
@@ -102,11 +103,11 @@ def test_the_postgresql_hand_off_gives_the_driver_no_list_to_adapt(db, app):
     assert {r.id: db.get(m.OutboxMessage, r.id).parts.subject for r in rows} == {r.id: f"s{r.id}" for r in rows}
 
 
-def test_text_array_is_read_back_as_the_same_strings(db):
+def test_array_text_is_read_back_as_the_same_strings(db):
     if db.get_bind().dialect.name != "postgresql":
         return
     values = [*TRICKY, None, "x"]
-    back = db.execute(text("SELECT CAST(:a AS VARCHAR[])"), {"a": claims.text_array(values)}).scalar_one()
+    back = db.execute(text("SELECT CAST(:a AS VARCHAR[])"), {"a": array_text(values)}).scalar_one()
     assert back == values
 
 
