@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.directory import queries
 from crm.listing import ListParams
-from tests.directory.test_search_plan import add_organisations
+from tests.directory.test_search_plan import add_organisations, captured_statements
 
 INDEX_OF = {
     "newest": "ix_organisations_public_created",
@@ -21,19 +20,9 @@ INDEX_OF = {
 }
 
 
-def list_statement(db: Session, params: ListParams) -> tuple[str, Any]:
-    """The SQL (and parameters) of the page's row query, as the list runs it."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        captured.append((statement, parameters))
-
-    engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        page = queries.list_organisations(db, params, public=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+def list_statement(db: Session, params: ListParams) -> tuple[str, Any, Any]:
+    """The SQL (and parameters) of the page's row query, as the list runs it, and the page."""
+    captured, page = captured_statements(db, lambda: queries.list_organisations(db, params, public=True))
     ordered = [c for c in captured if "ORDER BY" in c[0] and "organisations" in c[0]]
     assert ordered, captured
     return ordered[-1][0], ordered[-1][1], page

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -150,7 +150,8 @@ def test_postgresql_plan_without_statistics_starts_from_the_matches(db):
     db.rollback()
 
 
-def explain_search(db: Session, word: str) -> str:
+def captured_statements(db: Session, call: Callable[[], Any]) -> tuple[list[tuple[str, Any]], Any]:
+    """Every statement (SQL and parameters) ``call()`` runs on the session's engine, and what it returned."""
     captured: list[tuple[str, Any]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
@@ -159,9 +160,16 @@ def explain_search(db: Session, word: str) -> str:
     engine = db.get_bind()
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        queries.list_organisations(db, ListParams(q=word), public=True, count=True)
+        result = call()
     finally:
         event.remove(engine, "before_cursor_execute", capture)
+    return captured, result
+
+
+def explain_search(db: Session, word: str) -> str:
+    captured, _ = captured_statements(
+        db, lambda: queries.list_organisations(db, ListParams(q=word), public=True, count=True)
+    )
     cursor = db.connection().connection.driver_connection.cursor()
     cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + captured[-1][0], captured[-1][1])
     return "\n".join(row[0] for row in cursor.fetchall())

@@ -8,36 +8,20 @@ import datetime as dt
 import threading
 import time
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from crm import models as m
 from crm.domains import EXTENSIONS
 from crm.mailing import dispatch
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
 from crm.mailing.transports.sendgrid import MAX_PERSONALIZATIONS, SendGridTransport, _Body
+from tests.mailing.rows import queue_bulk
 
 NOW = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
 
 def _rows(db, n: int) -> list[int]:
-    db.execute(
-        insert(m.OutboxMessage),
-        [
-            {
-                "idempotency_key": f"par{i}",
-                "kind": "event_news",
-                "recipient": f"par{i}@example.org",
-                "subject": "S",
-                "text_body": "t",
-                "html_body": "<p>h</p>",
-                "bulk": True,
-                "next_attempt_at": NOW - dt.timedelta(minutes=1),
-            }
-            for i in range(n)
-        ],
-    )
-    db.commit()
-    return sorted(db.scalars(select(m.OutboxMessage.id).where(m.OutboxMessage.idempotency_key.like("par%"))))
+    return queue_bulk(db, n, "par", NOW)
 
 
 def _rows_by_status(db, ids: list[int]) -> dict[m.OutboxStatus, list[int]]:

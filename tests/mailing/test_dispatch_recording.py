@@ -14,29 +14,13 @@ from crm import models as m
 from crm.domains import EXTENSIONS
 from crm.mailing import claims, dispatch, settlement, webhooks
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult
+from tests.mailing.rows import queue_bulk
 
 NOW = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
 
 def _rows(db, n: int, prefix: str = "r") -> list[int]:
-    db.execute(
-        insert(m.OutboxMessage),
-        [
-            {
-                "idempotency_key": f"{prefix}{i}",
-                "kind": "event_news",
-                "recipient": f"{prefix}{i}@example.org",
-                "subject": "S",
-                "text_body": "t",
-                "html_body": "<p>h</p>",
-                "bulk": True,
-                "next_attempt_at": NOW - dt.timedelta(minutes=1),
-            }
-            for i in range(n)
-        ],
-    )
-    db.commit()
-    return sorted(db.scalars(select(m.OutboxMessage.id).where(m.OutboxMessage.idempotency_key.like(f"{prefix}%"))))
+    return queue_bulk(db, n, prefix, NOW)
 
 
 def _statuses(factory, ids) -> dict[int, m.OutboxStatus]:

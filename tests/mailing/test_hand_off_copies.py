@@ -12,6 +12,7 @@ from crm.db import array_text
 from crm.mailing import claims
 from crm.mailing.recording import Batch, DispatchStats
 from crm.mailing.transports.base import OutgoingEmail
+from tests.mailing.rows import queue_bulk
 
 NOW = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 # Subjects an array literal must quote: commas, braces, quotes, backslashes, the word NULL, spaces at the ends.
@@ -19,23 +20,7 @@ TRICKY = ['a, "b" {c}', 'back\\slash \\\\ and \\"', "NULL", "  padded  ", "", "c
 
 
 def _claimed(db, n: int) -> tuple[list, dt.datetime]:
-    db.execute(
-        insert(m.OutboxMessage),
-        [
-            {
-                "idempotency_key": f"h{i}",
-                "kind": "event_news",
-                "recipient": f"h{i}@example.org",
-                "subject": f"queued subject {i}",
-                "text_body": "t",
-                "html_body": "<p>h</p>",
-                "bulk": True,
-                "next_attempt_at": NOW - dt.timedelta(minutes=1),
-            }
-            for i in range(n)
-        ],
-    )
-    db.commit()
+    queue_bulk(db, n, "h", NOW, subject="queued subject {i}")
     rows = claims.claim(db, NOW, n)
     db.commit()
     return rows, NOW + claims.LEASE
