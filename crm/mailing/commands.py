@@ -106,8 +106,8 @@ def mail() -> None:
 @click.option("--dry-run", is_flag=True, help="Count what would be pruned; change nothing.")
 @handles_config_errors
 def mail_prune(dry_run: bool) -> None:
-    """Drop the full text of emails older than CRM_MAIL_DETAIL_DAYS (bodies, stored copy, headers) and the digest
-    ledger rows of items closed that long, keeping each email's summary. Safe to stop and run again."""
+    """Drop the full text of emails older than CRM_MAIL_DETAIL_DAYS (bodies, stored copy, headers) and, from the
+    digest ledger, the items closed that long, keeping each email's summary. Safe to stop and run again."""
     from crm.mailing import prune
 
     ctx = runtime()
@@ -120,7 +120,7 @@ def mail_prune(dry_run: bool) -> None:
     def progress(stats: prune.PruneStats) -> None:
         click.echo(
             f"batch {stats.batches}: {stats.outbox_cleared} outbox rows cleared, "
-            f"{stats.ledger_deleted} ledger rows deleted",
+            f"{stats.ledger_deleted} ledger items dropped",
             err=True,
         )
 

@@ -26,7 +26,7 @@ def dispatch_outbox(rt: Runtime) -> None:
 
 
 def prune_mail_detail(rt: Runtime) -> prune.PruneStats:
-    """Drop bodies and closed-item ledger rows older than ``CRM_MAIL_DETAIL_DAYS``, in short batches."""
+    """Drop bodies, and ledger items closed, older than ``CRM_MAIL_DETAIL_DAYS``, in short batches."""
     stats = prune.prune(rt.session_factory, rt.settings.mail_detail_days, lookback_days=prune.LOOKBACK_DAYS)
     log.info("prune: %s", stats.line())
     return stats

@@ -1,7 +1,8 @@
 """Pruning mail detail after a retention period (``CRM_MAIL_DETAIL_DAYS``), keeping each email's summary.
 
 Two tables grow with every digest run (docs/scale.md): ``outbox_messages`` (bodies, the stored copy, headers) and
-the digest delivery ledger ``digest_deliveries`` (one row per item sent to a subscriber). After the period:
+the digest delivery ledger ``digest_deliveries`` (one row per digest, with the items it carried). After the
+period:
 
 - **Outbox rows** in a final state (sent, which includes bounced deliveries, failed, suppressed) lose their
   detail: ``sent_copy``, ``text_body``, ``html_body``, ``context``, ``headers`` and ``attachments``. The row stays
@@ -18,8 +19,8 @@ the digest delivery ledger ``digest_deliveries`` (one row per item sent to a sub
 
 Work goes in batches of ``BATCH_SIZE`` ids, each in its own transaction (locks are held for one batch only): one
 flat statement for the outbox; for the ledger a read of the batch's rows, one read per item kind of which of its
-items are still open, then the deletes and rewrites; what is left is found from the data itself, so a run killed half-way just starts again. Each
-table is walked by primary key only up to its last row older than the period (found by binary search), and the
+items are still open, then the deletes and rewrites. What is left is found from the data itself, so a run killed
+half-way just starts again. Each table is walked by primary key only up to its last row older than the period (found by binary search), and the
 weekly job starts a few weeks before that (``LOOKBACK_DAYS``), so a run never scans the recent year.
 """
 
