@@ -387,9 +387,22 @@ class _Rows:
         else:
             result.action = "update" if any(c.applied for c in result.changes) else "unchanged"
         result.call_id = existing
+        if existing is not None:
+            self._follow_reference(existing, result.changes)
         if self.apply and result.action != "unchanged":
             self._write(result, data, status, key)
         return result
+
+    def _follow_reference(self, call_id: int, changes: list[Any]) -> None:
+        """A row that gives a call a new reference moves the call in the reference map, in the check as in the write:
+        a later row of the file with the old reference is then a new call (the check said it updates this one, and
+        the write updated it, though it no longer had that reference), and one with the new reference clashes."""
+        for change in changes:
+            if change.applied and change.field == "external_ref":
+                if change.old and self.lookups.by_ref.get(change.old) == call_id:
+                    del self.lookups.by_ref[change.old]
+                if change.new:
+                    self.lookups.by_ref[change.new] = call_id
 
     def _write(self, result: RowResult, data: fs.CallInput, status: str, key: tuple[int, str]) -> None:
         session, actor, now = self.session, self.actor, self.now

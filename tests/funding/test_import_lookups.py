@@ -97,3 +97,22 @@ def test_the_import_writes_rows_without_reading_the_rules_rows_again_for_each(db
         assert report.new == n, report.rows[:2]
         reads.append(sum(bool(RULE_READS.search(s)) for s in q.statements))
     assert reads[0] == reads[1], reads
+
+
+def test_a_row_that_changes_a_calls_reference_moves_it_for_the_rows_after_it(db):
+    """Row 1 gives a call a new reference; row 2 carries the old one: a new call, in the check and in the write."""
+    funder = factories.organisation(db, "Northfield Trust", m.OrgKind.FUNDER)
+    renamed = make_call(db, funder, "Renamed call", external_ref="OLD-1")
+    db.commit()
+    text = (
+        "external_ref,title,funder,deadlines\n"
+        "NEW-1,Renamed call,Northfield Trust,2099-02-01\n"
+        "OLD-1,Another call,Northfield Trust,2099-03-01\n"
+    )
+    check = importer.run_import(db, text, apply=False, now=NOW, replace={"external_ref"})
+    assert [r.action for r in check.rows] == ["update", "new"], [(r.action, r.errors) for r in check.rows]
+    report = importer.run_import(db, text, apply=True, now=NOW, replace={"external_ref"})
+    assert [r.action for r in report.rows] == ["update", "new"], [(r.action, r.errors) for r in report.rows]
+    db.expire_all()
+    refs = dict(db.execute(select(m.FundingCall.title, m.FundingCall.external_ref)).all())
+    assert refs == {"Renamed call": "NEW-1", "Another call": "OLD-1"} and renamed.external_ref == "NEW-1"
