@@ -70,7 +70,7 @@ class PruneStats:
     batches: int = 0
 
     def line(self) -> str:
-        verb = ("would clear", "would delete") if self.dry_run else ("cleared", "deleted")
+        verb = ("would clear", "would drop") if self.dry_run else ("cleared", "dropped")
         return (
             f"mail detail before {self.cutoff:%Y-%m-%d %H:%M} UTC: {verb[0]} {self.outbox_cleared} outbox rows, "
             f"{verb[1]} {self.ledger_deleted} ledger items"
