@@ -8,7 +8,8 @@ sync Core reached 81% (docs/architecture.md, "Sync engine"). Handlers run in Lit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,11 +17,13 @@ import msgspec
 from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.settings import Settings, SettingsError
 
 T = TypeVar("T")
+log = logging.getLogger("crm.db")
 IN_LIST_CHUNK = 1000  # ids per IN (...) list: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
@@ -83,6 +86,31 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# PostgreSQL aborts one transaction of a deadlock (40P01) or a serialization conflict (40001) and expects it to be
+# run again: nothing it did was kept.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+
+
+def retrying(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 3) -> T:
+    """``work`` in a unit of work, run again (up to ``attempts`` in all) when PostgreSQL chose its transaction as a
+    deadlock's victim. Two processes that lock the same rows in different orders deadlock (a dispatcher taking back
+    expired claims while a stalled one hands the same rows over); PostgreSQL rolls one back after
+    ``deadlock_timeout`` and the other goes on, so running the victim again finds the rows free. ``work`` must be
+    safe to repeat, as a rolled-back transaction is."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with unit_of_work(factory) as session:
+                return work(session)
+        except OperationalError as exc:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state not in RETRYABLE_STATES or attempt == attempts:
+                raise
+            log.warning(
+                "transaction rolled back by PostgreSQL (%s), running it again (%d of %d)", state, attempt + 1, attempts
+            )
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy import Integer, Row, String, Text, bindparam, cast, select, type
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
-from crm.db import unit_of_work
+from crm.db import retrying, unit_of_work
 from crm.extensions import DeferredRenderer
 from crm.mailing import claims
 from crm.mailing.recording import Batch, DispatchStats, Recorder, backoff, send
@@ -200,10 +200,15 @@ def _prepare(
     stats = DispatchStats()
     claim_size = max(settings.outbox_batch_size, int(getattr(transport, "preferred_claim", 0) or 0))
     unrenderable: list[dict[str, object]] = []
-    with unit_of_work(factory) as session:
+
+    def settle_and_claim(session: Session) -> list[claims.ClaimedRow]:
         if settling:
             settle(session, now, settings)
-        rows = claims.light(claims.claim(session, now, claim_size, handed=False))
+        return claims.light(claims.claim(session, now, claim_size, handed=False))
+
+    # Settling takes back rows another dispatcher may be writing (a stalled one handing them over): a deadlock's
+    # victim is rolled back whole and run again.
+    rows = retrying(factory, settle_and_claim)
     stats.claimed = len(rows)
     if not rows:
         return Batch(stats, [], {}, now, now + LEASE)

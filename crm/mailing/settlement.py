@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from crm import models as m
@@ -66,6 +66,15 @@ def events_missing(settings: Settings | None) -> str:
     return ""
 
 
+def _locked_in_order(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The rows matching ``conditions``, locked in id order before they are written (PostgreSQL; SQLite locks the
+    whole database). An UPDATE locks rows in whatever order its plan reads them, so two settlers could each hold a
+    row the other waits for; in one order they wait instead. A writer that reads in another order (the hand-off's
+    join, the recorder's id list) can still deadlock with a settler: ``crm.db.retrying`` runs the victim again."""
+    table = m.OutboxMessage.__table__
+    return table.c.id.in_(select(table.c.id).where(*conditions).order_by(table.c.id).with_for_update())
+
+
 def settle(session: Session, now: dt.datetime, settings: Settings | None = None) -> Settled:
     """Return expired claims to the queue or to ``ambiguous``, and ambiguous sends no provider event settled within
     ``SETTLE_AFTER`` to ``retry``; log and record each decision."""
@@ -74,7 +83,7 @@ def settle(session: Session, now: dt.datetime, settings: Settings | None = None)
     requeued = list(
         session.scalars(
             update(table)
-            .where(*expired, table.c.last_error == CLAIMED)
+            .where(_locked_in_order(*expired, table.c.last_error == CLAIMED))
             .values(
                 status=m.OutboxStatus.RETRY,
                 next_attempt_at=now,
@@ -95,7 +104,7 @@ def settle(session: Session, now: dt.datetime, settings: Settings | None = None)
     ambiguous = list(
         session.scalars(
             update(table)
-            .where(*expired)
+            .where(_locked_in_order(*expired))
             .values(
                 status=m.OutboxStatus.AMBIGUOUS,
                 next_attempt_at=deadline,
@@ -121,7 +130,7 @@ def settle(session: Session, now: dt.datetime, settings: Settings | None = None)
     retried = list(
         session.scalars(
             update(table)
-            .where(table.c.status == m.OutboxStatus.AMBIGUOUS, table.c.next_attempt_at <= now)
+            .where(_locked_in_order(table.c.status == m.OutboxStatus.AMBIGUOUS, table.c.next_attempt_at <= now))
             .values(
                 status=m.OutboxStatus.RETRY,
                 next_attempt_at=now,
