@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
-from crm.db import array_text, batched, unit_of_work
+from crm.db import array_text, batched, retrying, unit_of_work
 from crm.mailing.recording import Batch
 from crm.mailing.settlement import CLAIMED, HANDED, LEASE
 from crm.models.outbox import DUE_ORDER_WHERE
@@ -199,31 +199,36 @@ def hand_off(factory: sessionmaker[Session], batch: Batch, now: dt.datetime | No
     dispatcher took back, is neither sent nor overwritten."""
     ids = [e.outbox_id for e in batch.to_send]
     lease = (now or dt.datetime.now(dt.UTC)) + LEASE
-    with unit_of_work(factory) as session:
+
+    def write(session: Session) -> set[int]:
         conn = session.connection()
         if conn.dialect.name == "postgresql":
             blob, subjects, starts, sizes = _copies_param(ids, batch.copies)
             params = (HANDED, lease, blob, array_text(ids), array_text(subjects), starts, sizes)
             params += (CLAIMED, batch.lease)
-            handed = {row[0] for row in conn.exec_driver_sql(_HAND_OFF_PG, params)}
-        else:
-            handed = set()
-            for chunk in batched(ids, 5000):
-                handed.update(
-                    session.scalars(
-                        update(_OUTBOX)
-                        .where(
-                            ids_match(session, _OUTBOX.c.id, chunk, Integer()),
-                            _OUTBOX.c.last_error == CLAIMED,
-                            _OUTBOX.c.lease_until == batch.lease,
-                        )
-                        .values(last_error=HANDED, lease_until=lease)
-                        .returning(_OUTBOX.c.id)
+            return {row[0] for row in conn.exec_driver_sql(_HAND_OFF_PG, params)}
+        handed: set[int] = set()
+        for chunk in batched(ids, 5000):
+            handed.update(
+                session.scalars(
+                    update(_OUTBOX)
+                    .where(
+                        ids_match(session, _OUTBOX.c.id, chunk, Integer()),
+                        _OUTBOX.c.last_error == CLAIMED,
+                        _OUTBOX.c.lease_until == batch.lease,
                     )
+                    .values(last_error=HANDED, lease_until=lease)
+                    .returning(_OUTBOX.c.id)
                 )
-            kept = [copy for copy in batch.copies if copy[2] in handed]
-            if kept:  # plain tuples through the driver: thousands of rows a claim
-                conn.exec_driver_sql(f"UPDATE {_OUTBOX.name} SET subject = ?, sent_copy = ? WHERE id = ?", kept)
+            )
+        kept = [copy for copy in batch.copies if copy[2] in handed]
+        if kept:  # plain tuples through the driver: thousands of rows a claim
+            conn.exec_driver_sql(f"UPDATE {_OUTBOX.name} SET subject = ?, sent_copy = ? WHERE id = ?", kept)
+        return handed
+
+    # A settler taking back this batch's expired claims may lock the rows in another order: the victim runs again
+    # (then finds them taken back, and sends none of them).
+    handed = retrying(factory, write)
     batch.copies = []
     if len(handed) != len(ids):
         lost = sorted(set(ids) - handed)

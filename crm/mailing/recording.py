@@ -20,7 +20,7 @@ import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import models as m
-from crm.db import array_text, unit_of_work
+from crm.db import array_text, retrying
 from crm.mailing.settlement import SETTLE_AFTER
 from crm.mailing.transports.base import OutgoingEmail, SendOutcome, SendResult, Transport
 from crm.settings import Settings
@@ -156,7 +156,8 @@ class Recorder:
                 ids.append(outbox_id)
             if not groups:
                 return
-            with unit_of_work(self._factory) as session:
+
+            def write(session: Session) -> None:
                 conn = session.connection()
                 dialect = conn.dialect.name
                 rows = [
@@ -171,6 +172,10 @@ class Recorder:
                     for (status_value, next_at, sent_at, error, provider), ids in groups.items()
                 ]
                 conn.exec_driver_sql(_RECORD_SQL[dialect], rows)
+
+            # The rows of several outcomes, by id list each: a settler locking some of them in another order makes
+            # a deadlock, and the victim runs again.
+            retrying(self._factory, write)
             self.recorded.update(seen)
             for counter, n in counts.items():
                 setattr(batch.stats, counter, getattr(batch.stats, counter) + n)
