@@ -9,18 +9,29 @@ from crm.partnerships import rules
 from crm.validation import Form
 
 MAX_MEMBER_ROWS = 12
+# The largest id an INTEGER column holds (PostgreSQL's int4): a bigger number cannot name a row, and passed on to a
+# query it overflows the driver, which answers 400 with a bare error page and loses everything typed in the form.
+MAX_ID = 2**31 - 1
 TEXTS = ("summary", "academic_brings", "academic_gets", "vcse_brings", "vcse_gets")
+
+
+def _id(raw: str) -> int | None:
+    """``raw`` as a row id, or None when it cannot be one (not a number, or outside 1..MAX_ID)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 0 < value <= MAX_ID else None
 
 
 def _int(form: Form, name: str, field: str) -> int | None:
     raw = form.str(name, max_length=20)
     if not raw:
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    value = _id(raw)
+    if value is None:
         form.add_error(field, "Choose from the list.")
-        return None
+    return value
 
 
 def parse_form(form: Form, *, with_stage: bool) -> rules.PartnershipInput:
@@ -40,14 +51,15 @@ def parse_form(form: Form, *, with_stage: bool) -> rules.PartnershipInput:
         members.append(rules.MemberInput(m.Side(side), org_id, contact_id, role))
     stage = rules.Stage.IDEA
     if with_stage:
-        stage = rules.Stage(
-            form.choice("stage", {s.value for s in rules.Stage}, label="Stage") or rules.Stage.IDEA.value
-        )
+        # ``choice`` records "Choose a valid stage." and returns the unknown value as sent; it must not reach the
+        # enum (a ValueError there was a 500 instead of the form again with its message).
+        chosen = form.choice("stage", {s.value for s in rules.Stage}, label="Stage")
+        stage = rules.Stage(chosen) if chosen in rules.Stage._value2member_map_ else rules.Stage.IDEA
     topic_ids = []
     for value in form.getlist("topic_ids"):
-        try:
-            topic_ids.append(int(value))
-        except ValueError:
+        if (topic_id := _id(value)) is not None:
+            topic_ids.append(topic_id)
+        else:
             form.add_error("topic_ids", "Choose topics from the list.")
     return rules.PartnershipInput(
         title=form.line("title", required=True, max_length=300, label="Title"),
