@@ -17,7 +17,7 @@ import time
 
 import click
 
-from crm.cliutil import handles_config_errors, load_settings, runtime
+from crm.cliutil import fail, handles_config_errors, load_settings, runtime
 from crm.domains import all_commands
 from crm.settings import LOG_FORMAT
 
@@ -56,8 +56,10 @@ def _announce_when_serving(server: object, lines: list[tuple[str, dict[str, obje
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=int, help="Web worker processes.")
+# Ranges, so a mistyped number is refused before anything starts: --port 99999 served and printed a sign-in link
+# to a port that cannot exist, and --workers 0 or -3 quietly ran one.
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Web worker processes.")
 @click.option(
     "--with-worker/--no-worker", default=None, help="Run the scheduler in this process (default: on in development)."
 )
@@ -140,12 +142,17 @@ def db() -> None:
 @handles_config_errors
 def db_upgrade(revision: str) -> None:
     """Apply migrations and ensure reference data (regions, topics)."""
+    from alembic.util import CommandError
+
     from crm.db import unit_of_work
     from crm.directory.reference import ensure_reference_data
     from crm.migrate import upgrade
 
     ctx = runtime()
-    upgrade(ctx.engine, revision)
+    try:
+        upgrade(ctx.engine, revision)
+    except CommandError as exc:  # an unknown --revision: Alembic's message, not its traceback
+        fail(f"cannot upgrade to {revision!r}: {exc}")
     with unit_of_work(ctx.session_factory) as session:
         ensure_reference_data(session)
     click.echo(f"Database at {ctx.engine.url.render_as_string(hide_password=True)} is up to date.")

@@ -52,7 +52,13 @@ def runtime() -> Runtime:
 def import_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """FILE and the options of every CSV import command: --dry-run, --skip-bad-rows, --replace, --show."""
     for decorate in (
-        click.option("--show", default=50, show_default=True, help="How many problems and changes to print."),
+        click.option(
+            "--show",
+            default=50,
+            show_default=True,
+            type=click.IntRange(min=0),  # a negative count hid the last problems (a slice from the end)
+            help="How many problems and changes to print.",
+        ),
         click.option(
             "--replace",
             default="",

@@ -6,6 +6,22 @@ import click
 
 from crm.cliutil import fail, handles_config_errors, runtime
 
+# The users' and API keys' name columns hold 200 characters: longer was a database error and a traceback on
+# PostgreSQL (SQLite kept it whole), so every command checks a name before it writes one.
+NAME_MAX = 200
+
+
+def _name(value: str, *, what: str, required: bool) -> str:
+    """``value`` as a name to store, or the command ends with one line saying what is wrong with it."""
+    value = value.strip()
+    if required and not value:
+        fail(f"{what} is empty: give one that says what uses it.")
+    if len(value) > NAME_MAX:
+        fail(f"{what} must be at most {NAME_MAX} characters (it has {len(value)}).")
+    if "\n" in value or "\r" in value:
+        fail(f"{what} must be a single line.")
+    return value
+
 
 @click.command("create-admin")
 @click.argument("email")
@@ -21,6 +37,7 @@ def create_admin(email: str, name: str) -> None:
         email = normalise_email(email)
     except ValueError as exc:
         fail(str(exc))
+    name = _name(name, what="--name", required=False)
     ctx = runtime()
     with unit_of_work(ctx.session_factory) as session:
         user = ensure_user(session, email, name=name)
@@ -43,6 +60,7 @@ def api_key_create(name: str, role: str) -> None:
     from crm.accounts.services import create_api_key
     from crm.db import unit_of_work
 
+    name = _name(name, what="The key's name", required=True)
     ctx = runtime()
     with unit_of_work(ctx.session_factory) as session:
         key, plaintext = create_api_key(session, name, m.Role(role))
@@ -59,9 +77,12 @@ def api_key_list() -> None:
 
     ctx = runtime()
     with ctx.session_factory() as session:
-        for k in session.scalars(select(m.ApiKey).order_by(m.ApiKey.id)):
-            state = "revoked" if k.revoked_at else "active"
-            click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{k.role.value}\t{state}")
+        keys = list(session.scalars(select(m.ApiKey).order_by(m.ApiKey.id)))
+    if not keys:
+        click.echo("No API keys yet. Create one with `crm api-key create NAME`.")
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{k.role.value}\t{state}")
 
 
 @api_key.command("revoke")

@@ -17,14 +17,24 @@ def imports_group() -> None:
 
 
 @imports_group.command("list")
-@click.option("--limit", default=20, show_default=True, help="How many of the newest imports to list.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    # A negative LIMIT listed every import on SQLite and was a traceback on PostgreSQL (as is one past a bigint).
+    type=click.IntRange(min=1, max=1_000_000),
+    help="How many of the newest imports to list.",
+)
 @handles_config_errors
 def list_batches(limit: int) -> None:
     """The newest imports: number, when, who, file, created/updated/unchanged records, rows with errors."""
     from crm.imports import batches
 
     with runtime().session_factory() as session:
-        for b in batches.recent(session, limit):
+        shown = batches.recent(session, limit)
+        if not shown:
+            click.echo("No imports yet. Import a file with `crm import organisations` or `crm funding import`.")
+        for b in shown:
             state = f" (undone {b.undone_at:%Y-%m-%d %H:%M} UTC)" if b.undone_at else ""
             click.echo(
                 f"#{b.id} {b.created_at:%Y-%m-%d %H:%M} UTC {b.actor} {b.kind} {b.filename!r}: {b.created} created, "
