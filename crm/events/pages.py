@@ -145,7 +145,8 @@ def rsvp_answer(
             headers=TOKEN_HEADERS,
         )
     form = Form(data)
-    answer = form.choice("answer", set(rsvp.ANSWERS), required=True, label="answer")
+    # Form.choice says "Choose a <label>.": "reply" reads well where "answer" gave "Choose a answer."
+    answer = form.choice("answer", set(rsvp.ANSWERS), required=True, label="reply")
     note = form.str("note", max_length=2000, label="Note")
     share, introduce = form.bool("share_with_attendees"), form.bool("wants_introductions")
     looking_for = form.line("looking_for", max_length=networking.LOOKING_FOR_MAX, label="What you are looking for")
