@@ -183,7 +183,11 @@ def suppressions_lift(db: DB, user: CurrentUser, suppression_id: FromPath[int], 
     form = Form(data)
     note = form.line("note", required=True, max_length=400, label="Reason for lifting")
     if not form.ok or user is None:
-        return _suppressions_page(db, form)
+        # The message belongs to this row's own field (``f-lift-<id>``): under the name "note" it was shown against
+        # the add form's "Reason in your words" and the row being lifted said nothing.
+        refused = Form({})
+        refused.add_error(f"lift-{suppression_id}", form.errors.get("note", "Give a reason for lifting."))
+        return _suppressions_page(db, refused)
     row = or_404(subs.admin_lift_suppression(db, user, suppression_id, note), "No such suppression.")
     return _suppressions_page(db, Form({}), notice=f"The suppression of {row.address} is lifted.")
 
