@@ -286,7 +286,10 @@ async def import_preview(user: CurrentUser, settings: AppSettings, data: Multipa
     elif isinstance(data.get("csv_text"), str):
         text = data["csv_text"]
     if not text.strip():
-        form.add_error("file", "Choose a CSV file to import.")
+        # A chosen file with nothing in it (0 bytes, or only blank lines) says so, as the directory's import and
+        # `crm funding import` do; "Choose a CSV file" read as if the upload had not arrived.
+        message = "The file is empty." if filename else "Choose a CSV file to import."
+        form.add_error("file", message)
         return _import_page(form, None, 422)
     report = await _check(settings, user, text, _now(), encoding)
     return _import_page(form, report, csv_text=text, filename=filename, encoding=encoding.name)
