@@ -131,11 +131,12 @@ def admin_status(db: DB, user: CurrentUser, call_id: FromPath[int], data: FormBo
     call = call_or_404(db, call_id)
     form = Form(data)
     target = form.choice("status", {s.value for s in m.CallStatus}, required=True, label="Status")
-    if form.ok:
-        try:
-            fs.set_status(db, user, call, m.CallStatus(target), now=_now())
-        except fs.CallError as exc:
-            return _detail_with_error(db, call, exc.errors["status"])
+    if not form.ok:  # a missing or unknown status said nothing and changed nothing: the page now says why
+        return _detail_page(db, call, [], 422, problem=form.errors["status"], blockers=[])
+    try:
+        fs.set_status(db, user, call, m.CallStatus(target), now=_now())
+    except fs.CallError as exc:
+        return _detail_with_error(db, call, exc.errors["status"])
     return _to_call(call)
 
 
