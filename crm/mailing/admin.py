@@ -56,7 +56,11 @@ def outbox_list(
     )
 
 
-OUTBOX_NOTICES = {"resent": "The message is queued again."}
+OUTBOX_NOTICES = {
+    "resent": "The message is queued again.",
+    "not-resent": "Nothing was queued: only a failed, unsettled or cancelled message can be sent again, and this one "
+    "is not (its status is below).",
+}
 NO_MESSAGE = "No such message."
 
 
@@ -97,9 +101,11 @@ def outbox_html(db: DB, message_id: FromPath[int]) -> Response[Any]:
 
 @post("/admin/mail/{message_id:int}/resend", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
 def outbox_resend(db: DB, user: CurrentUser, message_id: FromPath[int]) -> Redirect:
-    """Queue a failed (or unsettled) message again. Suppression and consent are re-checked when it is claimed."""
-    outbox.resend(db, user, get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE))
-    return Redirect(f"/admin/mail/{message_id}?notice=resent", status_code=303)
+    """Queue a failed (or unsettled) message again. Suppression and consent are re-checked when it is claimed. A
+    message that may not be resent (already queued or sent: a second tab, or the worker got there first) says so;
+    it said "queued again" whatever happened."""
+    resent = outbox.resend(db, user, get_or_404(db, m.OutboxMessage, message_id, NO_MESSAGE))
+    return Redirect(f"/admin/mail/{message_id}?notice={'resent' if resent else 'not-resent'}", status_code=303)
 
 
 # --- admin: subscribers ------------------------------------------------------------------------------------------
