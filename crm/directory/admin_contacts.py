@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from litestar.utils.sync import sync_to_thread
@@ -92,7 +92,12 @@ def admin_contact_create(db: DB, user: CurrentUser, data: FormBody) -> Template 
 
 
 def _contact_page(
-    db: Session, contact: m.Contact, notice: str = "", link_form: Form | None = None, status: int = 200
+    db: Session,
+    contact: m.Contact,
+    notice: str = "",
+    link_form: Form | None = None,
+    status: int = 200,
+    role_form: Form | None = None,
 ) -> Template:
     return Template(
         "admin/contact.html",
@@ -101,6 +106,7 @@ def _contact_page(
             "subscriptions": contacts.contact_subscriptions(db, contact.id),
             "history": history(db, "contact", contact.id),
             "link_form": link_form or Form({}),
+            "role_form": role_form or Form({}),
             "notice": notice,
             **choices(),
         },
@@ -154,12 +160,17 @@ def admin_affiliation_add(db: DB, user: CurrentUser, contact_id: FromPath[int], 
 
 
 @post("/affiliations/{aff_id:int}/edit", sync_to_thread=False)
-def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], data: FormBody) -> Redirect:
+def admin_affiliation_edit(db: DB, user: CurrentUser, aff_id: FromPath[int], data: FormBody) -> Template | Redirect:
     aff = get_or_404(db, m.Affiliation, aff_id, "No such link.")
     form = Form(data)
     role = form.line("role", max_length=200, label="Role")
     if not form.ok:
-        raise ClientException(detail=form.errors["role"], status_code=400)
+        # The contact's page again with the message on that row's role field and what was typed kept; it was a
+        # bare 400 error page that lost the text. Keyed ``role-<id>``: the page has one role field per link.
+        key = f"role-{aff.id}"
+        role_form = Form({key: form.data.get("role", "")})
+        role_form.add_error(key, form.errors["role"])
+        return _contact_page(db, contact_or_404(db, aff.contact_id), role_form=role_form, status=400)
     contacts.update_affiliation(db, user, aff, role, form.bool("is_primary"))
     return Redirect(f"/admin/contacts/{aff.contact_id}?notice=linked", status_code=303)
 
