@@ -155,15 +155,22 @@ def admin_org_delete(db: DB, ext: Ext, user: CurrentUser, org_id: FromPath[int])
 def admin_review(db: DB, user: CurrentUser, notice: FromQuery[str] = "") -> Template:
     """Everything waiting for the fellow: groups from /add-your-group, involvement opportunities from
     /involvement/offer (approved or turned down through the involvement pages' own handlers, which come back here)."""
+    return _review_page(db, user, notice_text(notice, involvement_admin.NOTICES))
+
+
+def _review_page(
+    db: Session, user: Principal | None, notice: str = "", note_form: Form | None = None, status: int = 200
+) -> Template:
     context = {
         "rows": submissions.review_queue(db),
         "opportunities": submissions.opportunities_waiting(db, user),
         "payment": payment_summary,
         "now": dt.datetime.now(dt.UTC),
-        "notice": notice_text(notice, involvement_admin.NOTICES),
+        "notice": notice,
+        "note_form": note_form or Form({}),
         **choices(),
     }
-    return Template("admin/review.html", context=context)
+    return Template("admin/review.html", context=context, status_code=status)
 
 
 @post("/organisations/{org_id:int}/review", sync_to_thread=False)
@@ -174,6 +181,13 @@ def admin_review_decide(
     form = Form(data)
     decision = form.choice("decision", ["approve", "reject"], required=True, label="Decision")
     note = form.str("note", max_length=1000, label="Note")
+    if "note" in form.errors:
+        # The queue again with the message on this group's note and the note kept: a note over 1,000 characters
+        # was a bare 400 page saying "Choose approve or reject." that lost what the fellow wrote.
+        key = f"note-{org.id}"
+        note_form = Form({key: form.data.get("note", "")})
+        note_form.add_error(key, form.errors["note"])
+        return _review_page(db, user, note_form=note_form, status=422)
     if not form.ok:
         raise ClientException(detail="Choose approve or reject.", status_code=400)
     try:
