@@ -23,9 +23,12 @@ def save_view(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
     try:
         view = saved.save(db, user, list_key, str(data.get("name", "")), str(data.get("query", "")))
     except FieldErrors as exc:
+        # "Back to the list" returns to the filters that were being saved (it went to the bare list and lost them).
+        back = saved.LISTS.get(list_key, "/admin")
+        filters = saved.clean_query(str(data.get("query", ""))) if list_key in saved.LISTS else ""
         return Template(
             "admin/saved_view_refused.html",
-            context={"messages": list(exc.errors.values()), "back": saved.LISTS.get(list_key, "/admin")},
+            context={"messages": list(exc.errors.values()), "back": f"{back}?{filters}" if filters else back},
             status_code=422,
         )
     return Redirect(f"{saved.LISTS[view.list_key]}?{view.query}", status_code=303)
