@@ -75,6 +75,16 @@ def _is_admin(user: Principal | None) -> bool:
     return user is not None and user.has_role(m.Role.ADMIN)
 
 
+def _checked_params(request: Request[Any, Any, Any], names: Any) -> ListParams:
+    """The list's parameters, or a 422 problem naming each filter that is not a value it can take (an amount that is
+    not one): a list that silently dropped the filter would answer a question nobody asked."""
+    params = ListParams.from_query(request.query_params.dict(), filter_names=names)
+    problems = queries.filter_problems(params.filters)
+    if problems:
+        raise unprocessable(problems)
+    return params
+
+
 def public_list_json(request: Request[Any, Any, Any]) -> bytes:
     """The public list as anonymous visitors get it, encoded: what ``api_list`` answers everyone but admins asking for
     a status, and what the cheap path of anonymous GETs sends without the handler
@@ -82,7 +92,7 @@ def public_list_json(request: Request[Any, Any, Any]) -> bytes:
     search opens a session on it) and encodes the page once."""
     state = request.app.state
     base = state.settings.base_url
-    params = ListParams.from_query(request.query_params.dict(), filter_names=queries.PUBLIC_FILTERS)
+    params = _checked_params(request, queries.PUBLIC_FILTERS)
     with state.engine.connect() as connection:
         page = queries.list_calls(connection, params, now=_now(), public=True)
     return encode_json(api_page(sc.FundingCallPage, page, lambda r: _summary(r, base)))
@@ -108,7 +118,7 @@ def api_list(request: Request[Any, Any, Any]) -> Response[sc.FundingCallPage]:
     if not (_is_admin(current_user(request)) and query.get("status")):
         return Response(public_list_json(request), media_type=MediaType.JSON)
     base = request.app.state.settings.base_url
-    params = ListParams.from_query(query, filter_names=queries.ADMIN_FILTERS)
+    params = _checked_params(request, queries.ADMIN_FILTERS)
     with request.app.state.session_factory() as db:
         page = queries.list_calls(db, params, now=_now(), public=False)
     return json_response(api_page(sc.FundingCallPage, page, lambda r: _summary(r, base)))

@@ -14,6 +14,7 @@ from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
 from crm.funding import fit
+from crm.funding.services import MAX_AMOUNT
 from crm.httpcache import remember
 from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
@@ -59,6 +60,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _amount(value: Any) -> int | None:
+    """An amount filter in whole pounds, or None when it is not one a call can hold (``filter_problems`` says why):
+    a number past PostgreSQL's integer failed the whole query."""
+    amount = _int(value)
+    return amount if amount is not None and 0 <= amount <= MAX_AMOUNT else None
+
+
 AMOUNT_FILTERS = {"min_amount": "Amount at least", "max_amount": "Amount at most"}
 
 
@@ -74,6 +82,8 @@ def filter_problems(filters: Mapping[str, Any]) -> dict[str, str]:
         value = _int(raw)
         if value is None or value < 0:
             problems[name] = f"{label}: enter an amount in whole pounds, like 5000. “{raw[:40]}” is not an amount."
+        elif value > MAX_AMOUNT:
+            problems[name] = f"{label}: enter an amount in whole pounds up to {MAX_AMOUNT:,}."
         else:
             amounts[name] = value
     if amounts.get("min_amount", 0) > amounts.get("max_amount", 10**12):
@@ -155,10 +165,10 @@ def _filtered(
             m.FundingCall.next_deadline_at > now, m.FundingCall.next_deadline_at <= now + dt.timedelta(weeks=weeks)
         )
     # Amount filters: calls whose range reaches the amount asked for (unknown amounts are kept).
-    min_amount = _int(f.get("min_amount"))
+    min_amount = _amount(f.get("min_amount"))
     if min_amount is not None:
         query = query.where(or_(m.FundingCall.amount_max.is_(None), m.FundingCall.amount_max >= min_amount))
-    max_amount = _int(f.get("max_amount"))
+    max_amount = _amount(f.get("max_amount"))
     if max_amount is not None:
         query = query.where(or_(m.FundingCall.amount_min.is_(None), m.FundingCall.amount_min <= max_amount))
     return query
