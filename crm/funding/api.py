@@ -111,7 +111,7 @@ def api_list(request: Request[Any, Any, Any]) -> Response[sc.FundingCallPage]:
     a small grant, open to unregistered or user-led groups, light application), ``weeks``, ``min_amount``,
     ``max_amount``, ``sort``) and keyset
     paging: pass ``next_cursor`` back as ``cursor``. Admins may pass ``status`` (draft, published, closed) to see
-    every call."""
+    every call. An amount filter that is not whole pounds from 0 to 2,000,000,000 is a 422 problem naming it."""
     # No dependencies and no transaction to commit: the list only reads. Anonymous visitors are answered by
     # ``public_list_json`` before this handler runs, unless they ask past the cache.
     query = request.query_params.dict()
