@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import literal, select, union_all
@@ -105,6 +106,36 @@ def reference_rows(session: Session) -> tuple[list[Any], list[Any]]:
     )
 
 
+def rate_text(rate: float | None) -> str:
+    """One decimal place; two below 0.1, so a handful of groups in a big region does not read as none. The shading
+    and the legend use this same rounding (``shown``), so a figure always falls inside the band its shade names."""
+    if rate is None:
+        return ""
+    if 0 < rate < 0.1:
+        return f"{rate:.2f}"
+    return f"{rate:,.1f}"
+
+
+def shown(rate: float) -> Decimal:
+    """The rate exactly as the page prints it: what the shading compares, so the legend cannot contradict a tile."""
+    return Decimal(rate_text(rate).replace(",", ""))
+
+
+def rate_edges(biggest: float) -> list[Decimal]:
+    """The five edges of the rate bands (0, then equal steps up to the biggest figure), each rounded as the page
+    prints figures: bands drawn from unrounded edges put a region shown as "0.09" in "more than 0.1"."""
+    top = shown(biggest)
+    return [Decimal(0)] + [shown(float(top) * band / BANDS) for band in range(1, BANDS)] + [top]
+
+
+def rate_band(rate: float | None, edges: Sequence[Decimal]) -> int:
+    """The band whose edges hold the printed rate: more than its lower edge, up to its upper one."""
+    value = shown(rate or 0.0)
+    if value <= 0:
+        return 0
+    return next((band for band in range(1, BANDS + 1) if edges[band - 1] < value <= edges[band]), BANDS)
+
+
 def band_of(value: float, biggest: float) -> int:
     """0 for nothing, else 1..BANDS by equal steps up to the biggest value."""
     if value <= 0 or biggest <= 0:
@@ -113,20 +144,28 @@ def band_of(value: float, biggest: float) -> int:
 
 
 def legend(biggest: float, scale: str) -> list[Band]:
-    """What each colour band means, in numbers (bands no whole count can fall in are left out)."""
-    out = [Band(0, "None")]
+    """What each colour band means, in numbers (bands no figure can fall in are left out)."""
     if biggest <= 0:
-        return out
+        return [Band(0, "None")]
+    return [Band(0, "None"), *(_count_bands(biggest) if scale == "count" else _rate_bands(biggest))]
+
+
+def _count_bands(biggest: float) -> list[Band]:
+    out = []
     for band in range(1, BANDS + 1):
-        low, high = biggest * (band - 1) / BANDS, biggest * band / BANDS
-        if scale == "count":
-            first, last = math.floor(low) + 1, math.floor(high + 1e-9)
-            if first > last:
-                continue
+        first, last = math.floor(biggest * (band - 1) / BANDS) + 1, math.floor(biggest * band / BANDS + 1e-9)
+        if first <= last:
             out.append(Band(band, f"{first:,}" if first == last else f"{first:,} to {last:,}"))
-        else:
-            out.append(Band(band, f"more than {low:,.1f} up to {high:,.1f} per 100,000"))
     return out
+
+
+def _rate_bands(biggest: float) -> list[Band]:
+    edges = rate_edges(biggest)
+    return [
+        Band(band, f"more than {rate_text(float(low))} up to {rate_text(float(high))} per 100,000")
+        for band, low, high in zip(range(1, BANDS + 1), edges[:-1], edges[1:], strict=True)
+        if low < high  # rounding can close a band: no printed figure falls in it
+    ]
 
 
 def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt.datetime) -> MapView:
@@ -146,6 +185,7 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
     raw = [(r, counts.by_region.get(r.id, 0) + everywhere) for r in regions if r.code in POPULATION]
     values = [(n if scale == "count" else per_100k(n, r.code) or 0.0) for r, n in raw]
     biggest = max(values, default=0)
+    edges = rate_edges(biggest) if scale == "rate" else []
     topic_slug = topic.slug if topic else ""
     tiles = [
         Tile(
@@ -154,7 +194,7 @@ def map_view(session: Session, query: Mapping[str, Any], *, admin: bool, now: dt
             slug=r.slug,
             count=n,
             rate=per_100k(n, r.code),
-            band=band_of(value, biggest),
+            band=band_of(value, biggest) if scale == "count" else rate_band(value, edges),
             link=measure.link(r.slug, topic_slug, admin),
         )
         for (r, n), value in zip(raw, values, strict=True)

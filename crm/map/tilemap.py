@@ -16,7 +16,9 @@ from html import escape
 
 from markupsafe import Markup
 
-from crm.map.figures import MapView, Tile
+from crm.map.figures import MapView, Tile, rate_text
+
+__all__ = ["rate_text", "swatch", "tile_map"]  # rate_text lives in figures: the shading rounds as it prints
 
 # ITL1 code -> (column, row, short label) on a 5 x 5 grid.
 LAYOUT: dict[str, tuple[int, int, str]] = {
@@ -65,15 +67,6 @@ def _patterns(prefix: str) -> str:
 def _strip(prefix: str, band: int, x: float, y: float, width: float, height: float) -> str:
     fill = f"url(#{prefix}-p{band})" if band else "#ffffff"
     return f'<rect x="{x}" y="{y}" width="{width}" height="{height}" fill="{fill}" stroke="{INK}" stroke-width="1"/>'
-
-
-def rate_text(rate: float | None) -> str:
-    """One decimal place; two below 0.1, so a handful of groups in a big region does not read as none."""
-    if rate is None:
-        return ""
-    if 0 < rate < 0.1:
-        return f"{rate:.2f}"
-    return f"{rate:,.1f}"
 
 
 def describe(view: MapView, tiles: Sequence[Tile]) -> str:
