@@ -10,8 +10,10 @@ text "<script>"), and every link and image passes one allow-list here before it 
 ``problems`` names each of those in plain words, so the form refuses them before they could be saved;
 rendering drops them anyway, so a body saved another way (the API, an old row) is still safe.
 
-Headings start at ``<h2>``: the subject (or the news item's title) is the one ``<h1>`` of the email and the page,
-so "# Heading" in the body is a section of it. ``to_html`` is plain semantic HTML for web pages (the site's CSS
+Headings start right below the page's own heading: the subject (or the news item's title) is the one ``<h1>`` of
+the email, its preview and the news page, so the body's top heading, whatever its level ("#" or "##"), renders as
+``<h2>`` and the others keep their place below it (a level the body skips is closed up, so the outline never jumps
+from ``<h2>`` to ``<h4>``; nothing goes deeper than ``<h6>``). ``to_html`` is plain semantic HTML for web pages (the site's CSS
 styles it; inline styles would be blocked by the CSP anyway); ``to_email_html`` is the same HTML with the inline
 styles email clients need (many drop ``<style>``).
 
@@ -33,7 +35,7 @@ from crm.validation import split_url
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 IMAGE_SCHEMES = frozenset({"https"})
-HEADING_SHIFT = 1  # "# Heading" renders as <h2>: the subject is the <h1>
+TOP_HEADING = 2  # the body's top heading renders as <h2>: the subject is the <h1>
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")  # browsers ignore these inside a scheme ("java\tscript:")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--")
 
@@ -128,10 +130,20 @@ def _sanitise(tokens: Sequence[Token]) -> None:
         block.children = kept
 
 
-def _shift_headings(tokens: Sequence[Token]) -> None:
+def _shift_headings(tokens: Sequence[Token], top: int = TOP_HEADING) -> None:
+    """Move the body's headings so its top one is ``<h{top}>`` (a fixed shift made "## Heading" an ``<h3>`` straight
+    after the page's ``<h1>``, a skipped level screen-reader users navigate by). Each heading keeps its level
+    relative to the top one, but is never more than one below the heading before it, nor deeper than ``<h6>``."""
+    opens = [t for t in tokens if t.type == "heading_open"]
+    if not opens:
+        return
+    shift = top - min(int(t.tag[1]) for t in opens)
+    level, before = top, top - 1
     for token in tokens:
+        if token.type == "heading_open":
+            level = min(6, int(token.tag[1]) + shift, before + 1)
+            before = level
         if token.type in {"heading_open", "heading_close"}:
-            level = min(6, int(token.tag[1]) + HEADING_SHIFT)
             token.tag = f"h{level}"
 
 
@@ -149,10 +161,11 @@ def _style(tokens: Sequence[Token]) -> None:
                     child.attrSet("style", style)
 
 
-def to_html(md: str) -> Markup:
-    """Sanitised semantic HTML (headings from ``<h2>``), no inline styles: for web pages."""
+def to_html(md: str, top: int = TOP_HEADING) -> Markup:
+    """Sanitised semantic HTML, no inline styles: for web pages. ``top``: the level of the body's top heading, the
+    one below the page's own (``<h2>`` under the news item's ``<h1>``)."""
     tokens = _tokens(md)
-    _shift_headings(tokens)
+    _shift_headings(tokens, top)
     return Markup(_parser().renderer.render(tokens, _parser().options, {}))
 
 
