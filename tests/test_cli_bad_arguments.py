@@ -74,3 +74,15 @@ def test_run_refuses_a_port_or_worker_count_that_cannot_be(database, db, monkeyp
     assert "--port" in _clear(_crm(database, "run", "--port", "99999", "--no-seed", "--no-worker"))
     assert "--port" in _clear(_crm(database, "run", "--port", "0", "--no-seed", "--no-worker"))
     assert "--workers" in _clear(_crm(database, "run", "--workers", "0", "--no-seed", "--no-worker"))
+
+
+def test_revoking_a_key_twice_keeps_when_it_was_revoked(database, db):
+    made = _crm(database, "api-key", "create", "zapier")
+    key_id = int(made.output.split()[2])
+    assert _crm(database, "api-key", "revoke", str(key_id)).exit_code == 0
+    db.expire_all()
+    first = db.get(m.ApiKey, key_id).revoked_at
+    again = _crm(database, "api-key", "revoke", str(key_id))
+    assert again.exit_code == 0 and "already revoked" in again.output
+    db.expire_all()
+    assert db.get(m.ApiKey, key_id).revoked_at == first

@@ -98,6 +98,9 @@ def api_key_revoke(key_id: int) -> None:
         key = session.get(m.ApiKey, key_id)
         if key is None:
             fail(f"no API key with id {key_id}")
+        if key.revoked_at is not None:  # keep the time it was revoked (a second revoke moved it to now)
+            click.echo(f"API key {key_id} was already revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC.")
+            return
         key.revoked_at = m.utcnow()
     click.echo(f"API key {key_id} revoked.")
 
