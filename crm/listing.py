@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from crm.cursors import decode_cursor, encode_cursor
 from crm.httpcache import kept
 from crm.prepared import driver_statement, reading
+from crm.validation import without_nul
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -105,7 +106,7 @@ class ListParams:
             value = query.get(name, "")
             if isinstance(value, list):
                 value = value[0] if value else ""
-            return str(value).strip()
+            return str(without_nul(value)).strip()
 
         try:
             size = int(first("page_size") or DEFAULT_PAGE_SIZE)
@@ -116,7 +117,7 @@ class ListParams:
             if name in multi:
                 raw = query.get(name, [])
                 values = raw if isinstance(raw, list) else [raw]
-                cleaned = [str(v).strip() for v in values if str(v).strip()]
+                cleaned = [str(v).strip() for v in without_nul(values) if str(v).strip()]
                 if cleaned:
                     filters[name] = cleaned
             elif value := first(name):

@@ -102,9 +102,19 @@ def rows_shown(data: dict[str, Any], fields: tuple[str, ...], *, most: int, leas
     return min(most, max(least, filled + 2))
 
 
+def without_nul(value: Any) -> Any:
+    """A submitted value without NUL characters (pasted from a PDF or a spreadsheet): PostgreSQL's text cannot hold
+    them, which failed the whole form, and nobody typed one on purpose. Lists are cleaned item by item."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 class Form:
     def __init__(self, data: dict[str, Any] | None) -> None:
-        self.data = data or {}
+        self.data = {k: without_nul(v) for k, v in data.items()} if data else {}
         self.errors: dict[str, str] = {}
 
     @property

@@ -1,10 +1,11 @@
 """The API's one rule for request bodies, checked before any handler decodes them: a body over
-``API_MAX_BODY_BYTES`` is a 413 and JSON nested deeper than ``crm.jsonbody.API_MAX_DEPTH`` a 400, both as problem
-details. Without it ``[`` × 5,000 made the JSON decoder recurse into a 500. It runs as the app's ``before_request``
+``API_MAX_BODY_BYTES`` is a 413, and JSON nested deeper than ``crm.jsonbody.API_MAX_DEPTH`` or holding a NUL
+character a 400, all as problem details. Without it ``[`` × 5,000 made the JSON decoder recurse into a 500. It runs as the app's ``before_request``
 hook so every ``/api/`` route, present and future, is covered whatever router it hangs on."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request
@@ -15,6 +16,9 @@ from crm.jsonbody import TooDeep, check_depth
 # The largest honest API body is a record with a 5,000-character description and a few members: a few KB.
 API_MAX_BODY_BYTES = 1024 * 1024
 METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A JSON string's NUL (``\u0000`` after an even run of backslashes, so not an escaped backslash followed by "u0000"):
+# PostgreSQL's text cannot hold it, and SQLite would keep an invisible character no one typed on purpose.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _too_large() -> ClientException:
@@ -37,3 +41,8 @@ async def guard_api_body(request: Request[Any, Any, Any]) -> None:
             check_depth(body)
         except TooDeep as exc:
             raise ClientException(status_code=400, detail=f"The request body is not accepted: {exc}.") from exc
+        if _NUL_ESCAPE.search(body):
+            raise ClientException(
+                status_code=400,
+                detail="The request body is not accepted: a text value contains a NUL character (\\u0000); remove it.",
+            )
