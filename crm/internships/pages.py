@@ -4,6 +4,7 @@ and the host's "has it been filled?" link. Anyone may use them.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -46,6 +47,7 @@ def internship_list(request: Request[Any, Any, Any]) -> Template:
         "filters": filters,
         "sorts": page.sorts,
         "alert_url": subscribe_url(filters, {t.slug: t.id for t in topics}, {r.slug: r.id for r in regions}),
+        "alert": alert_wording(params, filters),
     }
     return list_page(
         request,
@@ -54,6 +56,25 @@ def internship_list(request: Request[Any, Any, Any]) -> Template:
         context,
         page_only=lambda: {"topics": topics, "regions": regions},
     )
+
+
+def alert_wording(params: ListParams, filters: services.Filters) -> dict[str, str]:
+    """The words of the alert link. An alert stores the filters ``subscribe_url`` carries, but no search words and
+    no closing date (it is about listings posted later), so when the person has used either the link must not
+    promise "this search": it names what the alert covers and says what it leaves out."""
+    left_out = [
+        words
+        for words, used in (
+            ("the words you searched for", bool(params.q.strip())),
+            ("the closing date", bool(filters.closing_within_weeks)),
+        )
+        if used
+    ]
+    if not left_out:
+        return {"link": "alerts for this search", "caveat": ""}
+    kept = dataclasses.replace(filters, closing_within_weeks=None) != services.Filters()
+    link = "alerts for new internships with these filters" if kept else "alerts for every new internship"
+    return {"link": link, "caveat": f"Alerts cannot match {' or '.join(left_out)}."}
 
 
 @get("/internships/feed.xml", sync_to_thread=False)
