@@ -112,6 +112,19 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+# Words spelt with a vowel but said with a consonant ("a user", "a one-off") and the reverse ("an hour").
+_CONSONANT_SOUND = ("uni", "use", "usu", "uti", "eu", "one", "once")
+_SILENT_H = ("hour", "honest", "honour", "heir")
+
+
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an" as it is said: the one place a message names "a kind" or "an owner" (a required
+    choice read "Choose a owner.")."""
+    word = noun.strip().lower()
+    vowel_sound = word[:1] in set("aeiou") and not word.startswith(_CONSONANT_SOUND)
+    return f"{'an' if vowel_sound or word.startswith(_SILENT_H) else 'a'} {noun}"
+
+
 class Form:
     def __init__(self, data: dict[str, Any] | None) -> None:
         self.data = {k: without_nul(v) for k, v in data.items()} if data else {}
@@ -200,7 +213,7 @@ class Form:
         label = label or name.replace("_", " ").capitalize()
         if not value:
             if required:
-                self.add_error(name, f"Choose a {label.lower()}.")
+                self.add_error(name, f"Choose {with_article(label.lower())}.")
             return ""
         if value not in choices:
             self.add_error(name, f"Choose a valid {label.lower()}.")
