@@ -13,7 +13,7 @@ from crm import models as m
 from crm.bulk import actions as bulk
 from crm.bulk import kinds as bulk_kinds
 from crm.listing import ListParams
-from crm.mailing import outbox, prune, queries
+from crm.mailing import outbox, prune, queries, suppression
 from crm.mailing import subscriptions as subs
 from crm.mailing.consent import CONSENT_TEXTS
 from crm.plainwords import plain
@@ -21,7 +21,7 @@ from crm.views_saved import saved
 from crm.web.auth import admin_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
 from crm.web.forms import Form, FormBody
-from crm.web.pages import form_page_as, get_or_404, list_page, or_404
+from crm.web.pages import form_page_as, get_or_404, is_htmx, list_page, or_404
 from crm.web.pages import notice as notice_text
 from crm.web.security import framed_email
 from crm.web.templating import TEMPLATE_DIR
@@ -156,46 +156,68 @@ def subscriber_detail(db: DB, sub_id: FromPath[int]) -> Template:
 SUPPRESSION_REASONS = ["manual", "unsubscribed", "bounce", "complaint", "erasure"]
 
 
-def _suppressions_page(db: DB, form: Form, show: str = "", notice: str = "") -> Template:
-    """The list with its add form: 400 when the form comes back with messages (as it always has), else 200."""
-    rows = queries.suppressions(db, include_lifted=show == "all")
-    context = {"rows": rows, "reasons": SUPPRESSION_REASONS, "show": show, "notice": notice}
+def _list_params(request: Request[Any, Any, Any]) -> ListParams:
+    """The list's search, filter, sort and page, from the page's query string; the lift form posts with the same
+    query, so the answer shows the page the row was lifted from (and a refused lift shows its message on that row,
+    which the list's first page may not hold)."""
+    return ListParams.from_query(dict(request.query_params), filter_names=list(suppression.LIST_FILTERS))
+
+
+def _suppressions_page(
+    request: Request[Any, Any, Any], db: DB, form: Form, params: ListParams, notice: str = ""
+) -> Template:
+    """The list with its add form: 400 when the form comes back with messages (as it always has), else 200. A
+    search, filter or page change from the filter bar (htmx) gets the results alone."""
+    db.flush()  # the list shows what this request added or lifted (sessions do not autoflush)
+    context = {
+        "page": suppression.list_page(db, params),
+        "params": params,
+        "sorts": suppression.LIST_SORTS,
+        "reasons": SUPPRESSION_REASONS,
+        "show": params.filters.get("show", ""),
+        "notice": notice,
+        "form": form,
+    }
+    if is_htmx(request.headers) and not form.errors and not notice:
+        return Template("admin/suppressions_results.html", context=context)
     return form_page_as(400, "admin/suppressions.html", context, form=form)
 
 
 @get("/admin/suppressions", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
-def suppressions_page(db: DB, show: FromQuery[str] = "") -> Template:
-    return _suppressions_page(db, Form({}), show)
+def suppressions_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    return _suppressions_page(request, db, Form({}), _list_params(request))
 
 
 @post("/admin/suppressions", guards=[admin_guard], sync_to_thread=False, include_in_schema=False)
-def suppressions_add(db: DB, user: CurrentUser, data: FormBody) -> Template | Redirect:
+def suppressions_add(request: Request[Any, Any, Any], db: DB, user: CurrentUser, data: FormBody) -> Template:
     form = Form(data)
     email = form.email("email")
     reason = form.choice("reason", set(SUPPRESSION_REASONS), required=True, label="reason")
     note = form.line("note", required=True, max_length=400, label="Reason in your words")
     if not form.ok or user is None:
-        return _suppressions_page(db, form)
+        return _suppressions_page(request, db, form, ListParams())
     added = subs.admin_add_suppression(db, user, email, reason, note)
-    return _suppressions_page(
-        db, Form({}), notice=f"{email} is now suppressed." if added else f"{email} was already suppressed."
-    )
+    notice = f"{email} is now suppressed." if added else f"{email} was already suppressed."
+    return _suppressions_page(request, db, Form({}), ListParams(), notice=notice)
 
 
 @post(
     "/admin/suppressions/{suppression_id:int}/lift", guards=[admin_guard], sync_to_thread=False, include_in_schema=False
 )
-def suppressions_lift(db: DB, user: CurrentUser, suppression_id: FromPath[int], data: FormBody) -> Template:
+def suppressions_lift(
+    request: Request[Any, Any, Any], db: DB, user: CurrentUser, suppression_id: FromPath[int], data: FormBody
+) -> Template:
     form = Form(data)
     note = form.line("note", required=True, max_length=400, label="Reason for lifting")
+    params = _list_params(request)
     if not form.ok or user is None:
         # The message belongs to this row's own field (``f-lift-<id>``): under the name "note" it was shown against
         # the add form's "Reason in your words" and the row being lifted said nothing.
         refused = Form({})
         refused.add_error(f"lift-{suppression_id}", form.errors.get("note", "Give a reason for lifting."))
-        return _suppressions_page(db, refused)
+        return _suppressions_page(request, db, refused, params)
     row = or_404(subs.admin_lift_suppression(db, user, suppression_id, note), "No such suppression.")
-    return _suppressions_page(db, Form({}), notice=f"The suppression of {row.address} is lifted.")
+    return _suppressions_page(request, db, Form({}), params, notice=f"The suppression of {row.address} is lifted.")
 
 
 route_handlers: list[Any] = [

@@ -8,10 +8,11 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 HASH_PREFIX = "sha256:"
 
@@ -81,3 +82,26 @@ def suppress(
     row.note = note[:500]
     row.created_at = now
     return True
+
+
+# --- the admin list ------------------------------------------------------------------------------------------------
+
+S = m.Suppression
+LIST_SORTS = Sorts(
+    SortOption("-id", "Newest first", S.id, descending=True),
+    SortOption("address", "Address", S.address),
+)
+LIST_FILTERS = ("show",)
+
+
+def list_page(session: Session, params: ListParams) -> Page:
+    """One page of /admin/suppressions: keyset-paged (one statement, one more for the capped count) at any size, so
+    an old bounce is reachable, not cut off after the newest 200. ``q`` finds an address by part of it, and a whole
+    address also finds its erased (hashed) form, the only one kept after erasure. Active entries unless the ``show``
+    filter is ``all``."""
+    query = select(S.id, S.address, S.reason, S.source, S.note, S.created_at, S.lifted_at)
+    if params.filters.get("show") != "all":
+        query = query.where(S.lifted_at.is_(None))
+    if q := normalise(params.q):
+        query = query.where(or_(S.address.contains(q, autoescape=True), S.address == address_hash(q)))
+    return fetch_page(session, query, params, LIST_SORTS, id_column=S.id, count=True)
