@@ -6,16 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.imports import batches, undo, wording
+from crm.listing import ListParams
 from crm.web.areas import admin_area
 from crm.web.deps import DB, CurrentUser, Ext
-from crm.web.pages import get_or_404
+from crm.web.pages import get_or_404, list_page
 
 SHOWN_CHANGES = 500
 ENTITY_PAGES = {
@@ -31,11 +32,16 @@ def _now() -> dt.datetime:
 
 
 @get("/", sync_to_thread=False)
-def import_batches(db: DB) -> Template:
-    return Template(
-        "admin/import_batches.html",
-        context={"batches": batches.recent(db, 200), "kinds": batches.KINDS, "now": _now(), "days": batches.UNDO_DAYS},
-    )
+def import_batches(request: Request[Any, Any, Any], db: DB) -> Template:
+    params = ListParams.from_query(dict(request.query_params), filter_names=list(batches.LIST_FILTERS))
+    context = {
+        "page": batches.list_page(db, params),
+        "params": params,
+        "sorts": batches.LIST_SORTS,
+        "kinds": batches.KINDS,
+        "days": batches.UNDO_DAYS,
+    }
+    return list_page(request, "admin/import_batches.html", "admin/import_batches_results.html", context)
 
 
 def _batch_page(

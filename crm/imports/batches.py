@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crm import audit, db
 from crm import models as m
 from crm.accounts.principal import Principal
+from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
 
 UNDO_DAYS = 30
 KEPT_PROBLEMS = 500  # bad rows listed on the batch page (the count covers them all)
@@ -117,6 +118,25 @@ def recent(session: Session, limit: int = 50, kind: str | None = None) -> list[m
     if kind:
         query = query.where(m.ImportBatch.kind == kind)
     return list(session.scalars(query))
+
+
+B = m.ImportBatch
+LIST_SORTS = Sorts(SortOption("-id", "Newest first", B.id, descending=True))
+LIST_FILTERS = ("kind",)
+
+
+def list_page(session: Session, params: ListParams) -> Page:
+    """One page of /admin/imports, newest first: keyset-paged (one statement, one more for the capped count) so
+    every batch is reachable, not only the newest 200. ``q`` is part of the file's name, in any case; the ``kind``
+    filter is directory or funding imports. Only the columns the table shows (not the stored bad rows)."""
+    query = select(
+        B.id, B.kind, B.filename, B.actor, B.created_at, B.created, B.updated, B.unchanged, B.errors, B.undone_at
+    )
+    if (kind := params.filters.get("kind")) in KINDS:
+        query = query.where(B.kind == kind)
+    if q := params.q.strip().lower():
+        query = query.where(func.lower(B.filename).contains(q, autoescape=True))
+    return fetch_page(session, query, params, LIST_SORTS, id_column=B.id, count=True)
 
 
 def get(session: Session, batch_id: int) -> m.ImportBatch | None:
