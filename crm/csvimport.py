@@ -2,8 +2,11 @@
 and report alike.
 
 What an importer shares: reading (UTF-8 checked strictly first, then Windows-1252 as Excel writes "CSV (Comma
-delimited)" on UK machines, with or without a BOM, never a guess with replacement characters; streamed from a file
-with progress, or decoded from an upload), header names as keys, data rows numbered as spreadsheets number them
+delimited)" on UK machines, with or without a BOM; UTF-16 when the file starts with its BOM, as Excel's "Unicode"
+files do; never a guess with replacement characters; streamed from a file with progress, or decoded from an upload),
+commas only (a tab-separated file is refused saying to save it as "CSV UTF-8"), quotes read strictly (a quote left
+open is a file error with its row, never the rest of the file taken as one value), the exports' formula guard undone
+(``unescape``), header names as keys, data rows numbered as spreadsheets number them
 (the header is row 1; blank rows are skipped but counted), a ``RowResult`` per row, the old → new plan of a matched
 record (``plan_changes``: fill empty fields only unless the column is chosen to replace), the ``Report`` (file
 errors, notes, every bad row with its number, column and message, the rows to show in a preview, the columns whose
@@ -51,17 +54,39 @@ def header_key(name: str) -> str:
 
 
 BOM = codecs.BOM_UTF8
+UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}  # FF FE, FE FF
+CODEC_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE"}
 CP1252_NOTE = "This file was saved in Windows-1252 (Excel); we read it as such."
 NOT_TEXT = (
     "The file is neither UTF-8 nor Windows-1252 text (byte 0x{byte:02X} on line {line} means nothing in either). "
     "Save it as 'CSV UTF-8' and upload it again."
 )
+NOT_UTF16 = (
+    'The file starts as UTF-16 text (Excel\'s "Unicode") but is not valid UTF-16 (at byte {offset}). '
+    "Save it as 'CSV UTF-8' and upload it again."
+)
+TAB_SEPARATED = (
+    'The file is tab-separated (as Excel\'s "Unicode Text" and "Text (Tab delimited)" are), and the import '
+    "reads comma-separated files. In Excel choose Save As, 'CSV UTF-8 (Comma delimited)', and upload that file."
+)
+# The exports' formula guard (crm.directory.export.safe_cell and the other CSV exports): a cell a spreadsheet would
+# run as a formula gets an apostrophe in front. The reader takes off exactly that apostrophe and nothing else.
+ESCAPED = frozenset({"=", "+", "-", "@", "\t", "\r"})
+
+
+def unescape(value: str) -> str:
+    """A cell as it was before an export's formula guard: "'+44 20…" is "+44 20…", "'-text" is "-text". Only an
+    apostrophe followed by one of the guarded characters is taken off, so an export re-imported changes nothing;
+    any other apostrophe ("'quoted", a lone "'") is the file's own and stays. (A spreadsheet keeps a typed leading
+    apostrophe out of the CSV it saves, so "'-" in a file is the guard's.)"""
+    return value[1:] if value[:1] == "'" and value[1:2] in ESCAPED else value
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Encoding:
-    """How a file's bytes are read: ``codec`` ("utf-8" or "cp1252"), whether it starts with a UTF-8 BOM (dropped), and
-    the note the preview shows when it is not plain UTF-8."""
+    """How a file's bytes are read: ``codec`` ("utf-8", "cp1252", "utf-16-le" or "utf-16-be"), whether it starts
+    with a BOM (dropped: UTF-8's three bytes, or UTF-16's two, which is how UTF-16 is told), and the note the preview
+    shows when it is Windows-1252."""
 
     codec: str = "utf-8"
     bom: bool = False
@@ -72,30 +97,47 @@ class Encoding:
 
     @property
     def name(self) -> str:
-        return ("UTF-8" if self.codec == "utf-8" else "Windows-1252") + (" with BOM" if self.bom else "")
+        return CODEC_NAMES.get(self.codec, self.codec) + (" with BOM" if self.bom else "")
+
+    @property
+    def bom_length(self) -> int:
+        return (2 if self.codec.startswith("utf-16") else 3) if self.bom else 0
 
 
-def _is_utf8(path: Path, skip: int) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _utf16(start: bytes) -> str:
+    """The UTF-16 codec a file's first bytes name by their BOM, else ""."""
+    return next((codec for bom, codec in UTF16_BOMS.items() if start.startswith(bom)), "")
+
+
+def _bad_byte(path: Path, skip: int, codec: str) -> int | None:
+    """The offset of the first byte ``codec`` cannot read (None: the whole file reads), in 1 MB blocks."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    offset = skip
     with open(path, "rb") as fh:
         fh.read(skip)
         try:
             while block := fh.read(1 << 20):
                 decoder.decode(block)
+                offset += len(block)
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
+        except UnicodeDecodeError as exc:
+            return offset + exc.start
+    return None
 
 
 def sniff(path: Path) -> tuple[Encoding | None, str]:
     """The file's encoding, honestly: UTF-8 checked strictly over the whole file first (a BOM is allowed), then
     Windows-1252, which Excel's "CSV (Comma delimited)" writes on UK machines, also checked strictly (its five unused
     bytes refuse the file). (None, the reason) when it is neither; the whole file is read once or twice in 1 MB
-    blocks, so memory does not grow with it."""
+    blocks, so memory does not grow with it. A file starting with a UTF-16 BOM (Excel's "Unicode" files) is UTF-16,
+    checked as strictly."""
     with open(path, "rb") as fh:
-        bom = fh.read(3) == BOM
-    if _is_utf8(path, 3 if bom else 0):
+        start = fh.read(3)
+    if utf16 := _utf16(start):
+        offset = _bad_byte(path, 2, utf16)
+        return (Encoding(utf16, True), "") if offset is None else (None, NOT_UTF16.format(offset=offset))
+    bom = start == BOM
+    if _bad_byte(path, 3 if bom else 0, "utf-8") is None:
         return Encoding("utf-8", bom), ""
     line = 1
     with open(path, "rb") as fh:
@@ -120,8 +162,14 @@ class Decoded:
 
 
 def decode(raw: bytes) -> Decoded:
-    """An uploaded file's text, read as ``sniff`` reads a file: UTF-8 strictly (BOM dropped), else Windows-1252
-    strictly, else an error saying so (never a guess with replacement characters)."""
+    """An uploaded file's text, read as ``sniff`` reads a file: UTF-16 when it starts with its BOM, else UTF-8
+    strictly (BOM dropped), else Windows-1252 strictly, else an error saying so (never a guess with replacement
+    characters)."""
+    if utf16 := _utf16(raw):
+        try:
+            return Decoded(raw[2:].decode(utf16), Encoding(utf16, True))
+        except UnicodeDecodeError as exc:
+            return Decoded("", Encoding(utf16, True), NOT_UTF16.format(offset=2 + exc.start))
     bom = raw.startswith(BOM)
     body = raw[3:] if bom else raw
     try:
@@ -159,31 +207,54 @@ def open_text(
     encoding = encoding or Encoding()
     with open(path, "rb") as raw:
         if encoding.bom:
-            raw.read(3)
+            raw.read(encoding.bom_length)
             if progress:
-                progress(3)
+                progress(encoding.bom_length)
         yield io.TextIOWrapper(io.BufferedReader(_CountingReader(raw, progress)), encoding=encoding.codec, newline="")
 
 
 class CsvRows:
     """A CSV text stream read record by record: ``read_header()``, then ``rows()``. A file or row the ``csv`` module
-    cannot read becomes a file error in the report (and ends the rows)."""
+    cannot read becomes a file error in the report (and ends the rows). Quotes are read strictly: without it a quote
+    left open took the rest of the file as one value, and an organisation named "Unclosed,vcse,,no,no,d,,,,,," was
+    created without a word. Every value has the exports' formula guard undone (``unescape``)."""
 
     def __init__(self, stream: Iterable[str], report: Report) -> None:
-        self._reader = csv.reader(stream)
+        self._reader = csv.reader(stream, strict=True)
         self.report = report
         self.header: list[str] = []  # as written
         self.columns: list[str] = []  # as keys (``header_key``)
+        self._lines = (1, 1)  # the lines of the file the last row was read from (a quoted value may span several)
+
+    def _malformed(self, row: int, line: int, exc: csv.Error) -> str:
+        """A row the csv module refused, in plain words with its row (as spreadsheets number them) and its line."""
+        where = f"Row {row} (line {line})"
+        if "unexpected end of data" in str(exc):
+            return (
+                f'{where}: a quote (") opened in this row is never closed, so the rest of the file would be read as '
+                "one value. Nothing can be imported until it is fixed: close the quote where the value ends (a quote "
+                'inside a quoted value is written twice, "") and upload the file again.'
+            )
+        if "expected after" in str(exc):
+            return (
+                f"{where}: the quotes in this row do not pair up (text follows a closing quote on line "
+                f"{self._reader.line_num}). Nothing can be imported until it is fixed: quote the whole value and "
+                'write a quote inside it twice (""), then upload the file again.'
+            )
+        return f"Row {row}: the CSV is malformed ({exc})."
 
     def read_header(self) -> bool:
-        """Read the header row; False (with a file error) when the file is empty or unreadable."""
+        """Read the header row; False (with a file error) when the file is empty, unreadable or tab-separated."""
         try:
             self.header = next(self._reader)
         except StopIteration:
             self.report.file_errors.append("The file is empty.")
             return False
         except csv.Error as exc:
-            self.report.file_errors.append(f"The file is not a readable CSV file ({exc}).")
+            self.report.file_errors.append(self._malformed(1, 1, exc))
+            return False
+        if len(self.header) == 1 and "\t" in self.header[0]:
+            self.report.file_errors.append(TAB_SEPARATED)
             return False
         self.columns = [header_key(h) for h in self.header]
         return True
@@ -198,22 +269,36 @@ class CsvRows:
             return f"The row has {len(values)} values but the header has {len(self.columns)}."
         return ""
 
+    def unclosed_quote(self, values: list[str]) -> str:
+        """An error message for the last row read when a quote opened in it seems to close only at the end of a later
+        line, else "". The csv module cannot tell that from a value written over several lines; the sign is a row
+        short of values with a value that spans lines and holds commas (the swallowed rows)."""
+        if len(values) < len(self.columns) and any(("\n" in v or "\r" in v) and "," in v for v in values):
+            return (
+                f'A quote (") opened in this row closes only on line {self._lines[1]}, so lines {self._lines[0]} to '
+                f"{self._lines[1]} were read as one value and the rows among them are not imported. Close the quote "
+                "where the value ends and import the file again."
+            )
+        return ""
+
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Data rows with their row number in the file (the header is row 1), skipping blank rows."""
+        """Data rows with their row number in the file (the header is row 1), skipping blank rows; each value with
+        the exports' formula guard undone."""
         number = 1
         while True:
+            line = self._reader.line_num + 1
             try:
                 values = next(self._reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                number += 1
-                self.report.file_errors.append(f"Row {number}: the CSV is malformed ({exc}).")
+                self.report.file_errors.append(self._malformed(number + 1, line, exc))
                 return
             number += 1
             if not any(v.strip() for v in values):
                 continue
-            yield number, values
+            self._lines = (line, self._reader.line_num)
+            yield number, [unescape(v) for v in values]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -298,9 +298,9 @@ def run_import(
 
         def parsed() -> Iterator[ParsedRow]:
             for number, values in reader.rows():
-                too_many = reader.too_many_values(values)
-                if too_many:
-                    yield ParsedRow(RowResult(row=number, errors=[("", too_many)]), None, [], [], None, "")
+                unreadable = reader.too_many_values(values) or reader.unclosed_quote(values)
+                if unreadable:
+                    yield ParsedRow(RowResult(row=number, errors=[("", unreadable)]), None, [], [], None, "")
                     continue
                 try:
                     yield parser.parse(number, dict(zip(columns, values, strict=False)), present)

@@ -307,7 +307,9 @@ def run_import(
             report.file_errors.append(f"Only the first {MAX_ROWS} rows were read; split the file.")
             break
         values = {c: raw[i].strip() if i < len(raw) else "" for i, c in enumerate(header) if c}
-        if any(values.values()):
+        if unclosed := reader.unclosed_quote(raw):  # a quote that ran into later rows: none of them is read
+            report.add(RowResult(row=number, errors=[("", unclosed)], action="error"))
+        elif any(values.values()):
             report.add(rows.one(number, values))
         if progress:
             progress(1)
