@@ -39,10 +39,12 @@ class Period:
         return self.due_at
 
     def label(self) -> str:
+        """What the digest says it is for, after "for the" (``email/digest.*``): "week of 7 December 2026", "month of
+        December 2026" (a bare month read "for the December 2026")."""
         local = self.due_at.astimezone(LONDON)
         if self.frequency == WEEKLY:
             return f"week of {local.day} {local:%B %Y}"
-        return f"{local:%B %Y}"
+        return f"month of {local:%B %Y}"
 
     @property
     def starts_at(self) -> dt.datetime:
