@@ -102,6 +102,22 @@ def rows_shown(data: dict[str, Any], fields: tuple[str, ...], *, most: int, leas
     return min(most, max(least, filled + 2))
 
 
+# The largest id an INTEGER key holds (PostgreSQL's int4; SQLite holds more, but the product is the same on both): a
+# bigger number names no row, and passed on to a query it overflows the driver, which was a bare 400 page that lost
+# everything typed in the form. Whole numbers typed into a form (a capacity, hours) share the bound.
+MAX_ID = 2**31 - 1
+
+
+def record_id(raw: Any) -> int | None:
+    """``raw`` (a form field, a filter, a menu's value) as a row id: ASCII digits from 1 to ``MAX_ID``; None for
+    empty or anything that cannot be one (a stale or forged choice is then "choose from the list")."""
+    text = str(raw if raw is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def without_nul(value: Any) -> Any:
     """A submitted value without NUL characters (pasted from a PDF or a spreadsheet): PostgreSQL's text cannot hold
     them, which failed the whole form, and nobody typed one on purpose. Lists are cleaned item by item."""
@@ -195,7 +211,11 @@ class Form:
             self.add_error(name, f"{label} is required.")
         return raw
 
-    def int(self, name: str, *, required: bool = False, minimum: int | None = None, label: str = "") -> int | None:
+    def int(
+        self, name: str, *, required: bool = False, minimum: int | None = None, maximum: int = MAX_ID, label: str = ""
+    ) -> int | None:
+        """A whole number; above ``maximum`` (by default what an integer column holds) it is a message and None, so
+        no caller passes on a number the database would refuse."""
         label = label or name.replace("_", " ").capitalize()
         if not (raw := self._given(name, required, label)):
             return None
@@ -206,7 +226,22 @@ class Form:
             return None
         if minimum is not None and value < minimum:
             self.add_error(name, f"{label} must be at least {minimum}.")
+        if value > maximum:
+            self.add_error(name, f"{label} must be at most {maximum:,}.")
+            return None
         return value
+
+    def ids(self, name: str, *, message: str = "Choose from the list.") -> list[int]:
+        """The row ids a group of tick boxes or a multiple menu sent, in order, once each; ``message`` for any value
+        that cannot be an id (``record_id``), which is left out."""
+        out: list[int] = []
+        for raw in self.getlist(name):
+            value = record_id(raw)
+            if value is None:
+                self.add_error(name, message)
+            elif value not in out:
+                out.append(value)
+        return out
 
     def choice(self, name: str, choices: set[str] | list[str], *, required: bool = False, label: str = "") -> str:
         value = self.str(name)

@@ -26,6 +26,7 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Operation
 from litestar.routes import HTTPRoute
 
+from crm.validation import MAX_ID  # primary keys are PostgreSQL ``integer``; the API is the same on SQLite
 from crm.web.bodies import METHODS_WITH_BODIES
 from crm.web.errors import PROBLEM_JSON, TITLES
 
@@ -38,7 +39,6 @@ SECURITY_SCHEME = "BearerToken"
 # Anyone may call it; with a key the caller may see more (admins see unlisted records). The empty requirement
 # overrides the document's global ``security`` for this operation.
 PUBLIC_READ: list[dict[str, list[str]]] = [{}, {SECURITY_SCHEME: []}]
-MAX_ID = 2**31 - 1  # primary keys are PostgreSQL ``integer``; SQLite holds more but the API is the same on both
 
 
 class FieldError(msgspec.Struct):

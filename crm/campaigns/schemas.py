@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-MAX_ID = 2**31 - 1  # record ids are PostgreSQL integers (crm.api.openapi.MAX_ID, which sits in the web layer)
+from crm.validation import MAX_ID  # record ids are PostgreSQL integers
+
 RecordId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 Ids = Annotated[list[RecordId], msgspec.Meta(max_length=1000)]
 Words = Annotated[list[Annotated[str, msgspec.Meta(max_length=80)]], msgspec.Meta(max_length=50)]

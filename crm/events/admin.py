@@ -294,7 +294,7 @@ def admin_attendance_page(db: DB, event_id: FromPath[int]) -> Template:
 @post("/events/{event_id:int}/attendance", sync_to_thread=False)
 def admin_attendance(db: DB, user: CurrentUser, event_id: FromPath[int], data: FormBody) -> Template | Redirect:
     event = get_or_404(db, m.Event, event_id, "No such event.")
-    ids = {int(v) for v in Form(data).getlist("attended") if v.isdigit()}
+    ids = set(Form(data).ids("attended"))
     try:
         attendees.record_attendance(db, user, event, ids, views.now())
     except lifecycle.EventProblem as exc:

@@ -22,6 +22,7 @@ from crm import models as m
 from crm.accounts.principal import Principal
 from crm.events.lifecycle import EventProblem
 from crm.events.mail import INLINE_LIMIT, MAILING, Mailer, Recipient, host_name, queue_calendar_emails
+from crm.validation import record_id
 
 REASON_LABELS = {
     "already-invited": "already invited",
@@ -51,7 +52,7 @@ class AudienceFilter:
             return [str(v).strip() for v in values if str(v).strip()]
 
         def ints(name: str) -> tuple[int, ...]:
-            return tuple(sorted({int(v) for v in many(name) if v.isdigit()}))
+            return tuple(sorted({i for i in map(record_id, many(name)) if i is not None}))
 
         kinds = {k.value for k in m.OrgKind}
         stages = {s.value for s in m.CareerStage}

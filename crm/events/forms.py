@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm import models as m
 from crm.timefmt import LONDON, local_input, parse_local
-from crm.validation import Form, split_url
+from crm.validation import Form, record_id, split_url
 
 
 def form_data(event: m.Event) -> dict[str, Any]:
@@ -47,10 +47,11 @@ def _id_choice(session: Session, form: Form, name: str, model: Any, label: str) 
     raw = form.str(name)
     if not raw:
         return None
-    if not raw.isdigit() or session.get(model, int(raw)) is None:
+    chosen = record_id(raw)
+    if chosen is None or session.get(model, chosen) is None:
         form.add_error(name, f"Choose a {label} from the list.")
         return None
-    return int(raw)
+    return chosen
 
 
 def _day(form: Form, name: str, label: str, *, required: bool = False) -> dt.date | None:

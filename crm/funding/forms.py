@@ -14,16 +14,6 @@ MAX_DEADLINE_ROWS = 10
 FLAGS = ("requires_vcse_partner", "vcse_can_be_co_lead", "lead_must_be_academic", "lead_must_be_vcse")
 
 
-def _ints(values: list[str], form: Form, field: str) -> list[int]:
-    out: list[int] = []
-    for v in values:
-        try:
-            out.append(int(v))
-        except ValueError:
-            form.add_error(field, "Choose from the list.")
-    return out
-
-
 def parse_call_form(form: Form) -> fs.CallInput:
     title = form.line("title", required=True, max_length=300, label="Title")
     funder_id = form.int("funder_id", required=True, label="Funder")
@@ -53,8 +43,8 @@ def parse_call_form(form: Form) -> fs.CallInput:
         deadlines=deadlines,
         amount_min=form.int("amount_min", minimum=0, label="Minimum amount"),
         amount_max=form.int("amount_max", minimum=0, label="Maximum amount"),
-        topic_ids=_ints(form.getlist("topic_ids"), form, "topic_ids"),
-        region_ids=_ints(form.getlist("region_ids"), form, "region_ids"),
+        topic_ids=form.ids("topic_ids"),
+        region_ids=form.ids("region_ids"),
         external_ref=form.line("external_ref", max_length=200, label="External reference") or None,
         **{flag: form.bool(flag) for flag in FLAGS},
         funding_type=form.choice("funding_type", {t.value for t in m.FundingType}, label="type of funding") or None,

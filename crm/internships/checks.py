@@ -17,7 +17,7 @@ from crm import models as m
 from crm.errors import FieldErrors
 from crm.internships.queries import stages_of, topic_ids_of
 from crm.internships.rules import STAGE_LABELS, _bool, _list, _text, is_http_url, london_today
-from crm.validation import normalise_email
+from crm.validation import normalise_email, record_id
 
 
 @dataclasses.dataclass(slots=True)
@@ -67,7 +67,8 @@ def parse_money(raw: str) -> int | None:
 
 def _chosen_id(session: Session, model: Any, value: str) -> int | None:
     """The id a menu field sent, when a ``model`` row has it (a stale or forged choice is None)."""
-    return int(value) if value.isdigit() and session.get(model, int(value)) is not None else None
+    chosen = record_id(value)
+    return chosen if chosen is not None and session.get(model, chosen) is not None else None
 
 
 def validate(

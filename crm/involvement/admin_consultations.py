@@ -24,6 +24,7 @@ from crm.errors import FieldErrors
 from crm.history import history
 from crm.involvement import access, consultation, consultation_groups
 from crm.listing import ListParams
+from crm.validation import record_id
 from crm.web.areas import admin_area
 from crm.web.auth import Principal, editor_guard
 from crm.web.deps import DB, AppSettings, CurrentUser
@@ -61,7 +62,7 @@ def _to(req_id: int, notice: str, page: str = "") -> Redirect:
 
 def _ids(raw: Any) -> list[int]:
     values = raw if isinstance(raw, list) else ([] if raw is None else [raw])
-    return [int(v) for v in (str(x).strip() for x in values) if v.isdigit() and len(v) < 10]
+    return [i for i in map(record_id, values) if i is not None]
 
 
 # ---------------------------------------------------------------------------------------------------------------

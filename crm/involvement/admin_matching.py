@@ -59,7 +59,7 @@ def matches_page(
 def invite(state: State, db: DB, opportunity_id: FromPath[int], data: FormBody) -> Template | Redirect:
     opp = get_or_404(db, m.InvolvementOpportunity, opportunity_id, "No such opportunity.")
     form = Form(data)
-    ids = [int(x) for x in form.getlist("members") if x.isdigit()]
+    ids = form.ids("members", message="Choose members from the list.")
     if not ids:
         form.add_error("members", "Choose at least one member to invite.")
     note = form.str("note", max_length=NOTE_MAX, label="Your note")

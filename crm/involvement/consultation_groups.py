@@ -32,7 +32,7 @@ from crm.mailing.render import EmailRenderer
 from crm.mailing.suppression import forms_by_key
 from crm.timefmt import format_date
 from crm.tokens import INVALID, TokenError
-from crm.validation import Form
+from crm.validation import Form, record_id
 
 ANSWER_PURPOSE = "involvement-answer"
 CR = m.ConsultationRequest
@@ -66,7 +66,7 @@ class GroupFilter:
 
         def number(name: str) -> int | None:
             value = str(raw.get(name, "")).strip()
-            return int(value) if value.isdigit() and len(value) < 10 else None
+            return record_id(value)
 
         return cls(
             category=category if category in categories else "",

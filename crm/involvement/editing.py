@@ -24,13 +24,12 @@ from crm.directory.reference import free_slug, slugify
 from crm.errors import FieldErrors
 from crm.involvement.rules import RESERVED_SLUGS, closes_at_for, money_input, parse_money, payment_label
 from crm.models.base import utcnow
-from crm.validation import normalise_email
+from crm.validation import normalise_email, record_id
 
 O = m.InvolvementOpportunity  # noqa: E741 - short alias
 Status = m.OpportunityStatus
 links = m.involvement_opportunity_topics
 FURTHEST_CLOSING = dt.timedelta(days=3 * 366)  # further is a typo (and 9999-12-31 has no end of day to close at)
-MAX_ID = 2**31 - 1  # primary keys are PostgreSQL ``integer`` (the API documents the same bound)
 
 
 @dataclasses.dataclass(slots=True)
@@ -98,16 +97,10 @@ def _ids(raw: Any) -> list[str]:
     return [str(v).strip() for v in values if str(v).strip()]
 
 
-def _id(value: str) -> int | None:
-    """A record id as typed, within what the database's integer keys hold (a larger one would be refused by
-    PostgreSQL before any row is looked at); None for anything else."""
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID else None
-
-
 def _exists(session: Session, model: Any, value: str) -> int | None:
     """The id a menu sent when a ``model`` row has it; None for a stale or forged choice."""
-    record_id = _id(value)
-    return record_id if record_id is not None and session.get(model, record_id) is not None else None
+    chosen = record_id(value)
+    return chosen if chosen is not None and session.get(model, chosen) is not None else None
 
 
 def validate(
@@ -170,7 +163,7 @@ def validate(
         errors["region_id"] = "Choose the region where it happens, or say it can be done online."
     if given("topic_ids"):
         values = _ids(form.get("topic_ids"))
-        ids = sorted({i for i in map(_id, values) if i is not None})
+        ids = sorted({i for i in map(record_id, values) if i is not None})
         known = set(session.scalars(select(m.Topic.id).where(m.Topic.id.in_(ids)))) if ids else set()
         if len(ids) != len(set(values)) or known != set(ids):
             errors["topic_ids"] = "Choose topics from the list."

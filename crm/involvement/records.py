@@ -29,7 +29,7 @@ from crm.audit import record as audit
 from crm.errors import FieldErrors
 from crm.involvement.rules import format_pence, london_today, money_input, parse_money
 from crm.listing import ListParams, Page, SortOption, Sorts, fetch_page
-from crm.validation import Form
+from crm.validation import Form, record_id
 
 R = m.InvolvementRecord
 MAX_MINUTES = 1000 * 60  # one record of more than a thousand hours is a typo
@@ -99,14 +99,6 @@ def money_label(pence: int) -> str:
 
 # --- validation, create, update, delete ------------------------------------------------------------------------
 
-MAX_ID = 2**31 - 1  # an integer key; a bigger number is never a row (and PostgreSQL refuses to compare it)
-
-
-def _id(raw: Any) -> int | None:
-    """A chosen row's id as a form or a filter sends it; None for empty or anything that cannot be an id."""
-    text = str(raw or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
-
 
 @dataclasses.dataclass(frozen=True)
 class RecordInput:
@@ -144,7 +136,7 @@ def validate(session: Session, data: Mapping[str, Any], *, today: dt.date) -> tu
     person_name = form.line("person_name", max_length=200, label="Name")
     links: dict[str, int | None] = {}
     for name, (model, missing) in _LINKS.items():
-        value = _id(form.str(name, max_length=20))
+        value = record_id(form.str(name, max_length=20))
         if value is None and form.str(name, max_length=20):
             form.add_error(name, "Choose from the list.")
         elif value is not None and session.get(model, value) is None:
@@ -324,7 +316,7 @@ def _filtered(query: Select[Any], params: ListParams) -> tuple[Select[Any], dict
         ("consultation", R.consultation_request_id),
     ):
         if (value := f.get(name)) is not None:
-            if (row_id := _id(value)) is not None:
+            if (row_id := record_id(value)) is not None:
                 query = query.where(column == row_id)
             else:
                 problems[name] = "Choose from the list."

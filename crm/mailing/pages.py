@@ -65,13 +65,7 @@ def _choices(
         form.add_error("mailings", "Choose at least one mailing.")
 
     def ids(name: str) -> list[int]:
-        out = []
-        for raw in form.getlist(name):
-            try:
-                out.append(int(raw))
-            except ValueError:
-                form.add_error(name, "Choose from the options listed.")
-        return out
+        return form.ids(name, message="Choose from the options listed.")
 
     frequency = form.choice("frequency", {f.value for f in m.Frequency}, label="frequency") or "weekly"
     mailing_filters: dict[str, Any] = {}

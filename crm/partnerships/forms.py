@@ -6,29 +6,17 @@ from typing import Any
 
 from crm import models as m
 from crm.partnerships import rules
-from crm.validation import Form
+from crm.validation import Form, record_id
 
 MAX_MEMBER_ROWS = 12
-# The largest id an INTEGER column holds (PostgreSQL's int4): a bigger number cannot name a row, and passed on to a
-# query it overflows the driver, which answers 400 with a bare error page and loses everything typed in the form.
-MAX_ID = 2**31 - 1
 TEXTS = ("summary", "academic_brings", "academic_gets", "vcse_brings", "vcse_gets")
-
-
-def _id(raw: str) -> int | None:
-    """``raw`` as a row id, or None when it cannot be one (not a number, or outside 1..MAX_ID)."""
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if 0 < value <= MAX_ID else None
 
 
 def _int(form: Form, name: str, field: str) -> int | None:
     raw = form.str(name, max_length=20)
     if not raw:
         return None
-    value = _id(raw)
+    value = record_id(raw)
     if value is None:
         form.add_error(field, "Choose from the list.")
     return value
@@ -57,7 +45,7 @@ def parse_form(form: Form, *, with_stage: bool) -> rules.PartnershipInput:
         stage = rules.Stage(chosen) if chosen in rules.Stage._value2member_map_ else rules.Stage.IDEA
     topic_ids = []
     for value in form.getlist("topic_ids"):
-        if (topic_id := _id(value)) is not None:
+        if (topic_id := record_id(value)) is not None:
             topic_ids.append(topic_id)
         else:
             form.add_error("topic_ids", "Choose topics from the list.")
