@@ -17,7 +17,6 @@ from crm.mailing.suppression import active_suppression
 
 OUTBOX_PAGE = 50
 RECENT_MESSAGES = 20
-SUPPRESSIONS_SHOWN = 200
 
 
 def subscription_menus(session: Session) -> dict[str, list[Any]]:
@@ -153,14 +152,6 @@ def subscriber_record(session: Session, sub_id: int) -> SubscriberRecord | None:
         .limit(RECENT_MESSAGES)
     ).all()
     return SubscriberRecord(sub, list(consent), list(messages), active_suppression(session, sub.email))
-
-
-def suppressions(session: Session, *, include_lifted: bool) -> list[m.Suppression]:
-    """The newest suppressions (active ones only unless ``include_lifted``)."""
-    query = select(m.Suppression).order_by(m.Suppression.id.desc()).limit(SUPPRESSIONS_SHOWN)
-    if not include_lifted:
-        query = query.where(m.Suppression.lifted_at.is_(None))
-    return list(session.scalars(query))
 
 
 def topic_and_region_names(session: Session) -> dict[str, str]:
