@@ -103,6 +103,15 @@ class Encoding:
     def bom_length(self) -> int:
         return (2 if self.codec.startswith("utf-16") else 3) if self.bom else 0
 
+    @classmethod
+    def from_name(cls, name: str) -> Encoding:
+        """The encoding ``name`` describes (a form carries it from the preview to the confirm); UTF-8 for a name we
+        never gave."""
+        bom = name.endswith(" with BOM")
+        base = name.removesuffix(" with BOM")
+        codec = next((codec for codec, shown in CODEC_NAMES.items() if shown == base), "utf-8")
+        return cls(codec, bom)
+
 
 def _utf16(start: bytes) -> str:
     """The UTF-16 codec a file's first bytes name by their BOM, else ""."""

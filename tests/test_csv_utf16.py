@@ -54,3 +54,11 @@ def test_excels_unicode_text_is_refused_saying_to_save_as_csv_utf8(db, tmp_path)
     decoded = funding_importer.decode(codecs.BOM_UTF16_LE + "title\tfunder\tdeadlines\n".encode("utf-16-le"))
     report = funding_importer.run_import(db, decoded.text, apply=False, now=dt.datetime.now(dt.UTC))
     assert len(report.file_errors) == 1 and "tab-separated" in report.file_errors[0]
+
+
+def test_an_encoding_survives_its_name_from_the_preview_to_the_confirm() -> None:
+    for codec in csvimport.CODEC_NAMES:
+        for bom in (False, True):
+            encoding = csvimport.Encoding(codec, bom)
+            assert csvimport.Encoding.from_name(encoding.name) == encoding
+    assert csvimport.Encoding.from_name("EBCDIC") == csvimport.Encoding("utf-8", False)

@@ -244,7 +244,7 @@ def import_template() -> Response[str]:
 
 def _encoding(name: str) -> csvimport.Encoding:
     """How the upload was read, carried through the confirm form (the text itself is posted back decoded)."""
-    return csvimport.Encoding("cp1252" if name.startswith("Windows-1252") else "utf-8", name.endswith("with BOM"))
+    return csvimport.Encoding.from_name(name)
 
 
 def check_import(
