@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import html
 import os
+import re
 import secrets
 import socket
 from collections.abc import Iterator
@@ -152,6 +154,12 @@ def csrf_token(client: TestClient[Any]) -> str:
         token = client.cookies.get("crm_csrf")
     assert token, "the CSRF cookie was not set"
     return token
+
+
+def next_link(text: str) -> str | None:
+    """The address of a paged list's "Next" link (``rel="next"``), unescaped; None on the last page."""
+    found = re.search(r'<a rel="next" href="([^"]+)"', text)
+    return html.unescape(found.group(1)) if found else None
 
 
 def post_form(client: TestClient[Any], url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:

@@ -5,10 +5,10 @@ filtered by kind, and says when nothing matches."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 
 from crm import models as m
+from tests.conftest import next_link
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -35,11 +35,6 @@ def _batches(db, names, kind="organisations"):
     db.commit()
 
 
-def _next_link(text):
-    found = re.search(r'<a rel="next" href="([^"]+)"', text)
-    return html.unescape(found.group(1)) if found else None
-
-
 def _files(text):
     return re.findall(r"<td>([\w-]+\.csv)</td>", text)
 
@@ -57,7 +52,7 @@ def test_every_import_is_reached_page_by_page_at_the_same_statements(admin_clien
             page = admin_client.get(url)
         per_page.append(counted.count)
         seen += _files(page.text)
-        url = _next_link(page.text)
+        url = next_link(page.text)
 
     assert per_page == [small.count] * 3  # 45 imports, 20 a page
     assert seen[0] == "more-42.csv" and sorted(seen) == sorted(

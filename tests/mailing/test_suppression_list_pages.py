@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from crm import models as m
 from crm.mailing.suppression import address_hash
-from tests.conftest import post_form
+from tests.conftest import next_link, post_form
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -26,11 +26,6 @@ def _suppress(db, addresses, reason="bounce"):
     db.commit()
 
 
-def _next_link(text):
-    found = re.search(r'<a rel="next" href="([^"]+)"', text)
-    return html.unescape(found.group(1)) if found else None
-
-
 def _addresses(text):
     return re.findall(r"<tr>\s*<td>([^<]+@example\.org)</td>", text)
 
@@ -40,7 +35,7 @@ def test_an_old_bounce_is_found_by_its_address_and_lifted_from_the_search(admin_
 
     first = admin_client.get("/admin/suppressions")
     assert first.status_code == 200
-    assert "230 entries" in first.text and _next_link(first.text)
+    assert "230 entries" in first.text and next_link(first.text)
     assert "old-bounce@example.org" not in first.text
 
     found = admin_client.get("/admin/suppressions?q=OLD-bounce")
@@ -89,7 +84,7 @@ def test_every_page_is_reached_and_costs_the_same_statements_at_any_size(admin_c
         assert page.status_code == 200
         per_page.append(counted.count)
         seen += _addresses(page.text)
-        url = _next_link(page.text)
+        url = next_link(page.text)
 
     assert len(per_page) == 4  # 65 entries, 20 a page
     assert sorted(seen) == sorted(
@@ -104,7 +99,7 @@ def test_every_page_is_reached_and_costs_the_same_statements_at_any_size(admin_c
 
 def test_a_refused_lift_on_a_later_page_shows_its_message_on_that_row(admin_client, db):
     _suppress(db, [f"p{i:02d}@example.org" for i in range(30)])
-    second = admin_client.get(_next_link(admin_client.get("/admin/suppressions").text))
+    second = admin_client.get(next_link(admin_client.get("/admin/suppressions").text))
     row = db.scalar(select(m.Suppression).where(m.Suppression.address == "p02@example.org"))
     action = html.unescape(re.search(rf'action="(/admin/suppressions/{row.id}/lift[^"]*)"', second.text).group(1))
 
