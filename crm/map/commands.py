@@ -61,8 +61,9 @@ def refresh(measures: tuple[str, ...]) -> None:
 @handles_config_errors
 def fill_regions(dry_run: bool) -> None:
     """Give every organisation without a region the region its postcode lies in (by postcode area; see
-    docs/map.md). Organisations that have a region are left alone. Prints a running count, then the totals; the
-    map's figures for organisations, events and partnerships are counted again at once."""
+    docs/map.md). Organisations that have a region are left alone. Prints a running count, then the totals (or a
+    sentence saying there is nothing to fill); the map's figures for organisations, events and partnerships are
+    counted again at once."""
     import datetime as dt
 
     from crm.db import unit_of_work
@@ -71,7 +72,11 @@ def fill_regions(dry_run: bool) -> None:
     from crm.map.regions_fill import fill_regions as fill
     from crm.map.tally import refresh as recount
 
+    shown = False
+
     def show(result: FillResult) -> None:
+        nonlocal shown
+        shown = True
         click.echo(f"\rchecked {result.checked:,}, filled {result.filled:,}", nl=False, err=True)
 
     with unit_of_work(runtime().session_factory) as session:
@@ -82,7 +87,11 @@ def fill_regions(dry_run: bool) -> None:
             # What an organisation's region places (organisations, their events and partnerships) is counted again
             # at once, so the map shows the filled regions now; these counts are small.
             recount(session, now=dt.datetime.now(dt.UTC), measures=PLACED_BY_ORGANISATIONS)
-    click.echo("", err=True)
+    if shown:  # ends the running count's line; with nothing checked there is none, and an empty line said nothing
+        click.echo("", err=True)
+    if not result.checked:
+        click.echo("No organisation without a region has a postcode to read one from: nothing to fill.")
+        return
     verb = "would fill" if dry_run else "filled"
     click.echo(
         f"{result.checked} organisations without a region have a postcode: {verb} {result.filled}; "
