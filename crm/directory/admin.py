@@ -181,15 +181,16 @@ def admin_review_decide(
     form = Form(data)
     decision = form.choice("decision", ["approve", "reject"], required=True, label="Decision")
     note = form.str("note", max_length=1000, label="Note")
-    if "note" in form.errors:
-        # The queue again with the message on this group's note and the note kept: a note over 1,000 characters
-        # was a bare 400 page saying "Choose approve or reject." that lost what the fellow wrote.
-        key = f"note-{org.id}"
-        note_form = Form({key: form.data.get("note", "")})
-        note_form.add_error(key, form.errors["note"])
-        return _review_page(db, user, note_form=note_form, status=422)
     if not form.ok:
-        raise ClientException(detail="Choose approve or reject.", status_code=400)
+        # The queue again with the message on this group's row and the note kept: a note over 1,000 characters, or
+        # a decision other than the two buttons' (a tampered or replayed post), was a bare 400 page saying "Choose
+        # approve or reject." that lost what the fellow wrote.
+        note_form = Form({f"note-{org.id}": form.data.get("note", "")})
+        if "note" in form.errors:
+            note_form.add_error(f"note-{org.id}", form.errors["note"])
+        if "decision" in form.errors:
+            note_form.add_error(f"decision-{org.id}", "Choose Approve and publish or Reject.")
+        return _review_page(db, user, note_form=note_form, status=422)
     try:
         submissions.review_submission(
             db, state.renderer, state.settings, user, org, approve=decision == "approve", note=note
