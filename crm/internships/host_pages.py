@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm import public_forms
 from crm.errors import FieldErrors, NotFound
 from crm.internships import hosting, interest_status, services, views
 from crm.tokens import TokenError
@@ -79,7 +80,7 @@ def offer_submit(
     request: Request[Any, Any, Any], state: State, db: DB, settings: AppSettings, user: CurrentUser, data: FormBody
 ) -> Template:
     form = Form(data)
-    if str(data.get("nickname", "")).strip():  # a field people cannot see: only robots fill it in
+    if public_forms.trapped(data, "internship offer"):  # a field people cannot see: only robots fill it in
         return Template("public/internship_offer_done.html", context={"title": form.str("title"), "email": ""})
     now = views.now()
     post_data = attempt(form, lambda: hosting.validate_host_post(db, data, now=now))

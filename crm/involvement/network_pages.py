@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm import public_forms
 from crm.involvement import alerts, network
 from crm.involvement.interest import OpportunityClosed
 from crm.involvement.rules import INTEREST_CONSENT_WORDING, is_open, payment_summary
@@ -62,6 +63,7 @@ def _join_page(db: Session, form: Form, **extra: Any) -> Template:
         "chosen": _chosen(form),
         "consent_text": network.CONSENT_WORDING,
         "consent_version": network.CONSENT_VERSION,
+        "consent_ticked": public_forms.consent_ticked(form, network.CONSENT_VERSION),
         **extra,
     }
     return form_page("public/involvement/network.html", context, form=form)
@@ -86,7 +88,7 @@ def network_page(db: DB) -> Template:
 def network_join(request: Request[Any, Any, Any], state: State, db: DB, data: FormBody) -> Template:
     form = Form(data)
     values = network.validate(db, form)
-    if form.data.get("nickname"):  # the field people cannot see: only robots fill it
+    if public_forms.trapped(data, "network join"):  # the field people cannot see: only robots fill it
         return Template("public/involvement/network_check_email.html", context={"email": values.email})
     if form.str("consent_version", max_length=40) != network.CONSENT_VERSION:
         form.add_error("consent", "The consent wording has changed. Please read it again and tick the box.")

@@ -21,6 +21,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from crm import models as m
+from crm import public_forms
 from crm.directory.reference import topics_and_regions
 from crm.errors import FieldErrors, NotFound
 from crm.involvement import access, interest_status, posting, rules
@@ -91,7 +92,7 @@ def offer_submit(
     request: Request[Any, Any, Any], state: State, db: DB, settings: AppSettings, user: CurrentUser, data: FormBody
 ) -> Template:
     form = Form(data)
-    if str(data.get("nickname", "")).strip():  # a field people cannot see: only robots fill it in
+    if public_forms.trapped(data, "involvement offer"):  # a field people cannot see: only robots fill it in
         return Template("public/involvement/offer_done.html", context={"title": form.str("title"), "email": ""})
     moment = now()
     offer = attempt(form, lambda: posting.validate_offer(db, data, today=rules.london_today(moment)))

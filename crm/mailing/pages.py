@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from crm import models as m
+from crm import public_forms
 from crm.funding.fit import DIGEST_KEY, digest_wants_suits, funding_filters_from_form
 from crm.internships.alerts import internship_filters_from_form, stored_filters
 from crm.involvement import network
@@ -104,6 +105,7 @@ def _subscribe_context(db: DB, form: Form, **extra: Any) -> dict[str, Any]:
         "form": form,
         "consent_version": consent.CONSENT_VERSION,
         "consent_text": consent.CONSENT_TEXTS[consent.CONSENT_VERSION],
+        "consent_ticked": public_forms.consent_ticked(form, consent.CONSENT_VERSION),
         "selected": _selected(form),
         **extra,
     }
