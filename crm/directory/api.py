@@ -20,6 +20,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crm import filter_choices
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
 from crm.api.responses import encode_json, json_response
@@ -29,6 +30,7 @@ from crm.directory.views import contact_or_404, list_params, org_or_404
 from crm.web.areas import api_area
 from crm.web.auth import Principal, current_user
 from crm.web.deps import DB, CurrentUser, Ext
+from crm.web.errors import unprocessable
 from crm.web.forms import Form
 from crm.web.httpcache import ANONYMOUS_JSON
 from crm.web.pages import api_page, get_or_404
@@ -102,21 +104,33 @@ def public_list_json(request: Request[Any, Any, Any]) -> bytes:
     on a pooled connection (no session, no transaction to commit) and encodes the page once."""
     params = list_params(request, organisations.ORG_FILTERS)
     with request.app.state.engine.connect() as connection:
+        _refuse_unknown(connection, params)
         page, topics = queries.api_public_page(connection, params)
     return encode_json(api_page(schemas.OrganisationPage, page, lambda r: _org_row(r, topics)))
+
+
+def _refuse_unknown(db: Any, params: Any) -> None:
+    """A 422 problem naming each filter whose value the directory does not list (``crm.filter_choices``): an answer
+    that silently dropped it, or matched nothing, would answer a question nobody asked."""
+    unknown = queries.unknown_filters(db, params)
+    if unknown:
+        raise unprocessable(filter_choices.api_messages(unknown))
 
 
 @get("/organisations", sync_to_thread=False, security=PUBLIC_READ, opt={ANONYMOUS_JSON: public_list_json})
 def api_org_list(request: Request[Any, Any, Any]) -> Response[schemas.OrganisationPage]:
     """Organisations (approved and public ones unless an admin asks). Filters: q, kind, category, topic, region,
-    user_led, lived_experience_led (admins also status, visibility); sort; cursor; page_size (max 100)."""
+    user_led, lived_experience_led (admins also status, visibility); sort; cursor; page_size (max 100). A kind,
+    category, topic or region the directory does not list is a 422 problem naming it."""
     # No dependencies and no transaction to commit: the list only reads. Anonymous visitors are answered by
     # ``public_list_json`` before this handler runs, unless they ask past the cache.
     user = current_user(request)
     if not (user and user.is_admin):
         return Response(public_list_json(request), media_type=MediaType.JSON)
     with request.app.state.session_factory() as db:
-        page = queries.list_organisations(db, list_params(request, organisations.ADMIN_ORG_FILTERS), public=False)
+        params = list_params(request, organisations.ADMIN_ORG_FILTERS)
+        _refuse_unknown(db, params)
+        page = queries.list_organisations(db, params, public=False)
         ids = [r.id for r in page.items]
         orgs = {
             o.id: o

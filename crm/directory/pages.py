@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm.directory import organisations, queries, sections, submissions
 from crm.directory.views import choices, list_params, menus
 from crm.httpcache import remember
@@ -30,14 +31,23 @@ async def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
 
 
 def _public_list(request: Request[Any, Any, Any], db: Session) -> Template:
-    params = list_params(request, organisations.ORG_FILTERS)
+    asked = list_params(request, organisations.ORG_FILTERS)
+    unknown = queries.unknown_filters(db, asked)  # left out, and said so (crm.filter_choices)
+    params = filter_choices.without_unknown(asked, unknown)
     page = queries.list_organisations(db, params, public=True, count=True)
     sorts = queries.offered_sorts(params)
+    context = {
+        "page": page,
+        "params": params,
+        "asked": asked,  # the form's: "Clear filters" shows for an unknown filter too
+        "sorts": sorts,
+        "unknown": filter_choices.page_messages(unknown),
+    }
     return list_page(
         request,
         "public/organisations.html",
         "public/organisations_results.html",
-        {"page": page, "params": params, "sorts": sorts, **choices()},
+        {**context, **choices()},
         page_only=lambda: remember(db, "directory.menus", ("topics", "regions"), menus),  # kept until they change
     )
 

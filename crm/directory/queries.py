@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, literal_column, select, true
 from sqlalchemy.orm import Session
 
+from crm import filter_choices as choices
 from crm import models as m
 from crm import search
 from crm.directory.organisations import org_topic_names, public_condition
@@ -158,6 +159,20 @@ def list_organisations(session: Session, params: ListParams, *, public: bool, co
         count_query=counted,
         count_tables=counted_tables(params),
         **common,
+    )
+
+
+def unknown_filters(db: Session | Connection, params: ListParams) -> dict[str, choices.Unknown]:
+    """The public list's filters whose value its menus do not offer (``crm.filter_choices``: the page leaves them
+    out and says so, the API answers 422). Topics and regions are read only when filtered by, and kept."""
+    return choices.unknown_choices(
+        params.filters,
+        (
+            choices.Menu("kind", "kind of organisation", {k.value for k in m.OrgKind}),
+            choices.Menu("category", "group type", {c.value for c in m.VcseCategory}),
+            choices.Menu("topic", "topic", choices.topic_slugs(db)),
+            choices.Menu("region", "region", choices.region_slugs(db)),
+        ),
     )
 
 

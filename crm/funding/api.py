@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
 from crm.api.responses import encode_json, json_response
@@ -75,11 +76,13 @@ def _is_admin(user: Principal | None) -> bool:
     return user is not None and user.has_role(m.Role.ADMIN)
 
 
-def _checked_params(request: Request[Any, Any, Any], names: Any) -> ListParams:
+def _checked_params(request: Request[Any, Any, Any], names: Any, db: Any) -> ListParams:
     """The list's parameters, or a 422 problem naming each filter that is not a value it can take (an amount that is
-    not one): a list that silently dropped the filter would answer a question nobody asked."""
+    not one, a topic, region or funder it does not list, ``crm.filter_choices``): a list that silently dropped the
+    filter, or matched nothing, would answer a question nobody asked."""
     params = ListParams.from_query(request.query_params.dict(), filter_names=names)
     problems = queries.filter_problems(params.filters)
+    problems.update(filter_choices.api_messages(queries.unknown_filters(db, params)))
     if problems:
         raise unprocessable(problems)
     return params
@@ -92,8 +95,8 @@ def public_list_json(request: Request[Any, Any, Any]) -> bytes:
     search opens a session on it) and encodes the page once."""
     state = request.app.state
     base = state.settings.base_url
-    params = _checked_params(request, queries.PUBLIC_FILTERS)
     with state.engine.connect() as connection:
+        params = _checked_params(request, queries.PUBLIC_FILTERS, connection)
         page = queries.list_calls(connection, params, now=_now(), public=True)
     return encode_json(api_page(sc.FundingCallPage, page, lambda r: _summary(r, base)))
 
@@ -111,15 +114,16 @@ def api_list(request: Request[Any, Any, Any]) -> Response[sc.FundingCallPage]:
     a small grant, open to unregistered or user-led groups, light application), ``weeks``, ``min_amount``,
     ``max_amount``, ``sort``) and keyset
     paging: pass ``next_cursor`` back as ``cursor``. Admins may pass ``status`` (draft, published, closed) to see
-    every call. An amount filter that is not whole pounds from 0 to 2,000,000,000 is a 422 problem naming it."""
+    every call. An amount filter that is not whole pounds from 0 to 2,000,000,000, or a topic, region or funder
+    the list does not know, is a 422 problem naming it."""
     # No dependencies and no transaction to commit: the list only reads. Anonymous visitors are answered by
     # ``public_list_json`` before this handler runs, unless they ask past the cache.
     query = request.query_params.dict()
     if not (_is_admin(current_user(request)) and query.get("status")):
         return Response(public_list_json(request), media_type=MediaType.JSON)
     base = request.app.state.settings.base_url
-    params = _checked_params(request, queries.ADMIN_FILTERS)
     with request.app.state.session_factory() as db:
+        params = _checked_params(request, queries.ADMIN_FILTERS, db)
         page = queries.list_calls(db, params, now=_now(), public=False)
     return json_response(api_page(sc.FundingCallPage, page, lambda r: _summary(r, base)))
 

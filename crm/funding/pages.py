@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.calendar import CalendarEvent, build_calendar
@@ -25,13 +26,17 @@ from crm.web.pages import list_page
 
 @get("/funding-calls", sync_to_thread=False)
 def public_list(request: Request[Any, Any, Any], db: DB) -> Template:
-    params = ListParams.from_query(request.query_params.dict(), filter_names=queries.PUBLIC_FILTERS)
+    asked = ListParams.from_query(request.query_params.dict(), filter_names=queries.PUBLIC_FILTERS)
     now = _now()
+    unknown = queries.unknown_filters(db, asked)  # left out, and said so (crm.filter_choices)
+    params = filter_choices.without_unknown(asked, unknown)
     problems = queries.filter_problems(params.filters)
     page = queries.list_calls(db, params, now=now, public=True, count=True)
     context = {
         "page": page,
         "params": params,
+        "asked": asked,  # the form's: "Clear filters" shows for an unknown filter too
+        "unknown": filter_choices.page_messages(unknown),
         "sorts": page.sorts,
         "now": now,
         "problems": problems,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from crm import filter_choices as choices
 from crm import models as m
 from crm import search
 from crm.directory.reference import topics_and_regions
@@ -89,6 +90,21 @@ def filter_problems(filters: Mapping[str, Any]) -> dict[str, str]:
     if amounts.get("min_amount", 0) > amounts.get("max_amount", 10**12):
         problems["max_amount"] = "Amount at most is smaller than amount at least: swap them or clear one."
     return problems
+
+
+def unknown_filters(db: Session | Connection, params: ListParams) -> dict[str, choices.Unknown]:
+    """The filters whose value the list's menus do not offer (``crm.filter_choices``: the page leaves them out and
+    says so, the API answers 422). A funder is any organisation by slug (the API takes funders the menu leaves
+    out); each is read only when filtered by, and kept."""
+    funder = str(params.filters.get("funder") or "")
+    return choices.unknown_choices(
+        params.filters,
+        (
+            choices.Menu("topic", "topic", choices.topic_slugs(db)),
+            choices.Menu("region", "region", choices.region_slugs(db)),
+            choices.Menu("funder", "funder", choices.organisation_slugs(db, funder)),
+        ),
+    )
 
 
 def list_query(

@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm import models as m
 from crm.api.openapi import PUBLIC_READ
 from crm.api.responses import encode_json, json_response
@@ -81,6 +82,9 @@ def public_list_json(request: Request[Any, Any, Any]) -> bytes:
         request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
     )
     with state.engine.connect() as connection:
+        unknown = services.unknown_filters(connection, params)
+        if unknown:  # a 422 problem naming each (crm.filter_choices): never a list for a question nobody asked
+            raise unprocessable(filter_choices.api_messages(unknown))
         page = services.public_list(connection, params, now=views.now())
     return encode_json(api_page(InternshipPage, page, lambda r: _out_card(base, r)))
 
@@ -96,7 +100,8 @@ def api_list(request: Request[Any, Any, Any]) -> Response[InternshipPage]:
     """Published listings that are still open, with the same filters as /internships (``direction``, ``topic``,
     ``region``, ``mode``, ``paid``, ``hours``, ``closing_within``, ``stage``, ``q``, ``sort``=closing|newest)
     and keyset paging: pass ``next_cursor`` back as ``cursor``. Editors and the fellow may pass ``status`` to
-    list their own (or all) listings in any status."""
+    list their own (or all) listings in any status. A direction, pay, stage, mode, topic or region the list does
+    not offer is a 422 problem naming it."""
     # No dependencies (each costs Litestar a resolution step) and no transaction to commit: the list only reads
     # (the editors' in a session that is closed, never committed). Anonymous visitors are answered by
     # ``public_list_json`` before this handler runs, unless they ask past the cache.

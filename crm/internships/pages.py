@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm import models as m
 from crm.internships import host_pages, hosting, services, views
 from crm.internships.alerts import subscribe_url
@@ -33,10 +34,12 @@ INTEREST_LIMIT_PER_HOUR = 10
 def internship_list(request: Request[Any, Any, Any]) -> Template:
     """No dependency and no transaction: the page only reads, its list and count on a pooled connection
     (``crm.prepared.reading``), its menus kept in process; the session is closed, never committed."""
-    params = ListParams.from_query(
+    asked = ListParams.from_query(
         request.query_params.dict(), filter_names=services.FILTER_NAMES, multi=services.MULTI_FILTERS
     )
     with request.app.state.session_factory() as db:
+        unknown = services.unknown_filters(db, asked)  # left out, and said so (crm.filter_choices)
+        params = filter_choices.without_unknown(asked, unknown)
         page = services.public_list(db, params, now=views.now(), count=True)
         topics, regions = services.filter_options(db)  # the alert link needs their ids, the full page their names
     filters = services.Filters.from_mapping(params.filters)
@@ -44,6 +47,8 @@ def internship_list(request: Request[Any, Any, Any]) -> Template:
         **views.common_context(),
         "page": page,
         "params": params,
+        "asked": asked,  # the form's: an unknown filter opens "More filters" and shows "Clear filters"
+        "unknown": filter_choices.page_messages(unknown),
         "filters": filters,
         "sorts": page.sorts,
         "alert_url": subscribe_url(filters, {t.slug: t.id for t in topics}, {r.slug: r.id for r in regions}),

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Float, Select, Subquery, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from crm import filter_choices as choices
 from crm import models as m
 from crm import search
 from crm.accounts.principal import Principal
@@ -361,6 +362,29 @@ def filter_options(session: Session) -> tuple[list[Any], list[Any]]:
     """Topics and regions for the filter form and the alert link, kept until either table changes (it was 14% of
     the list page's time when read on every request)."""
     return remember(session, "topics_and_regions", ("topics", "regions"), topics_and_regions)
+
+
+def unknown_filters(db: Session | Connection, params: ListParams) -> dict[str, choices.Unknown]:
+    """The filters whose value the list's menus do not offer (``crm.filter_choices``): the page leaves them out and
+    says so (``Filters`` used to drop a direction, pay or stage silently, and to apply a topic or region nobody
+    lists, so nothing matched), the API answers 422. In a session the topics and regions are the filter form's
+    (``filter_options``, read anyway); on the API's connection they are kept slugs, read only when filtered by."""
+    if isinstance(db, Session):
+        topics: Any = lambda: {t.slug for t in filter_options(db)[0]}  # noqa: E731
+        regions: Any = lambda: {r.slug for r in filter_options(db)[1]}  # noqa: E731
+    else:
+        topics, regions = choices.topic_slugs(db), choices.region_slugs(db)
+    return choices.unknown_choices(
+        params.filters,
+        (
+            choices.Menu("direction", "direction", _DIRECTIONS),
+            choices.Menu("paid", "pay option", {"paid", "unpaid"}),
+            choices.Menu("stage", "career stage", STAGE_LABELS),
+            choices.Menu("mode", "way of working", _MODES, plural="ways of working"),
+            choices.Menu("region", "region", regions),
+            choices.Menu("topic", "topic", topics),
+        ),
+    )
 
 
 def organisation_choices(session: Session, actor: Principal) -> list[Any]:

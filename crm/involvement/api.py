@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm import models as m
 from crm.accounts.principal import Principal
 from crm.api.openapi import PUBLIC_READ
@@ -110,11 +111,13 @@ def api_list(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> 
     """Published opportunities still open, with the filters of /involvement: ``kind``, ``topic`` (slugs, repeat
     it), ``region`` (a slug; online and UK-wide ones are included), ``pay`` (paid | expenses), ``commitment``,
     ``closing_before`` (a date, 2027-03-31), ``q``, ``sort`` (closing | newest) and keyset paging: pass
-    ``next_cursor`` back as ``cursor``. A closing date that is not a date is a 422."""
+    ``next_cursor`` back as ``cursor``. A closing date that is not a date, or a kind, topic, region, pay or
+    commitment the list does not offer, is a 422 problem naming it."""
     params = ListParams.from_query(
         request.query_params.dict(), filter_names=queries.FILTER_NAMES, multi=queries.MULTI_FILTERS
     )
     problems = queries.Filters.from_mapping(params.filters).problem_messages
+    problems.update(filter_choices.api_messages(queries.unknown_filters(db, params)))
     if problems:
         raise unprocessable(problems)
     moment = now()

@@ -15,6 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
+from crm import filter_choices
 from crm.directory.reference import topics_and_regions
 from crm.errors import FieldErrors
 from crm.involvement import queries, rules
@@ -49,15 +50,19 @@ def common() -> dict[str, Any]:
 
 @get("/involvement", sync_to_thread=False)
 def opportunity_list(request: Request[Any, Any, Any], db: DB) -> Template:
-    params = ListParams.from_query(
+    asked = ListParams.from_query(
         request.query_params.dict(), filter_names=queries.FILTER_NAMES, multi=queries.MULTI_FILTERS
     )
+    unknown = queries.unknown_filters(db, asked)  # left out, and said so (crm.filter_choices)
+    params = filter_choices.without_unknown(asked, unknown)
     filters = queries.Filters.from_mapping(params.filters)
     page = queries.public_list(db, params, now=now(), count=not filters.problems)
     context = {
         **common(),
         "page": page,
         "params": params,
+        "asked": asked,
+        "unknown": filter_choices.page_messages(unknown),
         "filters": filters,
         "problems": filters.problem_messages,
         "sorts": page.sorts,

@@ -15,9 +15,10 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from crm import filter_choices as choices
 from crm import models as m
 from crm.directory.organisations import public_condition
 from crm.errors import NotFound
@@ -90,6 +91,22 @@ class Filters:
     @property
     def problem_messages(self) -> dict[str, str]:
         return dict(self.problems)
+
+
+def unknown_filters(db: Session | Connection, params: ListParams) -> dict[str, choices.Unknown]:
+    """The filters whose value the list's menus do not offer (``crm.filter_choices``): the page leaves them out and
+    says so (``Filters`` used to drop a kind, pay or time silently, and to apply a region or topic nobody lists, so
+    nothing matched), the API answers 422. Topics and regions are read only when filtered by, and kept."""
+    return choices.unknown_choices(
+        params.filters,
+        (
+            choices.Menu("kind", "kind of involvement", {k.value for k in m.InvolvementKind}),
+            choices.Menu("region", "region", choices.region_slugs(db)),
+            choices.Menu("pay", "payment option", {value for value, _ in PAY_CHOICES}),
+            choices.Menu("commitment", "amount of time", {c.value for c in m.Commitment}),
+            choices.Menu("topic", "topic", choices.topic_slugs(db)),
+        ),
+    )
 
 
 def filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
