@@ -73,10 +73,7 @@ class Unknown:
         what = f"The {self.noun} {self.quoted} is not one" if one else f"The {self.nouns} {self.quoted} are not ones"
         if self.kept_any:
             return f"{what} we list any more, so we left {'it' if one else 'them'} out of your choices."
-        return (
-            f"{what} we list any more, so these results are for any {self.noun}. "
-            f"Choose another {self.noun} to narrow them."
-        )
+        return f"{what} we list any more, so these results are for any {self.noun}."
 
     @property
     def api_message(self) -> str:
