@@ -24,10 +24,13 @@ AUTOFILL_WORDS = (
     "company", "organi", "user", "login", "pass", "card", "birth", "title", "web", "url", "search", "comment",
 )  # fmt: skip
 
+ADD_GROUP = {"name": "Harbour Voices", "kind": "vcse", "submitter_name": "Sam", "submitter_email": "sam@example.org"}
+
 FORMS = {
     "network": ("/involvement/network", lambda: join_form("robin@example.org"), m.NetworkMember),
     "involvement offer": ("/involvement/offer", involvement_offer, m.InvolvementOpportunity),
     "internship offer": ("/internships/offer", internship_offer, m.Internship),
+    "add your group": ("/add-your-group", lambda: dict(ADD_GROUP), m.Organisation),
 }
 
 

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from litestar.utils.sync import sync_to_thread
 from sqlalchemy.orm import Session
 
-from crm import filter_choices
+from crm import filter_choices, public_forms
 from crm.directory import organisations, queries, sections, submissions
 from crm.directory.views import choices, list_params, menus
 from crm.httpcache import remember
@@ -81,7 +81,7 @@ def add_group(request: Request[Any, Any, Any], state: State, db: DB, data: FormB
     values, form = organisations.validate_organisation(db, data, public_form=True)
     submitter_name = form.line("submitter_name", required=True, max_length=200, label="Your name")
     submitter_email = form.email("submitter_email")
-    if str(data.get("nickname", "")).strip():  # a field people cannot see: only robots fill it in
+    if public_forms.trapped(data, "add your group"):  # a field people cannot see: only robots fill it in
         return Template("public/add_group_done.html", context={"name": values.get("name", "")})
     if not form.ok:
         return _add_group_form(db, form)
