@@ -97,7 +97,7 @@ def test_offer_page_is_a_form(client, db):
         "Your email address",
     ):
         assert label in page.text
-    assert 'name="nickname"' in page.text  # the honeypot
+    assert 'name="rt_leave_blank"' in page.text  # the honeypot
 
 
 def test_a_posted_placement_waits_for_the_fellow_and_is_not_public(client, db, settings):
