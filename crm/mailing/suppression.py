@@ -88,7 +88,8 @@ def suppress(
 
 S = m.Suppression
 LIST_SORTS = Sorts(
-    SortOption("-id", "Newest first", S.id, descending=True),
+    # By the date shown ("Since"): an address suppressed again after a lift keeps its id with a new date.
+    SortOption("-since", "Newest first", S.created_at, descending=True),
     SortOption("address", "Address", S.address),
 )
 LIST_FILTERS = ("show",)

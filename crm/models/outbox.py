@@ -147,6 +147,8 @@ class Suppression(Base):
     """An address we must never email again (bounce, complaint, unsubscribe from all, erasure)."""
 
     __tablename__ = "suppressions"
+    # The admin list's "Newest first" reads this in order (migration 0032).
+    __table_args__ = (Index("ix_suppressions_created", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Lower-cased address, or ``sha256:<hex>`` after erasure so the person stays suppressed but unnamed.

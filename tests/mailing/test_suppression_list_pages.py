@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 
 from crm import models as m
-from crm.mailing.suppression import address_hash
+from crm.mailing.suppression import address_hash, suppress
 from tests.conftest import next_link, post_form
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -115,3 +115,15 @@ def test_the_filter_bar_gets_the_results_alone(admin_client, db):
     r = admin_client.get("/admin/suppressions?q=pat", headers={"HX-Request": "true"})
     assert r.status_code == 200 and "pat@example.org" in r.text
     assert "<h1>" not in r.text and "Add an address" not in r.text
+
+
+def test_newest_first_is_by_the_date_shown_so_a_re_suppressed_address_comes_first(admin_client, db):
+    _suppress(db, ["early@example.org", "middle@example.org", "late@example.org"])
+    early = db.scalar(select(m.Suppression).where(m.Suppression.address == "early@example.org"))
+    early.lifted_at = BASE + dt.timedelta(hours=1)
+    db.commit()
+    suppress(db, "early@example.org", "bounce", "provider", now=BASE + dt.timedelta(hours=2))  # same row, new date
+    db.commit()
+    page = admin_client.get("/admin/suppressions")
+    assert _addresses(page.text) == ["early@example.org", "late@example.org", "middle@example.org"]
+    assert 'aria-sort="descending"' in page.text.split("Since")[0].rsplit("<th", 1)[1]
