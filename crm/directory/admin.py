@@ -9,7 +9,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.exceptions import ClientException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
@@ -196,7 +195,9 @@ def admin_review_decide(
             db, state.renderer, state.settings, user, org, approve=decision == "approve", note=note
         )
     except DirectoryError as exc:
-        raise ClientException(detail=str(exc), status_code=409) from exc
+        # Decided already (another tab, or the fellow's second click): the queue as it is now, saying so, rather
+        # than a bare error page with no way back but the browser's.
+        return _review_page(db, user, notice=f"{org.name}: {exc}", status=409)
     return Redirect("/admin/review", status_code=303)
 
 

@@ -61,3 +61,16 @@ def test_a_real_decision_still_goes_through(admin_client, db):
     assert r.status_code == 303
     db.expire_all()
     assert db.get(m.Organisation, group.id).review_status != m.ReviewStatus.SUBMITTED
+
+
+def test_a_second_decision_on_a_group_already_reviewed_is_the_queue_saying_so(admin_client, db):
+    group = _waiting(db, "Harbour Voices")
+    db.commit()
+    first = post_form(admin_client, f"/admin/organisations/{group.id}/review", {"decision": "approve", "note": ""})
+    assert first.status_code in (200, 303)
+    again = post_form(admin_client, f"/admin/organisations/{group.id}/review", {"decision": "reject", "note": "stale"})
+    assert again.status_code == 409
+    assert "<h1>Groups waiting for review</h1>" in again.text
+    assert "Harbour Voices: This organisation has already been reviewed." in again.text
+    db.expire_all()
+    assert db.get(m.Organisation, group.id).review_status == m.ReviewStatus.APPROVED
